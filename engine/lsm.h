@@ -1,0 +1,230 @@
+/* lsm.h - the public API of liblsm, an embedded log-structured merge-tree
+ * key-value store.  Keys and values are arbitrary byte strings; keys sort
+ * bytewise (memcmp, shorter first on a tie).  The library knows nothing of
+ * paths, FUSE or sockets.
+ *
+ * Conventions:
+ *  - Every fallible call returns 0 (or a documented non-negative value) on
+ *    success and a negative errno on failure.  When ERR is non-NULL it is
+ *    filled with the same code and a one-line message; the error path
+ *    allocates nothing.
+ *  - -ENOENT: key not found.  -EBUSY: another process holds the data
+ *    directory.  -EBADMSG: a checksum mismatch.  -EUCLEAN: a structurally
+ *    corrupt file.  -EROFS: the store is read-only (opened so, or turned so
+ *    after a write error it could not recover from).  -ENOMEM, -EIO,
+ *    -ENOSPC, -EINVAL as usual.
+ *  - Every handle is thread-safe unless stated otherwise; an lsm_iter is
+ *    used by one thread at a time.
+ */
+#ifndef LSM_H
+#define LSM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LSM_VERSION_STRING "0.1.0"
+
+struct lsm_io; /* the file-I/O seam, see lsm_io.h (tests and tools only) */
+
+struct lsm_err {
+	int code;      /* negative errno, 0 when no error */
+	char msg[256]; /* NUL-terminated one-line description */
+};
+
+/* Sets *ERR (when non-NULL) and returns CODE. */
+int lsm_err_set(struct lsm_err *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* When a write is durable (survives a power cut):
+ *  LSM_SYNC_ALWAYS   - before lsm_put/lsm_delete/lsm_write returns 0.
+ *                      Concurrent writers share one fsync (group commit).
+ *                      A crash loses nothing acknowledged.
+ *  LSM_SYNC_MANUAL   - when a later lsm_sync() returns 0, or when a
+ *                      memtable is flushed.  A power cut may lose every
+ *                      write since the last lsm_sync(); a crash of the
+ *                      process alone loses nothing that was acknowledged
+ *                      (the bytes are in the kernel's page cache).
+ *  LSM_SYNC_INTERVAL - a background thread syncs the log every
+ *                      sync_interval_ms; a power cut loses at most that
+ *                      window of acknowledged writes.
+ * In every policy, recovery yields a prefix of the acknowledged writes in
+ * order: never a later write without an earlier one, never a torn batch. */
+enum lsm_sync_policy {
+	LSM_SYNC_ALWAYS = 0,
+	LSM_SYNC_MANUAL = 1,
+	LSM_SYNC_INTERVAL = 2,
+};
+
+enum lsm_compression {
+	LSM_COMPRESS_NONE = 0,
+	LSM_COMPRESS_ZLIB = 1,
+};
+
+enum lsm_log_level {
+	LSM_LOG_ERROR = 0,
+	LSM_LOG_WARN = 1,
+	LSM_LOG_INFO = 2,
+	LSM_LOG_DEBUG = 3,
+};
+
+struct lsm_options {
+	bool create_if_missing;        /* default true */
+	bool error_if_exists;          /* default false */
+	bool read_only;                /* default false: no writes, no lock
+	                                * taken for writing, WAL replayed in
+	                                * memory only */
+	size_t memtable_bytes;         /* default 8 MiB */
+	enum lsm_sync_policy sync;     /* default LSM_SYNC_MANUAL */
+	unsigned sync_interval_ms;     /* default 100 (LSM_SYNC_INTERVAL) */
+	size_t block_bytes;            /* default 4096 (uncompressed) */
+	unsigned bloom_bits_per_key;   /* default 10; 0 = no filter */
+	enum lsm_compression compression; /* default LSM_COMPRESS_NONE */
+	int zlib_level;                /* default 1 (fast) */
+	size_t cache_bytes;            /* block cache budget, default 32 MiB */
+	unsigned max_open_tables;      /* table cache size, default 512 */
+
+	/* Leveled compaction. */
+	unsigned l0_compaction_trigger;  /* default 4 tables */
+	unsigned l0_slowdown_trigger;    /* default 8: each write waits 1 ms */
+	unsigned l0_stop_trigger;        /* default 12: writes wait */
+	uint64_t level1_bytes;           /* target bytes of L1, default 64 MiB */
+	unsigned level_multiplier;       /* default 10 */
+	unsigned max_levels;             /* default 7, at most LSM_MAX_LEVELS */
+	uint64_t table_bytes;            /* output table size, default 4 MiB */
+	uint64_t pending_slowdown_bytes; /* default 64 GiB (see README) */
+	uint64_t pending_stop_bytes;     /* default 256 GiB */
+	bool background_compaction;      /* default true; false: only
+	                                  * lsm_compact_range compacts */
+
+	/* Diagnostics: the engine never prints; it calls log_fn (if set). */
+	void (*log_fn)(void *ctx, enum lsm_log_level level, const char *msg);
+	void *log_ctx;
+
+	/* File I/O; NULL means the POSIX implementation.  Must outlive the db. */
+	const struct lsm_io *io;
+};
+
+#define LSM_MAX_LEVELS 12
+
+/* Fills O with the defaults above. */
+void lsm_options_init(struct lsm_options *o);
+
+/* ---- Opening and closing ---- */
+
+struct lsm_db;
+
+/* Opens the store in directory DIR (created when missing and allowed),
+ * taking DIR/LOCK.  Replays the write-ahead log.  On success *OUT owns a
+ * handle for lsm_close().  -EBUSY names the owner's pid in ERR. */
+int lsm_open(const char *dir, const struct lsm_options *opts,
+	     struct lsm_db **out, struct lsm_err *err);
+
+/* Waits for background work, syncs the log, releases the lock and frees
+ * DB (also on error).  Iterators and snapshots must be freed before.
+ * Accepts NULL. */
+int lsm_close(struct lsm_db *db, struct lsm_err *err);
+
+/* ---- Writes ---- */
+
+/* A write batch: puts and deletes applied atomically and in order.
+ * Not thread-safe; owned by the caller. */
+struct lsm_batch;
+struct lsm_batch *lsm_batch_new(void);               /* NULL on ENOMEM */
+void lsm_batch_free(struct lsm_batch *b);            /* accepts NULL */
+void lsm_batch_clear(struct lsm_batch *b);
+int lsm_batch_put(struct lsm_batch *b, const void *key, size_t klen,
+		  const void *val, size_t vlen);      /* 0 or -ENOMEM/-EINVAL */
+int lsm_batch_delete(struct lsm_batch *b, const void *key, size_t klen);
+size_t lsm_batch_count(const struct lsm_batch *b);
+size_t lsm_batch_bytes(const struct lsm_batch *b);
+
+#define LSM_MAX_KEY_BYTES (64u * 1024)
+#define LSM_MAX_VALUE_BYTES (64u * 1024 * 1024)
+
+/* Write flags. */
+#define LSM_WRITE_SYNC 0x1u /* durable before return, whatever the policy */
+
+/* Applies B atomically.  Durability follows the sync policy (or
+ * LSM_WRITE_SYNC).  Visible to every reader when it returns 0. */
+int lsm_write(struct lsm_db *db, const struct lsm_batch *b, unsigned flags,
+	      struct lsm_err *err);
+int lsm_put(struct lsm_db *db, const void *key, size_t klen,
+	    const void *val, size_t vlen, struct lsm_err *err);
+int lsm_delete(struct lsm_db *db, const void *key, size_t klen,
+	       struct lsm_err *err);
+
+/* Makes every write acknowledged before the call durable. */
+int lsm_sync(struct lsm_db *db, struct lsm_err *err);
+
+/* Writes the current memtable to an L0 table and waits for it. */
+int lsm_flush(struct lsm_db *db, struct lsm_err *err);
+
+/* Compacts every table overlapping [START, END] (NULL start/end: from the
+ * first / to the last key) down to the deepest level holding data, dropping
+ * overwritten versions and tombstones no snapshot can see.  Waits. */
+int lsm_compact_range(struct lsm_db *db, const void *start, size_t slen,
+		      const void *end, size_t elen, struct lsm_err *err);
+
+/* ---- Reads ---- */
+
+struct lsm_snapshot;
+
+/* A consistent view at this instant; NULL on ENOMEM.  Release it with
+ * lsm_snapshot_release before lsm_close. */
+const struct lsm_snapshot *lsm_snapshot_new(struct lsm_db *db);
+void lsm_snapshot_release(struct lsm_db *db, const struct lsm_snapshot *s);
+
+/* Looks KEY up (in SNAP, or the latest state when SNAP is NULL).
+ * On 0, *VAL is a malloc'ed copy (free() it) of *VLEN bytes; *VAL is
+ * non-NULL even for an empty value.  -ENOENT when absent. */
+int lsm_get(struct lsm_db *db, const struct lsm_snapshot *snap,
+	    const void *key, size_t klen, void **val, size_t *vlen,
+	    struct lsm_err *err);
+
+/* Like lsm_get but copies at most CAP bytes into BUF; *VLEN gets the full
+ * length (which may exceed CAP).  Saves an allocation on hot paths. */
+int lsm_get_buf(struct lsm_db *db, const struct lsm_snapshot *snap,
+		const void *key, size_t klen, void *buf, size_t cap,
+		size_t *vlen, struct lsm_err *err);
+
+/* An iterator over the keys visible in SNAP (or at creation time when
+ * NULL): it does not see writes made after it was created, however long it
+ * lives, and keeps the files it reads alive.  Free it before lsm_close. */
+struct lsm_iter;
+int lsm_iter_new(struct lsm_db *db, const struct lsm_snapshot *snap,
+		 struct lsm_iter **out, struct lsm_err *err);
+void lsm_iter_free(struct lsm_iter *it); /* accepts NULL */
+void lsm_iter_seek_first(struct lsm_iter *it);
+void lsm_iter_seek_last(struct lsm_iter *it);
+/* Positions at the first key >= KEY. */
+void lsm_iter_seek(struct lsm_iter *it, const void *key, size_t klen);
+bool lsm_iter_valid(const struct lsm_iter *it);
+void lsm_iter_next(struct lsm_iter *it);  /* requires valid */
+void lsm_iter_prev(struct lsm_iter *it);  /* requires valid */
+/* Borrowed; valid until the iterator moves or is freed. */
+const void *lsm_iter_key(const struct lsm_iter *it, size_t *klen);
+const void *lsm_iter_value(const struct lsm_iter *it, size_t *vlen);
+/* 0, or the error that made the iterator stop early (e.g. -EBADMSG).
+ * Check it when lsm_iter_valid turns false. */
+int lsm_iter_status(const struct lsm_iter *it, struct lsm_err *err);
+
+/* ---- Introspection ---- */
+
+/* Statistics as text lines "name value" (Prometheus exposition style,
+ * names prefixed "lsm_").  *TEXT is malloc'ed; free() it. */
+int lsm_stats(struct lsm_db *db, char **text, struct lsm_err *err);
+
+/* Number of tables per level (LEVELS entries of COUNTS are filled). */
+int lsm_level_tables(struct lsm_db *db, unsigned *counts, unsigned levels);
+
+const char *lsm_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LSM_H */

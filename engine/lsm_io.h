@@ -1,0 +1,57 @@
+/* lsm_io.h - the thin file-I/O seam under every engine file access.
+ *
+ * The engine never calls open/pread/pwrite/fsync/rename/... directly: it goes
+ * through a struct lsm_io, so tests can inject EIO, ENOSPC, short writes and
+ * failed fsyncs (tests/support/faulty_io.c) and lose unsynced bytes as a power
+ * cut would.  lsm_io_posix() is the default.  Every function returns 0 (or a
+ * byte count) on success and a negative errno on failure; none prints.
+ */
+#ifndef LSM_IO_H
+#define LSM_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct lsm_io {
+	/* open(2) with FLAGS/MODE; *FD receives the descriptor. */
+	int (*open)(const struct lsm_io *io, const char *path, int flags,
+		    mode_t mode, int *fd);
+	int (*close)(const struct lsm_io *io, int fd);
+	/* Reads up to N bytes at OFF; returns bytes read (0 at EOF) or -errno.
+	 * May return fewer than N bytes before EOF (callers loop). */
+	ssize_t (*pread)(const struct lsm_io *io, int fd, void *buf, size_t n,
+			 uint64_t off);
+	/* Writes up to N bytes at OFF; returns bytes written or -errno.  May
+	 * be short (callers loop). */
+	ssize_t (*pwrite)(const struct lsm_io *io, int fd, const void *buf,
+			  size_t n, uint64_t off);
+	int (*fsync)(const struct lsm_io *io, int fd); /* data + size */
+	int (*ftruncate)(const struct lsm_io *io, int fd, uint64_t len);
+	int (*fsize)(const struct lsm_io *io, int fd, uint64_t *size);
+	int (*rename)(const struct lsm_io *io, const char *from, const char *to);
+	int (*unlink)(const struct lsm_io *io, const char *path);
+	int (*mkdir)(const struct lsm_io *io, const char *path, mode_t mode);
+	/* fsync of a directory, so that creates/renames/unlinks in it last. */
+	int (*sync_dir)(const struct lsm_io *io, const char *path);
+	/* Lists the names in DIR (no "." or ".."): *NAMES is a malloc'ed
+	 * array of *COUNT malloc'ed strings; free with lsm_io_free_names. */
+	int (*list_dir)(const struct lsm_io *io, const char *dir, char ***names,
+			size_t *count);
+	/* Exclusive non-blocking advisory lock on an open FD (-EWOULDBLOCK
+	 * or -EAGAIN when held elsewhere). */
+	int (*lock)(const struct lsm_io *io, int fd);
+	void *ctx; /* for wrappers */
+};
+
+const struct lsm_io *lsm_io_posix(void);
+void lsm_io_free_names(char **names, size_t count);
+
+/* Loops over short transfers: 0 when all N bytes were written/read,
+ * -errno otherwise; lsm_io_read_full returns -EUCLEAN on early EOF. */
+int lsm_io_write_full(const struct lsm_io *io, int fd, const void *buf,
+		      size_t n, uint64_t off);
+int lsm_io_read_full(const struct lsm_io *io, int fd, void *buf, size_t n,
+		     uint64_t off);
+
+#endif /* LSM_IO_H */

@@ -1,0 +1,44 @@
+/* memtable.h - the in-memory sorted table of recent writes: a skiplist of
+ * internal keys in an arena.  One writer at a time (the caller serializes
+ * memtable_add); any number of readers run concurrently with it without
+ * locks.  Reference counted: the db, iterators and flushes each hold a ref.
+ */
+#ifndef LSM_MEMTABLE_H
+#define LSM_MEMTABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ikey.h"
+#include "iter.h"
+
+/* Results of a point lookup (memtable_get, sst_get, ...). */
+enum lookup {
+	LOOKUP_MISSING = 0, /* no version of the key at or below the seq */
+	LOOKUP_FOUND = 1,   /* a value */
+	LOOKUP_DELETED = 2, /* a tombstone */
+};
+
+struct memtable;
+
+struct memtable *memtable_new(void);         /* refs = 1; NULL on ENOMEM */
+void memtable_ref(struct memtable *m);
+void memtable_unref(struct memtable *m);     /* frees at 0; accepts NULL */
+
+/* Inserts (KEY, SEQ, T) -> VAL.  0 or -ENOMEM.  Writers serialized. */
+int memtable_add(struct memtable *m, uint64_t seq, enum ikey_type t,
+		 const void *key, size_t klen, const void *val, size_t vlen);
+
+/* The newest version of KEY with sequence <= SEQ.  On LOOKUP_FOUND *VAL
+ * borrows the value (valid while the caller holds a reference). */
+int memtable_get(struct memtable *m, const void *key, size_t klen,
+		 uint64_t seq, const uint8_t **val, size_t *vlen);
+
+size_t memtable_bytes(const struct memtable *m);   /* memory in use */
+uint64_t memtable_count(const struct memtable *m); /* entries */
+
+/* An iterator over every entry in internal-key order; holds a reference
+ * on M until freed.  NULL on ENOMEM. */
+struct iiter *memtable_iter(struct memtable *m);
+
+#endif /* LSM_MEMTABLE_H */

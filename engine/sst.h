@@ -1,0 +1,112 @@
+/* sst.h - immutable sorted tables (SSTables): build one from sorted internal
+ * keys, then open it for point lookups and iteration.  Format in
+ * engine/doc/table.md:
+ *
+ *   table   := data-block* | filter-block | props-block | index-block | footer
+ *   a block on disk := contents | type (u8: 0 raw, 1 zlib) | crc32 (u32le)
+ *                     (crc32 over contents and the type byte)
+ *   data block: block.h format, keys are internal keys
+ *   index block: block.h format, key = last internal key of data block i,
+ *                value = handle of block i (varint64 offset | varint64 size)
+ *   filter block: bloom.h filter over user keys (empty when disabled)
+ *   props block: block.h format of named properties (text key -> value)
+ *   footer (64 bytes) := filter handle | props handle | index handle
+ *                        (each u64le offset | u64le size)
+ *                        | version (u32le) | magic (u64le) | crc32 (u32le)
+ *                        crc32 over the preceding 60 footer bytes
+ * Handle sizes exclude the 5-byte block trailer.
+ */
+#ifndef LSM_SST_H
+#define LSM_SST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "cache.h"
+#include "iter.h"
+#include "lsm.h"
+#include "lsm_io.h"
+#include "stats.h"
+
+#define SST_MAGIC UINT64_C(0x4c534d4653535431) /* "LSMFSST1" */
+#define SST_VERSION 1
+#define SST_FOOTER_BYTES 64
+#define SST_BLOCK_TRAILER 5
+
+struct sst_options {
+	size_t block_bytes;
+	unsigned restart_interval;
+	unsigned bloom_bits_per_key;
+	enum lsm_compression compression;
+	int zlib_level;
+};
+
+struct sst_builder;
+
+/* Creates PATH.  On success *OUT owns a builder, ended by exactly one of
+ * sst_builder_finish / sst_builder_abandon. */
+int sst_builder_new(const struct lsm_io *io, const char *path,
+		    const struct sst_options *o, struct sst_builder **out,
+		    struct lsm_err *err);
+/* IKEY must sort after every key added before.  Errors are sticky. */
+int sst_builder_add(struct sst_builder *b, const uint8_t *ikey, size_t iklen,
+		    const uint8_t *val, size_t vlen, struct lsm_err *err);
+uint64_t sst_builder_entries(const struct sst_builder *b);
+/* Bytes the file would take if finished now (approximate). */
+uint64_t sst_builder_size(const struct sst_builder *b);
+/* First and last keys added (borrowed until finish/abandon). */
+const uint8_t *sst_builder_smallest(const struct sst_builder *b, size_t *len);
+const uint8_t *sst_builder_largest(const struct sst_builder *b, size_t *len);
+/* Writes the remaining blocks and footer, fsyncs and closes the file and
+ * frees B (also on error, when the file is unlinked).  *FILE_SIZE gets the
+ * final size. */
+int sst_builder_finish(struct sst_builder *b, uint64_t *file_size,
+		       struct lsm_err *err);
+void sst_builder_abandon(struct sst_builder *b); /* unlinks; accepts NULL */
+
+struct sst;
+
+struct sst_props {
+	uint64_t entries, deletions;
+	uint64_t raw_key_bytes, raw_value_bytes;
+	uint64_t data_blocks, data_bytes; /* data bytes as stored */
+	uint64_t file_size;
+	uint64_t smallest_seq, largest_seq;
+};
+
+/* Opens table PATH, reading and checking footer, index, filter and props
+ * (-EBADMSG on a checksum mismatch, -EUCLEAN on a malformed table, both
+ * naming PATH).  Data blocks go through CACHE (may be NULL) keyed by
+ * (ID, offset).  ST (may be NULL) receives bloom and block counters.
+ * Thread-safe once open. */
+int sst_open(const struct lsm_io *io, const char *path, uint64_t id,
+	     struct cache *cache, struct stats *st, struct sst **out,
+	     struct lsm_err *err);
+void sst_close(struct sst *t); /* accepts NULL */
+
+/* Looks up the newest version of IKEY's user key with sequence <= IKEY's
+ * (IKEY is a seek key: user key + tag(seq, IKEY_TYPE_FOR_SEEK)).  Returns
+ * LOOKUP_* (enum lookup, memtable.h) and on LOOKUP_FOUND puts the value in
+ * VAL (cleared first), or a negative error. */
+int sst_get(struct sst *t, const uint8_t *ikey, size_t iklen, struct buf *val,
+	    struct lsm_err *err);
+
+/* An iterator over every entry.  T must outlive it; RELEASE(ARG) runs when
+ * it is freed.  FILL_CACHE false reads blocks without caching them (for
+ * compaction).  NULL on ENOMEM. */
+struct iiter *sst_iter(struct sst *t, bool fill_cache,
+		       void (*release)(void *arg), void *arg);
+
+const struct sst_props *sst_get_props(const struct sst *t);
+/* Smallest and largest internal keys (borrowed for T's life). */
+const uint8_t *sst_smallest(const struct sst *t, size_t *len);
+const uint8_t *sst_largest(const struct sst *t, size_t *len);
+
+/* Reads every block of T and checks its checksum and structure (keys in
+ * order, index agrees with the data).  0 or the first error, naming the
+ * file and offset.  For lsmfs-ctl check. */
+int sst_verify(struct sst *t, struct lsm_err *err);
+
+#endif /* LSM_SST_H */

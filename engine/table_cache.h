@@ -1,0 +1,39 @@
+/* table_cache.h - a bounded cache of open tables (struct sst) keyed by file
+ * number, on top of cache.h.  Thread-safe. */
+#ifndef LSM_TABLE_CACHE_H
+#define LSM_TABLE_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "cache.h"
+#include "iter.h"
+#include "lsm.h"
+#include "lsm_io.h"
+#include "stats.h"
+
+struct table_cache;
+
+/* Tables live in DIR as NNNNNN.sst (filename.h).  BLOCK_CACHE and ST may
+ * be NULL; both must outlive the table cache. */
+struct table_cache *table_cache_new(const struct lsm_io *io, const char *dir,
+				    unsigned max_open, struct cache *block_cache,
+				    struct stats *st);
+void table_cache_free(struct table_cache *tc); /* accepts NULL */
+
+/* sst_get on table NUMBER, opening it if needed. */
+int table_cache_get(struct table_cache *tc, uint64_t number,
+		    const uint8_t *ikey, size_t iklen, struct buf *val,
+		    struct lsm_err *err);
+
+/* An iterator over table NUMBER that keeps the table open until freed.
+ * NULL with *ERR set on failure. */
+struct iiter *table_cache_iter(struct table_cache *tc, uint64_t number,
+			       bool fill_cache, struct lsm_err *err);
+
+/* Forgets table NUMBER (its file is being deleted). */
+void table_cache_evict(struct table_cache *tc, uint64_t number);
+
+#endif /* LSM_TABLE_CACHE_H */

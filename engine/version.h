@@ -1,0 +1,169 @@
+/* version.h - which tables make up each level (a version), the edits that
+ * move from one version to the next, and the version set that logs those
+ * edits to the manifest and recovers them on open.
+ *
+ * Manifest (engine/doc/manifest.md): a wal.h-framed log whose records are
+ * encoded version edits; the first record of a manifest is a full snapshot
+ * of the version.  CURRENT holds "MANIFEST-NNNNNN\n"; it is replaced
+ * atomically (write NNNNNN.tmp, fsync, rename, fsync dir).
+ *
+ *   edit  := field*
+ *   field := 1 varint64 log_number        (WALs below it are obsolete)
+ *          | 2 varint64 next_file_number
+ *          | 3 varint64 last_sequence
+ *          | 4 varint32 level | varint64 number             (table removed)
+ *          | 5 varint32 level | varint64 number | varint64 size
+ *              | lenbytes smallest | lenbytes largest        (table added)
+ *          | 6 varint32 level | lenbytes key             (compact pointer)
+ *          | 7 lenbytes "lsm.bytewise"                  (comparator name)
+ *   (tags are varint32; unknown tags are an error.)
+ *
+ * Locking: the version set is not internally locked.  The db serializes
+ * vset_log_and_apply calls and guards refs/current with its mutex.
+ */
+#ifndef LSM_VERSION_H
+#define LSM_VERSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "lsm.h"
+#include "lsm_io.h"
+
+struct file_meta {
+	uint64_t number;
+	uint64_t size;
+	uint8_t *smallest; /* internal key, owned */
+	size_t smallest_len;
+	uint8_t *largest;  /* internal key, owned */
+	size_t largest_len;
+	int refs;          /* versions holding it; under the db mutex */
+	bool compacting;   /* an input of a running compaction; db mutex */
+};
+
+struct version_set;
+
+struct version {
+	struct version_set *vs;
+	int refs;                      /* db mutex */
+	struct version *prev, *next;   /* live versions list of vs */
+	/* Per level, sorted: L0 by number descending (newest first), L1+ by
+	 * smallest key (never overlapping). */
+	struct file_meta **files[LSM_MAX_LEVELS];
+	size_t nfiles[LSM_MAX_LEVELS];
+};
+
+struct edit_file {
+	int level;
+	struct file_meta *f; /* added: owned by the edit (one ref) */
+	uint64_t number;     /* deleted */
+};
+
+struct version_edit {
+	bool has_log_number, has_next_file, has_last_seq, has_comparator;
+	uint64_t log_number, next_file, last_seq;
+	struct edit_file *added;
+	size_t nadded, cap_added;
+	struct edit_file *deleted;
+	size_t ndeleted, cap_deleted;
+	struct { int level; uint8_t *key; size_t len; } *pointers;
+	size_t npointers, cap_pointers;
+};
+
+void version_edit_init(struct version_edit *e);
+void version_edit_free(struct version_edit *e); /* frees contents only */
+/* Copies the keys.  0 or -ENOMEM. */
+int version_edit_add_file(struct version_edit *e, int level, uint64_t number,
+			  uint64_t size, const uint8_t *smallest, size_t slen,
+			  const uint8_t *largest, size_t llen);
+int version_edit_delete_file(struct version_edit *e, int level,
+			     uint64_t number);
+int version_edit_set_pointer(struct version_edit *e, int level,
+			     const uint8_t *key, size_t len);
+void version_edit_encode(const struct version_edit *e, struct buf *out);
+/* -EUCLEAN on malformed input (E is then freed and re-inited). */
+int version_edit_decode(struct version_edit *e, const uint8_t *p, size_t len,
+			struct lsm_err *err);
+
+struct file_meta *file_meta_new(uint64_t number, uint64_t size,
+				const uint8_t *smallest, size_t slen,
+				const uint8_t *largest, size_t llen);
+void file_meta_unref(struct file_meta *f);
+
+void version_ref(struct version *v);
+void version_unref(struct version *v); /* frees at 0, unlinking it */
+
+/* Sum of table sizes in LEVEL. */
+uint64_t version_level_bytes(const struct version *v, int level);
+
+/* Index of the first file in LEVEL (>= 1) whose largest key >= IKEY
+ * (binary search); nfiles when none. */
+size_t version_find_file(const struct version *v, int level,
+			 const uint8_t *ikey, size_t iklen);
+
+/* Appends to *OUT (malloc'ed array, *N entries) the files of LEVEL whose
+ * user-key range overlaps [BEGIN, END] (user keys; NULL = unbounded).
+ * For L0, the range grows to cover the overlapping files, transitively
+ * (L0 files may overlap each other).  0 or -ENOMEM. */
+int version_overlapping(const struct version *v, int level,
+			const uint8_t *begin, size_t blen,
+			const uint8_t *end, size_t elen,
+			struct file_meta ***out, size_t *n);
+
+/* Checks that L1+ are sorted and do not overlap, and every file's
+ * smallest <= largest.  0 or -EUCLEAN with a message. */
+int version_check(const struct version *v, struct lsm_err *err);
+
+struct version_set {
+	const struct lsm_io *io;
+	char *dir;
+	unsigned max_levels;
+	uint64_t next_file;    /* next unused file number */
+	uint64_t last_seq;     /* last sequence number made durable in a
+	                        * manifest or WAL-recovered (db updates) */
+	uint64_t log_number;   /* WALs with numbers below are obsolete */
+	uint64_t manifest_number;
+	struct wal *manifest;  /* open manifest, NULL when read-only */
+	struct version *current;
+	struct version live;   /* sentinel of the live versions list */
+	struct buf pointers[LSM_MAX_LEVELS]; /* compact pointers (ikeys) */
+	bool read_only;
+};
+
+/* Initializes VS for DIR; nothing is read or written yet. */
+void vset_init(struct version_set *vs, const struct lsm_io *io,
+	       const char *dir, unsigned max_levels, bool read_only);
+/* Releases everything (current version included).  Live versions held
+ * elsewhere must have been released. */
+void vset_destroy(struct version_set *vs);
+
+/* Creates an empty store's first manifest and CURRENT. */
+int vset_create(struct version_set *vs, struct lsm_err *err);
+
+/* Reads CURRENT and replays its manifest into the current version.  A torn
+ * last record (crash while appending) is ignored; any other damage is an
+ * error naming the file.  Unless read-only, then writes a fresh manifest
+ * holding a snapshot of the state, points CURRENT at it and removes the
+ * old manifest, so the log stays short. */
+int vset_recover(struct version_set *vs, struct lsm_err *err);
+
+/* Applies E to the current version, fills in E's next_file and last_seq
+ * (and log_number if unset) from VS, appends E to the manifest and syncs
+ * it; only then installs the new version as current.  On failure the
+ * current version is unchanged and the manifest is broken (the db turns
+ * read-only).  Starts a new manifest when the current one passes 64 MiB. */
+int vset_log_and_apply(struct version_set *vs, struct version_edit *e,
+		       struct lsm_err *err);
+
+static inline uint64_t vset_new_file_number(struct version_set *vs)
+{
+	return vs->next_file++;
+}
+
+/* Calls FN(ctx, number) for every table in any live version. */
+void vset_live_tables(struct version_set *vs,
+		      void (*fn)(void *ctx, uint64_t number), void *ctx);
+
+#endif /* LSM_VERSION_H */

@@ -1,0 +1,74 @@
+/* wal.h - append framed, checksummed records to a log file; replay them
+ * after a crash.  Used for the write-ahead log segments and the manifest.
+ * Knows nothing about keys or memtables: a record is opaque bytes.
+ *
+ * Record format (engine/doc/wal.md):
+ *   record := crc32 (u32le) | length (u32le) | payload[length]
+ *   crc32 is zlib's CRC-32 over the 4 length bytes followed by the payload.
+ *   0 < length <= WAL_MAX_RECORD.
+ */
+#ifndef LSM_WAL_H
+#define LSM_WAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lsm.h"
+#include "lsm_io.h"
+
+#define WAL_HEADER_BYTES 8
+#define WAL_MAX_RECORD (1u << 30)
+
+struct wal;
+
+struct wal_rec {
+	const void *p;
+	size_t len;
+};
+
+/* Creates PATH (truncating any existing file) for appending.  The caller
+ * syncs the directory.  On success *OUT owns a handle for wal_close(). */
+int wal_create(const struct lsm_io *io, const char *path, struct wal **out,
+	       struct lsm_err *err);
+
+/* Frames the N records and writes them with one write at the end of the
+ * log.  Not durable until wal_sync() returns 0.  Calls are serialized by
+ * the caller.  After a failed append or sync the log is broken: every
+ * later call fails with the first error (the caller turns read-only). */
+int wal_append(struct wal *w, const struct wal_rec *recs, size_t n,
+	       struct lsm_err *err);
+
+/* Makes every record appended before the call durable.  May run in another
+ * thread concurrently with wal_append. */
+int wal_sync(struct wal *w, struct lsm_err *err);
+
+/* Bytes in the log so far (appended, not necessarily synced). */
+uint64_t wal_size(const struct wal *w);
+
+/* Syncs when SYNC, closes and frees W (also on error).  Accepts NULL. */
+int wal_close(struct wal *w, bool sync, struct lsm_err *err);
+
+/* Called for each valid record in order; a negative return stops the
+ * replay and is returned by wal_replay.  REC is borrowed for the call. */
+typedef int (*wal_rec_fn)(void *ctx, const uint8_t *rec, size_t len,
+			  uint64_t off, struct lsm_err *err);
+
+struct wal_replay_info {
+	uint64_t records; /* valid records delivered */
+	uint64_t end;     /* offset just past the last valid record */
+	uint64_t size;    /* file size */
+	bool torn;        /* a damaged tail was ignored (end < size) */
+};
+
+/* Replays the records of PATH through FN, reading with bounded memory.
+ * A damaged record (short header, short payload, bad length, CRC mismatch)
+ * after which no valid record follows anywhere in the file is a torn tail:
+ * when TAIL_OK it ends the replay silently (info->torn), otherwise it is
+ * -EBADMSG.  A damaged record followed by a valid one is corruption in the
+ * middle of the log: -EBADMSG naming PATH and the offset. */
+int wal_replay(const struct lsm_io *io, const char *path, bool tail_ok,
+	       wal_rec_fn fn, void *ctx, struct wal_replay_info *info,
+	       struct lsm_err *err);
+
+#endif /* LSM_WAL_H */

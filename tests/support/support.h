@@ -1,0 +1,52 @@
+/* support.h - shared test helpers: temporary directories, a seeded RNG that
+ * prints its seed, file corruption helpers and the fault-injecting I/O
+ * layer (faulty_io.h). */
+#ifndef LSM_TEST_SUPPORT_H
+#define LSM_TEST_SUPPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- temporary directories (tdir.c) ---- */
+struct tdir;
+/* A fresh empty directory under $TMPDIR (or /tmp), removed with its
+ * contents by tdir_free unless LSM_KEEP_TMP is set in the environment. */
+struct tdir *tdir_new(void);
+void tdir_free(struct tdir *d);
+const char *tdir_root(const struct tdir *d);
+/* ROOT/NAME in a static rotating buffer (8 slots); fine for tests. */
+const char *tdir_path(const struct tdir *d, const char *name);
+/* cmocka group/test fixtures: *state becomes a struct tdir *. */
+int tdir_setup(void **state);
+int tdir_teardown(void **state);
+/* rm -rf PATH (no shell). */
+int tdir_rmrf(const char *path);
+
+/* ---- random numbers (rng.c): xoshiro256** ---- */
+struct rng {
+	uint64_t s[4];
+	uint64_t seed;
+};
+/* Seeds from $LSM_SEED when set, else from SEED (0 = time-based), and
+ * prints "NAME: seed N" to stderr so a failure can be replayed. */
+void rng_init(struct rng *r, const char *name, uint64_t seed);
+uint64_t rng_next(struct rng *r);
+uint64_t rng_below(struct rng *r, uint64_t n); /* uniform in [0, n) */
+double rng_double(struct rng *r);              /* [0, 1) */
+void rng_bytes(struct rng *r, void *p, size_t n);
+
+/* ---- corruption (corrupt.c) ---- */
+/* XORs the byte at OFF (negative: from the end) with MASK.  0 or -errno. */
+int corrupt_flip(const char *path, long long off, uint8_t mask);
+/* Truncates PATH to LEN bytes (negative: drop -LEN from the end). */
+int corrupt_truncate(const char *path, long long len);
+/* Overwrites N bytes at OFF with BYTE. */
+int corrupt_fill(const char *path, long long off, size_t n, uint8_t byte);
+/* Size of PATH, or -1. */
+long long file_size(const char *path);
+/* Reads the whole file into a malloc'ed buffer; NULL on error. */
+void *file_read_all(const char *path, size_t *len);
+int file_write_all(const char *path, const void *p, size_t len);
+
+#endif /* LSM_TEST_SUPPORT_H */
