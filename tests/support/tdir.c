@@ -1,5 +1,4 @@
 /* tdir.c - temporary directories for tests. */
-#define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
