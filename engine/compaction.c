@@ -1,0 +1,586 @@
+/* compaction.c - leveled compaction: picks which tables to merge, merges
+ * them into the next level while dropping versions no snapshot can see, and
+ * installs the result.
+ *
+ * Scores: L0 by table count over l0_compaction_trigger; Ln (n >= 1) by
+ * bytes over its target (level1_bytes * multiplier^(n-1)).  L0 compactions
+ * take every L0 table; Ln compactions take one table, round-robin through
+ * the key space (the compact pointer).  Outputs split at table_bytes, and
+ * early when they would overlap more than 10 tables' worth of the level
+ * below, so later compactions stay bounded; never inside one user key's
+ * versions, so tables in L1+ never share a user key.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_impl.h"
+#include "filename.h"
+#include "iter.h"
+#include "sst.h"
+
+struct compaction {
+	int level;                      /* inputs[0] from here, into +1 */
+	struct file_meta **in[2];
+	size_t n[2];
+	struct version *v;              /* referenced while running */
+	uint64_t smallest_snapshot;
+	bool manual;
+	/* outputs */
+	struct version_edit edit;
+	struct sst_builder *b;
+	uint64_t out_number;
+	uint64_t bytes_read, bytes_written;
+	/* grandparent overlap tracking (level + 2) */
+	size_t gp_index;
+	uint64_t gp_overlap;
+	bool seen_key;
+};
+
+static uint64_t level_target(const struct lsm_db *db, int level)
+{
+	uint64_t t = db->opts.level1_bytes;
+
+	for (int i = 1; i < level; i++)
+		t = t > UINT64_MAX / db->opts.level_multiplier
+			? UINT64_MAX : t * db->opts.level_multiplier;
+	return t;
+}
+
+double compaction_score(struct lsm_db *db, const struct version *v, int level)
+{
+	if (level == 0)
+		return (double)v->nfiles[0] / db->opts.l0_compaction_trigger;
+	return (double)version_level_bytes(v, level) /
+	       (double)level_target(db, level);
+}
+
+uint64_t compaction_pending_bytes(struct lsm_db *db, const struct version *v)
+{
+	uint64_t pend = 0;
+	int last = (int)db->opts.max_levels - 1;
+
+	if (v->nfiles[0] >= db->opts.l0_compaction_trigger)
+		pend += version_level_bytes(v, 0);
+	for (int level = 1; level < last; level++) {
+		uint64_t b = version_level_bytes(v, level);
+		uint64_t t = level_target(db, level);
+
+		if (b > t)
+			pend += b - t;
+	}
+	return pend;
+}
+
+static uint64_t files_bytes(struct file_meta **f, size_t n)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < n; i++)
+		sum += f[i]->size;
+	return sum;
+}
+
+static void compaction_free(struct compaction *c)
+{
+	for (int i = 0; i < 2; i++) {
+		for (size_t j = 0; j < c->n[i]; j++)
+			c->in[i][j]->compacting = false;
+		free(c->in[i]);
+	}
+	if (c->v)
+		version_unref(c->v);
+	version_edit_free(&c->edit);
+}
+
+/* User-key range [lo, hi] covered by FILES (borrowed internal keys). */
+static void files_range(struct file_meta **f, size_t n, const uint8_t **lo,
+			size_t *lolen, const uint8_t **hi, size_t *hilen)
+{
+	*lo = f[0]->smallest;
+	*lolen = f[0]->smallest_len;
+	*hi = f[0]->largest;
+	*hilen = f[0]->largest_len;
+	for (size_t i = 1; i < n; i++) {
+		if (ikey_cmp(f[i]->smallest, f[i]->smallest_len, *lo,
+			     *lolen) < 0) {
+			*lo = f[i]->smallest;
+			*lolen = f[i]->smallest_len;
+		}
+		if (ikey_cmp(f[i]->largest, f[i]->largest_len, *hi,
+			     *hilen) > 0) {
+			*hi = f[i]->largest;
+			*hilen = f[i]->largest_len;
+		}
+	}
+}
+
+/* Fills in[1] with the files of level+1 overlapping in[0] (under mu). */
+static int add_next_level(struct compaction *c)
+{
+	const uint8_t *lo, *hi;
+	size_t lolen, hilen;
+
+	files_range(c->in[0], c->n[0], &lo, &lolen, &hi, &hilen);
+	return version_overlapping(c->v, c->level + 1, lo, ikey_ulen(lolen),
+				   hi, ikey_ulen(hilen), &c->in[1], &c->n[1]);
+}
+
+static bool any_compacting(struct file_meta **f, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (f[i]->compacting)
+			return true;
+	return false;
+}
+
+/* Picks an automatic compaction (under mu): 1 with C filled, 0 if none. */
+static int pick_auto(struct lsm_db *db, struct compaction *c)
+{
+	struct version *v = db->vs.current;
+	double best = 0;
+	int level = -1;
+	size_t i;
+
+	for (int l = 0; l + 1 < (int)db->opts.max_levels; l++) {
+		double s = compaction_score(db, v, l);
+
+		if (s >= 1.0 && s > best && !any_compacting(v->files[l],
+							     v->nfiles[l])) {
+			best = s;
+			level = l;
+		}
+	}
+	if (level < 0)
+		return 0;
+	c->level = level;
+	c->v = v;
+	version_ref(v);
+	if (level == 0) {
+		c->n[0] = v->nfiles[0];
+		c->in[0] = malloc(c->n[0] * sizeof(*c->in[0]));
+		if (!c->in[0])
+			return -ENOMEM;
+		memcpy(c->in[0], v->files[0], c->n[0] * sizeof(*c->in[0]));
+	} else {
+		struct buf *ptr = &db->vs.pointers[level];
+
+		i = 0;
+		if (ptr->len >= IKEY_TAG_BYTES) {
+			while (i < v->nfiles[level] &&
+			       ikey_cmp(v->files[level][i]->largest,
+					v->files[level][i]->largest_len,
+					ptr->p, ptr->len) <= 0)
+				i++;
+			if (i == v->nfiles[level])
+				i = 0;
+		}
+		c->in[0] = malloc(sizeof(*c->in[0]));
+		if (!c->in[0])
+			return -ENOMEM;
+		c->in[0][0] = v->files[level][i];
+		c->n[0] = 1;
+	}
+	return add_next_level(c) < 0 ? -ENOMEM : 1;
+}
+
+/* Is there no file below level+1 that may hold user key UKEY? */
+static bool is_base_level(const struct compaction *c, const uint8_t *ukey,
+			  size_t ulen)
+{
+	const struct version *v = c->v;
+	uint8_t stack[256], *seek = stack;
+	bool base = true;
+
+	/* (ukey, max seq) sorts before every version of ukey. */
+	if (ulen + IKEY_TAG_BYTES > sizeof(stack) &&
+	    !(seek = malloc(ulen + IKEY_TAG_BYTES)))
+		return false; /* keeping a tombstone is always safe */
+	ikey_encode(seek, ukey, ulen, IKEY_MAX_SEQ, IKEY_TYPE_FOR_SEEK);
+	for (int l = c->level + 2; base && l < LSM_MAX_LEVELS; l++) {
+		size_t i = version_find_file(v, l, seek, ulen + IKEY_TAG_BYTES);
+		const struct file_meta *f;
+
+		if (i >= v->nfiles[l])
+			continue;
+		f = v->files[l][i];
+		if (ukey_cmp(ukey, ulen, f->smallest,
+			     ikey_ulen(f->smallest_len)) >= 0)
+			base = false;
+	}
+	if (seek != stack)
+		free(seek);
+	return base;
+}
+
+static void sst_opts(const struct lsm_db *db, struct sst_options *o)
+{
+	o->block_bytes = db->opts.block_bytes;
+	o->restart_interval = 16;
+	o->bloom_bits_per_key = db->opts.bloom_bits_per_key;
+	o->compression = db->opts.compression;
+	o->zlib_level = db->opts.zlib_level;
+}
+
+static int open_output(struct lsm_db *db, struct compaction *c,
+		       struct lsm_err *err)
+{
+	char path[LSM_PATH_MAX];
+	struct sst_options so;
+	int rc;
+
+	pthread_mutex_lock(&db->mu);
+	c->out_number = vset_new_file_number(&db->vs);
+	rc = db_pending_add(db, c->out_number);
+	pthread_mutex_unlock(&db->mu);
+	if (rc < 0)
+		return lsm_err_set(err, rc, "out of memory");
+	sst_opts(db, &so);
+	filename_path(path, db->dir, FILE_TABLE, c->out_number);
+	c->gp_overlap = 0;
+	c->seen_key = false;
+	return sst_builder_new(db->io, path, &so, &c->b, err);
+}
+
+static int finish_output(struct lsm_db *db, struct compaction *c,
+			 struct lsm_err *err)
+{
+	const uint8_t *s, *l;
+	size_t slen, llen;
+	uint64_t size = 0;
+	int rc;
+
+	s = sst_builder_smallest(c->b, &slen);
+	l = sst_builder_largest(c->b, &llen);
+	rc = version_edit_add_file(&c->edit, c->level + 1, c->out_number, 0,
+				   s, slen, l, llen);
+	if (rc < 0) {
+		sst_builder_abandon(c->b);
+		c->b = NULL;
+		return lsm_err_set(err, rc, "out of memory");
+	}
+	rc = sst_builder_finish(c->b, &size, err);
+	c->b = NULL;
+	if (rc < 0)
+		return rc;
+	c->edit.added[c->edit.nadded - 1].f->size = size;
+	c->bytes_written += size;
+	(void)db;
+	return 0;
+}
+
+/* Should the output end before user key IK (a new user key)? */
+static bool stop_before(struct lsm_db *db, struct compaction *c,
+			const uint8_t *ik, size_t iklen)
+{
+	const struct version *v = c->v;
+	int gl = c->level + 2;
+
+	if (sst_builder_size(c->b) >= db->opts.table_bytes)
+		return true;
+	if (gl >= (int)db->opts.max_levels)
+		return false;
+	while (c->gp_index < v->nfiles[gl] &&
+	       ikey_cmp(ik, iklen, v->files[gl][c->gp_index]->largest,
+			v->files[gl][c->gp_index]->largest_len) > 0) {
+		if (c->seen_key)
+			c->gp_overlap += v->files[gl][c->gp_index]->size;
+		c->gp_index++;
+	}
+	c->seen_key = true;
+	return c->gp_overlap > 10 * db->opts.table_bytes;
+}
+
+struct merge_state {
+	struct buf cur_ukey;
+	bool has_cur;
+	uint64_t last_seq_for_key;
+};
+
+/* Decides whether the entry IK is dropped. */
+static bool drop_entry(struct compaction *c, struct merge_state *m,
+		       const uint8_t *ik, size_t iklen, bool *new_key)
+{
+	size_t ulen = ikey_ulen(iklen);
+	uint64_t seq = ikey_seq(ik, iklen);
+	bool drop = false;
+
+	*new_key = !m->has_cur || ukey_cmp(ik, ulen, m->cur_ukey.p,
+					   m->cur_ukey.len) != 0;
+	if (*new_key) {
+		buf_clear(&m->cur_ukey);
+		buf_append(&m->cur_ukey, ik, ulen);
+		m->has_cur = true;
+		m->last_seq_for_key = UINT64_MAX;
+	}
+	if (m->last_seq_for_key <= c->smallest_snapshot)
+		drop = true; /* hidden by a newer version every reader sees */
+	else if (ikey_type(ik, iklen) == IKEY_DELETE &&
+		 seq <= c->smallest_snapshot && is_base_level(c, ik, ulen))
+		drop = true; /* nothing older below for it to hide */
+	m->last_seq_for_key = seq;
+	return drop;
+}
+
+static int input_iter(struct lsm_db *db, struct compaction *c,
+		      struct iiter **out, struct lsm_err *err)
+{
+	size_t n = c->n[0] + c->n[1], k = 0;
+	struct iiter **kids = calloc(n + 1, sizeof(*kids));
+	struct lsm_err e = { 0 };
+
+	if (!kids)
+		return lsm_err_set(err, -ENOMEM, "out of memory");
+	for (int i = 0; i < 2; i++)
+		for (size_t j = 0; j < c->n[i]; j++) {
+			kids[k] = table_cache_iter(db->tables,
+						   c->in[i][j]->number, false,
+						   &e);
+			if (!kids[k]) {
+				while (k > 0)
+					iiter_free(kids[--k]);
+				free(kids);
+				if (err)
+					*err = e;
+				return e.code ? e.code : -EIO;
+			}
+			k++;
+		}
+	*out = iiter_merge(kids, n, ikey_cmp);
+	free(kids);
+	return *out ? 0 : lsm_err_set(err, -ENOMEM, "out of memory");
+}
+
+/* Merges the inputs into new tables (mu not held). */
+static int do_merge(struct lsm_db *db, struct compaction *c,
+		    struct lsm_err *err)
+{
+	struct merge_state m = { .cur_ukey = BUF_INIT };
+	struct iiter *it = NULL;
+	int rc = input_iter(db, c, &it, err);
+
+	if (rc < 0)
+		return rc;
+	for (iiter_seek_first(it); iiter_valid(it); iiter_next(it)) {
+		size_t kl, vl;
+		const uint8_t *k = iiter_key(it, &kl);
+		const uint8_t *v = iiter_value(it, &vl);
+		bool new_key;
+
+		if (drop_entry(c, &m, k, kl, &new_key))
+			continue;
+		if (c->b && new_key && stop_before(db, c, k, kl)) {
+			rc = finish_output(db, c, err);
+			if (rc < 0)
+				break;
+		}
+		if (!c->b && (rc = open_output(db, c, err)) < 0)
+			break;
+		rc = sst_builder_add(c->b, k, kl, v, vl, err);
+		if (rc < 0)
+			break;
+		if (!buf_ok(&m.cur_ukey)) {
+			rc = lsm_err_set(err, -ENOMEM, "out of memory");
+			break;
+		}
+	}
+	if (rc == 0)
+		rc = iiter_status(it, err);
+	if (rc == 0 && c->b)
+		rc = finish_output(db, c, err);
+	if (rc < 0 && c->b) {
+		sst_builder_abandon(c->b);
+		c->b = NULL;
+	}
+	iiter_free(it);
+	buf_free(&m.cur_ukey);
+	return rc;
+}
+
+static void release_outputs(struct lsm_db *db, struct compaction *c)
+{
+	for (size_t i = 0; i < c->edit.nadded; i++)
+		db_pending_remove(db, c->edit.added[i].f->number);
+	if (c->out_number)
+		db_pending_remove(db, c->out_number);
+}
+
+/* Records the result in the manifest and installs it (under mu). */
+static int install(struct lsm_db *db, struct compaction *c,
+		   struct lsm_err *err)
+{
+	const uint8_t *lo, *hi;
+	size_t lolen, hilen;
+	int rc;
+
+	for (int i = 0; i < 2; i++)
+		for (size_t j = 0; j < c->n[i]; j++)
+			if (version_edit_delete_file(&c->edit, c->level + i,
+						     c->in[i][j]->number) < 0)
+				return lsm_err_set(err, -ENOMEM, "out of memory");
+	files_range(c->in[0], c->n[0], &lo, &lolen, &hi, &hilen);
+	if (c->level > 0 &&
+	    version_edit_set_pointer(&c->edit, c->level, hi, hilen) < 0)
+		return lsm_err_set(err, -ENOMEM, "out of memory");
+	db->vs.last_seq = atomic_load(&db->last_seq);
+	rc = vset_log_and_apply(&db->vs, &c->edit, err);
+	if (rc < 0) {
+		db_set_bg_error(db, rc, err);
+		return rc;
+	}
+	rc = version_check(db->vs.current, err);
+	if (rc < 0) {
+		db_set_bg_error(db, rc, err);
+		return rc;
+	}
+	if (db_super_install(db) < 0)
+		db_log(db, LSM_LOG_WARN, "out of memory publishing compaction");
+	return 0;
+}
+
+/* A move of one table down a level, without rewriting it (under mu). */
+static int trivial_move(struct lsm_db *db, struct compaction *c,
+			struct lsm_err *err)
+{
+	struct file_meta *f = c->in[0][0];
+	int rc;
+
+	rc = version_edit_delete_file(&c->edit, c->level, f->number);
+	if (rc == 0)
+		rc = version_edit_add_file(&c->edit, c->level + 1, f->number,
+					   f->size, f->smallest,
+					   f->smallest_len, f->largest,
+					   f->largest_len);
+	if (rc < 0)
+		return lsm_err_set(err, rc, "out of memory");
+	rc = vset_log_and_apply(&db->vs, &c->edit, err);
+	if (rc < 0) {
+		db_set_bg_error(db, rc, err);
+		return rc;
+	}
+	if (db_super_install(db) < 0)
+		db_log(db, LSM_LOG_WARN, "out of memory publishing a move");
+	return 0;
+}
+
+static bool can_move(struct lsm_db *db, struct compaction *c)
+{
+	int gl = c->level + 2;
+	const uint8_t *lo, *hi;
+	size_t lolen, hilen;
+	struct file_meta **gp = NULL;
+	size_t ngp = 0;
+	bool ok;
+
+	if (c->manual || c->n[0] != 1 || c->n[1] != 0)
+		return false;
+	if (gl >= (int)db->opts.max_levels)
+		return true;
+	files_range(c->in[0], 1, &lo, &lolen, &hi, &hilen);
+	if (version_overlapping(c->v, gl, lo, ikey_ulen(lolen), hi,
+				ikey_ulen(hilen), &gp, &ngp) < 0)
+		return false;
+	ok = files_bytes(gp, ngp) <= 10 * db->opts.table_bytes;
+	free(gp);
+	return ok;
+}
+
+/* Runs compaction C (under mu; dropped while merging). */
+static int run(struct lsm_db *db, struct compaction *c, struct lsm_err *err)
+{
+	uint64_t t0 = db_now_us();
+	int rc;
+
+	for (int i = 0; i < 2; i++)
+		for (size_t j = 0; j < c->n[i]; j++)
+			c->in[i][j]->compacting = true;
+	c->smallest_snapshot = db_oldest_snapshot(db);
+	if (can_move(db, c)) {
+		rc = trivial_move(db, c, err);
+		if (rc == 0)
+			db_log(db, LSM_LOG_DEBUG, "moved table %llu to L%d",
+			       (unsigned long long)c->in[0][0]->number,
+			       c->level + 1);
+		return rc;
+	}
+	c->bytes_read = files_bytes(c->in[0], c->n[0]) +
+			files_bytes(c->in[1], c->n[1]);
+	pthread_mutex_unlock(&db->mu);
+	rc = do_merge(db, c, err);
+	pthread_mutex_lock(&db->mu);
+	if (rc == 0)
+		rc = install(db, c, err);
+	release_outputs(db, c);
+	if (rc == 0) {
+		stat_add(&db->stats.compactions, 1);
+		stat_add(&db->stats.compaction_bytes_read, c->bytes_read);
+		stat_add(&db->stats.compaction_bytes_written, c->bytes_written);
+		db_log(db, LSM_LOG_DEBUG, "compacted %zu+%zu tables L%d->L%d: "
+		       "%llu -> %llu bytes in %llu ms", c->n[0], c->n[1],
+		       c->level, c->level + 1,
+		       (unsigned long long)c->bytes_read,
+		       (unsigned long long)c->bytes_written,
+		       (unsigned long long)(db_now_us() - t0) / 1000);
+	}
+	db_delete_obsolete(db);
+	return rc;
+}
+
+int compaction_run_auto(struct lsm_db *db, struct lsm_err *err)
+{
+	struct compaction c = { 0 };
+	int rc;
+
+	if (db->bg_error)
+		return 0;
+	version_edit_init(&c.edit);
+	rc = pick_auto(db, &c);
+	if (rc == 1) {
+		rc = run(db, &c, err);
+		if (rc == 0)
+			rc = 1;
+	} else if (rc < 0)
+		lsm_err_set(err, rc, "out of memory picking a compaction");
+	compaction_free(&c);
+	return rc;
+}
+
+static int deepest_level(const struct version *v, unsigned max_levels)
+{
+	int deepest = 0;
+
+	for (int l = 0; l < (int)max_levels; l++)
+		if (v->nfiles[l])
+			deepest = l;
+	return deepest;
+}
+
+int compaction_run_range(struct lsm_db *db, const uint8_t *begin, size_t blen,
+			 const uint8_t *end, size_t elen, struct lsm_err *err)
+{
+	int last = deepest_level(db->vs.current, db->opts.max_levels);
+	int rc = 0;
+
+	if (last == 0)
+		last = 1;
+	for (int level = 0; level < last && rc == 0; level++) {
+		struct compaction c = { .level = level, .manual = true };
+
+		if (db->bg_error)
+			return lsm_err_set(err, db->bg_error, "%s",
+					   db->bg_err.msg);
+		version_edit_init(&c.edit);
+		c.v = db->vs.current;
+		version_ref(c.v);
+		rc = version_overlapping(c.v, level, begin, blen, end, elen,
+					 &c.in[0], &c.n[0]);
+		if (rc == 0 && c.n[0] > 0)
+			rc = add_next_level(&c);
+		if (rc < 0)
+			lsm_err_set(err, rc, "out of memory");
+		else if (c.n[0] > 0)
+			rc = run(db, &c, err);
+		compaction_free(&c);
+	}
+	return rc;
+}

@@ -1,0 +1,632 @@
+/* db.c - opening and closing a store: options, the lock file, recovery of
+ * the manifest and the write-ahead log, and removal of obsolete files.
+ * Writes are in db_write.c, reads in db_read.c and db_iter.c, background
+ * flushes and compactions in db_bg.c and compaction.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "db_impl.h"
+#include "filename.h"
+
+void lsm_options_init(struct lsm_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->create_if_missing = true;
+	o->memtable_bytes = 8u << 20;
+	o->sync = LSM_SYNC_MANUAL;
+	o->sync_interval_ms = 100;
+	o->block_bytes = 4096;
+	o->bloom_bits_per_key = 10;
+	o->compression = LSM_COMPRESS_NONE;
+	o->zlib_level = 1;
+	o->cache_bytes = 32u << 20;
+	o->max_open_tables = 512;
+	o->l0_compaction_trigger = 4;
+	o->l0_slowdown_trigger = 8;
+	o->l0_stop_trigger = 12;
+	o->level1_bytes = 64u << 20;
+	o->level_multiplier = 10;
+	o->max_levels = 7;
+	o->table_bytes = 4u << 20;
+	o->pending_slowdown_bytes = UINT64_C(64) << 30;
+	o->pending_stop_bytes = UINT64_C(256) << 30;
+	o->background_compaction = true;
+}
+
+uint64_t db_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void db_log(struct lsm_db *db, enum lsm_log_level lvl, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (!db->opts.log_fn)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	db->opts.log_fn(db->opts.log_ctx, lvl, msg);
+}
+
+void db_set_bg_error(struct lsm_db *db, int rc, const struct lsm_err *err)
+{
+	stat_add(&db->stats.background_errors, 1);
+	if (db->bg_error)
+		return;
+	db->bg_error = rc;
+	lsm_err_set(&db->bg_err, rc, "%s; the store is now read-only "
+		    "(reopen it to recover)",
+		    err && err->code ? err->msg : strerror(-rc));
+	db_log(db, LSM_LOG_ERROR, "%s", db->bg_err.msg);
+	pthread_cond_broadcast(&db->done_cv);
+}
+
+static int check_options(const struct lsm_options *o, struct lsm_err *err)
+{
+	if (o->memtable_bytes < 4096 || o->memtable_bytes > (1ull << 32))
+		return lsm_err_set(err, -EINVAL, "memtable size %zu out of "
+				   "range [4 KiB, 4 GiB]", o->memtable_bytes);
+	if (o->block_bytes < 256 || o->block_bytes > (16u << 20))
+		return lsm_err_set(err, -EINVAL, "block size %zu out of range "
+				   "[256 B, 16 MiB]", o->block_bytes);
+	if (o->bloom_bits_per_key > 64)
+		return lsm_err_set(err, -EINVAL, "bloom bits per key %u > 64",
+				   o->bloom_bits_per_key);
+	if (o->compression != LSM_COMPRESS_NONE &&
+	    o->compression != LSM_COMPRESS_ZLIB)
+		return lsm_err_set(err, -EINVAL, "unknown compression %d",
+				   (int)o->compression);
+	if (o->zlib_level < 0 || o->zlib_level > 9)
+		return lsm_err_set(err, -EINVAL, "zlib level %d not in 0..9",
+				   o->zlib_level);
+	if (o->sync > LSM_SYNC_INTERVAL)
+		return lsm_err_set(err, -EINVAL, "unknown sync policy %d",
+				   (int)o->sync);
+	if (o->max_levels < 2 || o->max_levels > LSM_MAX_LEVELS)
+		return lsm_err_set(err, -EINVAL, "max levels %u not in 2..%d",
+				   o->max_levels, LSM_MAX_LEVELS);
+	if (o->level_multiplier < 2 || o->l0_compaction_trigger < 1 ||
+	    o->l0_slowdown_trigger < o->l0_compaction_trigger ||
+	    o->l0_stop_trigger < o->l0_slowdown_trigger)
+		return lsm_err_set(err, -EINVAL, "compaction triggers must "
+				   "satisfy 1 <= compaction <= slowdown <= stop"
+				   " and multiplier >= 2");
+	if (o->table_bytes < 4096 || o->level1_bytes < o->table_bytes)
+		return lsm_err_set(err, -EINVAL, "table size must be >= 4 KiB"
+				   " and <= the L1 target");
+	return 0;
+}
+
+/* Takes DIR/LOCK and writes our pid into it.  A read-only open of a store
+ * in use goes on without the lock (it sees a possibly stale state). */
+static int take_lock(struct lsm_db *db, struct lsm_err *err)
+{
+	char path[LSM_PATH_MAX], pid[32], owner[32] = "";
+	int fd, rc, n;
+	ssize_t got;
+
+	rc = filename_path(path, db->dir, FILE_LOCK, 0);
+	if (rc < 0)
+		return lsm_err_set(err, rc, "%s: path too long", db->dir);
+	rc = db->io->open(db->io, path, db->read_only ? O_RDONLY : O_RDWR | O_CREAT,
+			  0644, &fd);
+	if (rc == -ENOENT && db->read_only)
+		return 0;
+	if (rc < 0)
+		return lsm_err_set(err, rc, "%s: cannot open lock file: %s",
+				   path, strerror(-rc));
+	rc = db->io->lock(db->io, fd);
+	if (rc == -EWOULDBLOCK || rc == -EAGAIN) {
+		got = db->io->pread(db->io, fd, owner, sizeof(owner) - 1, 0);
+		owner[got > 0 ? got : 0] = '\0';
+		owner[strcspn(owner, "\n")] = '\0';
+		db->io->close(db->io, fd);
+		if (db->read_only) {
+			db_log(db, LSM_LOG_WARN, "%s is in use by process %s; "
+			       "reading it without the lock", db->dir,
+			       *owner ? owner : "?");
+			return 0;
+		}
+		return lsm_err_set(err, -EBUSY, "%s is in use by process %s "
+				   "(it holds %s); stop that process or use "
+				   "another data directory", db->dir,
+				   *owner ? owner : "(unknown pid)", path);
+	}
+	if (rc < 0) {
+		db->io->close(db->io, fd);
+		return lsm_err_set(err, rc, "%s: cannot lock: %s", path,
+				   strerror(-rc));
+	}
+	db->lock_fd = fd;
+	if (db->read_only)
+		return 0;
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	rc = db->io->ftruncate(db->io, fd, 0);
+	if (rc == 0)
+		rc = lsm_io_write_full(db->io, fd, pid, (size_t)n, 0);
+	if (rc < 0)
+		return lsm_err_set(err, rc, "%s: cannot write pid: %s", path,
+				   strerror(-rc));
+	return 0;
+}
+
+/* Classifies DIR: 1 when it holds a store (CURRENT), 0 when it is empty or
+ * holds only leftovers of an interrupted creation, -ENOTEMPTY (with a
+ * message) when it holds foreign files. */
+static int dir_state(struct lsm_db *db, struct lsm_err *err)
+{
+	char **names = NULL;
+	size_t n = 0;
+	int rc, state = 0;
+	uint64_t num;
+
+	rc = db->io->list_dir(db->io, db->dir, &names, &n);
+	if (rc < 0)
+		return lsm_err_set(err, rc, "%s: cannot list: %s", db->dir,
+				   strerror(-rc));
+	for (size_t i = 0; i < n; i++) {
+		enum file_kind k = filename_parse(names[i], &num);
+
+		if (k == FILE_CURRENT) {
+			state = 1;
+			break;
+		}
+		if (k == FILE_OTHER && state == 0)
+			state = lsm_err_set(err, -ENOTEMPTY, "%s is not an lsmfs"
+					    " data directory (it holds '%s' but "
+					    "no CURRENT file); choose an empty "
+					    "or lsmfs directory", db->dir,
+					    names[i]);
+	}
+	lsm_io_free_names(names, n);
+	return state;
+}
+
+static int prepare_dir(struct lsm_db *db, struct lsm_err *err)
+{
+	int rc = db->io->mkdir(db->io, db->dir, 0755);
+
+	if (rc == -ENOENT || (rc < 0 && rc != -EEXIST))
+		return lsm_err_set(err, rc, "%s: cannot create data directory:"
+				   " %s", db->dir, strerror(-rc));
+	if (rc == 0 && !db->opts.create_if_missing)
+		return lsm_err_set(err, -ENOENT, "%s: no such store", db->dir);
+	return 0;
+}
+
+/* ---- WAL recovery ---- */
+
+struct replay {
+	struct lsm_db *db;
+	struct memtable *mem;
+	struct version_edit *edit;
+	uint64_t max_seq;
+	const char *path;
+};
+
+static int replay_op(void *ctx, uint64_t seq, enum ikey_type t,
+		     const uint8_t *key, size_t klen, const uint8_t *val,
+		     size_t vlen)
+{
+	struct replay *r = ctx;
+
+	if (seq > r->max_seq)
+		r->max_seq = seq;
+	return memtable_add(r->mem, seq, t, key, klen, val, vlen);
+}
+
+static int replay_record(void *ctx, const uint8_t *rec, size_t len,
+			 uint64_t off, struct lsm_err *err)
+{
+	struct replay *r = ctx;
+	struct lsm_db *db = r->db;
+	uint64_t number;
+	int rc;
+	struct lsm_err e = { 0 };
+
+	rc = batch_decode(rec, len, replay_op, r, &e);
+	if (rc == -ENOMEM)
+		return lsm_err_set(err, rc, "%s: out of memory replaying the "
+				   "log", r->path);
+	if (rc < 0)
+		return lsm_err_set(err, rc, "%s: bad batch at offset %llu: %s",
+				   r->path, (unsigned long long)off, e.msg);
+	if (db->read_only || memtable_bytes(r->mem) < db->opts.memtable_bytes)
+		return 0;
+	rc = db_write_l0(db, r->mem, r->edit, &number, err);
+	if (rc < 0)
+		return rc;
+	memtable_unref(r->mem);
+	r->mem = memtable_new();
+	return r->mem ? 0 : lsm_err_set(err, -ENOMEM, "out of memory");
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The numbers of the WAL segments at or above the manifest's log number,
+ * ascending. */
+static int list_wals(struct lsm_db *db, uint64_t **out, size_t *n,
+		     struct lsm_err *err)
+{
+	char **names = NULL;
+	size_t count = 0, k = 0;
+	uint64_t num, *nums;
+	int rc = db->io->list_dir(db->io, db->dir, &names, &count);
+
+	if (rc < 0)
+		return lsm_err_set(err, rc, "%s: cannot list: %s", db->dir,
+				   strerror(-rc));
+	nums = calloc(count + 1, sizeof(*nums));
+	if (!nums) {
+		lsm_io_free_names(names, count);
+		return lsm_err_set(err, -ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < count; i++)
+		if (filename_parse(names[i], &num) == FILE_WAL &&
+		    num >= db->vs.log_number)
+			nums[k++] = num;
+	lsm_io_free_names(names, count);
+	qsort(nums, k, sizeof(*nums), cmp_u64);
+	*out = nums;
+	*n = k;
+	return 0;
+}
+
+/* Replays the live WAL segments into memtables.  A writable db writes them
+ * out as L0 tables (into EDIT); a read-only one keeps the last memtable. */
+static int recover_wals(struct lsm_db *db, struct version_edit *edit,
+			struct lsm_err *err)
+{
+	struct replay r = { .db = db, .edit = edit };
+	char path[LSM_PATH_MAX];
+	struct wal_replay_info info;
+	uint64_t *nums = NULL, number;
+	size_t n = 0;
+	int rc;
+
+	r.mem = memtable_new();
+	if (!r.mem)
+		return lsm_err_set(err, -ENOMEM, "out of memory");
+	rc = list_wals(db, &nums, &n, err);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		filename_path(path, db->dir, FILE_WAL, nums[i]);
+		r.path = path;
+		rc = wal_replay(db->io, path, i + 1 == n, replay_record, &r,
+				&info, err);
+		if (rc == 0 && info.torn)
+			db_log(db, LSM_LOG_WARN, "%s: ignored a torn tail of "
+			       "%llu bytes at offset %llu (a write that was "
+			       "never acknowledged)", path,
+			       (unsigned long long)(info.size - info.end),
+			       (unsigned long long)info.end);
+		if (nums[i] >= db->vs.next_file)
+			db->vs.next_file = nums[i] + 1;
+	}
+	free(nums);
+	if (rc == 0 && r.max_seq > db->vs.last_seq)
+		db->vs.last_seq = r.max_seq;
+	if (rc == 0 && !db->read_only)
+		rc = db_write_l0(db, r.mem, edit, &number, err);
+	if (rc < 0 || !db->read_only) {
+		memtable_unref(r.mem);
+		return rc;
+	}
+	db->mem = r.mem;
+	return 0;
+}
+
+static int open_new_wal(struct lsm_db *db, struct lsm_err *err)
+{
+	char path[LSM_PATH_MAX];
+	int rc;
+
+	db->wal_number = vset_new_file_number(&db->vs);
+	filename_path(path, db->dir, FILE_WAL, db->wal_number);
+	rc = wal_create(db->io, path, &db->wal, err);
+	if (rc == 0)
+		rc = db->io->sync_dir(db->io, db->dir);
+	if (rc < 0)
+		return lsm_err_set(err, rc, "%s: cannot create log: %s", path,
+				   err && err->code ? err->msg : strerror(-rc));
+	return 0;
+}
+
+/* Recovery of a writable store: replay the logs into L0 tables, start a
+ * new log, and record both in the manifest. */
+static int recover(struct lsm_db *db, bool fresh, struct lsm_err *err)
+{
+	struct version_edit edit;
+	int rc;
+
+	rc = fresh ? vset_create(&db->vs, err) : vset_recover(&db->vs, err);
+	if (rc < 0)
+		return rc;
+	version_edit_init(&edit);
+	rc = recover_wals(db, &edit, err);
+	if (rc == 0 && !db->read_only) {
+		rc = open_new_wal(db, err);
+		if (rc == 0) {
+			edit.has_log_number = true;
+			edit.log_number = db->wal_number;
+			rc = vset_log_and_apply(&db->vs, &edit, err);
+		}
+	}
+	version_edit_free(&edit);
+	if (rc < 0)
+		return rc;
+	atomic_store(&db->last_seq, db->vs.last_seq);
+	if (!db->mem)
+		db->mem = memtable_new();
+	return db->mem ? 0 : lsm_err_set(err, -ENOMEM, "out of memory");
+}
+
+static struct lsm_db *db_alloc(const char *dir, const struct lsm_options *o)
+{
+	struct lsm_db *db = calloc(1, sizeof(*db));
+
+	if (!db)
+		return NULL;
+	db->dir = strdup(dir);
+	if (!db->dir) {
+		free(db);
+		return NULL;
+	}
+	if (o)
+		db->opts = *o;
+	else
+		lsm_options_init(&db->opts);
+	db->io = db->opts.io ? db->opts.io : lsm_io_posix();
+	db->read_only = db->opts.read_only;
+	db->lock_fd = -1;
+	pthread_mutex_init(&db->wq_mu, NULL);
+	pthread_mutex_init(&db->mu, NULL);
+	pthread_mutex_init(&db->sv_mu, NULL);
+	pthread_cond_init(&db->bg_cv, NULL);
+	pthread_cond_init(&db->done_cv, NULL);
+	db->snapshots.prev = db->snapshots.next = &db->snapshots;
+	db->open_time_us = db_now_us();
+	vset_init(&db->vs, db->io, db->dir, db->opts.max_levels,
+		  db->read_only);
+	return db;
+}
+
+static void db_release(struct lsm_db *db)
+{
+	if (db->sv)
+		db_super_put(db, db->sv);
+	memtable_unref(db->mem);
+	memtable_unref(db->imm);
+	wal_close(db->wal, false, NULL);
+	vset_destroy(&db->vs);
+	table_cache_free(db->tables);
+	cache_free(db->block_cache);
+	if (db->lock_fd >= 0)
+		db->io->close(db->io, db->lock_fd);
+	free(db->pending.numbers);
+	pthread_mutex_destroy(&db->wq_mu);
+	pthread_mutex_destroy(&db->mu);
+	pthread_mutex_destroy(&db->sv_mu);
+	pthread_cond_destroy(&db->bg_cv);
+	pthread_cond_destroy(&db->done_cv);
+	free(db->dir);
+	free(db);
+}
+
+static int open_locked(struct lsm_db *db, struct lsm_err *err)
+{
+	int rc, state;
+
+	db->block_cache = cache_new(db->opts.cache_bytes);
+	db->tables = table_cache_new(db->io, db->dir, db->opts.max_open_tables,
+				     db->block_cache, &db->stats);
+	if (!db->block_cache || !db->tables)
+		return lsm_err_set(err, -ENOMEM, "out of memory");
+	state = dir_state(db, err);
+	if (state < 0)
+		return state;
+	if (state == 0 && (db->read_only || !db->opts.create_if_missing))
+		return lsm_err_set(err, -ENOENT, "%s is not an lsmfs store (no"
+				   " CURRENT file)%s", db->dir, db->read_only ?
+				   "" : "; allow creating it");
+	if (state == 1 && db->opts.error_if_exists)
+		return lsm_err_set(err, -EEXIST, "%s: store already exists",
+				   db->dir);
+	rc = recover(db, state == 0, err);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&db->mu);
+	rc = db_super_install(db);
+	if (rc == 0 && !db->read_only)
+		db_delete_obsolete(db);
+	pthread_mutex_unlock(&db->mu);
+	if (rc < 0)
+		return lsm_err_set(err, rc, "out of memory");
+	return db->read_only ? 0 : db_bg_start(db, err);
+}
+
+int lsm_open(const char *dir, const struct lsm_options *opts,
+	     struct lsm_db **out, struct lsm_err *err)
+{
+	struct lsm_db *db;
+	int rc;
+
+	if (!dir || !*dir || !out)
+		return lsm_err_set(err, -EINVAL, "no data directory given");
+	if (opts && (rc = check_options(opts, err)) < 0)
+		return rc;
+	db = db_alloc(dir, opts);
+	if (!db)
+		return lsm_err_set(err, -ENOMEM, "out of memory");
+	rc = db->read_only ? 0 : prepare_dir(db, err);
+	if (rc == 0)
+		rc = take_lock(db, err);
+	if (rc == 0)
+		rc = open_locked(db, err);
+	if (rc < 0) {
+		db_bg_stop(db);
+		db_release(db);
+		return rc;
+	}
+	db_log(db, LSM_LOG_INFO, "opened %s%s at sequence %llu", dir,
+	       db->read_only ? " read-only" : "",
+	       (unsigned long long)atomic_load(&db->last_seq));
+	*out = db;
+	return 0;
+}
+
+int lsm_close(struct lsm_db *db, struct lsm_err *err)
+{
+	int rc = 0;
+
+	if (!db)
+		return 0;
+	db_bg_stop(db);
+	if (db->wal && !db->bg_error) {
+		rc = wal_close(db->wal, true, err);
+		db->wal = NULL;
+	}
+	if (!db->read_only && !db->bg_error) {
+		pthread_mutex_lock(&db->mu);
+		db_delete_obsolete(db);
+		pthread_mutex_unlock(&db->mu);
+	}
+	db_release(db);
+	return rc;
+}
+
+/* ---- obsolete files ---- */
+
+int db_pending_add(struct lsm_db *db, uint64_t number)
+{
+	struct pending *p = &db->pending;
+
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 16;
+		uint64_t *a = realloc(p->numbers, cap * sizeof(*a));
+
+		if (!a)
+			return -ENOMEM;
+		p->numbers = a;
+		p->cap = cap;
+	}
+	p->numbers[p->n++] = number;
+	return 0;
+}
+
+void db_pending_remove(struct lsm_db *db, uint64_t number)
+{
+	struct pending *p = &db->pending;
+
+	for (size_t i = 0; i < p->n; i++)
+		if (p->numbers[i] == number) {
+			p->numbers[i] = p->numbers[--p->n];
+			return;
+		}
+}
+
+struct live {
+	uint64_t *nums;
+	size_t n, cap;
+	bool oom;
+};
+
+static void live_add(void *ctx, uint64_t number)
+{
+	struct live *l = ctx;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		uint64_t *a = realloc(l->nums, cap * sizeof(*a));
+
+		if (!a) {
+			l->oom = true;
+			return;
+		}
+		l->nums = a;
+		l->cap = cap;
+	}
+	l->nums[l->n++] = number;
+}
+
+static bool is_live(const struct live *l, uint64_t number)
+{
+	return bsearch(&number, l->nums, l->n, sizeof(uint64_t),
+		       cmp_u64) != NULL;
+}
+
+static bool obsolete(struct lsm_db *db, const struct live *l,
+		     enum file_kind k, uint64_t num)
+{
+	switch (k) {
+	case FILE_TABLE:
+		return !is_live(l, num);
+	case FILE_WAL:
+		return num < db->vs.log_number && num != db->wal_number;
+	case FILE_MANIFEST:
+		return num != db->vs.manifest_number;
+	case FILE_TEMP:
+		return !is_live(l, num);
+	default:
+		return false;
+	}
+}
+
+void db_delete_obsolete(struct lsm_db *db)
+{
+	struct live l = { 0 };
+	char **names = NULL, path[LSM_PATH_MAX];
+	size_t n = 0;
+	uint64_t num;
+	bool *doomed;
+
+	if (db->read_only || db->bg_error)
+		return;
+	vset_live_tables(&db->vs, live_add, &l);
+	for (size_t i = 0; i < db->pending.n; i++)
+		live_add(&l, db->pending.numbers[i]);
+	if (l.oom || db->io->list_dir(db->io, db->dir, &names, &n) < 0)
+		goto out;
+	qsort(l.nums, l.n, sizeof(*l.nums), cmp_u64);
+	doomed = calloc(n + 1, sizeof(*doomed));
+	if (!doomed)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		enum file_kind k = filename_parse(names[i], &num);
+
+		doomed[i] = obsolete(db, &l, k, num);
+		if (doomed[i] && k == FILE_TABLE)
+			table_cache_evict(db->tables, num);
+	}
+	pthread_mutex_unlock(&db->mu);
+	for (size_t i = 0; i < n; i++) {
+		if (!doomed[i] || snprintf(path, sizeof(path), "%s/%s", db->dir,
+					   names[i]) >= (int)sizeof(path))
+			continue;
+		if (db->io->unlink(db->io, path) == 0)
+			db_log(db, LSM_LOG_DEBUG, "deleted %s", path);
+	}
+	pthread_mutex_lock(&db->mu);
+	free(doomed);
+out:
+	lsm_io_free_names(names, n);
+	free(l.nums);
+}

@@ -1,0 +1,348 @@
+/* db_bg.c - background work: a flush thread that writes the immutable
+ * memtable to an L0 table, a compaction thread (compaction.c does the
+ * merging), and for LSM_SYNC_INTERVAL a thread that syncs the log.
+ * A failed flush or compaction is logged, counted and retried with a
+ * growing delay; only a failure that leaves the state unknown (the manifest
+ * or the log) turns the store read-only. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db_impl.h"
+#include "filename.h"
+#include "sst.h"
+
+void db_bg_kick(struct lsm_db *db)
+{
+	pthread_cond_broadcast(&db->bg_cv);
+}
+
+static void sst_opts(const struct lsm_db *db, struct sst_options *o)
+{
+	o->block_bytes = db->opts.block_bytes;
+	o->restart_interval = 16;
+	o->bloom_bits_per_key = db->opts.bloom_bits_per_key;
+	o->compression = db->opts.compression;
+	o->zlib_level = db->opts.zlib_level;
+}
+
+/* Builds table NUMBER from every entry of MEM. */
+static int build_table(struct lsm_db *db, struct memtable *mem,
+		       uint64_t number, struct version_edit *edit,
+		       struct lsm_err *err)
+{
+	char path[LSM_PATH_MAX];
+	struct sst_options so;
+	struct sst_builder *b;
+	struct iiter *it = memtable_iter(mem);
+	const uint8_t *smallest = NULL, *largest = NULL;
+	size_t slen = 0, llen = 0;
+	uint64_t size = 0;
+	int rc;
+
+	if (!it)
+		return lsm_err_set(err, -ENOMEM, "out of memory");
+	sst_opts(db, &so);
+	filename_path(path, db->dir, FILE_TABLE, number);
+	rc = sst_builder_new(db->io, path, &so, &b, err);
+	for (iiter_seek_first(it); rc == 0 && iiter_valid(it);
+	     iiter_next(it)) {
+		size_t kl, vl;
+		const uint8_t *k = iiter_key(it, &kl), *v = iiter_value(it, &vl);
+
+		rc = sst_builder_add(b, k, kl, v, vl, err);
+	}
+	iiter_free(it);
+	if (rc < 0) {
+		sst_builder_abandon(b);
+		return rc;
+	}
+	smallest = sst_builder_smallest(b, &slen);
+	largest = sst_builder_largest(b, &llen);
+	/* The edit copies the keys before finish frees the builder. */
+	rc = version_edit_add_file(edit, 0, number, 0, smallest, slen,
+				   largest, llen);
+	if (rc < 0) {
+		sst_builder_abandon(b);
+		return lsm_err_set(err, rc, "out of memory");
+	}
+	rc = sst_builder_finish(b, &size, err);
+	if (rc < 0)
+		return rc;
+	edit->added[edit->nadded - 1].f->size = size;
+	stat_add(&db->stats.flush_bytes_written, size);
+	return 0;
+}
+
+int db_write_l0(struct lsm_db *db, struct memtable *mem,
+		struct version_edit *edit, uint64_t *number,
+		struct lsm_err *err)
+{
+	size_t before = edit->nadded;
+	int rc;
+
+	*number = 0;
+	if (memtable_count(mem) == 0)
+		return 0;
+	pthread_mutex_lock(&db->mu);
+	*number = vset_new_file_number(&db->vs);
+	rc = db_pending_add(db, *number);
+	pthread_mutex_unlock(&db->mu);
+	if (rc < 0)
+		return lsm_err_set(err, rc, "out of memory");
+	rc = build_table(db, mem, *number, edit, err);
+	if (rc < 0 && edit->nadded > before) {
+		file_meta_unref(edit->added[--edit->nadded].f);
+	}
+	pthread_mutex_lock(&db->mu);
+	if (rc < 0)
+		db_pending_remove(db, *number);
+	pthread_mutex_unlock(&db->mu);
+	return rc;
+}
+
+/* Flushes db->imm (called by the flush thread with mu held; drops it while
+ * building the table). */
+static int flush_imm(struct lsm_db *db, struct lsm_err *err)
+{
+	struct memtable *imm = db->imm;
+	struct version_edit edit;
+	uint64_t number;
+	int rc;
+
+	version_edit_init(&edit);
+	pthread_mutex_unlock(&db->mu);
+	rc = db_write_l0(db, imm, &edit, &number, err);
+	pthread_mutex_lock(&db->mu);
+	if (rc < 0)
+		goto out;
+	/* Logs below the current one hold nothing unflushed any more. */
+	edit.has_log_number = true;
+	edit.log_number = db->wal_number;
+	edit.has_last_seq = true;
+	edit.last_seq = atomic_load(&db->last_seq);
+	db->vs.last_seq = edit.last_seq;
+	rc = vset_log_and_apply(&db->vs, &edit, err);
+	if (number)
+		db_pending_remove(db, number);
+	if (rc < 0) {
+		db_set_bg_error(db, rc, err);
+		goto out;
+	}
+	db->imm = NULL;
+	memtable_unref(imm);
+	if (db_super_install(db) < 0)
+		db_log(db, LSM_LOG_WARN, "out of memory publishing a flush");
+	stat_add(&db->stats.flushes, 1);
+	db_delete_obsolete(db);
+out:
+	version_edit_free(&edit);
+	return rc;
+}
+
+/* Sleeps up to MS milliseconds on bg_cv (mu held). */
+static void bg_sleep(struct lsm_db *db, unsigned ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&db->bg_cv, &db->mu, &ts);
+}
+
+static unsigned backoff_ms(uint64_t failures)
+{
+	return failures > 10 ? 5000 : 50u << (failures / 2);
+}
+
+static void *flush_main(void *arg)
+{
+	struct lsm_db *db = arg;
+	struct lsm_err err;
+	int rc;
+
+	pthread_mutex_lock(&db->mu);
+	while (!db->shutting_down || db->imm) {
+		if (!db->imm || db->bg_error) {
+			if (db->shutting_down)
+				break;
+			pthread_cond_wait(&db->bg_cv, &db->mu);
+			continue;
+		}
+		db->flush_running = true;
+		memset(&err, 0, sizeof(err));
+		rc = flush_imm(db, &err);
+		db->flush_running = false;
+		if (rc < 0 && !db->bg_error) {
+			db->flush_error = rc;
+			db->flush_retries++;
+			stat_add(&db->stats.background_errors, 1);
+			db_log(db, LSM_LOG_ERROR, "flush failed (retry %llu): "
+			       "%s", (unsigned long long)db->flush_retries,
+			       err.msg);
+			if (db->shutting_down) {
+				db_set_bg_error(db, rc, &err);
+				break;
+			}
+			bg_sleep(db, backoff_ms(db->flush_retries));
+		} else if (rc == 0) {
+			db->flush_error = 0;
+			db->flush_retries = 0;
+		}
+		pthread_cond_broadcast(&db->done_cv);
+		db_bg_kick(db); /* the compaction thread may have work now */
+	}
+	pthread_mutex_unlock(&db->mu);
+	return NULL;
+}
+
+static void *compact_main(void *arg)
+{
+	struct lsm_db *db = arg;
+	struct lsm_err err;
+	uint64_t failures = 0;
+	int rc;
+
+	pthread_mutex_lock(&db->mu);
+	while (!db->shutting_down) {
+		if (db->bg_error || db->manual_compactions ||
+		    !db->opts.background_compaction) {
+			pthread_cond_wait(&db->bg_cv, &db->mu);
+			continue;
+		}
+		memset(&err, 0, sizeof(err));
+		db->compaction_running = true;
+		rc = compaction_run_auto(db, &err);
+		db->compaction_running = false;
+		pthread_cond_broadcast(&db->done_cv);
+		if (rc == 0) {
+			pthread_cond_wait(&db->bg_cv, &db->mu);
+		} else if (rc < 0) {
+			failures++;
+			stat_add(&db->stats.compaction_errors, 1);
+			db_log(db, LSM_LOG_ERROR, "compaction failed (retry "
+			       "%llu): %s", (unsigned long long)failures,
+			       err.msg);
+			bg_sleep(db, backoff_ms(failures));
+		} else {
+			failures = 0;
+		}
+	}
+	pthread_mutex_unlock(&db->mu);
+	return NULL;
+}
+
+static void *sync_main(void *arg)
+{
+	struct lsm_db *db = arg;
+	struct lsm_err err;
+
+	pthread_mutex_lock(&db->mu);
+	while (!db->shutting_down) {
+		bg_sleep(db, db->opts.sync_interval_ms);
+		if (db->shutting_down || db->bg_error)
+			continue;
+		pthread_mutex_unlock(&db->mu);
+		/* Goes through the writer queue, so it never races a log
+		 * switch; failures turn the db read-only there. */
+		lsm_sync(db, &err);
+		pthread_mutex_lock(&db->mu);
+	}
+	pthread_mutex_unlock(&db->mu);
+	return NULL;
+}
+
+int db_bg_start(struct lsm_db *db, struct lsm_err *err)
+{
+	int rc = pthread_create(&db->flush_thread, NULL, flush_main, db);
+
+	if (rc == 0) {
+		db->flush_started = true;
+		rc = pthread_create(&db->compact_thread, NULL, compact_main, db);
+	}
+	if (rc == 0) {
+		db->compact_started = true;
+		if (db->opts.sync == LSM_SYNC_INTERVAL) {
+			rc = pthread_create(&db->sync_thread, NULL, sync_main,
+					    db);
+			db->sync_started = rc == 0;
+		}
+	}
+	if (rc)
+		return lsm_err_set(err, -rc, "cannot start background threads:"
+				   " %s", strerror(rc));
+	pthread_mutex_lock(&db->mu);
+	db_bg_kick(db);
+	pthread_mutex_unlock(&db->mu);
+	return 0;
+}
+
+void db_bg_stop(struct lsm_db *db)
+{
+	pthread_mutex_lock(&db->mu);
+	db->shutting_down = true;
+	db_bg_kick(db);
+	pthread_cond_broadcast(&db->done_cv);
+	pthread_mutex_unlock(&db->mu);
+	if (db->sync_started)
+		pthread_join(db->sync_thread, NULL);
+	if (db->compact_started)
+		pthread_join(db->compact_thread, NULL);
+	if (db->flush_started)
+		pthread_join(db->flush_thread, NULL);
+	db->sync_started = db->compact_started = db->flush_started = false;
+}
+
+int db_wait_flush(struct lsm_db *db, struct lsm_err *err)
+{
+	while (db->imm && !db->bg_error) {
+		db_bg_kick(db);
+		pthread_cond_wait(&db->done_cv, &db->mu);
+	}
+	if (db->bg_error)
+		return lsm_err_set(err, db->bg_error, "%s", db->bg_err.msg);
+	return 0;
+}
+
+int lsm_flush(struct lsm_db *db, struct lsm_err *err)
+{
+	int rc;
+
+	if (db->read_only)
+		return 0;
+	rc = db_write_batch(db, NULL, false, err); /* forces a switch */
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&db->mu);
+	rc = db_wait_flush(db, err);
+	pthread_mutex_unlock(&db->mu);
+	return rc;
+}
+
+int lsm_compact_range(struct lsm_db *db, const void *start, size_t slen,
+		      const void *end, size_t elen, struct lsm_err *err)
+{
+	int rc;
+
+	if (db->read_only)
+		return lsm_err_set(err, -EROFS, "%s is open read-only",
+				   db->dir);
+	rc = lsm_flush(db, err);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&db->mu);
+	db->manual_compactions++;
+	while (db->compaction_running)
+		pthread_cond_wait(&db->done_cv, &db->mu);
+	rc = compaction_run_range(db, start, slen, end, elen, err);
+	db->manual_compactions--;
+	db_bg_kick(db);
+	pthread_mutex_unlock(&db->mu);
+	return rc;
+}

@@ -1,0 +1,357 @@
+/* db_iter.c - user-facing iterators.  A merging iterator over the memtables
+ * and every table of one super version yields all internal entries; this
+ * file turns that into the user's view at a snapshot: the newest version of
+ * each key with sequence <= the snapshot, tombstoned keys hidden.  Moving
+ * forward, the internal iterator sits on the current entry; moving
+ * backward, it sits just before the current key's entries and the current
+ * key and value are copied out. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_impl.h"
+#include "iter.h"
+
+struct level_ctx {
+	struct lsm_db *db;
+	const struct version *v;
+	int level;
+};
+
+static struct iiter *level_open(void *ctx, size_t i, struct lsm_err *err)
+{
+	struct level_ctx *c = ctx;
+
+	return table_cache_iter(c->db->tables, c->v->files[c->level][i]->number,
+				true, err);
+}
+
+static const uint8_t *level_last(void *ctx, size_t i, size_t *klen)
+{
+	struct level_ctx *c = ctx;
+	const struct file_meta *f = c->v->files[c->level][i];
+
+	*klen = f->largest_len;
+	return f->largest;
+}
+
+static struct iiter *level_iter(struct lsm_db *db, const struct version *v,
+				int level)
+{
+	struct level_ctx *c = malloc(sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->db = db;
+	c->v = v;
+	c->level = level;
+	return iiter_concat(v->nfiles[level], c, level_open, level_last, free,
+			    ikey_cmp);
+}
+
+struct iiter *db_internal_iter(struct lsm_db *db, struct super *sv,
+			       struct lsm_err *err)
+{
+	const struct version *v = sv->v;
+	size_t n = 0, max = 2 + v->nfiles[0] + LSM_MAX_LEVELS;
+	struct iiter **kids = calloc(max, sizeof(*kids)), *it;
+	struct lsm_err e = { 0 };
+
+	if (!kids)
+		goto oom;
+	if (!(kids[n++] = memtable_iter(sv->mem)))
+		goto oom_kids;
+	if (sv->imm && !(kids[n++] = memtable_iter(sv->imm)))
+		goto oom_kids;
+	for (size_t i = 0; i < v->nfiles[0]; i++) {
+		kids[n] = table_cache_iter(db->tables, v->files[0][i]->number,
+					   true, &e);
+		if (!kids[n])
+			kids[n] = iiter_error(e.code ? e.code : -EIO, e.msg);
+		if (!kids[n++])
+			goto oom_kids;
+	}
+	for (int l = 1; l < LSM_MAX_LEVELS; l++)
+		if (v->nfiles[l] && !(kids[n++] = level_iter(db, v, l)))
+			goto oom_kids;
+	it = iiter_merge(kids, n, ikey_cmp);
+	free(kids);
+	if (!it)
+		goto oom;
+	return it;
+oom_kids:
+	for (size_t i = 0; i < n; i++)
+		iiter_free(kids[i]);
+	free(kids);
+oom:
+	lsm_err_set(err, -ENOMEM, "out of memory creating an iterator");
+	return NULL;
+}
+
+enum dir { FORWARD, REVERSE };
+
+struct lsm_iter {
+	struct lsm_db *db;
+	struct super *sv;
+	struct iiter *it;
+	uint64_t seq;
+	enum dir dir;
+	bool valid;
+	struct buf key;   /* REVERSE: current key; FORWARD: skip key */
+	struct buf val;   /* REVERSE: current value */
+	int status;
+	struct lsm_err err;
+};
+
+static void set_error(struct lsm_iter *i, int rc, const char *msg)
+{
+	i->valid = false;
+	if (!i->status) {
+		i->status = rc;
+		lsm_err_set(&i->err, rc, "%s", msg);
+	}
+}
+
+/* Parses the internal iterator's entry; false (and an error) if bad. */
+static bool parse(struct lsm_iter *i, const uint8_t **k, size_t *kl)
+{
+	*k = iiter_key(i->it, kl);
+	if (ikey_valid(*k, *kl))
+		return true;
+	set_error(i, -EUCLEAN, "iterator met a malformed internal key");
+	return false;
+}
+
+static void check_status(struct lsm_iter *i)
+{
+	struct lsm_err e = { 0 };
+	int rc = iiter_status(i->it, &e);
+
+	if (rc < 0)
+		set_error(i, rc, e.msg);
+}
+
+static void save(struct buf *b, const void *p, size_t n)
+{
+	buf_clear(b);
+	buf_append(b, p, n);
+}
+
+/* Moves forward to the next visible entry; with SKIPPING, hides entries
+ * whose user key is <= i->key. */
+static void find_next(struct lsm_iter *i, bool skipping)
+{
+	const uint8_t *k;
+	size_t kl;
+
+	for (; iiter_valid(i->it); iiter_next(i->it)) {
+		if (!parse(i, &k, &kl))
+			return;
+		stat_add(&i->db->stats.iter_steps, 1);
+		if (ikey_seq(k, kl) > i->seq)
+			continue;
+		if (skipping && ukey_cmp(k, ikey_ulen(kl), i->key.p,
+					 i->key.len) <= 0)
+			continue;
+		if (ikey_type(k, kl) == IKEY_DELETE) {
+			save(&i->key, k, ikey_ulen(kl));
+			skipping = true;
+			continue;
+		}
+		i->valid = true;
+		return;
+	}
+	i->valid = false;
+	check_status(i);
+}
+
+/* Moves backward to the previous visible key, copying it out. */
+static void find_prev(struct lsm_iter *i)
+{
+	enum ikey_type last = IKEY_DELETE;
+	const uint8_t *k;
+	size_t kl;
+
+	while (iiter_valid(i->it)) {
+		if (!parse(i, &k, &kl))
+			return;
+		stat_add(&i->db->stats.iter_steps, 1);
+		if (ikey_seq(k, kl) <= i->seq) {
+			if (last != IKEY_DELETE &&
+			    ukey_cmp(k, ikey_ulen(kl), i->key.p, i->key.len) < 0)
+				break; /* an older key: the current one is done */
+			last = ikey_type(k, kl);
+			if (last == IKEY_DELETE) {
+				buf_clear(&i->key);
+				buf_clear(&i->val);
+			} else {
+				size_t vl;
+				const uint8_t *v = iiter_value(i->it, &vl);
+
+				save(&i->key, k, ikey_ulen(kl));
+				save(&i->val, v, vl);
+			}
+		}
+		iiter_prev(i->it);
+	}
+	if (!buf_ok(&i->key) || !buf_ok(&i->val)) {
+		set_error(i, -ENOMEM, "out of memory");
+		return;
+	}
+	if (!iiter_valid(i->it))
+		check_status(i);
+	i->valid = last != IKEY_DELETE && !i->status;
+	if (!i->valid)
+		i->dir = FORWARD;
+}
+
+int lsm_iter_new(struct lsm_db *db, const struct lsm_snapshot *snap,
+		 struct lsm_iter **out, struct lsm_err *err)
+{
+	struct lsm_iter *i = calloc(1, sizeof(*i));
+
+	if (!i)
+		return lsm_err_set(err, -ENOMEM, "out of memory");
+	i->db = db;
+	i->seq = snap ? snap->seq : atomic_load(&db->last_seq);
+	i->sv = db_super_get(db);
+	i->it = db_internal_iter(db, i->sv, err);
+	if (!i->it) {
+		db_super_put(db, i->sv);
+		free(i);
+		return -ENOMEM;
+	}
+	stat_add(&db->stats.iterators, 1);
+	*out = i;
+	return 0;
+}
+
+void lsm_iter_free(struct lsm_iter *i)
+{
+	if (!i)
+		return;
+	iiter_free(i->it);
+	db_super_put(i->db, i->sv);
+	buf_free(&i->key);
+	buf_free(&i->val);
+	free(i);
+}
+
+void lsm_iter_seek_first(struct lsm_iter *i)
+{
+	stat_add(&i->db->stats.seeks, 1);
+	i->dir = FORWARD;
+	iiter_seek_first(i->it);
+	find_next(i, false);
+}
+
+void lsm_iter_seek_last(struct lsm_iter *i)
+{
+	stat_add(&i->db->stats.seeks, 1);
+	i->dir = REVERSE;
+	buf_clear(&i->key);
+	iiter_seek_last(i->it);
+	find_prev(i);
+}
+
+void lsm_iter_seek(struct lsm_iter *i, const void *key, size_t klen)
+{
+	uint8_t *ik = malloc(klen + IKEY_TAG_BYTES);
+
+	stat_add(&i->db->stats.seeks, 1);
+	if (!ik) {
+		set_error(i, -ENOMEM, "out of memory");
+		return;
+	}
+	i->dir = FORWARD;
+	ikey_encode(ik, key, klen, i->seq, IKEY_TYPE_FOR_SEEK);
+	iiter_seek(i->it, ik, klen + IKEY_TAG_BYTES);
+	free(ik);
+	find_next(i, false);
+}
+
+bool lsm_iter_valid(const struct lsm_iter *i)
+{
+	return i->valid;
+}
+
+void lsm_iter_next(struct lsm_iter *i)
+{
+	const uint8_t *k;
+	size_t kl;
+
+	if (!i->valid)
+		return;
+	if (i->dir == REVERSE) {
+		/* The internal iterator is before the current key: step onto
+		 * its entries, then skip them (i->key holds it). */
+		i->dir = FORWARD;
+		if (!iiter_valid(i->it))
+			iiter_seek_first(i->it);
+		else
+			iiter_next(i->it);
+	} else {
+		k = iiter_key(i->it, &kl);
+		save(&i->key, k, ikey_ulen(kl));
+		iiter_next(i->it);
+	}
+	if (!buf_ok(&i->key)) {
+		set_error(i, -ENOMEM, "out of memory");
+		return;
+	}
+	find_next(i, true);
+}
+
+void lsm_iter_prev(struct lsm_iter *i)
+{
+	const uint8_t *k;
+	size_t kl;
+
+	if (!i->valid)
+		return;
+	if (i->dir == FORWARD) {
+		/* Step back past every entry of the current key. */
+		k = iiter_key(i->it, &kl);
+		save(&i->key, k, ikey_ulen(kl));
+		for (;;) {
+			iiter_prev(i->it);
+			if (!iiter_valid(i->it))
+				break;
+			k = iiter_key(i->it, &kl);
+			if (ukey_cmp(k, ikey_ulen(kl), i->key.p, i->key.len) < 0)
+				break;
+		}
+		i->dir = REVERSE;
+	}
+	find_prev(i);
+}
+
+const void *lsm_iter_key(const struct lsm_iter *i, size_t *klen)
+{
+	size_t kl;
+	const uint8_t *k;
+
+	if (i->dir == REVERSE) {
+		*klen = i->key.len;
+		return i->key.p ? (const void *)i->key.p : "";
+	}
+	k = iiter_key(i->it, &kl);
+	*klen = ikey_ulen(kl);
+	return k;
+}
+
+const void *lsm_iter_value(const struct lsm_iter *i, size_t *vlen)
+{
+	if (i->dir == REVERSE) {
+		*vlen = i->val.len;
+		return i->val.p ? (const void *)i->val.p : "";
+	}
+	return iiter_value(i->it, vlen);
+}
+
+int lsm_iter_status(const struct lsm_iter *i, struct lsm_err *err)
+{
+	if (i->status && err)
+		*err = i->err;
+	return i->status;
+}

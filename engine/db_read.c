@@ -1,0 +1,255 @@
+/* db_read.c - point lookups, snapshots and super versions.
+ * A lookup takes the visible sequence number first and then the current
+ * super version, so every write at or below that number is inside it; it
+ * then asks the memtable, the immutable memtable, L0 newest first, and one
+ * table per deeper level, stopping at the first version of the key. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_impl.h"
+#include "ikey.h"
+#include "sst.h"
+
+struct super *db_super_get(struct lsm_db *db)
+{
+	struct super *sv;
+
+	pthread_mutex_lock(&db->sv_mu);
+	sv = db->sv;
+	atomic_fetch_add(&sv->refs, 1);
+	pthread_mutex_unlock(&db->sv_mu);
+	return sv;
+}
+
+void db_super_put(struct lsm_db *db, struct super *sv)
+{
+	if (atomic_fetch_sub(&sv->refs, 1) != 1)
+		return;
+	memtable_unref(sv->mem);
+	memtable_unref(sv->imm);
+	/* Version refs are guarded by mu; nobody calls this with mu held
+	 * (db_super_install drops replaced supers itself). */
+	pthread_mutex_lock(&db->mu);
+	version_unref(sv->v);
+	pthread_mutex_unlock(&db->mu);
+	free(sv);
+}
+
+int db_super_install(struct lsm_db *db)
+{
+	struct super *sv = calloc(1, sizeof(*sv)), *old;
+
+	if (!sv)
+		return -ENOMEM;
+	atomic_init(&sv->refs, 1);
+	sv->mem = db->mem;
+	memtable_ref(sv->mem);
+	sv->imm = db->imm;
+	if (sv->imm)
+		memtable_ref(sv->imm);
+	sv->v = db->vs.current;
+	version_ref(sv->v);
+	pthread_mutex_lock(&db->sv_mu);
+	old = db->sv;
+	db->sv = sv;
+	pthread_mutex_unlock(&db->sv_mu);
+	if (old && atomic_fetch_sub(&old->refs, 1) == 1) {
+		memtable_unref(old->mem);
+		memtable_unref(old->imm);
+		version_unref(old->v); /* we hold mu */
+		free(old);
+	}
+	return 0;
+}
+
+/* ---- snapshots ---- */
+
+const struct lsm_snapshot *lsm_snapshot_new(struct lsm_db *db)
+{
+	struct lsm_snapshot *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	pthread_mutex_lock(&db->mu);
+	s->seq = atomic_load(&db->last_seq);
+	s->next = &db->snapshots;
+	s->prev = db->snapshots.prev;
+	s->prev->next = s;
+	db->snapshots.prev = s;
+	pthread_mutex_unlock(&db->mu);
+	return s;
+}
+
+void lsm_snapshot_release(struct lsm_db *db, const struct lsm_snapshot *cs)
+{
+	struct lsm_snapshot *s = (struct lsm_snapshot *)cs;
+
+	if (!s)
+		return;
+	pthread_mutex_lock(&db->mu);
+	s->prev->next = s->next;
+	s->next->prev = s->prev;
+	pthread_mutex_unlock(&db->mu);
+	free(s);
+}
+
+uint64_t db_oldest_snapshot(struct lsm_db *db)
+{
+	if (db->snapshots.next != &db->snapshots)
+		return db->snapshots.next->seq; /* oldest first in the list */
+	return atomic_load(&db->last_seq);
+}
+
+/* ---- lookups ---- */
+
+/* Finds the version of IKEY's user key in the tables of V. */
+static int get_tables(struct lsm_db *db, const struct version *v,
+		      const uint8_t *ik, size_t iklen, struct buf *val,
+		      struct lsm_err *err)
+{
+	size_t ulen = ikey_ulen(iklen);
+	int rc;
+
+	for (size_t i = 0; i < v->nfiles[0]; i++) {
+		const struct file_meta *f = v->files[0][i];
+
+		if (ukey_cmp(ik, ulen, f->smallest,
+			     ikey_ulen(f->smallest_len)) < 0 ||
+		    ukey_cmp(ik, ulen, f->largest,
+			     ikey_ulen(f->largest_len)) > 0)
+			continue;
+		rc = table_cache_get(db->tables, f->number, ik, iklen, val, err);
+		if (rc != LOOKUP_MISSING)
+			return rc;
+	}
+	for (int level = 1; level < (int)db->opts.max_levels; level++) {
+		size_t i = version_find_file(v, level, ik, iklen);
+		const struct file_meta *f;
+
+		if (i >= v->nfiles[level])
+			continue;
+		f = v->files[level][i];
+		if (ukey_cmp(ik, ulen, f->smallest,
+			     ikey_ulen(f->smallest_len)) < 0)
+			continue;
+		rc = table_cache_get(db->tables, f->number, ik, iklen, val, err);
+		if (rc != LOOKUP_MISSING)
+			return rc;
+	}
+	return LOOKUP_MISSING;
+}
+
+/* Looks KEY up at SEQ; on LOOKUP_FOUND the value is in VAL. */
+static int db_lookup(struct lsm_db *db, const struct lsm_snapshot *snap,
+		     const void *key, size_t klen, struct buf *val,
+		     struct lsm_err *err)
+{
+	uint64_t seq = snap ? snap->seq : atomic_load(&db->last_seq);
+	struct super *sv = db_super_get(db);
+	const uint8_t *v;
+	size_t vlen;
+	uint8_t stackkey[256], *ik = stackkey;
+	int rc;
+
+	rc = memtable_get(sv->mem, key, klen, seq, &v, &vlen);
+	if (rc == LOOKUP_MISSING && sv->imm)
+		rc = memtable_get(sv->imm, key, klen, seq, &v, &vlen);
+	if (rc == LOOKUP_FOUND) {
+		buf_clear(val);
+		buf_append(val, v, vlen);
+		rc = buf_ok(val) ? rc : -ENOMEM;
+	}
+	if (rc == LOOKUP_MISSING) {
+		if (klen + IKEY_TAG_BYTES > sizeof(stackkey))
+			ik = malloc(klen + IKEY_TAG_BYTES);
+		if (!ik) {
+			rc = -ENOMEM;
+		} else {
+			ikey_encode(ik, key, klen, seq, IKEY_TYPE_FOR_SEEK);
+			rc = get_tables(db, sv->v, ik, klen + IKEY_TAG_BYTES,
+					val, err);
+			if (ik != stackkey)
+				free(ik);
+		}
+	}
+	db_super_put(db, sv);
+	if (rc == -ENOMEM)
+		return lsm_err_set(err, rc, "out of memory");
+	return rc;
+}
+
+static int check_key(const void *key, size_t klen, struct lsm_err *err)
+{
+	if (!key && klen)
+		return lsm_err_set(err, -EINVAL, "NULL key");
+	if (klen > LSM_MAX_KEY_BYTES)
+		return lsm_err_set(err, -EINVAL, "key of %zu bytes exceeds "
+				   "the limit of %u", klen, LSM_MAX_KEY_BYTES);
+	return 0;
+}
+
+static int finish_get(struct lsm_db *db, int rc, struct lsm_err *err)
+{
+	stat_add(&db->stats.gets, 1);
+	if (rc == LOOKUP_FOUND) {
+		stat_add(&db->stats.get_hits, 1);
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	stat_add(&db->stats.get_misses, 1);
+	return lsm_err_set(err, -ENOENT, "key not found");
+}
+
+int lsm_get(struct lsm_db *db, const struct lsm_snapshot *snap,
+	    const void *key, size_t klen, void **val, size_t *vlen,
+	    struct lsm_err *err)
+{
+	struct buf b = BUF_INIT;
+	int rc = check_key(key, klen, err);
+
+	if (rc < 0)
+		return rc;
+	rc = finish_get(db, db_lookup(db, snap, key, klen, &b, err), err);
+	if (rc == 0) {
+		*vlen = b.len;
+		*val = b.p ? b.p : malloc(1);
+		if (!*val)
+			return lsm_err_set(err, -ENOMEM, "out of memory");
+		return 0;
+	}
+	buf_free(&b);
+	return rc;
+}
+
+int lsm_get_buf(struct lsm_db *db, const struct lsm_snapshot *snap,
+		const void *key, size_t klen, void *out, size_t cap,
+		size_t *vlen, struct lsm_err *err)
+{
+	static __thread struct buf tls;
+	int rc = check_key(key, klen, err);
+
+	if (rc < 0)
+		return rc;
+	buf_clear(&tls);
+	rc = finish_get(db, db_lookup(db, snap, key, klen, &tls, err), err);
+	if (rc == 0) {
+		*vlen = tls.len;
+		if (tls.len)
+			memcpy(out, tls.p, tls.len < cap ? tls.len : cap);
+	}
+	if (tls.cap > (1u << 20))
+		buf_free(&tls);
+	return rc;
+}
+
+int lsm_level_tables(struct lsm_db *db, unsigned *counts, unsigned levels)
+{
+	struct super *sv = db_super_get(db);
+
+	for (unsigned i = 0; i < levels; i++)
+		counts[i] = i < LSM_MAX_LEVELS ? (unsigned)sv->v->nfiles[i] : 0;
+	db_super_put(db, sv);
+	return 0;
+}

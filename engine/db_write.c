@@ -1,0 +1,371 @@
+/* db_write.c - the write path: a queue of writers whose head (the leader)
+ * appends the whole waiting group to the WAL with one write and at most one
+ * fsync (group commit), inserts it into the memtable and publishes the new
+ * sequence number.  The leader also switches to a fresh memtable and log
+ * when the memtable is full, slowing or stalling writers while L0 or the
+ * compaction backlog is past its bounds. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "db_impl.h"
+#include "filename.h"
+
+#define GROUP_MAX_BYTES (1u << 20)
+#define GROUP_SMALL_BYTES (128u << 10)
+
+/* Switches to a new memtable and WAL segment (under mu, leader only). The
+ * old segment is synced first so that only the newest segment can ever
+ * have a torn tail. */
+static int switch_memtable(struct lsm_db *db, struct lsm_err *err)
+{
+	struct memtable *fresh = memtable_new();
+	struct wal *old = db->wal;
+	uint64_t old_number = db->wal_number;
+	int rc;
+
+	if (!fresh)
+		return lsm_err_set(err, -ENOMEM, "out of memory");
+	rc = wal_sync(old, err);
+	if (rc == 0) {
+		char path[LSM_PATH_MAX];
+
+		db->wal_number = vset_new_file_number(&db->vs);
+		filename_path(path, db->dir, FILE_WAL, db->wal_number);
+		rc = wal_create(db->io, path, &db->wal, err);
+		if (rc == 0)
+			rc = db->io->sync_dir(db->io, db->dir);
+		if (rc < 0) {
+			if (db->wal != old)
+				wal_close(db->wal, false, NULL);
+			db->wal = old;
+			db->wal_number = old_number;
+		}
+	}
+	if (rc < 0) {
+		memtable_unref(fresh);
+		return rc;
+	}
+	wal_close(old, false, NULL);
+	db->imm = db->mem;
+	db->mem = fresh;
+	rc = db_super_install(db);
+	if (rc < 0) { /* readers keep the old view until the flush installs */
+		db_log(db, LSM_LOG_WARN, "out of memory publishing memtable");
+	}
+	db_bg_kick(db);
+	return 0;
+}
+
+static void stall_wait(struct lsm_db *db, bool slowdown)
+{
+	uint64_t t0 = db_now_us(), dt;
+
+	if (slowdown) {
+		pthread_mutex_unlock(&db->mu);
+		usleep(1000);
+		pthread_mutex_lock(&db->mu);
+	} else {
+		pthread_cond_wait(&db->done_cv, &db->mu);
+	}
+	dt = db_now_us() - t0;
+	if (slowdown) {
+		stat_add(&db->stats.slowdowns, 1);
+		stat_add(&db->stats.slowdown_micros, dt);
+	} else {
+		stat_add(&db->stats.stall_micros, dt);
+	}
+}
+
+/* Makes room in the memtable for the next group (leader, mu not held).
+ * FORCE switches even a non-full memtable (lsm_flush). */
+static int make_room(struct lsm_db *db, bool force, struct lsm_err *err)
+{
+	bool delayed = false, counted_stall = false;
+	int rc = 0;
+
+	pthread_mutex_lock(&db->mu);
+	for (;;) {
+		struct version *v = db->vs.current;
+		size_t l0 = v->nfiles[0];
+		uint64_t pend = compaction_pending_bytes(db, v);
+
+		if (db->bg_error) {
+			rc = lsm_err_set(err, db->bg_error, "%s", db->bg_err.msg);
+			break;
+		}
+		if (!force && !delayed &&
+		    (l0 >= db->opts.l0_slowdown_trigger ||
+		     pend >= db->opts.pending_slowdown_bytes)) {
+			stall_wait(db, true);
+			delayed = true;
+		} else if (!force &&
+			   memtable_bytes(db->mem) < db->opts.memtable_bytes) {
+			break;
+		} else if (force && memtable_count(db->mem) == 0) {
+			break;
+		} else if (db->imm || l0 >= db->opts.l0_stop_trigger ||
+			   pend >= db->opts.pending_stop_bytes) {
+			if (!counted_stall) {
+				stat_add(&db->stats.stalls, 1);
+				counted_stall = true;
+			}
+			db_bg_kick(db);
+			stall_wait(db, false);
+		} else {
+			rc = switch_memtable(db, err);
+			if (rc < 0) {
+				db_set_bg_error(db, rc, err);
+				break;
+			}
+			force = false;
+		}
+	}
+	pthread_mutex_unlock(&db->mu);
+	return rc;
+}
+
+static void enqueue(struct lsm_db *db, struct writer *w)
+{
+	w->next = NULL;
+	if (db->wq_tail)
+		db->wq_tail->next = w;
+	else
+		db->wq_head = w;
+	db->wq_tail = w;
+}
+
+/* Gathers the writers after the leader into one group: stops at a sync
+ * writer when the leader does not sync, and at a size bound. */
+static struct writer *build_group(struct writer *lead, size_t *nrec,
+				  bool *sync)
+{
+	struct writer *last = lead, *w;
+	size_t bytes = lead->batch ? lead->batch->rep.len : 0;
+	size_t max = bytes <= GROUP_SMALL_BYTES ? bytes + GROUP_SMALL_BYTES
+						: GROUP_MAX_BYTES;
+
+	*sync = lead->sync;
+	*nrec = lead->batch && lead->batch->count ? 1 : 0;
+	for (w = lead->next; w; w = w->next) {
+		size_t len = w->batch ? w->batch->rep.len : 0;
+
+		if (w->sync && !lead->sync)
+			break;
+		if (bytes + len > max)
+			break;
+		bytes += len;
+		if (w->batch && w->batch->count)
+			(*nrec)++;
+		last = w;
+	}
+	return last;
+}
+
+struct insert_ctx {
+	struct memtable *mem;
+};
+
+static int insert_op(void *ctx, uint64_t seq, enum ikey_type t,
+		     const uint8_t *key, size_t klen, const uint8_t *val,
+		     size_t vlen)
+{
+	struct insert_ctx *c = ctx;
+
+	return memtable_add(c->mem, seq, t, key, klen, val, vlen);
+}
+
+/* Writes the group [lead, last] to the WAL and the memtable (leader, no
+ * locks held). */
+static int commit_group(struct lsm_db *db, struct writer *lead,
+			struct writer *last, size_t nrec, bool sync,
+			struct lsm_err *err)
+{
+	struct wal_rec stackrecs[16], *recs = stackrecs;
+	struct insert_ctx ic = { db->mem };
+	uint64_t seq = atomic_load(&db->last_seq), wal_bytes = 0;
+	size_t i = 0;
+	int rc = 0;
+
+	if (nrec > 16 && !(recs = malloc(nrec * sizeof(*recs))))
+		return lsm_err_set(err, -ENOMEM, "out of memory");
+	for (struct writer *w = lead;; w = w->next) {
+		struct lsm_batch *b = w->batch;
+
+		if (b && b->count) {
+			batch_set_seq(b, seq + 1);
+			seq += b->count;
+			recs[i].p = b->rep.p;
+			recs[i++].len = b->rep.len;
+			wal_bytes += b->rep.len + WAL_HEADER_BYTES;
+		}
+		if (w == last)
+			break;
+	}
+	if (nrec)
+		rc = wal_append(db->wal, recs, nrec, err);
+	if (rc == 0 && sync) {
+		rc = wal_sync(db->wal, err);
+		stat_add(&db->stats.wal_syncs, 1);
+	}
+	for (i = 0; rc == 0 && i < nrec; i++)
+		rc = batch_decode(recs[i].p, recs[i].len, insert_op, &ic, err);
+	if (recs != stackrecs)
+		free(recs);
+	if (rc < 0) {
+		pthread_mutex_lock(&db->mu);
+		db_set_bg_error(db, rc, err);
+		pthread_mutex_unlock(&db->mu);
+		return rc;
+	}
+	stat_add(&db->stats.wal_bytes_written, wal_bytes);
+	stat_add(&db->stats.wal_group_writes, 1);
+	stat_add(&db->stats.wal_group_batches, nrec);
+	atomic_store_explicit(&db->last_seq, seq, memory_order_release);
+	return 0;
+}
+
+int db_write_batch(struct lsm_db *db, struct lsm_batch *b, bool sync,
+		   struct lsm_err *err)
+{
+	struct writer w = { .batch = b, .sync = sync };
+	struct writer *last;
+	size_t nrec;
+	bool gsync;
+	int rc;
+
+	if (db->read_only)
+		return lsm_err_set(err, -EROFS, "%s is open read-only",
+				   db->dir);
+	pthread_cond_init(&w.cv, NULL);
+	pthread_mutex_lock(&db->wq_mu);
+	enqueue(db, &w);
+	while (!w.done && db->wq_head != &w)
+		pthread_cond_wait(&w.cv, &db->wq_mu);
+	if (w.done) {
+		pthread_mutex_unlock(&db->wq_mu);
+		pthread_cond_destroy(&w.cv);
+		if (w.rc < 0 && err)
+			*err = w.err;
+		return w.rc;
+	}
+	/* We lead.  Followers may keep enqueueing behind us meanwhile. */
+	rc = make_room(db, b == NULL && !sync, err);
+	last = rc == 0 ? build_group(&w, &nrec, &gsync) : &w;
+	pthread_mutex_unlock(&db->wq_mu);
+	if (rc == 0)
+		rc = commit_group(db, &w, last, nrec, gsync, err);
+	pthread_mutex_lock(&db->wq_mu);
+	for (struct writer *f = w.next, *stop = last->next; f != stop;) {
+		struct writer *nx = f->next;
+
+		f->rc = rc;
+		if (rc < 0 && err)
+			f->err = *err;
+		f->done = true;
+		pthread_cond_signal(&f->cv);
+		f = nx;
+	}
+	db->wq_head = last->next;
+	if (!db->wq_head)
+		db->wq_tail = NULL;
+	else
+		pthread_cond_signal(&db->wq_head->cv);
+	pthread_mutex_unlock(&db->wq_mu);
+	pthread_cond_destroy(&w.cv);
+	return rc;
+}
+
+int lsm_write(struct lsm_db *db, const struct lsm_batch *cb, unsigned flags,
+	      struct lsm_err *err)
+{
+	/* The leader stamps the sequence number into the batch header: the
+	 * batch is the caller's and not shared while lsm_write runs. */
+	struct lsm_batch *b = (struct lsm_batch *)cb;
+	bool sync = (flags & LSM_WRITE_SYNC) ||
+		    db->opts.sync == LSM_SYNC_ALWAYS;
+	int rc;
+
+	if (!b || b->oom)
+		return lsm_err_set(err, b ? -ENOMEM : -EINVAL, "%s",
+				   b ? "batch incomplete: out of memory"
+				     : "NULL batch");
+	if (b->count == 0 && !sync)
+		return 0;
+	rc = db_write_batch(db, b, sync, err);
+	if (rc == 0) {
+		stat_add(&db->stats.batches, 1);
+		stat_add(&db->stats.user_bytes_written,
+			 b->rep.len - BATCH_HEADER_BYTES);
+	}
+	return rc;
+}
+
+int lsm_put(struct lsm_db *db, const void *key, size_t klen, const void *val,
+	    size_t vlen, struct lsm_err *err)
+{
+	struct lsm_batch b = { .rep = BUF_INIT };
+	uint8_t stack[512];
+	int rc;
+
+	/* A stack-backed batch for small writes: no allocation. */
+	b.rep.p = stack;
+	b.rep.cap = sizeof(stack);
+	b.rep.len = BATCH_HEADER_BYTES;
+	memset(stack, 0, BATCH_HEADER_BYTES);
+	if (klen + vlen + 24 > sizeof(stack)) {
+		b.rep.p = NULL;
+		b.rep.cap = b.rep.len = 0;
+		buf_append(&b.rep, stack, BATCH_HEADER_BYTES);
+	}
+	rc = lsm_batch_put(&b, key, klen, val, vlen);
+	if (rc == 0)
+		rc = lsm_write(db, &b, 0, err);
+	else
+		lsm_err_set(err, rc, "put of a %zu-byte key and %zu-byte value"
+			    " refused (limits %u and %u bytes)", klen, vlen,
+			    LSM_MAX_KEY_BYTES, LSM_MAX_VALUE_BYTES);
+	if (rc == 0)
+		stat_add(&db->stats.puts, 1);
+	if (b.rep.p != stack)
+		buf_free(&b.rep);
+	return rc;
+}
+
+int lsm_delete(struct lsm_db *db, const void *key, size_t klen,
+	       struct lsm_err *err)
+{
+	struct lsm_batch b = { .rep = BUF_INIT };
+	uint8_t stack[512];
+	int rc;
+
+	b.rep.p = stack;
+	b.rep.cap = sizeof(stack);
+	b.rep.len = BATCH_HEADER_BYTES;
+	memset(stack, 0, BATCH_HEADER_BYTES);
+	if (klen + 24 > sizeof(stack)) {
+		b.rep.p = NULL;
+		b.rep.cap = b.rep.len = 0;
+		buf_append(&b.rep, stack, BATCH_HEADER_BYTES);
+	}
+	rc = lsm_batch_delete(&b, key, klen);
+	if (rc == 0)
+		rc = lsm_write(db, &b, 0, err);
+	else
+		lsm_err_set(err, rc, "delete of a %zu-byte key refused", klen);
+	if (rc == 0)
+		stat_add(&db->stats.deletes, 1);
+	if (b.rep.p != stack)
+		buf_free(&b.rep);
+	return rc;
+}
+
+int lsm_sync(struct lsm_db *db, struct lsm_err *err)
+{
+	stat_add(&db->stats.syncs, 1);
+	if (db->read_only)
+		return 0;
+	return db_write_batch(db, NULL, true, err);
+}

@@ -1,0 +1,280 @@
+/* io_posix.c - the default struct lsm_io over POSIX calls, and the
+ * short-transfer loops every caller uses.  Descriptors are opened
+ * O_CLOEXEC; EINTR is retried; errors come back as -errno, never printed.
+ * fsync() (not fdatasync) is used because a log that grows needs its new
+ * size on disk too. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lsm_io.h"
+
+static int posix_open(const struct lsm_io *io, const char *path, int flags,
+		      mode_t mode, int *fd)
+{
+	int r;
+
+	(void)io;
+	do
+		r = open(path, flags | O_CLOEXEC, mode);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	*fd = r;
+	return 0;
+}
+
+/* Linux releases the descriptor even when close() fails with EINTR, so
+ * close is never retried; EINTR is not an error. */
+static int posix_close(const struct lsm_io *io, int fd)
+{
+	(void)io;
+	if (close(fd) < 0 && errno != EINTR)
+		return -errno;
+	return 0;
+}
+
+static size_t clamp_io(size_t n)
+{
+	return n > (size_t)SSIZE_MAX ? (size_t)SSIZE_MAX : n;
+}
+
+static ssize_t posix_pread(const struct lsm_io *io, int fd, void *buf,
+			   size_t n, uint64_t off)
+{
+	ssize_t r;
+
+	(void)io;
+	if (off > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	do
+		r = pread(fd, buf, clamp_io(n), (off_t)off);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : r;
+}
+
+static ssize_t posix_pwrite(const struct lsm_io *io, int fd, const void *buf,
+			    size_t n, uint64_t off)
+{
+	ssize_t r;
+
+	(void)io;
+	if (off > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	do
+		r = pwrite(fd, buf, clamp_io(n), (off_t)off);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : r;
+}
+
+static int posix_fsync(const struct lsm_io *io, int fd)
+{
+	int r;
+
+	(void)io;
+	do
+		r = fsync(fd);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : 0;
+}
+
+static int posix_ftruncate(const struct lsm_io *io, int fd, uint64_t len)
+{
+	int r;
+
+	(void)io;
+	if (len > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	do
+		r = ftruncate(fd, (off_t)len);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : 0;
+}
+
+static int posix_fsize(const struct lsm_io *io, int fd, uint64_t *size)
+{
+	struct stat st;
+
+	(void)io;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+static int posix_rename(const struct lsm_io *io, const char *from,
+			const char *to)
+{
+	(void)io;
+	return rename(from, to) < 0 ? -errno : 0;
+}
+
+static int posix_unlink(const struct lsm_io *io, const char *path)
+{
+	(void)io;
+	return unlink(path) < 0 ? -errno : 0;
+}
+
+static int posix_mkdir(const struct lsm_io *io, const char *path, mode_t mode)
+{
+	(void)io;
+	return mkdir(path, mode) < 0 ? -errno : 0;
+}
+
+static int posix_sync_dir(const struct lsm_io *io, const char *path)
+{
+	int fd = -1, rc;
+
+	rc = posix_open(io, path, O_RDONLY | O_DIRECTORY, 0, &fd);
+	if (rc < 0)
+		return rc;
+	rc = posix_fsync(io, fd);
+	close(fd);
+	return rc;
+}
+
+static int names_push(char ***names, size_t *count, size_t *cap,
+		      const char *name)
+{
+	char *copy = strdup(name);
+	char **v;
+
+	if (!copy)
+		return -ENOMEM;
+	if (*count == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+
+		v = realloc(*names, ncap * sizeof(*v));
+		if (!v) {
+			free(copy);
+			return -ENOMEM;
+		}
+		*names = v;
+		*cap = ncap;
+	}
+	(*names)[(*count)++] = copy;
+	return 0;
+}
+
+static int posix_list_dir(const struct lsm_io *io, const char *dir,
+			  char ***names, size_t *count)
+{
+	char **v = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *d;
+	int rc = 0;
+
+	(void)io;
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			rc = -errno;
+			break;
+		}
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		rc = names_push(&v, &n, &cap, de->d_name);
+		if (rc < 0)
+			break;
+	}
+	closedir(d);
+	if (rc < 0) {
+		lsm_io_free_names(v, n);
+		return rc;
+	}
+	*names = v;
+	*count = n;
+	return 0;
+}
+
+static int posix_lock(const struct lsm_io *io, int fd)
+{
+	int r;
+
+	(void)io;
+	do
+		r = flock(fd, LOCK_EX | LOCK_NB);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : 0;
+}
+
+static const struct lsm_io posix_io = {
+	.open = posix_open,
+	.close = posix_close,
+	.pread = posix_pread,
+	.pwrite = posix_pwrite,
+	.fsync = posix_fsync,
+	.ftruncate = posix_ftruncate,
+	.fsize = posix_fsize,
+	.rename = posix_rename,
+	.unlink = posix_unlink,
+	.mkdir = posix_mkdir,
+	.sync_dir = posix_sync_dir,
+	.list_dir = posix_list_dir,
+	.lock = posix_lock,
+	.ctx = NULL,
+};
+
+const struct lsm_io *lsm_io_posix(void)
+{
+	return &posix_io;
+}
+
+void lsm_io_free_names(char **names, size_t count)
+{
+	if (!names)
+		return;
+	for (size_t i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+}
+
+int lsm_io_write_full(const struct lsm_io *io, int fd, const void *buf,
+		      size_t n, uint64_t off)
+{
+	const uint8_t *p = buf;
+
+	while (n > 0) {
+		ssize_t r = io->pwrite(io, fd, p, n, off);
+
+		if (r < 0)
+			return (int)r;
+		if (r == 0) /* no progress and no error: do not spin */
+			return -EIO;
+		p += r;
+		n -= (size_t)r;
+		off += (uint64_t)r;
+	}
+	return 0;
+}
+
+int lsm_io_read_full(const struct lsm_io *io, int fd, void *buf, size_t n,
+		     uint64_t off)
+{
+	uint8_t *p = buf;
+
+	while (n > 0) {
+		ssize_t r = io->pread(io, fd, p, n, off);
+
+		if (r < 0)
+			return (int)r;
+		if (r == 0)
+			return -EUCLEAN;
+		p += r;
+		n -= (size_t)r;
+		off += (uint64_t)r;
+	}
+	return 0;
+}

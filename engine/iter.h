@@ -70,13 +70,18 @@ struct iiter *iiter_error(int rc, const char *msg);
 /* Merges N children (taking ownership of the array's iterators, not of the
  * array) under CMP.  Where two children hold equal keys, the one with the
  * lower index comes first.  Supports prev (direction switches re-seek the
- * other children).  NULL on ENOMEM (children are freed then too). */
+ * other children).  NULL on ENOMEM (children are freed then too).  With
+ * N == 1 the child itself is returned.  Status is the first child's
+ * non-zero status; a child that turns invalid with an error makes the merge
+ * invalid for good. */
 struct iiter *iiter_merge(struct iiter **children, size_t n, key_cmp_fn cmp);
 
 /* Concatenates N_ITEMS sorted, non-overlapping ranges (a level L1+) lazily:
  * OPEN(ctx, i) opens the iterator of item i (NULL and *ERR set on failure);
  * KEY_LAST(ctx, i) gives the largest key of item i.  Owns nothing of CTX
- * until FREE_CTX(ctx), called once when the iterator is freed. */
+ * until FREE_CTX(ctx), called once when the iterator is freed.  NULL on
+ * ENOMEM, and CTX then stays the caller's.  An open failure or a child
+ * error makes the iterator invalid for good, reporting it by status. */
 struct iiter *iiter_concat(size_t n_items, void *ctx,
 			   struct iiter *(*open)(void *ctx, size_t i,
 						 struct lsm_err *err),

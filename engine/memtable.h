@@ -25,7 +25,8 @@ struct memtable *memtable_new(void);         /* refs = 1; NULL on ENOMEM */
 void memtable_ref(struct memtable *m);
 void memtable_unref(struct memtable *m);     /* frees at 0; accepts NULL */
 
-/* Inserts (KEY, SEQ, T) -> VAL.  0 or -ENOMEM.  Writers serialized. */
+/* Inserts (KEY, SEQ, T) -> VAL.  0, -ENOMEM, or -EINVAL (a key or value of
+ * 4 GiB or more, or SEQ > IKEY_MAX_SEQ).  Writers serialized. */
 int memtable_add(struct memtable *m, uint64_t seq, enum ikey_type t,
 		 const void *key, size_t klen, const void *val, size_t vlen);
 

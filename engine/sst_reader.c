@@ -1,0 +1,1014 @@
+/* sst_reader.c - opens tables written by sst_builder.c: point lookups,
+ * two-level iteration and a full verification.  The footer, filter, props
+ * and index are read and checked at open and kept in memory (the index
+ * decoded into an array of block handles); data blocks are read on demand
+ * through the block cache.  No byte of the file is trusted: every offset,
+ * length and checksum is checked before use. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "block.h"
+#include "bloom.h"
+#include "coding.h"
+#include "crc.h"
+#include "memtable.h"
+#include "sst.h"
+
+#define BLOCK_RAW 0
+#define BLOCK_ZLIB 1
+/* A block larger than this (raw or inflated) cannot come from our builder
+ * (keys <= 64 KiB, values <= 64 MiB): refuse it rather than allocate. */
+#define SST_MAX_BLOCK_BYTES (LSM_MAX_VALUE_BYTES + (8u << 20))
+#define ZLIB_MAX_RATIO 1032 /* deflate's best case */
+
+#define STAT(t, f, n)                                                      \
+	do {                                                               \
+		if ((t)->st)                                               \
+			stat_add(&(t)->st->f, (n));                        \
+	} while (0)
+
+struct handle {
+	uint64_t off, size; /* size excludes the trailer */
+};
+
+struct index_entry {
+	struct handle h;
+	size_t koff, klen;  /* last key of the block, in sst.keys */
+};
+
+struct sst {
+	const struct lsm_io *io;
+	char *path;
+	int fd;
+	uint64_t id;
+	struct cache *cache;
+	struct stats *st;
+	struct sst_props props;
+	struct handle meta[3];      /* filter, props, index */
+	uint64_t data_end;          /* data blocks lie in [0, data_end) */
+	struct index_entry *index;  /* one per data block */
+	size_t nblocks;
+	uint8_t *keys;              /* index keys, back to back */
+	uint8_t *filter;
+	size_t filter_len;
+	uint8_t *smallest;
+	size_t smallest_len;
+};
+
+/* ikey_cmp for keys of unknown origin: keys shorter than a tag (only in a
+ * damaged block) compare bytewise instead of being read out of bounds. */
+static int safe_ikey_cmp(const uint8_t *a, size_t alen, const uint8_t *b,
+			 size_t blen)
+{
+	if (alen < IKEY_TAG_BYTES || blen < IKEY_TAG_BYTES)
+		return ukey_cmp(a, alen, b, blen);
+	return ikey_cmp(a, alen, b, blen);
+}
+
+static int bytewise_cmp(const uint8_t *a, size_t alen, const uint8_t *b,
+			size_t blen)
+{
+	return ukey_cmp(a, alen, b, blen);
+}
+
+static const uint8_t *index_key(const struct sst *t, size_t i, size_t *len)
+{
+	*len = t->index[i].klen;
+	return t->keys + t->index[i].koff;
+}
+
+/* ---- reading blocks ---- */
+
+/* Inflates a zlib block BODY (CLEN bytes: varint32 raw length | stream). */
+static int inflate_block(struct sst *t, uint64_t off, const uint8_t *body,
+			 size_t clen, uint8_t **out, size_t *len,
+			 struct lsm_err *err)
+{
+	const uint8_t *p;
+	uint32_t raw;
+	uLongf dlen;
+	uint8_t *d;
+
+	p = get_varint32(body, body + clen, &raw);
+	if (!p || raw > SST_MAX_BLOCK_BYTES ||
+	    raw > (uint64_t)clen * ZLIB_MAX_RATIO + 64)
+		return lsm_err_set(err, -EUCLEAN, "%s: block at offset %llu: "
+				   "bad compressed length", t->path,
+				   (unsigned long long)off);
+	d = malloc(raw ? raw : 1);
+	if (!d)
+		return lsm_err_set(err, -ENOMEM, "%s: out of memory", t->path);
+	dlen = raw;
+	if (uncompress(d, &dlen, p, (uLong)(body + clen - p)) != Z_OK ||
+	    dlen != raw) {
+		free(d);
+		return lsm_err_set(err, -EUCLEAN, "%s: block at offset %llu: "
+				   "zlib data corrupt", t->path,
+				   (unsigned long long)off);
+	}
+	*out = d;
+	*len = raw;
+	return 0;
+}
+
+/* Reads the block at H, checks its checksum and inflates it: *OUT gets
+ * LEN malloc'ed bytes of contents. */
+static int read_block(struct sst *t, const struct handle *h, uint8_t **out,
+		      size_t *len, struct lsm_err *err)
+{
+	unsigned long long off = (unsigned long long)h->off;
+	size_t n = (size_t)h->size;
+	uint8_t *p;
+	int rc;
+
+	if (h->size > SST_MAX_BLOCK_BYTES)
+		return lsm_err_set(err, -EUCLEAN, "%s: block at offset %llu "
+				   "too large", t->path, off);
+	p = malloc(n + SST_BLOCK_TRAILER);
+	if (!p)
+		return lsm_err_set(err, -ENOMEM, "%s: out of memory", t->path);
+	rc = lsm_io_read_full(t->io, t->fd, p, n + SST_BLOCK_TRAILER, h->off);
+	if (rc < 0) {
+		lsm_err_set(err, rc, "%s: read of block at offset %llu "
+			    "failed: %s", t->path, off, strerror(-rc));
+		goto out_free;
+	}
+	STAT(t, block_reads, 1);
+	STAT(t, block_read_bytes, n + SST_BLOCK_TRAILER);
+	if (crc32_of(p, n + 1) != get_u32le(p + n + 1)) {
+		STAT(t, checksum_errors, 1);
+		rc = lsm_err_set(err, -EBADMSG, "%s: checksum mismatch in "
+				 "block at offset %llu", t->path, off);
+		goto out_free;
+	}
+	if (p[n] == BLOCK_RAW) {
+		*out = p;
+		*len = n;
+		return 0;
+	}
+	if (p[n] == BLOCK_ZLIB)
+		rc = inflate_block(t, h->off, p, n, out, len, err);
+	else
+		rc = lsm_err_set(err, -EUCLEAN, "%s: block at offset %llu has "
+				 "unknown type %u", t->path, off, p[n]);
+out_free:
+	free(p);
+	return rc;
+}
+
+/* Reads and parses the block at H (not through the cache). */
+static int read_parsed(struct sst *t, const struct handle *h,
+		       struct block **out, struct lsm_err *err)
+{
+	struct lsm_err e;
+	uint8_t *data;
+	size_t len;
+	int rc = read_block(t, h, &data, &len, err);
+
+	if (rc < 0)
+		return rc;
+	rc = block_new(data, len, true, out, &e);
+	if (rc < 0) {
+		free(data);
+		return lsm_err_set(err, rc, "%s: block at offset %llu: %s",
+				   t->path, (unsigned long long)h->off, e.msg);
+	}
+	return 0;
+}
+
+static void block_deleter(void *value)
+{
+	block_free(value);
+}
+
+/* Gets data block I: from the cache, or read (and cached when FILL).  On
+ * success *HP is the cache handle or NULL when the caller owns *BP. */
+static int load_block(struct sst *t, size_t i, bool fill, struct block **bp,
+		      struct cache_handle **hp, struct lsm_err *err)
+{
+	const struct handle *h = &t->index[i].h;
+	struct cache_handle *ch = NULL;
+	struct block *b;
+	int rc;
+
+	if (t->cache) {
+		ch = cache_lookup(t->cache, t->id, h->off);
+		if (ch) {
+			*bp = cache_value(ch);
+			*hp = ch;
+			return 0;
+		}
+	}
+	rc = read_parsed(t, h, &b, err);
+	if (rc < 0)
+		return rc;
+	if (t->cache && fill) {
+		ch = cache_insert(t->cache, t->id, h->off, b, block_size(b),
+				  block_deleter);
+		if (!ch)
+			return lsm_err_set(err, -ENOMEM, "%s: out of memory",
+					   t->path);
+	}
+	*bp = b;
+	*hp = ch;
+	return 0;
+}
+
+static void unload_block(struct sst *t, struct block *b,
+			 struct cache_handle *h)
+{
+	if (h)
+		cache_release(t->cache, h);
+	else
+		block_free(b);
+}
+
+/* ---- opening ---- */
+
+static int read_footer(struct sst *t, uint64_t size, struct lsm_err *err)
+{
+	uint8_t f[SST_FOOTER_BYTES];
+	uint64_t foff = size - SST_FOOTER_BYTES, end = 0;
+	int rc;
+
+	if (size < SST_FOOTER_BYTES)
+		return lsm_err_set(err, -EUCLEAN, "%s: %llu bytes is too short "
+				   "for a table", t->path,
+				   (unsigned long long)size);
+	rc = lsm_io_read_full(t->io, t->fd, f, sizeof(f), foff);
+	if (rc < 0)
+		return lsm_err_set(err, rc, "%s: read of footer at offset %llu "
+				   "failed: %s", t->path,
+				   (unsigned long long)foff, strerror(-rc));
+	if (get_u64le(f + 52) != SST_MAGIC)
+		return lsm_err_set(err, -EUCLEAN, "%s: bad magic at offset "
+				   "%llu: not a table", t->path,
+				   (unsigned long long)foff + 52);
+	if (get_u32le(f + 48) != SST_VERSION)
+		return lsm_err_set(err, -EUCLEAN, "%s: unsupported table "
+				   "version %u", t->path, get_u32le(f + 48));
+	if (crc32_of(f, 60) != get_u32le(f + 60)) {
+		STAT(t, checksum_errors, 1);
+		return lsm_err_set(err, -EBADMSG, "%s: footer checksum "
+				   "mismatch at offset %llu", t->path,
+				   (unsigned long long)foff);
+	}
+	/* filter, props and index follow each other, before the footer. */
+	for (int i = 0; i < 3; i++) {
+		struct handle *h = &t->meta[i];
+
+		h->off = get_u64le(f + 16 * i);
+		h->size = get_u64le(f + 16 * i + 8);
+		if (h->off < end || h->off > foff ||
+		    h->size > foff - h->off ||
+		    foff - h->off - h->size < SST_BLOCK_TRAILER)
+			return lsm_err_set(err, -EUCLEAN, "%s: footer at "
+					   "offset %llu: bad block handle %d",
+					   t->path, (unsigned long long)foff,
+					   i);
+		end = h->off + h->size + SST_BLOCK_TRAILER;
+	}
+	t->data_end = t->meta[0].off;
+	return 0;
+}
+
+static int read_filter(struct sst *t, struct lsm_err *err)
+{
+	return read_block(t, &t->meta[0], &t->filter, &t->filter_len, err);
+}
+
+static int set_prop(struct sst_props *p, const uint8_t *k, size_t klen,
+		    uint64_t v)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} names[] = {
+		{ "data_blocks", offsetof(struct sst_props, data_blocks) },
+		{ "data_bytes", offsetof(struct sst_props, data_bytes) },
+		{ "deletions", offsetof(struct sst_props, deletions) },
+		{ "entries", offsetof(struct sst_props, entries) },
+		{ "largest_seq", offsetof(struct sst_props, largest_seq) },
+		{ "raw_key_bytes", offsetof(struct sst_props, raw_key_bytes) },
+		{ "raw_value_bytes",
+		  offsetof(struct sst_props, raw_value_bytes) },
+		{ "smallest_seq", offsetof(struct sst_props, smallest_seq) },
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strlen(names[i].name) == klen &&
+		    !memcmp(names[i].name, k, klen)) {
+			memcpy((char *)p + names[i].off, &v, sizeof(v));
+			return 0;
+		}
+	}
+	return 0; /* a property from a later version: ignored */
+}
+
+/* Decodes the props block; unknown names are skipped, missing ones 0. */
+static int read_props(struct sst *t, struct lsm_err *err)
+{
+	struct block *b;
+	struct iiter *it;
+	int rc = read_parsed(t, &t->meta[1], &b, err);
+
+	if (rc < 0)
+		return rc;
+	it = block_iter(b, bytewise_cmp, NULL, NULL);
+	if (!it) {
+		block_free(b);
+		return lsm_err_set(err, -ENOMEM, "%s: out of memory", t->path);
+	}
+	for (iiter_seek_first(it); iiter_valid(it) && !rc; iiter_next(it)) {
+		size_t klen, vlen;
+		const uint8_t *k = iiter_key(it, &klen);
+		const uint8_t *v = iiter_value(it, &vlen);
+		uint64_t x = 0;
+
+		if (get_varint64(v, v + vlen, &x) != v + vlen)
+			rc = -EUCLEAN;
+		else
+			set_prop(&t->props, k, klen, x);
+	}
+	if (!rc && iiter_status(it, NULL) < 0)
+		rc = iiter_status(it, NULL);
+	iiter_free(it);
+	block_free(b);
+	if (rc < 0)
+		return lsm_err_set(err, rc, "%s: malformed props block at "
+				   "offset %llu", t->path,
+				   (unsigned long long)t->meta[1].off);
+	return 0;
+}
+
+/* Checks index entry N (key K, handle value V) against the one before. */
+static int check_index_entry(struct sst *t, size_t n, const uint8_t *k,
+			     size_t klen, const uint8_t *v, size_t vlen,
+			     struct handle *h)
+{
+	const uint8_t *end = v + vlen;
+	uint64_t prev_end = 0;
+	size_t plen;
+
+	if (!ikey_valid(k, klen))
+		return -EUCLEAN;
+	if (n > 0) {
+		const uint8_t *pk = index_key(t, n - 1, &plen);
+
+		if (ikey_cmp(pk, plen, k, klen) >= 0)
+			return -EUCLEAN;
+		prev_end = t->index[n - 1].h.off + t->index[n - 1].h.size +
+			   SST_BLOCK_TRAILER;
+	}
+	v = get_varint64(v, end, &h->off);
+	v = v ? get_varint64(v, end, &h->size) : NULL;
+	if (v != end || h->off < prev_end || h->off > t->data_end ||
+	    t->data_end - h->off < h->size ||
+	    t->data_end - h->off - h->size < SST_BLOCK_TRAILER)
+		return -EUCLEAN;
+	return 0;
+}
+
+/* Appends one index entry; the key arena may move (offsets do not). */
+static int push_index(struct sst *t, struct buf *keys, size_t *cap,
+		      const uint8_t *k, size_t klen, const struct handle *h)
+{
+	if (t->nblocks == *cap) {
+		size_t ncap = *cap ? 2 * *cap : 64;
+		struct index_entry *e = realloc(t->index, ncap * sizeof(*e));
+
+		if (!e)
+			return -ENOMEM;
+		t->index = e;
+		*cap = ncap;
+	}
+	t->index[t->nblocks].h = *h;
+	t->index[t->nblocks].koff = keys->len;
+	t->index[t->nblocks].klen = klen;
+	buf_append(keys, k, klen);
+	if (!buf_ok(keys))
+		return -ENOMEM;
+	t->keys = keys->p;
+	t->nblocks++;
+	return 0;
+}
+
+static int decode_index(struct sst *t, struct iiter *it, struct buf *keys)
+{
+	size_t cap = 0;
+	int rc = 0;
+
+	for (iiter_seek_first(it); iiter_valid(it) && !rc; iiter_next(it)) {
+		size_t klen, vlen;
+		const uint8_t *k = iiter_key(it, &klen);
+		const uint8_t *v = iiter_value(it, &vlen);
+		struct handle h;
+
+		rc = check_index_entry(t, t->nblocks, k, klen, v, vlen, &h);
+		if (!rc)
+			rc = push_index(t, keys, &cap, k, klen, &h);
+	}
+	if (!rc)
+		rc = iiter_status(it, NULL);
+	if (!rc && t->nblocks == 0)
+		rc = -EUCLEAN;
+	return rc;
+}
+
+static int read_index(struct sst *t, struct lsm_err *err)
+{
+	struct buf keys = BUF_INIT;
+	struct block *b;
+	struct iiter *it;
+	int rc = read_parsed(t, &t->meta[2], &b, err);
+
+	if (rc < 0)
+		return rc;
+	it = block_iter(b, safe_ikey_cmp, NULL, NULL);
+	rc = it ? decode_index(t, it, &keys) : -ENOMEM;
+	iiter_free(it);
+	block_free(b);
+	t->keys = keys.p; /* freed by sst_close, even on error */
+	if (rc == -ENOMEM)
+		return lsm_err_set(err, rc, "%s: out of memory", t->path);
+	if (rc < 0)
+		return lsm_err_set(err, rc, "%s: malformed index block at "
+				   "offset %llu (entry %zu)", t->path,
+				   (unsigned long long)t->meta[2].off,
+				   t->nblocks);
+	return 0;
+}
+
+/* The smallest key: the first key of the first data block. */
+static int read_smallest(struct sst *t, struct lsm_err *err)
+{
+	struct cache_handle *h;
+	struct block *b;
+	struct iiter *it;
+	size_t klen;
+	const uint8_t *k;
+	int rc = load_block(t, 0, true, &b, &h, err);
+
+	if (rc < 0)
+		return rc;
+	it = block_iter(b, safe_ikey_cmp, NULL, NULL);
+	if (it)
+		iiter_seek_first(it);
+	if (!it) {
+		rc = lsm_err_set(err, -ENOMEM, "%s: out of memory", t->path);
+	} else if (!iiter_valid(it) ||
+		   !ikey_valid((k = iiter_key(it, &klen)), klen)) {
+		rc = lsm_err_set(err, -EUCLEAN, "%s: no valid first key in "
+				 "block at offset %llu", t->path,
+				 (unsigned long long)t->index[0].h.off);
+	} else if (!(t->smallest = mem_dup(k, klen))) {
+		rc = lsm_err_set(err, -ENOMEM, "%s: out of memory", t->path);
+	} else {
+		t->smallest_len = klen;
+	}
+	iiter_free(it);
+	unload_block(t, b, h);
+	return rc;
+}
+
+static int sst_load(struct sst *t, struct lsm_err *err)
+{
+	uint64_t size;
+	int rc = t->io->fsize(t->io, t->fd, &size);
+
+	if (rc < 0)
+		return lsm_err_set(err, rc, "%s: cannot get size: %s", t->path,
+				   strerror(-rc));
+	t->props.file_size = size;
+	rc = read_footer(t, size, err);
+	if (!rc)
+		rc = read_index(t, err);
+	if (!rc)
+		rc = read_filter(t, err);
+	if (!rc)
+		rc = read_props(t, err);
+	if (!rc)
+		rc = read_smallest(t, err);
+	return rc;
+}
+
+int sst_open(const struct lsm_io *io, const char *path, uint64_t id,
+	     struct cache *cache, struct stats *st, struct sst **out,
+	     struct lsm_err *err)
+{
+	struct sst *t = calloc(1, sizeof(*t));
+	int rc;
+
+	if (!t)
+		return lsm_err_set(err, -ENOMEM, "%s: out of memory", path);
+	t->io = io;
+	t->id = id;
+	t->cache = cache;
+	t->st = st;
+	t->fd = -1;
+	t->path = mem_dup(path, strlen(path) + 1);
+	if (!t->path) {
+		rc = lsm_err_set(err, -ENOMEM, "%s: out of memory", path);
+		goto out_close;
+	}
+	rc = io->open(io, path, O_RDONLY | O_CLOEXEC, 0, &t->fd);
+	if (rc < 0) {
+		t->fd = -1;
+		lsm_err_set(err, rc, "%s: cannot open table: %s", path,
+			    strerror(-rc));
+		goto out_close;
+	}
+	rc = sst_load(t, err);
+	if (rc < 0)
+		goto out_close;
+	STAT(t, table_opens, 1);
+	*out = t;
+	return 0;
+out_close:
+	sst_close(t);
+	return rc;
+}
+
+void sst_close(struct sst *t)
+{
+	if (!t)
+		return;
+	if (t->fd >= 0)
+		t->io->close(t->io, t->fd);
+	free(t->index);
+	free(t->keys);
+	free(t->filter);
+	free(t->smallest);
+	free(t->path);
+	free(t);
+}
+
+const struct sst_props *sst_get_props(const struct sst *t)
+{
+	return &t->props;
+}
+
+const uint8_t *sst_smallest(const struct sst *t, size_t *len)
+{
+	*len = t->smallest_len;
+	return t->smallest;
+}
+
+const uint8_t *sst_largest(const struct sst *t, size_t *len)
+{
+	return index_key(t, t->nblocks - 1, len);
+}
+
+/* First block whose last key is >= KEY (nblocks when none). */
+static size_t index_lower_bound(const struct sst *t, const uint8_t *key,
+				size_t klen)
+{
+	size_t lo = 0, hi = t->nblocks;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2, mlen;
+		const uint8_t *mk = index_key(t, mid, &mlen);
+
+		if (safe_ikey_cmp(mk, mlen, key, klen) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* ---- point lookups ---- */
+
+/* Seeks IKEY in block I and classifies what it finds. */
+static int get_in_block(struct sst *t, size_t i, const uint8_t *ikey,
+			size_t iklen, struct buf *val, struct lsm_err *err)
+{
+	unsigned long long off = (unsigned long long)t->index[i].h.off;
+	struct cache_handle *h;
+	struct block *b;
+	struct iiter *it;
+	const uint8_t *k, *v;
+	size_t klen, vlen;
+	int rc = load_block(t, i, true, &b, &h, err);
+
+	if (rc < 0)
+		return rc;
+	it = block_iter(b, safe_ikey_cmp, NULL, NULL);
+	if (!it) {
+		rc = lsm_err_set(err, -ENOMEM, "%s: out of memory", t->path);
+		goto out;
+	}
+	iiter_seek(it, ikey, iklen);
+	if (!iiter_valid(it) ||
+	    !ikey_valid((k = iiter_key(it, &klen)), klen)) {
+		rc = lsm_err_set(err, -EUCLEAN, "%s: malformed data block at "
+				 "offset %llu", t->path, off);
+	} else if (ukey_cmp(k, ikey_ulen(klen), ikey, ikey_ulen(iklen))) {
+		rc = LOOKUP_MISSING;
+	} else if (ikey_type(k, klen) == IKEY_DELETE) {
+		rc = LOOKUP_DELETED;
+	} else {
+		v = iiter_value(it, &vlen);
+		buf_clear(val);
+		buf_append(val, v, vlen);
+		rc = buf_ok(val) ? LOOKUP_FOUND
+				 : lsm_err_set(err, -ENOMEM, "%s: out of "
+					       "memory", t->path);
+	}
+	iiter_free(it);
+out:
+	unload_block(t, b, h);
+	return rc;
+}
+
+int sst_get(struct sst *t, const uint8_t *ikey, size_t iklen, struct buf *val,
+	    struct lsm_err *err)
+{
+	bool filtered = t->filter_len > 0;
+	size_t i;
+	int rc;
+
+	if (iklen < IKEY_TAG_BYTES)
+		return lsm_err_set(err, -EINVAL, "%s: lookup key too short",
+				   t->path);
+	if (filtered) {
+		uint32_t hash = bloom_hash(ikey, ikey_ulen(iklen));
+
+		STAT(t, bloom_checks, 1);
+		if (!bloom_may_contain(t->filter, t->filter_len, hash)) {
+			STAT(t, bloom_negatives, 1);
+			return LOOKUP_MISSING;
+		}
+	}
+	i = index_lower_bound(t, ikey, iklen);
+	rc = i < t->nblocks ? get_in_block(t, i, ikey, iklen, val, err)
+			    : LOOKUP_MISSING;
+	/* Approximate: a user key present only in versions newer than the
+	 * snapshot counts too. */
+	if (filtered && rc == LOOKUP_MISSING)
+		STAT(t, bloom_false_positives, 1);
+	return rc;
+}
+
+/* ---- iteration: index position -> data block iterator ---- */
+
+struct sst_iter {
+	struct iiter it;
+	struct sst *t;
+	bool fill_cache;
+	void (*release)(void *arg);
+	void *arg;
+	size_t bi;            /* block of data, nblocks when none */
+	struct iiter *data;   /* over block bi, or NULL */
+	int status;           /* sticky */
+	struct lsm_err err;
+};
+
+struct block_ref {
+	struct sst *t;
+	struct block *b;
+	struct cache_handle *h;
+};
+
+static void block_ref_release(void *arg)
+{
+	struct block_ref *r = arg;
+
+	unload_block(r->t, r->b, r->h);
+	free(r);
+}
+
+static void si_drop(struct sst_iter *si)
+{
+	iiter_free(si->data);
+	si->data = NULL;
+	si->bi = si->t->nblocks;
+}
+
+static void si_fail(struct sst_iter *si, int rc)
+{
+	si->status = rc;
+	si->err.code = rc;
+	si_drop(si);
+}
+
+/* Points si->data at block I (kept when it already is). */
+static bool si_open_block(struct sst_iter *si, size_t i)
+{
+	struct block_ref *r;
+	int rc;
+
+	if (si->data && si->bi == i)
+		return true;
+	si_drop(si);
+	r = malloc(sizeof(*r));
+	if (!r) {
+		si_fail(si, lsm_err_set(&si->err, -ENOMEM, "out of memory"));
+		return false;
+	}
+	r->t = si->t;
+	rc = load_block(si->t, i, si->fill_cache, &r->b, &r->h, &si->err);
+	if (rc < 0) {
+		free(r);
+		si_fail(si, rc);
+		return false;
+	}
+	si->data = block_iter(r->b, safe_ikey_cmp, block_ref_release, r);
+	if (!si->data) {
+		si_fail(si, lsm_err_set(&si->err, -ENOMEM, "out of memory"));
+		return false;
+	}
+	si->bi = i;
+	return true;
+}
+
+/* After a move: turns a block error or a malformed key into status. */
+static bool si_check(struct sst_iter *si)
+{
+	unsigned long long off;
+	struct lsm_err e = { 0 };
+	const uint8_t *k;
+	size_t klen;
+	int rc;
+
+	if (iiter_valid(si->data)) {
+		k = iiter_key(si->data, &klen);
+		if (ikey_valid(k, klen))
+			return true;
+		rc = lsm_err_set(&e, -EUCLEAN, "malformed key");
+	} else {
+		rc = iiter_status(si->data, &e);
+		if (!rc)
+			return false;
+	}
+	off = (unsigned long long)si->t->index[si->bi].h.off;
+	lsm_err_set(&si->err, rc, "%s: block at offset %llu: %s",
+		    si->t->path, off, e.msg);
+	si_fail(si, rc);
+	return true;
+}
+
+static void si_skip_forward(struct sst_iter *si)
+{
+	while (si->data && !si_check(si)) {
+		if (si->bi + 1 >= si->t->nblocks) {
+			si_drop(si);
+			return;
+		}
+		if (si_open_block(si, si->bi + 1))
+			iiter_seek_first(si->data);
+	}
+}
+
+static void si_skip_backward(struct sst_iter *si)
+{
+	while (si->data && !si_check(si)) {
+		if (si->bi == 0) {
+			si_drop(si);
+			return;
+		}
+		if (si_open_block(si, si->bi - 1))
+			iiter_seek_last(si->data);
+	}
+}
+
+static bool si_valid(struct iiter *it)
+{
+	struct sst_iter *si = (struct sst_iter *)it;
+
+	return !si->status && si->data && iiter_valid(si->data);
+}
+
+static void si_seek_first(struct iiter *it)
+{
+	struct sst_iter *si = (struct sst_iter *)it;
+
+	if (!si->status && si_open_block(si, 0)) {
+		iiter_seek_first(si->data);
+		si_skip_forward(si);
+	}
+}
+
+static void si_seek_last(struct iiter *it)
+{
+	struct sst_iter *si = (struct sst_iter *)it;
+
+	if (!si->status && si_open_block(si, si->t->nblocks - 1)) {
+		iiter_seek_last(si->data);
+		si_skip_backward(si);
+	}
+}
+
+static void si_seek(struct iiter *it, const uint8_t *key, size_t klen)
+{
+	struct sst_iter *si = (struct sst_iter *)it;
+	size_t i;
+
+	if (si->status)
+		return;
+	i = index_lower_bound(si->t, key, klen);
+	if (i == si->t->nblocks) {
+		si_drop(si);
+		return;
+	}
+	if (si_open_block(si, i)) {
+		iiter_seek(si->data, key, klen);
+		si_skip_forward(si);
+	}
+}
+
+static void si_next(struct iiter *it)
+{
+	struct sst_iter *si = (struct sst_iter *)it;
+
+	if (!si_valid(it))
+		return;
+	iiter_next(si->data);
+	si_skip_forward(si);
+}
+
+static void si_prev(struct iiter *it)
+{
+	struct sst_iter *si = (struct sst_iter *)it;
+
+	if (!si_valid(it))
+		return;
+	iiter_prev(si->data);
+	si_skip_backward(si);
+}
+
+static const uint8_t *si_key(struct iiter *it, size_t *klen)
+{
+	return iiter_key(((struct sst_iter *)it)->data, klen);
+}
+
+static const uint8_t *si_value(struct iiter *it, size_t *vlen)
+{
+	return iiter_value(((struct sst_iter *)it)->data, vlen);
+}
+
+static int si_status(struct iiter *it, struct lsm_err *err)
+{
+	struct sst_iter *si = (struct sst_iter *)it;
+
+	if (si->status && err)
+		*err = si->err;
+	return si->status;
+}
+
+static void si_free(struct iiter *it)
+{
+	struct sst_iter *si = (struct sst_iter *)it;
+
+	iiter_free(si->data);
+	if (si->release)
+		si->release(si->arg);
+	free(si);
+}
+
+static const struct iiter_ops sst_iter_ops = {
+	.valid = si_valid,
+	.seek_first = si_seek_first,
+	.seek_last = si_seek_last,
+	.seek = si_seek,
+	.next = si_next,
+	.prev = si_prev,
+	.key = si_key,
+	.value = si_value,
+	.status = si_status,
+	.free = si_free,
+};
+
+struct iiter *sst_iter(struct sst *t, bool fill_cache,
+		       void (*release)(void *arg), void *arg)
+{
+	struct sst_iter *si = calloc(1, sizeof(*si));
+
+	if (!si) {
+		if (release)
+			release(arg);
+		return NULL;
+	}
+	si->it.ops = &sst_iter_ops;
+	si->t = t;
+	si->fill_cache = fill_cache;
+	si->release = release;
+	si->arg = arg;
+	si->bi = t->nblocks;
+	return &si->it;
+}
+
+/* ---- verification ---- */
+
+struct verify_state {
+	struct buf prev;      /* the last key seen */
+	uint64_t entries;
+};
+
+/* Checks every entry of block I, in order after vs->prev. */
+static int verify_entries(struct sst *t, size_t i, struct iiter *it,
+			  struct verify_state *vs, struct lsm_err *err)
+{
+	unsigned long long off = (unsigned long long)t->index[i].h.off;
+	const uint8_t *k;
+	size_t klen;
+	struct lsm_err e;
+	int rc;
+
+	for (iiter_seek_first(it); iiter_valid(it); iiter_next(it)) {
+		k = iiter_key(it, &klen);
+		if (!ikey_valid(k, klen))
+			return lsm_err_set(err, -EUCLEAN, "%s: block at offset "
+					   "%llu: malformed key", t->path, off);
+		if (vs->prev.len && ikey_cmp(vs->prev.p, vs->prev.len, k,
+					     klen) >= 0)
+			return lsm_err_set(err, -EUCLEAN, "%s: block at offset "
+					   "%llu: keys out of order", t->path,
+					   off);
+		if (t->filter_len &&
+		    !bloom_may_contain(t->filter, t->filter_len,
+				       bloom_hash(k, ikey_ulen(klen))))
+			return lsm_err_set(err, -EUCLEAN, "%s: filter misses "
+					   "a key of block at offset %llu",
+					   t->path, off);
+		buf_clear(&vs->prev);
+		buf_append(&vs->prev, k, klen);
+		if (!buf_ok(&vs->prev))
+			return lsm_err_set(err, -ENOMEM, "%s: out of memory",
+					   t->path);
+		vs->entries++;
+	}
+	rc = iiter_status(it, &e);
+	if (rc < 0)
+		return lsm_err_set(err, rc, "%s: block at offset %llu: %s",
+				   t->path, off, e.msg);
+	return 0;
+}
+
+static int verify_block(struct sst *t, size_t i, struct verify_state *vs,
+			struct lsm_err *err)
+{
+	uint64_t before = vs->entries;
+	struct block *b;
+	struct iiter *it;
+	const uint8_t *ik;
+	size_t iklen;
+	int rc = read_parsed(t, &t->index[i].h, &b, err);
+
+	if (rc < 0)
+		return rc;
+	it = block_iter(b, safe_ikey_cmp, NULL, NULL);
+	rc = it ? verify_entries(t, i, it, vs, err)
+		: lsm_err_set(err, -ENOMEM, "%s: out of memory", t->path);
+	iiter_free(it);
+	block_free(b);
+	if (rc < 0)
+		return rc;
+	ik = index_key(t, i, &iklen);
+	if (vs->entries == before ||
+	    ukey_cmp(ik, iklen, vs->prev.p, vs->prev.len))
+		return lsm_err_set(err, -EUCLEAN, "%s: index entry %zu does "
+				   "not match block at offset %llu", t->path,
+				   i, (unsigned long long)t->index[i].h.off);
+	return 0;
+}
+
+static int verify_meta(struct sst *t, struct lsm_err *err)
+{
+	uint8_t *data;
+	size_t len;
+	int rc;
+
+	for (int i = 0; i < 3; i++) {
+		rc = read_block(t, &t->meta[i], &data, &len, err);
+		if (rc < 0)
+			return rc;
+		free(data);
+	}
+	return 0;
+}
+
+int sst_verify(struct sst *t, struct lsm_err *err)
+{
+	struct verify_state vs = { BUF_INIT, 0 };
+	int rc = verify_meta(t, err);
+
+	for (size_t i = 0; !rc && i < t->nblocks; i++)
+		rc = verify_block(t, i, &vs, err);
+	buf_free(&vs.prev);
+	if (rc < 0)
+		return rc;
+	if (vs.entries != t->props.entries ||
+	    t->nblocks != t->props.data_blocks)
+		return lsm_err_set(err, -EUCLEAN, "%s: props say %llu entries "
+				   "in %llu blocks, found %llu in %zu",
+				   t->path,
+				   (unsigned long long)t->props.entries,
+				   (unsigned long long)t->props.data_blocks,
+				   (unsigned long long)vs.entries, t->nblocks);
+	return 0;
+}

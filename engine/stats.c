@@ -1,0 +1,166 @@
+/* stats.c - lsm_stats(): the counters as "name value" lines in Prometheus
+ * exposition style (a # HELP line per family, labels for levels). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "db_impl.h"
+
+struct out {
+	struct buf b;
+};
+
+static void emit(struct out *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void emit(struct out *o, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		buf_append(&o->b, line, (size_t)n < sizeof(line) ? (size_t)n
+							       : sizeof(line) - 1);
+}
+
+static void counter(struct out *o, const char *name, const char *help,
+		    uint64_t v)
+{
+	emit(o, "# HELP lsm_%s %s\n# TYPE lsm_%s counter\nlsm_%s %llu\n",
+	     name, help, name, name, (unsigned long long)v);
+}
+
+static void gauge(struct out *o, const char *name, const char *help,
+		  uint64_t v)
+{
+	emit(o, "# HELP lsm_%s %s\n# TYPE lsm_%s gauge\nlsm_%s %llu\n",
+	     name, help, name, name, (unsigned long long)v);
+}
+
+#define C(name, help) counter(o, #name, help, stat_get(&s->name))
+
+static void ops(struct out *o, struct stats *s)
+{
+	C(puts, "Put operations.");
+	C(deletes, "Delete operations.");
+	C(batches, "Write batches applied (puts and deletes are batches too).");
+	C(gets, "Point lookups.");
+	C(get_hits, "Point lookups that found a value.");
+	C(get_misses, "Point lookups that found nothing.");
+	C(iterators, "Iterators created.");
+	C(seeks, "Iterator seeks.");
+	C(iter_steps, "Internal entries visited by iterators.");
+	C(syncs, "Explicit lsm_sync calls.");
+}
+
+static void io(struct out *o, struct stats *s)
+{
+	uint64_t user = stat_get(&s->user_bytes_written);
+	uint64_t disk = stat_get(&s->wal_bytes_written) +
+			stat_get(&s->flush_bytes_written) +
+			stat_get(&s->compaction_bytes_written) +
+			stat_get(&s->manifest_bytes_written);
+
+	C(user_bytes_written, "Bytes of keys and values written by users.");
+	C(wal_bytes_written, "Bytes appended to the write-ahead log.");
+	C(wal_syncs, "fsyncs of the write-ahead log.");
+	C(wal_group_writes, "Group commits (one log write each).");
+	C(wal_group_batches, "Batches written by group commits.");
+	C(flushes, "Memtables flushed to L0.");
+	C(flush_bytes_written, "Bytes of tables written by flushes.");
+	C(compactions, "Compactions run (trivial moves excluded).");
+	C(compaction_bytes_read, "Bytes read by compactions.");
+	C(compaction_bytes_written, "Bytes written by compactions.");
+	C(compaction_errors, "Compactions that failed (and were retried).");
+	counter(o, "disk_bytes_written", "Bytes written to disk: log, "
+		"tables and manifest.", disk);
+	gauge(o, "write_amplification_x1000", "Disk bytes written per user "
+	      "byte, times 1000.", user ? disk * 1000 / user : 0);
+	C(stalls, "Writes that waited for a flush or compaction.");
+	C(stall_micros, "Microseconds writers spent stalled.");
+	C(slowdowns, "Writes delayed by 1 ms because L0 was large.");
+	C(slowdown_micros, "Microseconds writers spent slowed down.");
+	C(bloom_checks, "Bloom filter checks.");
+	C(bloom_negatives, "Bloom filter checks that ruled a table out.");
+	C(bloom_false_positives, "Bloom filter passes for absent keys.");
+	C(table_opens, "Tables opened (table cache misses).");
+	C(block_reads, "Blocks read from disk.");
+	C(block_read_bytes, "Bytes of blocks read from disk.");
+	C(checksum_errors, "Checksum mismatches detected.");
+	C(background_errors, "Background errors (flush, compaction, log).");
+}
+
+static void levels(struct out *o, struct lsm_db *db, struct super *sv)
+{
+	emit(o, "# HELP lsm_level_tables Tables per level.\n"
+		"# TYPE lsm_level_tables gauge\n");
+	for (unsigned l = 0; l < db->opts.max_levels; l++)
+		emit(o, "lsm_level_tables{level=\"%u\"} %zu\n", l,
+		     sv->v->nfiles[l]);
+	emit(o, "# HELP lsm_level_bytes Bytes of tables per level.\n"
+		"# TYPE lsm_level_bytes gauge\n");
+	for (unsigned l = 0; l < db->opts.max_levels; l++)
+		emit(o, "lsm_level_bytes{level=\"%u\"} %llu\n", l,
+		     (unsigned long long)version_level_bytes(sv->v, (int)l));
+}
+
+static void memory(struct out *o, struct lsm_db *db, struct super *sv)
+{
+	struct cache_stats cs;
+	uint64_t live = 0;
+
+	for (unsigned l = 0; l < db->opts.max_levels; l++)
+		live += version_level_bytes(sv->v, (int)l);
+	gauge(o, "table_bytes", "Bytes of all live tables.", live);
+	gauge(o, "memtable_bytes", "Memory of the active memtable.",
+	      memtable_bytes(sv->mem));
+	gauge(o, "immutable_memtable_bytes", "Memory of the memtable being "
+	      "flushed.", sv->imm ? memtable_bytes(sv->imm) : 0);
+	cache_get_stats(db->block_cache, &cs);
+	counter(o, "block_cache_hits", "Block cache hits.", cs.hits);
+	counter(o, "block_cache_misses", "Block cache misses.", cs.misses);
+	counter(o, "block_cache_inserts", "Blocks inserted.", cs.inserts);
+	counter(o, "block_cache_evictions", "Blocks evicted.", cs.evictions);
+	gauge(o, "block_cache_bytes", "Bytes held by the block cache.",
+	      cs.usage);
+	gauge(o, "block_cache_capacity_bytes", "Block cache budget.",
+	      cs.capacity);
+	gauge(o, "sequence", "Last visible sequence number.",
+	      atomic_load(&db->last_seq));
+	gauge(o, "uptime_seconds", "Seconds since the store was opened.",
+	      (db_now_us() - db->open_time_us) / 1000000u);
+}
+
+int lsm_stats(struct lsm_db *db, char **text, struct lsm_err *err)
+{
+	struct out o = { BUF_INIT };
+	struct super *sv = db_super_get(db);
+	uint64_t pend;
+	int bg;
+
+	ops(&o, &db->stats);
+	io(&o, &db->stats);
+	levels(&o, db, sv);
+	memory(&o, db, sv);
+	pthread_mutex_lock(&db->mu);
+	pend = compaction_pending_bytes(db, db->vs.current);
+	bg = db->bg_error;
+	pthread_mutex_unlock(&db->mu);
+	db_super_put(db, sv);
+	gauge(&o, "pending_compaction_bytes", "Bytes compactions still have "
+	      "to move down a level.", pend);
+	gauge(&o, "read_only", "1 when the store is read-only (opened so or "
+	      "after a fatal write error).", db->read_only || bg);
+	buf_put_u8(&o.b, 0);
+	if (!buf_ok(&o.b)) {
+		buf_free(&o.b);
+		return lsm_err_set(err, -ENOMEM, "out of memory");
+	}
+	*text = (char *)o.b.p;
+	return 0;
+}

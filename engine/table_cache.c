@@ -1,0 +1,146 @@
+/* table_cache.c - open tables kept in a cache.h cache keyed by (number, 0),
+ * each charged 1 so that at most max_open stay open when unused.  Two
+ * threads missing on the same table may both open it: both handles are
+ * valid and the later insert replaces the earlier entry, which closes when
+ * its last user lets go. */
+#include "table_cache.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "filename.h"
+#include "sst.h"
+
+struct table_cache {
+	const struct lsm_io *io;
+	char *dir;
+	struct cache *cache;
+	struct cache *block_cache;
+	struct stats *st;
+};
+
+/* What an iterator's release callback needs to drop its handle. */
+struct tc_pin {
+	struct cache *cache;
+	struct cache_handle *h;
+};
+
+struct table_cache *table_cache_new(const struct lsm_io *io, const char *dir,
+				    unsigned max_open, struct cache *block_cache,
+				    struct stats *st)
+{
+	struct table_cache *tc = calloc(1, sizeof(*tc));
+
+	if (!tc)
+		return NULL;
+	tc->io = io;
+	tc->block_cache = block_cache;
+	tc->st = st;
+	tc->dir = strdup(dir);
+	tc->cache = cache_new(max_open);
+	if (!tc->dir || !tc->cache) {
+		table_cache_free(tc);
+		return NULL;
+	}
+	return tc;
+}
+
+void table_cache_free(struct table_cache *tc)
+{
+	if (!tc)
+		return;
+	cache_free(tc->cache);
+	free(tc->dir);
+	free(tc);
+}
+
+static void close_table(void *value)
+{
+	sst_close(value);
+}
+
+/* A handle on open table NUMBER, opening it on a miss. */
+static int find_table(struct table_cache *tc, uint64_t number,
+		      struct cache_handle **out, struct lsm_err *err)
+{
+	char path[LSM_PATH_MAX];
+	struct cache_handle *h;
+	struct sst *t;
+	int rc;
+
+	h = cache_lookup(tc->cache, number, 0);
+	if (h) {
+		*out = h;
+		return 0;
+	}
+	rc = filename_path(path, tc->dir, FILE_TABLE, number);
+	if (rc < 0)
+		return lsm_err_set(err, rc, "%s: table %llu: path too long",
+				   tc->dir, (unsigned long long)number);
+	rc = sst_open(tc->io, path, number, tc->block_cache, tc->st, &t, err);
+	if (rc < 0)
+		return rc;
+	if (tc->st)
+		stat_add(&tc->st->table_opens, 1);
+	h = cache_insert(tc->cache, number, 0, t, 1, close_table);
+	if (!h)
+		return lsm_err_set(err, -ENOMEM, "%s: out of memory", path);
+	*out = h;
+	return 0;
+}
+
+int table_cache_get(struct table_cache *tc, uint64_t number,
+		    const uint8_t *ikey, size_t iklen, struct buf *val,
+		    struct lsm_err *err)
+{
+	struct cache_handle *h;
+	int rc = find_table(tc, number, &h, err);
+
+	if (rc < 0)
+		return rc;
+	rc = sst_get(cache_value(h), ikey, iklen, val, err);
+	cache_release(tc->cache, h);
+	return rc;
+}
+
+static void unpin(void *arg)
+{
+	struct tc_pin *pin = arg;
+
+	cache_release(pin->cache, pin->h);
+	free(pin);
+}
+
+struct iiter *table_cache_iter(struct table_cache *tc, uint64_t number,
+			       bool fill_cache, struct lsm_err *err)
+{
+	struct cache_handle *h;
+	struct tc_pin *pin;
+	struct iiter *it;
+	int rc = find_table(tc, number, &h, err);
+
+	if (rc < 0)
+		return NULL;
+	pin = malloc(sizeof(*pin));
+	if (!pin)
+		goto oom;
+	pin->cache = tc->cache;
+	pin->h = h;
+	/* On failure sst_iter has run unpin already (sst_reader.c). */
+	it = sst_iter(cache_value(h), fill_cache, unpin, pin);
+	if (!it)
+		goto oom_released;
+	return it;
+oom:
+	cache_release(tc->cache, h);
+oom_released:
+	lsm_err_set(err, -ENOMEM, "table %llu: out of memory",
+		    (unsigned long long)number);
+	return NULL;
+}
+
+void table_cache_evict(struct table_cache *tc, uint64_t number)
+{
+	cache_erase(tc->cache, number, 0);
+}

@@ -1,0 +1,538 @@
+/* version.c - version edits (building, encoding, strict decoding), table
+ * metadata and the read-only queries on a version.  The version set (the
+ * manifest log, building versions from edits, recovery) is version_set.c.
+ * Edit format: version.h and engine/doc/manifest.md. */
+#include "version.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coding.h"
+#include "ikey.h"
+
+enum edit_tag {
+	TAG_LOG_NUMBER = 1,
+	TAG_NEXT_FILE = 2,
+	TAG_LAST_SEQ = 3,
+	TAG_DELETED = 4,
+	TAG_ADDED = 5,
+	TAG_POINTER = 6,
+	TAG_COMPARATOR = 7,
+};
+
+#define COMPARATOR_NAME "lsm.bytewise"
+
+/* ---- file metadata ---- */
+
+struct file_meta *file_meta_new(uint64_t number, uint64_t size,
+				const uint8_t *smallest, size_t slen,
+				const uint8_t *largest, size_t llen)
+{
+	struct file_meta *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->number = number;
+	f->size = size;
+	f->smallest = mem_dup(smallest, slen);
+	f->smallest_len = slen;
+	f->largest = mem_dup(largest, llen);
+	f->largest_len = llen;
+	f->refs = 1;
+	if (!f->smallest || !f->largest) {
+		file_meta_unref(f);
+		return NULL;
+	}
+	return f;
+}
+
+void file_meta_unref(struct file_meta *f)
+{
+	if (!f || --f->refs > 0)
+		return;
+	free(f->smallest);
+	free(f->largest);
+	free(f);
+}
+
+/* ---- edits ---- */
+
+void version_edit_init(struct version_edit *e)
+{
+	memset(e, 0, sizeof(*e));
+}
+
+void version_edit_free(struct version_edit *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->nadded; i++)
+		file_meta_unref(e->added[i].f);
+	for (i = 0; i < e->npointers; i++)
+		free(e->pointers[i].key);
+	free(e->added);
+	free(e->deleted);
+	free(e->pointers);
+	version_edit_init(e);
+}
+
+/* Makes room for one more element in *ARR (N used of *CAP, SZ bytes each). */
+static int grow(void **arr, size_t n, size_t *cap, size_t sz)
+{
+	size_t ncap = *cap ? *cap * 2 : 4;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	if (ncap > SIZE_MAX / sz)
+		return -ENOMEM;
+	p = realloc(*arr, ncap * sz);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+int version_edit_add_file(struct version_edit *e, int level, uint64_t number,
+			  uint64_t size, const uint8_t *smallest, size_t slen,
+			  const uint8_t *largest, size_t llen)
+{
+	struct file_meta *f;
+
+	if (grow((void **)&e->added, e->nadded, &e->cap_added,
+		 sizeof(*e->added)) < 0)
+		return -ENOMEM;
+	f = file_meta_new(number, size, smallest, slen, largest, llen);
+	if (!f)
+		return -ENOMEM;
+	e->added[e->nadded++] = (struct edit_file){ .level = level, .f = f,
+						    .number = number };
+	return 0;
+}
+
+int version_edit_delete_file(struct version_edit *e, int level,
+			     uint64_t number)
+{
+	if (grow((void **)&e->deleted, e->ndeleted, &e->cap_deleted,
+		 sizeof(*e->deleted)) < 0)
+		return -ENOMEM;
+	e->deleted[e->ndeleted++] = (struct edit_file){ .level = level,
+							.number = number };
+	return 0;
+}
+
+int version_edit_set_pointer(struct version_edit *e, int level,
+			     const uint8_t *key, size_t len)
+{
+	uint8_t *k;
+
+	if (grow((void **)&e->pointers, e->npointers, &e->cap_pointers,
+		 sizeof(*e->pointers)) < 0)
+		return -ENOMEM;
+	k = mem_dup(key, len);
+	if (!k)
+		return -ENOMEM;
+	e->pointers[e->npointers].level = level;
+	e->pointers[e->npointers].key = k;
+	e->pointers[e->npointers].len = len;
+	e->npointers++;
+	return 0;
+}
+
+/* Encoding, in this order (decoders accept any order):
+ *   [7 comparator] [1 log_number] [2 next_file] [3 last_seq]
+ *   6 pointer* 4 deleted* 5 added*
+ * A failed allocation leaves OUT with its oom flag set. */
+void version_edit_encode(const struct version_edit *e, struct buf *out)
+{
+	size_t i;
+
+	if (e->has_comparator) {
+		buf_put_varint(out, TAG_COMPARATOR);
+		buf_put_lenbytes(out, COMPARATOR_NAME, strlen(COMPARATOR_NAME));
+	}
+	if (e->has_log_number) {
+		buf_put_varint(out, TAG_LOG_NUMBER);
+		buf_put_varint(out, e->log_number);
+	}
+	if (e->has_next_file) {
+		buf_put_varint(out, TAG_NEXT_FILE);
+		buf_put_varint(out, e->next_file);
+	}
+	if (e->has_last_seq) {
+		buf_put_varint(out, TAG_LAST_SEQ);
+		buf_put_varint(out, e->last_seq);
+	}
+	for (i = 0; i < e->npointers; i++) {
+		buf_put_varint(out, TAG_POINTER);
+		buf_put_varint(out, (uint64_t)e->pointers[i].level);
+		buf_put_lenbytes(out, e->pointers[i].key, e->pointers[i].len);
+	}
+	for (i = 0; i < e->ndeleted; i++) {
+		buf_put_varint(out, TAG_DELETED);
+		buf_put_varint(out, (uint64_t)e->deleted[i].level);
+		buf_put_varint(out, e->deleted[i].number);
+	}
+	for (i = 0; i < e->nadded; i++) {
+		const struct file_meta *f = e->added[i].f;
+
+		buf_put_varint(out, TAG_ADDED);
+		buf_put_varint(out, (uint64_t)e->added[i].level);
+		buf_put_varint(out, f->number);
+		buf_put_varint(out, f->size);
+		buf_put_lenbytes(out, f->smallest, f->smallest_len);
+		buf_put_lenbytes(out, f->largest, f->largest_len);
+	}
+}
+
+/* Decoding state: the cursor and where the current field began, for
+ * messages. */
+struct dec {
+	const uint8_t *base, *p, *end;
+	size_t field;
+	struct lsm_err *err;
+};
+
+static int bad(struct dec *d, const char *what)
+{
+	return lsm_err_set(d->err, -EUCLEAN,
+			   "version edit: %s (field at byte %zu of %zu)",
+			   what, d->field, (size_t)(d->end - d->base));
+}
+
+static int get_u64(struct dec *d, uint64_t *v, const char *what)
+{
+	d->p = d->p ? get_varint64(d->p, d->end, v) : NULL;
+	return d->p ? 0 : bad(d, what);
+}
+
+static int get_level(struct dec *d, int *level)
+{
+	uint32_t v;
+
+	d->p = get_varint32(d->p, d->end, &v);
+	if (!d->p)
+		return bad(d, "truncated level");
+	if (v >= LSM_MAX_LEVELS)
+		return bad(d, "level out of range");
+	*level = (int)v;
+	return 0;
+}
+
+static int get_ikey(struct dec *d, const uint8_t **k, size_t *len,
+		    const char *what)
+{
+	d->p = get_lenbytes(d->p, d->end, k, len);
+	if (!d->p)
+		return bad(d, what);
+	if (!ikey_valid(*k, *len))
+		return bad(d, "invalid internal key");
+	return 0;
+}
+
+static int dec_scalar(struct dec *d, bool *has, uint64_t *v,
+		      const char *name)
+{
+	if (*has)
+		return bad(d, name);
+	*has = true;
+	return get_u64(d, v, "truncated number");
+}
+
+static int dec_added(struct dec *d, struct version_edit *e)
+{
+	const uint8_t *s, *l;
+	size_t slen, llen;
+	uint64_t number, size;
+	int level, rc;
+
+	if ((rc = get_level(d, &level)) < 0 ||
+	    (rc = get_u64(d, &number, "truncated table number")) < 0 ||
+	    (rc = get_u64(d, &size, "truncated table size")) < 0 ||
+	    (rc = get_ikey(d, &s, &slen, "truncated smallest key")) < 0 ||
+	    (rc = get_ikey(d, &l, &llen, "truncated largest key")) < 0)
+		return rc;
+	if (ikey_cmp(s, slen, l, llen) > 0)
+		return bad(d, "table smallest key > largest key");
+	rc = version_edit_add_file(e, level, number, size, s, slen, l, llen);
+	return rc < 0 ? lsm_err_set(d->err, rc, "version edit: out of memory")
+		      : 0;
+}
+
+static int dec_deleted(struct dec *d, struct version_edit *e)
+{
+	uint64_t number;
+	int level, rc;
+
+	if ((rc = get_level(d, &level)) < 0 ||
+	    (rc = get_u64(d, &number, "truncated table number")) < 0)
+		return rc;
+	rc = version_edit_delete_file(e, level, number);
+	return rc < 0 ? lsm_err_set(d->err, rc, "version edit: out of memory")
+		      : 0;
+}
+
+static int dec_pointer(struct dec *d, struct version_edit *e)
+{
+	const uint8_t *k;
+	size_t len;
+	int level, rc;
+
+	if ((rc = get_level(d, &level)) < 0 ||
+	    (rc = get_ikey(d, &k, &len, "truncated compact pointer")) < 0)
+		return rc;
+	rc = version_edit_set_pointer(e, level, k, len);
+	return rc < 0 ? lsm_err_set(d->err, rc, "version edit: out of memory")
+		      : 0;
+}
+
+static int dec_comparator(struct dec *d, struct version_edit *e)
+{
+	const uint8_t *name;
+	size_t len;
+
+	if (e->has_comparator)
+		return bad(d, "comparator repeated");
+	d->p = get_lenbytes(d->p, d->end, &name, &len);
+	if (!d->p)
+		return bad(d, "truncated comparator name");
+	if (len != strlen(COMPARATOR_NAME) ||
+	    memcmp(name, COMPARATOR_NAME, len) != 0)
+		return bad(d, "comparator is not " COMPARATOR_NAME);
+	e->has_comparator = true;
+	return 0;
+}
+
+static int dec_field(struct dec *d, struct version_edit *e)
+{
+	uint32_t tag;
+
+	d->field = (size_t)(d->p - d->base);
+	d->p = get_varint32(d->p, d->end, &tag);
+	if (!d->p)
+		return bad(d, "truncated tag");
+	switch (tag) {
+	case TAG_LOG_NUMBER:
+		return dec_scalar(d, &e->has_log_number, &e->log_number,
+				  "log number repeated");
+	case TAG_NEXT_FILE:
+		return dec_scalar(d, &e->has_next_file, &e->next_file,
+				  "next file number repeated");
+	case TAG_LAST_SEQ:
+		return dec_scalar(d, &e->has_last_seq, &e->last_seq,
+				  "last sequence repeated");
+	case TAG_DELETED:
+		return dec_deleted(d, e);
+	case TAG_ADDED:
+		return dec_added(d, e);
+	case TAG_POINTER:
+		return dec_pointer(d, e);
+	case TAG_COMPARATOR:
+		return dec_comparator(d, e);
+	default:
+		return bad(d, "unknown tag");
+	}
+}
+
+int version_edit_decode(struct version_edit *e, const uint8_t *p, size_t len,
+			struct lsm_err *err)
+{
+	struct dec d = { .base = p, .p = p, .end = p + len, .err = err };
+	int rc = 0;
+
+	version_edit_init(e);
+	while (d.p < d.end) {
+		rc = dec_field(&d, e);
+		if (rc < 0)
+			break;
+	}
+	if (rc == 0 && e->has_last_seq && e->last_seq > IKEY_MAX_SEQ)
+		rc = bad(&d, "last sequence out of range");
+	if (rc < 0)
+		version_edit_free(e);
+	return rc;
+}
+
+/* ---- versions ---- */
+
+void version_ref(struct version *v)
+{
+	v->refs++;
+}
+
+void version_unref(struct version *v)
+{
+	int l;
+	size_t i;
+
+	if (!v || --v->refs > 0)
+		return;
+	if (v->prev) {
+		v->prev->next = v->next;
+		v->next->prev = v->prev;
+	}
+	for (l = 0; l < LSM_MAX_LEVELS; l++) {
+		for (i = 0; i < v->nfiles[l]; i++)
+			file_meta_unref(v->files[l][i]);
+		free(v->files[l]);
+	}
+	free(v);
+}
+
+uint64_t version_level_bytes(const struct version *v, int level)
+{
+	uint64_t sum = 0;
+	size_t i;
+
+	for (i = 0; i < v->nfiles[level]; i++)
+		sum += v->files[level][i]->size;
+	return sum;
+}
+
+size_t version_find_file(const struct version *v, int level,
+			 const uint8_t *ikey, size_t iklen)
+{
+	struct file_meta **files = v->files[level];
+	size_t lo = 0, hi = v->nfiles[level];
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct file_meta *f = files[mid];
+
+		if (ikey_cmp(f->largest, f->largest_len, ikey, iklen) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* User-key range [B, E] of a query; NULL ends are unbounded. */
+struct urange {
+	const uint8_t *b, *e;
+	size_t blen, elen;
+};
+
+static bool before_begin(const struct urange *r, const uint8_t *k, size_t n)
+{
+	return r->b && ukey_cmp(k, n, r->b, r->blen) < 0;
+}
+
+static bool after_end(const struct urange *r, const uint8_t *k, size_t n)
+{
+	return r->e && ukey_cmp(k, n, r->e, r->elen) > 0;
+}
+
+static int push_file(struct file_meta ***out, size_t *n, size_t *cap,
+		     struct file_meta *f)
+{
+	if (grow((void **)out, *n, cap, sizeof(**out)) < 0)
+		return -ENOMEM;
+	(*out)[(*n)++] = f;
+	return 0;
+}
+
+/* One pass over LEVEL.  For L0, widens R and returns 1 when a file
+ * overlapping R reaches outside it (the caller starts over). */
+static int overlap_pass(const struct version *v, int level,
+			struct urange *r, struct file_meta ***out, size_t *n,
+			size_t *cap)
+{
+	size_t i;
+
+	for (i = 0; i < v->nfiles[level]; i++) {
+		struct file_meta *f = v->files[level][i];
+		const uint8_t *s = f->smallest, *l = f->largest;
+		size_t sl = ikey_ulen(f->smallest_len);
+		size_t ll = ikey_ulen(f->largest_len);
+
+		if (before_begin(r, l, ll) || after_end(r, s, sl))
+			continue;
+		if (level == 0 && (before_begin(r, s, sl) ||
+				   after_end(r, l, ll))) {
+			if (before_begin(r, s, sl)) {
+				r->b = s;
+				r->blen = sl;
+			}
+			if (after_end(r, l, ll)) {
+				r->e = l;
+				r->elen = ll;
+			}
+			return 1;
+		}
+		if (push_file(out, n, cap, f) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int version_overlapping(const struct version *v, int level,
+			const uint8_t *begin, size_t blen,
+			const uint8_t *end, size_t elen,
+			struct file_meta ***out, size_t *n)
+{
+	struct urange r = { .b = begin, .e = end, .blen = blen, .elen = elen };
+	size_t start = *n, cap = *n;
+	int rc;
+
+	do {
+		*n = start;
+		rc = overlap_pass(v, level, &r, out, n, &cap);
+	} while (rc == 1);
+	if (rc < 0)
+		*n = start;
+	return rc;
+}
+
+static int check_file(const struct file_meta *f, int level,
+		      struct lsm_err *err)
+{
+	if (!ikey_valid(f->smallest, f->smallest_len) ||
+	    !ikey_valid(f->largest, f->largest_len))
+		return lsm_err_set(err, -EUCLEAN,
+				   "level %d: table %llu has an invalid key",
+				   level, (unsigned long long)f->number);
+	if (ikey_cmp(f->smallest, f->smallest_len, f->largest,
+		     f->largest_len) > 0)
+		return lsm_err_set(err, -EUCLEAN,
+				   "level %d: table %llu: smallest > largest",
+				   level, (unsigned long long)f->number);
+	return 0;
+}
+
+static int check_order(const struct file_meta *a, const struct file_meta *b,
+		       int level, struct lsm_err *err)
+{
+	if (level == 0 && a->number <= b->number)
+		return lsm_err_set(err, -EUCLEAN,
+				   "level 0: table %llu listed before %llu",
+				   (unsigned long long)a->number,
+				   (unsigned long long)b->number);
+	if (level > 0 && ikey_cmp(a->largest, a->largest_len, b->smallest,
+				  b->smallest_len) >= 0)
+		return lsm_err_set(err, -EUCLEAN,
+				   "level %d: tables %llu and %llu overlap",
+				   level, (unsigned long long)a->number,
+				   (unsigned long long)b->number);
+	return 0;
+}
+
+int version_check(const struct version *v, struct lsm_err *err)
+{
+	int l, rc;
+	size_t i;
+
+	for (l = 0; l < LSM_MAX_LEVELS; l++) {
+		for (i = 0; i < v->nfiles[l]; i++) {
+			rc = check_file(v->files[l][i], l, err);
+			if (rc == 0 && i > 0)
+				rc = check_order(v->files[l][i - 1],
+						 v->files[l][i], l, err);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}

@@ -130,7 +130,11 @@ struct version_set {
 	struct version live;   /* sentinel of the live versions list */
 	struct buf pointers[LSM_MAX_LEVELS]; /* compact pointers (ikeys) */
 	bool read_only;
+	uint64_t manifest_limit; /* roll over past this many bytes; vset_init
+	                          * sets VSET_MANIFEST_LIMIT (tests lower it) */
 };
+
+#define VSET_MANIFEST_LIMIT (UINT64_C(64) << 20)
 
 /* Initializes VS for DIR; nothing is read or written yet. */
 void vset_init(struct version_set *vs, const struct lsm_io *io,

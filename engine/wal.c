@@ -1,0 +1,589 @@
+/* wal.c - framed, checksummed records appended to a log file, and their
+ * replay after a crash (format and recovery rule: engine/doc/wal.md).
+ * Appends are serialized by the caller; wal_sync may run concurrently in
+ * another thread.  The first append or sync error is sticky: the log is
+ * then broken and every later call reports that error. */
+#include "wal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "coding.h"
+#include "crc.h"
+
+/* Larger frame buffers are released after the append that needed them. */
+#define WAL_KEEP_FRAME_BYTES (4u << 20)
+
+struct wal {
+	const struct lsm_io *io;
+	int fd;
+	char *path;
+	struct buf frame;        /* append scratch; owned by the appender */
+	_Atomic uint64_t size;   /* bytes written; stored by the appender */
+	pthread_mutex_t mu;
+	uint64_t synced;         /* bytes known durable; protected by mu */
+	bool synced_once;        /* protected by mu */
+	struct lsm_err broken;   /* first failure, code 0 if none; by mu */
+};
+
+/* Header of the record framing PAYLOAD: crc32 | len, both u32le. */
+static void wal_frame_header(uint8_t hdr[WAL_HEADER_BYTES],
+			     const void *payload, uint32_t len)
+{
+	uint32_t crc = 0;
+
+	put_u32le(hdr + 4, len);
+	crc = crc32_extend(crc32_of(hdr + 4, 4), payload, len);
+	put_u32le(hdr, crc);
+}
+
+int wal_create(const struct lsm_io *io, const char *path, struct wal **out,
+	       struct lsm_err *err)
+{
+	struct wal *w = calloc(1, sizeof(*w));
+	int rc;
+
+	if (!w)
+		return lsm_err_set(err, -ENOMEM, "%s: out of memory", path);
+	w->path = strdup(path);
+	if (!w->path) {
+		rc = lsm_err_set(err, -ENOMEM, "%s: out of memory", path);
+		goto out_free;
+	}
+	rc = io->open(io, path, O_WRONLY | O_CREAT | O_TRUNC, 0644, &w->fd);
+	if (rc < 0) {
+		lsm_err_set(err, rc, "%s: create: %s", path, strerror(-rc));
+		goto out_free;
+	}
+	rc = pthread_mutex_init(&w->mu, NULL);
+	if (rc) {
+		io->close(io, w->fd);
+		rc = lsm_err_set(err, -rc, "%s: mutex: %s", path, strerror(rc));
+		goto out_free;
+	}
+	w->io = io;
+	w->frame = (struct buf)BUF_INIT;
+	atomic_init(&w->size, 0);
+	*out = w;
+	return 0;
+out_free:
+	free(w->path);
+	free(w);
+	return rc;
+}
+
+/* Copies the sticky error, if any, into ERR and returns its code. */
+static int wal_check_broken(struct wal *w, struct lsm_err *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&w->mu);
+	rc = w->broken.code;
+	if (rc && err)
+		*err = w->broken;
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+/* Records the first failure; later ones keep the first. */
+static int wal_break(struct wal *w, struct lsm_err *err, int rc,
+		     const char *what, uint64_t off)
+{
+	struct lsm_err e;
+
+	lsm_err_set(&e, rc, "%s: %s at offset %" PRIu64 ": %s", w->path, what,
+		    off, strerror(-rc));
+	pthread_mutex_lock(&w->mu);
+	if (!w->broken.code)
+		w->broken = e;
+	pthread_mutex_unlock(&w->mu);
+	if (err)
+		*err = e;
+	return rc;
+}
+
+static int wal_build_frames(struct wal *w, const struct wal_rec *recs,
+			    size_t n, struct lsm_err *err)
+{
+	size_t total = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (recs[i].len == 0 || recs[i].len > WAL_MAX_RECORD)
+			return lsm_err_set(err, -EINVAL,
+					   "%s: record of %zu bytes (1..%u)",
+					   w->path, recs[i].len,
+					   WAL_MAX_RECORD);
+		if (recs[i].len > SIZE_MAX - WAL_HEADER_BYTES - total)
+			return lsm_err_set(err, -EINVAL, "%s: append too big",
+					   w->path);
+		total += WAL_HEADER_BYTES + recs[i].len;
+	}
+	buf_clear(&w->frame);
+	if (!buf_reserve(&w->frame, total))
+		return lsm_err_set(err, -ENOMEM, "%s: out of memory framing "
+				   "%zu bytes", w->path, total);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t hdr[WAL_HEADER_BYTES];
+
+		wal_frame_header(hdr, recs[i].p, (uint32_t)recs[i].len);
+		buf_append(&w->frame, hdr, sizeof(hdr));
+		buf_append(&w->frame, recs[i].p, recs[i].len);
+	}
+	return 0;
+}
+
+int wal_append(struct wal *w, const struct wal_rec *recs, size_t n,
+	       struct lsm_err *err)
+{
+	uint64_t off = atomic_load(&w->size);
+	int rc;
+
+	rc = wal_check_broken(w, err);
+	if (rc || n == 0)
+		return rc;
+	rc = wal_build_frames(w, recs, n, err); /* nothing written: not sticky */
+	if (rc < 0)
+		return rc;
+	rc = lsm_io_write_full(w->io, w->fd, w->frame.p, w->frame.len, off);
+	if (rc < 0)
+		rc = wal_break(w, err, rc, "write", off);
+	else
+		atomic_store(&w->size, off + w->frame.len);
+	if (w->frame.cap > WAL_KEEP_FRAME_BYTES)
+		buf_free(&w->frame);
+	return rc;
+}
+
+int wal_sync(struct wal *w, struct lsm_err *err)
+{
+	uint64_t target;
+	bool clean;
+	int rc;
+
+	pthread_mutex_lock(&w->mu);
+	rc = w->broken.code;
+	if (rc && err)
+		*err = w->broken;
+	target = atomic_load(&w->size);
+	clean = w->synced_once && target <= w->synced;
+	pthread_mutex_unlock(&w->mu);
+	if (rc || clean)
+		return rc;
+	rc = w->io->fsync(w->io, w->fd);
+	if (rc < 0)
+		return wal_break(w, err, rc, "fsync", target);
+	pthread_mutex_lock(&w->mu);
+	if (!w->synced_once || target > w->synced)
+		w->synced = target;
+	w->synced_once = true;
+	pthread_mutex_unlock(&w->mu);
+	return 0;
+}
+
+uint64_t wal_size(const struct wal *w)
+{
+	return atomic_load(&w->size);
+}
+
+int wal_close(struct wal *w, bool sync, struct lsm_err *err)
+{
+	int rc = 0, crc;
+
+	if (!w)
+		return 0;
+	if (sync)
+		rc = wal_sync(w, err);
+	crc = w->io->close(w->io, w->fd);
+	if (crc < 0 && rc == 0)
+		rc = lsm_err_set(err, crc, "%s: close: %s", w->path,
+				 strerror(-crc));
+	pthread_mutex_destroy(&w->mu);
+	buf_free(&w->frame);
+	free(w->path);
+	free(w);
+	return rc;
+}
+
+/* ---- replay ---- */
+
+#define WAL_READ_CHUNK (64u << 10)
+
+/* A window over the file being replayed; it grows only to hold the
+ * largest record seen (at least WAL_READ_CHUNK). */
+struct wal_reader {
+	const struct lsm_io *io;
+	int fd;
+	const char *path;
+	uint64_t size;
+	uint8_t *buf;
+	size_t cap;
+	uint64_t base; /* file offset of buf[0] */
+	size_t len;    /* valid bytes in buf */
+};
+
+/* Points *P at the file bytes [OFF, OFF + N), which lie within the file. */
+static int rd_get(struct wal_reader *r, uint64_t off, size_t n,
+		  const uint8_t **p, struct lsm_err *err)
+{
+	size_t want = n > WAL_READ_CHUNK ? n : WAL_READ_CHUNK;
+	int rc;
+
+	if (off >= r->base && off - r->base <= r->len &&
+	    n <= r->len - (off - r->base)) {
+		*p = r->buf + (off - r->base);
+		return 0;
+	}
+	if (want > r->size - off)
+		want = (size_t)(r->size - off);
+	if (want > r->cap) {
+		uint8_t *nb = realloc(r->buf, want);
+
+		if (!nb)
+			return lsm_err_set(err, -ENOMEM, "%s: out of memory "
+					   "reading %zu bytes", r->path, want);
+		r->buf = nb;
+		r->cap = want;
+	}
+	r->len = 0;
+	rc = lsm_io_read_full(r->io, r->fd, r->buf, want, off);
+	if (rc < 0)
+		return lsm_err_set(err, rc, "%s: read at offset %" PRIu64
+				   ": %s", r->path, off, strerror(-rc));
+	r->base = off;
+	r->len = want;
+	*p = r->buf;
+	return 0;
+}
+
+/* True when the 8-byte header at HDR (at file offset OFF) announces a
+ * plausible record that fits in the file. */
+static bool rec_len_ok(const struct wal_reader *r, uint64_t off,
+		       const uint8_t *hdr)
+{
+	uint32_t len = get_u32le(hdr + 4);
+
+	return len > 0 && len <= WAL_MAX_RECORD &&
+	       len <= r->size - off - WAL_HEADER_BYTES;
+}
+
+/* Reads the record at OFF: 0 and (*PAYLOAD, *LEN) when valid, 1 and *WHY
+ * when damaged, or a negative errno on I/O failure. */
+static int rd_record(struct wal_reader *r, uint64_t off,
+		     const uint8_t **payload, uint32_t *len, const char **why,
+		     struct lsm_err *err)
+{
+	const uint8_t *p;
+	uint32_t n;
+	int rc;
+
+	if (r->size - off < WAL_HEADER_BYTES) {
+		*why = "short header";
+		return 1;
+	}
+	rc = rd_get(r, off, WAL_HEADER_BYTES, &p, err);
+	if (rc < 0)
+		return rc;
+	n = get_u32le(p + 4);
+	if (n == 0) {
+		*why = "zero length";
+		return 1;
+	}
+	if (!rec_len_ok(r, off, p)) {
+		*why = n > WAL_MAX_RECORD ? "length over limit" :
+		       "record runs past end of file";
+		return 1;
+	}
+	rc = rd_get(r, off, WAL_HEADER_BYTES + (size_t)n, &p, err);
+	if (rc < 0)
+		return rc;
+	if (crc32_of(p + 4, 4 + (size_t)n) != get_u32le(p)) {
+		*why = "checksum mismatch";
+		return 1;
+	}
+	*payload = p + WAL_HEADER_BYTES;
+	*len = n;
+	return 0;
+}
+
+/*
+ * The forward scan after a damaged record looks for a valid record at any
+ * later offset.  Checking a candidate naively costs its length, which
+ * makes a long torn tail quadratic or worse.  Instead, with R(x) the CRC
+ * of the bytes [from, x):
+ *	crc(bytes [a, b)) = R(b) ^ crc32_combine(R(a), 0, b - a)
+ * R is kept at every K-th byte (checkpoints, one pass) and extended to any
+ * x by reading fewer than K bytes, so a candidate costs O(K).
+ */
+#define SCAN_DIRECT_MAX 512u          /* shorter ranges: plain CRC */
+#define SCAN_MIN_SHIFT 8              /* K >= 256 bytes */
+#define SCAN_MAX_CHECKPOINTS (1u << 18) /* 1 MiB of checkpoints */
+
+struct wal_scan {
+	struct wal_reader *r;
+	uint64_t from;
+	unsigned shift;  /* K = 1 << shift */
+	uint32_t *cp;    /* cp[j] = R(from + j * K) */
+	uint8_t *tmp;    /* max(K, SCAN_DIRECT_MAX) bytes */
+};
+
+/* Bytes [OFF, OFF + N) from the reader's window or read into s->tmp. */
+static int scan_bytes(struct wal_scan *s, uint64_t off, size_t n,
+		      const uint8_t **p, struct lsm_err *err)
+{
+	struct wal_reader *r = s->r;
+	int rc;
+
+	if (off >= r->base && off - r->base <= r->len &&
+	    n <= r->len - (off - r->base)) {
+		*p = r->buf + (off - r->base);
+		return 0;
+	}
+	rc = lsm_io_read_full(r->io, r->fd, s->tmp, n, off);
+	if (rc < 0)
+		return lsm_err_set(err, rc, "%s: read at offset %" PRIu64
+				   ": %s", r->path, off, strerror(-rc));
+	*p = s->tmp;
+	return 0;
+}
+
+static int scan_checkpoints(struct wal_scan *s, struct lsm_err *err)
+{
+	struct wal_reader *r = s->r;
+	uint64_t pos = s->from;
+	uint32_t crc = 0;
+	size_t j = 1;
+
+	s->cp[0] = 0;
+	while (pos < r->size) {
+		size_t n = r->size - pos > WAL_READ_CHUNK ? WAL_READ_CHUNK :
+			   (size_t)(r->size - pos);
+		const uint8_t *p;
+		size_t i = 0;
+		int rc = rd_get(r, pos, n, &p, err);
+
+		if (rc < 0)
+			return rc;
+		while (i < n) {
+			uint64_t next = s->from + ((uint64_t)j << s->shift);
+			size_t take = next - (pos + i) < n - i ?
+				      (size_t)(next - (pos + i)) : n - i;
+
+			crc = crc32_extend(crc, p + i, take);
+			i += take;
+			if (pos + i == next)
+				s->cp[j++] = crc;
+		}
+		pos += n;
+	}
+	return 0;
+}
+
+/* R(X): the CRC of the bytes [s->from, X). */
+static int scan_prefix_crc(struct wal_scan *s, uint64_t x, uint32_t *crc,
+			   struct lsm_err *err)
+{
+	uint64_t j = (x - s->from) >> s->shift;
+	uint64_t base = s->from + (j << s->shift);
+	const uint8_t *p = NULL;
+	int rc = 0;
+
+	if (x > base)
+		rc = scan_bytes(s, base, (size_t)(x - base), &p, err);
+	if (rc < 0)
+		return rc;
+	*crc = crc32_extend(s->cp[j], p, (size_t)(x - base));
+	return 0;
+}
+
+/* The CRC of the file bytes [A, B), A >= s->from. */
+static int scan_range_crc(struct wal_scan *s, uint64_t a, uint64_t b,
+			  uint32_t *crc, struct lsm_err *err)
+{
+	const uint8_t *p;
+	uint32_t ra, rb;
+	int rc;
+
+	if (b - a <= SCAN_DIRECT_MAX) {
+		rc = scan_bytes(s, a, (size_t)(b - a), &p, err);
+		if (rc == 0)
+			*crc = crc32_of(p, (size_t)(b - a));
+		return rc;
+	}
+	rc = scan_prefix_crc(s, a, &ra, err);
+	if (rc == 0)
+		rc = scan_prefix_crc(s, b, &rb, err);
+	if (rc == 0)
+		*crc = rb ^ (uint32_t)crc32_combine(ra, 0, (z_off_t)(b - a));
+	return rc;
+}
+
+/* 1 when the header at P (file offset OFF) starts a valid record. */
+static int scan_candidate(struct wal_scan *s, uint64_t off, const uint8_t *p,
+			  struct lsm_err *err)
+{
+	uint64_t end;
+	uint32_t crc = 0;
+	int rc;
+
+	if (!rec_len_ok(s->r, off, p))
+		return 0;
+	end = off + WAL_HEADER_BYTES + get_u32le(p + 4);
+	rc = scan_range_crc(s, off + 4, end, &crc, err);
+	if (rc < 0)
+		return rc;
+	return crc == get_u32le(p);
+}
+
+/* Looks for a valid record starting anywhere in [s->from, size): 1 and
+ * *FOUND when there is one, 0 when none, or a negative errno. */
+static int scan_run(struct wal_scan *s, uint64_t *found, struct lsm_err *err)
+{
+	struct wal_reader *r = s->r;
+	uint64_t pos = s->from;
+
+	while (r->size - pos >= WAL_HEADER_BYTES) {
+		size_t n = r->size - pos > WAL_READ_CHUNK ? WAL_READ_CHUNK :
+			   (size_t)(r->size - pos);
+		const uint8_t *p;
+		size_t i;
+		int rc = rd_get(r, pos, n, &p, err);
+
+		if (rc < 0)
+			return rc;
+		for (i = 0; i + WAL_HEADER_BYTES <= n; i++) {
+			rc = scan_candidate(s, pos + i, p + i, err);
+			if (rc < 0)
+				return rc;
+			if (rc) {
+				*found = pos + i;
+				return 1;
+			}
+		}
+		pos += i;
+	}
+	return 0;
+}
+
+static int wal_scan_valid(struct wal_reader *r, uint64_t from,
+			  uint64_t *found, struct lsm_err *err)
+{
+	struct wal_scan s = { .r = r, .from = from, .shift = SCAN_MIN_SHIFT };
+	uint64_t span = r->size - from;
+	size_t tmp_bytes;
+	int rc;
+
+	while ((span >> s.shift) >= SCAN_MAX_CHECKPOINTS)
+		s.shift++;
+	tmp_bytes = (size_t)1 << s.shift;
+	if (tmp_bytes < SCAN_DIRECT_MAX)
+		tmp_bytes = SCAN_DIRECT_MAX;
+	s.cp = malloc((size_t)((span >> s.shift) + 1) * sizeof(*s.cp));
+	s.tmp = malloc(tmp_bytes);
+	if (!s.cp || !s.tmp) {
+		rc = lsm_err_set(err, -ENOMEM, "%s: out of memory", r->path);
+		goto out;
+	}
+	rc = scan_checkpoints(&s, err);
+	if (rc == 0)
+		rc = scan_run(&s, found, err);
+out:
+	free(s.cp);
+	free(s.tmp);
+	return rc;
+}
+
+/* A damaged record at OFF: torn tail or corruption in the middle. */
+static int wal_damaged(struct wal_reader *r, uint64_t off, const char *why,
+		       bool tail_ok, struct wal_replay_info *info,
+		       struct lsm_err *err)
+{
+	uint64_t found = 0;
+	int rc = wal_scan_valid(r, off + 1, &found, err);
+
+	if (rc < 0)
+		return rc;
+	if (rc > 0)
+		return lsm_err_set(err, -EBADMSG, "%s: corrupt record at "
+				   "offset %" PRIu64 " (%s; a valid record "
+				   "follows at offset %" PRIu64 ")", r->path,
+				   off, why, found);
+	info->torn = true;
+	if (tail_ok)
+		return 0;
+	return lsm_err_set(err, -EBADMSG, "%s: torn record at offset %"
+			   PRIu64 " (%s)", r->path, off, why);
+}
+
+static int wal_deliver(struct wal_reader *r, wal_rec_fn fn, void *ctx,
+		       const uint8_t *p, uint32_t len, uint64_t off,
+		       struct lsm_err *err)
+{
+	int rc;
+
+	if (err)
+		err->code = 0;
+	rc = fn(ctx, p, len, off, err);
+	if (rc < 0 && err && err->code == 0)
+		lsm_err_set(err, rc, "%s: replay stopped at offset %" PRIu64
+			    ": %s", r->path, off, strerror(-rc));
+	return rc < 0 ? rc : 0;
+}
+
+static int wal_replay_loop(struct wal_reader *r, bool tail_ok, wal_rec_fn fn,
+			   void *ctx, struct wal_replay_info *info,
+			   struct lsm_err *err)
+{
+	uint64_t off = 0;
+
+	while (off < r->size) {
+		const uint8_t *p;
+		const char *why;
+		uint32_t len;
+		int rc = rd_record(r, off, &p, &len, &why, err);
+
+		if (rc < 0)
+			return rc;
+		if (rc > 0)
+			return wal_damaged(r, off, why, tail_ok, info, err);
+		rc = wal_deliver(r, fn, ctx, p, len, off, err);
+		if (rc < 0)
+			return rc;
+		off += WAL_HEADER_BYTES + (uint64_t)len;
+		info->records++;
+		info->end = off;
+	}
+	return 0;
+}
+
+int wal_replay(const struct lsm_io *io, const char *path, bool tail_ok,
+	       wal_rec_fn fn, void *ctx, struct wal_replay_info *info,
+	       struct lsm_err *err)
+{
+	struct wal_reader r = { .io = io, .path = path };
+	struct wal_replay_info inf = { 0 };
+	int rc;
+
+	rc = io->open(io, path, O_RDONLY, 0, &r.fd);
+	if (rc < 0)
+		return lsm_err_set(err, rc, "%s: open: %s", path,
+				   strerror(-rc));
+	rc = io->fsize(io, r.fd, &r.size);
+	if (rc < 0) {
+		lsm_err_set(err, rc, "%s: stat: %s", path, strerror(-rc));
+		goto out;
+	}
+	inf.size = r.size;
+	rc = wal_replay_loop(&r, tail_ok, fn, ctx, &inf, err);
+out:
+	io->close(io, r.fd);
+	free(r.buf);
+	if (info)
+		*info = inf;
+	return rc;
+}

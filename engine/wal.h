@@ -66,7 +66,8 @@ struct wal_replay_info {
  * after which no valid record follows anywhere in the file is a torn tail:
  * when TAIL_OK it ends the replay silently (info->torn), otherwise it is
  * -EBADMSG.  A damaged record followed by a valid one is corruption in the
- * middle of the log: -EBADMSG naming PATH and the offset. */
+ * middle of the log: -EBADMSG naming PATH and the offset.  INFO (when
+ * non-NULL) is filled on failure too: records/end tell how far it got. */
 int wal_replay(const struct lsm_io *io, const char *path, bool tail_ok,
 	       wal_rec_fn fn, void *ctx, struct wal_replay_info *info,
 	       struct lsm_err *err);

@@ -1,0 +1,704 @@
+/* faulty_io.c - the fault-injecting struct lsm_io used by the tests: fails
+ * the Nth call of a kind, shortens writes, counts calls, and models the
+ * loss of unsynced data and directory entries at a power cut (the model is
+ * described in faulty_io.h).  Tracking is by path: each descriptor opened
+ * for writing maps to the file it was opened on. */
+#include "faulty_io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BACKUP_PREFIX ".fio-bak-"
+
+struct fio_fault {
+	bool armed;
+	bool firing;          /* persistent and already triggered */
+	unsigned long left;   /* calls until it triggers */
+	int err;
+};
+
+struct fio_file {
+	char *path;           /* current name; NULL once unlinked */
+	unsigned long long durable; /* bytes that survive a power cut */
+	bool created;         /* created through this io */
+	bool entry_durable;   /* its directory entry survives */
+	bool written;         /* written or truncated through this io */
+};
+
+struct fio_fd {
+	int fd;
+	size_t file;          /* index in files */
+};
+
+struct fio_rename {
+	char *from, *to;
+	char *backup;         /* hard link to the replaced target, or NULL */
+};
+
+struct faulty_io_state {
+	const struct lsm_io *base;
+	pthread_mutex_t mu;
+	struct fio_fault fault[FIO_NOPS];
+	unsigned long count[FIO_NOPS];
+	bool short_writes;
+	bool dead;            /* after a power cut, until reset */
+	unsigned long backups;
+	struct fio_file *files;
+	size_t nfiles, capfiles;
+	struct fio_fd *fds;
+	size_t nfds, capfds;
+	struct fio_rename *renames; /* pending, oldest first */
+	size_t nrenames, caprenames;
+};
+
+static struct faulty_io_state *st_of(const struct lsm_io *io)
+{
+	return io->ctx;
+}
+
+/* Grows the array *V of *CAP elements of SIZE bytes to hold one more. */
+static int grow(void *v, size_t *cap, size_t n, size_t size)
+{
+	void **pv = v;
+	size_t ncap = *cap ? *cap * 2 : 16;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	p = realloc(*pv, ncap * size);
+	if (!p)
+		return -ENOMEM;
+	*pv = p;
+	*cap = ncap;
+	return 0;
+}
+
+static bool is_write_op(enum fio_op op)
+{
+	return op != FIO_OPEN && op != FIO_READ && op < FIO_ANY_WRITE;
+}
+
+static int fault_hit(struct fio_fault *f)
+{
+	if (!f->armed)
+		return 0;
+	if (f->firing)
+		return f->err;
+	if (--f->left > 0)
+		return 0;
+	if (f->armed && !(f->firing = f->err && f->firing))
+		f->armed = false;
+	return f->err;
+}
+
+/* Counts a call of kind OP and returns the error it must fail with, or 0.
+ * Called with st->mu held. */
+static int fio_check(struct faulty_io_state *st, enum fio_op op)
+{
+	int a, b = 0;
+
+	st->count[op]++;
+	a = fault_hit(&st->fault[op]);
+	if (is_write_op(op)) {
+		st->count[FIO_ANY_WRITE]++;
+		b = fault_hit(&st->fault[FIO_ANY_WRITE]);
+		if (st->dead)
+			return -EIO;
+	}
+	return a ? a : b;
+}
+
+static int fio_check_locked(struct faulty_io_state *st, enum fio_op op)
+{
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	rc = fio_check(st, op);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* ---- path bookkeeping (all with st->mu held) ---- */
+
+/* The directory part of PATH into OUT, without trailing slashes. */
+static void dir_of(const char *path, char *out, size_t cap)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n;
+
+	if (!slash) {
+		snprintf(out, cap, ".");
+		return;
+	}
+	n = (size_t)(slash - path);
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	if (n == 0)
+		n = 1; /* "/name" lives in "/" */
+	snprintf(out, cap, "%.*s", (int)n, path);
+}
+
+static bool in_dir(const char *path, const char *dir)
+{
+	char d[4096];
+
+	dir_of(path, d, sizeof(d));
+	return !strcmp(d, dir);
+}
+
+static struct fio_file *file_find(struct faulty_io_state *st,
+				  const char *path)
+{
+	for (size_t i = 0; i < st->nfiles; i++)
+		if (st->files[i].path && !strcmp(st->files[i].path, path))
+			return &st->files[i];
+	return NULL;
+}
+
+static struct fio_file *file_of_fd(struct faulty_io_state *st, int fd)
+{
+	for (size_t i = 0; i < st->nfds; i++)
+		if (st->fds[i].fd == fd)
+			return &st->files[st->fds[i].file];
+	return NULL;
+}
+
+static int file_add(struct faulty_io_state *st, const char *path,
+		    size_t *idx)
+{
+	struct fio_file *f = file_find(st, path);
+
+	if (f) {
+		*idx = (size_t)(f - st->files);
+		return 0;
+	}
+	if (grow(&st->files, &st->capfiles, st->nfiles, sizeof(*f)) < 0)
+		return -ENOMEM;
+	f = &st->files[st->nfiles];
+	memset(f, 0, sizeof(*f));
+	f->path = strdup(path);
+	if (!f->path)
+		return -ENOMEM;
+	*idx = st->nfiles++;
+	return 0;
+}
+
+static void file_rename(struct faulty_io_state *st, const char *from,
+			const char *to)
+{
+	struct fio_file *f = file_find(st, from);
+	char *p;
+
+	if (!f)
+		return;
+	p = strdup(to);
+	if (!p)
+		return; /* tracking lost for this file; tests stay correct */
+	free(f->path);
+	f->path = p;
+}
+
+static void file_forget(struct faulty_io_state *st, const char *path)
+{
+	struct fio_file *f = file_find(st, path);
+
+	if (f) {
+		free(f->path);
+		f->path = NULL;
+	}
+}
+
+/* Records a descriptor opened for writing on PATH, which EXISTED (with
+ * SIZE bytes) before the open with FLAGS. */
+static int fd_track(struct faulty_io_state *st, int fd, const char *path,
+		    int flags, bool existed, unsigned long long size)
+{
+	struct fio_file *f;
+	size_t idx;
+	bool fresh = !file_find(st, path);
+
+	if (file_add(st, path, &idx) < 0 ||
+	    grow(&st->fds, &st->capfds, st->nfds, sizeof(*st->fds)) < 0)
+		return -ENOMEM;
+	f = &st->files[idx];
+	if (fresh) {
+		f->created = !existed;
+		f->entry_durable = existed;
+		f->durable = existed ? size : 0;
+	}
+	if (flags & O_TRUNC) {
+		f->durable = 0;
+		f->written = true;
+	}
+	st->fds[st->nfds].fd = fd;
+	st->fds[st->nfds++].file = idx;
+	return 0;
+}
+
+static void fd_untrack(struct faulty_io_state *st, int fd)
+{
+	for (size_t i = 0; i < st->nfds; i++) {
+		if (st->fds[i].fd == fd) {
+			st->fds[i] = st->fds[--st->nfds];
+			return;
+		}
+	}
+}
+
+/* ---- the wrapped calls ---- */
+
+static int fio_open(const struct lsm_io *io, const char *path, int flags,
+		    mode_t mode, int *fd)
+{
+	struct faulty_io_state *st = st_of(io);
+	bool writes = (flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)) != 0;
+	struct stat sb;
+	bool existed;
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	rc = fio_check(st, FIO_OPEN);
+	if (!rc && writes && st->dead)
+		rc = -EIO;
+	if (rc)
+		goto out;
+	existed = stat(path, &sb) == 0;
+	rc = st->base->open(st->base, path, flags, mode, fd);
+	if (rc == 0 && writes &&
+	    fd_track(st, *fd, path, flags, existed,
+		     existed ? (unsigned long long)sb.st_size : 0) < 0) {
+		st->base->close(st->base, *fd);
+		rc = -ENOMEM;
+	}
+out:
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+static int fio_close(const struct lsm_io *io, int fd)
+{
+	struct faulty_io_state *st = st_of(io);
+
+	pthread_mutex_lock(&st->mu);
+	fd_untrack(st, fd);
+	pthread_mutex_unlock(&st->mu);
+	return st->base->close(st->base, fd);
+}
+
+static ssize_t fio_pread(const struct lsm_io *io, int fd, void *buf,
+			 size_t n, uint64_t off)
+{
+	struct faulty_io_state *st = st_of(io);
+	int rc = fio_check_locked(st, FIO_READ);
+
+	if (rc)
+		return rc;
+	return st->base->pread(st->base, fd, buf, n, off);
+}
+
+static ssize_t fio_pwrite(const struct lsm_io *io, int fd, const void *buf,
+			  size_t n, uint64_t off)
+{
+	struct faulty_io_state *st = st_of(io);
+	struct fio_file *f;
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	rc = fio_check(st, FIO_WRITE);
+	f = file_of_fd(st, fd);
+	if (!rc && f)
+		f->written = true;
+	if (!rc && st->short_writes && n > 1)
+		n /= 2;
+	pthread_mutex_unlock(&st->mu);
+	if (rc)
+		return rc;
+	return st->base->pwrite(st->base, fd, buf, n, off);
+}
+
+static int fio_fsync(const struct lsm_io *io, int fd)
+{
+	struct faulty_io_state *st = st_of(io);
+	struct fio_file *f;
+	uint64_t size = 0;
+	int rc = fio_check_locked(st, FIO_FSYNC);
+
+	if (rc == 0)
+		rc = st->base->fsize(st->base, fd, &size);
+	if (rc == 0)
+		rc = st->base->fsync(st->base, fd);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&st->mu);
+	f = file_of_fd(st, fd);
+	if (f && !st->dead)
+		f->durable = size;
+	pthread_mutex_unlock(&st->mu);
+	return 0;
+}
+
+static int fio_ftruncate(const struct lsm_io *io, int fd, uint64_t len)
+{
+	struct faulty_io_state *st = st_of(io);
+	struct fio_file *f;
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	rc = fio_check(st, FIO_TRUNCATE);
+	if (!rc)
+		rc = st->base->ftruncate(st->base, fd, len);
+	f = file_of_fd(st, fd);
+	if (!rc && f) {
+		f->written = true;
+		if (f->durable > len)
+			f->durable = len;
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+static int fio_fsize(const struct lsm_io *io, int fd, uint64_t *size)
+{
+	struct faulty_io_state *st = st_of(io);
+
+	return st->base->fsize(st->base, fd, size);
+}
+
+/* Keeps a hard link to TO (when it exists) so an undone rename can
+ * restore it; *BACKUP is NULL when there was nothing to keep. */
+static int rename_backup(struct faulty_io_state *st, const char *to,
+			 char **backup)
+{
+	char dir[4096], *b;
+	size_t n;
+
+	*backup = NULL;
+	if (access(to, F_OK) < 0)
+		return 0;
+	dir_of(to, dir, sizeof(dir));
+	n = strlen(dir) + sizeof(BACKUP_PREFIX) + 24;
+	b = malloc(n);
+	if (!b)
+		return -ENOMEM;
+	snprintf(b, n, "%s/%s%lu", dir, BACKUP_PREFIX, ++st->backups);
+	if (link(to, b) < 0) {
+		free(b);
+		return -errno;
+	}
+	*backup = b;
+	return 0;
+}
+
+static int rename_record(struct faulty_io_state *st, const char *from,
+			 const char *to, char *backup)
+{
+	struct fio_rename *r;
+
+	if (grow(&st->renames, &st->caprenames, st->nrenames,
+		 sizeof(*r)) < 0)
+		return -ENOMEM;
+	r = &st->renames[st->nrenames];
+	r->from = strdup(from);
+	r->to = strdup(to);
+	r->backup = backup;
+	if (!r->from || !r->to) {
+		free(r->from);
+		free(r->to);
+		return -ENOMEM;
+	}
+	st->nrenames++;
+	return 0;
+}
+
+static int fio_rename(const struct lsm_io *io, const char *from,
+		      const char *to)
+{
+	struct faulty_io_state *st = st_of(io);
+	char *backup = NULL;
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	rc = fio_check(st, FIO_RENAME);
+	if (!rc)
+		rc = rename_backup(st, to, &backup);
+	if (!rc)
+		rc = st->base->rename(st->base, from, to);
+	if (!rc && backup)
+		file_rename(st, to, backup);
+	if (!rc) {
+		file_rename(st, from, to);
+		rc = rename_record(st, from, to, backup);
+	} else if (backup) {
+		unlink(backup);
+		free(backup);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+static int fio_unlink(const struct lsm_io *io, const char *path)
+{
+	struct faulty_io_state *st = st_of(io);
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	rc = fio_check(st, FIO_UNLINK);
+	if (!rc)
+		rc = st->base->unlink(st->base, path);
+	if (!rc)
+		file_forget(st, path);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+static int fio_mkdir(const struct lsm_io *io, const char *path, mode_t mode)
+{
+	struct faulty_io_state *st = st_of(io);
+	int rc = fio_check_locked(st, FIO_MKDIR);
+
+	if (rc)
+		return rc;
+	return st->base->mkdir(st->base, path, mode);
+}
+
+/* DIR was synced: entries in it and renames into it are durable. */
+static void dir_commit(struct faulty_io_state *st, const char *dir)
+{
+	size_t i, kept = 0;
+
+	for (i = 0; i < st->nfiles; i++)
+		if (st->files[i].path && in_dir(st->files[i].path, dir))
+			st->files[i].entry_durable = true;
+	for (i = 0; i < st->nrenames; i++) {
+		struct fio_rename *r = &st->renames[i];
+
+		if (!in_dir(r->to, dir)) {
+			st->renames[kept++] = *r;
+			continue;
+		}
+		if (r->backup) {
+			unlink(r->backup);
+			file_forget(st, r->backup);
+		}
+		free(r->from);
+		free(r->to);
+		free(r->backup);
+	}
+	st->nrenames = kept;
+}
+
+static int fio_sync_dir(const struct lsm_io *io, const char *path)
+{
+	struct faulty_io_state *st = st_of(io);
+	char dir[4096];
+	size_t n = strlen(path);
+	int rc;
+
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	snprintf(dir, sizeof(dir), "%.*s", (int)n, path);
+	pthread_mutex_lock(&st->mu);
+	rc = fio_check(st, FIO_SYNC_DIR);
+	if (!rc)
+		rc = st->base->sync_dir(st->base, path);
+	if (!rc)
+		dir_commit(st, dir);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+static int fio_list_dir(const struct lsm_io *io, const char *dir,
+			char ***names, size_t *count)
+{
+	struct faulty_io_state *st = st_of(io);
+	size_t i, kept = 0;
+	int rc = st->base->list_dir(st->base, dir, names, count);
+
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < *count; i++) {
+		char *name = (*names)[i];
+
+		if (!strncmp(name, BACKUP_PREFIX, strlen(BACKUP_PREFIX)))
+			free(name);
+		else
+			(*names)[kept++] = name;
+	}
+	*count = kept;
+	return 0;
+}
+
+static int fio_lock(const struct lsm_io *io, int fd)
+{
+	struct faulty_io_state *st = st_of(io);
+
+	return st->base->lock(st->base, fd);
+}
+
+/* ---- the public functions ---- */
+
+struct faulty_io *faulty_io_new(const struct lsm_io *base)
+{
+	struct faulty_io *fio = calloc(1, sizeof(*fio));
+	struct faulty_io_state *st = calloc(1, sizeof(*st));
+
+	if (!fio || !st || pthread_mutex_init(&st->mu, NULL)) {
+		free(fio);
+		free(st);
+		return NULL;
+	}
+	st->base = base;
+	fio->st = st;
+	fio->io = (struct lsm_io){
+		.open = fio_open, .close = fio_close, .pread = fio_pread,
+		.pwrite = fio_pwrite, .fsync = fio_fsync,
+		.ftruncate = fio_ftruncate, .fsize = fio_fsize,
+		.rename = fio_rename, .unlink = fio_unlink,
+		.mkdir = fio_mkdir, .sync_dir = fio_sync_dir,
+		.list_dir = fio_list_dir, .lock = fio_lock, .ctx = st,
+	};
+	return fio;
+}
+
+/* Forgets every tracked file and pending rename (removing backups). */
+static void fio_forget_all(struct faulty_io_state *st)
+{
+	for (size_t i = 0; i < st->nrenames; i++) {
+		if (st->renames[i].backup)
+			unlink(st->renames[i].backup);
+		free(st->renames[i].from);
+		free(st->renames[i].to);
+		free(st->renames[i].backup);
+	}
+	st->nrenames = 0;
+	for (size_t i = 0; i < st->nfiles; i++)
+		free(st->files[i].path);
+	st->nfiles = 0;
+	st->nfds = 0;
+}
+
+void faulty_io_free(struct faulty_io *fio)
+{
+	struct faulty_io_state *st;
+
+	if (!fio)
+		return;
+	st = fio->st;
+	fio_forget_all(st);
+	free(st->files);
+	free(st->fds);
+	free(st->renames);
+	pthread_mutex_destroy(&st->mu);
+	free(st);
+	free(fio);
+}
+
+void faulty_io_fail_nth(struct faulty_io *fio, enum fio_op op,
+			unsigned long nth, int err, bool persistent)
+{
+	struct faulty_io_state *st = fio->st;
+	struct fio_fault *f;
+
+	if ((unsigned)op >= FIO_NOPS)
+		return;
+	pthread_mutex_lock(&st->mu);
+	f = &st->fault[op];
+	f->armed = nth > 0 && err != 0;
+	f->left = nth;
+	f->err = err > 0 ? -err : err;
+	f->firing = false;
+	f->persistent = persistent;
+	pthread_mutex_unlock(&st->mu);
+}
+
+void faulty_io_short_writes(struct faulty_io *fio, bool on)
+{
+	pthread_mutex_lock(&fio->st->mu);
+	fio->st->short_writes = on;
+	pthread_mutex_unlock(&fio->st->mu);
+}
+
+unsigned long faulty_io_count(struct faulty_io *fio, enum fio_op op)
+{
+	unsigned long n;
+
+	if ((unsigned)op >= FIO_NOPS)
+		return 0;
+	pthread_mutex_lock(&fio->st->mu);
+	n = fio->st->count[op];
+	pthread_mutex_unlock(&fio->st->mu);
+	return n;
+}
+
+void faulty_io_reset(struct faulty_io *fio)
+{
+	struct faulty_io_state *st = fio->st;
+
+	pthread_mutex_lock(&st->mu);
+	memset(st->fault, 0, sizeof(st->fault));
+	st->short_writes = false;
+	st->dead = false;
+	pthread_mutex_unlock(&st->mu);
+}
+
+/* Undoes the pending renames, newest first; first error or 0. */
+static int undo_renames(struct faulty_io_state *st)
+{
+	int rc = 0;
+
+	for (size_t i = st->nrenames; i-- > 0;) {
+		struct fio_rename *r = &st->renames[i];
+
+		if (rename(r->to, r->from) == 0)
+			file_rename(st, r->to, r->from);
+		else if (errno != ENOENT && !rc)
+			rc = -errno;
+		if (r->backup && rename(r->backup, r->to) == 0)
+			file_rename(st, r->backup, r->to);
+		else if (r->backup && !rc)
+			rc = -errno;
+		free(r->backup);
+		r->backup = NULL; /* consumed */
+	}
+	return rc;
+}
+
+/* Rolls one tracked file back to what survives; 0 or -errno. */
+static int roll_back(const struct fio_file *f)
+{
+	struct stat sb;
+
+	if (!f->path)
+		return 0;
+	if (f->created && !f->entry_durable)
+		return unlink(f->path) < 0 && errno != ENOENT ? -errno : 0;
+	if (!f->written || stat(f->path, &sb) < 0)
+		return 0;
+	if ((unsigned long long)sb.st_size <= f->durable)
+		return 0;
+	return truncate(f->path, (off_t)f->durable) < 0 ? -errno : 0;
+}
+
+int faulty_io_power_cut(struct faulty_io *fio)
+{
+	struct faulty_io_state *st = fio->st;
+	int rc, r;
+
+	pthread_mutex_lock(&st->mu);
+	rc = undo_renames(st);
+	for (size_t i = 0; i < st->nfiles; i++) {
+		r = roll_back(&st->files[i]);
+		if (r && !rc)
+			rc = r;
+	}
+	fio_forget_all(st);
+	st->dead = true;
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}

@@ -1,0 +1,163 @@
+/* db_impl.h - the inside of struct lsm_db, shared by db*.c, compaction.c
+ * and stats.c.
+ *
+ * Locks (taken in this order, never the reverse):
+ *   wq_mu  - the writer queue; the queue's head is the write leader, the only
+ *            thread that appends to the WAL, inserts into the memtable or
+ *            switches memtables.
+ *   mu     - versions and the version set, background work state,
+ *            snapshots, pending outputs, errors.
+ *   sv_mu  - the pointer to the current super version only.
+ * Readers take sv_mu just long enough to reference the super version:
+ * reads never wait for a flush, a compaction or a manifest fsync.
+ */
+#ifndef LSM_DB_IMPL_H
+#define LSM_DB_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "cache.h"
+#include "lsm.h"
+#include "lsm_io.h"
+#include "memtable.h"
+#include "stats.h"
+#include "table_cache.h"
+#include "version.h"
+#include "wal.h"
+
+/* What a reader needs: memtables and tables at one instant. */
+struct super {
+	_Atomic int refs;
+	struct memtable *mem;
+	struct memtable *imm; /* may be NULL */
+	struct version *v;
+};
+
+struct lsm_snapshot {
+	uint64_t seq;
+	struct lsm_snapshot *prev, *next; /* db->snapshots list, under mu */
+};
+
+struct writer {
+	struct lsm_batch *batch; /* NULL: a sync request */
+	bool sync;
+	bool done;
+	int rc;
+	struct lsm_err err;
+	pthread_cond_t cv;
+	struct writer *next;
+};
+
+struct pending {
+	uint64_t *numbers; /* files being written by flush/compaction */
+	size_t n, cap;
+};
+
+struct lsm_db {
+	char *dir;
+	struct lsm_options opts;
+	const struct lsm_io *io;
+	int lock_fd;
+	bool read_only;
+
+	pthread_mutex_t wq_mu;
+	struct writer *wq_head, *wq_tail; /* under wq_mu */
+	struct lsm_batch *group;          /* leader's scratch, under wq_mu */
+
+	/* Write leader state (touched by the leader, or under mu). */
+	struct memtable *mem;
+	struct wal *wal;
+	uint64_t wal_number;
+	_Atomic uint64_t last_seq;        /* last visible sequence number */
+
+	pthread_mutex_t mu;
+	pthread_cond_t bg_cv;     /* signalled when bg work may be needed */
+	pthread_cond_t done_cv;   /* signalled when a bg job finishes */
+	struct memtable *imm;     /* being flushed; under mu */
+	struct version_set vs;    /* under mu */
+	struct lsm_snapshot snapshots; /* sentinel; under mu */
+	struct pending pending;   /* under mu */
+	bool shutting_down;       /* under mu */
+	bool flush_running, compaction_running; /* under mu */
+	int manual_compactions;   /* callers compacting by hand; under mu */
+	int bg_error;             /* sticky: writes fail, db read-only */
+	struct lsm_err bg_err;
+	int flush_error;          /* last flush failure, retried */
+	uint64_t flush_retries;
+	pthread_t flush_thread, compact_thread, sync_thread;
+	bool flush_started, compact_started, sync_started;
+
+	pthread_mutex_t sv_mu;
+	struct super *sv;         /* under sv_mu */
+
+	struct cache *block_cache;
+	struct table_cache *tables;
+	struct stats stats;
+	uint64_t open_time_us;
+};
+
+/* ---- db.c ---- */
+void db_log(struct lsm_db *db, enum lsm_log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+uint64_t db_now_us(void);
+/* Makes the fatal error RC the db's sticky background error (turning it
+ * read-only) and logs it.  Under mu. */
+void db_set_bg_error(struct lsm_db *db, int rc, const struct lsm_err *err);
+/* Deletes files no live version, WAL position or pending output needs.
+ * Called with mu held; drops it around the unlinks. */
+void db_delete_obsolete(struct lsm_db *db);
+int db_pending_add(struct lsm_db *db, uint64_t number);   /* under mu */
+void db_pending_remove(struct lsm_db *db, uint64_t number); /* under mu */
+
+/* ---- super versions (db_read.c) ---- */
+struct super *db_super_get(struct lsm_db *db);          /* +1 ref */
+void db_super_put(struct lsm_db *db, struct super *sv); /* -1 ref */
+/* Publishes a new super version from db->mem, db->imm and vs.current.
+ * Under mu.  -ENOMEM leaves the old one (readers then miss nothing: the
+ * caller keeps the old files until it can retry). */
+int db_super_install(struct lsm_db *db);
+
+/* ---- writes (db_write.c) ---- */
+int db_write_batch(struct lsm_db *db, struct lsm_batch *b, bool sync,
+		   struct lsm_err *err);
+
+/* ---- background (db_bg.c) ---- */
+int db_bg_start(struct lsm_db *db, struct lsm_err *err);
+void db_bg_stop(struct lsm_db *db);
+/* Writes MEM to a new L0 table, adding it to EDIT.  *NUMBER gets 0 when
+ * MEM is empty (no table).  Called without mu. */
+int db_write_l0(struct lsm_db *db, struct memtable *mem,
+		struct version_edit *edit, uint64_t *number,
+		struct lsm_err *err);
+/* Wakes the background threads (under mu). */
+void db_bg_kick(struct lsm_db *db);
+/* Waits (under mu) until no flush is pending or running. */
+int db_wait_flush(struct lsm_db *db, struct lsm_err *err);
+
+/* ---- compaction (compaction.c) ---- */
+/* Score >= 1 means LEVEL should be compacted (under mu). */
+double compaction_score(struct lsm_db *db, const struct version *v,
+			int level);
+/* Bytes that compactions still have to move down (under mu). */
+uint64_t compaction_pending_bytes(struct lsm_db *db, const struct version *v);
+/* Runs one automatic compaction if some level needs one.  Called by the
+ * compaction thread with mu held (dropped while merging).  Returns 1 if
+ * it did work, 0 if none was needed, or a negative error. */
+int compaction_run_auto(struct lsm_db *db, struct lsm_err *err);
+/* lsm_compact_range body, with mu held. */
+int compaction_run_range(struct lsm_db *db, const uint8_t *begin, size_t blen,
+			 const uint8_t *end, size_t elen, struct lsm_err *err);
+/* The oldest sequence some snapshot can see (under mu). */
+uint64_t db_oldest_snapshot(struct lsm_db *db);
+
+/* ---- iterators (db_iter.c) ---- */
+/* An internal iterator over mem, imm and every table of SV (takes its
+ * own reference on SV). */
+struct iiter *db_internal_iter(struct lsm_db *db, struct super *sv,
+			       struct lsm_err *err);
+
+#endif /* LSM_DB_IMPL_H */

@@ -1,0 +1,675 @@
+/* ns.c - the namespace handle: superblock and format, inode number
+ * allocation, striped inode locks, inode record helpers, getattr/setattr,
+ * open references and orphan reclaim.  Directory operations are in
+ * ns_dir.c, file data in ns_data.c, xattrs in ns_xattr.c, paths in
+ * ns_path.c. */
+#include "ns_priv.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void ns_options_init(struct ns_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->chunk_size = CODEC_DEFAULT_CHUNK;
+	o->root_mode = 0755;
+}
+
+int ns_enomem(struct lsm_err *err)
+{
+	return lsm_err_set(err, -ENOMEM, "lsmfs: out of memory");
+}
+
+void ns_now(int64_t *sec, uint32_t *nsec)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	*sec = ts.tv_sec;
+	*nsec = (uint32_t)ts.tv_nsec;
+}
+
+void ns_touch(struct codec_inode *in, bool mtime, bool ctime)
+{
+	int64_t s;
+	uint32_t ns;
+
+	ns_now(&s, &ns);
+	if (mtime) {
+		in->mtime_sec = s;
+		in->mtime_nsec = ns;
+	}
+	if (ctime) {
+		in->ctime_sec = s;
+		in->ctime_nsec = ns;
+	}
+}
+
+static int put_super(struct ns *ns, struct lsm_batch *b, uint64_t limit,
+		     struct lsm_err *err)
+{
+	struct codec_super sb = { CODEC_FORMAT_VERSION, ns->cs, limit };
+	uint8_t v[CODEC_SUPER_LEN];
+
+	codec_super_encode(v, &sb);
+	if (b)
+		return lsm_batch_put(b, CODEC_SUPER_KEY, CODEC_SUPER_KEY_LEN,
+				     v, sizeof(v));
+	return lsm_put(ns->db, CODEC_SUPER_KEY, CODEC_SUPER_KEY_LEN, v,
+		       sizeof(v), err);
+}
+
+static int store_is_empty(struct ns *ns, bool *empty, struct lsm_err *err)
+{
+	struct lsm_iter *it;
+	int rc = lsm_iter_new(ns->db, NULL, &it, err);
+
+	if (rc < 0)
+		return rc;
+	lsm_iter_seek_first(it);
+	*empty = !lsm_iter_valid(it);
+	rc = lsm_iter_status(it, err);
+	lsm_iter_free(it);
+	return rc;
+}
+
+static int format(struct ns *ns, struct lsm_err *err)
+{
+	struct codec_inode root = { 0 };
+	struct lsm_batch *b = lsm_batch_new();
+	int rc;
+
+	if (!b)
+		return ns_enomem(err);
+	root.mode = S_IFDIR | (ns->opt.root_mode & 07777);
+	root.uid = ns->opt.root_uid;
+	root.gid = ns->opt.root_gid;
+	root.nlink = 2;
+	root.parent = CODEC_ROOT_INO;
+	ns_touch(&root, true, true);
+	root.atime_sec = root.mtime_sec;
+	root.atime_nsec = root.mtime_nsec;
+	rc = put_super(ns, b, CODEC_FIRST_INO, err);
+	if (rc == 0)
+		rc = ns_batch_inode(b, CODEC_ROOT_INO, &root, NULL, 0);
+	if (rc == 0)
+		rc = lsm_write(ns->db, b, LSM_WRITE_SYNC, err);
+	lsm_batch_free(b);
+	ns->next_ino = ns->ino_limit = CODEC_FIRST_INO;
+	return rc;
+}
+
+static int load_super(struct ns *ns, struct lsm_err *err)
+{
+	uint8_t v[CODEC_SUPER_LEN];
+	struct codec_super sb;
+	size_t vlen;
+	bool empty;
+	int rc;
+
+	rc = lsm_get_buf(ns->db, NULL, CODEC_SUPER_KEY, CODEC_SUPER_KEY_LEN,
+			 v, sizeof(v), &vlen, err);
+	if (rc == -ENOENT) {
+		rc = store_is_empty(ns, &empty, err);
+		if (rc < 0)
+			return rc;
+		if (!empty)
+			return lsm_err_set(err, -EINVAL,
+					   "not an lsmfs store (no superblock)");
+		if (ns->opt.read_only)
+			return lsm_err_set(err, -EINVAL,
+					   "empty store: cannot format read-only");
+		return format(ns, err);
+	}
+	if (rc < 0)
+		return rc;
+	if (vlen != sizeof(v) || codec_super_decode(v, vlen, &sb) < 0)
+		return lsm_err_set(err, -EUCLEAN,
+				   "lsmfs superblock is corrupt or of an unknown version");
+	ns->cs = sb.chunk_size;
+	ns->next_ino = ns->ino_limit = sb.ino_limit;
+	return 0;
+}
+
+int ns_open(struct lsm_db *db, const struct ns_options *o, struct ns **out,
+	    struct lsm_err *err)
+{
+	struct ns *ns = calloc(1, sizeof(*ns));
+	int rc;
+
+	if (!ns)
+		return ns_enomem(err);
+	ns->db = db;
+	if (o)
+		ns->opt = *o;
+	else
+		ns_options_init(&ns->opt);
+	ns->cs = ns->opt.chunk_size;
+	if (ns->cs < CODEC_MIN_CHUNK || ns->cs > CODEC_MAX_CHUNK ||
+	    (ns->cs & (ns->cs - 1))) {
+		free(ns);
+		return lsm_err_set(err, -EINVAL,
+				   "chunk size %u: not a power of two in [%u, %u]",
+				   ns->opt.chunk_size, CODEC_MIN_CHUNK,
+				   CODEC_MAX_CHUNK);
+	}
+	pthread_mutex_init(&ns->alloc_mu, NULL);
+	pthread_mutex_init(&ns->rename_mu, NULL);
+	pthread_mutex_init(&ns->open_mu, NULL);
+	for (unsigned i = 0; i < NS_NLOCKS; i++)
+		pthread_rwlock_init(&ns->locks[i], NULL);
+	rc = load_super(ns, err);
+	if (rc < 0) {
+		ns_close(ns);
+		return rc;
+	}
+	*out = ns;
+	return 0;
+}
+
+void ns_close(struct ns *ns)
+{
+	if (!ns)
+		return;
+	for (unsigned i = 0; i < NS_OPEN_BUCKETS; i++) {
+		while (ns->open[i]) {
+			struct ns_openref *r = ns->open[i];
+
+			ns->open[i] = r->next;
+			free(r);
+		}
+	}
+	for (unsigned i = 0; i < NS_NLOCKS; i++)
+		pthread_rwlock_destroy(&ns->locks[i]);
+	pthread_mutex_destroy(&ns->alloc_mu);
+	pthread_mutex_destroy(&ns->rename_mu);
+	pthread_mutex_destroy(&ns->open_mu);
+	free(ns);
+}
+
+uint32_t ns_chunk_size(const struct ns *ns)
+{
+	return ns->cs;
+}
+
+struct lsm_db *ns_db(const struct ns *ns)
+{
+	return ns->db;
+}
+
+uint64_t ns_inodes_used(const struct ns *ns)
+{
+	return ns->next_ino;
+}
+
+int ns_alloc_ino(struct ns *ns, uint64_t *ino, struct lsm_err *err)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&ns->alloc_mu);
+	if (ns->next_ino >= ns->ino_limit) {
+		/* Durable order: the engine recovers a prefix of writes, so
+		 * this put lands before any create using the new range. */
+		rc = put_super(ns, NULL, ns->next_ino + NS_INO_STEP, err);
+		if (rc == 0)
+			ns->ino_limit = ns->next_ino + NS_INO_STEP;
+	}
+	if (rc == 0)
+		*ino = ns->next_ino++;
+	pthread_mutex_unlock(&ns->alloc_mu);
+	return rc;
+}
+
+static unsigned stripe(uint64_t ino)
+{
+	ino *= 0x9e3779b97f4a7c15ull;
+	return (unsigned)(ino >> 56) % NS_NLOCKS;
+}
+
+void ns_lock(struct ns *ns, struct ns_lockset *ls, const uint64_t *inos,
+	     unsigned n, bool write)
+{
+	ls->n = 0;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned s = stripe(inos[i]), j;
+
+		if (inos[i] == 0)
+			continue;
+		for (j = 0; j < ls->n && ls->idx[j] != s; j++)
+			;
+		if (j < ls->n)
+			continue;
+		for (j = ls->n; j > 0 && ls->idx[j - 1] > s; j--)
+			ls->idx[j] = ls->idx[j - 1];
+		ls->idx[j] = s;
+		ls->n++;
+	}
+	for (unsigned i = 0; i < ls->n; i++) {
+		if (write)
+			pthread_rwlock_wrlock(&ns->locks[ls->idx[i]]);
+		else
+			pthread_rwlock_rdlock(&ns->locks[ls->idx[i]]);
+	}
+}
+
+void ns_unlock(struct ns *ns, struct ns_lockset *ls)
+{
+	for (unsigned i = ls->n; i > 0; i--)
+		pthread_rwlock_unlock(&ns->locks[ls->idx[i - 1]]);
+	ls->n = 0;
+}
+
+int ns_get_inode(struct ns *ns, uint64_t ino, struct codec_inode *in,
+		 char *target, size_t *tlen, struct lsm_err *err)
+{
+	uint8_t key[CODEC_INO_KEY_LEN];
+	uint8_t buf[NS_INODE_BUF];
+	const char *t;
+	size_t vlen, n;
+	int rc;
+
+	codec_inode_key(key, ino);
+	rc = lsm_get_buf(ns->db, NULL, key, sizeof(key), buf, sizeof(buf),
+			 &vlen, err);
+	if (rc == -ENOENT)
+		return lsm_err_set(err, -ENOENT, "inode %llu: no such inode",
+				   (unsigned long long)ino);
+	if (rc < 0)
+		return rc;
+	if (vlen > sizeof(buf) || codec_inode_decode(buf, vlen, in, &t, &n))
+		return lsm_err_set(err, -EUCLEAN,
+				   "inode %llu: corrupt record (%zu bytes)",
+				   (unsigned long long)ino, vlen);
+	if (target)
+		memcpy(target, t, n);
+	if (tlen)
+		*tlen = n;
+	return 0;
+}
+
+int ns_batch_inode(struct lsm_batch *b, uint64_t ino,
+		   const struct codec_inode *in, const char *target,
+		   size_t tlen)
+{
+	uint8_t key[CODEC_INO_KEY_LEN];
+	uint8_t val[NS_INODE_BUF];
+	size_t vlen;
+
+	codec_inode_key(key, ino);
+	vlen = codec_inode_encode(val, in, target, tlen);
+	return lsm_batch_put(b, key, sizeof(key), val, vlen);
+}
+
+int ns_get_dentry(struct ns *ns, uint64_t parent, const char *name,
+		  size_t len, uint64_t *ino, uint32_t *type,
+		  struct lsm_err *err)
+{
+	uint8_t key[CODEC_DENTRY_KEY_MAX];
+	uint8_t val[CODEC_DENTRY_LEN + 1];
+	size_t klen, vlen;
+	int rc;
+
+	klen = codec_dentry_key(key, parent, name, len);
+	rc = lsm_get_buf(ns->db, NULL, key, klen, val, sizeof(val), &vlen,
+			 err);
+	if (rc < 0)
+		return rc;
+	if (codec_dentry_decode(val, vlen, ino, type) < 0)
+		return lsm_err_set(err, -EUCLEAN,
+				   "directory %llu: corrupt entry '%.*s'",
+				   (unsigned long long)parent, (int)len, name);
+	return 0;
+}
+
+int ns_commit(struct ns *ns, struct lsm_batch *b, struct lsm_err *err)
+{
+	if (ns->opt.read_only)
+		return lsm_err_set(err, -EROFS, "lsmfs: read-only");
+	return lsm_write(ns->db, b, ns->opt.write_flags, err);
+}
+
+int ns_sync(struct ns *ns, struct lsm_err *err)
+{
+	if (ns->opt.read_only)
+		return 0;
+	return lsm_sync(ns->db, err);
+}
+
+void ns_attr_stat(const struct ns_attr *a, struct stat *st)
+{
+	const struct codec_inode *in = &a->in;
+
+	memset(st, 0, sizeof(*st));
+	st->st_ino = a->ino;
+	st->st_mode = in->mode;
+	st->st_nlink = in->nlink;
+	st->st_uid = in->uid;
+	st->st_gid = in->gid;
+	st->st_rdev = in->rdev;
+	st->st_size = (off_t)in->size;
+	st->st_blksize = 4096;
+	st->st_blocks = (blkcnt_t)((in->alloc + 511) / 512);
+	st->st_atim.tv_sec = in->atime_sec;
+	st->st_atim.tv_nsec = in->atime_nsec;
+	st->st_mtim.tv_sec = in->mtime_sec;
+	st->st_mtim.tv_nsec = in->mtime_nsec;
+	st->st_ctim.tv_sec = in->ctime_sec;
+	st->st_ctim.tv_nsec = in->ctime_nsec;
+}
+
+int ns_getattr(struct ns *ns, uint64_t ino, struct ns_attr *a,
+	       struct lsm_err *err)
+{
+	a->ino = ino;
+	return ns_get_inode(ns, ino, &a->in, NULL, NULL, err);
+}
+
+static void set_times(struct codec_inode *in, const struct ns_setattr *s)
+{
+	int64_t sec;
+	uint32_t nsec;
+
+	ns_now(&sec, &nsec);
+	if (s->valid & NS_SET_ATIME_NOW) {
+		in->atime_sec = sec;
+		in->atime_nsec = nsec;
+	} else if (s->valid & NS_SET_ATIME) {
+		in->atime_sec = s->atime.tv_sec;
+		in->atime_nsec = (uint32_t)s->atime.tv_nsec;
+	}
+	if (s->valid & NS_SET_MTIME_NOW) {
+		in->mtime_sec = sec;
+		in->mtime_nsec = nsec;
+	} else if (s->valid & NS_SET_MTIME) {
+		in->mtime_sec = s->mtime.tv_sec;
+		in->mtime_nsec = (uint32_t)s->mtime.tv_nsec;
+	}
+	in->ctime_sec = sec;
+	in->ctime_nsec = nsec;
+	if (s->valid & NS_SET_CTIME) {
+		in->ctime_sec = s->ctime.tv_sec;
+		in->ctime_nsec = (uint32_t)s->ctime.tv_nsec;
+	}
+}
+
+static void set_owner(struct codec_inode *in, const struct ns_setattr *s)
+{
+	bool changed = false;
+
+	if ((s->valid & NS_SET_MODE))
+		in->mode = (in->mode & S_IFMT) | (s->mode & 07777);
+	if ((s->valid & NS_SET_UID) && s->uid != in->uid) {
+		in->uid = s->uid;
+		changed = true;
+	}
+	if ((s->valid & NS_SET_GID) && s->gid != in->gid) {
+		in->gid = s->gid;
+		changed = true;
+	}
+	/* As local filesystems: chown clears set-user-ID and (when group
+	 * executable) set-group-ID of non-directories. */
+	if (changed && !(s->valid & NS_SET_MODE) && !ns_is_dir(in)) {
+		in->mode &= ~(uint32_t)S_ISUID;
+		if (in->mode & S_IXGRP)
+			in->mode &= ~(uint32_t)S_ISGID;
+	}
+}
+
+static int setattr_locked(struct ns *ns, uint64_t ino,
+			  const struct ns_setattr *s, struct ns_attr *out,
+			  struct lsm_batch *b, struct lsm_err *err)
+{
+	struct codec_inode in;
+	char target[NS_INODE_BUF];
+	size_t tlen;
+	int rc;
+
+	rc = ns_get_inode(ns, ino, &in, target, &tlen, err);
+	if (rc < 0)
+		return rc;
+	if (s->valid & NS_SET_SIZE) {
+		if (ns_is_dir(&in))
+			return lsm_err_set(err, -EISDIR, "truncate: directory");
+		if (!S_ISREG(in.mode))
+			return lsm_err_set(err, -EINVAL, "truncate: not a file");
+		rc = ns_trunc_chunks(ns, b, ino, &in, s->size, err);
+		if (rc < 0)
+			return rc;
+		if (s->size != in.size)
+			ns_touch(&in, true, false);
+		in.size = s->size;
+	}
+	set_owner(&in, s);
+	set_times(&in, s);
+	rc = ns_batch_inode(b, ino, &in, target, tlen);
+	if (rc == 0)
+		rc = ns_commit(ns, b, err);
+	if (rc == 0 && out) {
+		out->ino = ino;
+		out->in = in;
+	}
+	return rc;
+}
+
+int ns_setattr(struct ns *ns, uint64_t ino, const struct ns_setattr *s,
+	       struct ns_attr *out, struct lsm_err *err)
+{
+	struct lsm_batch *b = lsm_batch_new();
+	struct ns_lockset ls;
+	int rc;
+
+	if (!b)
+		return ns_enomem(err);
+	ns_lock(ns, &ls, &ino, 1, true);
+	rc = setattr_locked(ns, ino, s, out, b, err);
+	ns_unlock(ns, &ls);
+	lsm_batch_free(b);
+	return rc;
+}
+
+/* ---- open references and orphans ---- */
+
+static struct ns_openref **open_slot(struct ns *ns, uint64_t ino)
+{
+	struct ns_openref **p = &ns->open[(ino * 0x9e3779b97f4a7c15ull >> 40) %
+					  NS_OPEN_BUCKETS];
+
+	while (*p && (*p)->ino != ino)
+		p = &(*p)->next;
+	return p;
+}
+
+void ns_open_ref(struct ns *ns, uint64_t ino)
+{
+	struct ns_openref **p, *r;
+
+	pthread_mutex_lock(&ns->open_mu);
+	p = open_slot(ns, ino);
+	if (*p) {
+		(*p)->count++;
+	} else {
+		r = calloc(1, sizeof(*r));
+		if (r) { /* without memory the inode is reclaimed at mount */
+			r->ino = ino;
+			r->count = 1;
+			*p = r;
+		}
+	}
+	pthread_mutex_unlock(&ns->open_mu);
+}
+
+bool ns_is_open(struct ns *ns, uint64_t ino)
+{
+	bool open;
+
+	pthread_mutex_lock(&ns->open_mu);
+	open = *open_slot(ns, ino) != NULL;
+	pthread_mutex_unlock(&ns->open_mu);
+	return open;
+}
+
+int ns_close_ref(struct ns *ns, uint64_t ino, struct lsm_err *err)
+{
+	struct ns_openref **p, *r;
+	bool last = false;
+
+	pthread_mutex_lock(&ns->open_mu);
+	p = open_slot(ns, ino);
+	if (*p && --(*p)->count == 0) {
+		r = *p;
+		*p = r->next;
+		free(r);
+		last = true;
+	}
+	pthread_mutex_unlock(&ns->open_mu);
+	if (!last || ns->opt.read_only)
+		return 0;
+	return ns_reclaim(ns, ino, err);
+}
+
+int ns_delete_prefix(struct ns *ns, struct lsm_batch *b, char k,
+		     uint64_t ino, uint64_t from_idx, uint64_t *bytes,
+		     bool commit_full, struct lsm_err *err)
+{
+	uint8_t start[CODEC_CHUNK_KEY_LEN];
+	struct lsm_iter *it;
+	size_t slen = codec_prefix(start, k, ino);
+	int rc = lsm_iter_new(ns->db, NULL, &it, err);
+
+	if (rc < 0)
+		return rc;
+	if (k == CODEC_K_CHUNK)
+		slen = codec_chunk_key(start, ino, from_idx);
+	for (lsm_iter_seek(it, start, slen); lsm_iter_valid(it);
+	     lsm_iter_next(it)) {
+		size_t klen, vlen;
+		const void *key = lsm_iter_key(it, &klen);
+
+		if (klen < 9 || memcmp(key, start, 9) != 0)
+			break;
+		lsm_iter_value(it, &vlen);
+		*bytes += vlen;
+		rc = lsm_batch_delete(b, key, klen);
+		if (rc == 0 && commit_full &&
+		    lsm_batch_count(b) >= NS_RECLAIM_BATCH) {
+			rc = ns_commit(ns, b, err);
+			lsm_batch_clear(b);
+		}
+		if (rc < 0)
+			break;
+	}
+	if (rc == 0)
+		rc = lsm_iter_status(it, err);
+	lsm_iter_free(it);
+	return rc;
+}
+
+int ns_reclaim_locked(struct ns *ns, uint64_t ino, struct lsm_err *err)
+{
+	struct lsm_batch *b = lsm_batch_new();
+	uint8_t key[CODEC_INO_KEY_LEN];
+	struct codec_inode in;
+	uint64_t bytes = 0;
+	int rc;
+
+	if (!b)
+		return ns_enomem(err);
+	rc = ns_get_inode(ns, ino, &in, NULL, NULL, err);
+	if (rc == 0 && in.nlink > 0) /* relinked or stale orphan key */
+		goto drop_orphan;
+	if (rc < 0 && rc != -ENOENT)
+		goto out;
+	rc = ns_delete_prefix(ns, b, CODEC_K_CHUNK, ino, 0, &bytes, true, err);
+	if (rc == 0)
+		rc = ns_delete_prefix(ns, b, CODEC_K_XATTR, ino, 0, &bytes,
+				      true, err);
+	if (rc < 0)
+		goto out;
+	codec_inode_key(key, ino);
+	rc = lsm_batch_delete(b, key, sizeof(key));
+	if (rc < 0)
+		goto out;
+drop_orphan:
+	codec_orphan_key(key, ino);
+	rc = lsm_batch_delete(b, key, sizeof(key));
+	if (rc == 0)
+		rc = ns_commit(ns, b, err);
+out:
+	lsm_batch_free(b);
+	return rc;
+}
+
+int ns_reclaim(struct ns *ns, uint64_t ino, struct lsm_err *err)
+{
+	struct ns_lockset ls;
+	struct codec_inode in;
+	int rc;
+
+	ns_lock(ns, &ls, &ino, 1, true);
+	rc = ns_get_inode(ns, ino, &in, NULL, NULL, err);
+	if (rc == 0 && in.nlink == 0 && !ns_is_open(ns, ino))
+		rc = ns_reclaim_locked(ns, ino, err);
+	else if (rc == -ENOENT)
+		rc = 0;
+	ns_unlock(ns, &ls);
+	return rc;
+}
+
+static int collect_orphans(struct ns *ns, uint64_t **inos, size_t *n,
+			   struct lsm_err *err)
+{
+	uint8_t start[1] = { CODEC_K_ORPHAN };
+	struct lsm_iter *it;
+	size_t cap = 0;
+	int rc = lsm_iter_new(ns->db, NULL, &it, err);
+
+	if (rc < 0)
+		return rc;
+	for (lsm_iter_seek(it, start, 1); lsm_iter_valid(it);
+	     lsm_iter_next(it)) {
+		size_t klen;
+		const uint8_t *k = lsm_iter_key(it, &klen);
+		uint64_t ino, *p;
+
+		if (codec_parse_ino_key(k, klen, CODEC_K_ORPHAN, &ino) < 0)
+			break;
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 64;
+			p = realloc(*inos, cap * sizeof(*p));
+			if (!p) {
+				rc = ns_enomem(err);
+				break;
+			}
+			*inos = p;
+		}
+		(*inos)[(*n)++] = ino;
+	}
+	if (rc == 0)
+		rc = lsm_iter_status(it, err);
+	lsm_iter_free(it);
+	return rc;
+}
+
+int ns_reclaim_orphans(struct ns *ns, unsigned *n, struct lsm_err *err)
+{
+	uint64_t *inos = NULL;
+	size_t count = 0;
+	unsigned done = 0;
+	int rc;
+
+	if (ns->opt.read_only)
+		return 0;
+	rc = collect_orphans(ns, &inos, &count, err);
+	for (size_t i = 0; rc == 0 && i < count; i++) {
+		if (ns_is_open(ns, inos[i]))
+			continue;
+		rc = ns_reclaim(ns, inos[i], err);
+		done++;
+	}
+	free(inos);
+	if (n)
+		*n = done;
+	return rc;
+}

@@ -1,0 +1,207 @@
+/* ns.h - namespace operations over an lsm_db: inodes, directories, file
+ * data in chunks, xattrs, orphans, and a path-level API for tools
+ * ("a/b/c" <-> file).  Uses the codec (codec.h) for every key and value;
+ * no FUSE here, so lsmfs-ctl and the tests link it as lsmfs_ns.
+ *
+ * Every call returns 0 (or a documented non-negative value) or a negative
+ * errno with ERR filled (when non-NULL), like the engine.  Each call that
+ * changes the namespace applies exactly one lsm_write batch, so it is
+ * atomic across a crash (an unlink's space reclaim may take more batches;
+ * the orphan record makes it resumable).  Handles are thread-safe:
+ * per-inode locks (striped rwlocks) serialise read-modify-write of inode
+ * records and chunks; renames are serialised among themselves. */
+#ifndef LSMFS_NS_H
+#define LSMFS_NS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "codec.h"
+#include "lsm.h"
+
+struct ns;
+
+struct ns_options {
+	uint32_t chunk_size;    /* used when formatting an empty store;
+	                         * default CODEC_DEFAULT_CHUNK */
+	bool read_only;         /* never write (no format, no reclaim) */
+	unsigned write_flags;   /* lsm_write flags for every batch
+	                         * (LSM_WRITE_SYNC: each op durable) */
+	uint32_t root_uid, root_gid; /* owner of a freshly formatted root */
+	uint32_t root_mode;     /* permission bits of that root (0755) */
+};
+
+void ns_options_init(struct ns_options *o);
+
+/* Opens the namespace in DB (which must outlive it).  An empty store is
+ * formatted (superblock + root directory) unless read-only; a non-empty
+ * store without a superblock gives -EINVAL ("not an lsmfs store"). */
+int ns_open(struct lsm_db *db, const struct ns_options *o, struct ns **out,
+	    struct lsm_err *err);
+void ns_close(struct ns *ns); /* does not close DB; accepts NULL */
+
+uint32_t ns_chunk_size(const struct ns *ns);
+struct lsm_db *ns_db(const struct ns *ns);
+/* Inode numbers handed out so far (a bound, for statfs). */
+uint64_t ns_inodes_used(const struct ns *ns);
+
+/* An inode: its number, attributes, and (symlinks) target length in
+ * attr.size. */
+struct ns_attr {
+	uint64_t ino;
+	struct codec_inode in;
+};
+
+/* Fills ST from A (st_blocks from the bytes held in chunks). */
+void ns_attr_stat(const struct ns_attr *a, struct stat *st);
+
+/* Who creates: owner, group and umask applied to the new mode. */
+struct ns_cred {
+	uint32_t uid, gid;
+	uint32_t umask;
+};
+
+/* ---- inodes ---- */
+int ns_getattr(struct ns *ns, uint64_t ino, struct ns_attr *a,
+	       struct lsm_err *err);
+/* Looks NAME up in directory PARENT.  -ENOENT, -ENOTDIR, -ENAMETOOLONG. */
+int ns_lookup(struct ns *ns, uint64_t parent, const char *name,
+	      struct ns_attr *a, struct lsm_err *err);
+
+#define NS_SET_MODE 0x01u
+#define NS_SET_UID 0x02u
+#define NS_SET_GID 0x04u
+#define NS_SET_SIZE 0x08u
+#define NS_SET_ATIME 0x10u
+#define NS_SET_MTIME 0x20u
+#define NS_SET_ATIME_NOW 0x40u
+#define NS_SET_MTIME_NOW 0x80u
+#define NS_SET_CTIME 0x100u
+
+struct ns_setattr {
+	unsigned valid; /* NS_SET_* */
+	uint32_t mode, uid, gid;
+	uint64_t size;
+	struct timespec atime, mtime, ctime;
+};
+
+/* Applies S (a truncate deletes/trims chunks in the same batch); ctime
+ * becomes now.  *OUT (may be NULL) gets the new attributes. */
+int ns_setattr(struct ns *ns, uint64_t ino, const struct ns_setattr *s,
+	       struct ns_attr *out, struct lsm_err *err);
+
+/* ---- directory operations ---- */
+
+/* Creates NAME in PARENT with MODE (type + permissions, umask applied
+ * from C) and RDEV; TARGET non-NULL makes a symlink (MODE ignored).
+ * Directories inherit the setgid bit and setgid parents give their group.
+ * -EEXIST, -ENOENT (parent deleted), -ENOTDIR, -EINVAL/-ENAMETOOLONG
+ * (bad name). */
+int ns_mknod(struct ns *ns, uint64_t parent, const char *name, uint32_t mode,
+	     uint64_t rdev, const struct ns_cred *c, const char *target,
+	     struct ns_attr *out, struct lsm_err *err);
+/* A new name NEWNAME in NEWPARENT for INO.  -EPERM for directories. */
+int ns_link(struct ns *ns, uint64_t ino, uint64_t newparent,
+	    const char *newname, struct ns_attr *out, struct lsm_err *err);
+/* Removes a non-directory entry (-EISDIR for directories).  The inode
+ * goes when its last link goes and no ns_open_ref holds it. */
+int ns_unlink(struct ns *ns, uint64_t parent, const char *name,
+	      struct lsm_err *err);
+/* Removes an empty directory.  -ENOTDIR, -ENOTEMPTY. */
+int ns_rmdir(struct ns *ns, uint64_t parent, const char *name,
+	     struct lsm_err *err);
+
+#define NS_RENAME_NOREPLACE 0x1u
+#define NS_RENAME_EXCHANGE 0x2u
+/* rename(2)/renameat2(2): moves one entry atomically (a directory's
+ * subtree is not touched).  Replaces an existing target like rename(2):
+ * -EISDIR, -ENOTDIR, -ENOTEMPTY, -EINVAL (into its own subtree), -EEXIST
+ * (NOREPLACE). */
+int ns_rename(struct ns *ns, uint64_t parent, const char *name,
+	      uint64_t newparent, const char *newname, unsigned flags,
+	      struct lsm_err *err);
+/* Copies at most CAP bytes of the target into BUF (not terminated);
+ * *LEN gets the full length.  -EINVAL when INO is not a symlink. */
+int ns_readlink(struct ns *ns, uint64_t ino, char *buf, size_t cap,
+		size_t *len, struct lsm_err *err);
+
+/* A directory entry as a scan yields it; NAME is borrowed for the call. */
+struct ns_dirent {
+	uint64_t ino;
+	uint32_t type; /* S_IFMT bits */
+	const char *name;
+	size_t nlen;
+};
+/* Calls FN for each entry of DIR in name order, starting after AFTER
+ * (NULL: from the first), in one range scan.  FN returns 0 to go on,
+ * non-zero to stop (that value is returned). */
+int ns_readdir(struct ns *ns, uint64_t dir, const char *after,
+	       int (*fn)(void *ctx, const struct ns_dirent *d), void *ctx,
+	       struct lsm_err *err);
+
+/* ---- file data ---- */
+
+/* Reads up to LEN bytes at OFF; *GOT gets the count (short at EOF);
+ * holes read as zeros. */
+int ns_read(struct ns *ns, uint64_t ino, uint64_t off, size_t len, void *buf,
+	    size_t *got, struct lsm_err *err);
+/* Writes LEN bytes at OFF in one batch (touched chunks + inode record),
+ * extending the size; mtime/ctime become now. */
+int ns_write(struct ns *ns, uint64_t ino, uint64_t off, const void *buf,
+	     size_t len, struct lsm_err *err);
+/* Replaces the whole contents with DATA (one batch). */
+int ns_replace(struct ns *ns, uint64_t ino, const void *data, size_t len,
+	       struct lsm_err *err);
+/* fallocate(2): MODE 0 extends the size; FALLOC_FL_KEEP_SIZE alone does
+ * nothing; FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE zeroes the range
+ * (whole chunks are deleted).  Others: -EOPNOTSUPP. */
+int ns_fallocate(struct ns *ns, uint64_t ino, int mode, uint64_t off,
+		 uint64_t len, struct lsm_err *err);
+
+/* An open file handle holds INO alive after its last unlink. */
+void ns_open_ref(struct ns *ns, uint64_t ino);
+/* Drops it; reclaims the inode when it was the last and no link is left. */
+int ns_close_ref(struct ns *ns, uint64_t ino, struct lsm_err *err);
+/* Reclaims every orphan (unlinked inode) no handle holds: run at mount and
+ * unmount.  *N (may be NULL) gets how many were reclaimed. */
+int ns_reclaim_orphans(struct ns *ns, unsigned *n, struct lsm_err *err);
+/* lsm_sync: everything acknowledged so far becomes durable. */
+int ns_sync(struct ns *ns, struct lsm_err *err);
+
+/* ---- extended attributes ---- */
+#define NS_XATTR_CREATE 0x1u  /* as XATTR_CREATE */
+#define NS_XATTR_REPLACE 0x2u /* as XATTR_REPLACE */
+int ns_setxattr(struct ns *ns, uint64_t ino, const char *name,
+		const void *val, size_t len, unsigned flags,
+		struct lsm_err *err);
+/* CAP 0 asks only for *LEN; -ERANGE when CAP is too small; -ENODATA. */
+int ns_getxattr(struct ns *ns, uint64_t ino, const char *name, void *buf,
+		size_t cap, size_t *len, struct lsm_err *err);
+/* NUL-separated names, as listxattr(2). */
+int ns_listxattr(struct ns *ns, uint64_t ino, char *buf, size_t cap,
+		 size_t *len, struct lsm_err *err);
+int ns_removexattr(struct ns *ns, uint64_t ino, const char *name,
+		   struct lsm_err *err);
+
+/* ---- paths: the key <-> file rule for tools (see fs/CODEC.md) ---- */
+
+/* Resolves PATH ("a/b/c", no symlinks followed) from the root. */
+int ns_resolve(struct ns *ns, const char *path, struct ns_attr *a,
+	       struct lsm_err *err);
+/* Makes PATH a regular file holding DATA, creating missing parents as
+ * `mkdir -p` (mode 0777 & ~umask) and the file (0666 & ~umask) as C. */
+int ns_put_path(struct ns *ns, const char *path, const void *data,
+		size_t len, const struct ns_cred *c, struct lsm_err *err);
+/* The contents of regular file PATH: *DATA is malloc'ed (free() it). */
+int ns_get_path(struct ns *ns, const char *path, void **data, size_t *len,
+		struct lsm_err *err);
+/* Lists the direct children of directory PATH ("" or "/": the root). */
+int ns_list_path(struct ns *ns, const char *path,
+		 int (*fn)(void *ctx, const struct ns_dirent *d), void *ctx,
+		 struct lsm_err *err);
+/* unlink or rmdir PATH. */
+int ns_delete_path(struct ns *ns, const char *path, struct lsm_err *err);
+
+#endif /* LSMFS_NS_H */

@@ -1,0 +1,81 @@
+/* ns_priv.h - internals shared by the ns_*.c files: the handle, inode
+ * locks, record helpers.  Not for users of lsmfs_ns. */
+#ifndef LSMFS_NS_PRIV_H
+#define LSMFS_NS_PRIV_H
+
+#include <pthread.h>
+
+#include "ns.h"
+
+#define NS_NLOCKS 256u        /* striped inode locks */
+#define NS_INO_STEP 4096u     /* inode numbers reserved per superblock put */
+#define NS_OPEN_BUCKETS 1024u
+#define NS_RECLAIM_BATCH 4096u
+#define NS_INODE_BUF (CODEC_INODE_FIXED + CODEC_SYMLINK_MAX + 1)
+
+struct ns_openref {
+	uint64_t ino;
+	unsigned count;
+	struct ns_openref *next;
+};
+
+struct ns {
+	struct lsm_db *db;
+	struct ns_options opt;
+	uint32_t cs;                      /* chunk size */
+	pthread_mutex_t alloc_mu;
+	uint64_t next_ino;                /* protected by alloc_mu */
+	uint64_t ino_limit;               /* protected by alloc_mu */
+	pthread_mutex_t rename_mu;        /* serialises renames */
+	pthread_rwlock_t locks[NS_NLOCKS];
+	pthread_mutex_t open_mu;
+	struct ns_openref *open[NS_OPEN_BUCKETS]; /* protected by open_mu */
+};
+
+/* A set of locked stripes, taken in ascending order (no deadlock). */
+struct ns_lockset {
+	unsigned idx[4];
+	unsigned n;
+};
+
+void ns_lock(struct ns *ns, struct ns_lockset *ls, const uint64_t *inos,
+	     unsigned n, bool write);
+void ns_unlock(struct ns *ns, struct ns_lockset *ls);
+
+/* Reads INO's record; TARGET (NS_INODE_BUF bytes) may be NULL.  -ENOENT
+ * when absent, -EUCLEAN when malformed. */
+int ns_get_inode(struct ns *ns, uint64_t ino, struct codec_inode *in,
+		 char *target, size_t *tlen, struct lsm_err *err);
+/* Adds a put of INO's record to B. */
+int ns_batch_inode(struct lsm_batch *b, uint64_t ino,
+		   const struct codec_inode *in, const char *target,
+		   size_t tlen);
+/* Reads the entry NAME of PARENT: child ino and S_IFMT type. */
+int ns_get_dentry(struct ns *ns, uint64_t parent, const char *name,
+		  size_t len, uint64_t *ino, uint32_t *type,
+		  struct lsm_err *err);
+int ns_commit(struct ns *ns, struct lsm_batch *b, struct lsm_err *err);
+int ns_alloc_ino(struct ns *ns, uint64_t *ino, struct lsm_err *err);
+bool ns_is_open(struct ns *ns, uint64_t ino);
+/* Deletes every key of kind K of INO into batches (committed as they
+ * fill, the last left in B); *BYTES sums the deleted value lengths. */
+int ns_delete_prefix(struct ns *ns, struct lsm_batch *b, char k,
+		     uint64_t ino, uint64_t from_idx, uint64_t *bytes,
+		     bool commit_full, struct lsm_err *err);
+/* Deletes INO's data, xattrs, record and orphan key (lock held). */
+int ns_reclaim_locked(struct ns *ns, uint64_t ino, struct lsm_err *err);
+int ns_reclaim(struct ns *ns, uint64_t ino, struct lsm_err *err);
+/* Truncates chunks to SIZE into B, adjusting IN->alloc (lock held). */
+int ns_trunc_chunks(struct ns *ns, struct lsm_batch *b, uint64_t ino,
+		    struct codec_inode *in, uint64_t size, struct lsm_err *err);
+
+void ns_now(int64_t *sec, uint32_t *nsec);
+void ns_touch(struct codec_inode *in, bool mtime, bool ctime);
+int ns_enomem(struct lsm_err *err);
+
+static inline bool ns_is_dir(const struct codec_inode *in)
+{
+	return (in->mode & S_IFMT) == S_IFDIR;
+}
+
+#endif /* LSMFS_NS_PRIV_H */
