@@ -423,7 +423,7 @@ static int install(struct lsm_db *db, struct compaction *c,
 	    version_edit_set_pointer(&c->edit, c->level, hi, hilen) < 0)
 		return lsm_err_set(err, -ENOMEM, "out of memory");
 	db->vs.last_seq = atomic_load(&db->last_seq);
-	rc = vset_log_and_apply(&db->vs, &c->edit, err);
+	rc = db_log_and_apply(db, &c->edit, err);
 	if (rc < 0) {
 		db_set_bg_error(db, rc, err);
 		return rc;
@@ -453,7 +453,7 @@ static int trivial_move(struct lsm_db *db, struct compaction *c,
 					   f->largest_len);
 	if (rc < 0)
 		return lsm_err_set(err, rc, "out of memory");
-	rc = vset_log_and_apply(&db->vs, &c->edit, err);
+	rc = db_log_and_apply(db, &c->edit, err);
 	if (rc < 0) {
 		db_set_bg_error(db, rc, err);
 		return rc;

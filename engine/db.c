@@ -245,7 +245,7 @@ static int replay_record(void *ctx, const uint8_t *rec, size_t len,
 	if (rc < 0)
 		return lsm_err_set(err, rc, "%s: bad batch at offset %llu: %s",
 				   r->path, (unsigned long long)off, e.msg);
-	if (db->read_only || memtable_bytes(r->mem) < db->opts.memtable_bytes)
+	if (db->read_only || memtable_data_bytes(r->mem) < db->opts.memtable_bytes)
 		return 0;
 	rc = db_write_l0(db, r->mem, r->edit, &number, err);
 	if (rc < 0)
@@ -367,7 +367,7 @@ static int recover(struct lsm_db *db, bool fresh, struct lsm_err *err)
 		if (rc == 0) {
 			edit.has_log_number = true;
 			edit.log_number = db->wal_number;
-			rc = vset_log_and_apply(&db->vs, &edit, err);
+			rc = db_log_and_apply(db, &edit, err);
 		}
 	}
 	version_edit_free(&edit);
@@ -511,6 +511,19 @@ int lsm_close(struct lsm_db *db, struct lsm_err *err)
 	}
 	db_release(db);
 	return rc;
+}
+
+int db_log_and_apply(struct lsm_db *db, struct version_edit *e,
+		     struct lsm_err *err)
+{
+	/* New tables' directory entries must be durable before the manifest
+	 * names them. */
+	int rc = e->nadded ? db->io->sync_dir(db->io, db->dir) : 0;
+
+	if (rc < 0)
+		return lsm_err_set(err, rc, "%s: cannot sync directory: %s",
+				   db->dir, strerror(-rc));
+	return vset_log_and_apply(&db->vs, e, err);
 }
 
 /* ---- obsolete files ---- */

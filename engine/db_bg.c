@@ -123,7 +123,7 @@ static int flush_imm(struct lsm_db *db, struct lsm_err *err)
 	edit.has_last_seq = true;
 	edit.last_seq = atomic_load(&db->last_seq);
 	db->vs.last_seq = edit.last_seq;
-	rc = vset_log_and_apply(&db->vs, &edit, err);
+	rc = db_log_and_apply(db, &edit, err);
 	if (number)
 		db_pending_remove(db, number);
 	if (rc < 0) {

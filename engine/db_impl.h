@@ -110,6 +110,9 @@ void db_set_bg_error(struct lsm_db *db, int rc, const struct lsm_err *err);
 /* Deletes files no live version, WAL position or pending output needs.
  * Called with mu held; drops it around the unlinks. */
 void db_delete_obsolete(struct lsm_db *db);
+/* Syncs the directory (new tables) and logs E to the manifest (under mu). */
+int db_log_and_apply(struct lsm_db *db, struct version_edit *e,
+		     struct lsm_err *err);
 int db_pending_add(struct lsm_db *db, uint64_t number);   /* under mu */
 void db_pending_remove(struct lsm_db *db, uint64_t number); /* under mu */
 

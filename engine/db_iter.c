@@ -39,14 +39,18 @@ static struct iiter *level_iter(struct lsm_db *db, const struct version *v,
 				int level)
 {
 	struct level_ctx *c = malloc(sizeof(*c));
+	struct iiter *it;
 
 	if (!c)
 		return NULL;
 	c->db = db;
 	c->v = v;
 	c->level = level;
-	return iiter_concat(v->nfiles[level], c, level_open, level_last, free,
-			    ikey_cmp);
+	it = iiter_concat(v->nfiles[level], c, level_open, level_last, free,
+			  ikey_cmp);
+	if (!it)
+		free(c); /* concat leaves CTX to us when it fails */
+	return it;
 }
 
 struct iiter *db_internal_iter(struct lsm_db *db, struct super *sv,

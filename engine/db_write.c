@@ -102,7 +102,7 @@ static int make_room(struct lsm_db *db, bool force, struct lsm_err *err)
 			stall_wait(db, true);
 			delayed = true;
 		} else if (!force &&
-			   memtable_bytes(db->mem) < db->opts.memtable_bytes) {
+			   memtable_data_bytes(db->mem) < db->opts.memtable_bytes) {
 			break;
 		} else if (force && memtable_count(db->mem) == 0) {
 			break;

@@ -58,10 +58,11 @@ static bool parse_number(const char *s, size_t len, uint64_t *out)
 	if (len > NUM_MIN_DIGITS && s[0] == '0')
 		return false;
 	for (size_t i = 0; i < len; i++) {
-		unsigned d = (unsigned)(s[i] - '0');
+		unsigned d;
 
 		if (s[i] < '0' || s[i] > '9')
 			return false;
+		d = (unsigned)(s[i] - '0');
 		if (v > (UINT64_MAX - d) / 10)
 			return false;
 		v = v * 10 + d;

@@ -36,6 +36,7 @@ struct arena {
 	size_t left;
 	struct arena_block *blocks;     /* every block, newest first */
 	atomic_size_t bytes;            /* malloc'ed so far, headers included */
+	atomic_size_t used;             /* handed out to entries */
 };
 
 struct memtable {
@@ -76,6 +77,7 @@ static void *arena_alloc(struct arena *a, size_t n)
 	if (n > SIZE_MAX - ARENA_ALIGN - sizeof(struct arena_block))
 		return NULL;
 	n = (n + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
+	atomic_fetch_add_explicit(&a->used, n, memory_order_relaxed);
 	if (n > ARENA_BLOCK / 4)
 		return arena_new_block(a, n);
 	if (n > a->left) {
@@ -203,6 +205,7 @@ struct memtable *memtable_new(void)
 	if (!m)
 		return NULL;
 	atomic_init(&m->arena.bytes, 0);
+	atomic_init(&m->arena.used, 0);
 	atomic_init(&m->max_height, 1);
 	atomic_init(&m->refs, 1);
 	atomic_init(&m->count, 0);
@@ -317,6 +320,11 @@ size_t memtable_bytes(const struct memtable *m)
 {
 	return atomic_load_explicit(&m->arena.bytes, memory_order_relaxed) +
 	       sizeof(*m);
+}
+
+size_t memtable_data_bytes(const struct memtable *m)
+{
+	return atomic_load_explicit(&m->arena.used, memory_order_relaxed);
 }
 
 uint64_t memtable_count(const struct memtable *m)

@@ -37,6 +37,9 @@ int memtable_get(struct memtable *m, const void *key, size_t klen,
 
 size_t memtable_bytes(const struct memtable *m);   /* memory in use */
 uint64_t memtable_count(const struct memtable *m); /* entries */
+/* Bytes taken by entries (nodes, keys, values): what the memtable size
+ * limit is measured against, independent of the arena's block size. */
+size_t memtable_data_bytes(const struct memtable *m);
 
 /* An iterator over every entry in internal-key order; holds a reference
  * on M until freed.  NULL on ENOMEM. */

@@ -34,6 +34,12 @@
 #define SST_VERSION 1
 #define SST_FOOTER_BYTES 64
 #define SST_BLOCK_TRAILER 5
+/* A data block is cut once it reaches min(block_bytes, SST_BLOCK_CUT_MAX);
+ * readers refuse blocks larger than SST_BLOCK_MAX_BYTES (raw or inflated):
+ * one entry past the cut, at the largest key and value lsm.h allows. */
+#define SST_BLOCK_CUT_MAX (16u << 20)
+#define SST_BLOCK_MAX_BYTES                                                \
+	(SST_BLOCK_CUT_MAX + LSM_MAX_VALUE_BYTES + 2 * LSM_MAX_KEY_BYTES + 64)
 
 struct sst_options {
 	size_t block_bytes;
@@ -46,7 +52,8 @@ struct sst_options {
 struct sst_builder;
 
 /* Creates PATH.  On success *OUT owns a builder, ended by exactly one of
- * sst_builder_finish / sst_builder_abandon. */
+ * sst_builder_finish / sst_builder_abandon.  A table holds at least one
+ * entry: finishing an empty builder fails with -EINVAL. */
 int sst_builder_new(const struct lsm_io *io, const char *path,
 		    const struct sst_options *o, struct sst_builder **out,
 		    struct lsm_err *err);

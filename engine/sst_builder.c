@@ -80,6 +80,8 @@ int sst_builder_new(const struct lsm_io *io, const char *path,
 		return lsm_err_set(err, -ENOMEM, "%s: out of memory", path);
 	b->io = io;
 	b->o = *o;
+	if (b->o.block_bytes > SST_BLOCK_CUT_MAX)
+		b->o.block_bytes = SST_BLOCK_CUT_MAX;
 	b->fd = -1;
 	b->path = mem_dup(path, strlen(path) + 1);
 	b->data = block_builder_new(ri);
@@ -462,7 +464,8 @@ int sst_builder_finish(struct sst_builder *b, uint64_t *file_size,
 		sst_builder_abandon(b);
 		return rc;
 	}
-	*file_size = size;
+	if (file_size)
+		*file_size = size;
 	builder_free(b);
 	return 0;
 }

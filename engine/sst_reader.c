@@ -20,9 +20,6 @@
 
 #define BLOCK_RAW 0
 #define BLOCK_ZLIB 1
-/* A block larger than this (raw or inflated) cannot come from our builder
- * (keys <= 64 KiB, values <= 64 MiB): refuse it rather than allocate. */
-#define SST_MAX_BLOCK_BYTES (LSM_MAX_VALUE_BYTES + (8u << 20))
 #define ZLIB_MAX_RATIO 1032 /* deflate's best case */
 
 #define STAT(t, f, n)                                                      \
@@ -75,6 +72,15 @@ static int bytewise_cmp(const uint8_t *a, size_t alen, const uint8_t *b,
 	return ukey_cmp(a, alen, b, blen);
 }
 
+/* Whether IT is at a well-formed internal key (then in *K, *KLEN). */
+static bool at_ikey(struct iiter *it, const uint8_t **k, size_t *klen)
+{
+	if (!iiter_valid(it))
+		return false;
+	*k = iiter_key(it, klen);
+	return ikey_valid(*k, *klen);
+}
+
 static const uint8_t *index_key(const struct sst *t, size_t i, size_t *len)
 {
 	*len = t->index[i].klen;
@@ -94,7 +100,7 @@ static int inflate_block(struct sst *t, uint64_t off, const uint8_t *body,
 	uint8_t *d;
 
 	p = get_varint32(body, body + clen, &raw);
-	if (!p || raw > SST_MAX_BLOCK_BYTES ||
+	if (!p || raw > SST_BLOCK_MAX_BYTES ||
 	    raw > (uint64_t)clen * ZLIB_MAX_RATIO + 64)
 		return lsm_err_set(err, -EUCLEAN, "%s: block at offset %llu: "
 				   "bad compressed length", t->path,
@@ -125,7 +131,7 @@ static int read_block(struct sst *t, const struct handle *h, uint8_t **out,
 	uint8_t *p;
 	int rc;
 
-	if (h->size > SST_MAX_BLOCK_BYTES)
+	if (h->size > SST_BLOCK_MAX_BYTES)
 		return lsm_err_set(err, -EUCLEAN, "%s: block at offset %llu "
 				   "too large", t->path, off);
 	p = malloc(n + SST_BLOCK_TRAILER);
@@ -460,8 +466,7 @@ static int read_smallest(struct sst *t, struct lsm_err *err)
 		iiter_seek_first(it);
 	if (!it) {
 		rc = lsm_err_set(err, -ENOMEM, "%s: out of memory", t->path);
-	} else if (!iiter_valid(it) ||
-		   !ikey_valid((k = iiter_key(it, &klen)), klen)) {
+	} else if (!at_ikey(it, &k, &klen)) {
 		rc = lsm_err_set(err, -EUCLEAN, "%s: no valid first key in "
 				 "block at offset %llu", t->path,
 				 (unsigned long long)t->index[0].h.off);
@@ -583,16 +588,37 @@ static size_t index_lower_bound(const struct sst *t, const uint8_t *key,
 
 /* ---- point lookups ---- */
 
-/* Seeks IKEY in block I and classifies what it finds. */
+/* Whether the entry before IT's position (IT in block I) has user key
+ * UKEY: then the user key is in the table, only newer than the snapshot. */
+static bool ukey_just_before(const struct sst *t, size_t i, struct iiter *it,
+			     const uint8_t *ukey, size_t ulen)
+{
+	const uint8_t *k;
+	size_t klen;
+
+	iiter_prev(it);
+	if (iiter_valid(it))
+		k = iiter_key(it, &klen);
+	else if (i > 0 && iiter_status(it, NULL) == 0)
+		k = index_key(t, i - 1, &klen);
+	else
+		return false;
+	return klen >= IKEY_TAG_BYTES &&
+	       !ukey_cmp(k, ikey_ulen(klen), ukey, ulen);
+}
+
+/* Seeks IKEY in block I and classifies what it finds.  *PRESENT tells
+ * whether IKEY's user key is in the table at all (for the filter stats). */
 static int get_in_block(struct sst *t, size_t i, const uint8_t *ikey,
-			size_t iklen, struct buf *val, struct lsm_err *err)
+			size_t iklen, struct buf *val, bool *present,
+			struct lsm_err *err)
 {
 	unsigned long long off = (unsigned long long)t->index[i].h.off;
+	size_t klen, vlen, ulen = ikey_ulen(iklen);
 	struct cache_handle *h;
 	struct block *b;
 	struct iiter *it;
 	const uint8_t *k, *v;
-	size_t klen, vlen;
 	int rc = load_block(t, i, true, &b, &h, err);
 
 	if (rc < 0)
@@ -603,12 +629,13 @@ static int get_in_block(struct sst *t, size_t i, const uint8_t *ikey,
 		goto out;
 	}
 	iiter_seek(it, ikey, iklen);
-	if (!iiter_valid(it) ||
-	    !ikey_valid((k = iiter_key(it, &klen)), klen)) {
+	*present = true;
+	if (!at_ikey(it, &k, &klen)) {
 		rc = lsm_err_set(err, -EUCLEAN, "%s: malformed data block at "
 				 "offset %llu", t->path, off);
-	} else if (ukey_cmp(k, ikey_ulen(klen), ikey, ikey_ulen(iklen))) {
+	} else if (ukey_cmp(k, ikey_ulen(klen), ikey, ulen)) {
 		rc = LOOKUP_MISSING;
+		*present = ukey_just_before(t, i, it, ikey, ulen);
 	} else if (ikey_type(k, klen) == IKEY_DELETE) {
 		rc = LOOKUP_DELETED;
 	} else {
@@ -628,28 +655,31 @@ out:
 int sst_get(struct sst *t, const uint8_t *ikey, size_t iklen, struct buf *val,
 	    struct lsm_err *err)
 {
-	bool filtered = t->filter_len > 0;
-	size_t i;
+	bool filtered = t->filter_len > 0, present = false;
+	size_t i, klen, ulen = ikey_ulen(iklen);
+	const uint8_t *k;
 	int rc;
 
 	if (iklen < IKEY_TAG_BYTES)
 		return lsm_err_set(err, -EINVAL, "%s: lookup key too short",
 				   t->path);
 	if (filtered) {
-		uint32_t hash = bloom_hash(ikey, ikey_ulen(iklen));
-
 		STAT(t, bloom_checks, 1);
-		if (!bloom_may_contain(t->filter, t->filter_len, hash)) {
+		if (!bloom_may_contain(t->filter, t->filter_len,
+				       bloom_hash(ikey, ulen))) {
 			STAT(t, bloom_negatives, 1);
 			return LOOKUP_MISSING;
 		}
 	}
 	i = index_lower_bound(t, ikey, iklen);
-	rc = i < t->nblocks ? get_in_block(t, i, ikey, iklen, val, err)
-			    : LOOKUP_MISSING;
-	/* Approximate: a user key present only in versions newer than the
-	 * snapshot counts too. */
-	if (filtered && rc == LOOKUP_MISSING)
+	if (i < t->nblocks) {
+		rc = get_in_block(t, i, ikey, iklen, val, &present, err);
+	} else {
+		rc = LOOKUP_MISSING;  /* past the largest key */
+		k = index_key(t, t->nblocks - 1, &klen);
+		present = !ukey_cmp(k, ikey_ulen(klen), ikey, ulen);
+	}
+	if (filtered && rc == LOOKUP_MISSING && !present)
 		STAT(t, bloom_false_positives, 1);
 	return rc;
 }

@@ -27,7 +27,7 @@ struct tc_pin {
 };
 
 struct table_cache *table_cache_new(const struct lsm_io *io, const char *dir,
-				    unsigned max_open, struct cache *block_cache,
+				    unsigned max_open, struct cache *blocks,
 				    struct stats *st)
 {
 	struct table_cache *tc = calloc(1, sizeof(*tc));
@@ -35,7 +35,7 @@ struct table_cache *table_cache_new(const struct lsm_io *io, const char *dir,
 	if (!tc)
 		return NULL;
 	tc->io = io;
-	tc->block_cache = block_cache;
+	tc->block_cache = blocks;
 	tc->st = st;
 	tc->dir = strdup(dir);
 	tc->cache = cache_new(max_open);
@@ -81,8 +81,6 @@ static int find_table(struct table_cache *tc, uint64_t number,
 	rc = sst_open(tc->io, path, number, tc->block_cache, tc->st, &t, err);
 	if (rc < 0)
 		return rc;
-	if (tc->st)
-		stat_add(&tc->st->table_opens, 1);
 	h = cache_insert(tc->cache, number, 0, t, 1, close_table);
 	if (!h)
 		return lsm_err_set(err, -ENOMEM, "%s: out of memory", path);

@@ -204,7 +204,7 @@ static int bad(struct dec *d, const char *what)
 
 static int get_u64(struct dec *d, uint64_t *v, const char *what)
 {
-	d->p = d->p ? get_varint64(d->p, d->end, v) : NULL;
+	d->p = get_varint64(d->p, d->end, v);
 	return d->p ? 0 : bad(d, what);
 }
 

@@ -157,7 +157,11 @@ int vset_recover(struct version_set *vs, struct lsm_err *err);
  * (and log_number if unset) from VS, appends E to the manifest and syncs
  * it; only then installs the new version as current.  On failure the
  * current version is unchanged and the manifest is broken (the db turns
- * read-only).  Starts a new manifest when the current one passes 64 MiB. */
+ * read-only).  Starts a new manifest when the current one passes
+ * manifest_limit.  An edit that does not fit the current version (deletes
+ * a missing table, adds a present one, overlaps in L1+, a level past
+ * max_levels, log_number going backwards) is -EINVAL before anything is
+ * written; -EROFS when read-only or after a failed roll-over. */
 int vset_log_and_apply(struct version_set *vs, struct version_edit *e,
 		       struct lsm_err *err);
 

@@ -79,7 +79,7 @@ uint64_t codec_get_le64(const uint8_t *p);
 int codec_check_name(const char *name, size_t len);
 
 /* Splits the next component off *PATH (a user key such as "a/b/c"):
- * skips leading '/', sets *COMP/*LEN to the component and advances *PATH
+ * skips leading '/', sets *COMP and *LEN to the component and advances *PATH
  * past it.  Returns 1 when a component was found, 0 at the end. */
 int codec_path_next(const char **path, const char **comp, size_t *len);
 
@@ -125,7 +125,7 @@ int codec_dentry_decode(const uint8_t *v, size_t len, uint64_t *ino,
  * OUT needs CODEC_INODE_FIXED + TLEN bytes; returns the length. */
 size_t codec_inode_encode(uint8_t *out, const struct codec_inode *in,
 			  const char *target, size_t tlen);
-/* Decodes V; *TARGET/*TLEN point into V (the symlink target).  -EUCLEAN
+/* Decodes V; *TARGET and *TLEN point into V (the symlink target).  -EUCLEAN
  * on a short record or an unknown version. */
 int codec_inode_decode(const uint8_t *v, size_t len, struct codec_inode *in,
 		       const char **target, size_t *tlen);

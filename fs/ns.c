@@ -149,11 +149,11 @@ int ns_open(struct lsm_db *db, const struct ns_options *o, struct ns **out,
 	ns->cs = ns->opt.chunk_size;
 	if (ns->cs < CODEC_MIN_CHUNK || ns->cs > CODEC_MAX_CHUNK ||
 	    (ns->cs & (ns->cs - 1))) {
+		rc = lsm_err_set(err, -EINVAL,
+				 "chunk size %u: not a power of two in [%u, %u]",
+				 ns->cs, CODEC_MIN_CHUNK, CODEC_MAX_CHUNK);
 		free(ns);
-		return lsm_err_set(err, -EINVAL,
-				   "chunk size %u: not a power of two in [%u, %u]",
-				   ns->opt.chunk_size, CODEC_MIN_CHUNK,
-				   CODEC_MAX_CHUNK);
+		return rc;
 	}
 	pthread_mutex_init(&ns->alloc_mu, NULL);
 	pthread_mutex_init(&ns->rename_mu, NULL);
@@ -173,14 +173,7 @@ void ns_close(struct ns *ns)
 {
 	if (!ns)
 		return;
-	for (unsigned i = 0; i < NS_OPEN_BUCKETS; i++) {
-		while (ns->open[i]) {
-			struct ns_openref *r = ns->open[i];
-
-			ns->open[i] = r->next;
-			free(r);
-		}
-	}
+	ns_clear_refs(ns);
 	for (unsigned i = 0; i < NS_NLOCKS; i++)
 		pthread_rwlock_destroy(&ns->locks[i]);
 	pthread_mutex_destroy(&ns->alloc_mu);
@@ -510,23 +503,44 @@ bool ns_is_open(struct ns *ns, uint64_t ino)
 	return open;
 }
 
-int ns_close_ref(struct ns *ns, uint64_t ino, struct lsm_err *err)
+int ns_unref(struct ns *ns, uint64_t ino, uint64_t n, struct lsm_err *err)
 {
 	struct ns_openref **p, *r;
 	bool last = false;
 
 	pthread_mutex_lock(&ns->open_mu);
 	p = open_slot(ns, ino);
-	if (*p && --(*p)->count == 0) {
+	if (*p && (*p)->count <= n) {
 		r = *p;
 		*p = r->next;
 		free(r);
 		last = true;
+	} else if (*p) {
+		(*p)->count -= n;
 	}
 	pthread_mutex_unlock(&ns->open_mu);
 	if (!last || ns->opt.read_only)
 		return 0;
 	return ns_reclaim(ns, ino, err);
+}
+
+int ns_close_ref(struct ns *ns, uint64_t ino, struct lsm_err *err)
+{
+	return ns_unref(ns, ino, 1, err);
+}
+
+void ns_clear_refs(struct ns *ns)
+{
+	pthread_mutex_lock(&ns->open_mu);
+	for (unsigned i = 0; i < NS_OPEN_BUCKETS; i++) {
+		while (ns->open[i]) {
+			struct ns_openref *r = ns->open[i];
+
+			ns->open[i] = r->next;
+			free(r);
+		}
+	}
+	pthread_mutex_unlock(&ns->open_mu);
 }
 
 int ns_delete_prefix(struct ns *ns, struct lsm_batch *b, char k,

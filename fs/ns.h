@@ -160,10 +160,16 @@ int ns_replace(struct ns *ns, uint64_t ino, const void *data, size_t len,
 int ns_fallocate(struct ns *ns, uint64_t ino, int mode, uint64_t off,
 		 uint64_t len, struct lsm_err *err);
 
-/* An open file handle holds INO alive after its last unlink. */
+/* A reference (an open handle, or the kernel's lookup count of INO)
+ * holds INO alive after its last unlink. */
 void ns_open_ref(struct ns *ns, uint64_t ino);
-/* Drops it; reclaims the inode when it was the last and no link is left. */
+/* Drops one reference; reclaims the inode when it was the last and no
+ * link is left. */
 int ns_close_ref(struct ns *ns, uint64_t ino, struct lsm_err *err);
+/* Drops N references at once (FUSE forget). */
+int ns_unref(struct ns *ns, uint64_t ino, uint64_t n, struct lsm_err *err);
+/* Forgets every reference (at unmount, before ns_reclaim_orphans). */
+void ns_clear_refs(struct ns *ns);
 /* Reclaims every orphan (unlinked inode) no handle holds: run at mount and
  * unmount.  *N (may be NULL) gets how many were reclaimed. */
 int ns_reclaim_orphans(struct ns *ns, unsigned *n, struct lsm_err *err);

@@ -15,7 +15,7 @@
 
 struct ns_openref {
 	uint64_t ino;
-	unsigned count;
+	uint64_t count;
 	struct ns_openref *next;
 };
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "cache.h"
@@ -225,11 +226,12 @@ static void test_replace(void **state)
 	(void)state;
 	h1 = cache_insert(c, 7, 9, val(40), 5, log_deleter);
 	assert_non_null(h1);
-	put(c, 7, 41, 6);
-	assert_int_equal(ndeleted, 0); /* old value still held */
-	h2 = cache_lookup(c, 7, 9);
-	assert_null(h2);               /* offsets are part of the key */
+	put(c, 7, 41, 6);              /* offsets are part of the key */
+	h2 = cache_lookup(c, 7, 0);
+	assert_ptr_equal(cache_value(h2), val(41));
+	cache_release(c, h2);
 	h2 = cache_insert(c, 7, 9, val(42), 6, log_deleter);
+	assert_int_equal(ndeleted, 0); /* old value still held */
 	cache_release(c, h2);
 	h2 = cache_lookup(c, 7, 9);
 	assert_ptr_equal(cache_value(h2), val(42));
@@ -242,12 +244,15 @@ static void test_replace(void **state)
 	assert_int_equal(deleted[0], 40);
 	cache_release(c, h2);
 	/* Replacing an unused entry frees it at once. */
+	assert_false(was_deleted(41));
 	put(c, 7, 43, 6);
-	assert_true(was_deleted(41) == false);
+	assert_true(was_deleted(41));
 	put(c, 7, 44, 6);
 	assert_true(was_deleted(43));
+	assert_int_equal(ndeleted, 3);
 	cache_free(c);
-	assert_true(was_deleted(44) && was_deleted(41) && was_deleted(42));
+	assert_true(was_deleted(44) && was_deleted(42));
+	assert_int_equal(ndeleted, 5);
 	ndeleted = 0;
 }
 
@@ -313,13 +318,14 @@ struct sval {
 	uint64_t check;
 };
 
-static atomic_ulong stress_allocs, stress_frees;
+static atomic_ulong stress_allocs, stress_frees, stress_bad;
 
 static void stress_deleter(void *v)
 {
 	struct sval *s = v;
 
-	assert_true(s->check == (s->id ^ s->off ^ 0xabcdef));
+	if (s->check != (s->id ^ s->off ^ 0xabcdef))
+		atomic_fetch_add(&stress_bad, 1);
 	atomic_fetch_add(&stress_frees, 1);
 	free(s);
 }
@@ -342,14 +348,17 @@ static void stress_step(struct cache *c, struct rng *r)
 	h = cache_lookup(c, id, off);
 	if (!h) {
 		s = malloc(sizeof(*s));
-		assert_non_null(s);
+		if (!s)
+			abort();
 		*s = (struct sval){ id, off, id ^ off ^ 0xabcdef };
 		atomic_fetch_add(&stress_allocs, 1);
 		h = cache_insert(c, id, off, s, 1 + id % 8, stress_deleter);
-		assert_non_null(h);
+		if (!h)
+			abort();
 	}
 	s = cache_value(h);
-	assert_true(s->id == id && s->off == off);
+	if (s->id != id || s->off != off)
+		atomic_fetch_add(&stress_bad, 1);
 	cache_release(c, h);
 }
 
@@ -373,7 +382,7 @@ static void test_stress(void **state)
 
 	(void)state;
 	for (int i = 0; i < 4; i++) {
-		args[i] = (struct stress_arg){ c, 0 };
+		args[i] = (struct stress_arg){ c, 0x5eed + (uint64_t)i };
 		assert_int_equal(pthread_create(&th[i], NULL, stress_thread,
 						&args[i]), 0);
 	}
@@ -386,13 +395,14 @@ static void test_stress(void **state)
 	cache_free(c);
 	assert_int_equal(atomic_load(&stress_frees),
 			 atomic_load(&stress_allocs));
+	assert_int_equal(atomic_load(&stress_bad), 0);
 }
 
 /* ---- the table cache over real tables ---- */
 
 static void build_table(struct tdir *d, uint64_t number, int nkeys)
 {
-	struct sst_options o = { .block_bytes = 256, .restart_interval = 4,
+	struct sst_options o = { .block_bytes = 4096, .restart_interval = 16,
 				 .bloom_bits_per_key = 10 };
 	char path[LSM_PATH_MAX], k[32];
 	uint8_t ik[48];
@@ -407,8 +417,9 @@ static void build_table(struct tdir *d, uint64_t number, int nkeys)
 		int n = snprintf(k, sizeof(k), "key%05d", i);
 		size_t iklen = ikey_encode(ik, k, (size_t)n, 1, IKEY_VALUE);
 
-		assert_int_equal(sst_builder_add(b, ik, iklen, k, (size_t)n,
-						 NULL), 0);
+		assert_int_equal(sst_builder_add(b, ik, iklen,
+						 (const uint8_t *)k,
+						 (size_t)n, NULL), 0);
 	}
 	assert_int_equal(sst_builder_finish(b, &size, NULL), 0);
 }
@@ -419,7 +430,13 @@ static int lookup(struct table_cache *tc, uint64_t number, const char *k,
 	uint8_t ik[64];
 	size_t iklen = ikey_encode(ik, k, strlen(k), 100, IKEY_TYPE_FOR_SEEK);
 
-	return table_cache_get(tc, number, ik, iklen, v, NULL);
+	struct lsm_err err = { 0 };
+	int rc = table_cache_get(tc, number, ik, iklen, v, &err);
+
+	if (rc < 0)
+		print_message("table %llu: %d %s\n", (unsigned long long)number,
+			      rc, err.msg);
+	return rc;
 }
 
 static void test_table_cache(void **state)
@@ -466,6 +483,76 @@ static void test_table_cache(void **state)
 	buf_free(&v);
 }
 
+/* Threads read, iterate and evict tables, so opens race with evictions,
+ * with live iterators and with each other. */
+struct tc_arg {
+	struct table_cache *tc;
+	uint64_t seed;
+	int bad;
+};
+
+static void *tc_thread(void *p)
+{
+	struct tc_arg *a = p;
+	struct buf v = BUF_INIT;
+	struct rng r;
+	char k[16];
+
+	rng_init(&r, "table cache threads", a->seed);
+	for (int i = 0; i < 3000; i++) {
+		uint64_t t = 2 + rng_below(&r, 6);
+		uint8_t ik[64];
+		size_t iklen;
+		struct iiter *it;
+
+		snprintf(k, sizeof(k), "key%05d", (int)rng_below(&r, 100));
+		iklen = ikey_encode(ik, k, 8, 100, IKEY_TYPE_FOR_SEEK);
+		if (table_cache_get(a->tc, t, ik, iklen, &v, NULL) !=
+		    LOOKUP_FOUND || v.len != 8 || memcmp(v.p, k, 8) != 0)
+			a->bad++;
+		if (i % 7 == 0)
+			table_cache_evict(a->tc, t); /* reopen races */
+		if (i % 16)
+			continue;
+		it = table_cache_iter(a->tc, t, i % 32 == 0, NULL);
+		if (!it) {
+			a->bad++;
+			continue;
+		}
+		iiter_seek(it, ik, iklen);
+		if (!iiter_valid(it))
+			a->bad++;
+		iiter_free(it);
+	}
+	buf_free(&v);
+	return NULL;
+}
+
+static void test_table_cache_threads(void **state)
+{
+	struct tdir *d = *state;
+	struct cache *blocks = cache_new(64 << 10);
+	struct table_cache *tc;
+	struct tc_arg args[4];
+	pthread_t th[4];
+
+	for (uint64_t t = 2; t < 8; t++)
+		build_table(d, t, 100);
+	tc = table_cache_new(lsm_io_posix(), tdir_root(d), 1, blocks, NULL);
+	assert_non_null(tc);
+	for (int i = 0; i < 4; i++) {
+		args[i] = (struct tc_arg){ tc, 0x7ab1e + (uint64_t)i, 0 };
+		assert_int_equal(pthread_create(&th[i], NULL, tc_thread,
+						&args[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(args[i].bad, 0);
+	}
+	table_cache_free(tc);
+	cache_free(blocks);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -479,6 +566,8 @@ int main(void)
 		cmocka_unit_test(test_stress),
 		cmocka_unit_test_setup_teardown(test_table_cache, tdir_setup,
 						tdir_teardown),
+		cmocka_unit_test_setup_teardown(test_table_cache_threads,
+						tdir_setup, tdir_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,6 +18,7 @@
 
 struct fio_fault {
 	bool armed;
+	bool persistent;      /* keeps failing once triggered */
 	bool firing;          /* persistent and already triggered */
 	unsigned long left;   /* calls until it triggers */
 	int err;
@@ -62,21 +63,18 @@ static struct faulty_io_state *st_of(const struct lsm_io *io)
 	return io->ctx;
 }
 
-/* Grows the array *V of *CAP elements of SIZE bytes to hold one more. */
-static int grow(void *v, size_t *cap, size_t n, size_t size)
+/* Returns array P (of *CAP elements of SIZE bytes, N used) with room for
+ * one more, reallocated if needed; NULL on ENOMEM (P is kept). */
+static void *grow(void *p, size_t *cap, size_t n, size_t size)
 {
-	void **pv = v;
 	size_t ncap = *cap ? *cap * 2 : 16;
-	void *p;
 
 	if (n < *cap)
-		return 0;
-	p = realloc(*pv, ncap * size);
-	if (!p)
-		return -ENOMEM;
-	*pv = p;
-	*cap = ncap;
-	return 0;
+		return p;
+	p = realloc(p, ncap * size);
+	if (p)
+		*cap = ncap;
+	return p;
 }
 
 static bool is_write_op(enum fio_op op)
@@ -92,7 +90,9 @@ static int fault_hit(struct fio_fault *f)
 		return f->err;
 	if (--f->left > 0)
 		return 0;
-	if (f->armed && !(f->firing = f->err && f->firing))
+	if (f->persistent)
+		f->firing = true;
+	else
 		f->armed = false;
 	return f->err;
 }
@@ -178,8 +178,10 @@ static int file_add(struct faulty_io_state *st, const char *path,
 		*idx = (size_t)(f - st->files);
 		return 0;
 	}
-	if (grow(&st->files, &st->capfiles, st->nfiles, sizeof(*f)) < 0)
+	f = grow(st->files, &st->capfiles, st->nfiles, sizeof(*f));
+	if (!f)
 		return -ENOMEM;
+	st->files = f;
 	f = &st->files[st->nfiles];
 	memset(f, 0, sizeof(*f));
 	f->path = strdup(path);
@@ -220,12 +222,16 @@ static int fd_track(struct faulty_io_state *st, int fd, const char *path,
 		    int flags, bool existed, unsigned long long size)
 {
 	struct fio_file *f;
+	struct fio_fd *fds;
 	size_t idx;
 	bool fresh = !file_find(st, path);
 
-	if (file_add(st, path, &idx) < 0 ||
-	    grow(&st->fds, &st->capfds, st->nfds, sizeof(*st->fds)) < 0)
+	if (file_add(st, path, &idx) < 0)
 		return -ENOMEM;
+	fds = grow(st->fds, &st->capfds, st->nfds, sizeof(*fds));
+	if (!fds)
+		return -ENOMEM;
+	st->fds = fds;
 	f = &st->files[idx];
 	if (fresh) {
 		f->created = !existed;
@@ -400,9 +406,10 @@ static int rename_record(struct faulty_io_state *st, const char *from,
 {
 	struct fio_rename *r;
 
-	if (grow(&st->renames, &st->caprenames, st->nrenames,
-		 sizeof(*r)) < 0)
+	r = grow(st->renames, &st->caprenames, st->nrenames, sizeof(*r));
+	if (!r)
 		return -ENOMEM;
+	st->renames = r;
 	r = &st->renames[st->nrenames];
 	r->from = strdup(from);
 	r->to = strdup(to);

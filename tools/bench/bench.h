@@ -51,6 +51,9 @@ void fs_cleanup(void);
 
 /* ---- helpers (util.c) ---- */
 uint64_t bench_now_ns(void);           /* CLOCK_MONOTONIC */
+/* snprintf into a path buffer; -ENAMETOOLONG (BUF cut) on truncation. */
+int bench_fmt(char *buf, size_t n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* Bytes allocated on disk under PATH (st_blocks * 512, as du). */
 uint64_t bench_du(const char *path);
 /* rm -rf PATH; 0 or -errno. */

@@ -23,17 +23,18 @@ static void lsm_opts(const struct bench_config *cfg, struct lsm_options *o)
 static void lsm_settings(const struct bench_config *cfg, char *buf, size_t n)
 {
 	struct lsm_options o;
-	char a[32], b[32], c[32];
+	char a[32], b[32], c[32], d[32];
 
 	lsm_opts(cfg, &o);
 	snprintf(buf, n,
 		 "liblsm %s: write buffer %s, block cache %s, bloom %u bits/key, "
-		 "compression %s, block %zu B, table %s, L0 trigger %u, "
+		 "compression %s, block %s, table %s, L0 trigger %u, "
 		 "sync %s", lsm_version(),
 		 eng_fmt_bytes(o.memtable_bytes, a, sizeof(a)),
 		 eng_fmt_bytes(o.cache_bytes, b, sizeof(b)),
 		 o.bloom_bits_per_key, cfg->compression ? "zlib-1" : "none",
-		 o.block_bytes, eng_fmt_bytes(o.table_bytes, c, sizeof(c)),
+		 eng_fmt_bytes(o.block_bytes, d, sizeof(d)),
+		 eng_fmt_bytes(o.table_bytes, c, sizeof(c)),
 		 o.l0_compaction_trigger,
 		 cfg->sync ? "always (fsync per write, group commit)"
 			   : "manual (no fsync per write)");

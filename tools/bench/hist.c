@@ -75,8 +75,10 @@ uint64_t hist_quantile(const struct hist *h, double q)
 	if (q > 1)
 		q = 1;
 	rank = (uint64_t)ceil(q * (double)h->count - 1e-9);
-	if (rank < 1)
-		rank = 1;
+	if (rank <= 1)
+		return h->min;
+	if (rank >= h->count)
+		return h->max;
 	for (i = 0; i < HIST_BUCKETS; i++) {
 		seen += h->b[i];
 		if (seen >= rank)

@@ -23,7 +23,7 @@ void hist_add(struct hist *h, uint64_t v);
 /* Adds every sample of SRC to DST. */
 void hist_merge(struct hist *dst, const struct hist *src);
 /* The value at quantile Q in [0, 1] (nearest rank, the middle of its bucket,
- * clamped to [min, max]); 0 when empty. */
+ * clamped to [min, max]; exactly min and max at the ends); 0 when empty. */
 uint64_t hist_quantile(const struct hist *h, double q);
 double hist_mean(const struct hist *h);
 

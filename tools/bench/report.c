@@ -1,5 +1,6 @@
 /* report.c - lsmfs-bench outputs: medians over runs, the terminal table,
  * CSV, JSON and a hand-written SVG bar chart. */
+#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -161,6 +162,10 @@ static void table_row(FILE *f, const struct bench_result *r, size_t n,
 	double base = ref_ops(r, n, i, ref);
 
 	fprintf(f, "%-14s %-10s", x->bench, x->engine);
+	if (x->rc == -EEXIST) {          /* skipped, e.g. --use_existing_db */
+		fprintf(f, " %s\n", x->err);
+		return;
+	}
 	if (x->rc < 0) {
 		fprintf(f, " FAILED: %s\n", x->err);
 		return;
@@ -223,7 +228,7 @@ void report_csv(FILE *f, const struct bench_result *r, size_t n)
 	fputs("engine,benchmark,ops,seconds,ops_per_sec,ops_per_sec_min,"
 	      "ops_per_sec_max,runs,mb_per_sec,p50_us,p99_us,p999_us,avg_us,"
 	      "max_us,found,write_amp,write_amp_io,space_amp,db_bytes,"
-	      "live_bytes,peak_rss_kb,threads,error\n", f);
+	      "live_bytes,peak_rss_kb,threads,error,settings\n", f);
 	for (size_t i = 0; i < n; i++) {
 		const struct bench_result *x = &r[i];
 
@@ -251,6 +256,8 @@ void report_csv(FILE *f, const struct bench_result *r, size_t n)
 		csv_num(f, x->rss_kb);
 		fprintf(f, ",%d,", x->threads);
 		csv_text(f, x->rc < 0 ? x->err : "");
+		fputc(',', f);
+		csv_text(f, x->settings ? x->settings : "");
 		fputc('\n', f);
 	}
 }
@@ -313,6 +320,10 @@ static void json_object(FILE *f, const struct bench_result *x,
 		report_json_string(f, x->err);
 	else
 		fputs("null", f);
+	if (x->settings) {
+		fputs(", \"settings\": ", f);
+		report_json_string(f, x->settings);
+	}
 	if (extra && *extra)
 		fprintf(f, ", %s", extra);
 	fputc('}', f);

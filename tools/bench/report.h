@@ -30,7 +30,9 @@ struct bench_result {
 	double rss_kb;            /* peak RSS of the engine's process */
 	int threads;
 	int rc;                   /* 0, or the negative errno it failed with */
-	char err[160];            /* why it failed, when rc < 0 */
+	char err[256];            /* why it failed, when rc < 0 */
+	const char *settings;     /* the engine's settings line, or NULL;
+	                           * owned by the caller (not sent by pipe) */
 };
 
 /* Sets the not-measured fields of R to -1 and the rest to 0. */

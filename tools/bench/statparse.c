@@ -41,6 +41,8 @@ static bool parse_line(const char *p, const char *name, double *out)
 
 	while (is_name_char(*e))
 		e++;
+	if (e > s && e[-1] == ':')   /* "name: value" */
+		e--;
 	if (e == s || *s == '#' || !name_matches(s, (size_t)(e - s), name))
 		return false;
 	if (*e == '{') {

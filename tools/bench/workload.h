@@ -24,7 +24,9 @@ double wl_rng_double(struct wl_rng *r);              /* [0, 1) */
  * KEY_SIZE is too small for I the leading digits are cut. */
 void wl_key(char *buf, unsigned key_size, uint64_t i);
 /* The key of index I with its last byte replaced by '.': the same length,
- * sorts just before the key of I (after I - 1's), and is never written. */
+ * never written, and inside the written key range (it sorts just before
+ * the key of I rounded down to a multiple of 10, after that key's
+ * predecessor), so no engine can answer it from key ranges alone. */
 void wl_missing_key(char *buf, unsigned key_size, uint64_t i);
 /* The index of a key made by wl_key, or -1 when BUF is not one. */
 int64_t wl_key_index(const void *buf, size_t len);

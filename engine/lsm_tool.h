@@ -1,0 +1,118 @@
+/* lsm_tool.h - inspection and checking entry points for tools (lsmfs-ctl),
+ * outside the hot API of lsm.h: list the tables of an open store, check a
+ * data directory's files without opening it for writing, and dump the
+ * records of one table, log segment or manifest.  Nothing here writes to a
+ * data directory.  Same conventions as lsm.h (negative errno + lsm_err). */
+#ifndef LSM_TOOL_H
+#define LSM_TOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lsm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The on-disk table format version this library reads and writes. */
+unsigned lsm_table_format_version(void);
+
+/* ---- tables of an open store ---- */
+
+struct lsm_table_info {
+	unsigned level;
+	uint64_t number;        /* file NNNNNN.sst */
+	uint64_t size;          /* bytes, as the manifest records them */
+	const void *smallest;   /* smallest user key (borrowed for the call) */
+	size_t smallest_len;
+	const void *largest;    /* largest user key (borrowed for the call) */
+	size_t largest_len;
+	uint64_t smallest_seq;  /* sequence of the smallest/largest entries */
+	uint64_t largest_seq;
+	uint64_t entries;       /* from the table's props; UINT64_MAX when
+	                         * the table could not be opened */
+};
+
+/* Calls FN for each table of DB's current version, level by level (L0
+ * newest first, L1+ in key order).  The version is pinned for the walk, so
+ * a concurrent compaction does not delete the files under it.  Each table
+ * is opened (footer, index and props) to count its entries.  FN returns 0
+ * to go on; a non-zero return stops the walk and is returned. */
+int lsm_tables(struct lsm_db *db,
+	       int (*fn)(void *ctx, const struct lsm_table_info *t),
+	       void *ctx, struct lsm_err *err);
+
+/* ---- checking a data directory ---- */
+
+/* OFFSET argument of a report that concerns a whole file. */
+#define LSM_CHECK_NO_OFFSET UINT64_MAX
+/* Prefix of PROBLEM for findings that are not damage (not counted). */
+#define LSM_CHECK_WARNING "warning: "
+
+/* Checks the files of data directory DIR without opening the store: no
+ * lock, no log replay into tables, nothing written.  It replays CURRENT
+ * and the manifest read-only, checks the level invariants, reads and
+ * verifies every table (checksums, order, index, props) and compares its
+ * key range and size with the manifest's, notes tables the manifest lists
+ * that are missing, and replays every live log segment (a torn tail of the
+ * newest is normal and not reported).  Tables on disk that the manifest
+ * does not list are reported as warnings (leftovers of a crash: the next
+ * writable open deletes them).  Each finding goes to REPORT with the file's
+ * path, an offset in it (LSM_CHECK_NO_OFFSET when none applies) and a
+ * one-line description; PROGRESS (may be NULL) is told bytes checked so far
+ * and the total.  O may be NULL (defaults; only io and max_levels are used).
+ * Returns 0 when the check ran, *PROBLEMS being the number of damage
+ * findings (warnings excluded); a negative errno when it could not run
+ * (DIR missing or unreadable, out of memory).  A store in use by another
+ * process may show transient findings (files replaced while read). */
+int lsm_check_dir(const char *dir, const struct lsm_options *o,
+		  void (*report)(void *ctx, const char *file, uint64_t offset,
+				 const char *problem),
+		  void (*progress)(void *ctx, uint64_t done, uint64_t total),
+		  void *ctx, unsigned *problems, struct lsm_err *err);
+
+/* ---- dumping one file ---- */
+
+enum lsm_dump_kind {
+	LSM_DUMP_ENTRY,  /* a table entry: key, seq, type, value */
+	LSM_DUMP_BATCH,  /* a log record: seq of its first op, count */
+	LSM_DUMP_OP,     /* one op of the batch before it: key, seq, type,
+	                  * value (puts) */
+	LSM_DUMP_EDIT,   /* a manifest record: text */
+};
+
+struct lsm_dump_rec {
+	enum lsm_dump_kind kind;
+	uint64_t offset;      /* of the record in the file (logs, manifests);
+	                       * entry ordinal for tables */
+	uint64_t seq;
+	bool is_delete;       /* ENTRY/OP: a tombstone (no value) */
+	uint32_t count;       /* BATCH: number of ops */
+	const void *key;      /* user key; borrowed for the call */
+	size_t klen;
+	const void *val;      /* borrowed for the call */
+	size_t vlen;
+	const char *text;     /* EDIT: lines "field args\n" (borrowed) */
+};
+
+/* Calls FN for each record of the file at PATH, whose kind comes from its
+ * name (NNNNNN.sst, NNNNNN.wal, MANIFEST-NNNNNN; filename.h): a table's
+ * entries in order, a log's batches each followed by its ops, a manifest's
+ * edits.  A torn log tail ends the dump silently.  -EINVAL for another
+ * kind of file; -EBADMSG/-EUCLEAN on damage, after the records before it
+ * were delivered.  FN returns 0 to go on; non-zero stops (returned). */
+int lsm_dump_file(const char *path,
+		  int (*fn)(void *ctx, const struct lsm_dump_rec *r),
+		  void *ctx, struct lsm_err *err);
+
+/* Writes (P, N) into OUT (CAP bytes, NUL-terminated, truncated to fit) with
+ * printable ASCII as is, '\\' doubled and every other byte as \xNN.
+ * Returns the length the full escaped text needs (without the NUL). */
+size_t lsm_escape(char *out, size_t cap, const void *p, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LSM_TOOL_H */

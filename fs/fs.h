@@ -1,0 +1,112 @@
+/* fs.h - the lsmfs daemon's shared state and helpers: the mounted
+ * filesystem handle, operation counters, logging, errno translation, and
+ * the FUSE operation tables of the ops_*.c files.  Only fs/ daemon files
+ * include this (it pulls <fuse_lowlevel.h>). */
+#ifndef LSMFS_FS_H
+#define LSMFS_FS_H
+
+#include <fuse_lowlevel.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lsm.h"
+#include "ns.h"
+
+/* The hidden control directory /.lsmfs and its files: inode numbers the
+ * allocator never reaches, names looked up before the store. */
+#define FS_CTL_DIR_INO ((1ull << 63) + 1)
+#define FS_CTL_STATS_INO ((1ull << 63) + 2)
+#define FS_CTL_STATS_NAME "stats"
+
+enum fs_op {
+	FS_OP_LOOKUP, FS_OP_GETATTR, FS_OP_SETATTR, FS_OP_READLINK,
+	FS_OP_MKNOD, FS_OP_MKDIR, FS_OP_UNLINK, FS_OP_RMDIR, FS_OP_SYMLINK,
+	FS_OP_RENAME, FS_OP_LINK, FS_OP_OPEN, FS_OP_READ, FS_OP_WRITE,
+	FS_OP_FLUSH, FS_OP_RELEASE, FS_OP_FSYNC, FS_OP_OPENDIR,
+	FS_OP_READDIR, FS_OP_RELEASEDIR, FS_OP_STATFS, FS_OP_SETXATTR,
+	FS_OP_GETXATTR, FS_OP_LISTXATTR, FS_OP_REMOVEXATTR, FS_OP_CREATE,
+	FS_OP_FALLOCATE,
+	FS_OP__COUNT
+};
+
+struct fs_counters {
+	atomic_uint_fast64_t ops[FS_OP__COUNT];
+	atomic_uint_fast64_t errors[FS_OP__COUNT];
+	atomic_uint_fast64_t bytes_read, bytes_written;
+	atomic_uint_fast64_t corruption; /* EIO from -EBADMSG/-EUCLEAN */
+	atomic_uint_fast64_t orphans_at_mount; /* reclaimed when mounting */
+};
+
+struct lsmfs {
+	struct lsm_db *db;
+	struct ns *ns;
+	const char *datadir;    /* absolute */
+	double attr_timeout;    /* seconds the kernel caches attributes */
+	double entry_timeout;   /* ... and names (also negative lookups) */
+	bool read_only;
+	struct fs_counters cnt;
+};
+
+/* ---- log.c ---- */
+enum fs_log_level { FS_LOG_ERR, FS_LOG_WARN, FS_LOG_INFO, FS_LOG_DEBUG };
+/* Chooses stderr (foreground) or syslog (daemon) for every later line. */
+void fs_log_init(bool to_stderr, bool debug);
+void fs_log(enum fs_log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* lsm_options.log_fn: routes the engine's messages to fs_log. */
+void fs_log_engine(void *ctx, enum lsm_log_level level, const char *msg);
+
+/* ---- errno.c ---- */
+/* Maps an engine/ns result (negative errno) to the errno the kernel gets:
+ * -EBADMSG and -EUCLEAN become EIO. */
+int fs_errno(int rc);
+/* Counts a failed OP, logs ERR when it is corruption or an unexpected
+ * error, and returns the positive errno for fuse_reply_err. */
+int fs_fail(struct lsmfs *fs, enum fs_op op, int rc, const struct lsm_err *err);
+const char *fs_op_name(enum fs_op op);
+
+static inline struct lsmfs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static inline void fs_count(struct lsmfs *fs, enum fs_op op)
+{
+	atomic_fetch_add_explicit(&fs->cnt.ops[op], 1, memory_order_relaxed);
+}
+
+static inline bool fs_is_ctl(uint64_t ino)
+{
+	return ino == FS_CTL_DIR_INO || ino == FS_CTL_STATS_INO;
+}
+
+/* Replies ERR for OP (counting it); always returns so callers can
+ * `return fs_reply_fail(...)`. */
+void fs_reply_fail(fuse_req_t req, enum fs_op op, int rc,
+		   const struct lsm_err *err);
+/* Replies E, taking a reference for the kernel's lookup count. */
+void fs_reply_entry(fuse_req_t req, struct fuse_entry_param *e);
+/* Fills E from A with the configured timeouts. */
+void fs_fill_entry(struct lsmfs *fs, const struct ns_attr *a,
+		   struct fuse_entry_param *e);
+
+/* ---- ops_ctl.c: the control directory ---- */
+bool fs_ctl_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void fs_ctl_getattr(fuse_req_t req, fuse_ino_t ino);
+void fs_ctl_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_ctl_read(fuse_req_t req, size_t size, off_t off,
+		 struct fuse_file_info *fi);
+void fs_ctl_release(fuse_req_t req, struct fuse_file_info *fi);
+void fs_ctl_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    bool plus);
+/* Fills ST for a control inode. */
+void fs_ctl_stat(fuse_ino_t ino, struct stat *st);
+
+/* ---- the FUSE operation table, filled by the ops_*.c files ---- */
+void fs_ops_node(struct fuse_lowlevel_ops *ops);
+void fs_ops_file(struct fuse_lowlevel_ops *ops);
+void fs_ops_dir(struct fuse_lowlevel_ops *ops);
+void fs_ops_xattr(struct fuse_lowlevel_ops *ops);
+
+#endif /* LSMFS_FS_H */

@@ -1,0 +1,326 @@
+/* main.c - the lsmfs daemon: `lsmfs DATADIR MOUNTPOINT [-o opts]` (also
+ * as run by mount.fuse3 from /etc/fstab).  Parses options, opens the
+ * engine and the namespace, reclaims orphans, mounts, forks into the
+ * background (after the mount succeeded, so errors reach the caller's
+ * terminal and exit status), runs the multi-threaded FUSE loop, and on
+ * unmount or SIGTERM/SIGINT closes everything cleanly. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "opts.h"
+
+struct daemon_ctx {
+	int notify_fd;  /* write end of the pipe to the waiting parent */
+};
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO; /* always plus: ls -l */
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+}
+
+static void op_destroy(void *userdata)
+{
+	struct lsmfs *fs = userdata;
+	struct lsm_err err = { 0 };
+	unsigned n = 0;
+
+	ns_clear_refs(fs->ns); /* the kernel holds nothing any more */
+	if (!fs->read_only && ns_reclaim_orphans(fs->ns, &n, &err) < 0)
+		fs_log(FS_LOG_WARN, "reclaim at unmount: %s", err.msg);
+	if (n)
+		fs_log(FS_LOG_INFO, "reclaimed %u unlinked files", n);
+}
+
+/* Forks; the parent waits for the child's verdict and exits with it. */
+static int background(struct daemon_ctx *d)
+{
+	int p[2];
+	pid_t pid;
+	char status = 1;
+
+	if (pipe(p) < 0) {
+		perror("lsmfs: pipe");
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("lsmfs: fork");
+		return -1;
+	}
+	if (pid > 0) {
+		close(p[1]);
+		if (read(p[0], &status, 1) != 1)
+			status = 1;
+		_exit(status);
+	}
+	close(p[0]);
+	setsid();
+	d->notify_fd = p[1];
+	return 0;
+}
+
+static void detach(struct daemon_ctx *d, char status)
+{
+	int fd;
+
+	if (d->notify_fd < 0)
+		return;
+	if (status == 0) {
+		fd = open("/dev/null", O_RDWR);
+		if (fd >= 0) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+			if (fd > 2)
+				close(fd);
+		}
+		if (chdir("/") < 0) { /* nothing else to do about it */
+		}
+	}
+	if (write(d->notify_fd, &status, 1) != 1) { /* parent gone */
+	}
+	close(d->notify_fd);
+	d->notify_fd = -1;
+}
+
+/* -1: missing; 0: empty directory; 1: has entries. */
+static int dir_state(const char *path)
+{
+	DIR *dir = opendir(path);
+	struct dirent *de;
+	int state = 0;
+
+	if (!dir)
+		return -1;
+	while ((de = readdir(dir))) {
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			state = 1;
+			break;
+		}
+	}
+	closedir(dir);
+	return state;
+}
+
+static int open_store(struct lsmfs *fs, struct lsm_options *lo,
+		      struct ns_options *no)
+{
+	struct lsm_err err = { 0 };
+	unsigned n = 0;
+	int rc;
+
+	lo->log_fn = fs_log_engine;
+	lo->read_only = fs->read_only;
+	no->read_only = fs->read_only;
+	no->root_uid = getuid();
+	no->root_gid = getgid();
+	rc = lsm_open(fs->datadir, lo, &fs->db, &err);
+	if (rc < 0) {
+		fprintf(stderr, "lsmfs: %s: %s\n", fs->datadir,
+			err.msg[0] ? err.msg : strerror(-rc));
+		return -1;
+	}
+	rc = ns_open(fs->db, no, &fs->ns, &err);
+	if (rc == 0 && !fs->read_only)
+		rc = ns_reclaim_orphans(fs->ns, &n, &err);
+	if (rc < 0) {
+		fprintf(stderr, "lsmfs: %s: %s\n", fs->datadir, err.msg);
+		return -1;
+	}
+	fs->cnt.orphans_at_mount = n;
+	if (n)
+		fs_log(FS_LOG_INFO, "reclaimed %u orphaned files", n);
+	return 0;
+}
+
+static void close_store(struct lsmfs *fs)
+{
+	struct lsm_err err = { 0 };
+
+	ns_close(fs->ns);
+	fs->ns = NULL;
+	if (fs->db && lsm_close(fs->db, &err) < 0)
+		fs_log(FS_LOG_ERR, "closing the engine: %s", err.msg);
+	fs->db = NULL;
+}
+
+/* Adds "-o default_permissions,fsname=DATADIR,subtype=lsmfs". */
+static int add_mount_opts(struct fuse_args *args, const char *datadir)
+{
+	char opt[PATH_MAX * 2 + 64], *p = opt;
+
+	p += sprintf(p, "-odefault_permissions,subtype=lsmfs,fsname=");
+	for (const char *s = datadir; *s; s++) {
+		if (*s == ',' || *s == '\\')
+			*p++ = '\\';
+		*p++ = *s;
+	}
+	*p = '\0';
+	return fuse_opt_add_arg(args, opt);
+}
+
+static int check_paths(struct lsmfs_conf *c, struct fuse_cmdline_opts *fo,
+		       char *abs)
+{
+	struct stat st;
+
+	if (!c->datadir || !fo->mountpoint) {
+		fprintf(stderr, "lsmfs: missing %s (usage: lsmfs DATADIR "
+			"MOUNTPOINT [-o opts]; see --help)\n",
+			c->datadir ? "MOUNTPOINT" : "DATADIR");
+		return -1;
+	}
+	if (stat(fo->mountpoint, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "lsmfs: mountpoint %s: %s\n", fo->mountpoint,
+			errno ? strerror(errno) : "not a directory");
+		return -1;
+	}
+	if (dir_state(c->datadir) < 0 && errno == ENOENT && !c->ro &&
+	    mkdir(c->datadir, 0700) < 0) {
+		fprintf(stderr, "lsmfs: %s: %s\n", c->datadir, strerror(errno));
+		return -1;
+	}
+	if (!realpath(c->datadir, abs)) {
+		fprintf(stderr, "lsmfs: %s: %s\n", c->datadir, strerror(errno));
+		return -1;
+	}
+	if (stat(abs, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "lsmfs: %s: not a directory\n", abs);
+		return -1;
+	}
+	return 0;
+}
+
+static int run_loop(struct fuse_session *se, struct fuse_cmdline_opts *fo)
+{
+	struct fuse_loop_config *cfg;
+	int rc;
+
+	if (fo->singlethread)
+		return fuse_session_loop(se);
+	cfg = fuse_loop_cfg_create();
+	if (!cfg)
+		return -ENOMEM;
+	fuse_loop_cfg_set_clone_fd(cfg, (unsigned)fo->clone_fd);
+	if (fo->max_idle_threads != UINT_MAX)
+		fuse_loop_cfg_set_idle_threads(cfg, fo->max_idle_threads);
+	if (fo->max_threads > 0 && fo->max_threads <= 100000)
+		fuse_loop_cfg_set_max_threads(cfg, fo->max_threads);
+	rc = fuse_session_loop_mt(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return rc;
+}
+
+static int serve(struct lsmfs *fs, struct fuse_args *args,
+		 struct fuse_cmdline_opts *fo, struct daemon_ctx *d)
+{
+	struct fuse_lowlevel_ops ops = { 0 };
+	struct fuse_session *se;
+	int rc = -1;
+
+	ops.init = op_init;
+	ops.destroy = op_destroy;
+	fs_ops_node(&ops);
+	fs_ops_file(&ops);
+	fs_ops_dir(&ops);
+	fs_ops_xattr(&ops);
+	se = fuse_session_new(args, &ops, sizeof(ops), fs);
+	if (!se)
+		return -1;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_destroy;
+	if (fuse_session_mount(se, fo->mountpoint) != 0)
+		goto out_signals;
+	fs_log(FS_LOG_INFO, "mounted %s on %s", fs->datadir, fo->mountpoint);
+	detach(d, 0);
+	rc = run_loop(se, fo);
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_destroy:
+	fuse_session_destroy(se); /* calls op_destroy when mounted */
+	return rc == 0 ? 0 : -1;
+}
+
+static int start(struct lsmfs *fs, struct lsmfs_conf *c,
+		 struct fuse_args *args, struct fuse_cmdline_opts *fo)
+{
+	static char abs[PATH_MAX];
+	struct daemon_ctx d = { -1 };
+	struct lsm_options lo;
+	struct ns_options no;
+	int rc;
+
+	lsm_options_init(&lo);
+	ns_options_init(&no);
+	fs->attr_timeout = fs->entry_timeout = 1.0;
+	if (opts_apply(c, &lo, &no, fs) < 0 || check_paths(c, fo, abs) < 0)
+		return 1;
+	fs->datadir = abs;
+	fs->read_only = c->ro;
+	if (add_mount_opts(args, abs) != 0)
+		return 1;
+	fs_log_init(fo->foreground, fo->debug);
+	if (!fo->foreground && background(&d) < 0)
+		return 1;
+	if (open_store(fs, &lo, &no) < 0) {
+		close_store(fs);
+		detach(&d, 1);
+		return 1;
+	}
+	rc = serve(fs, args, fo, &d);
+	detach(&d, rc == 0 ? 0 : 1);
+	close_store(fs);
+	if (rc == 0)
+		fs_log(FS_LOG_INFO, "unmounted %s", fs->datadir);
+	return rc == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts fo = { 0 };
+	struct lsmfs_conf c;
+	static struct lsmfs fs;
+	int rc = 1;
+
+	if (opts_parse(&args, &c) < 0)
+		goto out;
+	if (c.help || c.version) {
+		if (c.help)
+			opts_usage(argv[0]);
+		else
+			printf("lsmfs %s (engine %s, libfuse %s)\n",
+			       LSM_VERSION_STRING, lsm_version(),
+			       fuse_pkgversion());
+		rc = 0;
+		goto out;
+	}
+	if (c.mountpoint && access(c.mountpoint, F_OK) < 0) {
+		fprintf(stderr, "lsmfs: mountpoint %s: %s\n", c.mountpoint,
+			strerror(errno));
+		goto out;
+	}
+	if (fuse_parse_cmdline(&args, &fo) != 0) {
+		fprintf(stderr, "lsmfs: bad arguments (see --help)\n");
+		goto out;
+	}
+	rc = start(&fs, &c, &args, &fo);
+out:
+	free(fo.mountpoint);
+	opts_free(&c);
+	fuse_opt_free_args(&args);
+	return rc;
+}

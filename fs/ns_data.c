@@ -1,0 +1,382 @@
+/* ns_data.c - file contents in fixed-size chunks ("c" ino idx keys).  A
+ * chunk holds at most chunk_size bytes and never bytes at or past the
+ * file's size; a missing chunk or a short one reads as zeros.  A write
+ * or read touches only the chunks of its byte range. */
+#include "ns_priv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef FALLOC_FL_KEEP_SIZE
+#define FALLOC_FL_KEEP_SIZE 0x01
+#endif
+#ifndef FALLOC_FL_PUNCH_HOLE
+#define FALLOC_FL_PUNCH_HOLE 0x02
+#endif
+
+#define NS_MAX_FILE_BYTES (1ull << 62)
+
+static int get_file(struct ns *ns, uint64_t ino, struct codec_inode *in,
+		    struct lsm_err *err)
+{
+	int rc = ns_get_inode(ns, ino, in, NULL, NULL, err);
+
+	if (rc < 0)
+		return rc;
+	if (ns_is_dir(in))
+		return lsm_err_set(err, -EISDIR, "inode %llu: a directory",
+				   (unsigned long long)ino);
+	if (!S_ISREG(in->mode))
+		return lsm_err_set(err, -EINVAL, "inode %llu: not a file",
+				   (unsigned long long)ino);
+	return 0;
+}
+
+/* Reads chunk IDX of INO into BUF (CAP bytes); *LEN its stored length
+ * (0 when absent). */
+static int get_chunk(struct ns *ns, uint64_t ino, uint64_t idx, void *buf,
+		     size_t cap, size_t *len, struct lsm_err *err)
+{
+	uint8_t key[CODEC_CHUNK_KEY_LEN];
+	uint8_t dummy;
+	int rc;
+
+	codec_chunk_key(key, ino, idx);
+	rc = lsm_get_buf(ns->db, NULL, key, sizeof(key), cap ? buf : &dummy,
+			 cap, len, err);
+	if (rc == -ENOENT) {
+		*len = 0;
+		return 0;
+	}
+	if (rc == 0 && *len > ns->cs)
+		return lsm_err_set(err, -EUCLEAN,
+				   "inode %llu chunk %llu: %zu bytes, larger than a chunk",
+				   (unsigned long long)ino,
+				   (unsigned long long)idx, *len);
+	return rc;
+}
+
+static int put_chunk(struct lsm_batch *b, uint64_t ino, uint64_t idx,
+		     const void *data, size_t len)
+{
+	uint8_t key[CODEC_CHUNK_KEY_LEN];
+
+	codec_chunk_key(key, ino, idx);
+	return lsm_batch_put(b, key, sizeof(key), data, len);
+}
+
+static int read_span(struct ns *ns, uint64_t ino, struct codec_span s,
+		     uint8_t *dst, uint8_t *tmp, struct lsm_err *err)
+{
+	size_t len;
+	int rc;
+
+	if (s.off == 0) {
+		rc = get_chunk(ns, ino, s.idx, dst, s.len, &len, err);
+		if (rc == 0 && len < s.len)
+			memset(dst + len, 0, s.len - len);
+		return rc;
+	}
+	rc = get_chunk(ns, ino, s.idx, tmp, s.off + s.len, &len, err);
+	if (rc < 0)
+		return rc;
+	if (len > s.off) {
+		size_t have = len - s.off < s.len ? len - s.off : s.len;
+
+		memcpy(dst, tmp + s.off, have);
+		memset(dst + have, 0, s.len - have);
+	} else {
+		memset(dst, 0, s.len);
+	}
+	return 0;
+}
+
+static int read_locked(struct ns *ns, uint64_t ino, uint64_t off, size_t len,
+		       uint8_t *buf, size_t *got, struct lsm_err *err)
+{
+	struct codec_inode in;
+	uint8_t *tmp = NULL;
+	size_t done = 0;
+	int rc = get_file(ns, ino, &in, err);
+
+	if (rc < 0)
+		return rc;
+	if (off >= in.size)
+		len = 0;
+	else if (len > in.size - off)
+		len = (size_t)(in.size - off);
+	while (rc == 0 && done < len) {
+		struct codec_span s = codec_span_first(off + done, len - done,
+						       ns->cs);
+
+		if (s.off && !tmp && !(tmp = malloc(ns->cs)))
+			rc = ns_enomem(err);
+		if (rc == 0)
+			rc = read_span(ns, ino, s, buf + done, tmp, err);
+		done += s.len;
+	}
+	free(tmp);
+	if (rc == 0)
+		*got = len;
+	return rc;
+}
+
+int ns_read(struct ns *ns, uint64_t ino, uint64_t off, size_t len, void *buf,
+	    size_t *got, struct lsm_err *err)
+{
+	struct ns_lockset ls;
+	int rc;
+
+	ns_lock(ns, &ls, &ino, 1, false);
+	rc = read_locked(ns, ino, off, len, buf, got, err);
+	ns_unlock(ns, &ls);
+	return rc;
+}
+
+/* Adds the write of span S (bytes SRC) to B; *DELTA grows by the stored
+ * bytes added. */
+static int write_span(struct ns *ns, uint64_t ino, uint64_t size,
+		      struct codec_span s, const uint8_t *src, uint8_t *tmp,
+		      struct lsm_batch *b, int64_t *delta,
+		      struct lsm_err *err)
+{
+	bool full = s.len == ns->cs;
+	size_t old = 0, nlen;
+	int rc = 0;
+
+	if (s.idx * (uint64_t)ns->cs < size)
+		rc = get_chunk(ns, ino, s.idx, tmp, full ? 0 : ns->cs, &old,
+			       err);
+	if (rc < 0)
+		return rc;
+	if (full) {
+		*delta += (int64_t)ns->cs - (int64_t)old;
+		return put_chunk(b, ino, s.idx, src, s.len);
+	}
+	if (old < s.off)
+		memset(tmp + old, 0, s.off - old);
+	memcpy(tmp + s.off, src, s.len);
+	nlen = s.off + s.len > old ? s.off + s.len : old;
+	*delta += (int64_t)nlen - (int64_t)old;
+	return put_chunk(b, ino, s.idx, tmp, nlen);
+}
+
+static int write_locked(struct ns *ns, uint64_t ino, uint64_t off,
+			const uint8_t *buf, size_t len, struct lsm_batch *b,
+			uint8_t *tmp, struct lsm_err *err)
+{
+	struct codec_inode in;
+	int64_t delta = 0;
+	size_t done = 0;
+	int rc = get_file(ns, ino, &in, err);
+
+	while (rc == 0 && done < len) {
+		struct codec_span s = codec_span_first(off + done, len - done,
+						       ns->cs);
+
+		rc = write_span(ns, ino, in.size, s, buf + done, tmp, b,
+				&delta, err);
+		done += s.len;
+	}
+	if (rc < 0)
+		return rc;
+	if (off + len > in.size)
+		in.size = off + len;
+	in.alloc = (uint64_t)((int64_t)in.alloc + delta);
+	ns_touch(&in, true, true);
+	rc = ns_batch_inode(b, ino, &in, NULL, 0);
+	if (rc == 0)
+		rc = ns_commit(ns, b, err);
+	return rc;
+}
+
+int ns_write(struct ns *ns, uint64_t ino, uint64_t off, const void *buf,
+	     size_t len, struct lsm_err *err)
+{
+	struct lsm_batch *b;
+	struct ns_lockset ls;
+	uint8_t *tmp;
+	int rc;
+
+	if (len == 0)
+		return 0;
+	if (off > NS_MAX_FILE_BYTES || len > NS_MAX_FILE_BYTES - off)
+		return lsm_err_set(err, -EFBIG, "write past the maximum size");
+	b = lsm_batch_new();
+	tmp = malloc(ns->cs);
+	if (!b || !tmp) {
+		lsm_batch_free(b);
+		free(tmp);
+		return ns_enomem(err);
+	}
+	ns_lock(ns, &ls, &ino, 1, true);
+	rc = write_locked(ns, ino, off, buf, len, b, tmp, err);
+	ns_unlock(ns, &ls);
+	lsm_batch_free(b);
+	free(tmp);
+	return rc;
+}
+
+int ns_trunc_chunks(struct ns *ns, struct lsm_batch *b, uint64_t ino,
+		    struct codec_inode *in, uint64_t size, struct lsm_err *err)
+{
+	uint64_t bytes = 0, idx = size / ns->cs;
+	size_t keep = (size_t)(size % ns->cs), len;
+	uint8_t *tmp;
+	int rc;
+
+	if (size > NS_MAX_FILE_BYTES)
+		return lsm_err_set(err, -EFBIG, "truncate past the maximum size");
+	if (size >= in->size)
+		return 0;
+	rc = ns_delete_prefix(ns, b, CODEC_K_CHUNK, ino,
+			      codec_chunks_for(size, ns->cs), &bytes, false,
+			      err);
+	if (rc < 0 || keep == 0)
+		goto out;
+	tmp = malloc(ns->cs);
+	if (!tmp)
+		return ns_enomem(err);
+	rc = get_chunk(ns, ino, idx, tmp, ns->cs, &len, err);
+	if (rc == 0 && len > keep) {
+		bytes += len - keep;
+		rc = put_chunk(b, ino, idx, tmp, keep);
+	}
+	free(tmp);
+out:
+	if (rc == 0)
+		in->alloc = in->alloc > bytes ? in->alloc - bytes : 0;
+	return rc;
+}
+
+static int replace_locked(struct ns *ns, uint64_t ino, const uint8_t *data,
+			  size_t len, struct lsm_batch *b, struct lsm_err *err)
+{
+	struct codec_inode in;
+	int rc = get_file(ns, ino, &in, err);
+
+	if (rc == 0)
+		rc = ns_trunc_chunks(ns, b, ino, &in, 0, err);
+	for (size_t done = 0; rc == 0 && done < len;) {
+		size_t n = len - done < ns->cs ? len - done : ns->cs;
+
+		rc = put_chunk(b, ino, done / ns->cs, data + done, n);
+		done += n;
+	}
+	if (rc < 0)
+		return rc;
+	in.size = len;
+	in.alloc = len;
+	ns_touch(&in, true, true);
+	rc = ns_batch_inode(b, ino, &in, NULL, 0);
+	if (rc == 0)
+		rc = ns_commit(ns, b, err);
+	return rc;
+}
+
+int ns_replace(struct ns *ns, uint64_t ino, const void *data, size_t len,
+	       struct lsm_err *err)
+{
+	struct lsm_batch *b = lsm_batch_new();
+	struct ns_lockset ls;
+	int rc;
+
+	if (!b)
+		return ns_enomem(err);
+	ns_lock(ns, &ls, &ino, 1, true);
+	rc = replace_locked(ns, ino, data, len, b, err);
+	ns_unlock(ns, &ls);
+	lsm_batch_free(b);
+	return rc;
+}
+
+/* Zeroes [OFF, OFF+LEN) of a file of SIZE bytes into B. */
+static int punch(struct ns *ns, uint64_t ino, struct codec_inode *in,
+		 uint64_t off, uint64_t len, struct lsm_batch *b,
+		 uint8_t *tmp, struct lsm_err *err)
+{
+	uint8_t key[CODEC_CHUNK_KEY_LEN];
+	uint64_t done = 0;
+	size_t old;
+	int rc = 0;
+
+	if (off >= in->size)
+		return 0;
+	if (len > in->size - off)
+		len = in->size - off;
+	while (rc == 0 && done < len) {
+		struct codec_span s = codec_span_first(off + done, len - done,
+						       ns->cs);
+
+		done += s.len;
+		rc = get_chunk(ns, ino, s.idx, tmp, ns->cs, &old, err);
+		if (rc < 0 || old <= s.off)
+			continue;
+		if (s.off == 0 && s.len >= old) {
+			in->alloc -= old;
+			codec_chunk_key(key, ino, s.idx);
+			rc = lsm_batch_delete(b, key, sizeof(key));
+			continue;
+		}
+		memset(tmp + s.off, 0, old - s.off < s.len ? old - s.off : s.len);
+		rc = put_chunk(b, ino, s.idx, tmp, old);
+	}
+	return rc;
+}
+
+static int falloc_locked(struct ns *ns, uint64_t ino, int mode, uint64_t off,
+			 uint64_t len, struct lsm_batch *b, uint8_t *tmp,
+			 struct lsm_err *err)
+{
+	struct codec_inode in;
+	int rc = get_file(ns, ino, &in, err);
+
+	if (rc < 0)
+		return rc;
+	if (mode == 0) {
+		if (off + len <= in.size)
+			return 0;
+		in.size = off + len;
+	} else if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
+		rc = punch(ns, ino, &in, off, len, b, tmp, err);
+		if (rc < 0)
+			return rc;
+	} else {
+		return 0; /* KEEP_SIZE alone: nothing to reserve */
+	}
+	ns_touch(&in, true, true);
+	rc = ns_batch_inode(b, ino, &in, NULL, 0);
+	if (rc == 0)
+		rc = ns_commit(ns, b, err);
+	return rc;
+}
+
+int ns_fallocate(struct ns *ns, uint64_t ino, int mode, uint64_t off,
+		 uint64_t len, struct lsm_err *err)
+{
+	struct lsm_batch *b;
+	struct ns_lockset ls;
+	uint8_t *tmp;
+	int rc;
+
+	if (mode != 0 && mode != FALLOC_FL_KEEP_SIZE &&
+	    mode != (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE))
+		return lsm_err_set(err, -EOPNOTSUPP, "fallocate: mode %d", mode);
+	if (off > NS_MAX_FILE_BYTES || len > NS_MAX_FILE_BYTES - off)
+		return lsm_err_set(err, -EFBIG, "fallocate past the maximum size");
+	b = lsm_batch_new();
+	tmp = malloc(ns->cs);
+	if (!b || !tmp) {
+		lsm_batch_free(b);
+		free(tmp);
+		return ns_enomem(err);
+	}
+	ns_lock(ns, &ls, &ino, 1, true);
+	rc = falloc_locked(ns, ino, mode, off, len, b, tmp, err);
+	ns_unlock(ns, &ls);
+	lsm_batch_free(b);
+	free(tmp);
+	return rc;
+}

@@ -1,0 +1,171 @@
+/* ops_file.c - FUSE operations on open files: open, create, read, write,
+ * flush, release, fsync and fallocate.  An open handle holds an ns open
+ * reference, so an unlinked file lives until its last release. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "fs.h"
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct lsmfs *fs = fs_of(req);
+	struct lsm_err err = { 0 };
+	struct ns_attr a;
+	int rc;
+
+	fs_count(fs, FS_OP_OPEN);
+	if (fs_is_ctl(ino))
+		return fs_ctl_open(req, ino, fi);
+	rc = ns_getattr(fs->ns, ino, &a, &err);
+	if (rc < 0)
+		return fs_reply_fail(req, FS_OP_OPEN, rc, &err);
+	if (S_ISDIR(a.in.mode))
+		return fs_reply_fail(req, FS_OP_OPEN, -EISDIR, NULL);
+	ns_open_ref(fs->ns, ino);
+	fi->keep_cache = 1; /* every change goes through this kernel */
+	if (fuse_reply_open(req, fi) != 0)
+		ns_close_ref(fs->ns, ino, NULL); /* interrupted: no release */
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
+{
+	struct lsmfs *fs = fs_of(req);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct ns_cred c = { ctx->uid, ctx->gid, 0 };
+	struct lsm_err err = { 0 };
+	struct fuse_entry_param e;
+	struct ns_attr a;
+	int rc;
+
+	fs_count(fs, FS_OP_CREATE);
+	if (fs_is_ctl(parent))
+		return fs_reply_fail(req, FS_OP_CREATE, -EPERM, NULL);
+	rc = ns_mknod(fs->ns, parent, name, S_IFREG | (mode & 07777), 0, &c,
+		      NULL, &a, &err);
+	if (rc < 0)
+		return fs_reply_fail(req, FS_OP_CREATE, rc, &err);
+	fs_fill_entry(fs, &a, &e);
+	ns_open_ref(fs->ns, a.ino); /* the lookup count */
+	ns_open_ref(fs->ns, a.ino); /* the open handle */
+	fi->keep_cache = 1;
+	if (fuse_reply_create(req, &e, fi) != 0)
+		ns_unref(fs->ns, a.ino, 2, NULL);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct lsmfs *fs = fs_of(req);
+	struct lsm_err err = { 0 };
+	size_t got = 0;
+	void *buf;
+	int rc;
+
+	fs_count(fs, FS_OP_READ);
+	if (fs_is_ctl(ino))
+		return fs_ctl_read(req, size, off, fi);
+	buf = malloc(size ? size : 1);
+	if (!buf)
+		return fs_reply_fail(req, FS_OP_READ, -ENOMEM, NULL);
+	rc = ns_read(fs->ns, ino, (uint64_t)off, size, buf, &got, &err);
+	if (rc < 0) {
+		free(buf);
+		return fs_reply_fail(req, FS_OP_READ, rc, &err);
+	}
+	atomic_fetch_add_explicit(&fs->cnt.bytes_read, got,
+				  memory_order_relaxed);
+	fuse_reply_buf(req, buf, got);
+	free(buf);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		     size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct lsmfs *fs = fs_of(req);
+	struct lsm_err err = { 0 };
+	int rc;
+
+	(void)fi;
+	fs_count(fs, FS_OP_WRITE);
+	if (fs_is_ctl(ino))
+		return fs_reply_fail(req, FS_OP_WRITE, -EPERM, NULL);
+	rc = ns_write(fs->ns, ino, (uint64_t)off, buf, size, &err);
+	if (rc < 0)
+		return fs_reply_fail(req, FS_OP_WRITE, rc, &err);
+	atomic_fetch_add_explicit(&fs->cnt.bytes_written, size,
+				  memory_order_relaxed);
+	fuse_reply_write(req, size);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino,
+		     struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fs_count(fs_of(req), FS_OP_FLUSH);
+	fuse_reply_err(req, 0); /* writes are already in the engine */
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct lsmfs *fs = fs_of(req);
+	struct lsm_err err = { 0 };
+	int rc;
+
+	fs_count(fs, FS_OP_RELEASE);
+	if (fs_is_ctl(ino))
+		return fs_ctl_release(req, fi);
+	rc = ns_close_ref(fs->ns, ino, &err);
+	if (rc < 0) /* the orphan stays and is reclaimed at next mount */
+		fs_fail(fs, FS_OP_RELEASE, rc, &err);
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		     struct fuse_file_info *fi)
+{
+	struct lsmfs *fs = fs_of(req);
+	struct lsm_err err = { 0 };
+	int rc;
+
+	(void)ino;
+	(void)datasync;
+	(void)fi;
+	fs_count(fs, FS_OP_FSYNC);
+	rc = ns_sync(fs->ns, &err);
+	if (rc < 0)
+		return fs_reply_fail(req, FS_OP_FSYNC, rc, &err);
+	fuse_reply_err(req, 0);
+}
+
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
+			 off_t off, off_t len, struct fuse_file_info *fi)
+{
+	struct lsmfs *fs = fs_of(req);
+	struct lsm_err err = { 0 };
+	int rc;
+
+	(void)fi;
+	fs_count(fs, FS_OP_FALLOCATE);
+	if (off < 0 || len <= 0)
+		return fs_reply_fail(req, FS_OP_FALLOCATE, -EINVAL, NULL);
+	rc = ns_fallocate(fs->ns, ino, mode, (uint64_t)off, (uint64_t)len,
+			  &err);
+	if (rc < 0)
+		return fs_reply_fail(req, FS_OP_FALLOCATE, rc, &err);
+	fuse_reply_err(req, 0);
+}
+
+void fs_ops_file(struct fuse_lowlevel_ops *ops)
+{
+	ops->open = op_open;
+	ops->create = op_create;
+	ops->read = op_read;
+	ops->write = op_write;
+	ops->flush = op_flush;
+	ops->release = op_release;
+	ops->fsync = op_fsync;
+	ops->fallocate = op_fallocate;
+}

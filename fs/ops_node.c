@@ -1,0 +1,327 @@
+/* ops_node.c - FUSE operations on names and inodes: lookup, getattr,
+ * setattr, readlink, mknod, mkdir, symlink, link, unlink, rmdir, rename
+ * and statfs.  Each translates once to an ns_* call and replies once. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "fs.h"
+
+void fs_fill_entry(struct lsmfs *fs, const struct ns_attr *a,
+		   struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = a->ino;
+	e->generation = 1;
+	e->attr_timeout = fs->attr_timeout;
+	e->entry_timeout = fs->entry_timeout;
+	ns_attr_stat(a, &e->attr);
+}
+
+void fs_reply_entry(fuse_req_t req, struct fuse_entry_param *e)
+{
+	struct lsmfs *fs = fs_of(req);
+
+	/* The kernel's lookup count holds the inode like an open handle
+	 * (an unlinked file stays until the kernel forgets it). */
+	ns_open_ref(fs->ns, e->ino);
+	if (fuse_reply_entry(req, e) != 0)
+		ns_close_ref(fs->ns, e->ino, NULL);
+}
+
+static void reply_entry(fuse_req_t req, enum fs_op op, int rc,
+			const struct ns_attr *a, const struct lsm_err *err)
+{
+	struct fuse_entry_param e;
+
+	if (rc < 0)
+		return fs_reply_fail(req, op, rc, err);
+	fs_fill_entry(fs_of(req), a, &e);
+	fs_reply_entry(req, &e);
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct lsmfs *fs = fs_of(req);
+	struct lsm_err err = { 0 };
+	struct fuse_entry_param e;
+	struct ns_attr a;
+	int rc;
+
+	fs_count(fs, FS_OP_LOOKUP);
+	if (fs_ctl_lookup(req, parent, name))
+		return;
+	rc = ns_lookup(fs->ns, parent, name, &a, &err);
+	if (rc == -ENOENT) { /* cache the miss like a positive entry */
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = fs->entry_timeout;
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	reply_entry(req, FS_OP_LOOKUP, rc, &a, &err);
+}
+
+static void forget_one(struct lsmfs *fs, fuse_ino_t ino, uint64_t n)
+{
+	struct lsm_err err = { 0 };
+
+	if (!fs_is_ctl(ino) && ns_unref(fs->ns, ino, n, &err) < 0)
+		fs_fail(fs, FS_OP_LOOKUP, err.code, &err);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	forget_one(fs_of(req), ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count,
+			    struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		forget_one(fs_of(req), forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct lsmfs *fs = fs_of(req);
+	struct lsm_err err = { 0 };
+	struct ns_attr a;
+	struct stat st;
+	int rc;
+
+	(void)fi;
+	fs_count(fs, FS_OP_GETATTR);
+	if (fs_is_ctl(ino))
+		return fs_ctl_getattr(req, ino);
+	rc = ns_getattr(fs->ns, ino, &a, &err);
+	if (rc < 0)
+		return fs_reply_fail(req, FS_OP_GETATTR, rc, &err);
+	ns_attr_stat(&a, &st);
+	fuse_reply_attr(req, &st, fs->attr_timeout);
+}
+
+static void to_ns_setattr(const struct stat *st, int to_set,
+			  struct ns_setattr *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (to_set & FUSE_SET_ATTR_MODE)
+		s->valid |= NS_SET_MODE;
+	if (to_set & FUSE_SET_ATTR_UID)
+		s->valid |= NS_SET_UID;
+	if (to_set & FUSE_SET_ATTR_GID)
+		s->valid |= NS_SET_GID;
+	if (to_set & FUSE_SET_ATTR_SIZE)
+		s->valid |= NS_SET_SIZE;
+	if (to_set & FUSE_SET_ATTR_ATIME)
+		s->valid |= NS_SET_ATIME;
+	if (to_set & FUSE_SET_ATTR_MTIME)
+		s->valid |= NS_SET_MTIME;
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+		s->valid |= NS_SET_ATIME_NOW;
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+		s->valid |= NS_SET_MTIME_NOW;
+	if (to_set & FUSE_SET_ATTR_CTIME)
+		s->valid |= NS_SET_CTIME;
+	s->mode = st->st_mode;
+	s->uid = st->st_uid;
+	s->gid = st->st_gid;
+	s->size = (uint64_t)st->st_size;
+	s->atime = st->st_atim;
+	s->mtime = st->st_mtim;
+	s->ctime = st->st_ctim;
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int to_set, struct fuse_file_info *fi)
+{
+	struct lsmfs *fs = fs_of(req);
+	struct lsm_err err = { 0 };
+	struct ns_setattr s;
+	struct ns_attr a;
+	struct stat st;
+	int rc;
+
+	(void)fi;
+	fs_count(fs, FS_OP_SETATTR);
+	if (fs_is_ctl(ino))
+		return fs_reply_fail(req, FS_OP_SETATTR, -EPERM, NULL);
+	to_ns_setattr(attr, to_set, &s);
+	rc = ns_setattr(fs->ns, ino, &s, &a, &err);
+	if (rc < 0)
+		return fs_reply_fail(req, FS_OP_SETATTR, rc, &err);
+	ns_attr_stat(&a, &st);
+	fuse_reply_attr(req, &st, fs->attr_timeout);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct lsmfs *fs = fs_of(req);
+	struct lsm_err err = { 0 };
+	char buf[CODEC_SYMLINK_MAX + 1];
+	size_t len;
+	int rc;
+
+	fs_count(fs, FS_OP_READLINK);
+	rc = ns_readlink(fs->ns, ino, buf, sizeof(buf) - 1, &len, &err);
+	if (rc < 0)
+		return fs_reply_fail(req, FS_OP_READLINK, rc, &err);
+	buf[len < sizeof(buf) ? len : sizeof(buf) - 1] = '\0';
+	fuse_reply_readlink(req, buf);
+}
+
+/* The caller's identity; the kernel already applied the umask. */
+static struct ns_cred cred_of(fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct ns_cred c = { ctx->uid, ctx->gid, 0 };
+
+	return c;
+}
+
+static void make(fuse_req_t req, enum fs_op op, fuse_ino_t parent,
+		 const char *name, mode_t mode, dev_t rdev, const char *target)
+{
+	struct lsmfs *fs = fs_of(req);
+	struct lsm_err err = { 0 };
+	struct ns_cred c = cred_of(req);
+	struct ns_attr a;
+	int rc;
+
+	fs_count(fs, op);
+	if (fs_is_ctl(parent))
+		return fs_reply_fail(req, op, -EPERM, NULL);
+	rc = ns_mknod(fs->ns, parent, name, mode, rdev, &c, target, &a, &err);
+	reply_entry(req, op, rc, &a, &err);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
+{
+	make(req, FS_OP_MKNOD, parent, name, mode, rdev, NULL);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode)
+{
+	make(req, FS_OP_MKDIR, parent, name, S_IFDIR | (mode & 07777), 0,
+	     NULL);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name)
+{
+	make(req, FS_OP_SYMLINK, parent, name, S_IFLNK | 0777, 0, link);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		    const char *newname)
+{
+	struct lsmfs *fs = fs_of(req);
+	struct lsm_err err = { 0 };
+	struct ns_attr a;
+	int rc;
+
+	fs_count(fs, FS_OP_LINK);
+	if (fs_is_ctl(ino) || fs_is_ctl(newparent))
+		return fs_reply_fail(req, FS_OP_LINK, -EPERM, NULL);
+	rc = ns_link(fs->ns, ino, newparent, newname, &a, &err);
+	reply_entry(req, FS_OP_LINK, rc, &a, &err);
+}
+
+static void remove_op(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      bool dir)
+{
+	struct lsmfs *fs = fs_of(req);
+	enum fs_op op = dir ? FS_OP_RMDIR : FS_OP_UNLINK;
+	struct lsm_err err = { 0 };
+	int rc;
+
+	fs_count(fs, op);
+	if (fs_is_ctl(parent) || codec_is_reserved(parent, name, strlen(name)))
+		return fs_reply_fail(req, op, -EPERM, NULL);
+	rc = dir ? ns_rmdir(fs->ns, parent, name, &err) :
+		   ns_unlink(fs->ns, parent, name, &err);
+	if (rc < 0)
+		return fs_reply_fail(req, op, rc, &err);
+	fuse_reply_err(req, 0);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_op(req, parent, name, false);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_op(req, parent, name, true);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname,
+		      unsigned int flags)
+{
+	struct lsmfs *fs = fs_of(req);
+	struct lsm_err err = { 0 };
+	unsigned nf = 0;
+	int rc;
+
+	fs_count(fs, FS_OP_RENAME);
+	if (fs_is_ctl(parent) || fs_is_ctl(newparent))
+		return fs_reply_fail(req, FS_OP_RENAME, -EPERM, NULL);
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return fs_reply_fail(req, FS_OP_RENAME, -EINVAL, NULL);
+	if (flags & RENAME_NOREPLACE)
+		nf |= NS_RENAME_NOREPLACE;
+	if (flags & RENAME_EXCHANGE)
+		nf |= NS_RENAME_EXCHANGE;
+	rc = ns_rename(fs->ns, parent, name, newparent, newname, nf, &err);
+	if (rc < 0)
+		return fs_reply_fail(req, FS_OP_RENAME, rc, &err);
+	fuse_reply_err(req, 0);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct lsmfs *fs = fs_of(req);
+	struct statvfs host, st;
+	uint64_t used = ns_inodes_used(fs->ns);
+
+	(void)ino;
+	fs_count(fs, FS_OP_STATFS);
+	if (statvfs(fs->datadir, &host) < 0)
+		return fs_reply_fail(req, FS_OP_STATFS, -errno, NULL);
+	/* Space is the data directory's filesystem's; inodes are only
+	 * bounded by 64-bit numbers, shown against the free space. */
+	memset(&st, 0, sizeof(st));
+	st.f_bsize = host.f_bsize;
+	st.f_frsize = host.f_frsize;
+	st.f_blocks = host.f_blocks;
+	st.f_bfree = host.f_bfree;
+	st.f_bavail = host.f_bavail;
+	st.f_ffree = st.f_favail = host.f_bavail * host.f_frsize / 256;
+	st.f_files = st.f_ffree + used;
+	st.f_namemax = CODEC_NAME_MAX;
+	fuse_reply_statfs(req, &st);
+}
+
+void fs_ops_node(struct fuse_lowlevel_ops *ops)
+{
+	ops->lookup = op_lookup;
+	ops->forget = op_forget;
+	ops->forget_multi = op_forget_multi;
+	ops->getattr = op_getattr;
+	ops->setattr = op_setattr;
+	ops->readlink = op_readlink;
+	ops->mknod = op_mknod;
+	ops->mkdir = op_mkdir;
+	ops->symlink = op_symlink;
+	ops->link = op_link;
+	ops->unlink = op_unlink;
+	ops->rmdir = op_rmdir;
+	ops->rename = op_rename;
+	ops->statfs = op_statfs;
+}

@@ -1,0 +1,285 @@
+/* opts.c - parsing and checking lsmfs's -o options (see opts.h and
+ * man/lsmfs.8).  Sizes take k, m or g suffixes (powers of 1024). */
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "opts.h"
+
+enum { KEY_HELP, KEY_VERSION, KEY_RO, KEY_DROP };
+
+#define OPT(t, f) { t, offsetof(struct lsmfs_conf, f), 0 }
+
+static const struct fuse_opt opt_spec[] = {
+	OPT("memtable_size=%s", memtable_size),
+	OPT("cache_size=%s", cache_size),
+	OPT("block_size=%s", block_size),
+	OPT("table_size=%s", table_size),
+	OPT("chunk_size=%s", chunk_size),
+	OPT("compression=%s", compression),
+	OPT("zlib_level=%s", zlib_level),
+	OPT("sync=%s", sync),
+	OPT("sync_interval_ms=%s", sync_interval_ms),
+	OPT("bloom_bits=%s", bloom_bits),
+	OPT("max_open_tables=%s", max_open_tables),
+	OPT("attr_timeout=%s", attr_timeout),
+	OPT("entry_timeout=%s", entry_timeout),
+	{ "sync_writes", offsetof(struct lsmfs_conf, sync_writes), 1 },
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_KEY("ro", KEY_RO),
+	/* fstab words that mean nothing to FUSE */
+	FUSE_OPT_KEY("defaults", KEY_DROP),
+	FUSE_OPT_KEY("auto", KEY_DROP),
+	FUSE_OPT_KEY("noauto", KEY_DROP),
+	FUSE_OPT_KEY("nofail", KEY_DROP),
+	FUSE_OPT_KEY("_netdev", KEY_DROP),
+	FUSE_OPT_KEY("user", KEY_DROP),
+	FUSE_OPT_KEY("users", KEY_DROP),
+	FUSE_OPT_END
+};
+
+static int proc(void *data, const char *arg, int key, struct fuse_args *out)
+{
+	struct lsmfs_conf *c = data;
+
+	(void)out;
+	switch (key) {
+	case KEY_HELP:
+		c->help = 1;
+		return 0;
+	case KEY_VERSION:
+		c->version = 1;
+		return 0;
+	case KEY_RO:
+		c->ro = 1;
+		return 1; /* the kernel mounts read-only too */
+	case KEY_DROP:
+		return 0;
+	case FUSE_OPT_KEY_NONOPT:
+		if (c->nonopts++ == 0) {
+			c->datadir = strdup(arg);
+			return 0;
+		}
+		if (c->nonopts == 2) {
+			c->mountpoint = strdup(arg);
+			return 1;
+		} /* the mountpoint, for fuse_parse_cmdline */
+		fprintf(stderr, "lsmfs: unexpected argument '%s'\n", arg);
+		return -1;
+	default:
+		return 1;
+	}
+}
+
+int opts_parse(struct fuse_args *args, struct lsmfs_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (fuse_opt_parse(args, c, opt_spec, proc) < 0)
+		return -1;
+	return 0;
+}
+
+void opts_free(struct lsmfs_conf *c)
+{
+	char **f[] = { &c->datadir, &c->mountpoint, &c->memtable_size, &c->cache_size,
+		       &c->block_size, &c->table_size, &c->chunk_size,
+		       &c->compression, &c->zlib_level, &c->sync,
+		       &c->sync_interval_ms, &c->bloom_bits,
+		       &c->max_open_tables, &c->attr_timeout,
+		       &c->entry_timeout };
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		free(*f[i]);
+		*f[i] = NULL;
+	}
+}
+
+static int bad(const char *name, const char *val, const char *why)
+{
+	fprintf(stderr, "lsmfs: bad value '%s' for -o %s: %s\n", val, name,
+		why);
+	return -1;
+}
+
+/* Parses S ("64k", "8M", "1g", "4096") into *OUT within [MIN, MAX]. */
+static int size_opt(const char *name, const char *s, unsigned long long min,
+		    unsigned long long max, unsigned long long *out)
+{
+	unsigned long long v, mul = 1;
+	char *end;
+
+	if (!s)
+		return 0;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (end == s || errno || s[0] == '-')
+		return bad(name, s, "not a size");
+	switch (*end) {
+	case 'k': case 'K': mul = 1ull << 10; end++; break;
+	case 'm': case 'M': mul = 1ull << 20; end++; break;
+	case 'g': case 'G': mul = 1ull << 30; end++; break;
+	default: break;
+	}
+	if (*end == 'i' || *end == 'b' || *end == 'B')
+		end += (*end == 'i' && (end[1] == 'B' || end[1] == 'b')) ? 2 : 1;
+	if (*end != '\0')
+		return bad(name, s, "not a size (use e.g. 4096, 64k, 8M, 1G)");
+	if (v > max / mul || v * mul < min || v * mul > max) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "must be in [%llu, %llu] bytes",
+			 min, max);
+		return bad(name, s, why);
+	}
+	*out = v * mul;
+	return 0;
+}
+
+static int num_opt(const char *name, const char *s, unsigned long min,
+		   unsigned long max, unsigned long *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s)
+		return 0;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (end == s || *end || errno || s[0] == '-' || v < min || v > max) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "an integer in [%lu, %lu]", min, max);
+		return bad(name, s, why);
+	}
+	*out = (unsigned long)v;
+	return 0;
+}
+
+static int secs_opt(const char *name, const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if (!s)
+		return 0;
+	v = strtod(s, &end);
+	if (end == s || *end || !(v >= 0 && v <= 3600))
+		return bad(name, s, "seconds in [0, 3600]");
+	*out = v;
+	return 0;
+}
+
+static int enum_opts(const struct lsmfs_conf *c, struct lsm_options *lo)
+{
+	if (c->compression) {
+		if (!strcmp(c->compression, "none"))
+			lo->compression = LSM_COMPRESS_NONE;
+		else if (!strcmp(c->compression, "zlib"))
+			lo->compression = LSM_COMPRESS_ZLIB;
+		else
+			return bad("compression", c->compression,
+				   "use none or zlib");
+	}
+	if (c->sync) {
+		if (!strcmp(c->sync, "always"))
+			lo->sync = LSM_SYNC_ALWAYS;
+		else if (!strcmp(c->sync, "manual") || !strcmp(c->sync, "fsync"))
+			lo->sync = LSM_SYNC_MANUAL;
+		else if (!strcmp(c->sync, "interval"))
+			lo->sync = LSM_SYNC_INTERVAL;
+		else
+			return bad("sync", c->sync,
+				   "use always, manual or interval");
+	}
+	if (c->sync_writes)
+		lo->sync = LSM_SYNC_ALWAYS;
+	return 0;
+}
+
+int opts_apply(const struct lsmfs_conf *c, struct lsm_options *lo,
+	       struct ns_options *no, struct lsmfs *fs)
+{
+	unsigned long long sz;
+	unsigned long n;
+
+#define SIZE(f, name, lo_, hi_, dst) \
+	do { \
+		sz = 0; \
+		if (size_opt(name, c->f, lo_, hi_, &sz) < 0) \
+			return -1; \
+		if (c->f) \
+			dst = sz; \
+	} while (0)
+#define NUM(f, name, lo_, hi_, dst) \
+	do { \
+		n = 0; \
+		if (num_opt(name, c->f, lo_, hi_, &n) < 0) \
+			return -1; \
+		if (c->f) \
+			dst = n; \
+	} while (0)
+
+	SIZE(memtable_size, "memtable_size", 64ull << 10, 1ull << 30,
+	     lo->memtable_bytes);
+	SIZE(cache_size, "cache_size", 0, 64ull << 30, lo->cache_bytes);
+	SIZE(block_size, "block_size", 512, 1ull << 20, lo->block_bytes);
+	SIZE(table_size, "table_size", 64ull << 10, 1ull << 30,
+	     lo->table_bytes);
+	SIZE(chunk_size, "chunk_size", CODEC_MIN_CHUNK, CODEC_MAX_CHUNK,
+	     no->chunk_size);
+	if (no->chunk_size & (no->chunk_size - 1))
+		return bad("chunk_size", c->chunk_size, "not a power of two");
+	NUM(zlib_level, "zlib_level", 0, 9, lo->zlib_level);
+	NUM(sync_interval_ms, "sync_interval_ms", 1, 60000,
+	    lo->sync_interval_ms);
+	NUM(bloom_bits, "bloom_bits", 0, 64, lo->bloom_bits_per_key);
+	NUM(max_open_tables, "max_open_tables", 16, 1000000,
+	    lo->max_open_tables);
+#undef SIZE
+#undef NUM
+	if (secs_opt("attr_timeout", c->attr_timeout, &fs->attr_timeout) < 0 ||
+	    secs_opt("entry_timeout", c->entry_timeout, &fs->entry_timeout) < 0)
+		return -1;
+	return enum_opts(c, lo);
+}
+
+void opts_usage(const char *prog)
+{
+	printf("usage: %s DATADIR MOUNTPOINT [-f] [-d] [-s] [-o opt[,opt...]]\n"
+	       "\n"
+	       "Mounts the lsmfs store in DATADIR (formatted when empty) at\n"
+	       "MOUNTPOINT.  Filesystem options (defaults in brackets):\n"
+	       "    -o ro                   read-only mount and store\n"
+	       "    -o sync=POLICY          when writes are durable [manual]:\n"
+	       "                              always   before each write returns\n"
+	       "                              manual   at fsync/fdatasync (and\n"
+	       "                                       memtable flushes)\n"
+	       "                              interval every sync_interval_ms\n"
+	       "    -o sync_writes          same as sync=always\n"
+	       "    -o sync_interval_ms=N   [100]\n"
+	       "    -o attr_timeout=SECS    kernel attribute cache [1]\n"
+	       "    -o entry_timeout=SECS   kernel name cache [1]\n"
+	       "    -o chunk_size=SIZE      file data chunk, power of two in\n"
+	       "                            [4k, 1M]; used when formatting [64k]\n"
+	       "Engine options:\n"
+	       "    -o memtable_size=SIZE   [8M]\n"
+	       "    -o cache_size=SIZE      block cache [32M]\n"
+	       "    -o block_size=SIZE      table data block [4k]\n"
+	       "    -o table_size=SIZE      compaction output table [4M]\n"
+	       "    -o compression=none|zlib [none]\n"
+	       "    -o zlib_level=N         0-9 [1]\n"
+	       "    -o bloom_bits=N         bloom filter bits per key, 0 off [10]\n"
+	       "    -o max_open_tables=N    [512]\n"
+	       "Statistics: cat MOUNTPOINT/.lsmfs/stats\n"
+	       "\n"
+	       "FUSE options (default_permissions is always on):\n", prog);
+	fflush(stdout);
+	fuse_cmdline_help();
+	fuse_lowlevel_help();
+}

@@ -1,0 +1,33 @@
+/* opts.h - lsmfs's command line: DATADIR MOUNTPOINT [-o opts], the -o
+ * options that set engine and filesystem parameters, their validation,
+ * and the --help text. */
+#ifndef LSMFS_OPTS_H
+#define LSMFS_OPTS_H
+
+#include <fuse_lowlevel.h>
+
+#include "fs.h"
+
+struct lsmfs_conf {
+	char *datadir;
+	char *mountpoint;          /* as given, for an early check */
+	int nonopts;                /* positional arguments seen */
+	int ro, sync_writes, help, version;
+	char *memtable_size, *cache_size, *block_size, *table_size;
+	char *chunk_size, *compression, *zlib_level, *sync;
+	char *sync_interval_ms, *bloom_bits, *max_open_tables;
+	char *attr_timeout, *entry_timeout;
+};
+
+/* Takes lsmfs's own options and DATADIR out of ARGS, leaving FUSE's
+ * (mountpoint, -f, -d, -o allow_other, ro, ...).  -1 after printing a
+ * one-line message. */
+int opts_parse(struct fuse_args *args, struct lsmfs_conf *c);
+/* Checks every value and fills the engine, namespace and daemon
+ * settings.  -1 after printing a one-line message naming the option. */
+int opts_apply(const struct lsmfs_conf *c, struct lsm_options *lo,
+	       struct ns_options *no, struct lsmfs *fs);
+void opts_usage(const char *prog);
+void opts_free(struct lsmfs_conf *c);
+
+#endif /* LSMFS_OPTS_H */

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs the whole default test suite,
+# then the unit tests again in an AddressSanitizer + UBSan build.
+#   scripts/test.sh            default suites (everything but 'slow')
+#   SUITES=slow scripts/test.sh   only the long crash/torture loops
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+werror=()
+[ "${CI:-}" = true ] && werror=(-Dwerror=true)
+
+BUILD_DIR=build scripts/build.sh "${werror[@]}"
+if [ -n "${SUITES:-}" ]; then
+	meson test -C build --print-errorlogs --suite "$SUITES"
+	exit
+fi
+meson test -C build --print-errorlogs --no-suite slow
+
+echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer =="
+BUILD_DIR=build-asan scripts/build.sh "${werror[@]}" \
+	-Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	meson test -C build-asan --print-errorlogs --suite unit \
+	--timeout-multiplier 3

@@ -1,0 +1,507 @@
+/* test_ns.c - unit tests of the namespace library (fs/ns.h) over an
+ * engine: files and directories, data at chunk boundaries, sparse holes,
+ * truncation, rename rules, hard links, open-unlinked files and orphans,
+ * xattrs, symlinks, the path API, and a random model check of reads and
+ * writes.  Built twice: over liblsm and over tests/fs/fake_lsm.c. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "ns.h"
+#include "support.h"
+
+#define CS 4096u
+
+struct fx {
+	struct tdir *d;
+	struct lsm_db *db;
+	struct ns *ns;
+	struct ns_cred cred;
+};
+
+static void open_all(struct fx *f)
+{
+	struct lsm_options o;
+	struct ns_options no;
+	struct lsm_err err = { 0 };
+	int rc;
+
+	lsm_options_init(&o);
+	rc = lsm_open(tdir_root(f->d), &o, &f->db, &err);
+	if (rc)
+		fprintf(stderr, "lsm_open: %s\n", err.msg);
+	assert_int_equal(rc, 0);
+	ns_options_init(&no);
+	no.chunk_size = CS;
+	rc = ns_open(f->db, &no, &f->ns, &err);
+	if (rc)
+		fprintf(stderr, "ns_open: %s\n", err.msg);
+	assert_int_equal(rc, 0);
+}
+
+static void close_all(struct fx *f)
+{
+	ns_close(f->ns);
+	assert_int_equal(lsm_close(f->db, NULL), 0);
+	f->ns = NULL;
+	f->db = NULL;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	f->d = tdir_new();
+	f->cred.uid = 1000;
+	f->cred.gid = 1000;
+	f->cred.umask = 022;
+	open_all(f);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	close_all(f);
+	tdir_free(f->d);
+	free(f);
+	return 0;
+}
+
+static uint64_t mk(struct fx *f, uint64_t dir, const char *name,
+		   uint32_t mode)
+{
+	struct ns_attr a;
+
+	assert_int_equal(ns_mknod(f->ns, dir, name, mode, 0, &f->cred, NULL,
+				  &a, NULL), 0);
+	return a.ino;
+}
+
+static void test_root_and_create(void **state)
+{
+	struct fx *f = *state;
+	struct ns_attr a, b;
+	uint64_t ino;
+
+	assert_int_equal(ns_getattr(f->ns, CODEC_ROOT_INO, &a, NULL), 0);
+	assert_true(S_ISDIR(a.in.mode));
+	assert_int_equal(a.in.nlink, 2);
+	ino = mk(f, 1, "f", S_IFREG | 0666);
+	assert_true(ino >= CODEC_FIRST_INO);
+	assert_int_equal(ns_lookup(f->ns, 1, "f", &b, NULL), 0);
+	assert_true(b.ino == ino);
+	assert_int_equal(b.in.mode, S_IFREG | 0644); /* umask */
+	assert_int_equal(b.in.uid, 1000);
+	assert_int_equal(ns_mknod(f->ns, 1, "f", S_IFREG | 0644, 0, &f->cred,
+				  NULL, &a, NULL), -EEXIST);
+	assert_int_equal(ns_mknod(f->ns, 1, ".lsmfs", S_IFREG | 0644, 0,
+				  &f->cred, NULL, &a, NULL), -EEXIST);
+	assert_int_equal(ns_mknod(f->ns, 1, "a/b", S_IFREG, 0, &f->cred,
+				  NULL, &a, NULL), -EINVAL);
+	assert_int_equal(ns_mknod(f->ns, ino, "x", S_IFREG, 0, &f->cred,
+				  NULL, &a, NULL), -ENOTDIR);
+	assert_int_equal(ns_lookup(f->ns, 1, "nope", &a, NULL), -ENOENT);
+	mk(f, 1, "d", S_IFDIR | 0777);
+	assert_int_equal(ns_getattr(f->ns, 1, &a, NULL), 0);
+	assert_int_equal(a.in.nlink, 3);
+}
+
+static void rd(struct fx *f, uint64_t ino, uint64_t off, size_t len,
+	       void *buf, size_t expect)
+{
+	size_t got = 12345;
+
+	assert_int_equal(ns_read(f->ns, ino, off, len, buf, &got, NULL), 0);
+	assert_int_equal(got, expect);
+}
+
+static void test_data_boundaries(void **state)
+{
+	struct fx *f = *state;
+	uint64_t ino = mk(f, 1, "data", S_IFREG | 0644);
+	static uint8_t buf[3 * CS], out[3 * CS], zero[3 * CS];
+	struct ns_attr a;
+
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 7 + 1);
+	/* Straddle the first boundary. */
+	assert_int_equal(ns_write(f->ns, ino, CS - 3, buf, 6, NULL), 0);
+	assert_int_equal(ns_getattr(f->ns, ino, &a, NULL), 0);
+	assert_true(a.in.size == CS + 3);
+	rd(f, ino, 0, sizeof(out), out, CS + 3);
+	assert_memory_equal(out, zero, CS - 3);
+	assert_memory_equal(out + CS - 3, buf, 6);
+	/* Whole chunks plus partial ends. */
+	assert_int_equal(ns_write(f->ns, ino, 10, buf, 2 * CS + 5, NULL), 0);
+	rd(f, ino, 10, 2 * CS + 5, out, 2 * CS + 5);
+	assert_memory_equal(out, buf, 2 * CS + 5);
+	rd(f, ino, 0, 10, out, 10);
+	assert_memory_equal(out, zero, 10);
+	/* Reads at and past EOF. */
+	rd(f, ino, 2 * CS + 15, 100, out, 0);
+	rd(f, ino, 1ull << 40, 100, out, 0);
+	rd(f, ino, 2 * CS + 14, 100, out, 1);
+}
+
+static void test_sparse_and_truncate(void **state)
+{
+	struct fx *f = *state;
+	uint64_t ino = mk(f, 1, "sparse", S_IFREG | 0644);
+	static uint8_t out[2 * CS], zero[2 * CS];
+	struct ns_setattr s = { .valid = NS_SET_SIZE };
+	struct ns_attr a;
+	uint64_t far = 16ull << 30; /* 16 GiB */
+
+	assert_int_equal(ns_write(f->ns, ino, far, "end", 3, NULL), 0);
+	assert_int_equal(ns_getattr(f->ns, ino, &a, NULL), 0);
+	assert_true(a.in.size == far + 3);
+	assert_true(a.in.alloc == 3); /* one short chunk */
+	rd(f, ino, 12345678, sizeof(out), out, sizeof(out));
+	assert_memory_equal(out, zero, sizeof(out));
+	rd(f, ino, far - 2, 10, out, 5);
+	assert_memory_equal(out, "\0\0end", 5);
+	/* Down into the middle of a chunk, then up: the tail reads zeros. */
+	assert_int_equal(ns_write(f->ns, ino, 0, "abcdefgh", 8, NULL), 0);
+	s.size = 4;
+	assert_int_equal(ns_setattr(f->ns, ino, &s, &a, NULL), 0);
+	assert_true(a.in.size == 4 && a.in.alloc == 4);
+	s.size = 100;
+	assert_int_equal(ns_setattr(f->ns, ino, &s, &a, NULL), 0);
+	rd(f, ino, 0, 100, out, 100);
+	assert_memory_equal(out, "abcd", 4);
+	assert_memory_equal(out + 4, zero, 96);
+	/* Write past EOF after a shrink: the gap is zeros. */
+	s.size = 2;
+	assert_int_equal(ns_setattr(f->ns, ino, &s, &a, NULL), 0);
+	assert_int_equal(ns_write(f->ns, ino, 6, "Z", 1, NULL), 0);
+	rd(f, ino, 0, 10, out, 7);
+	assert_memory_equal(out, "ab\0\0\0\0Z", 7);
+	s.size = 0;
+	assert_int_equal(ns_setattr(f->ns, ino, &s, &a, NULL), 0);
+	assert_true(a.in.alloc == 0);
+}
+
+static void test_dirs(void **state)
+{
+	struct fx *f = *state;
+	uint64_t d = mk(f, 1, "dir", S_IFDIR | 0755);
+	uint64_t sub = mk(f, d, "sub", S_IFDIR | 0755);
+	struct ns_attr a;
+
+	mk(f, sub, "file", S_IFREG | 0644);
+	assert_int_equal(ns_getattr(f->ns, d, &a, NULL), 0);
+	assert_int_equal(a.in.nlink, 3);
+	assert_int_equal(ns_rmdir(f->ns, d, "sub", NULL), -ENOTEMPTY);
+	assert_int_equal(ns_unlink(f->ns, d, "sub", NULL), -EISDIR);
+	assert_int_equal(ns_rmdir(f->ns, sub, "file", NULL), -ENOTDIR);
+	assert_int_equal(ns_unlink(f->ns, sub, "file", NULL), 0);
+	assert_int_equal(ns_rmdir(f->ns, d, "sub", NULL), 0);
+	assert_int_equal(ns_getattr(f->ns, sub, &a, NULL), -ENOENT);
+	assert_int_equal(ns_getattr(f->ns, d, &a, NULL), 0);
+	assert_int_equal(a.in.nlink, 2);
+	assert_int_equal(ns_rmdir(f->ns, d, "sub", NULL), -ENOENT);
+}
+
+struct names {
+	char buf[64][32];
+	int n;
+};
+
+static int collect(void *ctx, const struct ns_dirent *d)
+{
+	struct names *n = ctx;
+
+	snprintf(n->buf[n->n++], 32, "%.*s", (int)d->nlen, d->name);
+	return 0;
+}
+
+static void test_readdir(void **state)
+{
+	struct fx *f = *state;
+	uint64_t d = mk(f, 1, "ls", S_IFDIR | 0755);
+	uint64_t other = mk(f, 1, "lt", S_IFDIR | 0755);
+	struct names n = { .n = 0 };
+
+	mk(f, d, "b", S_IFREG | 0644);
+	mk(f, d, "a", S_IFREG | 0644);
+	mk(f, d, "c", S_IFDIR | 0755);
+	mk(f, other, "zz", S_IFREG | 0644);
+	assert_int_equal(ns_readdir(f->ns, d, NULL, collect, &n, NULL), 0);
+	assert_int_equal(n.n, 3);
+	assert_string_equal(n.buf[0], "a");
+	assert_string_equal(n.buf[1], "b");
+	assert_string_equal(n.buf[2], "c");
+	n.n = 0;
+	assert_int_equal(ns_readdir(f->ns, d, "a", collect, &n, NULL), 0);
+	assert_int_equal(n.n, 2);
+	assert_string_equal(n.buf[0], "b");
+}
+
+static void test_rename(void **state)
+{
+	struct fx *f = *state;
+	uint64_t a = mk(f, 1, "ra", S_IFREG | 0644);
+	uint64_t b = mk(f, 1, "rb", S_IFREG | 0644);
+	uint64_t d1 = mk(f, 1, "rd1", S_IFDIR | 0755);
+	uint64_t d2 = mk(f, 1, "rd2", S_IFDIR | 0755);
+	uint64_t in1 = mk(f, d1, "inner", S_IFDIR | 0755);
+	struct ns_attr at;
+
+	assert_int_equal(ns_write(f->ns, b, 0, "old", 3, NULL), 0);
+	/* Over an existing file: the victim goes. */
+	assert_int_equal(ns_rename(f->ns, 1, "ra", 1, "rb", 0, NULL), 0);
+	assert_int_equal(ns_lookup(f->ns, 1, "rb", &at, NULL), 0);
+	assert_true(at.ino == a);
+	assert_int_equal(ns_lookup(f->ns, 1, "ra", &at, NULL), -ENOENT);
+	assert_int_equal(ns_getattr(f->ns, b, &at, NULL), -ENOENT);
+	/* Type mismatches, non-empty target, own subtree. */
+	assert_int_equal(ns_rename(f->ns, 1, "rb", 1, "rd1", 0, NULL), -EISDIR);
+	assert_int_equal(ns_rename(f->ns, 1, "rd1", 1, "rb", 0, NULL), -ENOTDIR);
+	assert_int_equal(ns_rename(f->ns, 1, "rd2", 1, "rd1", 0, NULL),
+			 -ENOTEMPTY);
+	assert_int_equal(ns_rename(f->ns, 1, "rd1", in1, "x", 0, NULL), -EINVAL);
+	assert_int_equal(ns_rename(f->ns, 1, "rb", 1, "rd2", NS_RENAME_NOREPLACE,
+				   NULL), -EEXIST);
+	assert_int_equal(ns_rename(f->ns, 1, "nope", 1, "x", 0, NULL), -ENOENT);
+	/* A directory moves with its subtree; link counts follow. */
+	assert_int_equal(ns_rename(f->ns, 1, "rd1", d2, "moved", 0, NULL), 0);
+	assert_int_equal(ns_lookup(f->ns, d2, "moved", &at, NULL), 0);
+	assert_true(at.ino == d1 && at.in.parent == d2);
+	assert_int_equal(ns_lookup(f->ns, d1, "inner", &at, NULL), 0);
+	assert_int_equal(ns_getattr(f->ns, d2, &at, NULL), 0);
+	assert_int_equal(at.in.nlink, 3);
+	assert_int_equal(ns_getattr(f->ns, 1, &at, NULL), 0);
+	/* Over an empty directory. */
+	mk(f, 1, "empty", S_IFDIR | 0755);
+	assert_int_equal(ns_rename(f->ns, d2, "moved", 1, "empty", 0, NULL), 0);
+	assert_int_equal(ns_lookup(f->ns, 1, "empty", &at, NULL), 0);
+	assert_true(at.ino == d1);
+	/* Exchange. */
+	assert_int_equal(ns_rename(f->ns, 1, "rb", 1, "empty",
+				   NS_RENAME_EXCHANGE, NULL), 0);
+	assert_int_equal(ns_lookup(f->ns, 1, "rb", &at, NULL), 0);
+	assert_true(at.ino == d1);
+	assert_int_equal(ns_lookup(f->ns, 1, "empty", &at, NULL), 0);
+	assert_true(at.ino == a);
+	/* Same inode: nothing happens. */
+	assert_int_equal(ns_link(f->ns, a, 1, "alias", NULL, NULL), 0);
+	assert_int_equal(ns_rename(f->ns, 1, "alias", 1, "empty", 0, NULL), 0);
+	assert_int_equal(ns_lookup(f->ns, 1, "alias", &at, NULL), 0);
+}
+
+static void test_links_and_orphans(void **state)
+{
+	struct fx *f = *state;
+	uint64_t ino = mk(f, 1, "h1", S_IFREG | 0644);
+	uint64_t d = mk(f, 1, "hd", S_IFDIR | 0755);
+	struct ns_attr a;
+	char buf[8];
+	unsigned n;
+	size_t got;
+
+	assert_int_equal(ns_write(f->ns, ino, 0, "hello", 5, NULL), 0);
+	assert_int_equal(ns_link(f->ns, ino, d, "h2", &a, NULL), 0);
+	assert_int_equal(a.in.nlink, 2);
+	assert_int_equal(ns_link(f->ns, d, 1, "dl", &a, NULL), -EPERM);
+	assert_int_equal(ns_unlink(f->ns, 1, "h1", NULL), 0);
+	assert_int_equal(ns_getattr(f->ns, ino, &a, NULL), 0);
+	assert_int_equal(a.in.nlink, 1);
+	/* Open, unlink the last name: still readable and writable. */
+	ns_open_ref(f->ns, ino);
+	assert_int_equal(ns_unlink(f->ns, d, "h2", NULL), 0);
+	assert_int_equal(ns_write(f->ns, ino, 5, "!", 1, NULL), 0);
+	rd(f, ino, 0, 8, buf, 6);
+	assert_memory_equal(buf, "hello!", 6);
+	assert_int_equal(ns_reclaim_orphans(f->ns, &n, NULL), 0);
+	assert_int_equal(n, 0); /* still open */
+	assert_int_equal(ns_close_ref(f->ns, ino, NULL), 0);
+	assert_int_equal(ns_getattr(f->ns, ino, &a, NULL), -ENOENT);
+	assert_int_equal(ns_read(f->ns, ino, 0, 8, buf, &got, NULL), -ENOENT);
+}
+
+static void test_xattr_symlink(void **state)
+{
+	struct fx *f = *state;
+	uint64_t ino = mk(f, 1, "x", S_IFREG | 0644);
+	struct ns_attr a;
+	char buf[64];
+	size_t len;
+
+	assert_int_equal(ns_setxattr(f->ns, ino, "user.a", "1", 1, 0, NULL), 0);
+	assert_int_equal(ns_setxattr(f->ns, ino, "user.b", "22", 2, 0, NULL), 0);
+	assert_int_equal(ns_setxattr(f->ns, ino, "user.a", "x", 1,
+				     NS_XATTR_CREATE, NULL), -EEXIST);
+	assert_int_equal(ns_setxattr(f->ns, ino, "user.c", "x", 1,
+				     NS_XATTR_REPLACE, NULL), -ENODATA);
+	assert_int_equal(ns_getxattr(f->ns, ino, "user.b", buf, sizeof(buf),
+				     &len, NULL), 0);
+	assert_int_equal(len, 2);
+	assert_memory_equal(buf, "22", 2);
+	assert_int_equal(ns_getxattr(f->ns, ino, "user.b", NULL, 0, &len,
+				     NULL), 0);
+	assert_int_equal(len, 2);
+	assert_int_equal(ns_getxattr(f->ns, ino, "user.b", buf, 1, &len,
+				     NULL), -ERANGE);
+	assert_int_equal(ns_listxattr(f->ns, ino, buf, sizeof(buf), &len,
+				      NULL), 0);
+	assert_int_equal(len, 14);
+	assert_memory_equal(buf, "user.a\0user.b\0", 14);
+	assert_int_equal(ns_removexattr(f->ns, ino, "user.a", NULL), 0);
+	assert_int_equal(ns_removexattr(f->ns, ino, "user.a", NULL), -ENODATA);
+	assert_int_equal(ns_getxattr(f->ns, ino, "user.a", buf, sizeof(buf),
+				     &len, NULL), -ENODATA);
+	assert_int_equal(ns_mknod(f->ns, 1, "ln", 0, 0, &f->cred, "../target",
+				  &a, NULL), 0);
+	assert_true(S_ISLNK(a.in.mode) && a.in.size == 9);
+	assert_int_equal(ns_readlink(f->ns, a.ino, buf, sizeof(buf), &len,
+				     NULL), 0);
+	assert_int_equal(len, 9);
+	assert_memory_equal(buf, "../target", 9);
+	assert_int_equal(ns_readlink(f->ns, ino, buf, sizeof(buf), &len,
+				     NULL), -EINVAL);
+}
+
+static void test_paths(void **state)
+{
+	struct fx *f = *state;
+	struct names n = { .n = 0 };
+	struct ns_attr a;
+	void *data;
+	size_t len;
+
+	assert_int_equal(ns_put_path(f->ns, "p/q/r", "value", 5, &f->cred,
+				     NULL), 0);
+	assert_int_equal(ns_get_path(f->ns, "p/q/r", &data, &len, NULL), 0);
+	assert_int_equal(len, 5);
+	assert_memory_equal(data, "value", 5);
+	free(data);
+	assert_int_equal(ns_put_path(f->ns, "/p/q/r", "v2", 2, &f->cred,
+				     NULL), 0);
+	assert_int_equal(ns_get_path(f->ns, "p/q/r", &data, &len, NULL), 0);
+	assert_int_equal(len, 2);
+	free(data);
+	assert_int_equal(ns_put_path(f->ns, "p/q/r/s", "x", 1, &f->cred,
+				     NULL), -ENOTDIR);
+	assert_int_equal(ns_put_path(f->ns, "p/q", "x", 1, &f->cred, NULL),
+			 -EISDIR);
+	assert_int_equal(ns_put_path(f->ns, ".lsmfs/x", "x", 1, &f->cred,
+				     NULL), -EPERM);
+	assert_int_equal(ns_put_path(f->ns, "p/../x", "x", 1, &f->cred,
+				     NULL), -EINVAL);
+	assert_int_equal(ns_get_path(f->ns, "p/q", &data, &len, NULL), -EISDIR);
+	assert_int_equal(ns_get_path(f->ns, "p/zz", &data, &len, NULL),
+			 -ENOENT);
+	assert_int_equal(ns_list_path(f->ns, "p", collect, &n, NULL), 0);
+	assert_int_equal(n.n, 1);
+	assert_string_equal(n.buf[0], "q");
+	assert_int_equal(ns_resolve(f->ns, "p/q", &a, NULL), 0);
+	assert_true(S_ISDIR(a.in.mode));
+	assert_int_equal(ns_delete_path(f->ns, "p/q", NULL), -ENOTEMPTY);
+	assert_int_equal(ns_delete_path(f->ns, "p/q/r", NULL), 0);
+	assert_int_equal(ns_delete_path(f->ns, "p/q", NULL), 0);
+	assert_int_equal(ns_resolve(f->ns, "p/q", &a, NULL), -ENOENT);
+}
+
+static void test_reopen(void **state)
+{
+	struct fx *f = *state;
+	uint64_t ino = mk(f, 1, "persist", S_IFREG | 0644), ino2;
+	struct ns_attr a;
+	char buf[8];
+
+	assert_int_equal(ns_write(f->ns, ino, 0, "kept", 4, NULL), 0);
+	close_all(f);
+	open_all(f);
+#ifndef NS_TEST_FAKE /* the fake engine forgets everything */
+	assert_int_equal(ns_lookup(f->ns, 1, "persist", &a, NULL), 0);
+	assert_true(a.ino == ino);
+	rd(f, ino, 0, 8, buf, 4);
+	assert_memory_equal(buf, "kept", 4);
+	ino2 = mk(f, 1, "later", S_IFREG | 0644);
+	assert_true(ino2 > ino); /* numbers are never reused */
+#else
+	(void)a;
+	(void)buf;
+	(void)ino2;
+#endif
+}
+
+/* Random writes/truncates/reads checked against a flat buffer. */
+static void test_random_model(void **state)
+{
+	struct fx *f = *state;
+	uint64_t ino = mk(f, 1, "model", S_IFREG | 0644);
+	const size_t max = 6 * CS + 123;
+	uint8_t *model = calloc(1, max), *buf = malloc(max), *out = malloc(max);
+	size_t size = 0, got;
+	struct rng r;
+
+	rng_init(&r, "test_ns random model", 0);
+	for (int i = 0; i < 2000; i++) {
+		uint64_t op = rng_below(&r, 10);
+		size_t off = (size_t)rng_below(&r, max);
+		size_t len = (size_t)rng_below(&r, max - off + 1);
+
+		if (rng_below(&r, 2))
+			len = len % (CS / 2);
+		if (op < 5) {
+			rng_bytes(&r, buf, len);
+			assert_int_equal(ns_write(f->ns, ino, off, buf, len,
+						  NULL), 0);
+			memcpy(model + off, buf, len);
+			if (len && off + len > size)
+				size = off + len;
+		} else if (op < 7) {
+			struct ns_setattr s = { .valid = NS_SET_SIZE,
+						.size = off };
+
+			assert_int_equal(ns_setattr(f->ns, ino, &s, NULL, NULL),
+					 0);
+			if (off < size)
+				memset(model + off, 0, size - off);
+			size = off;
+		} else {
+			assert_int_equal(ns_read(f->ns, ino, off, len, out,
+						 &got, NULL), 0);
+			assert_int_equal(got, off >= size ? 0 :
+					 (off + len > size ? size - off : len));
+			assert_memory_equal(out, model + off, got);
+		}
+	}
+	assert_int_equal(ns_read(f->ns, ino, 0, max, out, &got, NULL), 0);
+	assert_int_equal(got, size);
+	assert_memory_equal(out, model, size);
+	free(model);
+	free(buf);
+	free(out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_root_and_create, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_data_boundaries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sparse_and_truncate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dirs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readdir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rename, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_links_and_orphans, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_xattr_symlink, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_random_model, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,199 @@
+#!/bin/bash
+# test_ctl.sh - lsmfs-ctl end to end: every subcommand on a real store, the
+# exit codes for missing, foreign, in-use and damaged stores, and --help.
+# Usage: test_ctl.sh LSMFS_CTL CTL_HOLDER
+set -u
+CTL=$1
+HOLDER=$2
+T=$(mktemp -d "${TMPDIR:-/tmp}/ctltest.XXXXXX")
+HOLDER_PID=
+cleanup() {
+	[ -n "$HOLDER_PID" ] && kill "$HOLDER_PID" 2>/dev/null
+	exec 7>&- 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); echo "ok: $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+# expect RC DESCRIPTION CMD...: runs CMD (stdout to $T/out, stderr $T/err).
+expect() {
+	local want=$1 what=$2
+	shift 2
+	"$@" >"$T/out" 2>"$T/err"
+	local rc=$?
+	if [ "$rc" -eq "$want" ]; then
+		ok "$what"
+	else
+		bad "$what: exit $rc, wanted $want"
+		sed 's/^/  stderr: /' "$T/err" | head -5
+	fi
+}
+# has FILE PATTERN DESCRIPTION: FILE has a line matching PATTERN (grep -E).
+has() {
+	if grep -qE -- "$2" "$1"; then ok "$3"; else
+		bad "$3: no line matching '$2' in $1"; sed 's/^/  | /' "$1" | head -10
+	fi
+}
+
+D=$T/store
+
+# ---- usage and help ----
+expect 0 "--help" "$CTL" --help
+has "$T/out" "^Usage: lsmfs-ctl" "--help prints usage"
+has "$T/out" "^  scan +\(ro\)" "--help marks read-only commands"
+expect 0 "--version" "$CTL" --version
+has "$T/out" "^lsmfs-ctl [0-9]" "--version prints the version"
+expect 0 "help scan" "$CTL" help scan
+has "$T/out" "^Usage: lsmfs-ctl scan DATADIR" "help scan shows usage"
+has "$T/out" "read-only" "help scan says read-only"
+expect 0 "scan --help" "$CTL" scan --help
+has "$T/out" "^Usage: lsmfs-ctl scan DATADIR" "scan --help shows usage"
+for c in get put delete scan stats compact check dump info; do
+	expect 0 "$c --help" "$CTL" $c --help
+done
+expect 64 "no arguments" "$CTL"
+expect 64 "unknown command" "$CTL" frobnicate "$D"
+has "$T/err" "unknown command 'frobnicate'" "unknown command is named"
+expect 64 "unknown option" "$CTL" get --bogus "$D" k
+expect 64 "missing DATADIR" "$CTL" get
+expect 64 "help of an unknown command" "$CTL" help frobnicate
+
+# ---- errors before any store exists ----
+expect 3 "get on a missing dir" "$CTL" get "$T/nope" k
+has "$T/err" "no such data directory" "missing dir message"
+expect 3 "put on a missing dir" "$CTL" put "$T/nope" k v
+[ -e "$T/nope" ] && bad "put created the missing dir" || ok "missing dir left alone"
+expect 3 "check on a missing dir" "$CTL" check "$T/nope"
+mkdir "$T/foreign" && echo hi >"$T/foreign/notes.txt"
+expect 4 "get on a foreign dir" "$CTL" get "$T/foreign" k
+has "$T/err" "not an lsmfs store" "foreign dir message"
+expect 4 "put on a foreign dir" "$CTL" put "$T/foreign" k v
+expect 4 "check on a foreign dir" "$CTL" check "$T/foreign"
+[ "$(ls "$T/foreign")" = notes.txt ] && ok "foreign dir untouched" ||
+	bad "foreign dir was written to: $(ls "$T/foreign")"
+mkdir "$T/empty"
+expect 4 "info on an empty dir" "$CTL" info "$T/empty"
+
+# ---- put / get ----
+expect 0 "put --create" "$CTL" put --create "$D" a/b/c hello
+expect 0 "get" "$CTL" get "$D" a/b/c
+printf hello | cmp -s - "$T/out" && ok "get prints the value exactly" ||
+	bad "get output differs"
+head -c 300000 /dev/urandom >"$T/bin"
+expect 0 "put binary from stdin" "$CTL" put "$D" x/bin.dat - <"$T/bin"
+expect 0 "get binary" "$CTL" get "$D" x/bin.dat
+cmp -s "$T/bin" "$T/out" && ok "binary round trip byte-exact" ||
+	bad "binary round trip differs"
+expect 0 "put empty value" "$CTL" put "$D" a/empty ""
+expect 0 "get empty value" "$CTL" get "$D" a/empty
+[ -s "$T/out" ] && bad "empty value not empty" || ok "empty value round trip"
+printf 'v\n' | "$CTL" put "$D" a-x && ok "put from stdin without -" ||
+	bad "put from stdin without -"
+expect 0 "overwrite" "$CTL" put "$D" a/b/c "hello again"
+expect 0 "get overwritten" "$CTL" get "$D" a/b/c
+[ "$(cat "$T/out")" = "hello again" ] && ok "overwrite visible" ||
+	bad "overwrite not visible"
+expect 1 "get a missing key" "$CTL" get "$D" no/such
+has "$T/err" "no/such: no such file" "missing key message"
+expect 6 "put an invalid key" "$CTL" put "$D" "a/../b" v
+
+# ---- scan ----
+expect 0 "scan all" "$CTL" scan "$D"
+printf 'a-x\t2\na/b/c\t11\na/empty\t0\nx/bin.dat\t300000\n' >"$T/want"
+cmp -s "$T/want" "$T/out" && ok "scan lists every file in path order" ||
+	{ bad "scan output"; diff "$T/want" "$T/out"; }
+expect 0 "scan prefix" "$CTL" scan "$D" a/
+printf 'a/b/c\t11\na/empty\t0\n' | cmp -s - "$T/out" &&
+	ok "scan a/ lists the subtree" || { bad "scan a/"; cat "$T/out"; }
+expect 0 "scan range" "$CTL" scan "$D" a-x a/e
+printf 'a-x\t2\na/b/c\t11\n' | cmp -s - "$T/out" &&
+	ok "scan START END is half-open" || { bad "scan range"; cat "$T/out"; }
+expect 0 "scan --values" "$CTL" scan --values "$D" a-
+printf 'a-x\tv\\x0a\n' | cmp -s - "$T/out" &&
+	ok "scan --values prints escaped contents" ||
+	{ bad "scan --values"; cat -A "$T/out"; }
+
+# ---- delete ----
+expect 0 "delete" "$CTL" delete "$D" a-x
+expect 1 "get deleted" "$CTL" get "$D" a-x
+expect 1 "delete missing" "$CTL" delete "$D" a-x
+expect 6 "delete non-empty dir" "$CTL" delete "$D" a
+
+# ---- stats, info ----
+expect 0 "stats" "$CTL" stats "$D"
+has "$T/out" '^lsm_puts [0-9]+$' "stats has lsm_puts"
+has "$T/out" '^lsm_level_tables\{level="0"\} [0-9]+$' "stats has per-level tables"
+has "$T/out" '^# tables per level: L0=[0-9]+' "stats has the level summary"
+expect 0 "info" "$CTL" info "$D"
+has "$T/out" '^table format: [0-9]+$' "info shows the table format"
+has "$T/out" '^namespace format: 1 ' "info shows the namespace format"
+has "$T/out" '^level 0: [0-9]+ tables?, ' "info shows level 0"
+has "$T/out" '^  L0 [0-9]{6}\.sst ' "info lists tables"
+has "$T/out" '^files on disk: ' "info shows the total size"
+
+# ---- dump ----
+sst=$(cd "$D" && ls *.sst | head -1)
+wal=$(cd "$D" && ls *.wal | tail -1)
+man=$(cd "$D" && ls MANIFEST-* | head -1)
+expect 0 "dump a table" "$CTL" dump "$D" "$sst"
+has "$T/out" "^'\\\\x00sb' @[0-9]+ put 24 " "dump of a table shows the superblock entry"
+expect 0 "put before dumping the log" "$CTL" put "$D" logged/key value1
+wal=$(cd "$D" && ls *.wal | tail -1)
+expect 0 "dump a log" "$CTL" dump "$D" "$wal"
+has "$T/out" '^@0 batch seq [0-9]+, [0-9]+ ops?$' "dump of a log shows batches"
+has "$T/out" "^  'c.*' @[0-9]+ put 6 'value1'$" "dump of a log shows ops"
+man=$(cd "$D" && ls MANIFEST-* | head -1)
+expect 0 "dump the manifest" "$CTL" dump "$D" "$man"
+has "$T/out" '^@0 edit$' "dump of the manifest shows edits"
+has "$T/out" '^  add L0 [0-9]{6} [0-9]+ bytes ' "manifest edits list tables"
+expect 64 "dump CURRENT" "$CTL" dump "$D" CURRENT
+
+# ---- compact ----
+expect 0 "compact" "$CTL" compact "$D"
+has "$T/out" '^before: L0=' "compact prints the levels before"
+has "$T/out" '^after: L[1-9]=1$' "compact leaves one table"
+expect 0 "get after compact" "$CTL" get "$D" x/bin.dat
+cmp -s "$T/bin" "$T/out" && ok "data intact after compact" ||
+	bad "data differs after compact"
+expect 0 "compact a range" "$CTL" compact "$D" 'c' 'j'
+expect 64 "compact with START only" "$CTL" compact "$D" c
+
+# ---- check ----
+expect 0 "check a clean store" "$CTL" check "$D"
+has "$T/out" "no problems found" "check says clean"
+cp -r "$D" "$T/damaged"
+sst=$(cd "$T/damaged" && ls *.sst | head -1)
+printf 'XXXX' | dd of="$T/damaged/$sst" bs=1 seek=20 conv=notrunc 2>/dev/null
+expect 1 "check a damaged table" "$CTL" check "$T/damaged"
+has "$T/out" "^$T/damaged/$sst@[0-9]+: checksum mismatch" "check names the damaged table"
+has "$T/out" "1 problem found" "check counts the problem"
+expect 5 "get from a damaged table" "$CTL" get "$T/damaged" x/bin.dat
+rm -rf "$T/damaged"
+cp -r "$D" "$T/damaged"
+printf 'garbage\n' >"$T/damaged/CURRENT"
+expect 1 "check with a garbage CURRENT" "$CTL" check "$T/damaged"
+has "$T/out" "^$T/damaged/CURRENT: " "check names CURRENT"
+expect 5 "open with a garbage CURRENT" "$CTL" info "$T/damaged"
+
+# ---- in use ----
+mkfifo "$T/fifo"
+"$HOLDER" "$D" <"$T/fifo" >"$T/ready" 2>&1 &
+HOLDER_PID=$!
+exec 7>"$T/fifo"
+for _ in $(seq 50); do grep -q ready "$T/ready" && break; sleep 0.1; done
+expect 2 "put while in use" "$CTL" put "$D" k v
+has "$T/err" "in use by process $HOLDER_PID" "in-use message names the pid"
+expect 2 "compact while in use" "$CTL" compact "$D"
+expect 0 "get while in use (read-only)" "$CTL" get "$D" a/b/c
+expect 0 "check while in use" "$CTL" check "$D"
+exec 7>&-
+wait "$HOLDER_PID"
+HOLDER_PID=
+expect 0 "put after the holder exits" "$CTL" put "$D" k v
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

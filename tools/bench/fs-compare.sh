@@ -1,0 +1,81 @@
+#!/bin/sh
+# fs-compare.sh - runs the lsmfs-bench filesystem workloads side by side on
+# an lsmfs mount (when the lsmfs binary exists), libfuse's passthrough_ll
+# mounted over a temporary directory, and that local directory itself, in
+# one run on the same machine.  Extra arguments go to `lsmfs-bench fs`
+# (e.g. --num=10000 --repeat=3 --json=out.json).
+#
+# Environment: BUILD (build dir, default build-bench), LSMFS_BENCH, LSMFS,
+# PASSTHROUGH_LL (binaries; found in BUILD / built when unset), TMPDIR.
+# Needs /dev/fuse and fusermount3.  Everything is unmounted and removed on
+# exit, also on error or ^C.
+set -eu
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${BUILD:-$root/build-bench}
+bench=${LSMFS_BENCH:-$build/tools/bench/lsmfs-bench}
+lsmfs=${LSMFS:-$build/fs/lsmfs}
+ptll=${PASSTHROUGH_LL:-$build/passthrough/passthrough_ll}
+
+die() { echo "fs-compare: $*" >&2; exit 1; }
+
+[ -x "$bench" ] || die "$bench not built (ninja -C $build)"
+[ -c /dev/fuse ] || die "no /dev/fuse"
+command -v fusermount3 >/dev/null || die "fusermount3 not found"
+if [ ! -x "$ptll" ]; then
+	"$root/tools/bench/build-passthrough.sh" "$(dirname "$ptll")" \
+		>/dev/null || die "cannot build passthrough_ll"
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/fs-compare.XXXXXX")
+pids=""
+mounts=""
+
+cleanup() {
+	for m in $mounts; do
+		fusermount3 -u "$m" 2>/dev/null || fusermount3 -uz "$m" || true
+	done
+	for p in $pids; do
+		kill "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# wait_mounted DIR PID: until DIR is a mount point (10 s), or PID died.
+wait_mounted() {
+	i=0
+	while ! mountpoint -q "$1"; do
+		kill -0 "$2" 2>/dev/null || return 1
+		i=$((i + 1))
+		[ $i -lt 100 ] || return 1
+		sleep 0.1
+	done
+}
+
+mkdir "$tmp/local" "$tmp/pt_src" "$tmp/pt_mnt"
+dirs=""
+
+if [ -x "$lsmfs" ]; then
+	mkdir "$tmp/lsm_data" "$tmp/lsm_mnt"
+	"$lsmfs" "$tmp/lsm_data" "$tmp/lsm_mnt" -f &
+	pids="$pids $!"
+	wait_mounted "$tmp/lsm_mnt" $! || die "lsmfs did not mount"
+	mounts="$mounts $tmp/lsm_mnt"
+	dirs="lsmfs=$tmp/lsm_mnt"
+else
+	echo "fs-compare: $lsmfs not built: comparing passthrough_ll and" \
+	     "the local disk only" >&2
+fi
+
+"$ptll" -f -o source="$tmp/pt_src" "$tmp/pt_mnt" &
+pids="$pids $!"
+wait_mounted "$tmp/pt_mnt" $! || die "passthrough_ll did not mount"
+mounts="$mounts $tmp/pt_mnt"
+
+echo "fs-compare: lsmfs $( [ -x "$lsmfs" ] && echo "$lsmfs" || echo absent)," \
+     "passthrough_ll $ptll (default options), local $tmp/local"
+# shellcheck disable=SC2086
+"$bench" fs $dirs "passthrough_ll=$tmp/pt_mnt" "local=$tmp/local" "$@"

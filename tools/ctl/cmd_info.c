@@ -1,0 +1,155 @@
+/* cmd_info.c - lsmfs-ctl info: formats, levels with their table counts and
+ * bytes, each table with its key range, and the sizes on disk. */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "codec.h"
+#include "ctl.h"
+#include "lsm_tool.h"
+
+struct levels {
+	unsigned tables[LSM_MAX_LEVELS];
+	uint64_t bytes[LSM_MAX_LEVELS];
+	bool print;
+};
+
+static void put_key(const void *k, size_t n, uint64_t seq)
+{
+	putchar('\'');
+	ctl_put_escaped(stdout, k, n);
+	printf("'@%" PRIu64, seq);
+}
+
+static int on_table(void *ctx, const struct lsm_table_info *t)
+{
+	struct levels *lv = ctx;
+	char b[32];
+
+	if (!lv->print) {
+		lv->tables[t->level]++;
+		lv->bytes[t->level] += t->size;
+		return 0;
+	}
+	printf("  L%u %06" PRIu64 ".sst %10s ", t->level, t->number,
+	       ctl_bytes(b, t->size));
+	if (t->entries == UINT64_MAX)
+		printf("(unreadable) ");
+	else
+		printf("%" PRIu64 " entries ", t->entries);
+	put_key(t->smallest, t->smallest_len, t->smallest_seq);
+	printf(" .. ");
+	put_key(t->largest, t->largest_len, t->largest_seq);
+	putchar('\n');
+	return 0;
+}
+
+static void print_namespace(struct lsm_db *db)
+{
+	struct codec_super sb;
+	void *v = NULL;
+	size_t n = 0;
+	int rc = lsm_get(db, NULL, CODEC_SUPER_KEY, CODEC_SUPER_KEY_LEN, &v,
+			 &n, NULL);
+
+	if (rc == 0 && codec_super_decode(v, n, &sb) == 0)
+		printf("namespace format: %" PRIu32 " (chunk size %" PRIu32
+		       " bytes)\n", sb.version, sb.chunk_size);
+	else if (rc == -ENOENT)
+		printf("namespace format: none (not formatted)\n");
+	else
+		printf("namespace format: unreadable superblock\n");
+	free(v);
+}
+
+/* Sums the sizes of the log segments and of every file in DIR. */
+static void print_disk(const char *dir)
+{
+	uint64_t logs = 0, all = 0;
+	unsigned nlogs = 0;
+	char path[4096], b1[32], b2[32];
+	struct dirent *e;
+	struct stat st;
+	DIR *d = opendir(dir);
+
+	while (d && (e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		all += (uint64_t)st.st_size;
+		if (len > 4 && strcmp(e->d_name + len - 4, ".wal") == 0) {
+			logs += (uint64_t)st.st_size;
+			nlogs++;
+		}
+	}
+	if (d)
+		closedir(d);
+	printf("logs: %u segment%s, %s\nfiles on disk: %s\n", nlogs,
+	       nlogs == 1 ? "" : "s", ctl_bytes(b1, logs), ctl_bytes(b2, all));
+}
+
+static int info(struct ctl_store *s)
+{
+	struct levels lv = { .print = false };
+	struct lsm_err err = { 0 };
+	uint64_t bytes = 0;
+	unsigned tables = 0;
+	char b[32];
+	int rc;
+
+	printf("data directory: %s\ntable format: %u\n", s->dir,
+	       lsm_table_format_version());
+	print_namespace(s->db);
+	rc = lsm_tables(s->db, on_table, &lv, &err);
+	if (rc < 0)
+		return ctl_fail(s->dir, rc, &err);
+	for (unsigned l = 0; l < LSM_MAX_LEVELS; l++) {
+		tables += lv.tables[l];
+		bytes += lv.bytes[l];
+		if (lv.tables[l])
+			printf("level %u: %u table%s, %s\n", l, lv.tables[l],
+			       lv.tables[l] == 1 ? "" : "s",
+			       ctl_bytes(b, lv.bytes[l]));
+	}
+	printf("tables: %u, %s\n", tables, ctl_bytes(b, bytes));
+	lv.print = true;
+	rc = lsm_tables(s->db, on_table, &lv, &err);
+	if (rc < 0)
+		return ctl_fail(s->dir, rc, &err);
+	print_disk(s->dir);
+	return CTL_OK;
+}
+
+static int run(const struct ctl_cmd *c, int argc, char **argv)
+{
+	struct ctl_store s;
+	char *pos[argc];
+	int n, rc = ctl_args(c, argc, argv, NULL, 1, 1, pos, &n);
+
+	if (rc >= 0)
+		return rc;
+	rc = ctl_open(&s, c, pos[0], 0);
+	if (rc != CTL_OK)
+		return rc;
+	rc = info(&s);
+	n = ctl_close(&s);
+	return rc != CTL_OK ? rc : n;
+}
+
+const struct ctl_cmd cmd_info = {
+	.name = "info",
+	.args = "",
+	.summary = "describe the store: formats, levels, tables, sizes",
+	.help = "Prints the table and namespace format versions, the number "
+		"of tables and\nbytes per level, then each table (level, file, "
+		"size, entries, smallest and\nlargest engine key with its "
+		"sequence number), the log segments and the\ntotal size of the "
+		"directory.\n",
+	.read_only = true,
+	.run = run,
+};
