@@ -522,7 +522,6 @@ static int run(struct lsm_db *db, struct compaction *c, struct lsm_err *err)
 		       (unsigned long long)c->bytes_written,
 		       (unsigned long long)(db_now_us() - t0) / 1000);
 	}
-	db_delete_obsolete(db);
 	return rc;
 }
 
@@ -541,7 +540,9 @@ int compaction_run_auto(struct lsm_db *db, struct lsm_err *err)
 			rc = 1;
 	} else if (rc < 0)
 		lsm_err_set(err, rc, "out of memory picking a compaction");
-	compaction_free(&c);
+	compaction_free(&c); /* drops the input version: inputs can go */
+	if (rc == 1)
+		db_delete_obsolete(db);
 	return rc;
 }
 
@@ -581,6 +582,7 @@ int compaction_run_range(struct lsm_db *db, const uint8_t *begin, size_t blen,
 		else if (c.n[0] > 0)
 			rc = run(db, &c, err);
 		compaction_free(&c);
+		db_delete_obsolete(db);
 	}
 	return rc;
 }

@@ -196,16 +196,23 @@ static int dir_state(struct lsm_db *db, struct lsm_err *err)
 	return state;
 }
 
+/* Creates DIR when allowed, and refuses a foreign directory before
+ * anything (the lock file included) is written into it. */
 static int prepare_dir(struct lsm_db *db, struct lsm_err *err)
 {
-	int rc = db->io->mkdir(db->io, db->dir, 0755);
+	int rc = 0, state;
 
-	if (rc == -ENOENT || (rc < 0 && rc != -EEXIST))
+	if (db->opts.create_if_missing && !db->read_only)
+		rc = db->io->mkdir(db->io, db->dir, 0755);
+	if (rc < 0 && rc != -EEXIST)
 		return lsm_err_set(err, rc, "%s: cannot create data directory:"
 				   " %s", db->dir, strerror(-rc));
-	if (rc == 0 && !db->opts.create_if_missing)
-		return lsm_err_set(err, -ENOENT, "%s: no such store", db->dir);
-	return 0;
+	state = dir_state(db, err);
+	if (state == -ENOENT)
+		return lsm_err_set(err, -ENOENT, "%s: no such data directory"
+				   "%s", db->dir, db->read_only ? "" :
+				   " (allow creating it)");
+	return state < 0 ? state : 0;
 }
 
 /* ---- WAL recovery ---- */
@@ -285,7 +292,8 @@ static int list_wals(struct lsm_db *db, uint64_t **out, size_t *n,
 		    num >= db->vs.log_number)
 			nums[k++] = num;
 	lsm_io_free_names(names, count);
-	qsort(nums, k, sizeof(*nums), cmp_u64);
+	if (k)
+		qsort(nums, k, sizeof(*nums), cmp_u64);
 	*out = nums;
 	*n = k;
 	return 0;
@@ -476,7 +484,7 @@ int lsm_open(const char *dir, const struct lsm_options *opts,
 	db = db_alloc(dir, opts);
 	if (!db)
 		return lsm_err_set(err, -ENOMEM, "out of memory");
-	rc = db->read_only ? 0 : prepare_dir(db, err);
+	rc = prepare_dir(db, err);
 	if (rc == 0)
 		rc = take_lock(db, err);
 	if (rc == 0)
@@ -582,8 +590,8 @@ static void live_add(void *ctx, uint64_t number)
 
 static bool is_live(const struct live *l, uint64_t number)
 {
-	return bsearch(&number, l->nums, l->n, sizeof(uint64_t),
-		       cmp_u64) != NULL;
+	return l->n && bsearch(&number, l->nums, l->n, sizeof(uint64_t),
+			       cmp_u64) != NULL;
 }
 
 static bool obsolete(struct lsm_db *db, const struct live *l,
@@ -618,7 +626,8 @@ void db_delete_obsolete(struct lsm_db *db)
 		live_add(&l, db->pending.numbers[i]);
 	if (l.oom || db->io->list_dir(db->io, db->dir, &names, &n) < 0)
 		goto out;
-	qsort(l.nums, l.n, sizeof(*l.nums), cmp_u64);
+	if (l.n)
+		qsort(l.nums, l.n, sizeof(*l.nums), cmp_u64);
 	doomed = calloc(n + 1, sizeof(*doomed));
 	if (!doomed)
 		goto out;

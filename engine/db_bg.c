@@ -216,6 +216,10 @@ static void *compact_main(void *arg)
 			pthread_cond_wait(&db->bg_cv, &db->mu);
 			continue;
 		}
+		if (db->obsolete_pending) {
+			db->obsolete_pending = false;
+			db_delete_obsolete(db);
+		}
 		memset(&err, 0, sizeof(err));
 		db->compaction_running = true;
 		rc = compaction_run_auto(db, &err);

@@ -32,6 +32,9 @@ void db_super_put(struct lsm_db *db, struct super *sv)
 	 * (db_super_install drops replaced supers itself). */
 	pthread_mutex_lock(&db->mu);
 	version_unref(sv->v);
+	/* Its tables may be garbage now: the compaction thread looks. */
+	db->obsolete_pending = true;
+	db_bg_kick(db);
 	pthread_mutex_unlock(&db->mu);
 	free(sv);
 }
@@ -227,20 +230,18 @@ int lsm_get_buf(struct lsm_db *db, const struct lsm_snapshot *snap,
 		const void *key, size_t klen, void *out, size_t cap,
 		size_t *vlen, struct lsm_err *err)
 {
-	static __thread struct buf tls;
+	struct buf b = BUF_INIT;
 	int rc = check_key(key, klen, err);
 
 	if (rc < 0)
 		return rc;
-	buf_clear(&tls);
-	rc = finish_get(db, db_lookup(db, snap, key, klen, &tls, err), err);
+	rc = finish_get(db, db_lookup(db, snap, key, klen, &b, err), err);
 	if (rc == 0) {
-		*vlen = tls.len;
-		if (tls.len)
-			memcpy(out, tls.p, tls.len < cap ? tls.len : cap);
+		*vlen = b.len;
+		if (b.len)
+			memcpy(out, b.p, b.len < cap ? b.len : cap);
 	}
-	if (tls.cap > (1u << 20))
-		buf_free(&tls);
+	buf_free(&b);
 	return rc;
 }
 

@@ -35,8 +35,9 @@ static int switch_memtable(struct lsm_db *db, struct lsm_err *err)
 		db->wal_number = vset_new_file_number(&db->vs);
 		filename_path(path, db->dir, FILE_WAL, db->wal_number);
 		rc = wal_create(db->io, path, &db->wal, err);
-		if (rc == 0)
-			rc = db->io->sync_dir(db->io, db->dir);
+		if (rc == 0 && (rc = db->io->sync_dir(db->io, db->dir)) < 0)
+			lsm_err_set(err, rc, "%s: cannot sync directory: %s",
+				    db->dir, strerror(-rc));
 		if (rc < 0) {
 			if (db->wal != old)
 				wal_close(db->wal, false, NULL);

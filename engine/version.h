@@ -158,7 +158,8 @@ int vset_recover(struct version_set *vs, struct lsm_err *err);
  * it; only then installs the new version as current.  On failure the
  * current version is unchanged and the manifest is broken (the db turns
  * read-only).  Starts a new manifest when the current one passes
- * manifest_limit.  An edit that does not fit the current version (deletes
+ * manifest_limit, or (past 64 KiB) eight times the size of a snapshot of
+ * the state.  An edit that does not fit the current version (deletes
  * a missing table, adds a present one, overlaps in L1+, a level past
  * max_levels, log_number going backwards) is -EINVAL before anything is
  * written; -EROFS when read-only or after a failed roll-over. */

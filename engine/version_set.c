@@ -770,6 +770,25 @@ static int check_edit(struct version_set *vs, const struct version_edit *e,
 	return 0;
 }
 
+/* Rolls over once the log is several times what a snapshot of V would
+ * take (at least 64 KiB), so it never grows far past the live state, and
+ * always past manifest_limit. */
+static bool manifest_too_big(const struct version_set *vs,
+			     const struct version *v)
+{
+	uint64_t size = wal_size(vs->manifest), snap = 0;
+
+	if (size >= vs->manifest_limit)
+		return true;
+	if (size < (64u << 10))
+		return false;
+	for (int l = 0; l < LSM_MAX_LEVELS; l++)
+		for (size_t i = 0; i < v->nfiles[l]; i++)
+			snap += 24 + v->files[l][i]->smallest_len +
+				v->files[l][i]->largest_len;
+	return size >= 8 * snap;
+}
+
 int vset_log_and_apply(struct version_set *vs, struct version_edit *e,
 		       struct lsm_err *err)
 {
@@ -786,7 +805,7 @@ int vset_log_and_apply(struct version_set *vs, struct version_edit *e,
 		version_unref(v);
 		return lsm_err_set(err, -ENOMEM, "%s: out of memory", vs->dir);
 	}
-	if (wal_size(vs->manifest) >= vs->manifest_limit)
+	if (manifest_too_big(vs, v))
 		number = vset_new_file_number(vs);
 	e->has_next_file = e->has_last_seq = true;
 	e->next_file = vs->next_file;

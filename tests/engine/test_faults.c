@@ -72,6 +72,8 @@ static int workload(const char *dir, const struct lsm_io *io, bool *acked)
 		if (rc == 0) {
 			acked[i] = true;
 		} else {
+			if (err.code != rc)
+				fprintf(stderr, "put rc=%d err=%d %s\n", rc, err.code, err.msg);
 			assert_true(rc < 0 && err.code == rc);
 			assert_true(strlen(err.msg) > 0);
 			failures++;

@@ -157,6 +157,7 @@ static void small_options(struct lsm_options *o, struct rng *r)
 	o->compression = rng_below(r, 2) ? LSM_COMPRESS_ZLIB
 					  : LSM_COMPRESS_NONE;
 	o->bloom_bits_per_key = (unsigned)rng_below(r, 3) * 5;
+	o->io = test_io_nosync();
 }
 
 static struct lsm_db *reopen(const char *dir, struct lsm_options *o,

@@ -49,4 +49,9 @@ long long file_size(const char *path);
 void *file_read_all(const char *path, size_t *len);
 int file_write_all(const char *path, const void *p, size_t len);
 
+/* ---- I/O without fsync (nosync_io.c) ---- */
+struct lsm_io;
+/* lsm_io_posix() with fsync and sync_dir turned into no-ops. */
+const struct lsm_io *test_io_nosync(void);
+
 #endif /* LSM_TEST_SUPPORT_H */
