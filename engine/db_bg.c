@@ -213,6 +213,7 @@ static void *compact_main(void *arg)
 	while (!db->shutting_down) {
 		if (db->bg_error || db->manual_compactions ||
 		    !db->opts.background_compaction) {
+			db->obsolete_pending = false; /* others sweep then */
 			pthread_cond_wait(&db->bg_cv, &db->mu);
 			continue;
 		}
@@ -226,7 +227,10 @@ static void *compact_main(void *arg)
 		db->compaction_running = false;
 		pthread_cond_broadcast(&db->done_cv);
 		if (rc == 0) {
-			pthread_cond_wait(&db->bg_cv, &db->mu);
+			/* pick_auto saw the state under mu; only these two
+			 * can have changed while mu was dropped before it */
+			if (!db->shutting_down && !db->obsolete_pending)
+				pthread_cond_wait(&db->bg_cv, &db->mu);
 		} else if (rc < 0) {
 			failures++;
 			stat_add(&db->stats.compaction_errors, 1);
