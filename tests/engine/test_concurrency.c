@@ -50,11 +50,14 @@ static size_t value_of(int w, int k, int version, char *out)
 /* Parses a value; returns its version or -1 when malformed. */
 static int parse_value(const char *v, size_t n, int w, int k)
 {
-	char want[300];
+	char want[300], text[300];
 	int w2, k2, version;
 
-	if (n >= sizeof(want) || sscanf(v, "w%d-k%d-v%d-", &w2, &k2,
-					&version) != 3)
+	if (n >= sizeof(want))
+		return -1;
+	memcpy(text, v, n); /* values are not NUL-terminated */
+	text[n] = '\0';
+	if (sscanf(text, "w%d-k%d-v%d-", &w2, &k2, &version) != 3)
 		return -1;
 	if (w2 != w || k2 != k || value_of(w, k, version, want) != n ||
 	    memcmp(want, v, n))
@@ -141,9 +144,14 @@ static void reader_scan(struct shared *s)
 		size_t kl, vl;
 		const char *k = lsm_iter_key(it, &kl);
 		const char *v = lsm_iter_value(it, &vl);
-		int w, x;
+		char text[24];
+		int w = -1, x = -1;
 
-		if (kl >= sizeof(prev) || sscanf(k, "w%d-k%d", &w, &x) != 2 ||
+		if (kl < sizeof(text)) {
+			memcpy(text, k, kl);
+			text[kl] = '\0';
+		}
+		if (kl >= sizeof(prev) || sscanf(text, "w%d-k%d", &w, &x) != 2 ||
 		    parse_value(v, vl, w, x) < 0 ||
 		    (prevlen && (memcmp(prev, k, kl < prevlen ? kl : prevlen) > 0 ||
 				 (kl == prevlen && !memcmp(prev, k, kl)))))

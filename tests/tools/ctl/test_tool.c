@@ -61,9 +61,9 @@ static const char *nth_file(const struct tdir *d, const char *suffix, int n)
 	while ((e = readdir(dh)) && count < 16) {
 		size_t l = strlen(e->d_name), s = strlen(suffix);
 
-		if (l > s && strcmp(e->d_name + l - s, suffix) == 0)
-			snprintf(names[count++], sizeof(names[0]), "%s",
-				 e->d_name);
+		if (l > s && l < sizeof(names[0]) &&
+		    strcmp(e->d_name + l - s, suffix) == 0)
+			memcpy(names[count++], e->d_name, l + 1);
 	}
 	closedir(dh);
 	qsort(names, (size_t)count, sizeof(names[0]),
