@@ -34,7 +34,7 @@ static int build_table(struct lsm_db *db, struct memtable *mem,
 {
 	char path[LSM_PATH_MAX];
 	struct sst_options so;
-	struct sst_builder *b;
+	struct sst_builder *b = NULL;
 	struct iiter *it = memtable_iter(mem);
 	const uint8_t *smallest = NULL, *largest = NULL;
 	size_t slen = 0, llen = 0;
@@ -46,6 +46,10 @@ static int build_table(struct lsm_db *db, struct memtable *mem,
 	sst_opts(db, &so);
 	filename_path(path, db->dir, FILE_TABLE, number);
 	rc = sst_builder_new(db->io, path, &so, &b, err);
+	if (rc < 0) {
+		iiter_free(it);
+		return rc;
+	}
 	for (iiter_seek_first(it); rc == 0 && iiter_valid(it);
 	     iiter_next(it)) {
 		size_t kl, vl;
