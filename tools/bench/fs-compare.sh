@@ -27,6 +27,10 @@ if [ ! -x "$ptll" ]; then
 		>/dev/null || die "cannot build passthrough_ll"
 fi
 
+# passthrough_ll keeps a descriptor open per inode it has seen: with the
+# usual soft limit of 1024 it fails after about a thousand files.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fs-compare.XXXXXX")
 pids=""
 mounts=""
