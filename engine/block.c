@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "block.h"
-#include "buf.h"
 #include "coding.h"
 
 struct block {
@@ -68,157 +67,174 @@ size_t block_size(const struct block *b)
 	return sizeof(*b) + b->len;
 }
 
-/* ---- iterator ---- */
-
-struct block_iter {
-	struct iiter it;
-	const struct block *b;
-	key_cmp_fn cmp;
-	void (*release)(void *arg);
-	void *arg;
-	uint32_t cur;      /* offset of the current entry; restarts_off: none */
-	uint32_t next;     /* offset just past the current entry */
-	uint32_t ridx;     /* restart interval holding cur */
-	struct buf key;    /* the current key, rebuilt from prefixes */
-	const uint8_t *val;
-	size_t vlen;
-	int status;        /* sticky: -EUCLEAN or -ENOMEM */
-	uint32_t bad_off;  /* where the malformed entry is */
-};
+/* ---- cursor ---- */
 
 static uint32_t restart_at(const struct block *b, uint32_t i)
 {
 	return get_u32le(b->data + b->restarts_off + 4 * (size_t)i);
 }
 
-static void set_invalid(struct block_iter *bi)
+void block_cursor_init(struct block_cursor *c, const struct block *b,
+		       key_cmp_fn cmp)
 {
-	bi->cur = bi->next = bi->b->restarts_off;
-	bi->ridx = bi->b->nrestarts;
-	bi->key.len = 0;
+	*c = (struct block_cursor){ .cmp = cmp, .kcap = sizeof(c->kinl) };
+	c->key = c->kinl;
+	if (b)
+		block_cursor_rebind(c, b);
 }
 
-static void set_error(struct block_iter *bi, int rc, uint32_t off)
+static void set_invalid(struct block_cursor *c)
 {
-	if (!bi->status) {
-		bi->status = rc;
-		bi->bad_off = off;
+	c->cur = c->next = c->end;
+	c->ridx = c->b->nrestarts;
+	c->klen = 0;
+}
+
+void block_cursor_rebind(struct block_cursor *c, const struct block *b)
+{
+	c->b = b;
+	c->end = b->restarts_off;
+	c->status = 0;
+	c->bad_off = 0;
+	c->val = NULL;
+	c->vlen = 0;
+	set_invalid(c);
+}
+
+void block_cursor_done(struct block_cursor *c)
+{
+	if (c->key != c->kinl)
+		free(c->key);
+	c->key = c->kinl;
+	c->kcap = sizeof(c->kinl);
+}
+
+static void set_error(struct block_cursor *c, int rc, uint32_t off)
+{
+	if (!c->status) {
+		c->status = rc;
+		c->bad_off = off;
 	}
-	set_invalid(bi);
+	set_invalid(c);
 }
 
-/* Decodes the entry at bi->next into the current position.  False when
- * there is none (end of block) or it is malformed (status set). */
-static bool parse_next(struct block_iter *bi)
+/* Makes room for a key of N bytes, keeping the first KEEP. */
+static bool key_room(struct block_cursor *c, size_t n, size_t keep)
 {
-	const struct block *b = bi->b;
-	const uint8_t *p = b->data + bi->next;
-	const uint8_t *end = b->data + b->restarts_off;
-	uint32_t shared, unshared, vlen, off = bi->next;
+	size_t cap = c->kcap;
+	uint8_t *k;
 
-	if (bi->status || off >= b->restarts_off) {
-		set_invalid(bi);
+	if (n <= cap)
+		return true;
+	while (cap < n)
+		cap *= 2;
+	k = malloc(cap);
+	if (!k)
+		return false;
+	memcpy(k, c->key, keep);
+	block_cursor_done(c);
+	c->key = k;
+	c->kcap = cap;
+	return true;
+}
+
+/* Decodes the entry at c->next into the current position.  False when
+ * there is none (end of block) or it is malformed (status set). */
+static bool parse_next(struct block_cursor *c)
+{
+	const struct block *b = c->b;
+	const uint8_t *p = b->data + c->next;
+	const uint8_t *end = b->data + c->end;
+	uint32_t shared, unshared, vlen, off = c->next;
+
+	if (c->status || off >= c->end) {
+		set_invalid(c);
 		return false;
 	}
 	p = get_varint32(p, end, &shared);
 	p = p ? get_varint32(p, end, &unshared) : NULL;
 	p = p ? get_varint32(p, end, &vlen) : NULL;
-	if (!p || shared > bi->key.len ||
-	    (uint64_t)unshared + vlen > (uint64_t)(end - p))
-		goto bad;
-	bi->key.len = shared;
-	buf_append(&bi->key, p, unshared);
-	if (!buf_ok(&bi->key)) {
-		set_error(bi, -ENOMEM, off);
+	if (!p || shared > c->klen ||
+	    (uint64_t)unshared + vlen > (uint64_t)(end - p)) {
+		set_error(c, -EUCLEAN, off);
 		return false;
 	}
-	bi->cur = off;
-	bi->val = p + unshared;
-	bi->vlen = vlen;
-	bi->next = (uint32_t)(bi->val + vlen - b->data);
-	while (bi->ridx + 1 < b->nrestarts && restart_at(b, bi->ridx + 1) <= off)
-		bi->ridx++;
+	if (!key_room(c, (size_t)shared + unshared, shared)) {
+		set_error(c, -ENOMEM, off);
+		return false;
+	}
+	memcpy(c->key + shared, p, unshared);
+	c->klen = (size_t)shared + unshared;
+	c->cur = off;
+	c->val = p + unshared;
+	c->vlen = vlen;
+	c->next = (uint32_t)(c->val + vlen - b->data);
+	while (c->ridx + 1 < b->nrestarts && restart_at(b, c->ridx + 1) <= off)
+		c->ridx++;
 	return true;
-bad:
-	set_error(bi, -EUCLEAN, off);
-	return false;
 }
 
 /* Positions before the entry at restart I (the key history is reset, so
  * the entry there must have shared = 0). */
-static void seek_restart(struct block_iter *bi, uint32_t i)
+static void seek_restart(struct block_cursor *c, uint32_t i)
 {
-	bi->key.len = 0;
-	bi->ridx = i;
-	bi->next = restart_at(bi->b, i);
+	c->klen = 0;
+	c->ridx = i;
+	c->next = restart_at(c->b, i);
 }
 
-static bool bi_valid(struct iiter *it)
+void block_cursor_seek_first(struct block_cursor *c)
 {
-	struct block_iter *bi = (struct block_iter *)it;
-
-	return bi->cur < bi->b->restarts_off;
-}
-
-static void bi_seek_first(struct iiter *it)
-{
-	struct block_iter *bi = (struct block_iter *)it;
-
-	if (bi->status || bi->b->nrestarts == 0) {
-		set_invalid(bi);
+	if (c->status || c->b->nrestarts == 0) {
+		set_invalid(c);
 		return;
 	}
-	seek_restart(bi, 0);
-	parse_next(bi);
+	seek_restart(c, 0);
+	parse_next(c);
 }
 
-static void bi_seek_last(struct iiter *it)
+void block_cursor_seek_last(struct block_cursor *c)
 {
-	struct block_iter *bi = (struct block_iter *)it;
-
-	if (bi->status || bi->b->nrestarts == 0) {
-		set_invalid(bi);
+	if (c->status || c->b->nrestarts == 0) {
+		set_invalid(c);
 		return;
 	}
-	seek_restart(bi, bi->b->nrestarts - 1);
-	while (parse_next(bi) && bi->next < bi->b->restarts_off)
+	seek_restart(c, c->b->nrestarts - 1);
+	while (parse_next(c) && c->next < c->end)
 		;
 }
 
-static void bi_next(struct iiter *it)
+void block_cursor_next(struct block_cursor *c)
 {
-	struct block_iter *bi = (struct block_iter *)it;
-
-	if (bi_valid(it))
-		parse_next(bi);
+	if (block_cursor_valid(c))
+		parse_next(c);
 }
 
-static void bi_prev(struct iiter *it)
+void block_cursor_prev(struct block_cursor *c)
 {
-	struct block_iter *bi = (struct block_iter *)it;
-	uint32_t orig = bi->cur;
-	uint32_t i = bi->ridx;
+	uint32_t orig = c->cur;
+	uint32_t i = c->ridx;
 
-	if (!bi_valid(it))
+	if (!block_cursor_valid(c))
 		return;
-	while (restart_at(bi->b, i) >= orig) {
+	while (restart_at(c->b, i) >= orig) {
 		if (i == 0) {
-			set_invalid(bi);
+			set_invalid(c);
 			return;
 		}
 		i--;
 	}
-	seek_restart(bi, i);
-	while (parse_next(bi) && bi->next < orig)
+	seek_restart(c, i);
+	while (parse_next(c) && c->next < orig)
 		;
 }
 
 /* Decodes the (whole) key at restart I.  NULL when malformed. */
-static const uint8_t *restart_key(struct block_iter *bi, uint32_t i,
+static const uint8_t *restart_key(struct block_cursor *c, uint32_t i,
 				  size_t *klen)
 {
-	const struct block *b = bi->b;
-	const uint8_t *end = b->data + b->restarts_off;
+	const struct block *b = c->b;
+	const uint8_t *end = b->data + c->end;
 	const uint8_t *p = b->data + restart_at(b, i);
 	uint32_t shared, unshared, vlen;
 
@@ -226,69 +242,109 @@ static const uint8_t *restart_key(struct block_iter *bi, uint32_t i,
 	p = p ? get_varint32(p, end, &unshared) : NULL;
 	p = p ? get_varint32(p, end, &vlen) : NULL;
 	if (!p || shared != 0 || unshared > (size_t)(end - p)) {
-		set_error(bi, -EUCLEAN, restart_at(b, i));
+		set_error(c, -EUCLEAN, restart_at(b, i));
 		return NULL;
 	}
 	*klen = unshared;
 	return p;
 }
 
-static void bi_seek(struct iiter *it, const uint8_t *key, size_t klen)
+void block_cursor_seek(struct block_cursor *c, const uint8_t *key,
+		       size_t klen)
 {
-	struct block_iter *bi = (struct block_iter *)it;
 	uint32_t lo = 0, hi;
 
-	if (bi->status || bi->b->nrestarts == 0) {
-		set_invalid(bi);
+	if (c->status || c->b->nrestarts == 0) {
+		set_invalid(c);
 		return;
 	}
 	/* Last restart whose key is < KEY (or restart 0). */
-	hi = bi->b->nrestarts - 1;
+	hi = c->b->nrestarts - 1;
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo + 1) / 2;
 		size_t mlen;
-		const uint8_t *mkey = restart_key(bi, mid, &mlen);
+		const uint8_t *mkey = restart_key(c, mid, &mlen);
 
 		if (!mkey)
 			return;
-		if (bi->cmp(mkey, mlen, key, klen) < 0)
+		if (c->cmp(mkey, mlen, key, klen) < 0)
 			lo = mid;
 		else
 			hi = mid - 1;
 	}
-	seek_restart(bi, lo);
-	while (parse_next(bi) &&
-	       bi->cmp(bi->key.p, bi->key.len, key, klen) < 0)
+	seek_restart(c, lo);
+	while (parse_next(c) && c->cmp(c->key, c->klen, key, klen) < 0)
 		;
+}
+
+int block_cursor_status(const struct block_cursor *c, struct lsm_err *err)
+{
+	if (c->status == -ENOMEM)
+		return lsm_err_set(err, -ENOMEM, "block: out of memory");
+	if (c->status)
+		return lsm_err_set(err, c->status,
+				   "block: malformed entry at offset %u",
+				   (unsigned)c->bad_off);
+	return 0;
+}
+
+/* ---- iterator: a cursor behind the iiter interface ---- */
+
+struct block_iter {
+	struct iiter it;
+	void (*release)(void *arg);
+	void *arg;
+	struct block_cursor c;
+};
+
+static struct block_cursor *cursor_of(struct iiter *it)
+{
+	return &((struct block_iter *)it)->c;
+}
+
+static bool bi_valid(struct iiter *it)
+{
+	return block_cursor_valid(cursor_of(it));
+}
+
+static void bi_seek_first(struct iiter *it)
+{
+	block_cursor_seek_first(cursor_of(it));
+}
+
+static void bi_seek_last(struct iiter *it)
+{
+	block_cursor_seek_last(cursor_of(it));
+}
+
+static void bi_next(struct iiter *it)
+{
+	block_cursor_next(cursor_of(it));
+}
+
+static void bi_prev(struct iiter *it)
+{
+	block_cursor_prev(cursor_of(it));
+}
+
+static void bi_seek(struct iiter *it, const uint8_t *key, size_t klen)
+{
+	block_cursor_seek(cursor_of(it), key, klen);
 }
 
 static const uint8_t *bi_key(struct iiter *it, size_t *klen)
 {
-	struct block_iter *bi = (struct block_iter *)it;
-
-	*klen = bi->key.len;
-	return bi->key.p;
+	return block_cursor_key(cursor_of(it), klen);
 }
 
 static const uint8_t *bi_value(struct iiter *it, size_t *vlen)
 {
-	struct block_iter *bi = (struct block_iter *)it;
-
-	*vlen = bi->vlen;
-	return bi->val;
+	return block_cursor_value(cursor_of(it), vlen);
 }
 
 static int bi_status(struct iiter *it, struct lsm_err *err)
 {
-	struct block_iter *bi = (struct block_iter *)it;
-
-	if (bi->status == -ENOMEM)
-		return lsm_err_set(err, -ENOMEM, "block: out of memory");
-	if (bi->status)
-		return lsm_err_set(err, bi->status,
-				   "block: malformed entry at offset %u",
-				   (unsigned)bi->bad_off);
-	return 0;
+	return block_cursor_status(cursor_of(it), err);
 }
 
 static void bi_free(struct iiter *it)
@@ -297,7 +353,7 @@ static void bi_free(struct iiter *it)
 
 	if (bi->release)
 		bi->release(bi->arg);
-	buf_free(&bi->key);
+	block_cursor_done(&bi->c);
 	free(bi);
 }
 
@@ -317,7 +373,7 @@ static const struct iiter_ops block_iter_ops = {
 struct iiter *block_iter(const struct block *b, key_cmp_fn cmp,
 			 void (*release)(void *arg), void *arg)
 {
-	struct block_iter *bi = calloc(1, sizeof(*bi));
+	struct block_iter *bi = malloc(sizeof(*bi));
 
 	if (!bi) {
 		if (release)
@@ -325,10 +381,8 @@ struct iiter *block_iter(const struct block *b, key_cmp_fn cmp,
 		return NULL;
 	}
 	bi->it.ops = &block_iter_ops;
-	bi->b = b;
-	bi->cmp = cmp;
 	bi->release = release;
 	bi->arg = arg;
-	set_invalid(bi);
+	block_cursor_init(&bi->c, b, cmp);
 	return &bi->it;
 }

@@ -45,6 +45,66 @@ int block_new(const uint8_t *data, size_t len, bool owned,
 void block_free(struct block *b);               /* accepts NULL */
 size_t block_size(const struct block *b);       /* bytes of memory held */
 
+/* A position in a block that the caller places (on the stack, or inside
+ * another iterator), so that a lookup allocates nothing for keys of up to
+ * BLOCK_CURSOR_INLINE bytes.  The fields are private to block.c; a cursor
+ * must not be copied or moved while in use (key may point into kinl).
+ * Same semantics as block_iter below: a malformed entry makes it invalid
+ * with a sticky -EUCLEAN status. */
+#define BLOCK_CURSOR_INLINE 64
+
+struct block_cursor {
+	const struct block *b;
+	key_cmp_fn cmp;
+	uint32_t end;      /* the block's restarts_off: end of the entries */
+	uint32_t cur;      /* offset of the current entry; end: none */
+	uint32_t next;     /* offset just past the current entry */
+	uint32_t ridx;     /* restart interval holding cur */
+	uint32_t bad_off;  /* where the malformed entry is */
+	int status;        /* sticky: -EUCLEAN or -ENOMEM */
+	uint8_t *key;      /* the current key, rebuilt from prefixes */
+	size_t klen, kcap;
+	const uint8_t *val;
+	size_t vlen;
+	uint8_t kinl[BLOCK_CURSOR_INLINE];
+};
+
+/* Starts C unpositioned over B (which must outlive its use), or unbound
+ * (never valid) when B is NULL. */
+void block_cursor_init(struct block_cursor *c, const struct block *b,
+		       key_cmp_fn cmp);
+/* Moves C, unpositioned and with a clear status, to block B (keeps the
+ * key storage). */
+void block_cursor_rebind(struct block_cursor *c, const struct block *b);
+void block_cursor_done(struct block_cursor *c); /* frees key storage */
+void block_cursor_seek_first(struct block_cursor *c);
+void block_cursor_seek_last(struct block_cursor *c);
+void block_cursor_seek(struct block_cursor *c, const uint8_t *key,
+		       size_t klen);
+void block_cursor_next(struct block_cursor *c);  /* requires valid */
+void block_cursor_prev(struct block_cursor *c);  /* requires valid */
+int block_cursor_status(const struct block_cursor *c, struct lsm_err *err);
+
+static inline bool block_cursor_valid(const struct block_cursor *c)
+{
+	return c->cur < c->end;
+}
+
+/* Borrowed until the cursor moves. */
+static inline const uint8_t *block_cursor_key(const struct block_cursor *c,
+					      size_t *klen)
+{
+	*klen = c->klen;
+	return c->key;
+}
+
+static inline const uint8_t *block_cursor_value(const struct block_cursor *c,
+						size_t *vlen)
+{
+	*vlen = c->vlen;
+	return c->val;
+}
+
 /* An iterator over B under CMP.  B must outlive it; RELEASE(ARG) (when
  * non-NULL) is called when the iterator is freed, e.g. to drop a cache
  * handle.  A malformed entry makes it invalid with -EUCLEAN.  NULL on

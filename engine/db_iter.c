@@ -105,6 +105,7 @@ struct lsm_iter {
 	struct buf val;   /* REVERSE: current value */
 	int status;
 	struct lsm_err err;
+	uint64_t steps;   /* internal entries visited; into stats at free */
 };
 
 static void set_error(struct lsm_iter *i, int rc, const char *msg)
@@ -138,6 +139,11 @@ static void check_status(struct lsm_iter *i)
 static void save(struct buf *b, const void *p, size_t n)
 {
 	buf_clear(b);
+	if (n && n <= b->cap) { /* the common case: no call, no growth */
+		memcpy(b->p, p, n);
+		b->len = n;
+		return;
+	}
 	buf_append(b, p, n);
 }
 
@@ -151,7 +157,7 @@ static void find_next(struct lsm_iter *i, bool skipping)
 	for (; iiter_valid(i->it); iiter_next(i->it)) {
 		if (!parse(i, &k, &kl))
 			return;
-		stat_add(&i->db->stats.iter_steps, 1);
+		i->steps++;
 		if (ikey_seq(k, kl) > i->seq)
 			continue;
 		if (skipping && ukey_cmp(k, ikey_ulen(kl), i->key.p,
@@ -179,7 +185,7 @@ static void find_prev(struct lsm_iter *i)
 	while (iiter_valid(i->it)) {
 		if (!parse(i, &k, &kl))
 			return;
-		stat_add(&i->db->stats.iter_steps, 1);
+		i->steps++;
 		if (ikey_seq(k, kl) <= i->seq) {
 			if (last != IKEY_DELETE &&
 			    ukey_cmp(k, ikey_ulen(kl), i->key.p, i->key.len) < 0)
@@ -234,6 +240,7 @@ void lsm_iter_free(struct lsm_iter *i)
 {
 	if (!i)
 		return;
+	stat_add(&i->db->stats.iter_steps, i->steps);
 	iiter_free(i->it);
 	db_super_put(i->db, i->sv);
 	buf_free(&i->key);
@@ -260,8 +267,10 @@ void lsm_iter_seek_last(struct lsm_iter *i)
 
 void lsm_iter_seek(struct lsm_iter *i, const void *key, size_t klen)
 {
-	uint8_t *ik = malloc(klen + IKEY_TAG_BYTES);
+	uint8_t stackkey[256], *ik = stackkey;
 
+	if (klen + IKEY_TAG_BYTES > sizeof(stackkey))
+		ik = malloc(klen + IKEY_TAG_BYTES);
 	stat_add(&i->db->stats.seeks, 1);
 	if (!ik) {
 		set_error(i, -ENOMEM, "out of memory");
@@ -270,7 +279,8 @@ void lsm_iter_seek(struct lsm_iter *i, const void *key, size_t klen)
 	i->dir = FORWARD;
 	ikey_encode(ik, key, klen, i->seq, IKEY_TYPE_FOR_SEEK);
 	iiter_seek(i->it, ik, klen + IKEY_TAG_BYTES);
-	free(ik);
+	if (ik != stackkey)
+		free(ik);
 	find_next(i, false);
 }
 

@@ -88,7 +88,9 @@ struct iiter *iiter_error(int rc, const char *msg)
 /* ---- the merging iterator ----
  * Entries are ordered by (key, child index).  Moving forward, every child
  * but the current one sits on its first entry after the current one in that
- * order; moving backward, on its last entry before it. */
+ * order; moving backward, on its last entry before it.  Each child's key
+ * is cached after it moves, so that picking the next child compares bytes
+ * without calling through every child's vtable. */
 
 enum merge_dir { MERGE_FORWARD, MERGE_REVERSE };
 
@@ -99,7 +101,11 @@ struct merge_iter {
 	size_t cur;                     /* current child; n when invalid */
 	enum merge_dir dir;
 	struct lsm_err err;             /* the first child error, sticky */
-	struct iiter *child[];
+	struct merge_child {
+		struct iiter *it;
+		const uint8_t *key;     /* its key when valid, else NULL */
+		size_t klen;
+	} child[];
 };
 
 static struct merge_iter *merge_of(struct iiter *it)
@@ -107,15 +113,20 @@ static struct merge_iter *merge_of(struct iiter *it)
 	return (struct merge_iter *)it;
 }
 
-/* Records the error of child C if it has become invalid with one. */
-static void merge_note(struct merge_iter *mi, struct iiter *c)
+/* After child I moved: caches its key, or records its error if it has
+ * become invalid with one. */
+static void merge_note(struct merge_iter *mi, size_t i)
 {
+	struct merge_child *c = &mi->child[i];
 	struct lsm_err e = { 0 };
 	int rc;
 
-	if (iiter_valid(c))
+	if (iiter_valid(c->it)) {
+		c->key = iiter_key(c->it, &c->klen);
 		return;
-	rc = iiter_status(c, &e);
+	}
+	c->key = NULL;
+	rc = iiter_status(c->it, &e);
 	if (rc && !mi->err.code) {
 		mi->err = e;
 		mi->err.code = rc;
@@ -124,12 +135,9 @@ static void merge_note(struct merge_iter *mi, struct iiter *c)
 
 static int merge_cmp(struct merge_iter *mi, size_t a, size_t b)
 {
-	const uint8_t *ka, *kb;
-	size_t la, lb;
+	const struct merge_child *ca = &mi->child[a], *cb = &mi->child[b];
 
-	ka = iiter_key(mi->child[a], &la);
-	kb = iiter_key(mi->child[b], &lb);
-	return mi->cmp(ka, la, kb, lb);
+	return mi->cmp(ca->key, ca->klen, cb->key, cb->klen);
 }
 
 /* Points cur at the smallest child, the lowest index on a tie. */
@@ -138,7 +146,7 @@ static void merge_find_smallest(struct merge_iter *mi)
 	size_t best = mi->n;
 
 	for (size_t i = 0; i < mi->n && !mi->err.code; i++) {
-		if (!iiter_valid(mi->child[i]))
+		if (!mi->child[i].key)
 			continue;
 		if (best == mi->n || merge_cmp(mi, i, best) < 0)
 			best = i;
@@ -152,7 +160,7 @@ static void merge_find_largest(struct merge_iter *mi)
 	size_t best = mi->n;
 
 	for (size_t i = mi->n; i-- > 0 && !mi->err.code;) {
-		if (!iiter_valid(mi->child[i]))
+		if (!mi->child[i].key)
 			continue;
 		if (best == mi->n || merge_cmp(mi, i, best) > 0)
 			best = i;
@@ -172,8 +180,8 @@ static void mg_seek_first(struct iiter *it)
 	struct merge_iter *mi = merge_of(it);
 
 	for (size_t i = 0; i < mi->n && !mi->err.code; i++) {
-		iiter_seek_first(mi->child[i]);
-		merge_note(mi, mi->child[i]);
+		iiter_seek_first(mi->child[i].it);
+		merge_note(mi, i);
 	}
 	mi->dir = MERGE_FORWARD;
 	merge_find_smallest(mi);
@@ -184,8 +192,8 @@ static void mg_seek_last(struct iiter *it)
 	struct merge_iter *mi = merge_of(it);
 
 	for (size_t i = 0; i < mi->n && !mi->err.code; i++) {
-		iiter_seek_last(mi->child[i]);
-		merge_note(mi, mi->child[i]);
+		iiter_seek_last(mi->child[i].it);
+		merge_note(mi, i);
 	}
 	mi->dir = MERGE_REVERSE;
 	merge_find_largest(mi);
@@ -196,8 +204,8 @@ static void mg_seek(struct iiter *it, const uint8_t *key, size_t klen)
 	struct merge_iter *mi = merge_of(it);
 
 	for (size_t i = 0; i < mi->n && !mi->err.code; i++) {
-		iiter_seek(mi->child[i], key, klen);
-		merge_note(mi, mi->child[i]);
+		iiter_seek(mi->child[i].it, key, klen);
+		merge_note(mi, i);
 	}
 	mi->dir = MERGE_FORWARD;
 	merge_find_smallest(mi);
@@ -221,18 +229,18 @@ static void skip_equal(struct merge_iter *mi, struct iiter *c,
 /* Puts every child but cur after the current entry, for next(). */
 static void merge_turn_forward(struct merge_iter *mi)
 {
-	size_t klen;
-	const uint8_t *key = iiter_key(mi->child[mi->cur], &klen);
+	size_t klen = mi->child[mi->cur].klen;
+	const uint8_t *key = mi->child[mi->cur].key;
 
 	for (size_t i = 0; i < mi->n && !mi->err.code; i++) {
-		struct iiter *c = mi->child[i];
+		struct iiter *c = mi->child[i].it;
 
 		if (i == mi->cur)
 			continue;
 		iiter_seek(c, key, klen);
 		if (i < mi->cur)
 			skip_equal(mi, c, key, klen);
-		merge_note(mi, c);
+		merge_note(mi, i);
 	}
 	mi->dir = MERGE_FORWARD;
 }
@@ -240,11 +248,11 @@ static void merge_turn_forward(struct merge_iter *mi)
 /* Puts every child but cur before the current entry, for prev(). */
 static void merge_turn_reverse(struct merge_iter *mi)
 {
-	size_t klen;
-	const uint8_t *key = iiter_key(mi->child[mi->cur], &klen);
+	size_t klen = mi->child[mi->cur].klen;
+	const uint8_t *key = mi->child[mi->cur].key;
 
 	for (size_t i = 0; i < mi->n && !mi->err.code; i++) {
-		struct iiter *c = mi->child[i];
+		struct iiter *c = mi->child[i].it;
 
 		if (i == mi->cur)
 			continue;
@@ -255,7 +263,7 @@ static void merge_turn_reverse(struct merge_iter *mi)
 			iiter_prev(c);
 		else if (iiter_status(c, NULL) == 0)
 			iiter_seek_last(c);
-		merge_note(mi, c);
+		merge_note(mi, i);
 	}
 	mi->dir = MERGE_REVERSE;
 }
@@ -263,24 +271,24 @@ static void merge_turn_reverse(struct merge_iter *mi)
 static void mg_next(struct iiter *it)
 {
 	struct merge_iter *mi = merge_of(it);
-	struct iiter *c = mi->child[mi->cur];
+	size_t cur = mi->cur;
 
 	if (mi->dir != MERGE_FORWARD)
 		merge_turn_forward(mi);
-	iiter_next(c);
-	merge_note(mi, c);
+	iiter_next(mi->child[cur].it);
+	merge_note(mi, cur);
 	merge_find_smallest(mi);
 }
 
 static void mg_prev(struct iiter *it)
 {
 	struct merge_iter *mi = merge_of(it);
-	struct iiter *c = mi->child[mi->cur];
+	size_t cur = mi->cur;
 
 	if (mi->dir != MERGE_REVERSE)
 		merge_turn_reverse(mi);
-	iiter_prev(c);
-	merge_note(mi, c);
+	iiter_prev(mi->child[cur].it);
+	merge_note(mi, cur);
 	merge_find_largest(mi);
 }
 
@@ -288,14 +296,15 @@ static const uint8_t *mg_key(struct iiter *it, size_t *klen)
 {
 	struct merge_iter *mi = merge_of(it);
 
-	return iiter_key(mi->child[mi->cur], klen);
+	*klen = mi->child[mi->cur].klen;
+	return mi->child[mi->cur].key;
 }
 
 static const uint8_t *mg_value(struct iiter *it, size_t *vlen)
 {
 	struct merge_iter *mi = merge_of(it);
 
-	return iiter_value(mi->child[mi->cur], vlen);
+	return iiter_value(mi->child[mi->cur].it, vlen);
 }
 
 static int mg_status(struct iiter *it, struct lsm_err *err)
@@ -304,7 +313,7 @@ static int mg_status(struct iiter *it, struct lsm_err *err)
 	int rc;
 
 	for (size_t i = 0; i < mi->n; i++) {
-		rc = iiter_status(mi->child[i], err);
+		rc = iiter_status(mi->child[i].it, err);
 		if (rc)
 			return rc;
 	}
@@ -318,7 +327,7 @@ static void mg_free(struct iiter *it)
 	struct merge_iter *mi = merge_of(it);
 
 	for (size_t i = 0; i < mi->n; i++)
-		iiter_free(mi->child[i]);
+		iiter_free(mi->child[i].it);
 	free(mi);
 }
 
@@ -350,8 +359,8 @@ struct iiter *iiter_merge(struct iiter **children, size_t n, key_cmp_fn cmp)
 	mi->cmp = cmp;
 	mi->n = n;
 	mi->cur = n;
-	if (n)
-		memcpy(mi->child, children, n * sizeof(children[0]));
+	for (size_t i = 0; i < n; i++)
+		mi->child[i].it = children[i];
 	return &mi->base;
 fail:
 	for (size_t i = 0; i < n; i++)

@@ -590,16 +590,17 @@ static size_t index_lower_bound(const struct sst *t, const uint8_t *key,
 
 /* Whether the entry before IT's position (IT in block I) has user key
  * UKEY: then the user key is in the table, only newer than the snapshot. */
-static bool ukey_just_before(const struct sst *t, size_t i, struct iiter *it,
-			     const uint8_t *ukey, size_t ulen)
+static bool ukey_just_before(const struct sst *t, size_t i,
+			     struct block_cursor *c, const uint8_t *ukey,
+			     size_t ulen)
 {
 	const uint8_t *k;
 	size_t klen;
 
-	iiter_prev(it);
-	if (iiter_valid(it))
-		k = iiter_key(it, &klen);
-	else if (i > 0 && iiter_status(it, NULL) == 0)
+	block_cursor_prev(c);
+	if (block_cursor_valid(c))
+		k = block_cursor_key(c, &klen);
+	else if (i > 0 && block_cursor_status(c, NULL) == 0)
 		k = index_key(t, i - 1, &klen);
 	else
 		return false;
@@ -616,38 +617,34 @@ static int get_in_block(struct sst *t, size_t i, const uint8_t *ikey,
 	unsigned long long off = (unsigned long long)t->index[i].h.off;
 	size_t klen, vlen, ulen = ikey_ulen(iklen);
 	struct cache_handle *h;
+	struct block_cursor c;
 	struct block *b;
-	struct iiter *it;
 	const uint8_t *k, *v;
 	int rc = load_block(t, i, true, &b, &h, err);
 
 	if (rc < 0)
 		return rc;
-	it = block_iter(b, safe_ikey_cmp, NULL, NULL);
-	if (!it) {
-		rc = lsm_err_set(err, -ENOMEM, "%s: out of memory", t->path);
-		goto out;
-	}
-	iiter_seek(it, ikey, iklen);
+	block_cursor_init(&c, b, safe_ikey_cmp);
+	block_cursor_seek(&c, ikey, iklen);
 	*present = true;
-	if (!at_ikey(it, &k, &klen)) {
+	k = block_cursor_key(&c, &klen);
+	if (!block_cursor_valid(&c) || !ikey_valid(k, klen)) {
 		rc = lsm_err_set(err, -EUCLEAN, "%s: malformed data block at "
 				 "offset %llu", t->path, off);
 	} else if (ukey_cmp(k, ikey_ulen(klen), ikey, ulen)) {
 		rc = LOOKUP_MISSING;
-		*present = ukey_just_before(t, i, it, ikey, ulen);
+		*present = ukey_just_before(t, i, &c, ikey, ulen);
 	} else if (ikey_type(k, klen) == IKEY_DELETE) {
 		rc = LOOKUP_DELETED;
 	} else {
-		v = iiter_value(it, &vlen);
+		v = block_cursor_value(&c, &vlen);
 		buf_clear(val);
 		buf_append(val, v, vlen);
 		rc = buf_ok(val) ? LOOKUP_FOUND
 				 : lsm_err_set(err, -ENOMEM, "%s: out of "
 					       "memory", t->path);
 	}
-	iiter_free(it);
-out:
+	block_cursor_done(&c);
 	unload_block(t, b, h);
 	return rc;
 }
@@ -684,7 +681,7 @@ int sst_get(struct sst *t, const uint8_t *ikey, size_t iklen, struct buf *val,
 	return rc;
 }
 
-/* ---- iteration: index position -> data block iterator ---- */
+/* ---- iteration: index position -> data block cursor ---- */
 
 struct sst_iter {
 	struct iiter it;
@@ -693,29 +690,19 @@ struct sst_iter {
 	void (*release)(void *arg);
 	void *arg;
 	size_t bi;            /* block of data, nblocks when none */
-	struct iiter *data;   /* over block bi, or NULL */
+	struct block *blk;    /* block bi, or NULL */
+	struct cache_handle *bh; /* its cache handle, NULL when we own it */
+	struct block_cursor c;   /* over blk; bound when blk is set */
 	int status;           /* sticky */
 	struct lsm_err err;
 };
 
-struct block_ref {
-	struct sst *t;
-	struct block *b;
-	struct cache_handle *h;
-};
-
-static void block_ref_release(void *arg)
-{
-	struct block_ref *r = arg;
-
-	unload_block(r->t, r->b, r->h);
-	free(r);
-}
-
 static void si_drop(struct sst_iter *si)
 {
-	iiter_free(si->data);
-	si->data = NULL;
+	if (si->blk)
+		unload_block(si->t, si->blk, si->bh);
+	si->blk = NULL;
+	si->bh = NULL;
 	si->bi = si->t->nblocks;
 }
 
@@ -726,33 +713,25 @@ static void si_fail(struct sst_iter *si, int rc)
 	si_drop(si);
 }
 
-/* Points si->data at block I (kept when it already is). */
+/* Points the cursor at block I (kept when it already is). */
 static bool si_open_block(struct sst_iter *si, size_t i)
 {
-	struct block_ref *r;
+	struct cache_handle *h = NULL;
+	struct block *b = NULL;
 	int rc;
 
-	if (si->data && si->bi == i)
+	if (si->blk && si->bi == i)
 		return true;
 	si_drop(si);
-	r = malloc(sizeof(*r));
-	if (!r) {
-		si_fail(si, lsm_err_set(&si->err, -ENOMEM, "out of memory"));
-		return false;
-	}
-	r->t = si->t;
-	rc = load_block(si->t, i, si->fill_cache, &r->b, &r->h, &si->err);
+	rc = load_block(si->t, i, si->fill_cache, &b, &h, &si->err);
 	if (rc < 0) {
-		free(r);
 		si_fail(si, rc);
 		return false;
 	}
-	si->data = block_iter(r->b, safe_ikey_cmp, block_ref_release, r);
-	if (!si->data) {
-		si_fail(si, lsm_err_set(&si->err, -ENOMEM, "out of memory"));
-		return false;
-	}
+	si->blk = b;
+	si->bh = h;
 	si->bi = i;
+	block_cursor_rebind(&si->c, b);
 	return true;
 }
 
@@ -765,13 +744,13 @@ static bool si_check(struct sst_iter *si)
 	size_t klen;
 	int rc;
 
-	if (iiter_valid(si->data)) {
-		k = iiter_key(si->data, &klen);
+	if (block_cursor_valid(&si->c)) {
+		k = block_cursor_key(&si->c, &klen);
 		if (ikey_valid(k, klen))
 			return true;
 		rc = lsm_err_set(&e, -EUCLEAN, "malformed key");
 	} else {
-		rc = iiter_status(si->data, &e);
+		rc = block_cursor_status(&si->c, &e);
 		if (!rc)
 			return false;
 	}
@@ -784,25 +763,25 @@ static bool si_check(struct sst_iter *si)
 
 static void si_skip_forward(struct sst_iter *si)
 {
-	while (si->data && !si_check(si)) {
+	while (si->blk && !si_check(si)) {
 		if (si->bi + 1 >= si->t->nblocks) {
 			si_drop(si);
 			return;
 		}
 		if (si_open_block(si, si->bi + 1))
-			iiter_seek_first(si->data);
+			block_cursor_seek_first(&si->c);
 	}
 }
 
 static void si_skip_backward(struct sst_iter *si)
 {
-	while (si->data && !si_check(si)) {
+	while (si->blk && !si_check(si)) {
 		if (si->bi == 0) {
 			si_drop(si);
 			return;
 		}
 		if (si_open_block(si, si->bi - 1))
-			iiter_seek_last(si->data);
+			block_cursor_seek_last(&si->c);
 	}
 }
 
@@ -810,7 +789,7 @@ static bool si_valid(struct iiter *it)
 {
 	struct sst_iter *si = (struct sst_iter *)it;
 
-	return !si->status && si->data && iiter_valid(si->data);
+	return !si->status && si->blk && block_cursor_valid(&si->c);
 }
 
 static void si_seek_first(struct iiter *it)
@@ -818,7 +797,7 @@ static void si_seek_first(struct iiter *it)
 	struct sst_iter *si = (struct sst_iter *)it;
 
 	if (!si->status && si_open_block(si, 0)) {
-		iiter_seek_first(si->data);
+		block_cursor_seek_first(&si->c);
 		si_skip_forward(si);
 	}
 }
@@ -828,7 +807,7 @@ static void si_seek_last(struct iiter *it)
 	struct sst_iter *si = (struct sst_iter *)it;
 
 	if (!si->status && si_open_block(si, si->t->nblocks - 1)) {
-		iiter_seek_last(si->data);
+		block_cursor_seek_last(&si->c);
 		si_skip_backward(si);
 	}
 }
@@ -846,7 +825,7 @@ static void si_seek(struct iiter *it, const uint8_t *key, size_t klen)
 		return;
 	}
 	if (si_open_block(si, i)) {
-		iiter_seek(si->data, key, klen);
+		block_cursor_seek(&si->c, key, klen);
 		si_skip_forward(si);
 	}
 }
@@ -857,7 +836,7 @@ static void si_next(struct iiter *it)
 
 	if (!si_valid(it))
 		return;
-	iiter_next(si->data);
+	block_cursor_next(&si->c);
 	si_skip_forward(si);
 }
 
@@ -867,18 +846,18 @@ static void si_prev(struct iiter *it)
 
 	if (!si_valid(it))
 		return;
-	iiter_prev(si->data);
+	block_cursor_prev(&si->c);
 	si_skip_backward(si);
 }
 
 static const uint8_t *si_key(struct iiter *it, size_t *klen)
 {
-	return iiter_key(((struct sst_iter *)it)->data, klen);
+	return block_cursor_key(&((struct sst_iter *)it)->c, klen);
 }
 
 static const uint8_t *si_value(struct iiter *it, size_t *vlen)
 {
-	return iiter_value(((struct sst_iter *)it)->data, vlen);
+	return block_cursor_value(&((struct sst_iter *)it)->c, vlen);
 }
 
 static int si_status(struct iiter *it, struct lsm_err *err)
@@ -894,7 +873,8 @@ static void si_free(struct iiter *it)
 {
 	struct sst_iter *si = (struct sst_iter *)it;
 
-	iiter_free(si->data);
+	si_drop(si);
+	block_cursor_done(&si->c);
 	if (si->release)
 		si->release(si->arg);
 	free(si);
@@ -929,6 +909,7 @@ struct iiter *sst_iter(struct sst *t, bool fill_cache,
 	si->release = release;
 	si->arg = arg;
 	si->bi = t->nblocks;
+	block_cursor_init(&si->c, NULL, safe_ikey_cmp);
 	return &si->it;
 }
 

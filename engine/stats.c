@@ -54,7 +54,7 @@ static void ops(struct out *o, struct stats *s)
 	C(get_misses, "Point lookups that found nothing.");
 	C(iterators, "Iterators created.");
 	C(seeks, "Iterator seeks.");
-	C(iter_steps, "Internal entries visited by iterators.");
+	C(iter_steps, "Internal entries visited by freed iterators.");
 	C(syncs, "Explicit lsm_sync calls.");
 }
 
