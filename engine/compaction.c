@@ -181,7 +181,10 @@ static int pick_auto(struct lsm_db *db, struct compaction *c)
 		c->in[0][0] = v->files[level][i];
 		c->n[0] = 1;
 	}
-	return add_next_level(c) < 0 ? -ENOMEM : 1;
+	if (add_next_level(c) < 0)
+		return -ENOMEM;
+	/* A manual compaction may hold the level below. */
+	return any_compacting(c->in[1], c->n[1]) ? 0 : 1;
 }
 
 /* Is there no file below level+1 that may hold user key UKEY? */

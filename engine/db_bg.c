@@ -223,7 +223,8 @@ static void *compact_main(void *arg)
 		}
 		if (db->obsolete_pending) {
 			db->obsolete_pending = false;
-			db_delete_obsolete(db);
+			db_delete_obsolete(db); /* drops mu: look again */
+			continue;
 		}
 		memset(&err, 0, sizeof(err));
 		db->compaction_running = true;
@@ -349,11 +350,14 @@ int lsm_compact_range(struct lsm_db *db, const void *start, size_t slen,
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&db->mu);
-	db->manual_compactions++;
-	while (db->compaction_running)
+	db->manual_compactions++; /* holds the compaction thread back */
+	while (db->compaction_running || db->manual_running)
 		pthread_cond_wait(&db->done_cv, &db->mu);
+	db->manual_running = true;
 	rc = compaction_run_range(db, start, slen, end, elen, err);
+	db->manual_running = false;
 	db->manual_compactions--;
+	pthread_cond_broadcast(&db->done_cv);
 	db_bg_kick(db);
 	pthread_mutex_unlock(&db->mu);
 	return rc;

@@ -84,6 +84,7 @@ struct lsm_db {
 	bool shutting_down;       /* under mu */
 	bool flush_running, compaction_running; /* under mu */
 	int manual_compactions;   /* callers compacting by hand; under mu */
+	bool manual_running;      /* one of them is compacting; under mu */
 	bool obsolete_pending;    /* a released version may free files; mu */
 	int bg_error;             /* sticky: writes fail, db read-only */
 	struct lsm_err bg_err;

@@ -299,6 +299,50 @@ static void test_group_commit(void **state)
 	assert_int_equal(lsm_close(s.db, NULL), 0);
 }
 
+/* Manual compactions from several threads while writers run: they are
+ * serialized with each other and with the compaction thread. */
+static void *compactor(void *arg)
+{
+	struct shared *s = arg;
+
+	while (atomic_load(&s->writers_done) < WRITERS)
+		if (lsm_compact_range(s->db, NULL, 0, NULL, 0, NULL))
+			atomic_fetch_add(&s->failures, 1);
+	return NULL;
+}
+
+static void test_concurrent_manual_compactions(void **state)
+{
+	struct tdir *d = *state;
+	struct shared s = { 0 };
+	struct lsm_options o;
+	pthread_t wt[WRITERS], ct[2];
+	void *args[WRITERS][2];
+
+	lsm_options_init(&o);
+	o.memtable_bytes = 32u << 10;
+	o.table_bytes = 16u << 10;
+	o.level1_bytes = 64u << 10;
+	o.l0_compaction_trigger = 2;
+	o.io = test_io_nosync();
+	assert_int_equal(lsm_open(tdir_root(d), &o, &s.db, NULL), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&ct[i], NULL, compactor, &s);
+	for (int i = 0; i < WRITERS; i++) {
+		args[i][0] = &s;
+		args[i][1] = (void *)(long)i;
+		pthread_create(&wt[i], NULL, writer_main, args[i]);
+	}
+	for (int i = 0; i < WRITERS; i++)
+		pthread_join(wt[i], NULL);
+	for (int i = 0; i < 2; i++)
+		pthread_join(ct[i], NULL);
+	assert_int_equal(atomic_load(&s.failures), 0);
+	reader_scan(&s);
+	assert_int_equal(atomic_load(&s.failures), 0);
+	assert_int_equal(lsm_close(s.db, NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -306,6 +350,8 @@ int main(void)
 						tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, tdir_setup,
 						tdir_teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_manual_compactions,
+						tdir_setup, tdir_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
