@@ -216,15 +216,6 @@ static bool is_base_level(const struct compaction *c, const uint8_t *ukey,
 	return base;
 }
 
-static void sst_opts(const struct lsm_db *db, struct sst_options *o)
-{
-	o->block_bytes = db->opts.block_bytes;
-	o->restart_interval = 16;
-	o->bloom_bits_per_key = db->opts.bloom_bits_per_key;
-	o->compression = db->opts.compression;
-	o->zlib_level = db->opts.zlib_level;
-}
-
 static int open_output(struct lsm_db *db, struct compaction *c,
 		       struct lsm_err *err)
 {
@@ -238,7 +229,7 @@ static int open_output(struct lsm_db *db, struct compaction *c,
 	pthread_mutex_unlock(&db->mu);
 	if (rc < 0)
 		return lsm_err_set(err, rc, "out of memory");
-	sst_opts(db, &so);
+	db_sst_options(db, &so);
 	filename_path(path, db->dir, FILE_TABLE, c->out_number);
 	c->gp_overlap = 0;
 	c->seen_key = false;

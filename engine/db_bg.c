@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "db_impl.h"
+#include "block.h"
 #include "filename.h"
 #include "sst.h"
 
@@ -18,10 +19,10 @@ void db_bg_kick(struct lsm_db *db)
 	pthread_cond_broadcast(&db->bg_cv);
 }
 
-static void sst_opts(const struct lsm_db *db, struct sst_options *o)
+void db_sst_options(const struct lsm_db *db, struct sst_options *o)
 {
 	o->block_bytes = db->opts.block_bytes;
-	o->restart_interval = 16;
+	o->restart_interval = BLOCK_RESTART_INTERVAL;
 	o->bloom_bits_per_key = db->opts.bloom_bits_per_key;
 	o->compression = db->opts.compression;
 	o->zlib_level = db->opts.zlib_level;
@@ -43,7 +44,7 @@ static int build_table(struct lsm_db *db, struct memtable *mem,
 
 	if (!it)
 		return lsm_err_set(err, -ENOMEM, "out of memory");
-	sst_opts(db, &so);
+	db_sst_options(db, &so);
 	filename_path(path, db->dir, FILE_TABLE, number);
 	rc = sst_builder_new(db->io, path, &so, &b, err);
 	if (rc < 0) {

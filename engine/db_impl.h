@@ -138,6 +138,9 @@ void db_bg_stop(struct lsm_db *db);
 int db_write_l0(struct lsm_db *db, struct memtable *mem,
 		struct version_edit *edit, uint64_t *number,
 		struct lsm_err *err);
+/* The table-building options of DB. */
+struct sst_options;
+void db_sst_options(const struct lsm_db *db, struct sst_options *o);
 /* Wakes the background threads (under mu). */
 void db_bg_kick(struct lsm_db *db);
 /* Waits (under mu) until no flush is pending or running. */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "coding.h"
 #include "db_impl.h"
 #include "filename.h"
 
@@ -304,24 +305,38 @@ int lsm_write(struct lsm_db *db, const struct lsm_batch *cb, unsigned flags,
 	return rc;
 }
 
+/* A one-operation batch backed by STACK (CAP bytes) when NEED bytes fit,
+ * so small puts and deletes allocate nothing. */
+static void small_batch(struct lsm_batch *b, uint8_t *stack, size_t cap,
+			size_t need)
+{
+	memset(b, 0, sizeof(*b));
+	if (need + BATCH_HEADER_BYTES + 2 * VARINT32_MAX_BYTES + 1 <= cap) {
+		b->rep.p = stack;
+		b->rep.cap = cap;
+	} else if (!buf_reserve(&b->rep, BATCH_HEADER_BYTES)) {
+		b->oom = true;
+		return;
+	}
+	memset(b->rep.p, 0, BATCH_HEADER_BYTES);
+	b->rep.len = BATCH_HEADER_BYTES;
+}
+
+static void small_batch_free(struct lsm_batch *b, const uint8_t *stack)
+{
+	if (b->rep.p != stack)
+		buf_free(&b->rep);
+}
+
 int lsm_put(struct lsm_db *db, const void *key, size_t klen, const void *val,
 	    size_t vlen, struct lsm_err *err)
 {
-	struct lsm_batch b = { .rep = BUF_INIT };
+	struct lsm_batch b;
 	uint8_t stack[512];
 	int rc;
 
-	/* A stack-backed batch for small writes: no allocation. */
-	b.rep.p = stack;
-	b.rep.cap = sizeof(stack);
-	b.rep.len = BATCH_HEADER_BYTES;
-	memset(stack, 0, BATCH_HEADER_BYTES);
-	if (klen + vlen + 24 > sizeof(stack)) {
-		b.rep.p = NULL;
-		b.rep.cap = b.rep.len = 0;
-		buf_append(&b.rep, stack, BATCH_HEADER_BYTES);
-	}
-	rc = lsm_batch_put(&b, key, klen, val, vlen);
+	small_batch(&b, stack, sizeof(stack), klen + vlen);
+	rc = b.oom ? -ENOMEM : lsm_batch_put(&b, key, klen, val, vlen);
 	if (rc == 0)
 		rc = lsm_write(db, &b, 0, err);
 	else
@@ -330,36 +345,26 @@ int lsm_put(struct lsm_db *db, const void *key, size_t klen, const void *val,
 			    LSM_MAX_KEY_BYTES, LSM_MAX_VALUE_BYTES);
 	if (rc == 0)
 		stat_add(&db->stats.puts, 1);
-	if (b.rep.p != stack)
-		buf_free(&b.rep);
+	small_batch_free(&b, stack);
 	return rc;
 }
 
 int lsm_delete(struct lsm_db *db, const void *key, size_t klen,
 	       struct lsm_err *err)
 {
-	struct lsm_batch b = { .rep = BUF_INIT };
+	struct lsm_batch b;
 	uint8_t stack[512];
 	int rc;
 
-	b.rep.p = stack;
-	b.rep.cap = sizeof(stack);
-	b.rep.len = BATCH_HEADER_BYTES;
-	memset(stack, 0, BATCH_HEADER_BYTES);
-	if (klen + 24 > sizeof(stack)) {
-		b.rep.p = NULL;
-		b.rep.cap = b.rep.len = 0;
-		buf_append(&b.rep, stack, BATCH_HEADER_BYTES);
-	}
-	rc = lsm_batch_delete(&b, key, klen);
+	small_batch(&b, stack, sizeof(stack), klen);
+	rc = b.oom ? -ENOMEM : lsm_batch_delete(&b, key, klen);
 	if (rc == 0)
 		rc = lsm_write(db, &b, 0, err);
 	else
 		lsm_err_set(err, rc, "delete of a %zu-byte key refused", klen);
 	if (rc == 0)
 		stat_add(&db->stats.deletes, 1);
-	if (b.rep.p != stack)
-		buf_free(&b.rep);
+	small_batch_free(&b, stack);
 	return rc;
 }
 
