@@ -26,18 +26,7 @@ static int print_stats(struct ctl_store *s)
 
 static int run(const struct ctl_cmd *c, int argc, char **argv)
 {
-	struct ctl_store s;
-	char *pos[argc];
-	int n, rc = ctl_args(c, argc, argv, NULL, 1, 1, pos, &n);
-
-	if (rc >= 0)
-		return rc;
-	rc = ctl_open(&s, c, pos[0], 0);
-	if (rc != CTL_OK)
-		return rc;
-	rc = print_stats(&s);
-	n = ctl_close(&s);
-	return rc != CTL_OK ? rc : n;
+	return ctl_run_on_store(c, argc, argv, 0, print_stats);
 }
 
 const struct ctl_cmd cmd_stats = {

@@ -325,3 +325,20 @@ void ctl_bar_end(struct ctl_bar *b)
 		fputs("\r\033[K", stderr);
 	b->drawn = false;
 }
+
+int ctl_run_on_store(const struct ctl_cmd *c, int argc, char **argv,
+		     unsigned flags, int (*body)(struct ctl_store *s))
+{
+	struct ctl_store s;
+	char *pos[argc];
+	int n, rc = ctl_args(c, argc, argv, NULL, 1, 1, pos, &n);
+
+	if (rc >= 0)
+		return rc;
+	rc = ctl_open(&s, c, pos[0], flags);
+	if (rc != CTL_OK)
+		return rc;
+	rc = body(&s);
+	n = ctl_close(&s);
+	return rc != CTL_OK ? rc : n;
+}

@@ -80,6 +80,10 @@ int ctl_open(struct ctl_store *s, const struct ctl_cmd *c, const char *dir,
 	     unsigned flags);
 /* Closes S; prints an error and returns its exit code, or CTL_OK. */
 int ctl_close(struct ctl_store *s);
+/* The whole of a command that takes DATADIR only: parses ARGV, opens the
+ * store (FLAGS as ctl_open), runs BODY and closes; the exit code. */
+int ctl_run_on_store(const struct ctl_cmd *c, int argc, char **argv,
+		     unsigned flags, int (*body)(struct ctl_store *s));
 /* Checks that DIR exists and is a directory (CTL_NO_DIR after a message). */
 int ctl_check_dir(const char *dir);
 
