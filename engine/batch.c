@@ -53,12 +53,21 @@ void lsm_batch_clear(struct lsm_batch *b)
 	batch_reset(b);
 }
 
+/* Writes varint32 N and the N bytes at SRC to P; returns the end. */
+static uint8_t *put_bytes(uint8_t *p, const void *src, size_t n)
+{
+	p = put_varint32(p, (uint32_t)n);
+	if (n)
+		memcpy(p, src, n);
+	return p + n;
+}
+
 /* Appends one op; on failure REP is left as it was. */
 static int batch_add(struct lsm_batch *b, uint8_t op, const void *key,
 		     size_t klen, const void *val, size_t vlen)
 {
 	size_t need = 1 + varint_len(klen) + klen;
-	size_t old = b->rep.len;
+	uint8_t *p;
 
 	if (op == BATCH_OP_PUT)
 		need += varint_len(vlen) + vlen;
@@ -69,15 +78,12 @@ static int batch_add(struct lsm_batch *b, uint8_t op, const void *key,
 		b->oom = true;
 		return -ENOMEM;
 	}
-	buf_put_u8(&b->rep, op);
-	buf_put_lenbytes(&b->rep, key, klen);
+	p = b->rep.p + b->rep.len;
+	*p++ = op;
+	p = put_bytes(p, key, klen);
 	if (op == BATCH_OP_PUT)
-		buf_put_lenbytes(&b->rep, val, vlen);
-	if (!buf_ok(&b->rep)) { /* cannot happen after the reserve */
-		b->rep.len = old;
-		b->oom = true;
-		return -ENOMEM;
-	}
+		p = put_bytes(p, val, vlen);
+	b->rep.len = (size_t)(p - b->rep.p);
 	b->count++;
 	put_u32le(b->rep.p + 8, b->count);
 	return 0;
@@ -183,25 +189,16 @@ static int batch_validate(const uint8_t *p, size_t len, struct lsm_err *err)
 	return 0;
 }
 
-int batch_decode(const uint8_t *p, size_t len, batch_op_fn fn, void *ctx,
-		 struct lsm_err *err)
+/* Calls FN for each op of the well-formed batch [P, END). */
+static int batch_run(const uint8_t *p, const uint8_t *end, batch_op_fn fn,
+		     void *ctx, struct lsm_err *err)
 {
-	const uint8_t *end = p + len;
-	uint64_t seq;
-	uint32_t count;
+	uint64_t seq = get_u64le(p);
+	uint32_t count = get_u32le(p + 8);
 	struct batch_op op;
 	const char *why;
 	int rc;
 
-	if (len < BATCH_HEADER_BYTES)
-		return lsm_err_set(err, -EUCLEAN, "batch: %zu bytes, shorter "
-				   "than its %d-byte header", len,
-				   BATCH_HEADER_BYTES);
-	rc = batch_validate(p, len, err);
-	if (rc < 0)
-		return rc;
-	seq = get_u64le(p);
-	count = get_u32le(p + 8);
 	p += BATCH_HEADER_BYTES;
 	for (uint32_t i = 0; i < count; i++) {
 		p = batch_op_decode(p, end, &op, &why);
@@ -213,4 +210,26 @@ int batch_decode(const uint8_t *p, size_t len, batch_op_fn fn, void *ctx,
 					   i, seq + i, strerror(-rc));
 	}
 	return 0;
+}
+
+int batch_decode(const uint8_t *p, size_t len, batch_op_fn fn, void *ctx,
+		 struct lsm_err *err)
+{
+	const uint8_t *end = p + len;
+	int rc;
+
+	if (len < BATCH_HEADER_BYTES)
+		return lsm_err_set(err, -EUCLEAN, "batch: %zu bytes, shorter "
+				   "than its %d-byte header", len,
+				   BATCH_HEADER_BYTES);
+	rc = batch_validate(p, len, err);
+	if (rc < 0)
+		return rc;
+	return batch_run(p, end, fn, ctx, err);
+}
+
+int batch_iterate(const struct lsm_batch *b, batch_op_fn fn, void *ctx,
+		  struct lsm_err *err)
+{
+	return batch_run(b->rep.p, b->rep.p + b->rep.len, fn, ctx, err);
 }

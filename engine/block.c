@@ -17,10 +17,12 @@ struct block {
 	bool owned;
 };
 
-int block_new(const uint8_t *data, size_t len, bool owned,
-	      struct block **out, struct lsm_err *err)
+/* Checks the restart array of the LEN bytes at DATA: 0, or -EUCLEAN with
+ * *RESTARTS_OFF and *N unset. */
+static int parse_restarts(const uint8_t *data, size_t len,
+			  uint32_t *restarts_off, uint32_t *nrestarts,
+			  struct lsm_err *err)
 {
-	struct block *b;
 	uint32_t n, off, prev = 0;
 
 	if (len < 4 || len > UINT32_MAX)
@@ -38,6 +40,23 @@ int block_new(const uint8_t *data, size_t len, bool owned,
 	}
 	if (n == 0 && off != 0)
 		goto bad;
+	*restarts_off = off;
+	*nrestarts = n;
+	return 0;
+bad:
+	return lsm_err_set(err, -EUCLEAN, "block of %zu bytes: bad restart array",
+			   len);
+}
+
+int block_new(const uint8_t *data, size_t len, bool owned,
+	      struct block **out, struct lsm_err *err)
+{
+	struct block *b;
+	uint32_t off, n;
+	int rc = parse_restarts(data, len, &off, &n, err);
+
+	if (rc < 0)
+		return rc;
 	b = malloc(sizeof(*b));
 	if (!b)
 		return lsm_err_set(err, -ENOMEM, "block: out of memory");
@@ -48,9 +67,30 @@ int block_new(const uint8_t *data, size_t len, bool owned,
 	b->owned = owned;
 	*out = b;
 	return 0;
-bad:
-	return lsm_err_set(err, -EUCLEAN, "block of %zu bytes: bad restart array",
-			   len);
+}
+
+struct block *block_alloc(size_t cap, uint8_t **data)
+{
+	struct block *b;
+
+	if (cap > SIZE_MAX - sizeof(*b))
+		return NULL;
+	b = malloc(sizeof(*b) + cap);
+	if (!b)
+		return NULL;
+	*b = (struct block){ .data = (const uint8_t *)(b + 1) };
+	*data = (uint8_t *)(b + 1);
+	return b;
+}
+
+int block_parse(struct block *b, size_t len, struct lsm_err *err)
+{
+	int rc = parse_restarts(b->data, len, &b->restarts_off,
+				&b->nrestarts, err);
+
+	if (rc == 0)
+		b->len = len;
+	return rc;
 }
 
 void block_free(struct block *b)
@@ -86,7 +126,6 @@ void block_cursor_init(struct block_cursor *c, const struct block *b,
 static void set_invalid(struct block_cursor *c)
 {
 	c->cur = c->next = c->end;
-	c->ridx = c->b->nrestarts;
 	c->klen = 0;
 }
 
@@ -138,6 +177,23 @@ static bool key_room(struct block_cursor *c, size_t n, size_t keep)
 	return true;
 }
 
+/* Decodes the three varints that start an entry at P; NULL if malformed.
+ * Small keys and values have one-byte varints: that case goes first. */
+static const uint8_t *entry_header(const uint8_t *p, const uint8_t *end,
+				   uint32_t *shared, uint32_t *unshared,
+				   uint32_t *vlen)
+{
+	if (end - p >= 3 && ((p[0] | p[1] | p[2]) & 0x80) == 0) {
+		*shared = p[0];
+		*unshared = p[1];
+		*vlen = p[2];
+		return p + 3;
+	}
+	p = get_varint32(p, end, shared);
+	p = p ? get_varint32(p, end, unshared) : NULL;
+	return p ? get_varint32(p, end, vlen) : NULL;
+}
+
 /* Decodes the entry at c->next into the current position.  False when
  * there is none (end of block) or it is malformed (status set). */
 static bool parse_next(struct block_cursor *c)
@@ -151,9 +207,7 @@ static bool parse_next(struct block_cursor *c)
 		set_invalid(c);
 		return false;
 	}
-	p = get_varint32(p, end, &shared);
-	p = p ? get_varint32(p, end, &unshared) : NULL;
-	p = p ? get_varint32(p, end, &vlen) : NULL;
+	p = entry_header(p, end, &shared, &unshared, &vlen);
 	if (!p || shared > c->klen ||
 	    (uint64_t)unshared + vlen > (uint64_t)(end - p)) {
 		set_error(c, -EUCLEAN, off);
@@ -169,8 +223,6 @@ static bool parse_next(struct block_cursor *c)
 	c->val = p + unshared;
 	c->vlen = vlen;
 	c->next = (uint32_t)(c->val + vlen - b->data);
-	while (c->ridx + 1 < b->nrestarts && restart_at(b, c->ridx + 1) <= off)
-		c->ridx++;
 	return true;
 }
 
@@ -179,7 +231,6 @@ static bool parse_next(struct block_cursor *c)
 static void seek_restart(struct block_cursor *c, uint32_t i)
 {
 	c->klen = 0;
-	c->ridx = i;
 	c->next = restart_at(c->b, i);
 }
 
@@ -212,19 +263,25 @@ void block_cursor_next(struct block_cursor *c)
 
 void block_cursor_prev(struct block_cursor *c)
 {
-	uint32_t orig = c->cur;
-	uint32_t i = c->ridx;
+	uint32_t orig = c->cur, lo = 0, hi;
 
 	if (!block_cursor_valid(c))
 		return;
-	while (restart_at(c->b, i) >= orig) {
-		if (i == 0) {
-			set_invalid(c);
-			return;
-		}
-		i--;
+	if (orig == 0) { /* restart 0 is at offset 0: the first entry */
+		set_invalid(c);
+		return;
 	}
-	seek_restart(c, i);
+	/* The last restart before the current entry. */
+	hi = c->b->nrestarts - 1;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo + 1) / 2;
+
+		if (restart_at(c->b, mid) < orig)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	seek_restart(c, lo);
 	while (parse_next(c) && c->next < orig)
 		;
 }

@@ -42,6 +42,14 @@ struct block;
  * OWNED, the block frees DATA with free(). */
 int block_new(const uint8_t *data, size_t len, bool owned,
 	      struct block **out, struct lsm_err *err);
+/* A block whose CAP bytes of data live in the same allocation, right
+ * after it, for a reader to fill at *DATA and then check with
+ * block_parse().  It is no valid block until block_parse() succeeds, but
+ * block_free() takes it at any time.  NULL on ENOMEM. */
+struct block *block_alloc(size_t cap, uint8_t **data);
+/* Makes B (from block_alloc) the block of its first LEN <= CAP data bytes,
+ * validating the restart array like block_new (-EUCLEAN). */
+int block_parse(struct block *b, size_t len, struct lsm_err *err);
 void block_free(struct block *b);               /* accepts NULL */
 size_t block_size(const struct block *b);       /* bytes of memory held */
 
@@ -59,7 +67,6 @@ struct block_cursor {
 	uint32_t end;      /* the block's restarts_off: end of the entries */
 	uint32_t cur;      /* offset of the current entry; end: none */
 	uint32_t next;     /* offset just past the current entry */
-	uint32_t ridx;     /* restart interval holding cur */
 	uint32_t bad_off;  /* where the malformed entry is */
 	int status;        /* sticky: -EUCLEAN or -ENOMEM */
 	uint8_t *key;      /* the current key, rebuilt from prefixes */

@@ -77,6 +77,15 @@ static size_t shared_prefix(const struct buf *last, const uint8_t *key,
 	return i;
 }
 
+/* Appends N bytes to B, which buf_reserve made room for: the per-entry
+ * appends skip buf_append's checks. */
+static void put_reserved(struct buf *b, const void *p, size_t n)
+{
+	if (n)
+		memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
 int block_builder_add(struct block_builder *b, const uint8_t *key,
 		      size_t klen, const uint8_t *val, size_t vlen)
 {
@@ -96,11 +105,11 @@ int block_builder_add(struct block_builder *b, const uint8_t *key,
 		goto oom;
 	if (restart && add_restart(b, (uint32_t)b->data.len) < 0)
 		goto oom;
-	buf_append(&b->data, hdr, (size_t)(p - hdr));
-	buf_append(&b->data, key + shared, klen - shared);
-	buf_append(&b->data, val, vlen);
+	put_reserved(&b->data, hdr, (size_t)(p - hdr));
+	put_reserved(&b->data, key + shared, klen - shared);
+	put_reserved(&b->data, val, vlen);
 	b->last.len = shared;
-	buf_append(&b->last, key + shared, klen - shared);
+	put_reserved(&b->last, key + shared, klen - shared);
 	b->counter++;
 	return 0;
 oom:

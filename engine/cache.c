@@ -22,6 +22,7 @@
 struct cache_handle {
 	uint64_t id, off;
 	uint64_t hash;
+	struct cache *cache;               /* the owner, for cache_unpin */
 	void *value;
 	size_t charge;
 	void (*deleter)(void *value);
@@ -230,21 +231,25 @@ struct cache_handle *cache_lookup(struct cache *c, uint64_t id, uint64_t off)
 	return e;
 }
 
-static struct cache_handle *entry_new(uint64_t id, uint64_t off, void *value,
+static struct cache_handle *entry_new(struct cache *c, uint64_t id,
+				      uint64_t off, void *value,
 				      size_t charge,
 				      void (*deleter)(void *value))
 {
-	struct cache_handle *e = calloc(1, sizeof(*e));
+	struct cache_handle *e = malloc(sizeof(*e));
 
 	if (!e)
 		return NULL;
-	e->id = id;
-	e->off = off;
-	e->hash = cache_hash(id, off);
-	e->value = value;
-	e->charge = charge;
-	e->deleter = deleter;
-	e->refs = 1;
+	*e = (struct cache_handle){
+		.id = id,
+		.off = off,
+		.hash = cache_hash(id, off),
+		.cache = c,
+		.value = value,
+		.charge = charge,
+		.deleter = deleter,
+		.refs = 1,
+	};
 	return e;
 }
 
@@ -252,7 +257,7 @@ struct cache_handle *cache_insert(struct cache *c, uint64_t id, uint64_t off,
 				  void *value, size_t charge,
 				  void (*deleter)(void *value))
 {
-	struct cache_handle *e = entry_new(id, off, value, charge, deleter);
+	struct cache_handle *e = entry_new(c, id, off, value, charge, deleter);
 	struct cache_handle *dead = NULL, **slot;
 	struct shard *s;
 
@@ -306,6 +311,12 @@ void cache_release(struct cache *c, struct cache_handle *h)
 	}
 	pthread_mutex_unlock(&s->mu);
 	free_entries(dead);
+}
+
+void cache_unpin(void *h)
+{
+	if (h)
+		cache_release(((struct cache_handle *)h)->cache, h);
 }
 
 void cache_erase(struct cache *c, uint64_t id, uint64_t off)

@@ -36,6 +36,9 @@ struct cache_handle *cache_insert(struct cache *c, uint64_t id, uint64_t off,
 
 void *cache_value(const struct cache_handle *h);
 void cache_release(struct cache *c, struct cache_handle *h); /* accepts NULL */
+/* cache_release() of handle H (a struct cache_handle *) on the cache it
+ * came from: a release callback that needs no other argument. */
+void cache_unpin(void *h);
 /* Drops the entry (it is freed when its last handle goes). */
 void cache_erase(struct cache *c, uint64_t id, uint64_t off);
 void cache_get_stats(struct cache *c, struct cache_stats *s);

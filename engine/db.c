@@ -68,6 +68,7 @@ void db_set_bg_error(struct lsm_db *db, int rc, const struct lsm_err *err)
 	if (db->bg_error)
 		return;
 	db->bg_error = rc;
+	atomic_store_explicit(&db->gate_failed, true, memory_order_release);
 	lsm_err_set(&db->bg_err, rc, "%s; the store is now read-only "
 		    "(reopen it to recover)",
 		    err && err->code ? err->msg : strerror(-rc));
@@ -382,6 +383,7 @@ static int recover(struct lsm_db *db, bool fresh, struct lsm_err *err)
 	if (rc < 0)
 		return rc;
 	atomic_store(&db->last_seq, db->vs.last_seq);
+	db_write_gates_refresh(db);
 	if (!db->mem)
 		db->mem = memtable_new();
 	return db->mem ? 0 : lsm_err_set(err, -ENOMEM, "out of memory");
@@ -531,7 +533,24 @@ int db_log_and_apply(struct lsm_db *db, struct version_edit *e,
 	if (rc < 0)
 		return lsm_err_set(err, rc, "%s: cannot sync directory: %s",
 				   db->dir, strerror(-rc));
-	return vset_log_and_apply(&db->vs, e, err);
+	rc = vset_log_and_apply(&db->vs, e, err);
+	db_write_gates_refresh(db);
+	return rc;
+}
+
+void db_write_gates_refresh(struct lsm_db *db)
+{
+	struct version *v = db->vs.current;
+
+	if (!v)
+		return;
+	atomic_store_explicit(&db->gate_l0_files, v->nfiles[0],
+			      memory_order_relaxed);
+	atomic_store_explicit(&db->gate_pending_bytes,
+			      compaction_pending_bytes(db, v),
+			      memory_order_relaxed);
+	atomic_store_explicit(&db->gate_failed, db->bg_error != 0,
+			      memory_order_release);
 }
 
 /* ---- obsolete files ---- */

@@ -186,6 +186,7 @@ static void *flush_main(void *arg)
 		db->flush_running = false;
 		if (rc < 0 && !db->bg_error) {
 			db->flush_error = rc;
+			db->flush_err = err;
 			db->flush_retries++;
 			stat_add(&db->stats.background_errors, 1);
 			db_log(db, LSM_LOG_ERROR, "flush failed (retry %llu): "

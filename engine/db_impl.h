@@ -73,6 +73,12 @@ struct lsm_db {
 	struct wal *wal;
 	uint64_t wal_number;
 	_Atomic uint64_t last_seq;        /* last visible sequence number */
+	/* Write gates, copies of what make_room checks, so that a leader with
+	 * room in its memtable need not take mu: stored under mu whenever
+	 * vs.current or bg_error changes (db_write_gates_refresh). */
+	_Atomic size_t gate_l0_files;
+	_Atomic uint64_t gate_pending_bytes;
+	atomic_bool gate_failed;          /* bg_error != 0 */
 
 	pthread_mutex_t mu;
 	pthread_cond_t bg_cv;     /* signalled when bg work may be needed */
@@ -89,6 +95,7 @@ struct lsm_db {
 	int bg_error;             /* sticky: writes fail, db read-only */
 	struct lsm_err bg_err;
 	int flush_error;          /* last flush failure, retried */
+	struct lsm_err flush_err; /* its message */
 	uint64_t flush_retries;
 	pthread_t flush_thread, compact_thread, sync_thread;
 	bool flush_started, compact_started, sync_started;
@@ -115,6 +122,8 @@ void db_delete_obsolete(struct lsm_db *db);
 /* Syncs the directory (new tables) and logs E to the manifest (under mu). */
 int db_log_and_apply(struct lsm_db *db, struct version_edit *e,
 		     struct lsm_err *err);
+/* Recomputes the write gates from vs.current and bg_error (under mu). */
+void db_write_gates_refresh(struct lsm_db *db);
 int db_pending_add(struct lsm_db *db, uint64_t number);   /* under mu */
 void db_pending_remove(struct lsm_db *db, uint64_t number); /* under mu */
 
@@ -164,7 +173,8 @@ uint64_t db_oldest_snapshot(struct lsm_db *db);
 
 /* ---- iterators (db_iter.c) ---- */
 /* An internal iterator over mem, imm and every table of SV (takes its
- * own reference on SV). */
+ * own reference on SV).  Memtables empty at the call are left out: what
+ * they get later is newer than any sequence number read before it. */
 struct iiter *db_internal_iter(struct lsm_db *db, struct super *sv,
 			       struct lsm_err *err);
 

@@ -53,19 +53,29 @@ static struct iiter *level_iter(struct lsm_db *db, const struct version *v,
 	return it;
 }
 
+/* Children of an internal iterator that fit on the stack: the memtables,
+ * a few L0 tables and the deeper levels. */
+#define STACK_KIDS 32
+
 struct iiter *db_internal_iter(struct lsm_db *db, struct super *sv,
 			       struct lsm_err *err)
 {
 	const struct version *v = sv->v;
 	size_t n = 0, max = 2 + v->nfiles[0] + LSM_MAX_LEVELS;
-	struct iiter **kids = calloc(max, sizeof(*kids)), *it;
-	struct lsm_err e = { 0 };
+	struct iiter *stack_kids[STACK_KIDS], *it;
+	struct iiter **kids = stack_kids;
+	struct lsm_err e; /* not zeroed whole: this runs once per seek */
 
-	if (!kids)
+	if (max > STACK_KIDS && !(kids = malloc(max * sizeof(*kids))))
 		goto oom;
-	if (!(kids[n++] = memtable_iter(sv->mem)))
+	e.code = 0;
+	e.msg[0] = '\0';
+	/* A memtable empty now gets only entries newer than any sequence
+	 * read before this call: nothing the caller may see. */
+	if (memtable_count(sv->mem) && !(kids[n++] = memtable_iter(sv->mem)))
 		goto oom_kids;
-	if (sv->imm && !(kids[n++] = memtable_iter(sv->imm)))
+	if (sv->imm && memtable_count(sv->imm) &&
+	    !(kids[n++] = memtable_iter(sv->imm)))
 		goto oom_kids;
 	for (size_t i = 0; i < v->nfiles[0]; i++) {
 		kids[n] = table_cache_iter(db->tables, v->files[0][i]->number,
@@ -79,14 +89,16 @@ struct iiter *db_internal_iter(struct lsm_db *db, struct super *sv,
 		if (v->nfiles[l] && !(kids[n++] = level_iter(db, v, l)))
 			goto oom_kids;
 	it = iiter_merge(kids, n, ikey_cmp);
-	free(kids);
+	if (kids != stack_kids)
+		free(kids);
 	if (!it)
 		goto oom;
 	return it;
 oom_kids:
 	for (size_t i = 0; i < n; i++)
 		iiter_free(kids[i]);
-	free(kids);
+	if (kids != stack_kids)
+		free(kids);
 oom:
 	lsm_err_set(err, -ENOMEM, "out of memory creating an iterator");
 	return NULL;
@@ -218,12 +230,21 @@ static void find_prev(struct lsm_iter *i)
 int lsm_iter_new(struct lsm_db *db, const struct lsm_snapshot *snap,
 		 struct lsm_iter **out, struct lsm_err *err)
 {
-	struct lsm_iter *i = calloc(1, sizeof(*i));
+	struct lsm_iter *i = malloc(sizeof(*i));
 
 	if (!i)
 		return lsm_err_set(err, -ENOMEM, "out of memory");
+	/* Field by field, not calloc: err.msg alone is 256 bytes. */
 	i->db = db;
 	i->seq = snap ? snap->seq : atomic_load(&db->last_seq);
+	i->dir = FORWARD;
+	i->valid = false;
+	i->key = (struct buf)BUF_INIT;
+	i->val = (struct buf)BUF_INIT;
+	i->status = 0;
+	i->err.code = 0;
+	i->err.msg[0] = '\0';
+	i->steps = 0;
 	i->sv = db_super_get(db);
 	i->it = db_internal_iter(db, i->sv, err);
 	if (!i->it) {

@@ -108,7 +108,7 @@ uint64_t db_oldest_snapshot(struct lsm_db *db)
 
 /* Finds the version of IKEY's user key in the tables of V. */
 static int get_tables(struct lsm_db *db, const struct version *v,
-		      const uint8_t *ik, size_t iklen, struct buf *val,
+		      const uint8_t *ik, size_t iklen, struct sst_value *val,
 		      struct lsm_err *err)
 {
 	size_t ulen = ikey_ulen(iklen);
@@ -122,7 +122,8 @@ static int get_tables(struct lsm_db *db, const struct version *v,
 		    ukey_cmp(ik, ulen, f->largest,
 			     ikey_ulen(f->largest_len)) > 0)
 			continue;
-		rc = table_cache_get(db->tables, f->number, ik, iklen, val, err);
+		rc = table_cache_get_to(db->tables, f->number, ik, iklen, val,
+					err);
 		if (rc != LOOKUP_MISSING)
 			return rc;
 	}
@@ -136,7 +137,8 @@ static int get_tables(struct lsm_db *db, const struct version *v,
 		if (ukey_cmp(ik, ulen, f->smallest,
 			     ikey_ulen(f->smallest_len)) < 0)
 			continue;
-		rc = table_cache_get(db->tables, f->number, ik, iklen, val, err);
+		rc = table_cache_get_to(db->tables, f->number, ik, iklen, val,
+					err);
 		if (rc != LOOKUP_MISSING)
 			return rc;
 	}
@@ -145,7 +147,7 @@ static int get_tables(struct lsm_db *db, const struct version *v,
 
 /* Looks KEY up at SEQ; on LOOKUP_FOUND the value is in VAL. */
 static int db_lookup(struct lsm_db *db, const struct lsm_snapshot *snap,
-		     const void *key, size_t klen, struct buf *val,
+		     const void *key, size_t klen, struct sst_value *val,
 		     struct lsm_err *err)
 {
 	uint64_t seq = snap ? snap->seq : atomic_load(&db->last_seq);
@@ -158,11 +160,8 @@ static int db_lookup(struct lsm_db *db, const struct lsm_snapshot *snap,
 	rc = memtable_get(sv->mem, key, klen, seq, &v, &vlen);
 	if (rc == LOOKUP_MISSING && sv->imm)
 		rc = memtable_get(sv->imm, key, klen, seq, &v, &vlen);
-	if (rc == LOOKUP_FOUND) {
-		buf_clear(val);
-		buf_append(val, v, vlen);
-		rc = buf_ok(val) ? rc : -ENOMEM;
-	}
+	if (rc == LOOKUP_FOUND && sst_value_put(val, v, vlen) < 0)
+		rc = -ENOMEM;
 	if (rc == LOOKUP_MISSING) {
 		if (klen + IKEY_TAG_BYTES > sizeof(stackkey))
 			ik = malloc(klen + IKEY_TAG_BYTES);
@@ -192,6 +191,8 @@ static int check_key(const void *key, size_t klen, struct lsm_err *err)
 	return 0;
 }
 
+#define NOT_FOUND "key not found"
+
 static int finish_get(struct lsm_db *db, int rc, struct lsm_err *err)
 {
 	stat_add(&db->stats.gets, 1);
@@ -202,7 +203,12 @@ static int finish_get(struct lsm_db *db, int rc, struct lsm_err *err)
 	if (rc < 0)
 		return rc;
 	stat_add(&db->stats.get_misses, 1);
-	return lsm_err_set(err, -ENOENT, "key not found");
+	/* A miss is common (a stat of a missing name): no formatting. */
+	if (err) {
+		err->code = -ENOENT;
+		memcpy(err->msg, NOT_FOUND, sizeof(NOT_FOUND));
+	}
+	return -ENOENT;
 }
 
 int lsm_get(struct lsm_db *db, const struct lsm_snapshot *snap,
@@ -210,11 +216,12 @@ int lsm_get(struct lsm_db *db, const struct lsm_snapshot *snap,
 	    struct lsm_err *err)
 {
 	struct buf b = BUF_INIT;
+	struct sst_value dst = { .buf = &b };
 	int rc = check_key(key, klen, err);
 
 	if (rc < 0)
 		return rc;
-	rc = finish_get(db, db_lookup(db, snap, key, klen, &b, err), err);
+	rc = finish_get(db, db_lookup(db, snap, key, klen, &dst, err), err);
 	if (rc == 0) {
 		*vlen = b.len;
 		*val = b.p ? b.p : malloc(1);
@@ -230,18 +237,15 @@ int lsm_get_buf(struct lsm_db *db, const struct lsm_snapshot *snap,
 		const void *key, size_t klen, void *out, size_t cap,
 		size_t *vlen, struct lsm_err *err)
 {
-	struct buf b = BUF_INIT;
+	struct sst_value dst = { .out = out, .cap = cap };
 	int rc = check_key(key, klen, err);
 
 	if (rc < 0)
 		return rc;
-	rc = finish_get(db, db_lookup(db, snap, key, klen, &b, err), err);
-	if (rc == 0) {
-		*vlen = b.len;
-		if (b.len)
-			memcpy(out, b.p, b.len < cap ? b.len : cap);
-	}
-	buf_free(&b);
+	/* The value goes from the memtable or block straight to OUT. */
+	rc = finish_get(db, db_lookup(db, snap, key, klen, &dst, err), err);
+	if (rc == 0)
+		*vlen = dst.len;
 	return rc;
 }
 

@@ -15,6 +15,9 @@
 #include "filename.h"
 
 #define GROUP_MAX_BYTES (1u << 20)
+/* Failed flush attempts after which a writer needing the memtable's room
+ * gets the flush error instead of waiting. */
+#define FLUSH_FAILS_REFUSE 3
 #define GROUP_SMALL_BYTES (128u << 10)
 
 /* Switches to a new memtable and WAL segment (under mu, leader only). The
@@ -81,6 +84,22 @@ static void stall_wait(struct lsm_db *db, bool slowdown)
 	}
 }
 
+/* True when the next group fits as things stand: no error, room in the
+ * memtable, L0 and the compaction backlog below their slowdown bounds.
+ * Reads only the write gates, so the common write takes no mu. */
+static bool room_without_mu(struct lsm_db *db)
+{
+	const struct lsm_options *o = &db->opts;
+
+	return !atomic_load_explicit(&db->gate_failed, memory_order_acquire) &&
+	       memtable_data_bytes(db->mem) < o->memtable_bytes &&
+	       atomic_load_explicit(&db->gate_l0_files, memory_order_relaxed) <
+		       o->l0_slowdown_trigger &&
+	       atomic_load_explicit(&db->gate_pending_bytes,
+				    memory_order_relaxed) <
+		       o->pending_slowdown_bytes;
+}
+
 /* Makes room in the memtable for the next group (leader, mu not held).
  * FORCE switches even a non-full memtable (lsm_flush). */
 static int make_room(struct lsm_db *db, bool force, struct lsm_err *err)
@@ -88,6 +107,8 @@ static int make_room(struct lsm_db *db, bool force, struct lsm_err *err)
 	bool delayed = false, counted_stall = false;
 	int rc = 0;
 
+	if (!force && room_without_mu(db))
+		return 0;
 	pthread_mutex_lock(&db->mu);
 	for (;;) {
 		struct version *v = db->vs.current;
@@ -107,6 +128,15 @@ static int make_room(struct lsm_db *db, bool force, struct lsm_err *err)
 			   memtable_data_bytes(db->mem) < db->opts.memtable_bytes) {
 			break;
 		} else if (force && memtable_count(db->mem) == 0) {
+			break;
+		} else if (db->imm && db->flush_retries >= FLUSH_FAILS_REFUSE) {
+			/* Waiting would hang the writer for as long as the
+			 * disk stays full or broken: say so instead.  Writes
+			 * resume by themselves once a flush succeeds. */
+			rc = lsm_err_set(err, db->flush_error, "write refused: "
+					 "the memtable cannot be flushed (%s); "
+					 "retrying in the background",
+					 db->flush_err.msg);
 			break;
 		} else if (db->imm || l0 >= db->opts.l0_stop_trigger ||
 			   pend >= db->opts.pending_stop_bytes) {
@@ -179,6 +209,55 @@ static int insert_op(void *ctx, uint64_t seq, enum ikey_type t,
 	return memtable_add(c->mem, seq, t, key, klen, val, vlen);
 }
 
+/* What a group adds up to, for the counters. */
+struct group_tally {
+	uint64_t seq;          /* the last sequence number it uses */
+	uint64_t wal_bytes, batches, user_bytes;
+};
+
+/* Stamps the batches of the group [LEAD, LAST] with sequence numbers from
+ * T->seq + 1 on and lists the non-empty ones in RECS. */
+static void group_stamp(struct writer *lead, struct writer *last,
+			struct wal_rec *recs, struct group_tally *t)
+{
+	size_t i = 0;
+
+	for (struct writer *w = lead;; w = w->next) {
+		struct lsm_batch *b = w->batch;
+
+		if (b) {
+			t->batches++;
+			t->user_bytes += b->rep.len - BATCH_HEADER_BYTES;
+		}
+		if (b && b->count) {
+			batch_set_seq(b, t->seq + 1);
+			t->seq += b->count;
+			recs[i].p = b->rep.p;
+			recs[i++].len = b->rep.len;
+			t->wal_bytes += b->rep.len + WAL_HEADER_BYTES;
+		}
+		if (w == last)
+			break;
+	}
+}
+
+/* Inserts the group's batches into the memtable.  They were built by
+ * lsm_batch_* and so skip batch_decode's validation pass. */
+static int group_insert(struct lsm_db *db, struct writer *lead,
+			struct writer *last, struct lsm_err *err)
+{
+	struct insert_ctx ic = { db->mem };
+	int rc = 0;
+
+	for (struct writer *w = lead; rc == 0; w = w->next) {
+		if (w->batch && w->batch->count)
+			rc = batch_iterate(w->batch, insert_op, &ic, err);
+		if (w == last)
+			break;
+	}
+	return rc;
+}
+
 /* Writes the group [lead, last] to the WAL and the memtable (leader, no
  * locks held). */
 static int commit_group(struct lsm_db *db, struct writer *lead,
@@ -186,53 +265,41 @@ static int commit_group(struct lsm_db *db, struct writer *lead,
 			struct lsm_err *err)
 {
 	struct wal_rec stackrecs[16], *recs = stackrecs;
-	struct insert_ctx ic = { db->mem };
-	uint64_t seq = atomic_load(&db->last_seq), wal_bytes = 0;
-	size_t i = 0;
+	struct group_tally t = { .seq = atomic_load(&db->last_seq) };
 	int rc = 0;
 
 	if (nrec > 16 && !(recs = malloc(nrec * sizeof(*recs))))
 		return lsm_err_set(err, -ENOMEM, "out of memory");
-	for (struct writer *w = lead;; w = w->next) {
-		struct lsm_batch *b = w->batch;
-
-		if (b && b->count) {
-			batch_set_seq(b, seq + 1);
-			seq += b->count;
-			recs[i].p = b->rep.p;
-			recs[i++].len = b->rep.len;
-			wal_bytes += b->rep.len + WAL_HEADER_BYTES;
-		}
-		if (w == last)
-			break;
-	}
+	group_stamp(lead, last, recs, &t);
 	if (nrec)
 		rc = wal_append(db->wal, recs, nrec, err);
+	if (recs != stackrecs)
+		free(recs);
 	if (rc == 0 && sync) {
 		rc = wal_sync(db->wal, err);
 		stat_add(&db->stats.wal_syncs, 1);
 	}
-	for (i = 0; rc == 0 && i < nrec; i++)
-		rc = batch_decode(recs[i].p, recs[i].len, insert_op, &ic, err);
-	if (recs != stackrecs)
-		free(recs);
+	if (rc == 0)
+		rc = group_insert(db, lead, last, err);
 	if (rc < 0) {
 		pthread_mutex_lock(&db->mu);
 		db_set_bg_error(db, rc, err);
 		pthread_mutex_unlock(&db->mu);
 		return rc;
 	}
-	stat_add(&db->stats.wal_bytes_written, wal_bytes);
+	stat_add(&db->stats.wal_bytes_written, t.wal_bytes);
 	stat_add(&db->stats.wal_group_writes, 1);
 	stat_add(&db->stats.wal_group_batches, nrec);
-	atomic_store_explicit(&db->last_seq, seq, memory_order_release);
+	stat_add(&db->stats.batches, t.batches);
+	stat_add(&db->stats.user_bytes_written, t.user_bytes);
+	atomic_store_explicit(&db->last_seq, t.seq, memory_order_release);
 	return 0;
 }
 
 int db_write_batch(struct lsm_db *db, struct lsm_batch *b, bool sync,
 		   struct lsm_err *err)
 {
-	struct writer w = { .batch = b, .sync = sync };
+	struct writer w; /* not zeroed whole: err is written only on failure */
 	struct writer *last;
 	size_t nrec;
 	bool gsync;
@@ -241,6 +308,10 @@ int db_write_batch(struct lsm_db *db, struct lsm_batch *b, bool sync,
 	if (db->read_only)
 		return lsm_err_set(err, -EROFS, "%s is open read-only",
 				   db->dir);
+	w.batch = b;
+	w.sync = sync;
+	w.done = false;
+	w.rc = 0;
 	pthread_cond_init(&w.cv, NULL);
 	pthread_mutex_lock(&db->wq_mu);
 	enqueue(db, &w);
@@ -288,7 +359,6 @@ int lsm_write(struct lsm_db *db, const struct lsm_batch *cb, unsigned flags,
 	struct lsm_batch *b = (struct lsm_batch *)cb;
 	bool sync = (flags & LSM_WRITE_SYNC) ||
 		    db->opts.sync == LSM_SYNC_ALWAYS;
-	int rc;
 
 	if (!b || b->oom)
 		return lsm_err_set(err, b ? -ENOMEM : -EINVAL, "%s",
@@ -296,13 +366,7 @@ int lsm_write(struct lsm_db *db, const struct lsm_batch *cb, unsigned flags,
 				     : "NULL batch");
 	if (b->count == 0 && !sync)
 		return 0;
-	rc = db_write_batch(db, b, sync, err);
-	if (rc == 0) {
-		stat_add(&db->stats.batches, 1);
-		stat_add(&db->stats.user_bytes_written,
-			 b->rep.len - BATCH_HEADER_BYTES);
-	}
-	return rc;
+	return db_write_batch(db, b, sync, err); /* counts the batch */
 }
 
 /* A one-operation batch backed by STACK (CAP bytes) when NEED bytes fit,

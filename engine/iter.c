@@ -118,7 +118,7 @@ static struct merge_iter *merge_of(struct iiter *it)
 static void merge_note(struct merge_iter *mi, size_t i)
 {
 	struct merge_child *c = &mi->child[i];
-	struct lsm_err e = { 0 };
+	struct lsm_err e;
 	int rc;
 
 	if (iiter_valid(c->it)) {
@@ -126,6 +126,7 @@ static void merge_note(struct merge_iter *mi, size_t i)
 		return;
 	}
 	c->key = NULL;
+	e.msg[0] = '\0';
 	rc = iiter_status(c->it, &e);
 	if (rc && !mi->err.code) {
 		mi->err = e;
@@ -352,15 +353,18 @@ struct iiter *iiter_merge(struct iiter **children, size_t n, key_cmp_fn cmp)
 		return children[0];
 	if (n > (SIZE_MAX - sizeof(*mi)) / sizeof(mi->child[0]))
 		goto fail;
-	mi = calloc(1, sizeof(*mi) + n * sizeof(mi->child[0]));
+	mi = malloc(sizeof(*mi) + n * sizeof(mi->child[0]));
 	if (!mi)
 		goto fail;
 	mi->base.ops = &merge_ops;
 	mi->cmp = cmp;
 	mi->n = n;
 	mi->cur = n;
+	mi->dir = MERGE_FORWARD;
+	mi->err.code = 0;
+	mi->err.msg[0] = '\0';
 	for (size_t i = 0; i < n; i++)
-		mi->child[i].it = children[i];
+		mi->child[i] = (struct merge_child){ .it = children[i] };
 	return &mi->base;
 fail:
 	for (size_t i = 0; i < n; i++)
@@ -583,17 +587,20 @@ struct iiter *iiter_concat(size_t n_items, void *ctx,
 						      size_t *klen),
 			   void (*free_ctx)(void *ctx), key_cmp_fn cmp)
 {
-	struct concat_iter *ci = calloc(1, sizeof(*ci));
+	struct concat_iter *ci = malloc(sizeof(*ci));
 
 	if (!ci)
 		return NULL;
 	ci->base.ops = &concat_ops;
 	ci->n = n_items;
 	ci->idx = n_items;
+	ci->child = NULL;
 	ci->ctx = ctx;
 	ci->open = open;
 	ci->key_last = key_last;
 	ci->free_ctx = free_ctx;
 	ci->cmp = cmp;
+	ci->err.code = 0;
+	ci->err.msg[0] = '\0';
 	return &ci->base;
 }

@@ -45,6 +45,7 @@ struct memtable {
 	atomic_int refs;
 	atomic_uint_fast64_t count;
 	uint64_t rnd;                   /* height generator state; writer only */
+	struct mt_node *tail[MT_MAX_HEIGHT]; /* last node per level; writer */
 	struct arena arena;
 };
 
@@ -139,20 +140,23 @@ static int node_cmp(const struct mt_node *n, const struct mt_target *t)
 }
 
 /* The first node >= T, or NULL.  When PREV is non-NULL, fills
- * prev[0..max_height) with the last node < T at each level. */
+ * prev[0..max_height) with the last node < T at each level.  A node found
+ * >= T at one level is often the next one a level down: it is not
+ * compared again. */
 static struct mt_node *find_ge(struct memtable *m, const struct mt_target *t,
 			       struct mt_node **prev)
 {
-	struct mt_node *x = m->head, *nx;
+	struct mt_node *x = m->head, *nx, *ge = NULL;
 	int level = atomic_load_explicit(&m->max_height,
 					 memory_order_acquire) - 1;
 
 	for (;;) {
 		nx = node_next(x, level);
-		if (nx && node_cmp(nx, t) < 0) {
+		if (nx && nx != ge && node_cmp(nx, t) < 0) {
 			x = nx;
 			continue;
 		}
+		ge = nx;
 		if (prev)
 			prev[level] = x;
 		if (level == 0)
@@ -215,6 +219,8 @@ struct memtable *memtable_new(void)
 		free(m);
 		return NULL;
 	}
+	for (int i = 0; i < MT_MAX_HEIGHT; i++)
+		m->tail[i] = m->head;
 	return m;
 }
 
@@ -270,6 +276,20 @@ static void link_node(struct memtable *m, struct mt_node *n, int height,
 	}
 }
 
+/* Fills PREV as find_ge would when T sorts after every entry, which is
+ * what sequential inserts do: one comparison instead of a search. */
+static bool prev_at_tail(struct memtable *m, const struct mt_target *t,
+			 struct mt_node **prev)
+{
+	int max = atomic_load_explicit(&m->max_height, memory_order_relaxed);
+
+	if (m->tail[0] == m->head || node_cmp(m->tail[0], t) >= 0)
+		return false;
+	for (int i = 0; i < max; i++)
+		prev[i] = m->tail[i];
+	return true;
+}
+
 int memtable_add(struct memtable *m, uint64_t seq, enum ikey_type t,
 		 const void *key, size_t klen, const void *val, size_t vlen)
 {
@@ -291,8 +311,13 @@ int memtable_add(struct memtable *m, uint64_t seq, enum ikey_type t,
 	tgt.ulen = klen;
 	tgt.tag = ikey_pack_tag(seq, t);
 	/* An equal key (which unique seqs rule out) goes before the old one. */
-	find_ge(m, &tgt, prev);
+	if (!prev_at_tail(m, &tgt, prev))
+		find_ge(m, &tgt, prev);
 	link_node(m, n, height, prev);
+	for (int i = 0; i < height; i++) {
+		if (prev[i] == m->tail[i])
+			m->tail[i] = n;
+	}
 	atomic_fetch_add_explicit(&m->count, 1, memory_order_relaxed);
 	return 0;
 }

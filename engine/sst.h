@@ -19,9 +19,11 @@
 #ifndef LSM_SST_H
 #define LSM_SST_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "buf.h"
 #include "cache.h"
@@ -99,6 +101,34 @@ void sst_close(struct sst *t); /* accepts NULL */
  * VAL (cleared first), or a negative error. */
 int sst_get(struct sst *t, const uint8_t *ikey, size_t iklen, struct buf *val,
 	    struct lsm_err *err);
+
+/* Where a point lookup delivers the value it finds: into BUF (replacing
+ * its contents) when BUF is set, else its first CAP bytes to OUT, so that
+ * a caller with its own buffer gets one copy.  LEN gets the full length. */
+struct sst_value {
+	struct buf *buf;
+	void *out;
+	size_t cap;
+	size_t len;
+};
+
+/* Delivers the N bytes at V to D: 0, or -ENOMEM (BUF could not grow). */
+static inline int sst_value_put(struct sst_value *d, const void *v, size_t n)
+{
+	d->len = n;
+	if (!d->buf) {
+		if (n && d->cap)
+			memcpy(d->out, v, n < d->cap ? n : d->cap);
+		return 0;
+	}
+	buf_clear(d->buf);
+	buf_append(d->buf, v, n);
+	return buf_ok(d->buf) ? 0 : -ENOMEM;
+}
+
+/* sst_get delivering the value to DST. */
+int sst_get_to(struct sst *t, const uint8_t *ikey, size_t iklen,
+	       struct sst_value *dst, struct lsm_err *err);
 
 /* An iterator over every entry.  T must outlive it; RELEASE(ARG) runs when
  * it is freed.  FILL_CACHE false reads blocks without caching them (for

@@ -121,69 +121,120 @@ static int inflate_block(struct sst *t, uint64_t off, const uint8_t *body,
 	return 0;
 }
 
+static int check_block_size(struct sst *t, const struct handle *h,
+			    struct lsm_err *err)
+{
+	if (h->size > SST_BLOCK_MAX_BYTES)
+		return lsm_err_set(err, -EUCLEAN, "%s: block at offset %llu "
+				   "too large", t->path,
+				   (unsigned long long)h->off);
+	return 0;
+}
+
+/* Reads the block at H with its trailer into P (h->size + trailer bytes)
+ * and checks its checksum and type. */
+static int read_checked(struct sst *t, const struct handle *h, uint8_t *p,
+			struct lsm_err *err)
+{
+	unsigned long long off = (unsigned long long)h->off;
+	size_t n = (size_t)h->size;
+	int rc = lsm_io_read_full(t->io, t->fd, p, n + SST_BLOCK_TRAILER,
+				  h->off);
+
+	if (rc < 0)
+		return lsm_err_set(err, rc, "%s: read of block at offset %llu "
+				   "failed: %s", t->path, off, strerror(-rc));
+	STAT(t, block_reads, 1);
+	STAT(t, block_read_bytes, n + SST_BLOCK_TRAILER);
+	if (crc32_of(p, n + 1) != get_u32le(p + n + 1)) {
+		STAT(t, checksum_errors, 1);
+		return lsm_err_set(err, -EBADMSG, "%s: checksum mismatch in "
+				   "block at offset %llu", t->path, off);
+	}
+	if (p[n] != BLOCK_RAW && p[n] != BLOCK_ZLIB)
+		return lsm_err_set(err, -EUCLEAN, "%s: block at offset %llu "
+				   "has unknown type %u", t->path, off, p[n]);
+	return 0;
+}
+
 /* Reads the block at H, checks its checksum and inflates it: *OUT gets
  * LEN malloc'ed bytes of contents. */
 static int read_block(struct sst *t, const struct handle *h, uint8_t **out,
 		      size_t *len, struct lsm_err *err)
 {
-	unsigned long long off = (unsigned long long)h->off;
 	size_t n = (size_t)h->size;
 	uint8_t *p;
-	int rc;
+	int rc = check_block_size(t, h, err);
 
-	if (h->size > SST_BLOCK_MAX_BYTES)
-		return lsm_err_set(err, -EUCLEAN, "%s: block at offset %llu "
-				   "too large", t->path, off);
+	if (rc < 0)
+		return rc;
 	p = malloc(n + SST_BLOCK_TRAILER);
 	if (!p)
 		return lsm_err_set(err, -ENOMEM, "%s: out of memory", t->path);
-	rc = lsm_io_read_full(t->io, t->fd, p, n + SST_BLOCK_TRAILER, h->off);
-	if (rc < 0) {
-		lsm_err_set(err, rc, "%s: read of block at offset %llu "
-			    "failed: %s", t->path, off, strerror(-rc));
-		goto out_free;
-	}
-	STAT(t, block_reads, 1);
-	STAT(t, block_read_bytes, n + SST_BLOCK_TRAILER);
-	if (crc32_of(p, n + 1) != get_u32le(p + n + 1)) {
-		STAT(t, checksum_errors, 1);
-		rc = lsm_err_set(err, -EBADMSG, "%s: checksum mismatch in "
-				 "block at offset %llu", t->path, off);
-		goto out_free;
-	}
-	if (p[n] == BLOCK_RAW) {
+	rc = read_checked(t, h, p, err);
+	if (rc == 0 && p[n] == BLOCK_RAW) {
 		*out = p;
 		*len = n;
 		return 0;
 	}
-	if (p[n] == BLOCK_ZLIB)
+	if (rc == 0)
 		rc = inflate_block(t, h->off, p, n, out, len, err);
-	else
-		rc = lsm_err_set(err, -EUCLEAN, "%s: block at offset %llu has "
-				 "unknown type %u", t->path, off, p[n]);
-out_free:
 	free(p);
 	return rc;
 }
 
-/* Reads and parses the block at H (not through the cache). */
-static int read_parsed(struct sst *t, const struct handle *h,
-		       struct block **out, struct lsm_err *err)
+/* Parses the contents of block B read from H (the raw bytes at DATA when
+ * it is compressed); on failure B is freed. */
+static int parse_read(struct sst *t, const struct handle *h, struct block *b,
+		      const uint8_t *data, struct block **out,
+		      struct lsm_err *err)
 {
+	size_t n = (size_t)h->size, len;
 	struct lsm_err e;
-	uint8_t *data;
-	size_t len;
-	int rc = read_block(t, h, &data, &len, err);
+	uint8_t *raw;
+	int rc;
 
-	if (rc < 0)
-		return rc;
-	rc = block_new(data, len, true, out, &e);
+	if (data[n] == BLOCK_RAW) {
+		rc = block_parse(b, n, &e);
+	} else {
+		rc = inflate_block(t, h->off, data, n, &raw, &len, err);
+		block_free(b);
+		b = NULL;
+		if (rc < 0)
+			return rc;
+		rc = block_new(raw, len, true, &b, &e);
+		if (rc < 0)
+			free(raw);
+	}
 	if (rc < 0) {
-		free(data);
+		block_free(b);
 		return lsm_err_set(err, rc, "%s: block at offset %llu: %s",
 				   t->path, (unsigned long long)h->off, e.msg);
 	}
+	*out = b;
 	return 0;
+}
+
+/* Reads and parses the block at H (not through the cache).  A raw block
+ * takes one allocation, the block and its bytes together. */
+static int read_parsed(struct sst *t, const struct handle *h,
+		       struct block **out, struct lsm_err *err)
+{
+	struct block *b;
+	uint8_t *p;
+	int rc = check_block_size(t, h, err);
+
+	if (rc < 0)
+		return rc;
+	b = block_alloc((size_t)h->size + SST_BLOCK_TRAILER, &p);
+	if (!b)
+		return lsm_err_set(err, -ENOMEM, "%s: out of memory", t->path);
+	rc = read_checked(t, h, p, err);
+	if (rc < 0) {
+		block_free(b);
+		return rc;
+	}
+	return parse_read(t, h, b, p, out, err);
 }
 
 static void block_deleter(void *value)
@@ -611,7 +662,7 @@ static bool ukey_just_before(const struct sst *t, size_t i,
 /* Seeks IKEY in block I and classifies what it finds.  *PRESENT tells
  * whether IKEY's user key is in the table at all (for the filter stats). */
 static int get_in_block(struct sst *t, size_t i, const uint8_t *ikey,
-			size_t iklen, struct buf *val, bool *present,
+			size_t iklen, struct sst_value *dst, bool *present,
 			struct lsm_err *err)
 {
 	unsigned long long off = (unsigned long long)t->index[i].h.off;
@@ -638,11 +689,10 @@ static int get_in_block(struct sst *t, size_t i, const uint8_t *ikey,
 		rc = LOOKUP_DELETED;
 	} else {
 		v = block_cursor_value(&c, &vlen);
-		buf_clear(val);
-		buf_append(val, v, vlen);
-		rc = buf_ok(val) ? LOOKUP_FOUND
-				 : lsm_err_set(err, -ENOMEM, "%s: out of "
-					       "memory", t->path);
+		rc = sst_value_put(dst, v, vlen) == 0
+			     ? LOOKUP_FOUND
+			     : lsm_err_set(err, -ENOMEM, "%s: out of memory",
+					   t->path);
 	}
 	block_cursor_done(&c);
 	unload_block(t, b, h);
@@ -651,6 +701,14 @@ static int get_in_block(struct sst *t, size_t i, const uint8_t *ikey,
 
 int sst_get(struct sst *t, const uint8_t *ikey, size_t iklen, struct buf *val,
 	    struct lsm_err *err)
+{
+	struct sst_value dst = { .buf = val };
+
+	return sst_get_to(t, ikey, iklen, &dst, err);
+}
+
+int sst_get_to(struct sst *t, const uint8_t *ikey, size_t iklen,
+	       struct sst_value *dst, struct lsm_err *err)
 {
 	bool filtered = t->filter_len > 0, present = false;
 	size_t i, klen, ulen = ikey_ulen(iklen);
@@ -670,7 +728,7 @@ int sst_get(struct sst *t, const uint8_t *ikey, size_t iklen, struct buf *val,
 	}
 	i = index_lower_bound(t, ikey, iklen);
 	if (i < t->nblocks) {
-		rc = get_in_block(t, i, ikey, iklen, val, &present, err);
+		rc = get_in_block(t, i, ikey, iklen, dst, &present, err);
 	} else {
 		rc = LOOKUP_MISSING;  /* past the largest key */
 		k = index_key(t, t->nblocks - 1, &klen);
@@ -739,7 +797,7 @@ static bool si_open_block(struct sst_iter *si, size_t i)
 static bool si_check(struct sst_iter *si)
 {
 	unsigned long long off;
-	struct lsm_err e = { 0 };
+	struct lsm_err e; /* set before use: zeroing it costs every step */
 	const uint8_t *k;
 	size_t klen;
 	int rc;
@@ -896,20 +954,27 @@ static const struct iiter_ops sst_iter_ops = {
 struct iiter *sst_iter(struct sst *t, bool fill_cache,
 		       void (*release)(void *arg), void *arg)
 {
-	struct sst_iter *si = calloc(1, sizeof(*si));
+	struct sst_iter *si = malloc(sizeof(*si));
 
 	if (!si) {
 		if (release)
 			release(arg);
 		return NULL;
 	}
+	/* Field by field: zeroing the whole error message costs more than
+	 * the rest of a short scan. */
 	si->it.ops = &sst_iter_ops;
 	si->t = t;
 	si->fill_cache = fill_cache;
 	si->release = release;
 	si->arg = arg;
 	si->bi = t->nblocks;
+	si->blk = NULL;
+	si->bh = NULL;
 	block_cursor_init(&si->c, NULL, safe_ikey_cmp);
+	si->status = 0;
+	si->err.code = 0;
+	si->err.msg[0] = '\0';
 	return &si->it;
 }
 

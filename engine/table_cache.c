@@ -20,12 +20,6 @@ struct table_cache {
 	struct stats *st;
 };
 
-/* What an iterator's release callback needs to drop its handle. */
-struct tc_pin {
-	struct cache *cache;
-	struct cache_handle *h;
-};
-
 struct table_cache *table_cache_new(const struct lsm_io *io, const char *dir,
 				    unsigned max_open, struct cache *blocks,
 				    struct stats *st)
@@ -92,50 +86,40 @@ int table_cache_get(struct table_cache *tc, uint64_t number,
 		    const uint8_t *ikey, size_t iklen, struct buf *val,
 		    struct lsm_err *err)
 {
+	struct sst_value dst = { .buf = val };
+
+	return table_cache_get_to(tc, number, ikey, iklen, &dst, err);
+}
+
+int table_cache_get_to(struct table_cache *tc, uint64_t number,
+		       const uint8_t *ikey, size_t iklen,
+		       struct sst_value *dst, struct lsm_err *err)
+{
 	struct cache_handle *h;
 	int rc = find_table(tc, number, &h, err);
 
 	if (rc < 0)
 		return rc;
-	rc = sst_get(cache_value(h), ikey, iklen, val, err);
+	rc = sst_get_to(cache_value(h), ikey, iklen, dst, err);
 	cache_release(tc->cache, h);
 	return rc;
-}
-
-static void unpin(void *arg)
-{
-	struct tc_pin *pin = arg;
-
-	cache_release(pin->cache, pin->h);
-	free(pin);
 }
 
 struct iiter *table_cache_iter(struct table_cache *tc, uint64_t number,
 			       bool fill_cache, struct lsm_err *err)
 {
 	struct cache_handle *h;
-	struct tc_pin *pin;
 	struct iiter *it;
 	int rc = find_table(tc, number, &h, err);
 
 	if (rc < 0)
 		return NULL;
-	pin = malloc(sizeof(*pin));
-	if (!pin)
-		goto oom;
-	pin->cache = tc->cache;
-	pin->h = h;
-	/* On failure sst_iter has run unpin already (sst_reader.c). */
-	it = sst_iter(cache_value(h), fill_cache, unpin, pin);
+	/* On failure sst_iter has released the handle already. */
+	it = sst_iter(cache_value(h), fill_cache, cache_unpin, h);
 	if (!it)
-		goto oom_released;
+		lsm_err_set(err, -ENOMEM, "table %llu: out of memory",
+			    (unsigned long long)number);
 	return it;
-oom:
-	cache_release(tc->cache, h);
-oom_released:
-	lsm_err_set(err, -ENOMEM, "table %llu: out of memory",
-		    (unsigned long long)number);
-	return NULL;
 }
 
 void table_cache_evict(struct table_cache *tc, uint64_t number)

@@ -28,6 +28,12 @@ int table_cache_get(struct table_cache *tc, uint64_t number,
 		    const uint8_t *ikey, size_t iklen, struct buf *val,
 		    struct lsm_err *err);
 
+/* table_cache_get delivering the value to DST (sst.h). */
+struct sst_value;
+int table_cache_get_to(struct table_cache *tc, uint64_t number,
+		       const uint8_t *ikey, size_t iklen,
+		       struct sst_value *dst, struct lsm_err *err);
+
 /* An iterator over table NUMBER that keeps the table open until freed.
  * NULL with *ERR set on failure. */
 struct iiter *table_cache_iter(struct table_cache *tc, uint64_t number,

@@ -30,17 +30,17 @@ struct wal {
 	uint64_t synced;         /* bytes known durable; protected by mu */
 	bool synced_once;        /* protected by mu */
 	struct lsm_err broken;   /* first failure, code 0 if none; by mu */
+	atomic_bool is_broken;   /* broken.code != 0, read without mu */
 };
 
-/* Header of the record framing PAYLOAD: crc32 | len, both u32le. */
-static void wal_frame_header(uint8_t hdr[WAL_HEADER_BYTES],
-			     const void *payload, uint32_t len)
+/* Frames REC at DST (room for WAL_HEADER_BYTES + len): crc32 | len, both
+ * u32le, then the payload; the crc covers len and payload, which lie
+ * contiguous here so that one crc32 call does. */
+static void wal_frame(uint8_t *dst, const struct wal_rec *rec)
 {
-	uint32_t crc = 0;
-
-	put_u32le(hdr + 4, len);
-	crc = crc32_extend(crc32_of(hdr + 4, 4), payload, len);
-	put_u32le(hdr, crc);
+	put_u32le(dst + 4, (uint32_t)rec->len);
+	memcpy(dst + WAL_HEADER_BYTES, rec->p, rec->len);
+	put_u32le(dst, crc32_of(dst + 4, 4 + rec->len));
 }
 
 int wal_create(const struct lsm_io *io, const char *path, struct wal **out,
@@ -70,6 +70,7 @@ int wal_create(const struct lsm_io *io, const char *path, struct wal **out,
 	w->io = io;
 	w->frame = (struct buf)BUF_INIT;
 	atomic_init(&w->size, 0);
+	atomic_init(&w->is_broken, false);
 	*out = w;
 	return 0;
 out_free:
@@ -83,6 +84,8 @@ static int wal_check_broken(struct wal *w, struct lsm_err *err)
 {
 	int rc;
 
+	if (!atomic_load_explicit(&w->is_broken, memory_order_acquire))
+		return 0;
 	pthread_mutex_lock(&w->mu);
 	rc = w->broken.code;
 	if (rc && err)
@@ -102,6 +105,7 @@ static int wal_break(struct wal *w, struct lsm_err *err, int rc,
 	pthread_mutex_lock(&w->mu);
 	if (!w->broken.code)
 		w->broken = e;
+	atomic_store_explicit(&w->is_broken, true, memory_order_release);
 	pthread_mutex_unlock(&w->mu);
 	if (err)
 		*err = e;
@@ -129,11 +133,8 @@ static int wal_build_frames(struct wal *w, const struct wal_rec *recs,
 		return lsm_err_set(err, -ENOMEM, "%s: out of memory framing "
 				   "%zu bytes", w->path, total);
 	for (size_t i = 0; i < n; i++) {
-		uint8_t hdr[WAL_HEADER_BYTES];
-
-		wal_frame_header(hdr, recs[i].p, (uint32_t)recs[i].len);
-		buf_append(&w->frame, hdr, sizeof(hdr));
-		buf_append(&w->frame, recs[i].p, recs[i].len);
+		wal_frame(w->frame.p + w->frame.len, &recs[i]);
+		w->frame.len += WAL_HEADER_BYTES + recs[i].len;
 	}
 	return 0;
 }

@@ -19,7 +19,7 @@
 #define CODEC_ROOT_INO 1u
 #define CODEC_FIRST_INO 16u        /* inodes 2..15 are reserved */
 #define CODEC_FORMAT_VERSION 1u
-#define CODEC_DEFAULT_CHUNK (64u * 1024)
+#define CODEC_DEFAULT_CHUNK (16u * 1024)
 #define CODEC_MIN_CHUNK 4096u
 #define CODEC_MAX_CHUNK (1024u * 1024)
 /* The root directory name reserved for the hidden control directory. */

@@ -19,6 +19,12 @@
 #define FS_CTL_STATS_INO ((1ull << 63) + 2)
 #define FS_CTL_STATS_NAME "stats"
 
+/* Default attr_timeout and entry_timeout, in seconds.  Every change goes
+ * through this mount (the store is locked by the daemon), and the kernel
+ * invalidates what an operation of its own changes, so long timeouts
+ * are safe; they only bound how long the kernel trusts its caches. */
+#define FS_DEFAULT_TIMEOUT 60.0
+
 enum fs_op {
 	FS_OP_LOOKUP, FS_OP_GETATTR, FS_OP_SETATTR, FS_OP_READLINK,
 	FS_OP_MKNOD, FS_OP_MKDIR, FS_OP_UNLINK, FS_OP_RMDIR, FS_OP_SYMLINK,
@@ -102,6 +108,12 @@ void fs_ctl_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    bool plus);
 /* Fills ST for a control inode. */
 void fs_ctl_stat(fuse_ino_t ino, struct stat *st);
+
+/* ---- ops_file.c ---- */
+/* fsync and fsyncdir: makes everything written before durable
+ * (lsm_sync); the store has no per-file or metadata-only sync. */
+void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		 struct fuse_file_info *fi);
 
 /* ---- the FUSE operation table, filled by the ops_*.c files ---- */
 void fs_ops_node(struct fuse_lowlevel_ops *ops);

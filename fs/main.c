@@ -28,6 +28,11 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO; /* always plus: ls -l */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* The daemon holds the store exclusively: every change comes
+	 * through this kernel, which updates its page cache as it writes.
+	 * So a new mtime seen in an attribute reply (our own write) must
+	 * not drop the cached pages of the file. */
+	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 }
 
 static void op_destroy(void *userdata)
@@ -265,7 +270,7 @@ static int start(struct lsmfs *fs, struct lsmfs_conf *c,
 
 	lsm_options_init(&lo);
 	ns_options_init(&no);
-	fs->attr_timeout = fs->entry_timeout = 1.0;
+	fs->attr_timeout = fs->entry_timeout = FS_DEFAULT_TIMEOUT;
 	if (opts_apply(c, &lo, &no, fs) < 0 || check_paths(c, fo, abs) < 0)
 		return 1;
 	fs->datadir = abs;

@@ -219,6 +219,33 @@ int ns_write(struct ns *ns, uint64_t ino, uint64_t off, const void *buf,
 	return rc;
 }
 
+/* Truncating to 0 a file of at most this many chunks deletes them by
+ * key (they can only be chunks 0..n-1) instead of scanning for them. */
+#define NS_TRUNC_BLIND_CHUNKS 64u
+
+/* Adds deletes of every chunk of IN at or past index FROM to B; *BYTES
+ * grows by their stored length. */
+static int trunc_delete(struct ns *ns, struct lsm_batch *b, uint64_t ino,
+			const struct codec_inode *in, uint64_t from,
+			uint64_t *bytes, struct lsm_err *err)
+{
+	uint64_t end = codec_chunks_for(in->size, ns->cs);
+	uint8_t key[CODEC_CHUNK_KEY_LEN];
+	int rc = 0;
+
+	if (from >= end)
+		return 0; /* no chunk holds bytes past the size */
+	if (from > 0 || end > NS_TRUNC_BLIND_CHUNKS)
+		return ns_delete_prefix(ns, b, CODEC_K_CHUNK, ino, from,
+					bytes, false, err);
+	for (uint64_t idx = 0; rc == 0 && idx < end; idx++) {
+		codec_chunk_key(key, ino, idx);
+		rc = lsm_batch_delete(b, key, sizeof(key));
+	}
+	*bytes += in->alloc; /* every stored byte goes */
+	return rc;
+}
+
 int ns_trunc_chunks(struct ns *ns, struct lsm_batch *b, uint64_t ino,
 		    struct codec_inode *in, uint64_t size, struct lsm_err *err)
 {
@@ -231,9 +258,8 @@ int ns_trunc_chunks(struct ns *ns, struct lsm_batch *b, uint64_t ino,
 		return lsm_err_set(err, -EFBIG, "truncate past the maximum size");
 	if (size >= in->size)
 		return 0;
-	rc = ns_delete_prefix(ns, b, CODEC_K_CHUNK, ino,
-			      codec_chunks_for(size, ns->cs), &bytes, false,
-			      err);
+	rc = trunc_delete(ns, b, ino, in, codec_chunks_for(size, ns->cs),
+			  &bytes, err);
 	if (rc < 0 || keep == 0)
 		goto out;
 	tmp = malloc(ns->cs);

@@ -116,6 +116,29 @@ static void init_inode(struct codec_inode *in, const struct codec_inode *dir,
 	in->atime_nsec = in->mtime_nsec;
 }
 
+/* Commits B plus a new name NAME (LEN) in PARENT (record DIR, already
+ * touched) for INO (record IN, symlink TARGET of TLEN); fills OUT. */
+static int commit_name(struct ns *ns, struct lsm_batch *b, uint64_t parent,
+		       const struct codec_inode *dir, const char *name,
+		       size_t len, uint64_t ino, const struct codec_inode *in,
+		       const char *target, size_t tlen, struct ns_attr *out,
+		       struct lsm_err *err)
+{
+	int rc = ns_batch_inode(b, ino, in, target, tlen);
+
+	if (rc == 0)
+		rc = batch_dentry(b, parent, name, len, ino, in->mode);
+	if (rc == 0)
+		rc = ns_batch_inode(b, parent, dir, NULL, 0);
+	if (rc == 0)
+		rc = ns_commit(ns, b, err);
+	if (rc == 0 && out) {
+		out->ino = ino;
+		out->in = *in;
+	}
+	return rc;
+}
+
 static int mknod_locked(struct ns *ns, uint64_t parent, const char *name,
 			size_t len, uint32_t mode, uint64_t rdev,
 			const struct ns_cred *c, const char *target,
@@ -144,19 +167,8 @@ static int mknod_locked(struct ns *ns, uint64_t parent, const char *name,
 	in.parent = S_ISDIR(mode) && !target ? parent : 0;
 	if (S_ISDIR(in.mode))
 		dir.nlink++;
-	ns_touch(&dir, true, true);
-	rc = ns_batch_inode(b, ino, &in, target, tlen);
-	if (rc == 0)
-		rc = batch_dentry(b, parent, name, len, ino, in.mode);
-	if (rc == 0)
-		rc = ns_batch_inode(b, parent, &dir, NULL, 0);
-	if (rc == 0)
-		rc = ns_commit(ns, b, err);
-	if (rc == 0 && out) {
-		out->ino = ino;
-		out->in = in;
-	}
-	return rc;
+	return commit_name(ns, b, parent, &dir, name, len, ino, &in, target,
+			   tlen, out, err);
 }
 
 int ns_mknod(struct ns *ns, uint64_t parent, const char *name, uint32_t mode,
@@ -206,19 +218,8 @@ static int link_locked(struct ns *ns, uint64_t ino, uint64_t newparent,
 		return rc;
 	in.nlink++;
 	ns_touch(&in, false, true);
-	ns_touch(&dir, true, true);
-	rc = ns_batch_inode(b, ino, &in, target, tlen);
-	if (rc == 0)
-		rc = batch_dentry(b, newparent, name, len, ino, in.mode);
-	if (rc == 0)
-		rc = ns_batch_inode(b, newparent, &dir, NULL, 0);
-	if (rc == 0)
-		rc = ns_commit(ns, b, err);
-	if (rc == 0 && out) {
-		out->ino = ino;
-		out->in = in;
-	}
-	return rc;
+	return commit_name(ns, b, newparent, &dir, name, len, ino, &in,
+			   target, tlen, out, err);
 }
 
 int ns_link(struct ns *ns, uint64_t ino, uint64_t newparent,

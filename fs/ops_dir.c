@@ -197,28 +197,11 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0);
 }
 
-static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
-			struct fuse_file_info *fi)
-{
-	struct lsmfs *fs = fs_of(req);
-	struct lsm_err err = { 0 };
-	int rc;
-
-	(void)ino;
-	(void)datasync;
-	(void)fi;
-	fs_count(fs, FS_OP_FSYNC);
-	rc = ns_sync(fs->ns, &err);
-	if (rc < 0)
-		return fs_reply_fail(req, FS_OP_FSYNC, rc, &err);
-	fuse_reply_err(req, 0);
-}
-
 void fs_ops_dir(struct fuse_lowlevel_ops *ops)
 {
 	ops->opendir = op_opendir;
 	ops->readdir = op_readdir;
 	ops->readdirplus = op_readdirplus;
 	ops->releasedir = op_releasedir;
-	ops->fsyncdir = op_fsyncdir;
+	ops->fsyncdir = fs_op_fsync;
 }

@@ -1,7 +1,9 @@
 /* ops_file.c - FUSE operations on open files: open, create, read, write,
- * flush, release, fsync and fallocate.  An open handle holds an ns open
- * reference, so an unlinked file lives until its last release. */
+ * flush, release, fsync and fallocate.  open truncates for O_TRUNC (with
+ * atomic_o_trunc the kernel sends no setattr).  An open handle holds an
+ * ns open reference, so an unlinked file lives until its last release. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 
 #include "fs.h"
@@ -21,8 +23,16 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return fs_reply_fail(req, FS_OP_OPEN, rc, &err);
 	if (S_ISDIR(a.in.mode))
 		return fs_reply_fail(req, FS_OP_OPEN, -EISDIR, NULL);
+	if ((fi->flags & O_TRUNC) && a.in.size > 0) { /* atomic_o_trunc */
+		struct ns_setattr s = { .valid = NS_SET_SIZE, .size = 0 };
+
+		rc = ns_setattr(fs->ns, ino, &s, NULL, &err);
+		if (rc < 0)
+			return fs_reply_fail(req, FS_OP_OPEN, rc, &err);
+	}
 	ns_open_ref(fs->ns, ino);
 	fi->keep_cache = 1; /* every change goes through this kernel */
+	fi->noflush = 1;    /* flush has nothing to do: no round trip */
 	if (fuse_reply_open(req, fi) != 0)
 		ns_close_ref(fs->ns, ino, NULL); /* interrupted: no release */
 }
@@ -49,6 +59,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	ns_open_ref(fs->ns, a.ino); /* the lookup count */
 	ns_open_ref(fs->ns, a.ino); /* the open handle */
 	fi->keep_cache = 1;
+	fi->noflush = 1;
 	if (fuse_reply_create(req, &e, fi) != 0)
 		ns_unref(fs->ns, a.ino, 2, NULL);
 }
@@ -123,8 +134,8 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0);
 }
 
-static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
-		     struct fuse_file_info *fi)
+void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		 struct fuse_file_info *fi)
 {
 	struct lsmfs *fs = fs_of(req);
 	struct lsm_err err = { 0 };
@@ -166,6 +177,6 @@ void fs_ops_file(struct fuse_lowlevel_ops *ops)
 	ops->write = op_write;
 	ops->flush = op_flush;
 	ops->release = op_release;
-	ops->fsync = op_fsync;
+	ops->fsync = fs_op_fsync;
 	ops->fallocate = op_fallocate;
 }

@@ -200,6 +200,31 @@ def test_many_and_deep():
     assert open(path.replace("/deep/", "/deep2/", 1) + "/leaf").read() == "leaf"
 
 
+def test_cached_pages():
+    """Pages stay cached across opens and writes (no auto-invalidation):
+    every reader, through any descriptor, sees each write once it
+    returned, also after truncation and attribute refreshes."""
+    a = os.open(p("cached"), os.O_RDWR | os.O_CREAT, 0o644)
+    b = os.open(p("cached"), os.O_RDONLY)
+    os.pwrite(a, b"x" * 20000, 0)
+    assert os.pread(b, 20000, 0) == b"x" * 20000  # now in the page cache
+    for i in range(50):
+        os.pwrite(a, b"%04d" % i, i * 397)
+        os.stat(p("cached"))  # fresh attributes: new mtime
+        assert os.pread(b, 4, i * 397) == b"%04d" % i
+    c = os.open(p("cached"), os.O_RDONLY)
+    assert os.pread(c, 4, 49 * 397) == b"0049"
+    os.ftruncate(a, 100)
+    assert os.pread(b, 200, 0)[100:] == b""
+    os.truncate(p("cached"), 5000)
+    assert os.pread(c, 4900, 100) == bytes(4900)
+    with open(p("cached"), "rb") as f:  # a new open: O_TRUNC elsewhere
+        os.close(os.open(p("cached"), os.O_WRONLY | os.O_TRUNC))
+        assert f.read() == b""
+    for fd in (a, b, c):
+        os.close(fd)
+
+
 for name, fn in list(globals().items()):
     if name.startswith("test_") and callable(fn):
         fn()

@@ -16,6 +16,13 @@ for round in $(seq 1 "$ROUNDS"); do
 	python3 "$HERE/crash_writer.py" write "$M" "$T/log.$round" \
 		2>/dev/null &
 	wpid=$!
+	# The random delay counts from the writer's start (python can take
+	# longer than the shortest delay to start on a loaded machine).
+	i=0
+	while [ ! -e "$T/log.$round" ] && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
 	sleep "$((RANDOM % 2)).$((RANDOM % 9 + 1))"
 	kill -9 "$LSMFS_PID"
 	# Stop the writer before the dead mount goes, or it would go on

@@ -192,6 +192,42 @@ static void test_sparse_and_truncate(void **state)
 	assert_true(a.in.alloc == 0);
 }
 
+/* Truncation to 0 deletes a small file's chunks by key and a large one's
+ * by a scan; either way nothing old reads back after growing again, and
+ * a truncation inside the last chunk deletes nothing. */
+static void test_truncate_paths(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t buf[100 * CS], out[100 * CS];
+	struct ns_setattr s = { .valid = NS_SET_SIZE };
+	const size_t sizes[] = { 3 * CS + 5, 100 * CS }; /* < and > 64 */
+	struct ns_attr a;
+
+	memset(buf, 0xab, sizeof(buf));
+	for (size_t i = 0; i < 2; i++) {
+		char name[16];
+		uint64_t ino;
+
+		snprintf(name, sizeof(name), "t%zu", i);
+		ino = mk(f, 1, name, S_IFREG | 0644);
+		assert_int_equal(ns_write(f->ns, ino, 0, buf, sizes[i], NULL),
+				 0);
+		s.size = sizes[i] - 1; /* same last chunk */
+		assert_int_equal(ns_setattr(f->ns, ino, &s, &a, NULL), 0);
+		assert_true(a.in.alloc == sizes[i] - 1);
+		s.size = 0;
+		assert_int_equal(ns_setattr(f->ns, ino, &s, &a, NULL), 0);
+		assert_true(a.in.size == 0 && a.in.alloc == 0);
+		s.size = sizes[i];
+		assert_int_equal(ns_setattr(f->ns, ino, &s, &a, NULL), 0);
+		assert_true(a.in.alloc == 0);
+		memset(out, 1, sizeof(out));
+		rd(f, ino, 0, sizes[i], out, sizes[i]);
+		for (size_t j = 0; j < sizes[i]; j++)
+			assert_int_equal(out[j], 0);
+	}
+}
+
 static void test_dirs(void **state)
 {
 	struct fx *f = *state;
@@ -487,6 +523,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_root_and_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_boundaries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sparse_and_truncate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncate_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dirs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readdir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rename, setup, teardown),
