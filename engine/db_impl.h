@@ -172,8 +172,8 @@ int compaction_run_range(struct lsm_db *db, const uint8_t *begin, size_t blen,
 uint64_t db_oldest_snapshot(struct lsm_db *db);
 
 /* ---- iterators (db_iter.c) ---- */
-/* An internal iterator over mem, imm and every table of SV (takes its
- * own reference on SV).  Memtables empty at the call are left out: what
+/* An internal iterator over mem, imm and every table of SV, which the
+ * caller keeps referenced for the iterator's life.  Memtables empty at the call are left out: what
  * they get later is newer than any sequence number read before it. */
 struct iiter *db_internal_iter(struct lsm_db *db, struct super *sv,
 			       struct lsm_err *err);
