@@ -4,7 +4,7 @@
 # everything is present.  Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
-pkgs=(meson ninja-build pkg-config gcc libc6-dev zlib1g-dev libcmocka-dev
+pkgs=(meson ninja-build pkg-config gcc libc6-dev zlib1g-dev libdeflate-dev libcmocka-dev
       libfuse3-dev fuse3 attr rsync git tar python3 time
       libleveldb-dev librocksdb-dev liblmdb-dev)
 missing=()

@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "coding.h"
+#include "crc.h"
 #include "filename.h"
 #include "ikey.h"
 #include "support.h"
@@ -269,6 +270,32 @@ static void check_name(enum file_kind k, uint64_t num, const char *want)
 		assert_true(got == num);
 }
 
+/* crc32_of (libdeflate's when built with it) must equal zlib's crc32 for
+ * every length and alignment, and chain like it: the formats depend on
+ * it. */
+static void test_crc_matches_zlib(void **state)
+{
+	static uint8_t data[70000];
+	struct rng r;
+
+	(void)state;
+	rng_init(&r, "crc", 0);
+	rng_bytes(&r, data, sizeof(data));
+	for (size_t n = 0; n < sizeof(data); n += n < 300 ? 1 : 997) {
+		size_t off = rng_below(&r, 16), cut;
+		uint32_t z;
+
+		if (off + n > sizeof(data))
+			off = 0;
+		z = (uint32_t)crc32(0, data + off, (uInt)n);
+		assert_int_equal(crc32_of(data + off, n), z);
+		cut = n ? rng_below(&r, n) : 0;
+		assert_int_equal(crc32_extend(crc32_of(data + off, cut),
+					      data + off + cut, n - cut), z);
+	}
+	assert_int_equal(crc32_of("123456789", 9), 0xcbf43926u);
+}
+
 static void test_filename_round_trip(void **state)
 {
 	(void)state;
@@ -329,6 +356,7 @@ int main(void)
 		cmocka_unit_test(test_ikey_encode),
 		cmocka_unit_test(test_ikey_order),
 		cmocka_unit_test(test_ikey_seek_key),
+		cmocka_unit_test(test_crc_matches_zlib),
 		cmocka_unit_test(test_filename_round_trip),
 		cmocka_unit_test(test_filename_strict),
 		cmocka_unit_test(test_filename_too_long),
