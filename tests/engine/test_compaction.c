@@ -46,19 +46,6 @@ static uint64_t dir_bytes(const char *dir)
 	return sum;
 }
 
-static void check_levels(struct lsm_db *db)
-{
-	struct lsm_err err = { 0 };
-	int rc;
-
-	pthread_mutex_lock(&db->mu);
-	rc = version_check(db->vs.current, &err);
-	pthread_mutex_unlock(&db->mu);
-	if (rc)
-		fprintf(stderr, "%s\n", err.msg);
-	assert_int_equal(rc, 0);
-}
-
 static size_t value_of(int i, int round, char *v)
 {
 	size_t n = 100;

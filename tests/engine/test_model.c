@@ -55,19 +55,6 @@ static void model_free(struct model *m)
 		model_set(m, i, NULL, 0);
 }
 
-static void check_levels(struct lsm_db *db)
-{
-	struct lsm_err err = { 0 };
-	int rc;
-
-	pthread_mutex_lock(&db->mu);
-	rc = version_check(db->vs.current, &err);
-	pthread_mutex_unlock(&db->mu);
-	if (rc)
-		fprintf(stderr, "level invariant: %s\n", err.msg);
-	assert_int_equal(rc, 0);
-}
-
 static void check_get(struct lsm_db *db, const struct lsm_snapshot *s,
 		      const struct model *m, int i)
 {

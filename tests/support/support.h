@@ -54,4 +54,10 @@ struct lsm_io;
 /* lsm_io_posix() with fsync and sync_dir turned into no-ops. */
 const struct lsm_io *test_io_nosync(void);
 
+/* ---- engine invariants (levels.c) ---- */
+struct lsm_db;
+/* Fails the current cmocka test unless L1+ tables are sorted and never
+ * overlap (version_check on the current version). */
+void check_levels(struct lsm_db *db);
+
 #endif /* LSM_TEST_SUPPORT_H */
