@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -276,6 +277,48 @@ static void test_read_errors(void **state)
 	faulty_io_free(fio);
 }
 
+/* A flush that keeps failing: writers needing room get its error instead
+ * of waiting forever, and carry on by themselves once the fault is gone. */
+static void test_flush_failure_surfaces(void **state)
+{
+	struct tdir *d = *state;
+	struct faulty_io *fio = faulty_io_new(lsm_io_posix());
+	struct lsm_options o;
+	struct lsm_db *db;
+	struct lsm_err err = { 0 };
+	bool acked[NKEYS] = { false };
+	char k[16], v[400];
+	int i, rc = 0, refused = 0;
+
+	options(&o, &fio->io, LSM_SYNC_MANUAL);
+	assert_int_equal(lsm_open(tdir_root(d), &o, &db, NULL), 0);
+	/* The next open is the next log segment, the one after it the
+	 * table of the flush: from then on every open fails. */
+	faulty_io_fail_nth(fio, FIO_OPEN, 2, -EIO, true);
+	for (i = 0; i < NKEYS && rc == 0; i++) {
+		key_of(i, k);
+		rc = lsm_put(db, k, strlen(k), v, value_of(i, v), &err);
+		acked[i] = rc == 0;
+	}
+	assert_int_equal(rc, -EIO);
+	assert_non_null(strstr(err.msg, "cannot be flushed"));
+	refused = i - 1;
+	faulty_io_reset(fio);
+	/* the flush is retried with back-off: writes come back */
+	for (int tries = 0; tries < 200; tries++) {
+		key_of(refused, k);
+		rc = lsm_put(db, k, strlen(k), v, value_of(refused, v), NULL);
+		if (rc == 0)
+			break;
+		usleep(50000);
+	}
+	assert_int_equal(rc, 0);
+	acked[refused] = true;
+	assert_int_equal(lsm_close(db, NULL), 0);
+	faulty_io_free(fio);
+	verify(tdir_root(d), acked);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -283,6 +326,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_short_writes, tdir_setup, tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_power_cut, tdir_setup, tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_read_errors, tdir_setup, tdir_teardown),
+		cmocka_unit_test_setup_teardown(test_flush_failure_surfaces, tdir_setup, tdir_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
