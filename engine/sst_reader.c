@@ -17,75 +17,7 @@
 #include "crc.h"
 #include "memtable.h"
 #include "sst.h"
-
-#define BLOCK_RAW 0
-#define BLOCK_ZLIB 1
-#define ZLIB_MAX_RATIO 1032 /* deflate's best case */
-
-#define STAT(t, f, n)                                                      \
-	do {                                                               \
-		if ((t)->st)                                               \
-			stat_add(&(t)->st->f, (n));                        \
-	} while (0)
-
-struct handle {
-	uint64_t off, size; /* size excludes the trailer */
-};
-
-struct index_entry {
-	struct handle h;
-	size_t koff, klen;  /* last key of the block, in sst.keys */
-};
-
-struct sst {
-	const struct lsm_io *io;
-	char *path;
-	int fd;
-	uint64_t id;
-	struct cache *cache;
-	struct stats *st;
-	struct sst_props props;
-	struct handle meta[3];      /* filter, props, index */
-	uint64_t data_end;          /* data blocks lie in [0, data_end) */
-	struct index_entry *index;  /* one per data block */
-	size_t nblocks;
-	uint8_t *keys;              /* index keys, back to back */
-	uint8_t *filter;
-	size_t filter_len;
-	uint8_t *smallest;
-	size_t smallest_len;
-};
-
-/* ikey_cmp for keys of unknown origin: keys shorter than a tag (only in a
- * damaged block) compare bytewise instead of being read out of bounds. */
-static int safe_ikey_cmp(const uint8_t *a, size_t alen, const uint8_t *b,
-			 size_t blen)
-{
-	if (alen < IKEY_TAG_BYTES || blen < IKEY_TAG_BYTES)
-		return ukey_cmp(a, alen, b, blen);
-	return ikey_cmp(a, alen, b, blen);
-}
-
-static int bytewise_cmp(const uint8_t *a, size_t alen, const uint8_t *b,
-			size_t blen)
-{
-	return ukey_cmp(a, alen, b, blen);
-}
-
-/* Whether IT is at a well-formed internal key (then in *K, *KLEN). */
-static bool at_ikey(struct iiter *it, const uint8_t **k, size_t *klen)
-{
-	if (!iiter_valid(it))
-		return false;
-	*k = iiter_key(it, klen);
-	return ikey_valid(*k, *klen);
-}
-
-static const uint8_t *index_key(const struct sst *t, size_t i, size_t *len)
-{
-	*len = t->index[i].klen;
-	return t->keys + t->index[i].koff;
-}
+#include "sst_priv.h"
 
 /* ---- reading blocks ---- */
 
@@ -159,7 +91,7 @@ static int read_checked(struct sst *t, const struct handle *h, uint8_t *p,
 
 /* Reads the block at H, checks its checksum and inflates it: *OUT gets
  * LEN malloc'ed bytes of contents. */
-static int read_block(struct sst *t, const struct handle *h, uint8_t **out,
+int sst_read_block(struct sst *t, const struct handle *h, uint8_t **out,
 		      size_t *len, struct lsm_err *err)
 {
 	size_t n = (size_t)h->size;
@@ -217,7 +149,7 @@ static int parse_read(struct sst *t, const struct handle *h, struct block *b,
 
 /* Reads and parses the block at H (not through the cache).  A raw block
  * takes one allocation, the block and its bytes together. */
-static int read_parsed(struct sst *t, const struct handle *h,
+int sst_read_parsed(struct sst *t, const struct handle *h,
 		       struct block **out, struct lsm_err *err)
 {
 	struct block *b;
@@ -244,7 +176,7 @@ static void block_deleter(void *value)
 
 /* Gets data block I: from the cache, or read (and cached when FILL).  On
  * success *HP is the cache handle or NULL when the caller owns *BP. */
-static int load_block(struct sst *t, size_t i, bool fill, struct block **bp,
+int sst_load_block(struct sst *t, size_t i, bool fill, struct block **bp,
 		      struct cache_handle **hp, struct lsm_err *err)
 {
 	const struct handle *h = &t->index[i].h;
@@ -260,7 +192,7 @@ static int load_block(struct sst *t, size_t i, bool fill, struct block **bp,
 			return 0;
 		}
 	}
-	rc = read_parsed(t, h, &b, err);
+	rc = sst_read_parsed(t, h, &b, err);
 	if (rc < 0)
 		return rc;
 	if (t->cache && fill) {
@@ -275,7 +207,7 @@ static int load_block(struct sst *t, size_t i, bool fill, struct block **bp,
 	return 0;
 }
 
-static void unload_block(struct sst *t, struct block *b,
+void sst_unload_block(struct sst *t, struct block *b,
 			 struct cache_handle *h)
 {
 	if (h)
@@ -335,7 +267,7 @@ static int read_footer(struct sst *t, uint64_t size, struct lsm_err *err)
 
 static int read_filter(struct sst *t, struct lsm_err *err)
 {
-	return read_block(t, &t->meta[0], &t->filter, &t->filter_len, err);
+	return sst_read_block(t, &t->meta[0], &t->filter, &t->filter_len, err);
 }
 
 static int set_prop(struct sst_props *p, const uint8_t *k, size_t klen,
@@ -371,11 +303,11 @@ static int read_props(struct sst *t, struct lsm_err *err)
 {
 	struct block *b;
 	struct iiter *it;
-	int rc = read_parsed(t, &t->meta[1], &b, err);
+	int rc = sst_read_parsed(t, &t->meta[1], &b, err);
 
 	if (rc < 0)
 		return rc;
-	it = block_iter(b, bytewise_cmp, NULL, NULL);
+	it = block_iter(b, sst_bytewise_cmp, NULL, NULL);
 	if (!it) {
 		block_free(b);
 		return lsm_err_set(err, -ENOMEM, "%s: out of memory", t->path);
@@ -414,7 +346,7 @@ static int check_index_entry(struct sst *t, size_t n, const uint8_t *k,
 	if (!ikey_valid(k, klen))
 		return -EUCLEAN;
 	if (n > 0) {
-		const uint8_t *pk = index_key(t, n - 1, &plen);
+		const uint8_t *pk = sst_index_key(t, n - 1, &plen);
 
 		if (ikey_cmp(pk, plen, k, klen) >= 0)
 			return -EUCLEAN;
@@ -481,11 +413,11 @@ static int read_index(struct sst *t, struct lsm_err *err)
 	struct buf keys = BUF_INIT;
 	struct block *b;
 	struct iiter *it;
-	int rc = read_parsed(t, &t->meta[2], &b, err);
+	int rc = sst_read_parsed(t, &t->meta[2], &b, err);
 
 	if (rc < 0)
 		return rc;
-	it = block_iter(b, safe_ikey_cmp, NULL, NULL);
+	it = block_iter(b, sst_safe_ikey_cmp, NULL, NULL);
 	rc = it ? decode_index(t, it, &keys) : -ENOMEM;
 	iiter_free(it);
 	block_free(b);
@@ -508,16 +440,16 @@ static int read_smallest(struct sst *t, struct lsm_err *err)
 	struct iiter *it;
 	size_t klen;
 	const uint8_t *k;
-	int rc = load_block(t, 0, true, &b, &h, err);
+	int rc = sst_load_block(t, 0, true, &b, &h, err);
 
 	if (rc < 0)
 		return rc;
-	it = block_iter(b, safe_ikey_cmp, NULL, NULL);
+	it = block_iter(b, sst_safe_ikey_cmp, NULL, NULL);
 	if (it)
 		iiter_seek_first(it);
 	if (!it) {
 		rc = lsm_err_set(err, -ENOMEM, "%s: out of memory", t->path);
-	} else if (!at_ikey(it, &k, &klen)) {
+	} else if (!sst_at_ikey(it, &k, &klen)) {
 		rc = lsm_err_set(err, -EUCLEAN, "%s: no valid first key in "
 				 "block at offset %llu", t->path,
 				 (unsigned long long)t->index[0].h.off);
@@ -527,7 +459,7 @@ static int read_smallest(struct sst *t, struct lsm_err *err)
 		t->smallest_len = klen;
 	}
 	iiter_free(it);
-	unload_block(t, b, h);
+	sst_unload_block(t, b, h);
 	return rc;
 }
 
@@ -616,20 +548,20 @@ const uint8_t *sst_smallest(const struct sst *t, size_t *len)
 
 const uint8_t *sst_largest(const struct sst *t, size_t *len)
 {
-	return index_key(t, t->nblocks - 1, len);
+	return sst_index_key(t, t->nblocks - 1, len);
 }
 
 /* First block whose last key is >= KEY (nblocks when none). */
-static size_t index_lower_bound(const struct sst *t, const uint8_t *key,
+size_t sst_index_lower_bound(const struct sst *t, const uint8_t *key,
 				size_t klen)
 {
 	size_t lo = 0, hi = t->nblocks;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2, mlen;
-		const uint8_t *mk = index_key(t, mid, &mlen);
+		const uint8_t *mk = sst_index_key(t, mid, &mlen);
 
-		if (safe_ikey_cmp(mk, mlen, key, klen) < 0)
+		if (sst_safe_ikey_cmp(mk, mlen, key, klen) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -652,7 +584,7 @@ static bool ukey_just_before(const struct sst *t, size_t i,
 	if (block_cursor_valid(c))
 		k = block_cursor_key(c, &klen);
 	else if (i > 0 && block_cursor_status(c, NULL) == 0)
-		k = index_key(t, i - 1, &klen);
+		k = sst_index_key(t, i - 1, &klen);
 	else
 		return false;
 	return klen >= IKEY_TAG_BYTES &&
@@ -671,11 +603,11 @@ static int get_in_block(struct sst *t, size_t i, const uint8_t *ikey,
 	struct block_cursor c;
 	struct block *b;
 	const uint8_t *k, *v;
-	int rc = load_block(t, i, true, &b, &h, err);
+	int rc = sst_load_block(t, i, true, &b, &h, err);
 
 	if (rc < 0)
 		return rc;
-	block_cursor_init(&c, b, safe_ikey_cmp);
+	block_cursor_init(&c, b, sst_safe_ikey_cmp);
 	block_cursor_seek(&c, ikey, iklen);
 	*present = true;
 	k = block_cursor_key(&c, &klen);
@@ -695,7 +627,7 @@ static int get_in_block(struct sst *t, size_t i, const uint8_t *ikey,
 					   t->path);
 	}
 	block_cursor_done(&c);
-	unload_block(t, b, h);
+	sst_unload_block(t, b, h);
 	return rc;
 }
 
@@ -726,365 +658,15 @@ int sst_get_to(struct sst *t, const uint8_t *ikey, size_t iklen,
 			return LOOKUP_MISSING;
 		}
 	}
-	i = index_lower_bound(t, ikey, iklen);
+	i = sst_index_lower_bound(t, ikey, iklen);
 	if (i < t->nblocks) {
 		rc = get_in_block(t, i, ikey, iklen, dst, &present, err);
 	} else {
 		rc = LOOKUP_MISSING;  /* past the largest key */
-		k = index_key(t, t->nblocks - 1, &klen);
+		k = sst_index_key(t, t->nblocks - 1, &klen);
 		present = !ukey_cmp(k, ikey_ulen(klen), ikey, ulen);
 	}
 	if (filtered && rc == LOOKUP_MISSING && !present)
 		STAT(t, bloom_false_positives, 1);
 	return rc;
-}
-
-/* ---- iteration: index position -> data block cursor ---- */
-
-struct sst_iter {
-	struct iiter it;
-	struct sst *t;
-	bool fill_cache;
-	void (*release)(void *arg);
-	void *arg;
-	size_t bi;            /* block of data, nblocks when none */
-	struct block *blk;    /* block bi, or NULL */
-	struct cache_handle *bh; /* its cache handle, NULL when we own it */
-	struct block_cursor c;   /* over blk; bound when blk is set */
-	int status;           /* sticky */
-	struct lsm_err err;
-};
-
-static void si_drop(struct sst_iter *si)
-{
-	if (si->blk)
-		unload_block(si->t, si->blk, si->bh);
-	si->blk = NULL;
-	si->bh = NULL;
-	si->bi = si->t->nblocks;
-}
-
-static void si_fail(struct sst_iter *si, int rc)
-{
-	si->status = rc;
-	si->err.code = rc;
-	si_drop(si);
-}
-
-/* Points the cursor at block I (kept when it already is). */
-static bool si_open_block(struct sst_iter *si, size_t i)
-{
-	struct cache_handle *h = NULL;
-	struct block *b = NULL;
-	int rc;
-
-	if (si->blk && si->bi == i)
-		return true;
-	si_drop(si);
-	rc = load_block(si->t, i, si->fill_cache, &b, &h, &si->err);
-	if (rc < 0) {
-		si_fail(si, rc);
-		return false;
-	}
-	si->blk = b;
-	si->bh = h;
-	si->bi = i;
-	block_cursor_rebind(&si->c, b);
-	return true;
-}
-
-/* After a move: turns a block error or a malformed key into status. */
-static bool si_check(struct sst_iter *si)
-{
-	unsigned long long off;
-	struct lsm_err e; /* set before use: zeroing it costs every step */
-	const uint8_t *k;
-	size_t klen;
-	int rc;
-
-	if (block_cursor_valid(&si->c)) {
-		k = block_cursor_key(&si->c, &klen);
-		if (ikey_valid(k, klen))
-			return true;
-		rc = lsm_err_set(&e, -EUCLEAN, "malformed key");
-	} else {
-		rc = block_cursor_status(&si->c, &e);
-		if (!rc)
-			return false;
-	}
-	off = (unsigned long long)si->t->index[si->bi].h.off;
-	lsm_err_set(&si->err, rc, "%s: block at offset %llu: %s",
-		    si->t->path, off, e.msg);
-	si_fail(si, rc);
-	return true;
-}
-
-static void si_skip_forward(struct sst_iter *si)
-{
-	while (si->blk && !si_check(si)) {
-		if (si->bi + 1 >= si->t->nblocks) {
-			si_drop(si);
-			return;
-		}
-		if (si_open_block(si, si->bi + 1))
-			block_cursor_seek_first(&si->c);
-	}
-}
-
-static void si_skip_backward(struct sst_iter *si)
-{
-	while (si->blk && !si_check(si)) {
-		if (si->bi == 0) {
-			si_drop(si);
-			return;
-		}
-		if (si_open_block(si, si->bi - 1))
-			block_cursor_seek_last(&si->c);
-	}
-}
-
-static bool si_valid(struct iiter *it)
-{
-	struct sst_iter *si = (struct sst_iter *)it;
-
-	return !si->status && si->blk && block_cursor_valid(&si->c);
-}
-
-static void si_seek_first(struct iiter *it)
-{
-	struct sst_iter *si = (struct sst_iter *)it;
-
-	if (!si->status && si_open_block(si, 0)) {
-		block_cursor_seek_first(&si->c);
-		si_skip_forward(si);
-	}
-}
-
-static void si_seek_last(struct iiter *it)
-{
-	struct sst_iter *si = (struct sst_iter *)it;
-
-	if (!si->status && si_open_block(si, si->t->nblocks - 1)) {
-		block_cursor_seek_last(&si->c);
-		si_skip_backward(si);
-	}
-}
-
-static void si_seek(struct iiter *it, const uint8_t *key, size_t klen)
-{
-	struct sst_iter *si = (struct sst_iter *)it;
-	size_t i;
-
-	if (si->status)
-		return;
-	i = index_lower_bound(si->t, key, klen);
-	if (i == si->t->nblocks) {
-		si_drop(si);
-		return;
-	}
-	if (si_open_block(si, i)) {
-		block_cursor_seek(&si->c, key, klen);
-		si_skip_forward(si);
-	}
-}
-
-static void si_next(struct iiter *it)
-{
-	struct sst_iter *si = (struct sst_iter *)it;
-
-	if (!si_valid(it))
-		return;
-	block_cursor_next(&si->c);
-	si_skip_forward(si);
-}
-
-static void si_prev(struct iiter *it)
-{
-	struct sst_iter *si = (struct sst_iter *)it;
-
-	if (!si_valid(it))
-		return;
-	block_cursor_prev(&si->c);
-	si_skip_backward(si);
-}
-
-static const uint8_t *si_key(struct iiter *it, size_t *klen)
-{
-	return block_cursor_key(&((struct sst_iter *)it)->c, klen);
-}
-
-static const uint8_t *si_value(struct iiter *it, size_t *vlen)
-{
-	return block_cursor_value(&((struct sst_iter *)it)->c, vlen);
-}
-
-static int si_status(struct iiter *it, struct lsm_err *err)
-{
-	struct sst_iter *si = (struct sst_iter *)it;
-
-	if (si->status && err)
-		*err = si->err;
-	return si->status;
-}
-
-static void si_free(struct iiter *it)
-{
-	struct sst_iter *si = (struct sst_iter *)it;
-
-	si_drop(si);
-	block_cursor_done(&si->c);
-	if (si->release)
-		si->release(si->arg);
-	free(si);
-}
-
-static const struct iiter_ops sst_iter_ops = {
-	.valid = si_valid,
-	.seek_first = si_seek_first,
-	.seek_last = si_seek_last,
-	.seek = si_seek,
-	.next = si_next,
-	.prev = si_prev,
-	.key = si_key,
-	.value = si_value,
-	.status = si_status,
-	.free = si_free,
-};
-
-struct iiter *sst_iter(struct sst *t, bool fill_cache,
-		       void (*release)(void *arg), void *arg)
-{
-	struct sst_iter *si = malloc(sizeof(*si));
-
-	if (!si) {
-		if (release)
-			release(arg);
-		return NULL;
-	}
-	/* Field by field: zeroing the whole error message costs more than
-	 * the rest of a short scan. */
-	si->it.ops = &sst_iter_ops;
-	si->t = t;
-	si->fill_cache = fill_cache;
-	si->release = release;
-	si->arg = arg;
-	si->bi = t->nblocks;
-	si->blk = NULL;
-	si->bh = NULL;
-	block_cursor_init(&si->c, NULL, safe_ikey_cmp);
-	si->status = 0;
-	si->err.code = 0;
-	si->err.msg[0] = '\0';
-	return &si->it;
-}
-
-/* ---- verification ---- */
-
-struct verify_state {
-	struct buf prev;      /* the last key seen */
-	uint64_t entries;
-};
-
-/* Checks every entry of block I, in order after vs->prev. */
-static int verify_entries(struct sst *t, size_t i, struct iiter *it,
-			  struct verify_state *vs, struct lsm_err *err)
-{
-	unsigned long long off = (unsigned long long)t->index[i].h.off;
-	const uint8_t *k;
-	size_t klen;
-	struct lsm_err e;
-	int rc;
-
-	for (iiter_seek_first(it); iiter_valid(it); iiter_next(it)) {
-		k = iiter_key(it, &klen);
-		if (!ikey_valid(k, klen))
-			return lsm_err_set(err, -EUCLEAN, "%s: block at offset "
-					   "%llu: malformed key", t->path, off);
-		if (vs->prev.len && ikey_cmp(vs->prev.p, vs->prev.len, k,
-					     klen) >= 0)
-			return lsm_err_set(err, -EUCLEAN, "%s: block at offset "
-					   "%llu: keys out of order", t->path,
-					   off);
-		if (t->filter_len &&
-		    !bloom_may_contain(t->filter, t->filter_len,
-				       bloom_hash(k, ikey_ulen(klen))))
-			return lsm_err_set(err, -EUCLEAN, "%s: filter misses "
-					   "a key of block at offset %llu",
-					   t->path, off);
-		buf_clear(&vs->prev);
-		buf_append(&vs->prev, k, klen);
-		if (!buf_ok(&vs->prev))
-			return lsm_err_set(err, -ENOMEM, "%s: out of memory",
-					   t->path);
-		vs->entries++;
-	}
-	rc = iiter_status(it, &e);
-	if (rc < 0)
-		return lsm_err_set(err, rc, "%s: block at offset %llu: %s",
-				   t->path, off, e.msg);
-	return 0;
-}
-
-static int verify_block(struct sst *t, size_t i, struct verify_state *vs,
-			struct lsm_err *err)
-{
-	uint64_t before = vs->entries;
-	struct block *b;
-	struct iiter *it;
-	const uint8_t *ik;
-	size_t iklen;
-	int rc = read_parsed(t, &t->index[i].h, &b, err);
-
-	if (rc < 0)
-		return rc;
-	it = block_iter(b, safe_ikey_cmp, NULL, NULL);
-	rc = it ? verify_entries(t, i, it, vs, err)
-		: lsm_err_set(err, -ENOMEM, "%s: out of memory", t->path);
-	iiter_free(it);
-	block_free(b);
-	if (rc < 0)
-		return rc;
-	ik = index_key(t, i, &iklen);
-	if (vs->entries == before ||
-	    ukey_cmp(ik, iklen, vs->prev.p, vs->prev.len))
-		return lsm_err_set(err, -EUCLEAN, "%s: index entry %zu does "
-				   "not match block at offset %llu", t->path,
-				   i, (unsigned long long)t->index[i].h.off);
-	return 0;
-}
-
-static int verify_meta(struct sst *t, struct lsm_err *err)
-{
-	uint8_t *data;
-	size_t len;
-	int rc;
-
-	for (int i = 0; i < 3; i++) {
-		rc = read_block(t, &t->meta[i], &data, &len, err);
-		if (rc < 0)
-			return rc;
-		free(data);
-	}
-	return 0;
-}
-
-int sst_verify(struct sst *t, struct lsm_err *err)
-{
-	struct verify_state vs = { BUF_INIT, 0 };
-	int rc = verify_meta(t, err);
-
-	for (size_t i = 0; !rc && i < t->nblocks; i++)
-		rc = verify_block(t, i, &vs, err);
-	buf_free(&vs.prev);
-	if (rc < 0)
-		return rc;
-	if (vs.entries != t->props.entries ||
-	    t->nblocks != t->props.data_blocks)
-		return lsm_err_set(err, -EUCLEAN, "%s: props say %llu entries "
-				   "in %llu blocks, found %llu in %zu",
-				   t->path,
-				   (unsigned long long)t->props.entries,
-				   (unsigned long long)t->props.data_blocks,
-				   (unsigned long long)vs.entries, t->nblocks);
-	return 0;
 }

@@ -1,0 +1,101 @@
+/* sst_priv.h - what the table reader (sst_reader.c: opening, reading
+ * blocks, point lookups) shares with the table iterator and verifier
+ * (sst_iter.c).  Internal to those two files. */
+#ifndef LSM_SST_PRIV_H
+#define LSM_SST_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "block.h"
+#include "cache.h"
+#include "iter.h"
+#include "sst.h"
+
+#define BLOCK_RAW 0
+#define BLOCK_ZLIB 1
+#define ZLIB_MAX_RATIO 1032 /* deflate's best case */
+
+#define STAT(t, f, n)                                                      \
+	do {                                                               \
+		if ((t)->st)                                               \
+			stat_add(&(t)->st->f, (n));                        \
+	} while (0)
+
+struct handle {
+	uint64_t off, size; /* size excludes the trailer */
+};
+
+struct index_entry {
+	struct handle h;
+	size_t koff, klen;  /* last key of the block, in sst.keys */
+};
+
+struct sst {
+	const struct lsm_io *io;
+	char *path;
+	int fd;
+	uint64_t id;
+	struct cache *cache;
+	struct stats *st;
+	struct sst_props props;
+	struct handle meta[3];      /* filter, props, index */
+	uint64_t data_end;          /* data blocks lie in [0, data_end) */
+	struct index_entry *index;  /* one per data block */
+	size_t nblocks;
+	uint8_t *keys;              /* index keys, back to back */
+	uint8_t *filter;
+	size_t filter_len;
+	uint8_t *smallest;
+	size_t smallest_len;
+};
+
+/* ikey_cmp for keys of unknown origin: keys shorter than a tag (only in a
+ * damaged block) compare bytewise instead of being read out of bounds. */
+static inline int sst_safe_ikey_cmp(const uint8_t *a, size_t alen, const uint8_t *b,
+			 size_t blen)
+{
+	if (alen < IKEY_TAG_BYTES || blen < IKEY_TAG_BYTES)
+		return ukey_cmp(a, alen, b, blen);
+	return ikey_cmp(a, alen, b, blen);
+}
+
+static inline int sst_bytewise_cmp(const uint8_t *a, size_t alen, const uint8_t *b,
+			size_t blen)
+{
+	return ukey_cmp(a, alen, b, blen);
+}
+
+/* Whether IT is at a well-formed internal key (then in *K, *KLEN). */
+static inline bool sst_at_ikey(struct iiter *it, const uint8_t **k, size_t *klen)
+{
+	if (!iiter_valid(it))
+		return false;
+	*k = iiter_key(it, klen);
+	return ikey_valid(*k, *klen);
+}
+
+static inline const uint8_t *sst_index_key(const struct sst *t, size_t i, size_t *len)
+{
+	*len = t->index[i].klen;
+	return t->keys + t->index[i].koff;
+}
+
+/* Gets data block I: from the cache, or read (and cached when FILL).  On
+ * success *BP is the block and *HP its cache handle (NULL when uncached);
+ * give both back with sst_unload_block. */
+int sst_load_block(struct sst *t, size_t i, bool fill, struct block **bp,
+		   struct cache_handle **hp, struct lsm_err *err);
+void sst_unload_block(struct sst *t, struct block *b, struct cache_handle *h);
+/* First block whose last key is >= KEY (nblocks when none). */
+size_t sst_index_lower_bound(const struct sst *t, const uint8_t *key,
+			     size_t klen);
+/* Reads the block at H, checks its checksum and inflates it. */
+int sst_read_block(struct sst *t, const struct handle *h, uint8_t **out,
+		   size_t *len, struct lsm_err *err);
+/* Reads and parses the block at H (not through the cache). */
+int sst_read_parsed(struct sst *t, const struct handle *h,
+		    struct block **out, struct lsm_err *err);
+
+#endif /* LSM_SST_PRIV_H */
