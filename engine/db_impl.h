@@ -128,7 +128,9 @@ int db_pending_add(struct lsm_db *db, uint64_t number);   /* under mu */
 void db_pending_remove(struct lsm_db *db, uint64_t number); /* under mu */
 
 /* ---- super versions (db_read.c) ---- */
-struct super *db_super_get(struct lsm_db *db);          /* +1 ref */
+/* +1 ref on the current super version; *SEQ (when SEQ is non-NULL) gets
+ * the visible sequence number that goes with it (see db_read.c). */
+struct super *db_super_get(struct lsm_db *db, uint64_t *seq);
 void db_super_put(struct lsm_db *db, struct super *sv); /* -1 ref */
 /* Publishes a new super version from db->mem, db->imm and vs.current.
  * Under mu.  -ENOMEM leaves the old one (readers then miss nothing: the

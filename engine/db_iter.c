@@ -236,7 +236,6 @@ int lsm_iter_new(struct lsm_db *db, const struct lsm_snapshot *snap,
 		return lsm_err_set(err, -ENOMEM, "out of memory");
 	/* Field by field, not calloc: err.msg alone is 256 bytes. */
 	i->db = db;
-	i->seq = snap ? snap->seq : atomic_load(&db->last_seq);
 	i->dir = FORWARD;
 	i->valid = false;
 	i->key = (struct buf)BUF_INIT;
@@ -245,7 +244,9 @@ int lsm_iter_new(struct lsm_db *db, const struct lsm_snapshot *snap,
 	i->err.code = 0;
 	i->err.msg[0] = '\0';
 	i->steps = 0;
-	i->sv = db_super_get(db);
+	i->sv = db_super_get(db, &i->seq);
+	if (snap)
+		i->seq = snap->seq;
 	i->it = db_internal_iter(db, i->sv, err);
 	if (!i->it) {
 		db_super_put(db, i->sv);

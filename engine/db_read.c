@@ -11,13 +11,20 @@
 #include "ikey.h"
 #include "sst.h"
 
-struct super *db_super_get(struct lsm_db *db)
+struct super *db_super_get(struct lsm_db *db, uint64_t *seq)
 {
 	struct super *sv;
 
 	pthread_mutex_lock(&db->sv_mu);
 	sv = db->sv;
 	atomic_fetch_add(&sv->refs, 1);
+	/* Read under sv_mu, after the super version: every write at or below
+	 * SEQ is in SV (a newer memtable would need a newer super), and SEQ
+	 * is at least the snapshot bound of every compaction whose result SV
+	 * shows (it read last_seq before installing), so no version SEQ can
+	 * see was dropped from SV's tables. */
+	if (seq)
+		*seq = atomic_load_explicit(&db->last_seq, memory_order_acquire);
 	pthread_mutex_unlock(&db->sv_mu);
 	return sv;
 }
@@ -150,13 +157,15 @@ static int db_lookup(struct lsm_db *db, const struct lsm_snapshot *snap,
 		     const void *key, size_t klen, struct sst_value *val,
 		     struct lsm_err *err)
 {
-	uint64_t seq = snap ? snap->seq : atomic_load(&db->last_seq);
-	struct super *sv = db_super_get(db);
+	uint64_t seq;
+	struct super *sv = db_super_get(db, &seq);
 	const uint8_t *v;
 	size_t vlen;
 	uint8_t stackkey[256], *ik = stackkey;
 	int rc;
 
+	if (snap)
+		seq = snap->seq; /* registered: compactions keep what it sees */
 	rc = memtable_get(sv->mem, key, klen, seq, &v, &vlen);
 	if (rc == LOOKUP_MISSING && sv->imm)
 		rc = memtable_get(sv->imm, key, klen, seq, &v, &vlen);
@@ -251,7 +260,7 @@ int lsm_get_buf(struct lsm_db *db, const struct lsm_snapshot *snap,
 
 int lsm_level_tables(struct lsm_db *db, unsigned *counts, unsigned levels)
 {
-	struct super *sv = db_super_get(db);
+	struct super *sv = db_super_get(db, NULL);
 
 	for (unsigned i = 0; i < levels; i++)
 		counts[i] = i < LSM_MAX_LEVELS ? (unsigned)sv->v->nfiles[i] : 0;

@@ -139,7 +139,7 @@ static void memory(struct out *o, struct lsm_db *db, struct super *sv)
 int lsm_stats(struct lsm_db *db, char **text, struct lsm_err *err)
 {
 	struct out o = { BUF_INIT };
-	struct super *sv = db_super_get(db);
+	struct super *sv = db_super_get(db, NULL);
 	uint64_t pend;
 	int bg;
 

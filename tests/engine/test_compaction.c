@@ -108,7 +108,7 @@ static void test_overwrite_space(void **state)
 static size_t internal_entries(struct lsm_db *db, const char *lo,
 			       const char *hi)
 {
-	struct super *sv = db_super_get(db);
+	struct super *sv = db_super_get(db, NULL);
 	struct iiter *it = db_internal_iter(db, sv, NULL);
 	size_t count = 0;
 
