@@ -15,7 +15,9 @@
 
 static inline uint32_t crc32_extend(uint32_t crc, const void *p, size_t n)
 {
-	return libdeflate_crc32(crc, p, n);
+	/* libdeflate, like zlib, answers 0 for a NULL buffer: extending by
+	 * nothing must keep CRC. */
+	return n ? libdeflate_crc32(crc, p, n) : crc;
 }
 #else
 static inline uint32_t crc32_extend(uint32_t crc, const void *p, size_t n)

@@ -294,6 +294,9 @@ static void test_crc_matches_zlib(void **state)
 					      data + off + cut, n - cut), z);
 	}
 	assert_int_equal(crc32_of("123456789", 9), 0xcbf43926u);
+	/* extending by nothing, also from a NULL pointer, keeps the CRC */
+	assert_int_equal(crc32_extend(0x12345678u, NULL, 0), 0x12345678u);
+	assert_int_equal(crc32_extend(0x12345678u, data, 0), 0x12345678u);
 }
 
 static void test_filename_round_trip(void **state)
