@@ -200,24 +200,18 @@ static int check_key(const void *key, size_t klen, struct lsm_err *err)
 	return 0;
 }
 
-#define NOT_FOUND "key not found"
-
-static int finish_get(struct lsm_db *db, int rc, struct lsm_err *err)
+/* 1 found, 0 absent, < 0 error: the three never share a code. */
+static int finish_get(struct lsm_db *db, int rc)
 {
 	stat_add(&db->stats.gets, 1);
 	if (rc == LOOKUP_FOUND) {
 		stat_add(&db->stats.get_hits, 1);
-		return 0;
+		return 1;
 	}
 	if (rc < 0)
 		return rc;
 	stat_add(&db->stats.get_misses, 1);
-	/* A miss is common (a stat of a missing name): no formatting. */
-	if (err) {
-		err->code = -ENOENT;
-		memcpy(err->msg, NOT_FOUND, sizeof(NOT_FOUND));
-	}
-	return -ENOENT;
+	return 0;
 }
 
 int lsm_get(struct lsm_db *db, const struct lsm_snapshot *snap,
@@ -230,13 +224,13 @@ int lsm_get(struct lsm_db *db, const struct lsm_snapshot *snap,
 
 	if (rc < 0)
 		return rc;
-	rc = finish_get(db, db_lookup(db, snap, key, klen, &dst, err), err);
-	if (rc == 0) {
+	rc = finish_get(db, db_lookup(db, snap, key, klen, &dst, err));
+	if (rc == 1) {
 		*vlen = b.len;
 		*val = b.p ? b.p : malloc(1);
 		if (!*val)
 			return lsm_err_set(err, -ENOMEM, "out of memory");
-		return 0;
+		return 1;
 	}
 	buf_free(&b);
 	return rc;
@@ -252,8 +246,8 @@ int lsm_get_buf(struct lsm_db *db, const struct lsm_snapshot *snap,
 	if (rc < 0)
 		return rc;
 	/* The value goes from the memtable or block straight to OUT. */
-	rc = finish_get(db, db_lookup(db, snap, key, klen, &dst, err), err);
-	if (rc == 0)
+	rc = finish_get(db, db_lookup(db, snap, key, klen, &dst, err));
+	if (rc == 1)
 		*vlen = dst.len;
 	return rc;
 }

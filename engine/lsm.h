@@ -8,7 +8,9 @@
  *    success and a negative errno on failure.  When ERR is non-NULL it is
  *    filled with the same code and a one-line message; the error path
  *    allocates nothing.
- *  - -ENOENT: key not found.  -EBUSY: another process holds the data
+ *  - "No such key" is a result, not an error: lsm_get/lsm_get_buf return
+ *    1 when the key is found and 0 when it is absent, so no I/O error can
+ *    pass for a missing key.  -EBUSY: another process holds the data
  *    directory.  -EBADMSG: a checksum mismatch.  -EUCLEAN: a structurally
  *    corrupt file.  -EROFS: the store is read-only (opened so, or turned so
  *    after a write error it could not recover from).  -ENOMEM, -EIO,
@@ -180,14 +182,18 @@ const struct lsm_snapshot *lsm_snapshot_new(struct lsm_db *db);
 void lsm_snapshot_release(struct lsm_db *db, const struct lsm_snapshot *s);
 
 /* Looks KEY up (in SNAP, or the latest state when SNAP is NULL).
- * On 0, *VAL is a malloc'ed copy (free() it) of *VLEN bytes; *VAL is
- * non-NULL even for an empty value.  -ENOENT when absent. */
+ * Returns 1 when found: *VAL is a malloc'ed copy (free() it) of *VLEN
+ * bytes, non-NULL even for an empty value.  Returns 0 when the key is
+ * absent (*VAL and *VLEN untouched), a negative errno on failure: a table
+ * the manifest lists that is missing or unreadable is -EUCLEAN/-EBADMSG/
+ * -EIO, never "absent". */
 int lsm_get(struct lsm_db *db, const struct lsm_snapshot *snap,
 	    const void *key, size_t klen, void **val, size_t *vlen,
 	    struct lsm_err *err);
 
-/* Like lsm_get but copies at most CAP bytes into BUF; *VLEN gets the full
- * length (which may exceed CAP).  Saves an allocation on hot paths. */
+/* Like lsm_get (1 found, 0 absent, < 0 error) but copies at most CAP
+ * bytes into BUF; *VLEN gets the full length (which may exceed CAP).
+ * Saves an allocation on hot paths. */
 int lsm_get_buf(struct lsm_db *db, const struct lsm_snapshot *snap,
 		const void *key, size_t klen, void *buf, size_t cap,
 		size_t *vlen, struct lsm_err *err);

@@ -73,10 +73,16 @@ static int find_table(struct table_cache *tc, uint64_t number,
 		return lsm_err_set(err, rc, "%s: table %llu: path too long",
 				   tc->dir, (unsigned long long)number);
 	rc = sst_open(tc->io, path, number, tc->block_cache, tc->st, &t, err);
+	/* Every table asked for here is named by a live version: one that
+	 * cannot be found is damage, never "no such key" or a hole. */
+	if (rc == -ENOENT || rc == -ENOTDIR)
+		return lsm_err_set(err, -EUCLEAN, "%s: table listed in the "
+				   "manifest is missing (run lsmfs-ctl check)",
+				   path);
 	if (rc < 0)
 		return rc;
 	h = cache_insert(tc->cache, number, 0, t, 1, close_table);
-	if (!h)
+	if (!h) /* cache_insert closed T through close_table */
 		return lsm_err_set(err, -ENOMEM, "%s: out of memory", path);
 	*out = h;
 	return 0;

@@ -26,6 +26,7 @@ struct wal {
 	char *path;
 	struct buf frame;        /* append scratch; owned by the appender */
 	_Atomic uint64_t size;   /* bytes written; stored by the appender */
+	uint32_t seed;           /* CRC of the salt, 0 when unsalted */
 	pthread_mutex_t mu;
 	uint64_t synced;         /* bytes known durable; protected by mu */
 	bool synced_once;        /* protected by mu */
@@ -33,18 +34,37 @@ struct wal {
 	atomic_bool is_broken;   /* broken.code != 0, read without mu */
 };
 
+/* The CRC state a record's checksum starts from: nothing for the legacy
+ * framing (SALT 0), else the CRC of SALT as 8 little-endian bytes, as if
+ * they preceded the length. */
+static uint32_t wal_seed(uint64_t salt)
+{
+	uint8_t b[8];
+
+	if (!salt)
+		return 0;
+	put_u64le(b, salt);
+	return crc32_of(b, sizeof(b));
+}
+
 /* Frames REC at DST (room for WAL_HEADER_BYTES + len): crc32 | len, both
- * u32le, then the payload; the crc covers len and payload, which lie
- * contiguous here so that one crc32 call does. */
-static void wal_frame(uint8_t *dst, const struct wal_rec *rec)
+ * u32le, then the payload; the crc covers the salt, len and payload (len
+ * and payload lie contiguous here so that one crc32 call does). */
+static void wal_frame(uint8_t *dst, const struct wal_rec *rec, uint32_t seed)
 {
 	put_u32le(dst + 4, (uint32_t)rec->len);
 	memcpy(dst + WAL_HEADER_BYTES, rec->p, rec->len);
-	put_u32le(dst, crc32_of(dst + 4, 4 + rec->len));
+	put_u32le(dst, crc32_extend(seed, dst + 4, 4 + rec->len));
 }
 
 int wal_create(const struct lsm_io *io, const char *path, struct wal **out,
 	       struct lsm_err *err)
+{
+	return wal_create_salted(io, path, 0, out, err);
+}
+
+int wal_create_salted(const struct lsm_io *io, const char *path,
+		      uint64_t salt, struct wal **out, struct lsm_err *err)
 {
 	struct wal *w = calloc(1, sizeof(*w));
 	int rc;
@@ -68,6 +88,7 @@ int wal_create(const struct lsm_io *io, const char *path, struct wal **out,
 		goto out_free;
 	}
 	w->io = io;
+	w->seed = wal_seed(salt);
 	w->frame = (struct buf)BUF_INIT;
 	atomic_init(&w->size, 0);
 	atomic_init(&w->is_broken, false);
@@ -133,7 +154,7 @@ static int wal_build_frames(struct wal *w, const struct wal_rec *recs,
 		return lsm_err_set(err, -ENOMEM, "%s: out of memory framing "
 				   "%zu bytes", w->path, total);
 	for (size_t i = 0; i < n; i++) {
-		wal_frame(w->frame.p + w->frame.len, &recs[i]);
+		wal_frame(w->frame.p + w->frame.len, &recs[i], w->seed);
 		w->frame.len += WAL_HEADER_BYTES + recs[i].len;
 	}
 	return 0;
@@ -221,6 +242,7 @@ struct wal_reader {
 	const struct lsm_io *io;
 	int fd;
 	const char *path;
+	uint32_t seed;  /* see wal_seed */
 	uint64_t size;
 	uint8_t *buf;
 	size_t cap;
@@ -274,7 +296,8 @@ static bool rec_len_ok(const struct wal_reader *r, uint64_t off,
 }
 
 /* Reads the record at OFF: 0 and (*PAYLOAD, *LEN) when valid, 1 and *WHY
- * when damaged, or a negative errno on I/O failure. */
+ * when damaged, 2 and *WHY when cut short by the end of the file, or a
+ * negative errno on I/O failure. */
 static int rd_record(struct wal_reader *r, uint64_t off,
 		     const uint8_t **payload, uint32_t *len, const char **why,
 		     struct lsm_err *err)
@@ -296,14 +319,21 @@ static int rd_record(struct wal_reader *r, uint64_t off,
 		return 1;
 	}
 	if (!rec_len_ok(r, off, p)) {
-		*why = n > WAL_MAX_RECORD ? "length over limit" :
-		       "record runs past end of file";
+		/* A plausible length that runs past the end is the record
+		 * being appended when the writer stopped: a torn tail by
+		 * construction, whatever its bytes (file data can hold
+		 * valid-looking frames). */
+		if (n <= WAL_MAX_RECORD) {
+			*why = "record runs past end of file";
+			return 2;
+		}
+		*why = "length over limit";
 		return 1;
 	}
 	rc = rd_get(r, off, WAL_HEADER_BYTES + (size_t)n, &p, err);
 	if (rc < 0)
 		return rc;
-	if (crc32_of(p + 4, 4 + (size_t)n) != get_u32le(p)) {
+	if (crc32_extend(r->seed, p + 4, 4 + (size_t)n) != get_u32le(p)) {
 		*why = "checksum mismatch";
 		return 1;
 	}
@@ -438,6 +468,9 @@ static int scan_candidate(struct wal_scan *s, uint64_t off, const uint8_t *p,
 	rc = scan_range_crc(s, off + 4, end, &crc, err);
 	if (rc < 0)
 		return rc;
+	if (s->r->seed) /* the salt precedes the covered bytes */
+		crc = (uint32_t)crc32_combine(s->r->seed, crc,
+					      (z_off_t)(end - off - 4));
 	return crc == get_u32le(p);
 }
 
@@ -499,13 +532,15 @@ out:
 	return rc;
 }
 
-/* A damaged record at OFF: torn tail or corruption in the middle. */
+/* A damaged record at OFF: torn tail or corruption in the middle.  CUT:
+ * the record's length runs past the end of the file, so nothing after it
+ * can be a record of this log. */
 static int wal_damaged(struct wal_reader *r, uint64_t off, const char *why,
-		       bool tail_ok, struct wal_replay_info *info,
+		       bool cut, bool tail_ok, struct wal_replay_info *info,
 		       struct lsm_err *err)
 {
 	uint64_t found = 0;
-	int rc = wal_scan_valid(r, off + 1, &found, err);
+	int rc = cut ? 0 : wal_scan_valid(r, off + 1, &found, err);
 
 	if (rc < 0)
 		return rc;
@@ -551,7 +586,8 @@ static int wal_replay_loop(struct wal_reader *r, bool tail_ok, wal_rec_fn fn,
 		if (rc < 0)
 			return rc;
 		if (rc > 0)
-			return wal_damaged(r, off, why, tail_ok, info, err);
+			return wal_damaged(r, off, why, rc == 2, tail_ok, info,
+					   err);
 		rc = wal_deliver(r, fn, ctx, p, len, off, err);
 		if (rc < 0)
 			return rc;
@@ -566,7 +602,15 @@ int wal_replay(const struct lsm_io *io, const char *path, bool tail_ok,
 	       wal_rec_fn fn, void *ctx, struct wal_replay_info *info,
 	       struct lsm_err *err)
 {
-	struct wal_reader r = { .io = io, .path = path };
+	return wal_replay_salted(io, path, 0, tail_ok, fn, ctx, info, err);
+}
+
+int wal_replay_salted(const struct lsm_io *io, const char *path,
+		      uint64_t salt, bool tail_ok, wal_rec_fn fn, void *ctx,
+		      struct wal_replay_info *info, struct lsm_err *err)
+{
+	struct wal_reader r = { .io = io, .path = path,
+				.seed = wal_seed(salt) };
 	struct wal_replay_info inf = { 0 };
 	int rc;
 

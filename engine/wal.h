@@ -4,8 +4,12 @@
  *
  * Record format (engine/doc/wal.md):
  *   record := crc32 (u32le) | length (u32le) | payload[length]
- *   crc32 is zlib's CRC-32 over the 4 length bytes followed by the payload.
- *   0 < length <= WAL_MAX_RECORD.
+ *   crc32 is zlib's CRC-32 over [salt (u64le)] then the 4 length bytes and
+ *   the payload.  0 < length <= WAL_MAX_RECORD.
+ * The salt is not stored: writer and reader both know it.  WAL segments of
+ * stores with the wal_v2 feature are salted with their file number, so a
+ * stale frame of another segment never passes for one of this segment;
+ * manifests and older segments are unsalted (salt 0).
  */
 #ifndef LSM_WAL_H
 #define LSM_WAL_H
@@ -31,6 +35,9 @@ struct wal_rec {
  * syncs the directory.  On success *OUT owns a handle for wal_close(). */
 int wal_create(const struct lsm_io *io, const char *path, struct wal **out,
 	       struct lsm_err *err);
+/* The same, with records salted with SALT (0: unsalted, as wal_create). */
+int wal_create_salted(const struct lsm_io *io, const char *path,
+		      uint64_t salt, struct wal **out, struct lsm_err *err);
 
 /* Frames the N records and writes them with one write at the end of the
  * log.  Not durable until wal_sync() returns 0.  Calls are serialized by
@@ -66,10 +73,16 @@ struct wal_replay_info {
  * after which no valid record follows anywhere in the file is a torn tail:
  * when TAIL_OK it ends the replay silently (info->torn), otherwise it is
  * -EBADMSG.  A damaged record followed by a valid one is corruption in the
- * middle of the log: -EBADMSG naming PATH and the offset.  INFO (when
+ * middle of the log: -EBADMSG naming PATH and the offset.  A record whose
+ * length (at most WAL_MAX_RECORD) runs past the end of the file is a torn
+ * tail by construction: nothing after it is looked at.  INFO (when
  * non-NULL) is filled on failure too: records/end tell how far it got. */
 int wal_replay(const struct lsm_io *io, const char *path, bool tail_ok,
 	       wal_rec_fn fn, void *ctx, struct wal_replay_info *info,
 	       struct lsm_err *err);
+/* The same for a log written with wal_create_salted(SALT). */
+int wal_replay_salted(const struct lsm_io *io, const char *path,
+		      uint64_t salt, bool tail_ok, wal_rec_fn fn, void *ctx,
+		      struct wal_replay_info *info, struct lsm_err *err);
 
 #endif /* LSM_WAL_H */

@@ -111,7 +111,7 @@ static int load_super(struct ns *ns, struct lsm_err *err)
 
 	rc = lsm_get_buf(ns->db, NULL, CODEC_SUPER_KEY, CODEC_SUPER_KEY_LEN,
 			 v, sizeof(v), &vlen, err);
-	if (rc == -ENOENT) {
+	if (rc == 0) {
 		rc = store_is_empty(ns, &empty, err);
 		if (rc < 0)
 			return rc;
@@ -266,7 +266,7 @@ int ns_get_inode(struct ns *ns, uint64_t ino, struct codec_inode *in,
 	codec_inode_key(key, ino);
 	rc = lsm_get_buf(ns->db, NULL, key, sizeof(key), buf, sizeof(buf),
 			 &vlen, err);
-	if (rc == -ENOENT)
+	if (rc == 0)
 		return lsm_err_set(err, -ENOENT, "inode %llu: no such inode",
 				   (unsigned long long)ino);
 	if (rc < 0)
@@ -309,6 +309,8 @@ int ns_get_dentry(struct ns *ns, uint64_t parent, const char *name,
 			 err);
 	if (rc < 0)
 		return rc;
+	if (rc == 0)
+		return ns_absent(err);
 	if (codec_dentry_decode(val, vlen, ino, type) < 0)
 		return lsm_err_set(err, -EUCLEAN,
 				   "directory %llu: corrupt entry '%.*s'",

@@ -46,16 +46,16 @@ static int get_chunk(struct ns *ns, uint64_t ino, uint64_t idx, void *buf,
 	codec_chunk_key(key, ino, idx);
 	rc = lsm_get_buf(ns->db, NULL, key, sizeof(key), cap ? buf : &dummy,
 			 cap, len, err);
-	if (rc == -ENOENT) {
+	if (rc == 0) { /* no chunk: a hole */
 		*len = 0;
 		return 0;
 	}
-	if (rc == 0 && *len > ns->cs)
+	if (rc == 1 && *len > ns->cs)
 		return lsm_err_set(err, -EUCLEAN,
 				   "inode %llu chunk %llu: %zu bytes, larger than a chunk",
 				   (unsigned long long)ino,
 				   (unsigned long long)idx, *len);
-	return rc;
+	return rc < 0 ? rc : 0;
 }
 
 static int put_chunk(struct lsm_batch *b, uint64_t ino, uint64_t idx,

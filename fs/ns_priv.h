@@ -3,7 +3,9 @@
 #ifndef LSMFS_NS_PRIV_H
 #define LSMFS_NS_PRIV_H
 
+#include <errno.h>
 #include <pthread.h>
+#include <string.h>
 
 #include "ns.h"
 
@@ -50,7 +52,22 @@ int ns_get_inode(struct ns *ns, uint64_t ino, struct codec_inode *in,
 int ns_batch_inode(struct lsm_batch *b, uint64_t ino,
 		   const struct codec_inode *in, const char *target,
 		   size_t tlen);
-/* Reads the entry NAME of PARENT: child ino and S_IFMT type. */
+/* "No such name": -ENOENT with a fixed message.  Only for lookups that
+ * the engine answered "absent" (never for an engine error); cheap, as a
+ * stat of a missing name is common. */
+static inline int ns_absent(struct lsm_err *err)
+{
+	static const char msg[] = "no such entry";
+
+	if (err) {
+		err->code = -ENOENT;
+		memcpy(err->msg, msg, sizeof(msg));
+	}
+	return -ENOENT;
+}
+
+/* Reads the entry NAME of PARENT: child ino and S_IFMT type.  -ENOENT
+ * when there is no such entry. */
 int ns_get_dentry(struct ns *ns, uint64_t parent, const char *name,
 		  size_t len, uint64_t *ino, uint32_t *type,
 		  struct lsm_err *err);

@@ -38,11 +38,11 @@ static int set_locked(struct ns *ns, uint64_t ino, const uint8_t *key,
 	uint8_t dummy;
 	int rc = lsm_get_buf(ns->db, NULL, key, klen, &dummy, 0, &old, err);
 
-	if (rc < 0 && rc != -ENOENT)
+	if (rc < 0)
 		return rc;
-	if (rc == 0 && (flags & NS_XATTR_CREATE))
+	if (rc == 1 && (flags & NS_XATTR_CREATE))
 		return lsm_err_set(err, -EEXIST, "xattr exists");
-	if (rc == -ENOENT && (flags & NS_XATTR_REPLACE))
+	if (rc == 0 && (flags & NS_XATTR_REPLACE))
 		return lsm_err_set(err, -ENODATA, "no such xattr");
 	rc = touch_inode(ns, ino, b, err);
 	if (rc == 0)
@@ -104,11 +104,13 @@ int ns_getxattr(struct ns *ns, uint64_t ino, const char *name, void *buf,
 	rc = lsm_get_buf(ns->db, NULL, key,
 			 codec_xattr_key(key, ino, name, nlen),
 			 cap ? buf : &dummy, cap, len, err);
-	if (rc == -ENOENT)
+	if (rc == 0)
 		return lsm_err_set(err, -ENODATA, "no such xattr");
-	if (rc == 0 && cap && *len > cap)
+	if (rc < 0)
+		return rc;
+	if (cap && *len > cap)
 		return lsm_err_set(err, -ERANGE, "xattr: buffer too small");
-	return rc;
+	return 0;
 }
 
 int ns_listxattr(struct ns *ns, uint64_t ino, char *buf, size_t cap,

@@ -474,9 +474,10 @@ static void test_table_cache(void **state)
 	assert_int_equal(iiter_status(it, NULL), 0);
 	assert_int_equal(n, 300);
 	iiter_free(it);
-	assert_int_equal(lookup(tc, 3, "key00001", &v), -ENOENT);
+	assert_int_equal(lookup(tc, 3, "key00001", &v), -EUCLEAN);
 	assert_null(table_cache_iter(tc, 3, false, &err));
-	assert_int_equal(err.code, -ENOENT);
+	assert_int_equal(err.code, -EUCLEAN); /* listed but missing: damage */
+	assert_non_null(strstr(err.msg, "missing"));
 	assert_int_equal(lookup(tc, 4, "key00299", &v), LOOKUP_FOUND);
 	table_cache_free(tc);
 	cache_free(blocks);

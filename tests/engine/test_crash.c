@@ -149,14 +149,14 @@ static bool matches(struct lsm_db *db, uint64_t upto)
 		key_of(x, k);
 		rc = lsm_get(db, NULL, k, strlen(k), &got, &n, NULL);
 		if (len[x] < 0) {
-			if (rc != -ENOENT) {
+			if (rc != 0) {
 				free(got);
 				return false;
 			}
 			continue;
 		}
-		assert_true(rc == 0 || rc == -ENOENT);
-		if (rc != 0 || n != (size_t)len[x]) {
+		assert_true(rc == 1 || rc == 0);
+		if (rc != 1 || n != (size_t)len[x]) {
 			free(got);
 			return false;
 		}

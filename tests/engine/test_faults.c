@@ -109,10 +109,10 @@ static void verify(const char *dir, const bool *acked)
 		key_of(i, k);
 		rc = lsm_get(db, NULL, k, strlen(k), &got, &n, NULL);
 		if (acked[i])
-			assert_int_equal(rc, 0);
+			assert_int_equal(rc, 1);
 		else
-			assert_true(rc == 0 || rc == -ENOENT);
-		if (rc == 0) {
+			assert_true(rc == 1 || rc == 0);
+		if (rc == 1) {
 			assert_int_equal(n, want);
 			assert_memory_equal(got, v, n);
 			free(got);
@@ -212,14 +212,14 @@ static void test_power_cut(void **state)
 			key_of(i, k);
 			rc = lsm_get(db, NULL, k, strlen(k), &got, &n, NULL);
 			if (i < synced)
-				assert_int_equal(rc, 0);
-			if (rc == 0) {
+				assert_int_equal(rc, 1);
+			if (rc == 1) {
 				assert_false(seen_gap); /* a prefix */
 				assert_int_equal(n, value_of(i, v));
 				assert_memory_equal(got, v, n);
 				free(got);
 			} else {
-				assert_int_equal(rc, -ENOENT);
+				assert_int_equal(rc, 0);
 				seen_gap = true;
 			}
 		}
@@ -254,7 +254,7 @@ static void test_read_errors(void **state)
 
 		key_of(i, k);
 		rc = lsm_get(db, NULL, k, strlen(k), &got, &n, &err);
-		if (rc == 0) { /* still in a memtable: must be right */
+		if (rc == 1) { /* still in a memtable: must be right */
 			assert_int_equal(n, value_of(i, v));
 			assert_memory_equal(got, v, n);
 			free(got);
@@ -268,7 +268,7 @@ static void test_read_errors(void **state)
 	for (int i = 0; i < NKEYS; i++) {
 		key_of(i, k);
 		assert_int_equal(lsm_get(db, NULL, k, strlen(k), &got, &n,
-					 NULL), 0);
+					 NULL), 1);
 		assert_int_equal(n, value_of(i, v));
 		assert_memory_equal(got, v, n);
 		free(got);

@@ -414,10 +414,32 @@ static void test_corrupt_middle(void **state)
 		};
 
 		for (int s = 0; s < 3; s++) {
+			uint8_t bit = (uint8_t)(1u << rng_below(&r, 8));
+			uint8_t lb[4];
+			uint64_t nl;
+
 			write_prefix(bad, img, len);
 			assert_int_equal(corrupt_flip(bad, (long long)spots[s],
-						      (uint8_t)(1u << rng_below(
-							      &r, 8))), 0);
+						      bit), 0);
+			memcpy(lb, img + rs.off[i] + 4, 4);
+			if (s == 1)
+				lb[spots[s] - rs.off[i] - 4] ^= bit;
+			nl = get_u32le(lb);
+			if (s == 1 && nl <= WAL_MAX_RECORD &&
+			    rs.off[i] + WAL_HEADER_BYTES + nl > len) {
+				/* a length running past the end reads as the
+				 * record being appended: a torn tail (sealed
+				 * segments are checked against their size) */
+				struct got g = { 0 };
+				struct wal_replay_info info;
+
+				assert_int_equal(replay(bad, true, &g, &info,
+							NULL), 0);
+				expect_prefix(&g, &rs, i);
+				assert_true(info.torn);
+				got_free(&g);
+				continue;
+			}
 			expect_corrupt(bad, rs.off[i]);
 		}
 	}
@@ -970,6 +992,93 @@ static void test_replay_read_error(void **state)
 	faulty_io_free(fio);
 }
 
+/* Appends the records P[0..N) to a log salted with SALT at PATH. */
+static void write_salted(const char *path, uint64_t salt,
+			 const struct wal_rec *p, size_t n)
+{
+	struct wal *w;
+
+	assert_int_equal(wal_create_salted(lsm_io_posix(), path, salt, &w,
+					   NULL), 0);
+	assert_int_equal(wal_append(w, p, n, NULL), 0);
+	assert_int_equal(wal_close(w, true, NULL), 0);
+}
+
+/* A frame salted with one segment's number is not a record of another:
+ * stale frames of an older segment (a reused block, a recycled file)
+ * cannot pass for records of this one. */
+static void test_salt_separates_segments(void **state)
+{
+	struct tdir *d = *state;
+	const char *path = tdir_path(d, "000007.wal");
+	struct wal_rec recs[2] = { { "first", 5 }, { "second", 6 } };
+	struct wal_replay_info info;
+	struct lsm_err err = { 0 };
+	struct got g = { 0 };
+
+	write_salted(path, 7, recs, 2);
+	assert_int_equal(wal_replay_salted(lsm_io_posix(), path, 7, false,
+					   collect, &g, &info, NULL), 0);
+	assert_int_equal(g.n, 2);
+	assert_memory_equal(g.rec[1], "second", 6);
+	got_free(&g);
+	/* read as segment 8, or unsalted, nothing is valid */
+	assert_int_equal(wal_replay_salted(lsm_io_posix(), path, 8, false,
+					   collect, &g, &info, &err), -EBADMSG);
+	assert_int_equal(g.n, 0);
+	assert_int_equal(wal_replay_salted(lsm_io_posix(), path, 8, true,
+					   collect, &g, &info, NULL), 0);
+	assert_int_equal(g.n, 0);
+	assert_true(info.torn);
+	assert_int_equal(replay(path, true, &g, &info, NULL), 0);
+	assert_int_equal(g.n, 0);
+	got_free(&g);
+}
+
+/* A record being appended when the writer died is a torn tail even when
+ * its payload (file data: say a copy of a data directory) holds frames
+ * that are valid records of this very log. */
+static void test_torn_record_with_embedded_frames(void **state)
+{
+	struct tdir *d = *state;
+	const char *inner = tdir_path(d, "inner.wal");
+	const char *path = tdir_path(d, "000009.wal");
+	struct wal_rec in[3] = { { "a", 1 }, { "bb", 2 }, { "ccc", 3 } };
+	struct wal_replay_info info;
+	struct got g = { 0 };
+	uint8_t *img, *payload;
+	size_t ilen, len;
+
+	for (int salt = 0; salt < 2; salt++) {
+		struct wal_rec outer[2];
+
+		/* frames of the same log (same salt) inside a payload */
+		write_salted(inner, salt ? 9 : 0, in, 3);
+		img = file_read_all(inner, &ilen);
+		payload = malloc(3000);
+		assert_non_null(payload);
+		memset(payload, 'x', 3000);
+		memcpy(payload + 1500, img, ilen);
+		outer[0] = (struct wal_rec){ "head", 4 };
+		outer[1] = (struct wal_rec){ payload, 3000 };
+		write_salted(path, salt ? 9 : 0, outer, 2);
+		free(img);
+		img = file_read_all(path, &len);
+		/* cut inside the big payload, after the embedded frames */
+		write_prefix(path, img, len - 500);
+		assert_int_equal(wal_replay_salted(lsm_io_posix(), path,
+						   salt ? 9 : 0, true, collect,
+						   &g, &info, NULL), 0);
+		assert_int_equal(g.n, 1);
+		assert_memory_equal(g.rec[0], "head", 4);
+		assert_true(info.torn);
+		assert_int_equal(info.end, WAL_HEADER_BYTES + 4);
+		got_free(&g);
+		free(img);
+		free(payload);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1002,6 +1111,8 @@ int main(void)
 		T(test_io_posix),
 		T(test_fault_counts),
 		T(test_replay_read_error),
+		T(test_salt_separates_segments),
+		T(test_torn_record_with_embedded_frames),
 #undef T
 	};
 

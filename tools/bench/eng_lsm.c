@@ -95,9 +95,11 @@ static int lsm_b_get(void *h, const void *k, size_t kl, void *buf,
 	struct lsm_err e = { 0 };
 	int rc = lsm_get_buf(h, NULL, k, kl, buf, cap, vlen, &e);
 
-	if (rc < 0 && rc != -ENOENT)
+	if (rc < 0)
 		copy_err(err, &e);
-	return rc;
+	if (rc == 0)
+		return -ENOENT; /* engine.h: absent */
+	return rc < 0 ? rc : 0;
 }
 
 static int lsm_b_iter_new(void *h, void **it, char *err)

@@ -55,10 +55,10 @@ static void print_namespace(struct lsm_db *db)
 	int rc = lsm_get(db, NULL, CODEC_SUPER_KEY, CODEC_SUPER_KEY_LEN, &v,
 			 &n, NULL);
 
-	if (rc == 0 && codec_super_decode(v, n, &sb) == 0)
+	if (rc == 1 && codec_super_decode(v, n, &sb) == 0)
 		printf("namespace format: %" PRIu32 " (chunk size %" PRIu32
 		       " bytes)\n", sb.version, sb.chunk_size);
-	else if (rc == -ENOENT)
+	else if (rc == 0)
 		printf("namespace format: none (not formatted)\n");
 	else
 		printf("namespace format: unreadable superblock\n");
