@@ -270,8 +270,8 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The numbers of the WAL segments at or above the manifest's log number,
- * ascending. */
+/* The numbers of the WAL segments at or above the manifest's log number
+ * found in the directory, ascending. */
 static int list_wals(struct lsm_db *db, uint64_t **out, size_t *n,
 		     struct lsm_err *err)
 {
@@ -300,6 +300,120 @@ static int list_wals(struct lsm_db *db, uint64_t **out, size_t *n,
 	return 0;
 }
 
+static int wal_file_size(struct lsm_db *db, uint64_t number, uint64_t *size)
+{
+	char path[LSM_PATH_MAX];
+	int fd, rc;
+
+	filename_path(path, db->dir, FILE_WAL, number);
+	rc = db->io->open(db->io, path, O_RDONLY, 0, &fd);
+	if (rc < 0)
+		return rc;
+	rc = db->io->fsize(db->io, fd, size);
+	db->io->close(db->io, fd);
+	return rc;
+}
+
+/* One segment to replay: its salt (0 for a segment written before the
+ * store tracked its log) and whether a torn tail is allowed. */
+struct wal_plan {
+	uint64_t number, salt;
+	bool tail_ok;
+};
+
+/* Checks the segments on disk (NUMS, ascending) against those the
+ * manifest tracks and fills PLAN (room for N + tracked entries) with what
+ * to replay, in order:
+ *  - a tracked segment must exist, and a sealed one have exactly its
+ *    sealed size (else -EUCLEAN: acknowledged writes would be lost);
+ *  - an untracked segment older than every tracked one is a legacy
+ *    segment, replayed unsalted;
+ *  - an untracked segment newer than a tracked one was created but never
+ *    recorded (a crash in between): it must be empty and is skipped.
+ * Only the newest segment, if unsealed, may have a torn tail. */
+static int plan_wals(struct lsm_db *db, const uint64_t *nums, size_t n,
+		     struct wal_plan *plan, size_t *np, struct lsm_err *err)
+{
+	const struct version_set *vs = &db->vs;
+	uint64_t first = vs->nwals ? vs->wals[0].number : UINT64_MAX;
+	size_t i = 0, t = 0, k = 0;
+
+	while (i < n || t < vs->nwals) {
+		const struct edit_wal *w = t < vs->nwals ? &vs->wals[t] : NULL;
+		uint64_t size = 0;
+		int rc;
+
+		if (w && (i == n || w->number < nums[i])) {
+			return lsm_err_set(err, -EUCLEAN, "%s: log segment "
+					   "%06llu.wal is missing (the manifest"
+					   " records it; writes in it would be "
+					   "lost); restore it, or see lsmfs-ctl"
+					   " check", db->dir,
+					   (unsigned long long)w->number);
+		}
+		if (w && w->number == nums[i]) {
+			if (w->sealed) {
+				rc = wal_file_size(db, w->number, &size);
+				if (rc < 0 || size != w->size)
+					return lsm_err_set(err, -EUCLEAN,
+						"%s: log segment %06llu.wal has "
+						"%llu bytes, but it was sealed at"
+						" %llu (truncated or damaged); "
+						"see lsmfs-ctl check", db->dir,
+						(unsigned long long)w->number,
+						(unsigned long long)size,
+						(unsigned long long)w->size);
+			}
+			plan[k++] = (struct wal_plan){ .number = w->number,
+						       .salt = w->number,
+						       .tail_ok = !w->sealed };
+			i++, t++;
+			continue;
+		}
+		/* nums[i] is not tracked */
+		if (nums[i] < first) {
+			plan[k++] = (struct wal_plan){ .number = nums[i],
+						       .tail_ok = true };
+		} else {
+			rc = wal_file_size(db, nums[i], &size);
+			if (rc == 0 && size != 0)
+				return lsm_err_set(err, -EUCLEAN, "%s: log "
+					"segment %06llu.wal (%llu bytes) is "
+					"not in the manifest; see lsmfs-ctl "
+					"check", db->dir,
+					(unsigned long long)nums[i],
+					(unsigned long long)size);
+		}
+		i++;
+	}
+	/* every segment but the newest was synced before the next began */
+	for (size_t j = 0; j + 1 < k; j++)
+		plan[j].tail_ok = false;
+	*np = k;
+	return 0;
+}
+
+/* Cuts a torn tail off the newest segment before a newer one exists, so
+ * that a crash after that cannot leave the torn record in the middle. */
+static int cut_torn_tail(struct lsm_db *db, const char *path, uint64_t end,
+			 struct lsm_err *err)
+{
+	int fd, rc;
+
+	rc = db->io->open(db->io, path, O_WRONLY, 0, &fd);
+	if (rc == 0) {
+		rc = db->io->ftruncate(db->io, fd, end);
+		if (rc == 0)
+			rc = db->io->fsync(db->io, fd);
+		db->io->close(db->io, fd);
+	}
+	if (rc < 0)
+		return lsm_err_set(err, rc, "%s: cannot cut the torn tail at "
+				   "offset %llu: %s", path,
+				   (unsigned long long)end, strerror(-rc));
+	return 0;
+}
+
 /* Replays the live WAL segments into memtables.  A writable db writes them
  * out as L0 tables (into EDIT); a read-only one keeps the last memtable. */
 static int recover_wals(struct lsm_db *db, struct version_edit *edit,
@@ -308,28 +422,39 @@ static int recover_wals(struct lsm_db *db, struct version_edit *edit,
 	struct replay r = { .db = db, .edit = edit };
 	char path[LSM_PATH_MAX];
 	struct wal_replay_info info;
+	struct wal_plan *plan = NULL;
 	uint64_t *nums = NULL, number;
-	size_t n = 0;
+	size_t n = 0, np = 0;
 	int rc;
 
 	r.mem = memtable_new();
 	if (!r.mem)
 		return lsm_err_set(err, -ENOMEM, "out of memory");
 	rc = list_wals(db, &nums, &n, err);
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		filename_path(path, db->dir, FILE_WAL, nums[i]);
+	if (rc == 0 && !(plan = calloc(n + db->vs.nwals + 1, sizeof(*plan))))
+		rc = lsm_err_set(err, -ENOMEM, "out of memory");
+	if (rc == 0)
+		rc = plan_wals(db, nums, n, plan, &np, err);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (nums[i] >= db->vs.next_file)
+			db->vs.next_file = nums[i] + 1;
+	for (size_t i = 0; rc == 0 && i < np; i++) {
+		filename_path(path, db->dir, FILE_WAL, plan[i].number);
 		r.path = path;
-		rc = wal_replay(db->io, path, i + 1 == n, replay_record, &r,
-				&info, err);
-		if (rc == 0 && info.torn)
+		rc = wal_replay_salted(db->io, path, plan[i].salt,
+				       plan[i].tail_ok, replay_record, &r,
+				       &info, err);
+		if (rc == 0 && info.torn) {
 			db_log(db, LSM_LOG_WARN, "%s: ignored a torn tail of "
 			       "%llu bytes at offset %llu (a write that was "
 			       "never acknowledged)", path,
 			       (unsigned long long)(info.size - info.end),
 			       (unsigned long long)info.end);
-		if (nums[i] >= db->vs.next_file)
-			db->vs.next_file = nums[i] + 1;
+			if (!db->read_only)
+				rc = cut_torn_tail(db, path, info.end, err);
+		}
 	}
+	free(plan);
 	free(nums);
 	if (rc == 0 && r.max_seq > db->vs.last_seq)
 		db->vs.last_seq = r.max_seq;
@@ -350,7 +475,7 @@ static int open_new_wal(struct lsm_db *db, struct lsm_err *err)
 
 	db->wal_number = vset_new_file_number(&db->vs);
 	filename_path(path, db->dir, FILE_WAL, db->wal_number);
-	rc = wal_create(db->io, path, &db->wal, err);
+	rc = wal_create_salted(db->io, path, db->wal_number, &db->wal, err);
 	if (rc == 0)
 		rc = db->io->sync_dir(db->io, db->dir);
 	if (rc < 0)
@@ -367,6 +492,8 @@ static int recover(struct lsm_db *db, bool fresh, struct lsm_err *err)
 	int rc;
 
 	rc = fresh ? vset_create(&db->vs, err) : vset_recover(&db->vs, err);
+	if (rc == 0 && !fresh)
+		rc = vset_verify_tables(&db->vs, err);
 	if (rc < 0)
 		return rc;
 	version_edit_init(&edit);
@@ -376,7 +503,11 @@ static int recover(struct lsm_db *db, bool fresh, struct lsm_err *err)
 		if (rc == 0) {
 			edit.has_log_number = true;
 			edit.log_number = db->wal_number;
-			rc = db_log_and_apply(db, &edit, err);
+			rc = version_edit_add_wal(&edit, db->wal_number);
+			if (rc < 0)
+				lsm_err_set(err, rc, "out of memory");
+			else
+				rc = db_log_and_apply(db, &edit, err);
 		}
 	}
 	version_edit_free(&edit);
@@ -503,6 +634,26 @@ int lsm_open(const char *dir, const struct lsm_options *opts,
 	return 0;
 }
 
+static int seal_on_close(struct lsm_db *db, uint64_t size,
+			 struct lsm_err *err)
+{
+	struct version_edit e;
+	int rc;
+
+	if (!vset_find_wal(&db->vs, db->wal_number))
+		return 0; /* legacy segment of a store opened read-only */
+	version_edit_init(&e);
+	rc = version_edit_seal_wal(&e, db->wal_number, size);
+	pthread_mutex_lock(&db->mu);
+	if (rc < 0)
+		rc = lsm_err_set(err, rc, "out of memory");
+	else
+		rc = db_log_and_apply(db, &e, err);
+	pthread_mutex_unlock(&db->mu);
+	version_edit_free(&e);
+	return rc;
+}
+
 int lsm_close(struct lsm_db *db, struct lsm_err *err)
 {
 	int rc = 0;
@@ -511,8 +662,14 @@ int lsm_close(struct lsm_db *db, struct lsm_err *err)
 		return 0;
 	db_bg_stop(db);
 	if (db->wal && !db->bg_error) {
+		uint64_t size = wal_size(db->wal);
+
 		rc = wal_close(db->wal, true, err);
 		db->wal = NULL;
+		/* After a clean close the log's length is known: seal it, so
+		 * that a later truncation is caught at open. */
+		if (rc == 0)
+			rc = seal_on_close(db, size, err);
 	}
 	if (!db->read_only && !db->bg_error) {
 		pthread_mutex_lock(&db->mu);

@@ -317,6 +317,13 @@ void db_bg_stop(struct lsm_db *db)
 int db_wait_flush(struct lsm_db *db, struct lsm_err *err)
 {
 	while (db->imm && !db->bg_error) {
+		/* Waiting would last as long as the disk stays full or
+		 * broken (and each kick would cut the retry back-off
+		 * short): say so instead. */
+		if (db->flush_retries >= FLUSH_FAILS_REFUSE)
+			return lsm_err_set(err, db->flush_error, "flush keeps "
+					   "failing (%s); retrying in the "
+					   "background", db->flush_err.msg);
 		db_bg_kick(db);
 		pthread_cond_wait(&db->done_cv, &db->mu);
 	}

@@ -180,4 +180,8 @@ uint64_t db_oldest_snapshot(struct lsm_db *db);
 struct iiter *db_internal_iter(struct lsm_db *db, struct super *sv,
 			       struct lsm_err *err);
 
+/* Failed flush attempts after which a writer needing the memtable's room,
+ * or lsm_flush, gets the flush error instead of waiting. */
+#define FLUSH_FAILS_REFUSE 3
+
 #endif /* LSM_DB_IMPL_H */

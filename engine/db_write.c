@@ -15,10 +15,28 @@
 #include "filename.h"
 
 #define GROUP_MAX_BYTES (1u << 20)
-/* Failed flush attempts after which a writer needing the memtable's room
- * gets the flush error instead of waiting. */
-#define FLUSH_FAILS_REFUSE 3
 #define GROUP_SMALL_BYTES (128u << 10)
+
+/* Records in the manifest that segment OLD is sealed at SIZE bytes and
+ * segment NEW begins, before NEW takes a write: a segment that goes
+ * missing, or a sealed one that shrinks, is then detected at open. */
+static int track_switch(struct lsm_db *db, uint64_t old, uint64_t size,
+			uint64_t new, struct lsm_err *err)
+{
+	struct version_edit e;
+	int rc;
+
+	version_edit_init(&e);
+	rc = version_edit_seal_wal(&e, old, size);
+	if (rc == 0)
+		rc = version_edit_add_wal(&e, new);
+	if (rc < 0)
+		rc = lsm_err_set(err, rc, "out of memory");
+	else
+		rc = db_log_and_apply(db, &e, err);
+	version_edit_free(&e);
+	return rc;
+}
 
 /* Switches to a new memtable and WAL segment (under mu, leader only). The
  * old segment is synced first so that only the newest segment can ever
@@ -38,11 +56,17 @@ static int switch_memtable(struct lsm_db *db, struct lsm_err *err)
 
 		db->wal_number = vset_new_file_number(&db->vs);
 		filename_path(path, db->dir, FILE_WAL, db->wal_number);
-		rc = wal_create(db->io, path, &db->wal, err);
+		rc = wal_create_salted(db->io, path, db->wal_number,
+				       &db->wal, err);
 		if (rc == 0 && (rc = db->io->sync_dir(db->io, db->dir)) < 0)
 			lsm_err_set(err, rc, "%s: cannot sync directory: %s",
 				    db->dir, strerror(-rc));
+		if (rc == 0)
+			rc = track_switch(db, old_number, wal_size(old),
+					  db->wal_number, err);
 		if (rc < 0) {
+			/* The new segment stays: the manifest may name it
+			 * (an fsync that failed may still have written). */
 			if (db->wal != old)
 				wal_close(db->wal, false, NULL);
 			db->wal = old;

@@ -376,8 +376,27 @@ static int cmp_disk(const void *a, const void *b)
 	return x->number < y->number ? -1 : x->number > y->number;
 }
 
-/* Replays the live log segments as recovery would: a torn tail is fine in
- * the newest only. */
+/* Segments the manifest tracks but the directory lacks. */
+static void chk_missing_wals(struct chk *c)
+{
+	char path[LSM_PATH_MAX];
+
+	for (size_t t = 0; c->have_manifest && t < c->vs.nwals; t++) {
+		const struct edit_wal *w = &c->vs.wals[t];
+
+		if (chk_find(c, FILE_WAL, w->number))
+			continue;
+		filename_path(path, c->dir, FILE_WAL, w->number);
+		chk_report(c, path, LSM_CHECK_NO_OFFSET, "missing (the manifest "
+			   "records this log segment%s)", w->sealed ?
+			   ", sealed" : "");
+	}
+}
+
+/* Replays the live log segments as recovery would (engine/db.c
+ * plan_wals): tracked segments salted, a sealed one exactly its sealed
+ * size, an untracked one newer than a tracked one empty; a torn tail is
+ * fine in the newest unsealed segment only. */
 static void chk_wals(struct chk *c)
 {
 	char path[LSM_PATH_MAX];
@@ -385,24 +404,42 @@ static void chk_wals(struct chk *c)
 	struct wal_replay_info info;
 	struct lsm_err e;
 	size_t last = SIZE_MAX;
+	uint64_t first = c->vs.nwals ? c->vs.wals[0].number : UINT64_MAX;
 
 	qsort(c->files, c->nfiles, sizeof(*c->files), cmp_disk);
+	chk_missing_wals(c);
 	for (size_t i = 0; i < c->nfiles; i++)
 		if (c->files[i].kind == FILE_WAL)
 			last = i;
 	for (size_t i = 0; i < c->nfiles; i++) {
 		const struct disk_file *d = &c->files[i];
+		const struct edit_wal *t;
 
 		if (d->kind != FILE_WAL)
 			continue;
-		if (!c->have_manifest || d->number >= c->vs.log_number) {
-			filename_path(path, c->dir, FILE_WAL, d->number);
-			memset(&e, 0, sizeof(e));
-			if (wal_replay(c->io, path, i == last, wal_chk_rec, &w,
-				       &info, &e) < 0)
-				chk_report_err(c, path, &e);
-		}
 		chk_progress(c, d->size);
+		if (c->have_manifest && d->number < c->vs.log_number)
+			continue;
+		filename_path(path, c->dir, FILE_WAL, d->number);
+		t = c->have_manifest ? vset_find_wal(&c->vs, d->number) : NULL;
+		if (t && t->sealed && d->size != t->size)
+			chk_report(c, path, LSM_CHECK_NO_OFFSET, "%llu bytes, "
+				   "but the segment was sealed at %llu "
+				   "(truncated or extended)",
+				   (unsigned long long)d->size,
+				   (unsigned long long)t->size);
+		if (!t && c->have_manifest && d->number > first) {
+			if (d->size)
+				chk_report(c, path, LSM_CHECK_NO_OFFSET,
+					   "%llu bytes, not in the manifest",
+					   (unsigned long long)d->size);
+			continue;
+		}
+		memset(&e, 0, sizeof(e));
+		if (wal_replay_salted(c->io, path, t ? d->number : 0,
+				      i == last && !(t && t->sealed),
+				      wal_chk_rec, &w, &info, &e) < 0)
+			chk_report_err(c, path, &e);
 	}
 }
 
@@ -566,6 +603,12 @@ static void edit_text(const struct version_edit *e, struct buf *b)
 {
 	if (e->has_comparator)
 		bprintf(b, "comparator lsm.bytewise\n");
+	if (e->has_features)
+		bprintf(b, "features compat 0x%" PRIx64 " ro_compat 0x%" PRIx64
+			" incompat 0x%" PRIx64 "%s\n", e->features.compat,
+			e->features.ro_compat, e->features.incompat,
+			e->features.incompat & LSM_FEAT_INCOMPAT_WAL_V2 ?
+			" (wal_v2)" : "");
 	if (e->has_log_number)
 		bprintf(b, "log_number %" PRIu64 "\n", e->log_number);
 	if (e->has_next_file)
@@ -584,6 +627,15 @@ static void edit_text(const struct version_edit *e, struct buf *b)
 		bprintf(b, " .. ");
 		bikey(b, f->largest, f->largest_len);
 		bprintf(b, "\n");
+	}
+	for (size_t i = 0; i < e->nwals; i++) {
+		if (e->wals[i].sealed)
+			bprintf(b, "log_sealed %06" PRIu64 " %" PRIu64
+				" bytes\n", e->wals[i].number,
+				e->wals[i].size);
+		else
+			bprintf(b, "log_added %06" PRIu64 "\n",
+				e->wals[i].number);
 	}
 	for (size_t i = 0; i < e->npointers; i++) {
 		bprintf(b, "compact_pointer L%d ", e->pointers[i].level);
@@ -614,6 +666,20 @@ static int dump_edit(void *ctx, const uint8_t *rec, size_t len,
 	return d->fn(d->ctx, &r);
 }
 
+/* A segment alone does not say whether it is salted (the manifest does):
+ * one whose first record reads only unsalted is a legacy segment. */
+static int dump_wal(struct dump *d, uint64_t number, struct lsm_err *err)
+{
+	struct wal_replay_info info;
+	int rc = wal_replay_salted(lsm_io_posix(), d->path, number, true,
+				   dump_batch, d, &info, err);
+
+	if (rc == 0 && info.records == 0 && info.size > 0)
+		rc = wal_replay(lsm_io_posix(), d->path, true, dump_batch, d,
+				NULL, err);
+	return rc;
+}
+
 int lsm_dump_file(const char *path,
 		  int (*fn)(void *ctx, const struct lsm_dump_rec *r),
 		  void *ctx, struct lsm_err *err)
@@ -628,8 +694,7 @@ int lsm_dump_file(const char *path,
 	case FILE_TABLE:
 		return dump_table(&d, err);
 	case FILE_WAL:
-		return wal_replay(lsm_io_posix(), path, true, dump_batch, &d,
-				  NULL, err);
+		return dump_wal(&d, number, err);
 	case FILE_MANIFEST:
 		rc = wal_replay(lsm_io_posix(), path, true, dump_edit, &d,
 				NULL, err);

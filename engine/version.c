@@ -19,6 +19,12 @@ enum edit_tag {
 	TAG_ADDED = 5,
 	TAG_POINTER = 6,
 	TAG_COMPARATOR = 7,
+	TAG_FEATURES = 8,
+	TAG_WAL_ADDED = 9,
+	TAG_WAL_SEALED = 10,
+	/* Tags from here on carry lenbytes and may be skipped by readers
+	 * that do not know them (room for compatible additions). */
+	TAG_FIRST_SKIPPABLE = 64,
 };
 
 #define COMPARATOR_NAME "lsm.bytewise"
@@ -74,6 +80,7 @@ void version_edit_free(struct version_edit *e)
 	free(e->added);
 	free(e->deleted);
 	free(e->pointers);
+	free(e->wals);
 	version_edit_init(e);
 }
 
@@ -141,9 +148,32 @@ int version_edit_set_pointer(struct version_edit *e, int level,
 	return 0;
 }
 
+static int edit_wal(struct version_edit *e, uint64_t number, uint64_t size,
+		    bool sealed)
+{
+	if (grow((void **)&e->wals, e->nwals, &e->cap_wals,
+		 sizeof(*e->wals)) < 0)
+		return -ENOMEM;
+	e->wals[e->nwals++] = (struct edit_wal){ .number = number,
+						 .size = size,
+						 .sealed = sealed };
+	return 0;
+}
+
+int version_edit_add_wal(struct version_edit *e, uint64_t number)
+{
+	return edit_wal(e, number, 0, false);
+}
+
+int version_edit_seal_wal(struct version_edit *e, uint64_t number,
+			  uint64_t size)
+{
+	return edit_wal(e, number, size, true);
+}
+
 /* Encoding, in this order (decoders accept any order):
- *   [7 comparator] [1 log_number] [2 next_file] [3 last_seq]
- *   6 pointer* 4 deleted* 5 added*
+ *   [7 comparator] [8 features] [1 log_number] [2 next_file] [3 last_seq]
+ *   6 pointer* 4 deleted* 5 added* (9 wal added | 10 wal sealed)*
  * A failed allocation leaves OUT with its oom flag set. */
 void version_edit_encode(const struct version_edit *e, struct buf *out)
 {
@@ -152,6 +182,12 @@ void version_edit_encode(const struct version_edit *e, struct buf *out)
 	if (e->has_comparator) {
 		buf_put_varint(out, TAG_COMPARATOR);
 		buf_put_lenbytes(out, COMPARATOR_NAME, strlen(COMPARATOR_NAME));
+	}
+	if (e->has_features) {
+		buf_put_varint(out, TAG_FEATURES);
+		buf_put_varint(out, e->features.compat);
+		buf_put_varint(out, e->features.ro_compat);
+		buf_put_varint(out, e->features.incompat);
 	}
 	if (e->has_log_number) {
 		buf_put_varint(out, TAG_LOG_NUMBER);
@@ -184,6 +220,13 @@ void version_edit_encode(const struct version_edit *e, struct buf *out)
 		buf_put_varint(out, f->size);
 		buf_put_lenbytes(out, f->smallest, f->smallest_len);
 		buf_put_lenbytes(out, f->largest, f->largest_len);
+	}
+	for (i = 0; i < e->nwals; i++) {
+		buf_put_varint(out, e->wals[i].sealed ? TAG_WAL_SEALED
+						      : TAG_WAL_ADDED);
+		buf_put_varint(out, e->wals[i].number);
+		if (e->wals[i].sealed)
+			buf_put_varint(out, e->wals[i].size);
 	}
 }
 
@@ -305,6 +348,47 @@ static int dec_comparator(struct dec *d, struct version_edit *e)
 	return 0;
 }
 
+static int dec_features(struct dec *d, struct version_edit *e)
+{
+	int rc;
+
+	if (e->has_features)
+		return bad(d, "features repeated");
+	e->has_features = true;
+	if ((rc = get_u64(d, &e->features.compat, "truncated features")) < 0 ||
+	    (rc = get_u64(d, &e->features.ro_compat,
+			  "truncated features")) < 0 ||
+	    (rc = get_u64(d, &e->features.incompat,
+			  "truncated features")) < 0)
+		return rc;
+	return 0;
+}
+
+static int dec_wal(struct dec *d, struct version_edit *e, bool sealed)
+{
+	uint64_t number, size = 0;
+	int rc;
+
+	if ((rc = get_u64(d, &number, "truncated log number")) < 0 ||
+	    (sealed && (rc = get_u64(d, &size, "truncated log size")) < 0))
+		return rc;
+	if (number == 0)
+		return bad(d, "log number 0");
+	rc = edit_wal(e, number, size, sealed);
+	return rc < 0 ? lsm_err_set(d->err, rc, "version edit: out of memory")
+		      : 0;
+}
+
+/* A field this version does not know, of the skippable kind. */
+static int dec_skip(struct dec *d)
+{
+	const uint8_t *p;
+	size_t len;
+
+	d->p = get_lenbytes(d->p, d->end, &p, &len);
+	return d->p ? 0 : bad(d, "truncated unknown field");
+}
+
 static int dec_field(struct dec *d, struct version_edit *e)
 {
 	uint32_t tag;
@@ -331,7 +415,15 @@ static int dec_field(struct dec *d, struct version_edit *e)
 		return dec_pointer(d, e);
 	case TAG_COMPARATOR:
 		return dec_comparator(d, e);
+	case TAG_FEATURES:
+		return dec_features(d, e);
+	case TAG_WAL_ADDED:
+		return dec_wal(d, e, false);
+	case TAG_WAL_SEALED:
+		return dec_wal(d, e, true);
 	default:
+		if (tag >= TAG_FIRST_SKIPPABLE)
+			return dec_skip(d);
 		return bad(d, "unknown tag");
 	}
 }

@@ -61,9 +61,35 @@ struct edit_file {
 	uint64_t number;     /* deleted */
 };
 
+/* Store format features (engine/doc/manifest.md, "Format features"), ext4
+ * style: a reader must know every INCOMPAT bit to open the store at all,
+ * every RO_COMPAT bit to write it; COMPAT bits may be ignored. */
+#define LSM_FEAT_INCOMPAT_WAL_V2 0x1u /* WAL segments tracked in the
+                                       * manifest, records salted with the
+                                       * segment number */
+#define LSM_FEAT_COMPAT_KNOWN 0u
+#define LSM_FEAT_RO_COMPAT_KNOWN 0u
+#define LSM_FEAT_INCOMPAT_KNOWN LSM_FEAT_INCOMPAT_WAL_V2
+
+struct lsm_features {
+	uint64_t compat, ro_compat, incompat;
+};
+
+/* A WAL segment event in an edit: created (SEALED false), or sealed at
+ * SIZE bytes, which it never passes again. */
+struct edit_wal {
+	uint64_t number;
+	uint64_t size;
+	bool sealed;
+};
+
 struct version_edit {
 	bool has_log_number, has_next_file, has_last_seq, has_comparator;
+	bool has_features;
 	uint64_t log_number, next_file, last_seq;
+	struct lsm_features features;
+	struct edit_wal *wals;
+	size_t nwals, cap_wals;
 	struct edit_file *added;
 	size_t nadded, cap_added;
 	struct edit_file *deleted;
@@ -82,6 +108,10 @@ int version_edit_delete_file(struct version_edit *e, int level,
 			     uint64_t number);
 int version_edit_set_pointer(struct version_edit *e, int level,
 			     const uint8_t *key, size_t len);
+/* Records that WAL segment NUMBER was created / sealed at SIZE bytes. */
+int version_edit_add_wal(struct version_edit *e, uint64_t number);
+int version_edit_seal_wal(struct version_edit *e, uint64_t number,
+			  uint64_t size);
 void version_edit_encode(const struct version_edit *e, struct buf *out);
 /* -EUCLEAN on malformed input (E is then freed and re-inited). */
 int version_edit_decode(struct version_edit *e, const uint8_t *p, size_t len,
@@ -132,6 +162,12 @@ struct version_set {
 	bool read_only;
 	uint64_t manifest_limit; /* roll over past this many bytes; vset_init
 	                          * sets VSET_MANIFEST_LIMIT (tests lower it) */
+	struct lsm_features features; /* zero: a store made before format
+	                               * features (legacy WAL framing) */
+	/* WAL segments the manifest tracks at or above log_number,
+	 * ascending (wal_v2 stores; `sealed` ones have their final size). */
+	struct edit_wal *wals;
+	size_t nwals, cap_wals;
 };
 
 #define VSET_MANIFEST_LIMIT (UINT64_C(64) << 20)
@@ -145,6 +181,16 @@ void vset_destroy(struct version_set *vs);
 
 /* Creates an empty store's first manifest and CURRENT. */
 int vset_create(struct version_set *vs, struct lsm_err *err);
+
+/* Checks that every table of the current version exists with the size
+ * the manifest records: -EUCLEAN naming the first few otherwise (LevelDB
+ * refuses such a store too; reading it would turn lost tables into
+ * missing keys). */
+int vset_verify_tables(struct version_set *vs, struct lsm_err *err);
+
+/* The tracked segment NUMBER, or NULL. */
+const struct edit_wal *vset_find_wal(const struct version_set *vs,
+				     uint64_t number);
 
 /* Reads CURRENT and replays its manifest into the current version.  A torn
  * last record (crash while appending) is ignored; any other damage is an

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -248,6 +249,95 @@ static void install(struct version_set *vs, struct version *v)
 	version_unref(old);
 }
 
+/* ---- tracked WAL segments ---- */
+
+const struct edit_wal *vset_find_wal(const struct version_set *vs,
+				     uint64_t number)
+{
+	for (size_t i = 0; i < vs->nwals; i++)
+		if (vs->wals[i].number == number)
+			return &vs->wals[i];
+	return NULL;
+}
+
+/* Applies E's WAL events to WALS (ascending), then forgets segments below
+ * LOG_NUMBER.  -ENOMEM leaves WALS valid. */
+static int wals_apply(struct edit_wal **wals, size_t *n, size_t *cap,
+		      const struct version_edit *e, uint64_t log_number)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < e->nwals; i++) {
+		const struct edit_wal *w = &e->wals[i];
+		size_t j = 0;
+
+		while (j < *n && (*wals)[j].number < w->number)
+			j++;
+		if (j < *n && (*wals)[j].number == w->number) {
+			if (w->sealed)
+				(*wals)[j] = *w;
+			continue;
+		}
+		if (*n == *cap) {
+			size_t nc = *cap ? *cap * 2 : 8;
+			struct edit_wal *a = realloc(*wals, nc * sizeof(*a));
+
+			if (!a)
+				return -ENOMEM;
+			*wals = a;
+			*cap = nc;
+		}
+		memmove(*wals + j + 1, *wals + j, (*n - j) * sizeof(**wals));
+		(*wals)[j] = *w;
+		(*n)++;
+	}
+	for (size_t i = 0; i < *n; i++)
+		if ((*wals)[i].number >= log_number)
+			(*wals)[k++] = (*wals)[i];
+	*n = k;
+	return 0;
+}
+
+/* Makes room for E's WAL events, so that applying them after the edit is
+ * durable cannot fail. */
+static int reserve_wals(struct version_set *vs, const struct version_edit *e)
+{
+	size_t need = vs->nwals + e->nwals;
+	struct edit_wal *a;
+
+	if (need <= vs->cap_wals)
+		return 0;
+	a = realloc(vs->wals, need * sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	vs->wals = a;
+	vs->cap_wals = need;
+	return 0;
+}
+
+/* -EPROTONOSUPPORT when the store needs features this build lacks. */
+static int check_features(const struct version_set *vs,
+			  const struct lsm_features *f, const char *path,
+			  struct lsm_err *err)
+{
+	uint64_t inc = f->incompat & ~(uint64_t)LSM_FEAT_INCOMPAT_KNOWN;
+	uint64_t ro = f->ro_compat & ~(uint64_t)LSM_FEAT_RO_COMPAT_KNOWN;
+
+	if (inc)
+		return lsm_err_set(err, -EPROTONOSUPPORT, "%s: the store uses "
+				   "format features this lsmfs %s does not "
+				   "know (incompat 0x%llx); open it with a "
+				   "newer lsmfs", path, LSM_VERSION_STRING,
+				   (unsigned long long)inc);
+	if (ro && !vs->read_only)
+		return lsm_err_set(err, -EROFS, "%s: the store uses format "
+				   "features this lsmfs %s can read but not "
+				   "write (ro_compat 0x%llx); open it "
+				   "read-only or with a newer lsmfs", path,
+				   LSM_VERSION_STRING, (unsigned long long)ro);
+	return 0;
+}
+
 /* ---- snapshots, manifests and CURRENT ---- */
 
 static const struct buf *latest_pointer(const struct version_set *vs,
@@ -282,6 +372,26 @@ static int snapshot_encode(const struct version_set *vs,
 	s.log_number = e ? e->log_number : vs->log_number;
 	s.next_file = e ? e->next_file : vs->next_file;
 	s.last_seq = e ? e->last_seq : vs->last_seq;
+	s.has_features = vs->features.compat || vs->features.ro_compat ||
+			 vs->features.incompat;
+	s.features = vs->features;
+	for (i = 0; rc == 0 && i < vs->nwals; i++) {
+		const struct edit_wal *w = &vs->wals[i];
+
+		if (w->number < s.log_number)
+			continue;
+		rc = version_edit_add_wal(&s, w->number);
+		if (rc == 0 && w->sealed)
+			rc = version_edit_seal_wal(&s, w->number, w->size);
+	}
+	for (i = 0; e && rc == 0 && i < e->nwals; i++) {
+		const struct edit_wal *w = &e->wals[i];
+
+		if (w->number < s.log_number)
+			continue;
+		rc = w->sealed ? version_edit_seal_wal(&s, w->number, w->size)
+			       : version_edit_add_wal(&s, w->number);
+	}
 	for (l = 0; l < LSM_MAX_LEVELS && rc == 0; l++) {
 		struct buf tmp;
 		const struct buf *p = latest_pointer(vs, e, l, &tmp);
@@ -444,6 +554,9 @@ void vset_destroy(struct version_set *vs)
 	vs->current = NULL;
 	for (l = 0; l < LSM_MAX_LEVELS; l++)
 		buf_free(&vs->pointers[l]);
+	free(vs->wals);
+	vs->wals = NULL;
+	vs->nwals = vs->cap_wals = 0;
 	free(vs->dir);
 	vs->dir = NULL;
 }
@@ -462,6 +575,7 @@ int vset_create(struct version_set *vs, struct lsm_err *err)
 	vs->next_file = 2;
 	vs->log_number = vs->last_seq = 0;
 	vs->manifest_number = 1;
+	vs->features.incompat = LSM_FEAT_INCOMPAT_WAL_V2;
 	rc = vb_finish(&b, vs, &v);
 	if (rc == 0)
 		rc = snapshot_encode(vs, v, NULL, &snap);
@@ -481,6 +595,62 @@ out:
 }
 
 /* ---- recovery ---- */
+
+#define VERIFY_NAMES_MAX 4 /* tables named in the message */
+
+/* Checks one table: 1 when it is missing or of another size than the
+ * manifest records (a note appended to MSG), 0 when fine. */
+static int verify_table(struct version_set *vs, const struct file_meta *f,
+			char *msg, size_t cap, unsigned shown)
+{
+	char path[LSM_PATH_MAX];
+	uint64_t size = 0;
+	size_t used = strlen(msg);
+	int fd, rc;
+
+	if (filename_path(path, vs->dir, FILE_TABLE, f->number) < 0)
+		return 1;
+	rc = vs->io->open(vs->io, path, O_RDONLY, 0, &fd);
+	if (rc == 0) {
+		rc = vs->io->fsize(vs->io, fd, &size);
+		vs->io->close(vs->io, fd);
+	}
+	if (rc == 0 && size == f->size)
+		return 0;
+	if (shown < VERIFY_NAMES_MAX && used < cap) {
+		if (rc < 0)
+			snprintf(msg + used, cap - used, "%s%06llu.sst %s",
+				 shown ? ", " : "",
+				 (unsigned long long)f->number,
+				 rc == -ENOENT ? "missing" : strerror(-rc));
+		else
+			snprintf(msg + used, cap - used, "%s%06llu.sst has "
+				 "%llu bytes, not %llu", shown ? ", " : "",
+				 (unsigned long long)f->number,
+				 (unsigned long long)size,
+				 (unsigned long long)f->size);
+	}
+	return 1;
+}
+
+int vset_verify_tables(struct version_set *vs, struct lsm_err *err)
+{
+	const struct version *v = vs->current;
+	char msg[200] = "";
+	unsigned bad = 0, total = 0;
+
+	for (int l = 0; l < LSM_MAX_LEVELS; l++)
+		for (size_t i = 0; i < v->nfiles[l]; i++, total++)
+			bad += (unsigned)verify_table(vs, v->files[l][i], msg,
+						      sizeof(msg), bad);
+	if (!bad)
+		return 0;
+	return lsm_err_set(err, -EUCLEAN, "%s: %u of %u tables the manifest "
+			   "lists are missing or truncated (%s%s); restore "
+			   "them from a backup, or see lsmfs-ctl check",
+			   vs->dir, bad, total, msg,
+			   bad > VERIFY_NAMES_MAX ? ", ..." : "");
+}
 
 /* Reads CURRENT into the manifest number it names. */
 static int read_current(struct version_set *vs, uint64_t *number,
@@ -570,11 +740,23 @@ static int replay_record(void *ctx, const uint8_t *rec, size_t len,
 	if (rc < 0)
 		return lsm_err_set(err, rc, "%s: record at offset %llu: %s",
 				   r->path, (unsigned long long)off, why.msg);
+	if (e.has_features) {
+		rc = check_features(r->vs, &e.features, r->path, err);
+		if (rc < 0) {
+			version_edit_free(&e);
+			return rc;
+		}
+		r->vs->features = e.features;
+	}
 	rc = vb_apply(&r->b, &e, &why);
 	if (rc == 0 && (rc = replay_pointers(r->vs, &e)) < 0)
 		lsm_err_set(&why, rc, "out of memory");
 	if (rc == 0)
 		replay_counters(r, &e);
+	if (rc == 0 && (rc = wals_apply(&r->vs->wals, &r->vs->nwals,
+					&r->vs->cap_wals, &e,
+					r->vs->log_number)) < 0)
+		lsm_err_set(&why, rc, "out of memory");
 	version_edit_free(&e);
 	if (rc < 0)
 		return lsm_err_set(err, rc, "%s: record at offset %llu: %s",
@@ -658,6 +840,9 @@ int vset_recover(struct version_set *vs, struct lsm_err *err)
 	install(vs, v);
 	if (vs->read_only)
 		return 0;
+	/* Written from now on: segments tracked and salted (older segments,
+	 * untracked, are still replayed as they were written). */
+	vs->features.incompat |= LSM_FEAT_INCOMPAT_WAL_V2;
 	number = vset_new_file_number(vs);
 	rc = snapshot_encode(vs, v, NULL, &snap);
 	if (rc < 0)
@@ -801,7 +986,7 @@ int vset_log_and_apply(struct version_set *vs, struct version_edit *e,
 		rc = build_next(vs, e, &v, err);
 	if (rc < 0)
 		return rc;
-	if (reserve_pointers(vs, e) < 0) {
+	if (reserve_pointers(vs, e) < 0 || reserve_wals(vs, e) < 0) {
 		version_unref(v);
 		return lsm_err_set(err, -ENOMEM, "%s: out of memory", vs->dir);
 	}
@@ -823,6 +1008,8 @@ int vset_log_and_apply(struct version_set *vs, struct version_edit *e,
 	vs->log_number = e->log_number;
 	commit_pointers(vs, e);
 	install(vs, v);
+	/* Room was reserved above: this cannot fail. */
+	wals_apply(&vs->wals, &vs->nwals, &vs->cap_wals, e, vs->log_number);
 	return 0;
 }
 

@@ -284,7 +284,24 @@ static void test_edit_malformed(void **state)
 	size_t kl = ik(k, "ab", 5);
 
 	(void)state;
-	expect_bad((const uint8_t *)"\x63\x01", 2, "unknown tag");
+	expect_bad((const uint8_t *)"\x3f\x01", 2, "unknown tag");
+	/* tags from 64 on carry their length and may be skipped... */
+	expect_bad((const uint8_t *)"\x63\x05x", 3, "truncated unknown field");
+	{
+		struct version_edit e;
+
+		assert_int_equal(version_edit_decode(&e, (const uint8_t *)
+						     "\x63\x01x\x01\x07", 5,
+						     NULL), 0);
+		assert_true(e.has_log_number);
+		assert_int_equal(e.log_number, 7);
+		version_edit_free(&e);
+	}
+	/* ...but a repeated feature set or log number 0 is damage */
+	expect_bad((const uint8_t *)"\x08\x00\x00\x01\x08\x00\x00\x01", 8,
+		   "features repeated");
+	expect_bad((const uint8_t *)"\x09\x00", 2, "log number 0");
+	expect_bad((const uint8_t *)"\x0a\x05", 2, "truncated log size");
 	expect_bad((const uint8_t *)"\x00", 1, "unknown tag");
 	expect_bad((const uint8_t *)"\x01\x05\x01\x06", 4, "repeated");
 	expect_bad((const uint8_t *)"\x03\xff\xff\xff\xff\xff\xff\xff\xff"
@@ -555,8 +572,9 @@ static int count_cb(void *ctx, const uint8_t *rec, size_t len, uint64_t off,
 
 static void test_vset_snapshot_record(void **state)
 {
-	static const uint8_t want[] = "\x07\x0clsm.bytewise\x01\x00\x02\x02"
-				      "\x03\x00";
+	static const uint8_t want[] = "\x07\x0clsm.bytewise"
+				      "\x08\x00\x00\x01" /* wal_v2 */
+				      "\x01\x00\x02\x02\x03\x00";
 	struct tdir *d = *state;
 	struct version_set vs;
 	char path[LSM_PATH_MAX];
@@ -987,7 +1005,7 @@ static void test_bad_manifests(void **state)
 		assert_int_equal(wal_create(lsm_io_posix(), path, &w, NULL), 0);
 		r = (struct wal_rec){ b.p, b.len };
 		assert_int_equal(wal_append(w, &r, 1, NULL), 0);
-		r = (struct wal_rec){ "\x63", 1 };
+		r = (struct wal_rec){ "\x3f", 1 };
 		assert_int_equal(wal_append(w, &r, 1, NULL), 0);
 		assert_int_equal(wal_close(w, true, NULL), 0);
 		snprintf(want, sizeof(want), "offset %zu: version edit: "

@@ -270,15 +270,35 @@ static void test_wal_middle(void **state)
 	assert_true(f.off[0] + 200 > (uint64_t)size / 2);
 }
 
-static void test_wal_torn_tail(void **state)
+/* After a clean close the log is sealed at its length: a segment cut
+ * short is damage (acknowledged writes gone), not a torn tail. */
+static void test_wal_truncated_after_close(void **state)
 {
 	struct tdir *d = *state;
 	struct findings f;
+	char w[4096];
 
 	build_store(tdir_root(d));
-	assert_int_equal(corrupt_truncate(nth_file(d, ".wal", 0), -3), 0);
-	assert_int_equal(check(d, &f), 0);
-	assert_int_equal(f.reports, 0);
+	snprintf(w, sizeof(w), "%s", nth_file(d, ".wal", 0));
+	assert_int_equal(corrupt_truncate(w, -3), 0);
+	expect_damage(d, w);
+	check(d, &f);
+	assert_non_null(strstr(f.msg[0], "sealed"));
+}
+
+/* A sealed segment deleted outright is reported too. */
+static void test_wal_missing(void **state)
+{
+	struct tdir *d = *state;
+	struct findings f;
+	char w[4096];
+
+	build_store(tdir_root(d));
+	snprintf(w, sizeof(w), "%s", nth_file(d, ".wal", 0));
+	assert_int_equal(unlink(w), 0);
+	assert_true(check(d, &f) >= 1);
+	assert_string_equal(f.file[0], w);
+	assert_non_null(strstr(f.msg[0], "missing"));
 }
 
 static void test_garbage_current(void **state)
@@ -446,7 +466,8 @@ int main(void)
 		T(test_truncated_table),
 		T(test_missing_table),
 		T(test_wal_middle),
-		T(test_wal_torn_tail),
+		T(test_wal_truncated_after_close),
+		T(test_wal_missing),
 		T(test_garbage_current),
 		T(test_orphan_table),
 		T(test_not_a_store),
