@@ -30,6 +30,14 @@ static void dir_clear(struct dirh *d)
 	d->n = 0;
 }
 
+static void dir_free(struct dirh *d)
+{
+	dir_clear(d);
+	pthread_mutex_destroy(&d->mu);
+	free(d->e);
+	free(d);
+}
+
 static int collect(void *ctx, const struct ns_dirent *de)
 {
 	struct dirh *d = ctx;
@@ -91,15 +99,12 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 	d->parent = a.in.parent ? a.in.parent : ino;
 	rc = dir_fill(fs, d, &err);
 	if (rc < 0) {
-		free(d);
+		dir_free(d);
 		return fs_reply_fail(req, FS_OP_OPENDIR, rc, &err);
 	}
 	fi->fh = (uintptr_t)d;
-	if (fuse_reply_open(req, fi) != 0) {
-		dir_clear(d);
-		free(d->e);
-		free(d);
-	}
+	if (fuse_reply_open(req, fi) != 0)
+		dir_free(d);
 }
 
 /* Adds entry number OFF (see the header) to BUF; 0 when it did not fit. */
@@ -188,12 +193,8 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 
 	(void)ino;
 	fs_count(fs_of(req), FS_OP_RELEASEDIR);
-	if (d) {
-		dir_clear(d);
-		pthread_mutex_destroy(&d->mu);
-		free(d->e);
-		free(d);
-	}
+	if (d)
+		dir_free(d);
 	fuse_reply_err(req, 0);
 }
 
