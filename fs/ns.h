@@ -69,6 +69,14 @@ int ns_getattr(struct ns *ns, uint64_t ino, struct ns_attr *a,
 /* Looks NAME up in directory PARENT.  -ENOENT, -ENOTDIR, -ENAMETOOLONG. */
 int ns_lookup(struct ns *ns, uint64_t parent, const char *name,
 	      struct ns_attr *a, struct lsm_err *err);
+/* ns_lookup, and an ns_open_ref on the inode found, under PARENT's lock:
+ * no unlink, rmdir or rename of NAME comes between, so the reference holds
+ * an inode NAME named at one instant, with links (the kernel's lookup count
+ * for FUSE lookup and readdirplus).  Release it with ns_close_ref or
+ * ns_unref.  On error nothing is held; an entry whose inode has no link
+ * left is damage (-EUCLEAN). */
+int ns_lookup_ref(struct ns *ns, uint64_t parent, const char *name,
+		  struct ns_attr *a, struct lsm_err *err);
 
 #define NS_SET_MODE 0x01u
 #define NS_SET_UID 0x02u

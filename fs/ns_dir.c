@@ -1,7 +1,7 @@
-/* ns_dir.c - directory operations: lookup, mknod (files, directories,
- * symlinks, devices), link, unlink, rmdir, rename and readdir.  Each
- * change is one engine batch: the entry, the inode record(s) and the
- * parent record(s) together. */
+/* ns_dir.c - directory operations: lookup (also taking a reference),
+ * mknod (files, directories, symlinks, devices), link, unlink, rmdir,
+ * rename and readdir.  Each change is one engine batch: the entry, the
+ * inode record(s) and the parent record(s) together. */
 #include "ns_priv.h"
 
 #include <errno.h>
@@ -52,6 +52,28 @@ int ns_lookup(struct ns *ns, uint64_t parent, const char *name,
 	if (rc < 0)
 		return rc;
 	return ns_get_inode(ns, a->ino, &a->in, NULL, NULL, err);
+}
+
+int ns_lookup_ref(struct ns *ns, uint64_t parent, const char *name,
+		  struct ns_attr *a, struct lsm_err *err)
+{
+	struct ns_lockset ls;
+	int rc;
+
+	/* Unlink, rmdir and rename change PARENT's entries under its write
+	 * lock and look for references only after: taken in here, ours is
+	 * seen, and the inode stays (an orphan) until it is dropped. */
+	ns_lock(ns, &ls, &parent, 1, false);
+	rc = ns_lookup(ns, parent, name, a, err);
+	if (rc >= 0 && a->in.nlink == 0)
+		rc = lsm_err_set(err, -EUCLEAN,
+				 "directory %llu: entry '%s' names unlinked "
+				 "inode %llu", (unsigned long long)parent,
+				 name, (unsigned long long)a->ino);
+	if (rc >= 0)
+		ns_open_ref(ns, a->ino);
+	ns_unlock(ns, &ls);
+	return rc < 0 ? rc : 0;
 }
 
 static int batch_dentry(struct lsm_batch *b, uint64_t parent,

@@ -1,7 +1,11 @@
 /* ops_dir.c - directory listing.  opendir (and a rewind to offset 0)
  * takes one range scan over the directory's direct children into the
- * handle; readdirplus then adds each child's attributes with one point
- * lookup of its inode record, so `ls -l` needs no further requests.
+ * handle, and plain readdir lists those names as they were then (POSIX
+ * allows it; the kernel caches nothing from them).  readdirplus hands the
+ * kernel entries it caches as lookups, so each name is looked up again
+ * when replying (ns_lookup_ref: its entry and its inode record, now): a
+ * name removed since opendir is left out, a replaced one gets its new
+ * inode, and `ls -l` needs no further requests.
  * Offsets: 1 ".", 2 "..", 3 + i the i-th scanned entry. */
 #include <errno.h>
 #include <pthread.h>
@@ -23,11 +27,26 @@ struct dirh {
 	size_t n, cap;
 };
 
+/* References taken for the entries of one readdirplus reply, dropped
+ * again if the reply does not reach the kernel. */
+struct refs {
+	uint64_t *ino;
+	size_t n, cap;
+};
+
 static void dir_clear(struct dirh *d)
 {
 	for (size_t i = 0; i < d->n; i++)
 		free(d->e[i].name);
 	d->n = 0;
+}
+
+static void dir_free(struct dirh *d)
+{
+	dir_clear(d);
+	pthread_mutex_destroy(&d->mu);
+	free(d->e);
+	free(d);
 }
 
 static int collect(void *ctx, const struct ns_dirent *de)
@@ -91,49 +110,84 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 	d->parent = a.in.parent ? a.in.parent : ino;
 	rc = dir_fill(fs, d, &err);
 	if (rc < 0) {
-		free(d);
+		dir_free(d);
 		return fs_reply_fail(req, FS_OP_OPENDIR, rc, &err);
 	}
 	fi->fh = (uintptr_t)d;
-	if (fuse_reply_open(req, fi) != 0) {
-		dir_clear(d);
-		free(d->e);
-		free(d);
-	}
+	if (fuse_reply_open(req, fi) != 0)
+		dir_free(d);
 }
 
-/* Adds entry number OFF (see the header) to BUF; 0 when it did not fit. */
-static size_t add_one(fuse_req_t req, struct dirh *d, off_t off, char *buf,
-		      size_t room, bool plus)
+static int refs_add(struct refs *r, uint64_t ino)
 {
-	struct lsmfs *fs = fs_of(req);
-	struct fuse_entry_param e = { 0 };
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 64;
+		uint64_t *p = realloc(r->ino, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		r->ino = p;
+		r->cap = cap;
+	}
+	r->ino[r->n++] = ino;
+	return 0;
+}
+
+/* The readdirplus form of snapshot entry DE: its name looked up now, with
+ * the reference the kernel's lookup count will hold (recorded in R).
+ * -ENOENT: the name is gone; leave it out.  On other errors the entry is
+ * listed without attributes (nodeid 0: the kernel caches nothing). */
+static int plus_entry(struct lsmfs *fs, struct dirh *d, const struct dent *de,
+		      struct fuse_entry_param *e, struct refs *r)
+{
+	struct lsm_err err = { 0 };
 	struct ns_attr a;
-	const char *name;
+	int rc = ns_lookup_ref(fs->ns, d->ino, de->name, &a, &err);
+
+	if (rc == -ENOENT)
+		return rc;
+	if (rc == 0 && refs_add(r, a.ino) < 0) {
+		ns_close_ref(fs->ns, a.ino, NULL);
+		rc = -ENOMEM;
+	}
+	if (rc < 0) {
+		if (rc != -ENOMEM)
+			fs_fail(fs, FS_OP_READDIR, rc, &err);
+		memset(e, 0, sizeof(*e));
+		e->attr.st_ino = de->ino;
+		e->attr.st_mode = de->type;
+		return 0;
+	}
+	fs_fill_entry(fs, &a, e);
+	return 0;
+}
+
+/* Adds entry number OFF (see the header) to BUF: returns its size (more
+ * than ROOM: it did not fit, and nothing was added or taken), or 0 when
+ * readdirplus leaves out a name removed since the snapshot. */
+static size_t add_one(fuse_req_t req, struct dirh *d, off_t off, char *buf,
+		      size_t room, bool plus, struct refs *r)
+{
+	struct fuse_entry_param e = { 0 };
+	const struct dent *de = off < 2 ? NULL : &d->e[off - 2];
+	const char *name = de ? de->name : off == 0 ? "." : "..";
 	size_t n;
 
-	if (off < 2) {
-		name = off == 0 ? "." : "..";
-		/* nodeid 0: the kernel takes no reference for these */
+	if (!de) { /* nodeid 0: the kernel takes no reference for these */
 		e.attr.st_ino = off == 0 ? d->ino : d->parent;
 		e.attr.st_mode = S_IFDIR;
 	} else {
-		const struct dent *de = &d->e[off - 2];
-
-		name = de->name;
 		e.attr.st_ino = de->ino;
 		e.attr.st_mode = de->type;
-		if (plus && ns_getattr(fs->ns, de->ino, &a, NULL) == 0)
-			fs_fill_entry(fs, &a, &e);
-		else if (plus) /* gone meanwhile: list it, cache nothing */
-			e.ino = 0;
 	}
 	if (!plus)
 		return fuse_add_direntry(req, buf, room, name, &e.attr, off + 1);
-	n = fuse_add_direntry_plus(req, buf, room, name, &e, off + 1);
-	if (n <= room && e.ino) /* the kernel counts it as a lookup */
-		ns_open_ref(fs->ns, e.ino);
-	return n;
+	n = fuse_add_direntry_plus(req, buf, 0, name, &e, off + 1);
+	if (n > room) /* the size alone: look nothing up for it */
+		return n;
+	if (de && plus_entry(fs_of(req), d, de, &e, r) == -ENOENT)
+		return 0;
+	return fuse_add_direntry_plus(req, buf, room, name, &e, off + 1);
 }
 
 static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size,
@@ -142,6 +196,7 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size,
 	struct lsmfs *fs = fs_of(req);
 	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
 	struct lsm_err err = { 0 };
+	struct refs r = { 0 };
 	size_t used = 0, n;
 	char *buf;
 	int rc = 0;
@@ -156,7 +211,7 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size,
 	if (off == 0)
 		rc = dir_fill(fs, d, &err); /* rewinddir sees new entries */
 	for (; rc == 0 && off >= 0 && (size_t)off < d->n + 2; off++) {
-		n = add_one(req, d, off, buf + used, size - used, plus);
+		n = add_one(req, d, off, buf + used, size - used, plus, &r);
 		if (n > size - used)
 			break;
 		used += n;
@@ -164,8 +219,10 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size,
 	pthread_mutex_unlock(&d->mu);
 	if (rc < 0)
 		fs_reply_fail(req, FS_OP_READDIR, rc, &err);
-	else
-		fuse_reply_buf(req, buf, used);
+	else if (fuse_reply_buf(req, buf, used) != 0) /* interrupted */
+		for (size_t i = 0; i < r.n; i++)
+			ns_close_ref(fs->ns, r.ino[i], NULL);
+	free(r.ino);
 	free(buf);
 }
 
@@ -188,12 +245,8 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 
 	(void)ino;
 	fs_count(fs_of(req), FS_OP_RELEASEDIR);
-	if (d) {
-		dir_clear(d);
-		pthread_mutex_destroy(&d->mu);
-		free(d->e);
-		free(d);
-	}
+	if (d)
+		dir_free(d);
 	fuse_reply_err(req, 0);
 }
 

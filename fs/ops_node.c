@@ -52,14 +52,20 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fs_count(fs, FS_OP_LOOKUP);
 	if (fs_ctl_lookup(req, parent, name))
 		return;
-	rc = ns_lookup(fs->ns, parent, name, &a, &err);
+	/* The reference is taken with the lookup, not after it: an unlink
+	 * in between would reclaim the inode we are about to hand out. */
+	rc = ns_lookup_ref(fs->ns, parent, name, &a, &err);
 	if (rc == -ENOENT) { /* cache the miss like a positive entry */
 		memset(&e, 0, sizeof(e));
 		e.entry_timeout = fs->entry_timeout;
 		fuse_reply_entry(req, &e);
 		return;
 	}
-	reply_entry(req, FS_OP_LOOKUP, rc, &a, &err);
+	if (rc < 0)
+		return fs_reply_fail(req, FS_OP_LOOKUP, rc, &err);
+	fs_fill_entry(fs, &a, &e);
+	if (fuse_reply_entry(req, &e) != 0)
+		ns_close_ref(fs->ns, a.ino, NULL);
 }
 
 static void forget_one(struct lsmfs *fs, fuse_ino_t ino, uint64_t n)
