@@ -1149,7 +1149,6 @@ static int flush_pending(struct fsck *f)
 
 	qsort(f->pend, f->npend, sizeof(*f->pend), cmp_pending);
 	for (size_t i = 0; i < f->npend; i++) {
-		const struct fsck_ino *e = find_ino(f, f->pend[i].ino);
 		const struct fsck_dir *d = find_dir(f, f->pend[i].ino);
 		const char *path;
 		size_t len = 0;
@@ -1157,8 +1156,8 @@ static int flush_pending(struct fsck *f)
 		if (d && (d->up || d->ino == CODEC_ROOT_INO)) {
 			path = make_path(f, f->pend[i].ino, NULL, 0, &len);
 			set_paths(f, &f->pend[i], path, len);
-		} else if (e && e->links > 0) {
-			files = true;
+		} else if (!d) {
+			files = true; /* an entry may name it */
 		}
 	}
 	if (files)
