@@ -102,6 +102,13 @@ expect 0 "get overwritten" "$CTL" get "$D" a/b/c
 expect 1 "get a missing key" "$CTL" get "$D" no/such
 has "$T/err" "no/such: no such file" "missing key message"
 expect 6 "put an invalid key" "$CTL" put "$D" "a/../b" v
+long=$(printf 'n%.0s' $(seq 300))
+expect 6 "put a key with a too-long name" "$CTL" put "$D" "a/$long/c" v
+has "$T/err" "^lsmfs-ctl: key 'a/n{38}\.\.\.' \(304 bytes\): a component of 300 bytes, over the limit of 255 bytes per name$" \
+	"too-long key: what is wrong and the limit, the key cut"
+[ "$(wc -l <"$T/err")" -eq 1 ] && ok "too-long key: one line" ||
+	bad "too-long key: $(wc -l <"$T/err") lines"
+expect 1 "the too-long key was not stored" "$CTL" get "$D" a/b/n
 
 # ---- scan ----
 expect 0 "scan all" "$CTL" scan "$D"
