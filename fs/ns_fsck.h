@@ -96,7 +96,8 @@ void ns_fsck_options_init(struct ns_fsck_options *o);
  * Cost: a few ordered scans (the superblock; the inode, chunk, orphan and
  * xattr ranges merged in inode order; the entries once, again only when
  * an entry is wrong, and once more to name the files that have problems).
- * Memory: 24 bytes per inode record and 40 per directory plus its name;
+ * Memory: 24 bytes per inode record and 40 per directory plus its name
+ * (tables grown by half when full);
  * at most 4096 problems wait for their path (the later ones are reported
  * at once, by inode number).  Nothing else grows with the store. */
 int ns_fsck(struct lsm_db *db, const struct ns_fsck_options *o,
