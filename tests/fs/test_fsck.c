@@ -123,8 +123,9 @@ static void populate(struct fx *f)
 	assert_int_equal(ns_setattr(f->ns, ino_of(f, "a/d/cut"), &sa, NULL,
 				    NULL), 0);
 	assert_int_equal(ns_fallocate(f->ns, ino_of(f, "a/d/big"),
-				      FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-				      0, CS + 1, NULL), 0);
+				      FALLOC_FL_PUNCH_HOLE |
+				      FALLOC_FL_KEEP_SIZE, 0, CS + 1, NULL),
+			 0);
 	s = mk(f, NULL, "sparse", S_IFREG | 0644);
 	assert_int_equal(ns_write(f->ns, s, 10 * CS + 3, "xyz", 3, NULL), 0);
 	assert_int_equal(ns_link(f->ns, ino_of(f, "a/b/c"), ino_of(f, "a"),
@@ -397,7 +398,8 @@ static void test_wrong_nlink(void **state)
 	in.nlink = 2;
 	raw_inode(f, root, &in);
 	check(f, &g);
-	expect(&g, NS_FSCK_NLINK, file, "/f", "link count 3, but 1 entry names it");
+	expect(&g, NS_FSCK_NLINK, file, "/f",
+	       "link count 3, but 1 entry names it");
 	expect(&g, NS_FSCK_NLINK, dir, "/a",
 	       "link count 7, expected 3 (2 + 1 subdirectories)");
 	expect(&g, NS_FSCK_NLINK, ino_of(f, "a/hl"), NULL,
@@ -554,7 +556,8 @@ static void test_bad_keys_and_records(void **state)
 	expect(&g, NS_FSCK_KEY, 0, "", "2 keys of no known kind, from 'k1'");
 	expect(&g, NS_FSCK_KEY, 0, "", "1 key of no known kind, from 'zzz'");
 	expect(&g, NS_FSCK_KEY, 0, "", "malformed key 'i\\x00\\x00\\x00'");
-	expect(&g, NS_FSCK_INODE, 3, "", "does not decode (3 bytes, version 9)");
+	expect(&g, NS_FSCK_INODE, 3, "",
+	       "does not decode (3 bytes, version 9)");
 	expect(&g, NS_FSCK_INODE, ino_of(f, "f"), "/f", "unknown file type");
 }
 
