@@ -6,9 +6,40 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "codec.h"
 #include "ctl.h"
 
 #define PUT_MAX_BYTES (1ull << 30)
+#define PUT_SHOW_KEY 40 /* bytes of a refused key shown */
+
+/* CTL_OK when KEY is a valid path; else prints one line, the key (cut)
+ * and what is wrong with it, with the limit it breaks, and CTL_FAIL. */
+static int check_key(const char *key)
+{
+	const char *p = key, *c = NULL;
+	size_t len = 0, klen = strlen(key);
+	int rc = codec_check_path(key);
+
+	if (rc == 0)
+		return CTL_OK;
+	while (rc == -ENAMETOOLONG && codec_path_next(&p, &c, &len) &&
+	       len <= CODEC_NAME_MAX)
+		;
+	fputs("lsmfs-ctl: key '", stderr);
+	ctl_put_escaped(stderr, key, klen < PUT_SHOW_KEY ? klen : PUT_SHOW_KEY);
+	fprintf(stderr, "%s' (%zu bytes): ", klen > PUT_SHOW_KEY ? "..." : "",
+		klen);
+	if (rc == -ENAMETOOLONG)
+		fprintf(stderr, "a component of %zu bytes, over the limit of "
+			"%u bytes per name\n", len, CODEC_NAME_MAX);
+	else if (rc == -EPERM)
+		fprintf(stderr, "the top-level name %s is reserved\n",
+			CODEC_CTL_NAME);
+	else
+		fprintf(stderr, "empty, '.' or '..' components are not "
+			"allowed\n");
+	return CTL_FAIL;
+}
 
 /* Reads all of standard input into *DATA (malloc'ed). */
 static int read_stdin(char **data, size_t *len)
@@ -71,6 +102,8 @@ static int run(const struct ctl_cmd *c, int argc, char **argv)
 	int n, rc = ctl_args(c, argc, argv, flags, 2, 3, pos, &n);
 
 	if (rc >= 0)
+		return rc;
+	if ((rc = check_key(pos[1])) != CTL_OK)
 		return rc;
 	if (n == 3 && strcmp(pos[2], "-") != 0) {
 		len = strlen(pos[2]);

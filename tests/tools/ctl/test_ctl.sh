@@ -1,10 +1,12 @@
 #!/bin/bash
 # test_ctl.sh - lsmfs-ctl end to end: every subcommand on a real store, the
-# exit codes for missing, foreign, in-use and damaged stores, and --help.
-# Usage: test_ctl.sh LSMFS_CTL CTL_HOLDER
+# exit codes for missing, foreign, in-use and damaged stores (damaged tables
+# and a damaged filesystem), and --help.
+# Usage: test_ctl.sh LSMFS_CTL CTL_HOLDER CTL_DAMAGE
 set -u
 CTL=$1
 HOLDER=$2
+DAMAGE=$3
 T=$(mktemp -d "${TMPDIR:-/tmp}/ctltest.XXXXXX")
 HOLDER_PID=
 cleanup() {
@@ -100,6 +102,13 @@ expect 0 "get overwritten" "$CTL" get "$D" a/b/c
 expect 1 "get a missing key" "$CTL" get "$D" no/such
 has "$T/err" "no/such: no such file" "missing key message"
 expect 6 "put an invalid key" "$CTL" put "$D" "a/../b" v
+long=$(printf 'n%.0s' $(seq 300))
+expect 6 "put a key with a too-long name" "$CTL" put "$D" "a/$long/c" v
+has "$T/err" "^lsmfs-ctl: key 'a/n{38}\.\.\.' \(304 bytes\): a component of 300 bytes, over the limit of 255 bytes per name$" \
+	"too-long key: what is wrong and the limit, the key cut"
+[ "$(wc -l <"$T/err")" -eq 1 ] && ok "too-long key: one line" ||
+	bad "too-long key: $(wc -l <"$T/err") lines"
+expect 1 "the too-long key was not stored" "$CTL" get "$D" a/b/n
 
 # ---- scan ----
 expect 0 "scan all" "$CTL" scan "$D"
@@ -165,12 +174,32 @@ expect 64 "compact with START only" "$CTL" compact "$D" c
 # ---- check ----
 expect 0 "check a clean store" "$CTL" check "$D"
 has "$T/out" "no problems found" "check says clean"
+has "$T/out" "^$D: filesystem: [0-9]+ inodes \([0-9]+ directories\), .*: consistent$" \
+	"check checks the filesystem"
+cp -r "$D" "$T/fsdamaged"
+"$DAMAGE" "$T/fsdamaged" rm-inode a/b/c && "$DAMAGE" "$T/fsdamaged" nlink x/bin.dat 5 ||
+	bad "ctl_damage failed"
+expect 1 "check a damaged filesystem" "$CTL" check "$T/fsdamaged"
+has "$T/out" "^/a/b/c \(inode [0-9]+\): entry: names inode [0-9]+, which has no inode record$" \
+	"check names the dangling entry"
+has "$T/out" "^/a/b/c \(inode [0-9]+\): chunk: 1 data chunk, but no inode record$" \
+	"check names the chunk of no inode"
+has "$T/out" "^/x/bin.dat \(inode [0-9]+\): nlink: link count 5, but 1 entry names it$" \
+	"check names the wrong link count"
+has "$T/out" "^$T/fsdamaged: filesystem: .*: 3 problems$" "filesystem summary"
+has "$T/out" "^$T/fsdamaged: 3 problems found$" "check counts filesystem problems"
+expect 0 "check --no-fs skips the filesystem" "$CTL" check --no-fs "$T/fsdamaged"
+has "$T/out" "no problems found" "check --no-fs says clean"
+grep -q filesystem "$T/out" && bad "check --no-fs checked the filesystem" ||
+	ok "check --no-fs prints no filesystem line"
+rm -rf "$T/fsdamaged"
 cp -r "$D" "$T/damaged"
 sst=$(cd "$T/damaged" && ls *.sst | head -1)
 printf 'XXXX' | dd of="$T/damaged/$sst" bs=1 seek=20 conv=notrunc 2>/dev/null
 expect 1 "check a damaged table" "$CTL" check "$T/damaged"
 has "$T/out" "^$T/damaged/$sst@[0-9]+: checksum mismatch" "check names the damaged table"
 has "$T/out" "1 problem found" "check counts the problem"
+has "$T/out" "filesystem not checked" "check skips the filesystem of a damaged store"
 expect 5 "get from a damaged table" "$CTL" get "$T/damaged" x/bin.dat
 rm -rf "$T/damaged"
 cp -r "$D" "$T/damaged"
