@@ -419,7 +419,8 @@ static int install(struct lsm_db *db, struct compaction *c,
 	db->vs.last_seq = atomic_load(&db->last_seq);
 	rc = db_log_and_apply(db, &c->edit, err);
 	if (rc < 0) {
-		db_set_bg_error(db, rc, err);
+		if (db_manifest_error_fatal(db, rc))
+			db_set_bg_error(db, rc, err);
 		return rc;
 	}
 	rc = version_check(db->vs.current, err);
@@ -449,7 +450,8 @@ static int trivial_move(struct lsm_db *db, struct compaction *c,
 		return lsm_err_set(err, rc, "out of memory");
 	rc = db_log_and_apply(db, &c->edit, err);
 	if (rc < 0) {
-		db_set_bg_error(db, rc, err);
+		if (db_manifest_error_fatal(db, rc))
+			db_set_bg_error(db, rc, err);
 		return rc;
 	}
 	if (db_super_install(db) < 0)

@@ -39,6 +39,7 @@ void lsm_options_init(struct lsm_options *o)
 	o->pending_slowdown_bytes = UINT64_C(64) << 30;
 	o->pending_stop_bytes = UINT64_C(256) << 30;
 	o->background_compaction = true;
+	o->reserve_bytes = LSM_RESERVE_AUTO;
 }
 
 uint64_t db_now_us(void)
@@ -476,8 +477,10 @@ static int open_new_wal(struct lsm_db *db, struct lsm_err *err)
 	db->wal_number = vset_new_file_number(&db->vs);
 	filename_path(path, db->dir, FILE_WAL, db->wal_number);
 	rc = wal_create_salted(db->io, path, db->wal_number, &db->wal, err);
-	if (rc == 0)
+	if (rc == 0) {
+		db_wal_preallocate(db);
 		rc = db->io->sync_dir(db->io, db->dir);
+	}
 	if (rc < 0)
 		return lsm_err_set(err, rc, "%s: cannot create log: %s", path,
 				   err && err->code ? err->msg : strerror(-rc));
@@ -491,9 +494,19 @@ static int recover(struct lsm_db *db, bool fresh, struct lsm_err *err)
 	struct version_edit edit;
 	int rc;
 
-	rc = fresh ? vset_create(&db->vs, err) : vset_recover(&db->vs, err);
+	/* Nothing is written before the reserve and the leftovers of the
+	 * last run are gone, so that a full disk can be reopened. */
+	if (!db->read_only)
+		db_reserve_drop(db);
+	rc = fresh ? vset_create(&db->vs, err) : vset_load(&db->vs, err);
 	if (rc == 0 && !fresh)
 		rc = vset_verify_tables(&db->vs, err);
+	if (rc == 0 && !fresh && !db->read_only) {
+		pthread_mutex_lock(&db->mu);
+		db_delete_obsolete(db);
+		pthread_mutex_unlock(&db->mu);
+		rc = vset_rewrite(&db->vs, err);
+	}
 	if (rc < 0)
 		return rc;
 	version_edit_init(&edit);
@@ -601,7 +614,10 @@ static int open_locked(struct lsm_db *db, struct lsm_err *err)
 	pthread_mutex_unlock(&db->mu);
 	if (rc < 0)
 		return lsm_err_set(err, rc, "out of memory");
-	return db->read_only ? 0 : db_bg_start(db, err);
+	if (db->read_only)
+		return 0;
+	db_reserve_open(db);
+	return db_bg_start(db, err);
 }
 
 int lsm_open(const char *dir, const struct lsm_options *opts,

@@ -132,7 +132,9 @@ static int flush_imm(struct lsm_db *db, struct lsm_err *err)
 	if (number)
 		db_pending_remove(db, number);
 	if (rc < 0) {
-		db_set_bg_error(db, rc, err);
+		/* A full disk is retried (the table becomes garbage). */
+		if (db_manifest_error_fatal(db, rc))
+			db_set_bg_error(db, rc, err);
 		goto out;
 	}
 	db->imm = NULL;
@@ -185,6 +187,8 @@ static void *flush_main(void *arg)
 		rc = flush_imm(db, &err);
 		db->flush_running = false;
 		if (rc < 0 && !db->bg_error) {
+			if (db_space_error(rc))
+				db_space_exhausted(db, "flush");
 			db->flush_error = rc;
 			db->flush_err = err;
 			db->flush_retries++;
@@ -228,6 +232,7 @@ static void *compact_main(void *arg)
 			db_delete_obsolete(db); /* drops mu: look again */
 			continue;
 		}
+		db_space_poll(db);
 		memset(&err, 0, sizeof(err));
 		db->compaction_running = true;
 		rc = compaction_run_auto(db, &err);
@@ -236,10 +241,15 @@ static void *compact_main(void *arg)
 		if (rc == 0) {
 			/* pick_auto saw the state under mu; only these two
 			 * can have changed while mu was dropped before it */
-			if (!db->shutting_down && !db->obsolete_pending)
+			if (!db->shutting_down && !db->obsolete_pending &&
+			    db_space_low(db))
+				bg_sleep(db, 1000); /* look at the disk again */
+			else if (!db->shutting_down && !db->obsolete_pending)
 				pthread_cond_wait(&db->bg_cv, &db->mu);
 		} else if (rc < 0) {
 			failures++;
+			if (db_space_error(rc))
+				db_space_exhausted(db, "compaction");
 			stat_add(&db->stats.compaction_errors, 1);
 			db_log(db, LSM_LOG_ERROR, "compaction failed (retry "
 			       "%llu): %s", (unsigned long long)failures,

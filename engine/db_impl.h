@@ -107,6 +107,14 @@ struct lsm_db {
 	struct table_cache *tables;
 	struct stats stats;
 	uint64_t open_time_us;
+
+	/* Full disk (db_space.c). */
+	atomic_bool space_low;    /* the reserve is released */
+	bool reserve_held;        /* RESERVE exists; under mu */
+	uint64_t space_poll_us;   /* last look at free space; under mu */
+	_Atomic uint64_t space_frees; /* freeing writes while space_low */
+	uint64_t reclaim_frees;   /* space_frees at the last reclaim; mu */
+	uint64_t reclaim_us;      /* last reclaim; under mu */
 };
 
 /* ---- db.c ---- */
@@ -179,6 +187,34 @@ uint64_t db_oldest_snapshot(struct lsm_db *db);
  * they get later is newer than any sequence number read before it. */
 struct iiter *db_internal_iter(struct lsm_db *db, struct super *sv,
 			       struct lsm_err *err);
+
+/* Preallocates the current log segment for a memtable's worth of records
+ * (best effort), so appends do not run out of space at writeback. */
+void db_wal_preallocate(struct lsm_db *db);
+
+/* ---- db_space.c ---- */
+/* Bytes of the reserve (the option resolved), 0 when none. */
+uint64_t db_reserve_bytes(const struct lsm_db *db);
+/* Deletes the ballast file (at open before anything is written). */
+void db_reserve_drop(struct lsm_db *db);
+/* Makes the ballast after a writable open, or starts with the disk full
+ * when there is not room for twice the reserve. */
+void db_reserve_open(struct lsm_db *db);
+/* True for the errors of a full disk (-ENOSPC, -EDQUOT). */
+bool db_space_error(int rc);
+/* A write, flush or compaction found the disk full: release the reserve
+ * and accept only space-freeing writes from now on (under mu, or from the
+ * write leader). */
+void db_space_exhausted(struct lsm_db *db, const char *what);
+/* 0, or -ENOSPC for a write that does not free space on a full disk. */
+int db_space_gate(struct lsm_db *db, bool frees, struct lsm_err *err);
+/* Re-makes the reserve once there is room (compaction thread, under mu;
+ * may drop it). */
+void db_space_poll(struct lsm_db *db);
+bool db_space_low(struct lsm_db *db);
+/* Whether a failed manifest write RC must turn the store read-only: not
+ * when the disk was merely full and the manifest is still intact. */
+bool db_manifest_error_fatal(struct lsm_db *db, int rc);
 
 /* Failed flush attempts after which a writer needing the memtable's room,
  * or lsm_flush, gets the flush error instead of waiting. */

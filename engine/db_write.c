@@ -17,6 +17,17 @@
 #define GROUP_MAX_BYTES (1u << 20)
 #define GROUP_SMALL_BYTES (128u << 10)
 
+void db_wal_preallocate(struct lsm_db *db)
+{
+	uint64_t want = db->opts.memtable_bytes + db->opts.memtable_bytes / 8 +
+			(64u << 10);
+	int rc = wal_preallocate(db->wal, want);
+
+	if (rc < 0 && rc != -EOPNOTSUPP)
+		db_log(db, LSM_LOG_DEBUG, "cannot preallocate %llu bytes of log:"
+		       " %s", (unsigned long long)want, strerror(-rc));
+}
+
 /* Records in the manifest that segment OLD is sealed at SIZE bytes and
  * segment NEW begins, before NEW takes a write: a segment that goes
  * missing, or a sealed one that shrinks, is then detected at open. */
@@ -58,6 +69,8 @@ static int switch_memtable(struct lsm_db *db, struct lsm_err *err)
 		filename_path(path, db->dir, FILE_WAL, db->wal_number);
 		rc = wal_create_salted(db->io, path, db->wal_number,
 				       &db->wal, err);
+		if (rc == 0)
+			db_wal_preallocate(db);
 		if (rc == 0 && (rc = db->io->sync_dir(db->io, db->dir)) < 0)
 			lsm_err_set(err, rc, "%s: cannot sync directory: %s",
 				    db->dir, strerror(-rc));
@@ -172,6 +185,13 @@ static int make_room(struct lsm_db *db, bool force, struct lsm_err *err)
 			stall_wait(db, false);
 		} else {
 			rc = switch_memtable(db, err);
+			if (db_space_error(rc) && !wal_is_broken(db->wal) &&
+			    vset_writable(&db->vs)) {
+				/* no room for the new segment or its record:
+				 * the old one goes on */
+				db_space_exhausted(db, "new log segment");
+				break;
+			}
 			if (rc < 0) {
 				db_set_bg_error(db, rc, err);
 				break;
@@ -297,6 +317,19 @@ static int commit_group(struct lsm_db *db, struct writer *lead,
 	group_stamp(lead, last, recs, &t);
 	if (nrec)
 		rc = wal_append(db->wal, recs, nrec, err);
+	if (db_space_error(rc) && !wal_is_broken(db->wal)) {
+		/* Nothing of the group reached the log.  Release the reserve
+		 * (the group was admitted before the disk filled) and try
+		 * once more; if it still does not fit, say so, and the store
+		 * stays writable for deletes. */
+		bool was_full = db_space_low(db);
+
+		pthread_mutex_lock(&db->mu);
+		db_space_exhausted(db, "log write");
+		pthread_mutex_unlock(&db->mu);
+		if (!was_full)
+			rc = wal_append(db->wal, recs, nrec, err);
+	}
 	if (recs != stackrecs)
 		free(recs);
 	if (rc == 0 && sync) {
@@ -305,6 +338,8 @@ static int commit_group(struct lsm_db *db, struct writer *lead,
 	}
 	if (rc == 0)
 		rc = group_insert(db, lead, last, err);
+	if (db_space_error(rc) && !wal_is_broken(db->wal))
+		return rc; /* not logged, not applied: the store goes on */
 	if (rc < 0) {
 		pthread_mutex_lock(&db->mu);
 		db_set_bg_error(db, rc, err);
@@ -390,6 +425,10 @@ int lsm_write(struct lsm_db *db, const struct lsm_batch *cb, unsigned flags,
 				     : "NULL batch");
 	if (b->count == 0 && !sync)
 		return 0;
+	if (db_space_gate(db, flags & LSM_WRITE_FREES, err) < 0)
+		return -ENOSPC;
+	if ((flags & LSM_WRITE_FREES) && db_space_low(db))
+		stat_add(&db->space_frees, 1); /* db_space_poll reclaims */
 	return db_write_batch(db, b, sync, err); /* counts the batch */
 }
 
@@ -447,7 +486,7 @@ int lsm_delete(struct lsm_db *db, const void *key, size_t klen,
 	small_batch(&b, stack, sizeof(stack), klen);
 	rc = b.oom ? -ENOMEM : lsm_batch_delete(&b, key, klen);
 	if (rc == 0)
-		rc = lsm_write(db, &b, 0, err);
+		rc = lsm_write(db, &b, LSM_WRITE_FREES, err);
 	else
 		lsm_err_set(err, rc, "delete of a %zu-byte key refused", klen);
 	if (rc == 0)

@@ -39,6 +39,9 @@ int filename_path(char *out, const char *dir, enum file_kind k,
 	case FILE_LOCK:
 		n = snprintf(out, LSM_PATH_MAX, "%s/LOCK", dir);
 		break;
+	case FILE_RESERVE:
+		n = snprintf(out, LSM_PATH_MAX, "%s/RESERVE", dir);
+		break;
 	default:
 		return -EINVAL;
 	}
@@ -86,10 +89,12 @@ enum file_kind filename_parse(const char *name, uint64_t *number)
 	size_t len = strlen(name);
 	uint64_t v = 0;
 
-	if (!strcmp(name, "CURRENT") || !strcmp(name, "LOCK")) {
+	if (!strcmp(name, "CURRENT") || !strcmp(name, "LOCK") ||
+	    !strcmp(name, "RESERVE")) {
 		if (number)
 			*number = 0;
-		return name[0] == 'C' ? FILE_CURRENT : FILE_LOCK;
+		return name[0] == 'C' ? FILE_CURRENT :
+		       name[0] == 'L' ? FILE_LOCK : FILE_RESERVE;
 	}
 	if (!strncmp(name, manifest, sizeof(manifest) - 1)) {
 		size_t pre = sizeof(manifest) - 1;

@@ -4,6 +4,7 @@
  *   MANIFEST-NNNNNN   manifest (log of version edits)
  *   CURRENT           names the live manifest (one line)
  *   LOCK              lock file holding the owner's pid
+ *   RESERVE           disk space held back for a full disk (db_space.c)
  *   NNNNNN.tmp        temporary file (replaced by rename, or garbage)
  * NNNNNN is a decimal file number, at least 6 digits, unique in the dir. */
 #ifndef LSM_FILENAME_H
@@ -19,6 +20,7 @@ enum file_kind {
 	FILE_MANIFEST,
 	FILE_CURRENT,
 	FILE_LOCK,
+	FILE_RESERVE,
 	FILE_TEMP,
 	FILE_OTHER,
 };

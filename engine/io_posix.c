@@ -210,6 +210,18 @@ static int posix_lock(const struct lsm_io *io, int fd)
 	return r < 0 ? -errno : 0;
 }
 
+static int posix_preallocate(const struct lsm_io *io, int fd, uint64_t off,
+			     uint64_t len)
+{
+	int r;
+
+	(void)io;
+	do
+		r = fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : 0;
+}
+
 static const struct lsm_io posix_io = {
 	.open = posix_open,
 	.close = posix_close,
@@ -224,6 +236,7 @@ static const struct lsm_io posix_io = {
 	.sync_dir = posix_sync_dir,
 	.list_dir = posix_list_dir,
 	.lock = posix_lock,
+	.preallocate = posix_preallocate,
 	.ctx = NULL,
 };
 

@@ -103,6 +103,15 @@ struct lsm_options {
 	bool background_compaction;      /* default true; false: only
 	                                  * lsm_compact_range compacts */
 
+	/* Disk space held back (DATADIR/RESERVE) for a full disk: when a
+	 * write, flush or compaction runs out of space the reserve is
+	 * released; from then on only writes that free space
+	 * (LSM_WRITE_FREES, lsm_delete) are accepted, the others fail with
+	 * -ENOSPC, until twice the reserve is free again.  Default
+	 * LSM_RESERVE_AUTO: the memtable plus four tables (the largest
+	 * flush and a compaction step); 0: none. */
+	uint64_t reserve_bytes;
+
 	/* Diagnostics: the engine never prints; it calls log_fn (if set). */
 	void (*log_fn)(void *ctx, enum lsm_log_level level, const char *msg);
 	void *log_ctx;
@@ -112,6 +121,7 @@ struct lsm_options {
 };
 
 #define LSM_MAX_LEVELS 12
+#define LSM_RESERVE_AUTO UINT64_MAX
 
 /* Fills O with the defaults above. */
 void lsm_options_init(struct lsm_options *o);
@@ -149,7 +159,9 @@ size_t lsm_batch_bytes(const struct lsm_batch *b);
 #define LSM_MAX_VALUE_BYTES (64u * 1024 * 1024)
 
 /* Write flags. */
-#define LSM_WRITE_SYNC 0x1u /* durable before return, whatever the policy */
+#define LSM_WRITE_SYNC 0x1u  /* durable before return, whatever the policy */
+#define LSM_WRITE_FREES 0x2u /* the batch frees space (deletes, truncation):
+                              * accepted on a full disk (reserve_bytes) */
 
 /* Applies B atomically.  Durability follows the sync policy (or
  * LSM_WRITE_SYNC).  Visible to every reader when it returns 0. */

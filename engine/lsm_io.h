@@ -41,6 +41,12 @@ struct lsm_io {
 	/* Exclusive non-blocking advisory lock on an open FD (-EWOULDBLOCK
 	 * or -EAGAIN when held elsewhere). */
 	int (*lock)(const struct lsm_io *io, int fd);
+	/* Allocates blocks for [OFF, OFF + LEN) without changing the file
+	 * size (fallocate FALLOC_FL_KEEP_SIZE), so later writes there cannot
+	 * fail for lack of space.  May be NULL (no preallocation); may fail
+	 * with -EOPNOTSUPP where the filesystem cannot. */
+	int (*preallocate)(const struct lsm_io *io, int fd, uint64_t off,
+			   uint64_t len);
 	void *ctx; /* for wrappers */
 };
 

@@ -93,6 +93,8 @@ static void io(struct out *o, struct stats *s)
 	C(block_read_bytes, "Bytes of blocks read from disk.");
 	C(checksum_errors, "Checksum mismatches detected.");
 	C(background_errors, "Background errors (flush, compaction, log).");
+	C(space_exhausted, "Times the disk filled up and the reserve was "
+	  "released.");
 }
 
 static void levels(struct out *o, struct lsm_db *db, struct super *sv)
@@ -156,6 +158,8 @@ int lsm_stats(struct lsm_db *db, char **text, struct lsm_err *err)
 	      "to move down a level.", pend);
 	gauge(&o, "read_only", "1 when the store is read-only (opened so or "
 	      "after a fatal write error).", db->read_only || bg);
+	gauge(&o, "disk_full", "1 while the disk is full: only writes that "
+	      "free space are accepted.", db_space_low(db));
 	buf_put_u8(&o.b, 0);
 	if (!buf_ok(&o.b)) {
 		buf_free(&o.b);

@@ -20,6 +20,7 @@ struct stats {
 	_Atomic uint64_t bloom_checks, bloom_negatives, bloom_false_positives;
 	_Atomic uint64_t table_opens, block_reads, block_read_bytes;
 	_Atomic uint64_t checksum_errors, background_errors;
+	_Atomic uint64_t space_exhausted;
 };
 
 static inline void stat_add(_Atomic uint64_t *c, uint64_t n)

@@ -188,6 +188,9 @@ int vset_create(struct version_set *vs, struct lsm_err *err);
  * missing keys). */
 int vset_verify_tables(struct version_set *vs, struct lsm_err *err);
 
+/* True while the manifest can take edits (not read-only, not broken). */
+bool vset_writable(const struct version_set *vs);
+
 /* The tracked segment NUMBER, or NULL. */
 const struct edit_wal *vset_find_wal(const struct version_set *vs,
 				     uint64_t number);
@@ -198,6 +201,11 @@ const struct edit_wal *vset_find_wal(const struct version_set *vs,
  * holding a snapshot of the state, points CURRENT at it and removes the
  * old manifest, so the log stays short. */
 int vset_recover(struct version_set *vs, struct lsm_err *err);
+/* vset_recover in two steps: the replay (which writes nothing), then the
+ * fresh manifest (a writable set only), so a caller can look at the state
+ * and delete leftovers in between. */
+int vset_load(struct version_set *vs, struct lsm_err *err);
+int vset_rewrite(struct version_set *vs, struct lsm_err *err);
 
 /* Applies E to the current version, fills in E's next_file and last_seq
  * (and log_number if unset) from VS, appends E to the manifest and syncs

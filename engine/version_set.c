@@ -251,6 +251,11 @@ static void install(struct version_set *vs, struct version *v)
 
 /* ---- tracked WAL segments ---- */
 
+bool vset_writable(const struct version_set *vs)
+{
+	return vs->manifest && !wal_is_broken(vs->manifest);
+}
+
 const struct edit_wal *vset_find_wal(const struct version_set *vs,
 				     uint64_t number)
 {
@@ -818,8 +823,14 @@ out:
 
 int vset_recover(struct version_set *vs, struct lsm_err *err)
 {
+	int rc = vset_load(vs, err);
+
+	return rc < 0 || vs->read_only ? rc : vset_rewrite(vs, err);
+}
+
+int vset_load(struct version_set *vs, struct lsm_err *err)
+{
 	char path[LSM_PATH_MAX];
-	struct buf snap = BUF_INIT;
 	struct version *v;
 	uint64_t number;
 	int rc;
@@ -838,13 +849,22 @@ int vset_recover(struct version_set *vs, struct lsm_err *err)
 	vs->manifest_number = number;
 	bump_next_file(vs, v);
 	install(vs, v);
-	if (vs->read_only)
-		return 0;
+	return 0;
+}
+
+int vset_rewrite(struct version_set *vs, struct lsm_err *err)
+{
+	struct buf snap = BUF_INIT;
+	uint64_t number;
+	int rc;
+
+	if (vs->read_only || !vs->current)
+		return lsm_err_set(err, -EROFS, "%s: read-only", vs->dir);
 	/* Written from now on: segments tracked and salted (older segments,
 	 * untracked, are still replayed as they were written). */
 	vs->features.incompat |= LSM_FEAT_INCOMPAT_WAL_V2;
 	number = vset_new_file_number(vs);
-	rc = snapshot_encode(vs, v, NULL, &snap);
+	rc = snapshot_encode(vs, vs->current, NULL, &snap);
 	if (rc < 0)
 		lsm_err_set(err, rc, "%s: out of memory", vs->dir);
 	else

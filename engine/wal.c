@@ -173,10 +173,19 @@ int wal_append(struct wal *w, const struct wal_rec *recs, size_t n,
 	if (rc < 0)
 		return rc;
 	rc = lsm_io_write_full(w->io, w->fd, w->frame.p, w->frame.len, off);
-	if (rc < 0)
+	if ((rc == -ENOSPC || rc == -EDQUOT) &&
+	    w->io->ftruncate(w->io, w->fd, off) == 0) {
+		/* Out of space before anything was made durable: cut what part
+		 * of the group got written and report it; the log goes on
+		 * (nothing of the group was acknowledged or synced). */
+		rc = lsm_err_set(err, rc, "%s: no space left to log %zu bytes "
+				 "at offset %" PRIu64, w->path, w->frame.len,
+				 off);
+	} else if (rc < 0) {
 		rc = wal_break(w, err, rc, "write", off);
-	else
+	} else {
 		atomic_store(&w->size, off + w->frame.len);
+	}
 	if (w->frame.cap > WAL_KEEP_FRAME_BYTES)
 		buf_free(&w->frame);
 	return rc;
@@ -206,6 +215,18 @@ int wal_sync(struct wal *w, struct lsm_err *err)
 	w->synced_once = true;
 	pthread_mutex_unlock(&w->mu);
 	return 0;
+}
+
+int wal_preallocate(struct wal *w, uint64_t bytes)
+{
+	if (!w->io->preallocate)
+		return -EOPNOTSUPP;
+	return w->io->preallocate(w->io, w->fd, atomic_load(&w->size), bytes);
+}
+
+bool wal_is_broken(const struct wal *w)
+{
+	return atomic_load_explicit(&w->is_broken, memory_order_acquire);
 }
 
 uint64_t wal_size(const struct wal *w)

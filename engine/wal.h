@@ -41,14 +41,25 @@ int wal_create_salted(const struct lsm_io *io, const char *path,
 
 /* Frames the N records and writes them with one write at the end of the
  * log.  Not durable until wal_sync() returns 0.  Calls are serialized by
- * the caller.  After a failed append or sync the log is broken: every
- * later call fails with the first error (the caller turns read-only). */
+ * the caller.  A write that runs out of space (-ENOSPC, -EDQUOT) is cut
+ * off again and reported, and the log goes on.  After any other failed
+ * append, or a failed sync, the log is broken: every later call fails with
+ * the first error (the caller turns read-only). */
 int wal_append(struct wal *w, const struct wal_rec *recs, size_t n,
 	       struct lsm_err *err);
 
 /* Makes every record appended before the call durable.  May run in another
  * thread concurrently with wal_append. */
 int wal_sync(struct wal *w, struct lsm_err *err);
+
+/* Allocates disk blocks for the next BYTES bytes of the log without
+ * changing its size, so appends there cannot run out of space, neither at
+ * write(2) nor later at writeback (ext4's delayed allocation).  0, or a
+ * negative errno (-EOPNOTSUPP where the I/O layer or filesystem cannot). */
+int wal_preallocate(struct wal *w, uint64_t bytes);
+
+/* True once an append or sync failed for good (see wal_append). */
+bool wal_is_broken(const struct wal *w);
 
 /* Bytes in the log so far (appended, not necessarily synced). */
 uint64_t wal_size(const struct wal *w);

@@ -325,6 +325,13 @@ int ns_commit(struct ns *ns, struct lsm_batch *b, struct lsm_err *err)
 	return lsm_write(ns->db, b, ns->opt.write_flags, err);
 }
 
+int ns_commit_frees(struct ns *ns, struct lsm_batch *b, struct lsm_err *err)
+{
+	if (ns->opt.read_only)
+		return lsm_err_set(err, -EROFS, "lsmfs: read-only");
+	return lsm_write(ns->db, b, ns->opt.write_flags | LSM_WRITE_FREES, err);
+}
+
 int ns_sync(struct ns *ns, struct lsm_err *err)
 {
 	if (ns->opt.read_only)
@@ -440,7 +447,7 @@ static int setattr_locked(struct ns *ns, uint64_t ino,
 	set_times(&in, s);
 	rc = ns_batch_inode(b, ino, &in, target, tlen);
 	if (rc == 0)
-		rc = ns_commit(ns, b, err);
+		rc = ns_commit_frees(ns, b, err);
 	if (rc == 0 && out) {
 		out->ino = ino;
 		out->in = in;
@@ -570,7 +577,7 @@ int ns_delete_prefix(struct ns *ns, struct lsm_batch *b, char k,
 		rc = lsm_batch_delete(b, key, klen);
 		if (rc == 0 && commit_full &&
 		    lsm_batch_count(b) >= NS_RECLAIM_BATCH) {
-			rc = ns_commit(ns, b, err);
+			rc = ns_commit_frees(ns, b, err);
 			lsm_batch_clear(b);
 		}
 		if (rc < 0)
@@ -611,7 +618,7 @@ drop_orphan:
 	codec_orphan_key(key, ino);
 	rc = lsm_batch_delete(b, key, sizeof(key));
 	if (rc == 0)
-		rc = ns_commit(ns, b, err);
+		rc = ns_commit_frees(ns, b, err);
 out:
 	lsm_batch_free(b);
 	return rc;

@@ -374,7 +374,9 @@ static int falloc_locked(struct ns *ns, uint64_t ino, int mode, uint64_t off,
 	}
 	ns_touch(&in, true, true);
 	rc = ns_batch_inode(b, ino, &in, NULL, 0);
-	if (rc == 0)
+	if (rc == 0 && (mode & FALLOC_FL_PUNCH_HOLE))
+		rc = ns_commit_frees(ns, b, err);
+	else if (rc == 0)
 		rc = ns_commit(ns, b, err);
 	return rc;
 }

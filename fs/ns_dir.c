@@ -352,7 +352,7 @@ static int remove_locked(struct ns *ns, struct rm_ctx *r, struct lsm_batch *b,
 	if (rc == 0)
 		rc = ns_batch_inode(b, r->parent, &dir, NULL, 0);
 	if (rc == 0)
-		rc = ns_commit(ns, b, err);
+		rc = ns_commit_frees(ns, b, err);
 	return rc;
 }
 

@@ -72,6 +72,10 @@ int ns_get_dentry(struct ns *ns, uint64_t parent, const char *name,
 		  size_t len, uint64_t *ino, uint32_t *type,
 		  struct lsm_err *err);
 int ns_commit(struct ns *ns, struct lsm_batch *b, struct lsm_err *err);
+/* ns_commit for a batch that frees space (unlink, rmdir, truncation,
+ * reclaim, rename, attribute changes): accepted on a full disk, where the
+ * engine's reserve lets the space be given back. */
+int ns_commit_frees(struct ns *ns, struct lsm_batch *b, struct lsm_err *err);
 int ns_alloc_ino(struct ns *ns, uint64_t *ino, struct lsm_err *err);
 bool ns_is_open(struct ns *ns, uint64_t ino);
 /* Deletes every key of kind K of INO into batches (committed as they

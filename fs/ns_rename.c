@@ -237,7 +237,7 @@ static int rename_locked(struct ns *ns, struct rn *r, struct lsm_batch *b,
 	if (rc == 0)
 		rc = build_rest(r, b);
 	if (rc == 0)
-		rc = ns_commit(ns, b, err);
+		rc = ns_commit_frees(ns, b, err);
 	return rc;
 }
 

@@ -25,6 +25,7 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("sync_interval_ms=%s", sync_interval_ms),
 	OPT("bloom_bits=%s", bloom_bits),
 	OPT("max_open_tables=%s", max_open_tables),
+	OPT("reserve=%s", reserve),
 	OPT("attr_timeout=%s", attr_timeout),
 	OPT("entry_timeout=%s", entry_timeout),
 	{ "sync_writes", offsetof(struct lsmfs_conf, sync_writes), 1 },
@@ -91,7 +92,7 @@ void opts_free(struct lsmfs_conf *c)
 		       &c->block_size, &c->table_size, &c->chunk_size,
 		       &c->compression, &c->zlib_level, &c->sync,
 		       &c->sync_interval_ms, &c->bloom_bits,
-		       &c->max_open_tables, &c->attr_timeout,
+		       &c->max_open_tables, &c->reserve, &c->attr_timeout,
 		       &c->entry_timeout };
 
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
@@ -241,6 +242,7 @@ int opts_apply(const struct lsmfs_conf *c, struct lsm_options *lo,
 	NUM(bloom_bits, "bloom_bits", 0, 64, lo->bloom_bits_per_key);
 	NUM(max_open_tables, "max_open_tables", 16, 1000000,
 	    lo->max_open_tables);
+	SIZE(reserve, "reserve", 0, 64ull << 30, lo->reserve_bytes);
 #undef SIZE
 #undef NUM
 	if (secs_opt("attr_timeout", c->attr_timeout, &fs->attr_timeout) < 0 ||
@@ -276,6 +278,8 @@ void opts_usage(const char *prog)
 	       "    -o zlib_level=N         0-9 [1]\n"
 	       "    -o bloom_bits=N         bloom filter bits per key, 0 off [10]\n"
 	       "    -o max_open_tables=N    [512]\n"
+	       "    -o reserve=SIZE         disk space held back for a full\n"
+	       "                            disk, 0 none [memtable + 4 tables]\n"
 	       "Statistics: cat MOUNTPOINT/.lsmfs/stats\n"
 	       "\n"
 	       "FUSE options (default_permissions is always on):\n", prog);

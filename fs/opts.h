@@ -15,7 +15,7 @@ struct lsmfs_conf {
 	int ro, sync_writes, help, version;
 	char *memtable_size, *cache_size, *block_size, *table_size;
 	char *chunk_size, *compression, *zlib_level, *sync;
-	char *sync_interval_ms, *bloom_bits, *max_open_tables;
+	char *sync_interval_ms, *bloom_bits, *max_open_tables, *reserve;
 	char *attr_timeout, *entry_timeout;
 };
 

@@ -38,6 +38,8 @@ static uint64_t dir_bytes(const char *dir)
 
 	assert_non_null(d);
 	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, "RESERVE"))
+			continue; /* space held for a full disk, not data */
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
 			sum += (uint64_t)st.st_size;
