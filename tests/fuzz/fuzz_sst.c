@@ -196,6 +196,8 @@ static void check_table(struct lsm_io *io, bool strict,
 	if (vrc == 0 && fwd.n < MAX_ENTRIES) {
 		const struct sst_props *p = sst_get_props(t);
 
+		if (frc || brc)
+			fprintf(stderr, "iter status %d %d after %zu/%zu entries\n", frc, brc, fwd.n, bwd.n);
 		FUZZ_CHECK(frc == 0 && brc == 0);
 		FUZZ_CHECK(fwd.n == p->entries && fwd.n > 0);
 		FUZZ_CHECK(bwd.n == fwd.n);
