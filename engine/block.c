@@ -226,6 +226,36 @@ static bool parse_next(struct block_cursor *c)
 	return true;
 }
 
+/* Walks every entry: each restart must start an entry, with shared = 0,
+ * and the entries must end exactly where the restart array begins.
+ * Iteration and seeks trust this; a checksummed block breaks it only when
+ * it was written wrong. */
+int block_check(const struct block *b, struct lsm_err *err)
+{
+	const uint8_t *p = b->data, *end = b->data + b->restarts_off;
+	uint32_t i = 0;
+
+	while (p < end) {
+		uint32_t off = (uint32_t)(p - b->data), shared, unshared, vlen;
+		bool restart = i < b->nrestarts && restart_at(b, i) == off;
+
+		if (i < b->nrestarts && restart_at(b, i) < off)
+			break; /* restart i points inside an entry */
+		i += restart;
+		p = entry_header(p, end, &shared, &unshared, &vlen);
+		if (!p || (restart && shared != 0) ||
+		    (uint64_t)unshared + vlen > (uint64_t)(end - p))
+			return lsm_err_set(err, -EUCLEAN, "block: malformed "
+					   "entry at offset %u", off);
+		p += unshared + vlen;
+	}
+	if (i != b->nrestarts)
+		return lsm_err_set(err, -EUCLEAN, "block: restart %u (offset "
+				   "%u) is not at an entry", i,
+				   restart_at(b, i));
+	return 0;
+}
+
 /* Positions before the entry at restart I (the key history is reset, so
  * the entry there must have shared = 0). */
 static void seek_restart(struct block_cursor *c, uint32_t i)

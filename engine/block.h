@@ -50,6 +50,10 @@ struct block *block_alloc(size_t cap, uint8_t **data);
 /* Makes B (from block_alloc) the block of its first LEN <= CAP data bytes,
  * validating the restart array like block_new (-EUCLEAN). */
 int block_parse(struct block *b, size_t len, struct lsm_err *err);
+/* Checks that B's restart points are where its entries start (which
+ * iteration and seeks rely on and block_new does not check): 0 or
+ * -EUCLEAN with a message.  Linear in the block; for verification. */
+int block_check(const struct block *b, struct lsm_err *err);
 void block_free(struct block *b);               /* accepts NULL */
 size_t block_size(const struct block *b);       /* bytes of memory held */
 

@@ -311,10 +311,18 @@ static int verify_block(struct sst *t, size_t i, struct verify_state *vs,
 	struct iiter *it;
 	const uint8_t *ik;
 	size_t iklen;
+	struct lsm_err e;
 	int rc = sst_read_parsed(t, &t->index[i].h, &b, err);
 
 	if (rc < 0)
 		return rc;
+	if (block_check(b, &e) < 0) {
+		block_free(b);
+		return lsm_err_set(err, -EUCLEAN, "%s: block at offset %llu: "
+				   "%s", t->path,
+				   (unsigned long long)t->index[i].h.off,
+				   e.msg);
+	}
 	it = block_iter(b, sst_safe_ikey_cmp, NULL, NULL);
 	rc = it ? verify_entries(t, i, it, vs, err)
 		: lsm_err_set(err, -ENOMEM, "%s: out of memory", t->path);

@@ -769,8 +769,13 @@ static int replay_record(void *ctx, const uint8_t *rec, size_t len,
 	return 0;
 }
 
-/* Next_file must lie past every number in use, whatever the log says. */
-static void bump_next_file(struct version_set *vs, const struct version *v)
+/* File numbers stay below this, so that next_file can never wrap around
+ * (to numbers in use) however the log got its numbers. */
+#define FILE_NUMBER_LIMIT (UINT64_C(1) << 62)
+
+/* Next_file must lie past every number in use, whatever the log says.
+ * -EUCLEAN when a number is out of range. */
+static int bump_next_file(struct version_set *vs, const struct version *v)
 {
 	uint64_t max = vs->manifest_number;
 	int l;
@@ -782,8 +787,11 @@ static void bump_next_file(struct version_set *vs, const struct version *v)
 		for (i = 0; i < v->nfiles[l]; i++)
 			if (v->files[l][i]->number > max)
 				max = v->files[l][i]->number;
+	if (max >= FILE_NUMBER_LIMIT || vs->next_file >= FILE_NUMBER_LIMIT)
+		return -EUCLEAN;
 	if (vs->next_file <= max)
 		vs->next_file = max + 1;
+	return 0;
 }
 
 /* Replays manifest PATH into a version. */
@@ -847,7 +855,11 @@ int vset_load(struct version_set *vs, struct lsm_err *err)
 	if (rc < 0)
 		return rc;
 	vs->manifest_number = number;
-	bump_next_file(vs, v);
+	if (bump_next_file(vs, v) < 0) {
+		version_unref(v);
+		return lsm_err_set(err, -EUCLEAN, "%s: file number out of "
+				   "range", path);
+	}
 	install(vs, v);
 	return 0;
 }

@@ -200,7 +200,8 @@ void codec_dentry_encode(uint8_t out[CODEC_DENTRY_LEN], uint64_t ino,
 int codec_dentry_decode(const uint8_t *v, size_t len, uint64_t *ino,
 			uint32_t *type_mode)
 {
-	if (len != CODEC_DENTRY_LEN)
+	/* The type is a 4-bit st_mode >> 12: more would leak into st_mode. */
+	if (len != CODEC_DENTRY_LEN || v[8] > 0xf)
 		return -EUCLEAN;
 	*ino = codec_get_le64(v);
 	*type_mode = (uint32_t)v[8] << 12;

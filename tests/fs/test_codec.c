@@ -180,6 +180,9 @@ static void test_dentry_super(void **state)
 	assert_true(ino == 0x123456789aull);
 	assert_int_equal(type, S_IFDIR);
 	assert_int_equal(codec_dentry_decode(d, 8, &ino, &type), -EUCLEAN);
+	d[8] = 0x11; /* a type byte no st_mode >> 12 gives (found by fuzzing) */
+	assert_int_equal(codec_dentry_decode(d, sizeof(d), &ino, &type),
+			 -EUCLEAN);
 	codec_super_encode(s, &sb);
 	assert_int_equal(codec_super_decode(s, sizeof(s), &sb2), 0);
 	assert_int_equal(sb2.chunk_size, 65536);
