@@ -53,8 +53,18 @@ static bool edits_equal(const struct version_edit *a,
 	    (a->has_next_file && a->next_file != b->next_file) ||
 	    (a->has_last_seq && a->last_seq != b->last_seq) ||
 	    a->nadded != b->nadded || a->ndeleted != b->ndeleted ||
-	    a->npointers != b->npointers)
+	    a->npointers != b->npointers || a->nwals != b->nwals ||
+	    a->has_features != b->has_features ||
+	    (a->has_features &&
+	     (a->features.compat != b->features.compat ||
+	      a->features.ro_compat != b->features.ro_compat ||
+	      a->features.incompat != b->features.incompat)))
 		return false;
+	for (i = 0; i < a->nwals; i++)
+		if (a->wals[i].number != b->wals[i].number ||
+		    a->wals[i].sealed != b->wals[i].sealed ||
+		    a->wals[i].size != b->wals[i].size)
+			return false;
 	for (i = 0; i < a->nadded; i++) {
 		const struct file_meta *x = a->added[i].f, *y = b->added[i].f;
 
