@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,13 +129,77 @@ static int posix_mkdir(const struct lsm_io *io, const char *path, mode_t mode)
 	return mkdir(path, mode) < 0 ? -errno : 0;
 }
 
+/* Directory descriptors kept open between syncs: Linux reports a
+ * writeback error of a directory only to descriptors that were open when
+ * it happened, so a descriptor opened anew for each sync would never see
+ * an earlier one.  A few directories, checked by (device, inode) so that a
+ * directory removed and made again under the same name gets a fresh one. */
+#define DIR_FDS 8
+
+static struct {
+	pthread_mutex_t mu;
+	struct dir_fd {
+		char *path;
+		int fd;
+		dev_t dev;
+		ino_t ino;
+	} e[DIR_FDS];
+	unsigned next; /* round-robin victim */
+} dir_fds = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+/* An open descriptor of PATH (a dup the caller closes), or -errno. */
+static int dir_fd_get(const char *path)
+{
+	struct stat st;
+	struct dir_fd *d = NULL;
+	int fd;
+
+	if (stat(path, &st) < 0)
+		return -errno;
+	pthread_mutex_lock(&dir_fds.mu);
+	for (unsigned i = 0; i < DIR_FDS; i++)
+		if (dir_fds.e[i].path && !strcmp(dir_fds.e[i].path, path))
+			d = &dir_fds.e[i];
+	if (d && (d->dev != st.st_dev || d->ino != st.st_ino)) {
+		close(d->fd); /* replaced since: start over */
+		free(d->path);
+		d->path = NULL;
+		d = NULL;
+	}
+	if (!d) {
+		d = &dir_fds.e[dir_fds.next++ % DIR_FDS];
+		if (d->path) {
+			close(d->fd);
+			free(d->path);
+		}
+		d->path = strdup(path);
+		d->fd = d->path ? open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+				: -1;
+		if (d->fd < 0) {
+			fd = d->path ? -errno : -ENOMEM;
+			free(d->path);
+			d->path = NULL;
+			pthread_mutex_unlock(&dir_fds.mu);
+			return fd;
+		}
+		d->dev = st.st_dev;
+		d->ino = st.st_ino;
+	}
+	fd = fcntl(d->fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		fd = -errno;
+	pthread_mutex_unlock(&dir_fds.mu);
+	return fd;
+}
+
 static int posix_sync_dir(const struct lsm_io *io, const char *path)
 {
-	int fd = -1, rc;
+	int fd = dir_fd_get(path), rc;
 
-	rc = posix_open(io, path, O_RDONLY | O_DIRECTORY, 0, &fd);
-	if (rc < 0)
-		return rc;
+	if (fd < 0)
+		return fd;
+	/* A dup shares the open file description, and with it the error
+	 * state fsync reports. */
 	rc = posix_fsync(io, fd);
 	close(fd);
 	return rc;

@@ -194,7 +194,13 @@ struct lsm_db *ns_db(const struct ns *ns)
 
 uint64_t ns_inodes_used(const struct ns *ns)
 {
-	return ns->next_ino;
+	struct ns *m = (struct ns *)ns; /* the lock, not the state, changes */
+	uint64_t n;
+
+	pthread_mutex_lock(&m->alloc_mu);
+	n = ns->next_ino;
+	pthread_mutex_unlock(&m->alloc_mu);
+	return n;
 }
 
 int ns_alloc_ino(struct ns *ns, uint64_t *ino, struct lsm_err *err)
