@@ -523,6 +523,12 @@ static int recover(struct lsm_db *db, bool fresh, struct lsm_err *err)
 				rc = db_log_and_apply(db, &edit, err);
 		}
 	}
+	/* The replayed tables are in the manifest now (or garbage): no
+	 * longer outputs in flight, so they can be deleted once compacted
+	 * away (they stayed until the next open, a leftover after a clean
+	 * close). */
+	for (size_t i = 0; i < edit.nadded; i++)
+		db_pending_remove(db, edit.added[i].f->number);
 	version_edit_free(&edit);
 	if (rc < 0)
 		return rc;

@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "filename.h"
 #include "lsm.h"
+#include "lsm_tool.h"
 #include "support.h"
 #include "version.h"
 #include "wal.h"
@@ -429,6 +430,35 @@ static void test_feature_gates(void **state)
 	buf_free(&b);
 }
 
+static void count_report(void *ctx, const char *file, uint64_t off,
+			 const char *problem)
+{
+	(void)off;
+	fprintf(stderr, "check: %s: %s\n", file, problem);
+	++*(unsigned *)ctx;
+}
+
+/* The tables a recovery writes from the log are deleted like any other
+ * once compacted away: a clean close leaves no leftover. */
+static void test_no_leftover_after_recovery(void **state)
+{
+	struct tdir *d = *state;
+	struct lsm_options o;
+	struct lsm_db *db;
+	unsigned reports = 0, problems = 0;
+
+	crash_writer(tdir_root(d), 0, 300); /* the log holds it all */
+	small_options(&o);
+	db = open_ok(tdir_root(d), &o);     /* replays it into L0 */
+	fill(db, 300, NKEYS);
+	assert_int_equal(lsm_compact_range(db, NULL, 0, NULL, 0, NULL), 0);
+	assert_int_equal(lsm_close(db, NULL), 0);
+	assert_int_equal(lsm_check_dir(tdir_root(d), NULL, count_report, NULL,
+				       &reports, &problems, NULL), 0);
+	assert_int_equal(problems, 0);
+	assert_int_equal(reports, 0); /* no "leftover" warning either */
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, tdir_setup, tdir_teardown)
@@ -440,6 +470,7 @@ int main(void)
 		T(test_torn_tail_cut_before_new_segment),
 		T(test_untracked_segment),
 		T(test_feature_gates),
+		T(test_no_leftover_after_recovery),
 	};
 #undef T
 
