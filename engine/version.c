@@ -431,7 +431,8 @@ static int dec_field(struct dec *d, struct version_edit *e)
 int version_edit_decode(struct version_edit *e, const uint8_t *p, size_t len,
 			struct lsm_err *err)
 {
-	struct dec d = { .base = p, .p = p, .end = p + len, .err = err };
+	struct dec d = { .base = p, .p = p, .end = len ? p + len : p,
+			 .err = err };
 	int rc = 0;
 
 	version_edit_init(e);
