@@ -218,7 +218,8 @@ static void table_paths(struct rep_out *o, const char *dir)
 		printf("  ... and %zu more\n", o->paths - PATHS_SHOWN);
 	if (rc < 0)
 		printf("%s: cannot name the files in the damaged tables' "
-		       "ranges: %s\n", dir, err.msg);
+		       "ranges while they stay listed (%s); --drop-tables "
+		       "names them once dropped\n", dir, err.msg);
 	else if (rc == 0 && o->paths == 0)
 		printf("%s: no file of the filesystem has keys in the damaged "
 		       "tables' ranges\n", dir);
