@@ -68,7 +68,8 @@ static int rp_add(struct rp *p, const uint8_t *key, size_t klen,
 		p->cap = cap;
 	}
 	e = &p->e[p->n];
-	if (codec_parse_dentry_key(key, klen, &e->parent, &name, &e->nlen) < 0 ||
+	if (codec_parse_dentry_key(key, klen, &e->parent, &name,
+				   &e->nlen) < 0 ||
 	    codec_dentry_decode(val, vlen, &e->ino, &mode) < 0)
 		return 0; /* not ours to judge: lsmfs-ctl check does */
 	e->type = (uint8_t)(mode >> 12);
