@@ -322,6 +322,22 @@ struct wal_plan {
 	bool tail_ok;
 };
 
+/* Point-in-time recovery (read-only opens only, see lsm.h): the log is
+ * replayed up to its first damage, and nothing after it is seen. */
+static bool wal_pit(const struct lsm_db *db)
+{
+	return db->read_only &&
+	       db->opts.wal_recovery == LSM_WAL_POINT_IN_TIME;
+}
+
+static void pit_log(struct lsm_db *db, uint64_t number, const char *what,
+		    bool after)
+{
+	db_log(db, LSM_LOG_WARN, "%s/%06llu.wal %s: point-in-time recovery "
+	       "stops %s it; later segments are not read", db->dir,
+	       (unsigned long long)number, what, after ? "after" : "before");
+}
+
 /* Checks the segments on disk (NUMS, ascending) against those the
  * manifest tracks and fills PLAN (room for N + tracked entries) with what
  * to replay, in order:
@@ -338,6 +354,7 @@ static int plan_wals(struct lsm_db *db, const uint64_t *nums, size_t n,
 	const struct version_set *vs = &db->vs;
 	uint64_t first = vs->nwals ? vs->wals[0].number : UINT64_MAX;
 	size_t i = 0, t = 0, k = 0;
+	bool pit = wal_pit(db);
 
 	while (i < n || t < vs->nwals) {
 		const struct edit_wal *w = t < vs->nwals ? &vs->wals[t] : NULL;
@@ -345,6 +362,10 @@ static int plan_wals(struct lsm_db *db, const uint64_t *nums, size_t n,
 		int rc;
 
 		if (w && (i == n || w->number < nums[i])) {
+			if (pit) {
+				pit_log(db, w->number, "is missing", false);
+				break;
+			}
 			return lsm_err_set(err, -EUCLEAN, "%s: log segment "
 					   "%06llu.wal is missing (the manifest"
 					   " records it; writes in it would be "
@@ -355,6 +376,14 @@ static int plan_wals(struct lsm_db *db, const uint64_t *nums, size_t n,
 		if (w && w->number == nums[i]) {
 			if (w->sealed) {
 				rc = wal_file_size(db, w->number, &size);
+				if (pit && (rc < 0 || size != w->size)) {
+					pit_log(db, w->number, "is not the size"
+						" it was sealed at", true);
+					plan[k++] = (struct wal_plan){
+						.number = w->number,
+						.salt = w->number };
+					break;
+				}
 				if (rc < 0 || size != w->size)
 					return lsm_err_set(err, -EUCLEAN,
 						"%s: log segment %06llu.wal has "
@@ -377,6 +406,11 @@ static int plan_wals(struct lsm_db *db, const uint64_t *nums, size_t n,
 						       .tail_ok = true };
 		} else {
 			rc = wal_file_size(db, nums[i], &size);
+			if (pit && rc == 0 && size != 0) {
+				pit_log(db, nums[i], "is not in the manifest",
+					false);
+				break;
+			}
 			if (rc == 0 && size != 0)
 				return lsm_err_set(err, -EUCLEAN, "%s: log "
 					"segment %06llu.wal (%llu bytes) is "
@@ -424,6 +458,7 @@ static int recover_wals(struct lsm_db *db, struct version_edit *edit,
 	char path[LSM_PATH_MAX];
 	struct wal_replay_info info;
 	struct wal_plan *plan = NULL;
+	struct lsm_err e = { 0 };
 	uint64_t *nums = NULL, number;
 	size_t n = 0, np = 0;
 	int rc;
@@ -444,7 +479,19 @@ static int recover_wals(struct lsm_db *db, struct version_edit *edit,
 		r.path = path;
 		rc = wal_replay_salted(db->io, path, plan[i].salt,
 				       plan[i].tail_ok, replay_record, &r,
-				       &info, err);
+				       &info, &e);
+		if (wal_pit(db) && (rc == -EBADMSG || rc == -EUCLEAN)) {
+			db_log(db, LSM_LOG_WARN, "%s: point-in-time recovery "
+			       "stops at offset %llu, the first damage (%s); "
+			       "the %llu bytes after it and later segments "
+			       "are not read", path,
+			       (unsigned long long)info.end, e.msg,
+			       (unsigned long long)(info.size - info.end));
+			rc = 0;
+			break;
+		}
+		if (rc < 0 && err)
+			*err = e;
 		if (rc == 0 && info.torn) {
 			db_log(db, LSM_LOG_WARN, "%s: ignored a torn tail of "
 			       "%llu bytes at offset %llu (a write that was "

@@ -67,6 +67,23 @@ enum lsm_compression {
 	LSM_COMPRESS_ZLIB = 1,
 };
 
+/* How recovery treats a write-ahead log damaged before its end (a record
+ * in the middle that fails its checksum, a missing or truncated segment
+ * the manifest records; engine/doc/wal.md):
+ *  LSM_WAL_STRICT        - refuse to open (-EBADMSG/-EUCLEAN): writes
+ *                          after the damage would be lost.
+ *  LSM_WAL_POINT_IN_TIME - honoured only with read_only: replay every
+ *                          segment in order up to the first damage and stop
+ *                          there, logging a warning that names the segment
+ *                          and offset; what follows is not seen.  A writable
+ *                          open is always strict (lsmfs-ctl repair, i.e.
+ *                          lsm_repair in lsm_tool.h, cuts the log for good
+ *                          and keeps what it drops). */
+enum lsm_wal_recovery {
+	LSM_WAL_STRICT = 0,
+	LSM_WAL_POINT_IN_TIME = 1,
+};
+
 enum lsm_log_level {
 	LSM_LOG_ERROR = 0,
 	LSM_LOG_WARN = 1,
@@ -80,6 +97,7 @@ struct lsm_options {
 	bool read_only;                /* default false: no writes, no lock
 	                                * taken for writing, WAL replayed in
 	                                * memory only */
+	enum lsm_wal_recovery wal_recovery; /* default LSM_WAL_STRICT */
 	size_t memtable_bytes;         /* default 8 MiB */
 	enum lsm_sync_policy sync;     /* default LSM_SYNC_MANUAL */
 	unsigned sync_interval_ms;     /* default 100 (LSM_SYNC_INTERVAL) */

@@ -1,8 +1,9 @@
 /* lsm_tool.h - inspection and checking entry points for tools (lsmfs-ctl),
  * outside the hot API of lsm.h: list the tables of an open store, check a
  * data directory's files without opening it for writing, and dump the
- * records of one table, log segment or manifest.  Nothing here writes to a
- * data directory.  Same conventions as lsm.h (negative errno + lsm_err). */
+ * records of one table, log segment or manifest; and repair a damaged
+ * store (lsm_repair, the only entry point here that writes to a data
+ * directory).  Same conventions as lsm.h (negative errno + lsm_err). */
 #ifndef LSM_TOOL_H
 #define LSM_TOOL_H
 
@@ -106,6 +107,107 @@ struct lsm_dump_rec {
 int lsm_dump_file(const char *path,
 		  int (*fn)(void *ctx, const struct lsm_dump_rec *r),
 		  void *ctx, struct lsm_err *err);
+
+/* ---- repairing a data directory ---- */
+
+/* The directory of DIR where lsm_repair keeps what it drops (the engine
+ * ignores it; nothing in it is ever deleted). */
+#define LSM_REPAIR_LOST_DIR "lost"
+
+enum lsm_repair_kind {
+	LSM_REPAIR_WAL_DAMAGED,   /* a damaged record: the log is cut there */
+	LSM_REPAIR_WAL_TRUNCATED, /* a sealed segment shorter (or longer) than
+	                           * it was sealed at: cut at its last record */
+	LSM_REPAIR_WAL_MISSING,   /* a segment the manifest records is gone */
+	LSM_REPAIR_WAL_FOREIGN,   /* a non-empty segment the manifest does
+	                           * not record, newer than one it does */
+	LSM_REPAIR_WAL_DROPPED,   /* an intact segment after the cut */
+	LSM_REPAIR_TABLE,         /* a table missing, of the wrong size or
+	                           * failing its checks */
+};
+
+/* One finding; everything is borrowed for the call. */
+struct lsm_repair_finding {
+	enum lsm_repair_kind kind;
+	const char *file;        /* DIR/NNNNNN.wal or DIR/NNNNNN.sst */
+	uint64_t offset;         /* logs: where this file is cut (0: all of
+	                          * it); tables: LSM_CHECK_NO_OFFSET */
+	uint64_t bytes;          /* logs: bytes dropped from this file */
+	const char *problem;     /* what is wrong, one line */
+	const char *saved;       /* where the dropped bytes or the file went
+	                          * (DIR/lost/...); NULL when nothing was
+	                          * saved (dry run, nothing on disk) */
+	/* LSM_REPAIR_TABLE: the table and the user keys it covers. */
+	unsigned level;
+	uint64_t number;
+	const void *smallest, *largest;
+	size_t smallest_len, largest_len;
+	bool dropped;            /* removed from the manifest */
+};
+
+struct lsm_repair_options {
+	bool dry_run;      /* find and count, change nothing */
+	bool drop_tables;  /* remove damaged tables from the manifest (their
+	                    * keys' older versions come back!); by default
+	                    * they stay listed and reads in their range fail */
+	/* Each finding, in file order, once the repair is done (may be
+	 * NULL). */
+	void (*finding)(void *ctx, const struct lsm_repair_finding *f);
+	/* Each key of the intact log records dropped, in log order (may be
+	 * NULL); KEY is borrowed for the call. */
+	void (*dropped_key)(void *ctx, const void *key, size_t klen,
+			    uint64_t seq, bool is_delete);
+	/* Bytes of tables and logs read so far, and the total (may be NULL). */
+	void (*progress)(void *ctx, uint64_t done, uint64_t total);
+	void *ctx;
+	/* Engine options for the reading and the final open (io, max_levels,
+	 * log_fn); NULL: defaults. */
+	const struct lsm_options *engine;
+};
+
+void lsm_repair_options_init(struct lsm_repair_options *o);
+
+struct lsm_repair_result {
+	uint64_t records_kept;    /* log records recovered */
+	uint64_t keys_kept;       /* their keys (operations) */
+	uint64_t records_dropped; /* intact log records after the cut */
+	uint64_t keys_dropped;    /* their keys */
+	uint64_t damaged_records; /* unreadable stretches after the cut (a
+	                           * damaged record, or garbage) */
+	uint64_t bytes_dropped;   /* log bytes after the cut, saved in lost/ */
+	uint64_t bytes_missing;   /* log bytes the manifest records that the
+	                           * disk lacks (missing or truncated sealed
+	                           * segments; unknown for unsealed ones) */
+	unsigned tables_damaged;
+	unsigned tables_dropped;
+	bool changed;             /* files were (dry run: would be) changed */
+	/* After a repair (not a dry run): code 0 when the store opened
+	 * read-write, else why it still does not (e.g. a missing table left
+	 * listed). */
+	struct lsm_err reopen;
+};
+
+/* Repairs the store in DIR to its last consistent point, RocksDB's
+ * point-in-time recovery: the log segments are replayed in order up to the
+ * first damage (a damaged record, a missing segment the manifest records,
+ * a sealed segment of another size, a non-empty segment it does not
+ * record); everything after it, in that segment and in later ones, is
+ * dropped, first copied to DIR/lost/ (NNNNNN.wal.at-OFFSET for a tail,
+ * NNNNNN.wal for a whole segment).  Tables are checked as lsm_check_dir
+ * does; a damaged or missing one is reported with its key range and, with
+ * drop_tables, removed from the manifest and moved to DIR/lost/.  Then the
+ * manifest is made to match the disk and the store is opened read-write
+ * once (without background compaction), which writes what was recovered
+ * to an L0 table, starts a fresh log and manifest, and removes the
+ * segments replayed.  Takes DIR/LOCK for the whole repair: -EBUSY (the
+ * same message as lsm_open) when another process holds it.  A damaged
+ * CURRENT or manifest is not repaired (its error is returned).  Returns 0
+ * when the repair ran (see RES->reopen for how the store opens now), a
+ * negative errno when it could not (nothing changed then, unless an I/O
+ * error struck mid-way: every step leaves a store that a second run
+ * repairs). */
+int lsm_repair(const char *dir, const struct lsm_repair_options *o,
+	       struct lsm_repair_result *res, struct lsm_err *err);
 
 /* Writes (P, N) into OUT (CAP bytes, NUL-terminated, truncated to fit) with
  * printable ASCII as is, '\\' doubled and every other byte as \xNN.

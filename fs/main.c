@@ -145,6 +145,10 @@ static int open_store(struct lsmfs *fs, struct lsm_options *lo,
 		return -1;
 	}
 	fs->cnt.orphans_at_mount = n;
+	if (lo->wal_recovery == LSM_WAL_POINT_IN_TIME)
+		fs_log(FS_LOG_INFO, "point-in-time recovery: the mount shows "
+		       "the writes before the first damage of the log, if any "
+		       "(lsmfs-ctl repair makes that for good)");
 	if (n)
 		fs_log(FS_LOG_INFO, "reclaimed %u orphaned files", n);
 	return 0;

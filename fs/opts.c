@@ -28,6 +28,7 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("reserve=%s", reserve),
 	OPT("attr_timeout=%s", attr_timeout),
 	OPT("entry_timeout=%s", entry_timeout),
+	OPT("recover=%s", recover),
 	{ "sync_writes", offsetof(struct lsmfs_conf, sync_writes), 1 },
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
@@ -93,7 +94,7 @@ void opts_free(struct lsmfs_conf *c)
 		       &c->compression, &c->zlib_level, &c->sync,
 		       &c->sync_interval_ms, &c->bloom_bits,
 		       &c->max_open_tables, &c->reserve, &c->attr_timeout,
-		       &c->entry_timeout };
+		       &c->entry_timeout, &c->recover };
 
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
 		free(*f[i]);
@@ -200,6 +201,18 @@ static int enum_opts(const struct lsmfs_conf *c, struct lsm_options *lo)
 	}
 	if (c->sync_writes)
 		lo->sync = LSM_SYNC_ALWAYS;
+	if (c->recover) {
+		if (!strcmp(c->recover, "strict"))
+			lo->wal_recovery = LSM_WAL_STRICT;
+		else if (!strcmp(c->recover, "point_in_time"))
+			lo->wal_recovery = LSM_WAL_POINT_IN_TIME;
+		else
+			return bad("recover", c->recover,
+				   "use strict or point_in_time");
+		if (lo->wal_recovery != LSM_WAL_STRICT && !c->ro)
+			return bad("recover", c->recover, "needs -o ro (to "
+				   "repair the store, see lsmfs-ctl repair)");
+	}
 	return 0;
 }
 
@@ -258,6 +271,9 @@ void opts_usage(const char *prog)
 	       "Mounts the lsmfs store in DATADIR (formatted when empty) at\n"
 	       "MOUNTPOINT.  Filesystem options (defaults in brackets):\n"
 	       "    -o ro                   read-only mount and store\n"
+	       "    -o recover=MODE         a damaged log: strict refuses\n"
+	       "                            [strict]; point_in_time (with ro)\n"
+	       "                            shows what precedes the damage\n"
 	       "    -o sync=POLICY          when writes are durable [manual]:\n"
 	       "                              always   before each write returns\n"
 	       "                              manual   at fsync/fdatasync (and\n"

@@ -17,6 +17,7 @@ struct lsmfs_conf {
 	char *chunk_size, *compression, *zlib_level, *sync;
 	char *sync_interval_ms, *bloom_bits, *max_open_tables, *reserve;
 	char *attr_timeout, *entry_timeout;
+	char *recover;              /* strict | point_in_time (with ro) */
 };
 
 /* Takes lsmfs's own options and DATADIR out of ARGS, leaving FUSE's

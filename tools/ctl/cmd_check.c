@@ -98,11 +98,9 @@ static void fs_summary(const char *dir, const struct ns_fsck_stats *st)
 		printf("consistent\n");
 }
 
-/* Opens DIR read-only and checks its namespace; *PROBLEMS grows by what
- * it finds.  An exit code. */
-static int check_fs(const struct ctl_cmd *c, const char *dir,
-		    uint64_t *problems)
+int ctl_check_fs(const char *dir, uint64_t *problems)
 {
+	const struct ctl_cmd *c = &cmd_check;
 	struct fs_findings f = { .tty = isatty(STDERR_FILENO) == 1 };
 	struct ns_fsck_options o;
 	struct ns_fsck_stats st;
@@ -158,7 +156,7 @@ static int run(const struct ctl_cmd *c, int argc, char **argv)
 	if (engine && !no_fs)
 		printf("%s: filesystem not checked: the store is damaged\n",
 		       pos[0]);
-	if (!engine && !no_fs && (rc = check_fs(c, pos[0], &problems)))
+	if (!engine && !no_fs && (rc = ctl_check_fs(pos[0], &problems)))
 		return rc;
 	if (problems)
 		printf("%s: %" PRIu64 " problem%s found\n", pos[0], problems,

@@ -35,7 +35,7 @@ struct ctl_cmd {
 };
 
 extern const struct ctl_cmd cmd_get, cmd_put, cmd_delete, cmd_scan,
-	cmd_stats, cmd_compact, cmd_check, cmd_dump, cmd_info;
+	cmd_stats, cmd_compact, cmd_check, cmd_dump, cmd_info, cmd_repair;
 
 /* A boolean long option (--NAME) of a command. */
 struct ctl_flag {
@@ -84,6 +84,26 @@ int ctl_close(struct ctl_store *s);
  * store (FLAGS as ctl_open), runs BODY and closes; the exit code. */
 int ctl_run_on_store(const struct ctl_cmd *c, int argc, char **argv,
 		     unsigned flags, int (*body)(struct ctl_store *s));
+/* Opens DIR read-only and checks the filesystem in it (ns_fsck): one line
+ * per problem and a summary on stdout; *PROBLEMS grows by what it finds.
+ * An exit code (cmd_check.c). */
+int ctl_check_fs(const char *dir, uint64_t *problems);
+/* A range of engine keys, both ends included (borrowed). */
+struct ctl_range {
+	const void *lo, *hi;
+	size_t lo_len, hi_len;
+};
+/* Opens DIR read-only and calls FN for each entry of the filesystem in it
+ * whose own key, inode record, data or xattrs may lie in range number
+ * RANGE of the NR ranges R, with the entry's path ("/a/b", or "#N/b" when
+ * the walk up stops at directory N); PATH is borrowed for the call.  A read
+ * failing inside a range is stepped over (entries in it cannot be named).
+ * 0, 1 when DIR holds no filesystem (no superblock), or a negative errno
+ * with ERR filled (e.g. the store does not open) (repair_paths.c). */
+int ctl_range_paths(const char *dir, const struct ctl_range *r, size_t nr,
+		    void (*fn)(void *ctx, size_t range, const char *path,
+			       size_t len),
+		    void *ctx, struct lsm_err *err);
 /* Checks that DIR exists and is a directory (CTL_NO_DIR after a message). */
 int ctl_check_dir(const char *dir);
 

@@ -8,7 +8,7 @@
 
 static const struct ctl_cmd *const commands[] = {
 	&cmd_get, &cmd_put, &cmd_delete, &cmd_scan, &cmd_stats,
-	&cmd_compact, &cmd_check, &cmd_dump, &cmd_info,
+	&cmd_compact, &cmd_check, &cmd_repair, &cmd_dump, &cmd_info,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -26,9 +26,10 @@ static void usage(FILE *f)
 			commands[i]->read_only ? "(ro)" : "",
 			commands[i]->summary);
 	fputs("\nExit status: 0 success, 1 check found problems or no such "
-	      "key, 2 data\ndirectory in use, 3 no such data directory, 4 not "
-	      "an lsmfs store, 5 store\ndamaged, 6 other error, 64 bad "
-	      "command line.  See lsmfs-ctl(1).\n", f);
+	      "key (repair:\ndamage left), 2 data directory in use, 3 no such "
+	      "data directory, 4 not an\nlsmfs store, 5 store damaged (repair: "
+	      "still does not open), 6 other error,\n64 bad command line.  See "
+	      "lsmfs-ctl(1).\n", f);
 }
 
 static const struct ctl_cmd *find(const char *name)

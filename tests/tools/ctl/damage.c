@@ -2,7 +2,10 @@
  * bug or a lost write would, with raw engine writes of codec keys, so
  * that test_ctl.sh can see `lsmfs-ctl check` report it.
  *   ctl_damage DIR rm-inode PATH   delete PATH's inode record
- *   ctl_damage DIR nlink PATH N    set PATH's link count to N */
+ *   ctl_damage DIR nlink PATH N    set PATH's link count to N
+ * and, for `lsmfs-ctl repair`, fills the live log:
+ *   ctl_damage DIR files PREFIX N  create files PREFIX0..PREFIX<N-1> (one
+ *                                  log record each, left in the log) */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +18,23 @@ static int damage(struct lsm_db *db, struct ns *ns, char **argv,
 {
 	uint8_t key[CODEC_INO_KEY_LEN], val[CODEC_INODE_FIXED];
 	struct ns_attr a;
-	int rc = ns_resolve(ns, argv[3], &a, err);
+	struct ns_cred cred = { .uid = 0, .gid = 0, .umask = 022 };
+	char name[300], data[64];
+	int rc;
 
+	if (strcmp(argv[2], "files") == 0 && argv[4]) {
+		long n = strtol(argv[4], NULL, 10);
+
+		rc = 0;
+		for (long i = 0; rc == 0 && i < n; i++) {
+			snprintf(name, sizeof(name), "%s%ld", argv[3], i);
+			snprintf(data, sizeof(data), "contents of %ld", i);
+			rc = ns_put_path(ns, name, data, strlen(data), &cred,
+					 err);
+		}
+		return rc;
+	}
+	rc = ns_resolve(ns, argv[3], &a, err);
 	if (rc < 0)
 		return rc;
 	codec_inode_key(key, a.ino);
@@ -40,7 +58,7 @@ int main(int argc, char **argv)
 
 	if (argc < 4) {
 		fprintf(stderr, "usage: ctl_damage DIR rm-inode PATH | "
-			"nlink PATH N\n");
+			"nlink PATH N | files PREFIX N\n");
 		return 2;
 	}
 	rc = lsm_open(argv[1], NULL, &db, &err);

@@ -54,7 +54,7 @@ has "$T/out" "^Usage: lsmfs-ctl scan DATADIR" "help scan shows usage"
 has "$T/out" "read-only" "help scan says read-only"
 expect 0 "scan --help" "$CTL" scan --help
 has "$T/out" "^Usage: lsmfs-ctl scan DATADIR" "scan --help shows usage"
-for c in get put delete scan stats compact check dump info; do
+for c in get put delete scan stats compact check repair dump info; do
 	expect 0 "$c --help" "$CTL" $c --help
 done
 expect 64 "no arguments" "$CTL"
@@ -208,6 +208,64 @@ expect 1 "check with a garbage CURRENT" "$CTL" check "$T/damaged"
 has "$T/out" "^$T/damaged/CURRENT: " "check names CURRENT"
 expect 5 "open with a garbage CURRENT" "$CTL" info "$T/damaged"
 
+# ---- repair ----
+# R: a filesystem whose live log holds 30 file creations (one record each)
+R=$T/rep
+expect 0 "repair: a store" "$CTL" put --create "$R" a/b/c hello
+"$DAMAGE" "$R" files d/f 30 || bad "ctl_damage files failed"
+wal=$(cd "$R" && ls *.wal | tail -1)
+off=$("$CTL" dump "$R" "$wal" | sed -n 's/^@\([0-9]*\) batch.*/\1/p' | sed -n 20p)
+printf '\x55' | dd of="$R/$wal" bs=1 seek=$((off + 12)) conv=notrunc 2>/dev/null
+expect 5 "repair: the damaged log refuses to open" "$CTL" get "$R" d/f1
+expect 3 "repair on a missing dir" "$CTL" repair "$T/nope"
+expect 4 "repair on a foreign dir" "$CTL" repair "$T/foreign"
+(cd "$R" && ls -l && md5sum *) >"$T/before"
+expect 1 "repair --dry-run finds the damage" "$CTL" repair --dry-run "$R"
+has "$T/out" "^$R/$wal@$off: corrupt record at offset $off \(checksum mismatch; a valid record follows at offset [0-9]+\); the log is cut there$" \
+	"repair names the segment and offset"
+has "$T/out" "^would drop: [0-9]+ log records \([0-9]+ intact, 1 damaged\), [0-9]+ keys, [0-9]+ bytes" \
+	"repair --dry-run counts what it would drop"
+has "$T/out" "dry run: nothing was changed" "repair --dry-run says so"
+(cd "$R" && ls -l && md5sum *) >"$T/after"
+cmp -s "$T/before" "$T/after" && ok "repair --dry-run changes nothing" ||
+	{ bad "repair --dry-run changed files"; diff "$T/before" "$T/after"; }
+expect 0 "repair" "$CTL" repair "$R"
+has "$T/out" "^  dropped [0-9]+ bytes, saved in $R/lost/$wal\.at-$off$" \
+	"repair saves the dropped tail in lost/"
+has "$T/out" "^recovered: [0-9]+ log records" "repair counts what it kept"
+has "$T/out" "^  keys dropped: '" "repair shows the first keys dropped"
+has "$T/out" "the store opens \(repaired\)" "repair reopens the store"
+has "$T/out" "filesystem: .*: consistent$" "repair checks the filesystem"
+size=$(stat -c %s "$R/lost/$wal.at-$off")
+[ "$size" -gt 0 ] && ok "lost/ holds the tail" || bad "lost/ tail empty"
+expect 0 "repair: a file written before the damage" "$CTL" get "$R" d/f1
+[ "$(cat "$T/out")" = "contents of 1" ] && ok "repair: kept file intact" ||
+	bad "repair: kept file differs"
+expect 1 "repair: a file written after the damage is gone" "$CTL" get "$R" d/f29
+expect 0 "check after repair" "$CTL" check "$R"
+expect 0 "repair again: nothing to repair" "$CTL" repair "$R"
+has "$T/out" "nothing to repair" "repair again says nothing to repair"
+# a damaged table: kept by default, dropped with --drop-tables
+cp -r "$R" "$T/rept"
+sst=$(cd "$T/rept" && ls *.sst | tail -1)
+printf 'XXXX' | dd of="$T/rept/$sst" bs=1 seek=20 conv=notrunc 2>/dev/null
+expect 1 "repair keeps a damaged table" "$CTL" repair "$T/rept"
+has "$T/out" "^$T/rept/$sst: checksum mismatch" "repair names the damaged table"
+has "$T/out" "^  covers keys '.*' \.\. '.*'$" "repair shows the table's key range"
+has "$T/out" "left in the manifest" "repair leaves the table listed"
+[ -f "$T/rept/$sst" ] && ok "the kept table stays in place" || bad "kept table moved"
+expect 5 "reads in the kept table's range fail" "$CTL" get "$T/rept" d/f1
+expect 0 "repair --drop-tables (the filesystem holds up)" "$CTL" repair --drop-tables "$T/rept"
+has "$T/out" "dropped from the manifest, moved to $T/rept/lost/$sst$" \
+	"repair --drop-tables moves the table to lost/"
+has "$T/out" "warning: older versions of its keys" "repair --drop-tables warns"
+has "$T/out" "^files in the range of $T/rept/$sst:$" "repair names the files in the range"
+has "$T/out" "^  /a/b/c$" "repair names a file in the range"
+has "$T/out" "filesystem: .*: consistent$" "repair --drop-tables checks the filesystem"
+[ -f "$T/rept/lost/$sst" ] && [ ! -e "$T/rept/$sst" ] &&
+	ok "the dropped table is in lost/" || bad "dropped table not in lost/"
+rm -rf "$T/rept"
+
 # ---- in use ----
 mkfifo "$T/fifo"
 "$HOLDER" "$D" <"$T/fifo" >"$T/ready" 2>&1 &
@@ -219,6 +277,9 @@ has "$T/err" "in use by process $HOLDER_PID" "in-use message names the pid"
 expect 2 "compact while in use" "$CTL" compact "$D"
 expect 0 "get while in use (read-only)" "$CTL" get "$D" a/b/c
 expect 0 "check while in use" "$CTL" check "$D"
+expect 2 "repair while in use" "$CTL" repair "$D"
+has "$T/err" "in use by process $HOLDER_PID" "repair: in-use message names the pid"
+expect 2 "repair --dry-run while in use" "$CTL" repair --dry-run "$D"
 exec 7>&-
 wait "$HOLDER_PID"
 HOLDER_PID=
