@@ -4,6 +4,7 @@
  * flushes and compactions in db_bg.c and compaction.c. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,7 @@ void lsm_options_init(struct lsm_options *o)
 	o->pending_stop_bytes = UINT64_C(256) << 30;
 	o->background_compaction = true;
 	o->reserve_bytes = LSM_RESERVE_AUTO;
+	o->follow_interval_ms = 200;
 }
 
 uint64_t db_now_us(void)
@@ -121,6 +123,8 @@ static int take_lock(struct lsm_db *db, struct lsm_err *err)
 	int fd, rc, n;
 	ssize_t got;
 
+	if (db->opts.follow && db->read_only)
+		return 0; /* a follower never keeps a writer from starting */
 	rc = filename_path(path, db->dir, FILE_LOCK, 0);
 	if (rc < 0)
 		return lsm_err_set(err, rc, "%s: path too long", db->dir);
@@ -604,6 +608,7 @@ static struct lsm_db *db_alloc(const char *dir, const struct lsm_options *o)
 	db->io = db->opts.io ? db->opts.io : lsm_io_posix();
 	db->read_only = db->opts.read_only;
 	db->lock_fd = -1;
+	pthread_mutex_init(&db->follow_mu, NULL);
 	pthread_mutex_init(&db->wq_mu, NULL);
 	pthread_mutex_init(&db->mu, NULL);
 	pthread_mutex_init(&db->sv_mu, NULL);
@@ -629,6 +634,8 @@ static void db_release(struct lsm_db *db)
 	if (db->lock_fd >= 0)
 		db->io->close(db->io, db->lock_fd);
 	free(db->pending.numbers);
+	free(db->fl_pinned);
+	pthread_mutex_destroy(&db->follow_mu);
 	pthread_mutex_destroy(&db->wq_mu);
 	pthread_mutex_destroy(&db->mu);
 	pthread_mutex_destroy(&db->sv_mu);
@@ -638,12 +645,39 @@ static void db_release(struct lsm_db *db)
 	free(db);
 }
 
+/* A follower starts from nothing; its first catch-up reads the store (and
+ * retries where the writer changes files under it). */
+static int open_follower(struct lsm_db *db, struct lsm_err *err)
+{
+	int rc;
+
+	if (!db->read_only)
+		return lsm_err_set(err, -EINVAL, "%s: following a store needs a "
+				   "read-only open", db->dir);
+	db->mem = memtable_new();
+	if (!db->mem)
+		return lsm_err_set(err, -ENOMEM, "out of memory");
+	rc = vset_load(&db->vs, err); /* a first version to start from */
+	for (int i = 0; i < 8 && (rc == -ENOENT || rc == -EUCLEAN); i++)
+		rc = vset_load(&db->vs, err); /* CURRENT was being switched */
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&db->mu);
+	rc = db_super_install(db);
+	pthread_mutex_unlock(&db->mu);
+	if (rc < 0)
+		return lsm_err_set(err, rc, "out of memory");
+	return db_follow_open(db, err);
+}
+
 static int open_locked(struct lsm_db *db, struct lsm_err *err)
 {
 	int rc, state;
 
 	db->block_cache = cache_new(db->opts.cache_bytes);
-	db->tables = table_cache_new(db->io, db->dir, db->opts.max_open_tables,
+	/* a follower keeps every table of its versions open (db_follow.c) */
+	db->tables = table_cache_new(db->io, db->dir, db->opts.follow ?
+				     UINT_MAX : db->opts.max_open_tables,
 				     db->block_cache, &db->stats);
 	if (!db->block_cache || !db->tables)
 		return lsm_err_set(err, -ENOMEM, "out of memory");
@@ -657,6 +691,8 @@ static int open_locked(struct lsm_db *db, struct lsm_err *err)
 	if (state == 1 && db->opts.error_if_exists)
 		return lsm_err_set(err, -EEXIST, "%s: store already exists",
 				   db->dir);
+	if (db->opts.follow)
+		return open_follower(db, err);
 	rc = recover(db, state == 0, err);
 	if (rc < 0)
 		return rc;

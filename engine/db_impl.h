@@ -39,6 +39,7 @@ struct super {
 
 struct lsm_snapshot {
 	uint64_t seq;
+	struct super *sv; /* followers: the state it reads, held */
 	struct lsm_snapshot *prev, *next; /* db->snapshots list, under mu */
 };
 
@@ -113,6 +114,19 @@ struct lsm_db {
 	bool reserve_held;        /* RESERVE exists; under mu */
 	uint64_t space_poll_us;   /* last look at free space; under mu */
 	_Atomic uint64_t space_frees; /* freeing writes while space_low */
+
+	/* Following a store another process writes (db_follow.c). */
+	pthread_mutex_t follow_mu;    /* one catch-up at a time; guards: */
+	uint64_t fl_manifest, fl_manifest_size; /* the manifest last read */
+	uint64_t fl_log_number;       /* db->mem holds segments >= this */
+	uint64_t fl_wal, fl_wal_off;  /* newest segment applied, how far */
+	uint64_t fl_next_seq;         /* sequence of the next batch, 0 any */
+	int fl_last_err;
+	uint64_t *fl_pinned;          /* tables held open; under mu */
+	size_t fl_npinned, fl_cappinned;
+	_Atomic uint64_t fl_caught_up_us;
+	pthread_t follow_thread;
+	bool follow_started;
 	uint64_t reclaim_frees;   /* space_frees at the last reclaim; mu */
 	uint64_t reclaim_us;      /* last reclaim; under mu */
 };
@@ -144,6 +158,9 @@ void db_super_put(struct lsm_db *db, struct super *sv); /* -1 ref */
  * Under mu.  -ENOMEM leaves the old one (readers then miss nothing: the
  * caller keeps the old files until it can retry). */
 int db_super_install(struct lsm_db *db);
+/* The same, publishing *SEQ (when non-NULL) as last_seq in the same
+ * instant, so that no reader sees the new number with the old state. */
+int db_super_install_seq(struct lsm_db *db, const uint64_t *seq);
 
 /* ---- writes (db_write.c) ---- */
 int db_write_batch(struct lsm_db *db, struct lsm_batch *b, bool sync,
@@ -191,6 +208,11 @@ struct iiter *db_internal_iter(struct lsm_db *db, struct super *sv,
 /* Preallocates the current log segment for a memtable's worth of records
  * (best effort), so appends do not run out of space at writeback. */
 void db_wal_preallocate(struct lsm_db *db);
+
+/* ---- db_follow.c ---- */
+/* Starts following (open of a follower, mu not held): the first catch-up,
+ * then the follow thread when follow_interval_ms is set. */
+int db_follow_open(struct lsm_db *db, struct lsm_err *err);
 
 /* ---- db_space.c ---- */
 /* Bytes of the reserve (the option resolved), 0 when none. */

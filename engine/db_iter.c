@@ -244,9 +244,15 @@ int lsm_iter_new(struct lsm_db *db, const struct lsm_snapshot *snap,
 	i->err.code = 0;
 	i->err.msg[0] = '\0';
 	i->steps = 0;
-	i->sv = db_super_get(db, &i->seq);
-	if (snap)
+	if (snap && snap->sv) { /* a follower's snapshot holds its state */
+		i->sv = snap->sv;
+		atomic_fetch_add(&i->sv->refs, 1);
 		i->seq = snap->seq;
+	} else {
+		i->sv = db_super_get(db, &i->seq);
+		if (snap)
+			i->seq = snap->seq;
+	}
 	i->it = db_internal_iter(db, i->sv, err);
 	if (!i->it) {
 		db_super_put(db, i->sv);

@@ -48,6 +48,11 @@ void db_super_put(struct lsm_db *db, struct super *sv)
 
 int db_super_install(struct lsm_db *db)
 {
+	return db_super_install_seq(db, NULL);
+}
+
+int db_super_install_seq(struct lsm_db *db, const uint64_t *seq)
+{
 	struct super *sv = calloc(1, sizeof(*sv)), *old;
 
 	if (!sv)
@@ -63,6 +68,9 @@ int db_super_install(struct lsm_db *db)
 	pthread_mutex_lock(&db->sv_mu);
 	old = db->sv;
 	db->sv = sv;
+	if (seq) /* with the state it belongs to (db_super_get) */
+		atomic_store_explicit(&db->last_seq, *seq,
+				      memory_order_release);
 	pthread_mutex_unlock(&db->sv_mu);
 	if (old && atomic_fetch_sub(&old->refs, 1) == 1) {
 		memtable_unref(old->mem);
@@ -78,11 +86,15 @@ int db_super_install(struct lsm_db *db)
 const struct lsm_snapshot *lsm_snapshot_new(struct lsm_db *db)
 {
 	struct lsm_snapshot *s = calloc(1, sizeof(*s));
+	uint64_t seq = 0;
 
 	if (!s)
 		return NULL;
+	if (db->opts.follow) /* the writer's compactions ignore our
+			      * snapshots: hold the state itself */
+		s->sv = db_super_get(db, &seq);
 	pthread_mutex_lock(&db->mu);
-	s->seq = atomic_load(&db->last_seq);
+	s->seq = s->sv ? seq : atomic_load(&db->last_seq);
 	s->next = &db->snapshots;
 	s->prev = db->snapshots.prev;
 	s->prev->next = s;
@@ -101,6 +113,8 @@ void lsm_snapshot_release(struct lsm_db *db, const struct lsm_snapshot *cs)
 	s->prev->next = s->next;
 	s->next->prev = s->prev;
 	pthread_mutex_unlock(&db->mu);
+	if (s->sv)
+		db_super_put(db, s->sv);
 	free(s);
 }
 
@@ -158,12 +172,18 @@ static int db_lookup(struct lsm_db *db, const struct lsm_snapshot *snap,
 		     struct lsm_err *err)
 {
 	uint64_t seq;
-	struct super *sv = db_super_get(db, &seq);
+	struct super *sv;
 	const uint8_t *v;
 	size_t vlen;
 	uint8_t stackkey[256], *ik = stackkey;
 	int rc;
 
+	if (snap && snap->sv) { /* a follower's snapshot holds its state */
+		sv = snap->sv;
+		atomic_fetch_add(&sv->refs, 1);
+	} else {
+		sv = db_super_get(db, &seq);
+	}
 	if (snap)
 		seq = snap->seq; /* registered: compactions keep what it sees */
 	rc = memtable_get(sv->mem, key, klen, seq, &v, &vlen);

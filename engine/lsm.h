@@ -130,6 +130,15 @@ struct lsm_options {
 	 * flush and a compaction step); 0: none. */
 	uint64_t reserve_bytes;
 
+	/* Following a store another process writes (read_only only): the
+	 * view catches up with the writer's manifest, tables and log at
+	 * lsm_catch_up, and every follow_interval_ms by itself (0: only
+	 * when asked).  Every table of every version the reader holds stays
+	 * open (max_open_tables does not apply); the soft limit on open
+	 * files is raised to the hard one. */
+	bool follow;                     /* default false */
+	unsigned follow_interval_ms;     /* default 200 */
+
 	/* Diagnostics: the engine never prints; it calls log_fn (if set). */
 	void (*log_fn)(void *ctx, enum lsm_log_level level, const char *msg);
 	void *log_ctx;
@@ -189,6 +198,18 @@ int lsm_put(struct lsm_db *db, const void *key, size_t klen,
 	    const void *val, size_t vlen, struct lsm_err *err);
 int lsm_delete(struct lsm_db *db, const void *key, size_t klen,
 	       struct lsm_err *err);
+
+/* A following reader (options.follow) catches up with the writer: it
+ * re-reads CURRENT and the manifest when they changed, opens the new
+ * tables, drops the obsolete ones, and applies the log records written
+ * since, up to the last complete one.  The new state is published at
+ * once: a reader sees the state before or after, never a mix, and never
+ * goes backwards; iterators and snapshots keep theirs.  Returns the
+ * number of log records applied (>= 0), or a negative errno (-EINVAL when
+ * DB does not follow).  What it shows may include writes the writer has
+ * not synced yet, which a power cut on the writer's machine can still
+ * lose. */
+int lsm_catch_up(struct lsm_db *db, struct lsm_err *err);
 
 /* Makes every write acknowledged before the call durable. */
 int lsm_sync(struct lsm_db *db, struct lsm_err *err);

@@ -95,6 +95,8 @@ static void io(struct out *o, struct stats *s)
 	C(background_errors, "Background errors (flush, compaction, log).");
 	C(space_exhausted, "Times the disk filled up and the reserve was "
 	  "released.");
+	C(follow_catch_ups, "Catch-ups of a follower with the writer.");
+	C(follow_records, "Log records a follower applied.");
 }
 
 static void levels(struct out *o, struct lsm_db *db, struct super *sv)

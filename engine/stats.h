@@ -21,6 +21,7 @@ struct stats {
 	_Atomic uint64_t table_opens, block_reads, block_read_bytes;
 	_Atomic uint64_t checksum_errors, background_errors;
 	_Atomic uint64_t space_exhausted;
+	_Atomic uint64_t follow_catch_ups, follow_records;
 };
 
 static inline void stat_add(_Atomic uint64_t *c, uint64_t n)

@@ -111,6 +111,17 @@ int table_cache_get_to(struct table_cache *tc, uint64_t number,
 	return rc;
 }
 
+int table_cache_pin(struct table_cache *tc, uint64_t number,
+		    struct lsm_err *err)
+{
+	struct cache_handle *h;
+	int rc = find_table(tc, number, &h, err);
+
+	if (rc == 0)
+		cache_release(tc->cache, h);
+	return rc;
+}
+
 struct iiter *table_cache_iter(struct table_cache *tc, uint64_t number,
 			       bool fill_cache, struct lsm_err *err)
 {

@@ -41,5 +41,10 @@ struct iiter *table_cache_iter(struct table_cache *tc, uint64_t number,
 
 /* Forgets table NUMBER (its file is being deleted). */
 void table_cache_evict(struct table_cache *tc, uint64_t number);
+/* Opens table NUMBER into the cache (a follower keeps every table of its
+ * versions open: the writer may unlink them at any time).  0 or an error;
+ * a table that is gone is -EUCLEAN (see find_table). */
+int table_cache_pin(struct table_cache *tc, uint64_t number,
+		    struct lsm_err *err);
 
 #endif /* LSM_TABLE_CACHE_H */

@@ -188,6 +188,13 @@ int vset_create(struct version_set *vs, struct lsm_err *err);
  * missing keys). */
 int vset_verify_tables(struct version_set *vs, struct lsm_err *err);
 
+/* Makes the state FROM loaded (vset_load of a newer manifest, by a reader
+ * following a store another process writes) the current state of VS: its
+ * version (moved, FROM keeps none), counters, pointers and tracked
+ * segments.  Versions VS already has stay alive while referenced.  0 or
+ * -ENOMEM (VS unchanged).  Both read-only sets. */
+int vset_adopt(struct version_set *vs, struct version_set *from);
+
 /* True while the manifest can take edits (not read-only, not broken). */
 bool vset_writable(const struct version_set *vs);
 
@@ -205,6 +212,9 @@ int vset_recover(struct version_set *vs, struct lsm_err *err);
  * fresh manifest (a writable set only), so a caller can look at the state
  * and delete leftovers in between. */
 int vset_load(struct version_set *vs, struct lsm_err *err);
+/* The number of the manifest CURRENT names (-ENOENT without CURRENT). */
+int vset_read_current(struct version_set *vs, uint64_t *number,
+		      struct lsm_err *err);
 int vset_rewrite(struct version_set *vs, struct lsm_err *err);
 
 /* Applies E to the current version, fills in E's next_file and last_seq

@@ -251,6 +251,43 @@ static void install(struct version_set *vs, struct version *v)
 
 /* ---- tracked WAL segments ---- */
 
+int vset_adopt(struct version_set *vs, struct version_set *from)
+{
+	struct version *v = from->current;
+	struct edit_wal *wals = NULL;
+
+	if (from->nwals &&
+	    !(wals = malloc(from->nwals * sizeof(*wals))))
+		return -ENOMEM;
+	for (int l = 0; l < LSM_MAX_LEVELS; l++) {
+		struct buf *p = &vs->pointers[l];
+
+		buf_clear(p);
+		buf_append(p, from->pointers[l].p, from->pointers[l].len);
+		if (!buf_ok(p)) {
+			free(wals);
+			return -ENOMEM;
+		}
+	}
+	if (from->nwals)
+		memcpy(wals, from->wals, from->nwals * sizeof(*wals));
+	free(vs->wals);
+	vs->wals = wals;
+	vs->nwals = vs->cap_wals = from->nwals;
+	/* move V from FROM's list of live versions to VS's */
+	v->prev->next = v->next;
+	v->next->prev = v->prev;
+	from->current = NULL;
+	install(vs, v);
+	vs->next_file = from->next_file;
+	vs->log_number = from->log_number;
+	if (from->last_seq > vs->last_seq)
+		vs->last_seq = from->last_seq;
+	vs->manifest_number = from->manifest_number;
+	vs->features = from->features;
+	return 0;
+}
+
 bool vset_writable(const struct version_set *vs)
 {
 	return vs->manifest && !wal_is_broken(vs->manifest);
@@ -658,6 +695,15 @@ int vset_verify_tables(struct version_set *vs, struct lsm_err *err)
 }
 
 /* Reads CURRENT into the manifest number it names. */
+static int read_current(struct version_set *vs, uint64_t *number,
+			struct lsm_err *err);
+
+int vset_read_current(struct version_set *vs, uint64_t *number,
+		      struct lsm_err *err)
+{
+	return read_current(vs, number, err);
+}
+
 static int read_current(struct version_set *vs, uint64_t *number,
 			struct lsm_err *err)
 {

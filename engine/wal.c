@@ -592,12 +592,10 @@ static int wal_deliver(struct wal_reader *r, wal_rec_fn fn, void *ctx,
 	return rc < 0 ? rc : 0;
 }
 
-static int wal_replay_loop(struct wal_reader *r, bool tail_ok, wal_rec_fn fn,
-			   void *ctx, struct wal_replay_info *info,
-			   struct lsm_err *err)
+static int wal_replay_loop(struct wal_reader *r, uint64_t off, bool tail_ok,
+			   wal_rec_fn fn, void *ctx,
+			   struct wal_replay_info *info, struct lsm_err *err)
 {
-	uint64_t off = 0;
-
 	while (off < r->size) {
 		const uint8_t *p;
 		const char *why;
@@ -630,6 +628,13 @@ int wal_replay_salted(const struct lsm_io *io, const char *path,
 		      uint64_t salt, bool tail_ok, wal_rec_fn fn, void *ctx,
 		      struct wal_replay_info *info, struct lsm_err *err)
 {
+	return wal_replay_at(io, path, salt, 0, tail_ok, fn, ctx, info, err);
+}
+
+int wal_replay_at(const struct lsm_io *io, const char *path, uint64_t salt,
+		  uint64_t from, bool tail_ok, wal_rec_fn fn, void *ctx,
+		  struct wal_replay_info *info, struct lsm_err *err)
+{
 	struct wal_reader r = { .io = io, .path = path,
 				.seed = wal_seed(salt) };
 	struct wal_replay_info inf = { 0 };
@@ -645,7 +650,13 @@ int wal_replay_salted(const struct lsm_io *io, const char *path,
 		goto out;
 	}
 	inf.size = r.size;
-	rc = wal_replay_loop(&r, tail_ok, fn, ctx, &inf, err);
+	inf.end = from;
+	if (from > r.size) /* the file shrank under a reader that tails it */
+		rc = lsm_err_set(err, -ESTALE, "%s: %" PRIu64 " bytes, less than"
+				 " the %" PRIu64 " already read", path, r.size,
+				 from);
+	else
+		rc = wal_replay_loop(&r, from, tail_ok, fn, ctx, &inf, err);
 out:
 	io->close(io, r.fd);
 	free(r.buf);

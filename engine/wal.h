@@ -95,5 +95,11 @@ int wal_replay(const struct lsm_io *io, const char *path, bool tail_ok,
 int wal_replay_salted(const struct lsm_io *io, const char *path,
 		      uint64_t salt, bool tail_ok, wal_rec_fn fn, void *ctx,
 		      struct wal_replay_info *info, struct lsm_err *err);
+/* The same from offset FROM, the end of a record an earlier replay of a
+ * growing log reached (a reader tailing it); -ESTALE when the file is now
+ * shorter than FROM. */
+int wal_replay_at(const struct lsm_io *io, const char *path, uint64_t salt,
+		  uint64_t from, bool tail_ok, wal_rec_fn fn, void *ctx,
+		  struct wal_replay_info *info, struct lsm_err *err);
 
 #endif /* LSM_WAL_H */

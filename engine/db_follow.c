@@ -1,0 +1,469 @@
+/* db_follow.c - a read-only open that follows a store another process
+ * writes (lsm_options.follow).  A catch-up re-reads the manifest when
+ * CURRENT or its size changed, opens every table of the new version
+ * (tables stay open while any version of ours names them: the writer
+ * unlinks them after a compaction), and applies the log records written
+ * since the last catch-up, stopping at the last complete record.  When the
+ * writer's log number moved (it flushed), the memtable is built anew from
+ * the live segments, so memory stays that of the writer's memtables.
+ *
+ * Races with the writer are resolved by looking again: a manifest, table
+ * or segment that vanished between listing and opening makes the attempt
+ * -EAGAIN, and the next attempt starts from CURRENT.  Nothing is written
+ * to the data directory and the writer's lock is never taken.  The new
+ * state is published with one super version install: readers see the old
+ * state or the new one, and last_seq never goes back. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "batch.h"
+#include "coding.h"
+#include "db_impl.h"
+#include "filename.h"
+
+#define FOLLOW_ATTEMPTS 16
+
+/* The memtable being filled and what it has reached. */
+struct apply {
+	struct lsm_db *db;
+	struct memtable *mem;
+	uint64_t max_seq;
+	uint64_t next_seq; /* the sequence the next batch must start at;
+	                    * 0: any (the first after a flush) */
+	uint64_t records;
+	const char *path;
+};
+
+static int apply_op(void *ctx, uint64_t seq, enum ikey_type t,
+		    const uint8_t *key, size_t klen, const uint8_t *val,
+		    size_t vlen)
+{
+	struct apply *a = ctx;
+
+	if (seq > a->max_seq)
+		a->max_seq = seq;
+	return memtable_add(a->mem, seq, t, key, klen, val, vlen);
+}
+
+static int apply_record(void *ctx, const uint8_t *rec, size_t len,
+			uint64_t off, struct lsm_err *err)
+{
+	struct apply *a = ctx;
+	struct lsm_err e = { 0 };
+	uint64_t first = len >= 12 ? get_u64le(rec) : 0;
+	uint32_t count = len >= 12 ? get_u32le(rec + 8) : 0;
+	int rc;
+
+	/* Batches follow each other without a gap in sequence numbers; a
+	 * gap means a segment went missing between our listing and our
+	 * reading (the writer flushed and deleted it): look again. */
+	if (a->next_seq && first != a->next_seq)
+		return lsm_err_set(err, -EAGAIN, "%s: batch at offset %llu "
+				   "starts at sequence %llu, not %llu",
+				   a->path, (unsigned long long)off,
+				   (unsigned long long)first,
+				   (unsigned long long)a->next_seq);
+	rc = batch_decode(rec, len, apply_op, a, &e);
+	if (rc < 0)
+		return lsm_err_set(err, rc, "%s: record at offset %llu: %s",
+				   a->path, (unsigned long long)off, e.msg);
+	a->records++;
+	a->next_seq = first + count;
+	return 0;
+}
+
+/* The manifest CURRENT names and its size; -EAGAIN when CURRENT was being
+ * replaced or the manifest is already gone. */
+static int manifest_id(struct lsm_db *db, uint64_t *number, uint64_t *size,
+		       struct lsm_err *err)
+{
+	char path[LSM_PATH_MAX];
+	int fd, rc = vset_read_current(&db->vs, number, err);
+
+	if (rc == -ENOENT)
+		return -EAGAIN;
+	if (rc < 0)
+		return rc;
+	filename_path(path, db->dir, FILE_MANIFEST, *number);
+	rc = db->io->open(db->io, path, O_RDONLY, 0, &fd);
+	if (rc == -ENOENT)
+		return -EAGAIN;
+	if (rc < 0)
+		return lsm_err_set(err, rc, "%s: %s", path, strerror(-rc));
+	rc = db->io->fsize(db->io, fd, size);
+	db->io->close(db->io, fd);
+	return rc < 0 ? lsm_err_set(err, rc, "%s: %s", path, strerror(-rc)) : 0;
+}
+
+static int pin_add(struct lsm_db *db, uint64_t number)
+{
+	for (size_t i = 0; i < db->fl_npinned; i++)
+		if (db->fl_pinned[i] == number)
+			return 0;
+	if (db->fl_npinned == db->fl_cappinned) {
+		size_t cap = db->fl_cappinned ? db->fl_cappinned * 2 : 64;
+		uint64_t *p = realloc(db->fl_pinned, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		db->fl_pinned = p;
+		db->fl_cappinned = cap;
+	}
+	db->fl_pinned[db->fl_npinned++] = number;
+	return 0;
+}
+
+/* Opens every table of V; -EAGAIN when one is gone already (the writer
+ * compacted it away after the manifest we read: read it again). */
+static int pin_tables(struct lsm_db *db, const struct version *v,
+		      struct lsm_err *err)
+{
+	for (int l = 0; l < LSM_MAX_LEVELS; l++) {
+		for (size_t i = 0; i < v->nfiles[l]; i++) {
+			uint64_t n = v->files[l][i]->number;
+			int rc = table_cache_pin(db->tables, n, err);
+
+			if (rc == -EUCLEAN && strstr(err->msg, "missing"))
+				return -EAGAIN;
+			if (rc == 0 && pin_add(db, n) < 0)
+				rc = lsm_err_set(err, -ENOMEM, "out of memory");
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+struct live_set {
+	uint64_t *n;
+	size_t count, cap;
+	bool oom;
+};
+
+static void live_collect(void *ctx, uint64_t number)
+{
+	struct live_set *l = ctx;
+
+	if (l->count == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		uint64_t *p = realloc(l->n, cap * sizeof(*p));
+
+		if (!p) {
+			l->oom = true;
+			return;
+		}
+		l->n = p;
+		l->cap = cap;
+	}
+	l->n[l->count++] = number;
+}
+
+/* Closes the tables no version of ours names any more (under mu). */
+static void unpin_dead(struct lsm_db *db)
+{
+	struct live_set l = { 0 };
+	size_t k = 0;
+
+	vset_live_tables(&db->vs, live_collect, &l);
+	if (l.oom) {
+		free(l.n);
+		return; /* keep them all open: try again next time */
+	}
+	for (size_t i = 0; i < db->fl_npinned; i++) {
+		bool live = false;
+
+		for (size_t j = 0; j < l.count && !live; j++)
+			live = l.n[j] == db->fl_pinned[i];
+		if (live)
+			db->fl_pinned[k++] = db->fl_pinned[i];
+		else
+			table_cache_evict(db->tables, db->fl_pinned[i]);
+	}
+	db->fl_npinned = k;
+	free(l.n);
+}
+
+/* The segments at or above FROM in the directory, ascending. */
+static int list_segments(struct lsm_db *db, uint64_t from, uint64_t **out,
+			 size_t *n, struct lsm_err *err)
+{
+	char **names = NULL;
+	size_t count = 0, k = 0;
+	uint64_t num, *nums;
+	int rc = db->io->list_dir(db->io, db->dir, &names, &count);
+
+	if (rc < 0)
+		return lsm_err_set(err, rc, "%s: cannot list: %s", db->dir,
+				   strerror(-rc));
+	nums = calloc(count + 1, sizeof(*nums));
+	for (size_t i = 0; nums && i < count; i++)
+		if (filename_parse(names[i], &num) == FILE_WAL && num >= from)
+			nums[k++] = num;
+	lsm_io_free_names(names, count);
+	if (!nums)
+		return lsm_err_set(err, -ENOMEM, "out of memory");
+	for (size_t i = 1; i < k; i++) /* insertion sort: a few segments */
+		for (size_t j = i; j > 0 && nums[j - 1] > nums[j]; j--) {
+			uint64_t t = nums[j];
+
+			nums[j] = nums[j - 1];
+			nums[j - 1] = t;
+		}
+	*out = nums;
+	*n = k;
+	return 0;
+}
+
+/* Salt of segment NUMBER in VS's store (see plan_wals in db.c). */
+static uint64_t segment_salt(const struct version_set *vs, uint64_t number)
+{
+	uint64_t first = vs->nwals ? vs->wals[0].number : 0;
+
+	if (!(vs->features.incompat & LSM_FEAT_INCOMPAT_WAL_V2))
+		return 0;
+	return number >= first ? number : 0;
+}
+
+/* Applies the segments at or above A's start into A->mem: the segment
+ * *WAL from *OFF, the newer ones from 0.  Updates *WAL and *OFF to how far it
+ * got.  -EAGAIN when a segment vanished or shrank (look again). */
+static int apply_segments(struct lsm_db *db, const struct version_set *vs,
+			  uint64_t from, struct apply *a, uint64_t *wal,
+			  uint64_t *off, struct lsm_err *err)
+{
+	char path[LSM_PATH_MAX];
+	struct wal_replay_info info;
+	uint64_t *nums = NULL;
+	size_t n = 0;
+	int rc = list_segments(db, from, &nums, &n, err);
+
+	/* the writer's log number names a segment that existed when it was
+	 * recorded: if it is gone, the writer moved on (look again); so is
+	 * the one we were part-way through */
+	if (rc == 0 && (n == 0 || nums[0] != (*wal ? *wal : from)))
+		rc = -EAGAIN;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		uint64_t start = nums[i] == *wal ? *off : 0;
+		const struct edit_wal *t = vset_find_wal(vs, nums[i]);
+
+		if (nums[i] < *wal)
+			continue; /* applied whole already */
+		filename_path(path, db->dir, FILE_WAL, nums[i]);
+		a->path = path;
+		/* the newest may be being appended to: stop at its last
+		 * complete record; an older one was synced before the next
+		 * began, and a sealed one is complete */
+		rc = wal_replay_at(db->io, path, segment_salt(vs, nums[i]),
+				   start, i + 1 == n && !(t && t->sealed),
+				   apply_record, a, &info, err);
+		if (rc == -ENOENT || rc == -ESTALE)
+			rc = -EAGAIN;
+		if (rc == 0) {
+			*wal = nums[i];
+			*off = info.end;
+		}
+	}
+	free(nums);
+	return rc;
+}
+
+/* One attempt; the number of records applied, or -EAGAIN to retry. */
+static int catch_up_once(struct lsm_db *db, struct lsm_err *err)
+{
+	struct version_set nvs;
+	bool loaded = false, rebuild;
+	struct apply a = { .db = db };
+	uint64_t number = 0, size = 0, wal, off;
+	int rc;
+
+	rc = manifest_id(db, &number, &size, err);
+	if (rc < 0)
+		return rc;
+	vset_init(&nvs, db->io, db->dir, db->opts.max_levels, true);
+	if (number != db->fl_manifest || size != db->fl_manifest_size) {
+		rc = vset_load(&nvs, err);
+		if (rc == -ENOENT || rc == -EUCLEAN || rc == -EBADMSG) {
+			/* a manifest replaced or appended to under us: the
+			 * next attempt reads the new one (a real damage
+			 * stays and is reported after the last attempt) */
+			db->fl_last_err = rc;
+			rc = -EAGAIN;
+		}
+		loaded = rc == 0;
+	}
+	if (rc == 0 && loaded) {
+		pthread_mutex_lock(&db->mu);
+		rc = pin_tables(db, nvs.current, err);
+		pthread_mutex_unlock(&db->mu);
+	}
+	if (rc < 0)
+		goto out;
+	{
+		const struct version_set *vs = loaded ? &nvs : &db->vs;
+
+		rebuild = vs->log_number != db->fl_log_number;
+		a.mem = rebuild ? memtable_new() : db->mem;
+		if (!a.mem) {
+			rc = lsm_err_set(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+		if (!rebuild)
+			memtable_ref(a.mem);
+		wal = rebuild ? 0 : db->fl_wal;
+		off = rebuild ? 0 : db->fl_wal_off;
+		a.next_seq = rebuild ? 0 : db->fl_next_seq;
+		/* Only the follow lock serializes writers of db->mem here;
+		 * readers see the new entries once last_seq says so. */
+		rc = apply_segments(db, vs, vs->log_number, &a, &wal, &off,
+				    err);
+	}
+	if (rc < 0) {
+		memtable_unref(a.mem);
+		if (!rebuild && rc == -EAGAIN)
+			db->fl_log_number = UINT64_MAX; /* rebuild next */
+		goto out;
+	}
+	pthread_mutex_lock(&db->mu);
+	if (loaded && (rc = vset_adopt(&db->vs, &nvs)) < 0) {
+		pthread_mutex_unlock(&db->mu);
+		memtable_unref(a.mem);
+		rc = lsm_err_set(err, rc, "out of memory");
+		goto out;
+	}
+	if (loaded) {
+		db->fl_manifest = number;
+		db->fl_manifest_size = size;
+	}
+	if (rebuild) {
+		memtable_unref(db->mem);
+		db->mem = a.mem;
+		a.mem = NULL;
+	}
+	memtable_unref(a.mem);
+	db->fl_log_number = db->vs.log_number;
+	db->fl_wal = wal;
+	db->fl_wal_off = off;
+	if (a.next_seq)
+		db->fl_next_seq = a.next_seq;
+	else if (rebuild)
+		db->fl_next_seq = 0;
+	if (db->vs.last_seq > a.max_seq)
+		a.max_seq = db->vs.last_seq;
+	if (a.max_seq < atomic_load(&db->last_seq))
+		a.max_seq = atomic_load(&db->last_seq); /* never backwards */
+	db_log(db, LSM_LOG_DEBUG, "follow: log %llu%s, segment %llu at %llu, "
+	       "%llu records, sequence %llu", (unsigned long long)db->vs.log_number,
+	       rebuild ? " (memtable rebuilt)" : "", (unsigned long long)wal,
+	       (unsigned long long)off, (unsigned long long)a.records,
+	       (unsigned long long)a.max_seq);
+	rc = db_super_install_seq(db, &a.max_seq);
+	if (rc == 0)
+		unpin_dead(db);
+	pthread_mutex_unlock(&db->mu);
+	if (rc < 0)
+		rc = lsm_err_set(err, rc, "out of memory");
+	else
+		rc = a.records > INT32_MAX ? INT32_MAX : (int)a.records;
+out:
+	vset_destroy(&nvs);
+	return rc;
+}
+
+int lsm_catch_up(struct lsm_db *db, struct lsm_err *err)
+{
+	int rc = -EAGAIN;
+
+	if (!db->opts.follow)
+		return lsm_err_set(err, -EINVAL, "%s is not opened to follow "
+				   "(read_only and follow)", db->dir);
+	pthread_mutex_lock(&db->follow_mu);
+	for (int i = 0; i < FOLLOW_ATTEMPTS && rc == -EAGAIN; i++) {
+		if (i >= 2) { /* the writer is busy: give it a moment */
+			struct timespec ts = { 0, 1000000L << (i < 8 ? i : 8) };
+
+			nanosleep(&ts, NULL);
+		}
+		if (err)
+			memset(err, 0, sizeof(*err));
+		rc = catch_up_once(db, err);
+	}
+	if (rc == -EAGAIN)
+		rc = lsm_err_set(err, db->fl_last_err ? db->fl_last_err : -EIO,
+				 "%s: could not catch up with the writer after "
+				 "%d attempts (%s)", db->dir, FOLLOW_ATTEMPTS,
+				 err && err->msg[0] ? err->msg :
+				 "files kept changing");
+	if (rc >= 0) {
+		stat_add(&db->stats.follow_catch_ups, 1);
+		stat_add(&db->stats.follow_records, (uint64_t)rc);
+		atomic_store(&db->fl_caught_up_us, db_now_us());
+	}
+	pthread_mutex_unlock(&db->follow_mu);
+	return rc;
+}
+
+static void *follow_main(void *arg)
+{
+	struct lsm_db *db = arg;
+	struct lsm_err err;
+	int last = 0;
+
+	pthread_mutex_lock(&db->mu);
+	while (!db->shutting_down) {
+		struct timespec ts;
+		unsigned ms = db->opts.follow_interval_ms;
+		int rc;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += ms / 1000;
+		ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&db->bg_cv, &db->mu, &ts);
+		if (db->shutting_down)
+			break;
+		pthread_mutex_unlock(&db->mu);
+		rc = lsm_catch_up(db, &err);
+		if (rc < 0 && rc != last)
+			db_log(db, LSM_LOG_WARN, "follow: %s", err.msg);
+		last = rc < 0 ? rc : 0;
+		pthread_mutex_lock(&db->mu);
+	}
+	pthread_mutex_unlock(&db->mu);
+	return NULL;
+}
+
+int db_follow_open(struct lsm_db *db, struct lsm_err *err)
+{
+	struct rlimit rl;
+	int rc;
+
+	/* Tables stay open as long as a version names them. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4096)
+		db_log(db, LSM_LOG_WARN, "%s: only %llu open files allowed: a "
+		       "follower keeps every table of the store open (raise "
+		       "the limit, e.g. ulimit -n)", db->dir,
+		       (unsigned long long)rl.rlim_cur);
+	db->fl_log_number = UINT64_MAX;
+	rc = lsm_catch_up(db, err);
+	if (rc < 0)
+		return rc;
+	if (!db->opts.follow_interval_ms)
+		return 0;
+	rc = pthread_create(&db->follow_thread, NULL, follow_main, db);
+	if (rc)
+		return lsm_err_set(err, -rc, "cannot start the follow thread: "
+				   "%s", strerror(rc));
+	db->follow_started = true;
+	return 0;
+}
