@@ -44,14 +44,14 @@ static void follower_options(struct lsm_options *o, unsigned interval)
 
 static void key_of(long i, char *k)
 {
-	snprintf(k, 16, "k%07ld", i);
+	snprintf(k, 24, "k%07ld", i);
 }
 
 /* Writes keys FROM..TO-1 in batches of BATCH (each batch atomic). */
 static void write_range(struct lsm_db *db, long from, long to)
 {
 	struct lsm_batch *b = lsm_batch_new();
-	char k[16], v[64];
+	char k[24], v[96];
 
 	assert_non_null(b);
 	for (long i = from; i < to;) {
@@ -74,7 +74,7 @@ static long prefix_len(struct lsm_db *f)
 	struct lsm_iter *it;
 	struct lsm_err err = { 0 };
 	long n = 0;
-	char k[16], v[64];
+	char k[24], v[96];
 
 	assert_int_equal(lsm_iter_new(f, NULL, &it, &err), 0);
 	for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it)) {
