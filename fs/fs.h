@@ -19,6 +19,9 @@
 #define FS_CTL_STATS_INO ((1ull << 63) + 2)
 #define FS_CTL_STATS_NAME "stats"
 
+/* How often a read-only mount catches up with the store's writer. */
+#define FS_FOLLOW_MS 100
+
 /* Default attr_timeout and entry_timeout, in seconds.  Every change goes
  * through this mount (the store is locked by the daemon), and the kernel
  * invalidates what an operation of its own changes, so long timeouts
@@ -51,6 +54,7 @@ struct lsmfs {
 	double attr_timeout;    /* seconds the kernel caches attributes */
 	double entry_timeout;   /* ... and names (also negative lookups) */
 	bool read_only;
+	bool follow;            /* ro mount of a store written elsewhere */
 	struct fs_counters cnt;
 };
 

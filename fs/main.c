@@ -23,7 +23,8 @@ struct daemon_ctx {
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	struct lsmfs *fs = userdata;
+
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO; /* always plus: ls -l */
@@ -33,6 +34,10 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	 * So a new mtime seen in an attribute reply (our own write) must
 	 * not drop the cached pages of the file. */
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+	/* Unless another process writes it (a following read-only mount):
+	 * then a new size or mtime must drop the stale pages. */
+	if (fs->follow && (conn->capable & FUSE_CAP_AUTO_INVAL_DATA))
+		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
 }
 
 static void op_destroy(void *userdata)
@@ -129,6 +134,7 @@ static int open_store(struct lsmfs *fs, struct lsm_options *lo,
 	lo->log_fn = fs_log_engine;
 	lo->read_only = fs->read_only;
 	no->read_only = fs->read_only;
+	no->follow = fs->follow;
 	no->root_uid = getuid();
 	no->root_gid = getgid();
 	rc = lsm_open(fs->datadir, lo, &fs->db, &err);

@@ -27,6 +27,10 @@ struct ns_options {
 	uint32_t chunk_size;    /* used when formatting an empty store;
 	                         * default CODEC_DEFAULT_CHUNK */
 	bool read_only;         /* never write (no format, no reclaim) */
+	bool follow;            /* another process writes the store (a
+	                         * following engine): each read checks that
+	                         * it saw one state of its file, and a file
+	                         * deleted meanwhile is -ESTALE */
 	unsigned write_flags;   /* lsm_write flags for every batch
 	                         * (LSM_WRITE_SYNC: each op durable) */
 	uint32_t root_uid, root_gid; /* owner of a freshly formatted root */

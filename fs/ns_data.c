@@ -93,16 +93,67 @@ static int read_span(struct ns *ns, uint64_t ino, struct codec_span s,
 	return 0;
 }
 
+/* The record of open file INO, which another process may have deleted. */
+static int get_open_file(struct ns *ns, uint64_t ino, struct codec_inode *in,
+			 struct lsm_err *err)
+{
+	int rc = get_file(ns, ino, in, err);
+
+	if (rc == -ENOENT && ns->opt.follow)
+		return lsm_err_set(err, -ESTALE, "inode %llu was deleted by "
+				   "the writer", (unsigned long long)ino);
+	return rc;
+}
+
+static bool same_state(const struct codec_inode *a,
+		       const struct codec_inode *b)
+{
+	/* every change of a file's bytes changes its size or mtime in the
+	 * same batch (and ctime too) */
+	return a->size == b->size && a->mtime_sec == b->mtime_sec &&
+	       a->mtime_nsec == b->mtime_nsec && a->ctime_sec == b->ctime_sec &&
+	       a->ctime_nsec == b->ctime_nsec;
+}
+
+static int read_once(struct ns *ns, uint64_t ino, uint64_t off, size_t len,
+		     uint8_t *buf, size_t *got, struct codec_inode *seen,
+		     struct lsm_err *err);
+
+/* Reads [OFF, OFF + LEN) of INO.  Where another process writes the store,
+ * the file's record is read again after its chunks: a read that saw two
+ * states (a write or a delete published between) is done again, so that
+ * it never returns a mix of old and new bytes, nor zeros for chunks a
+ * delete removed. */
 static int read_locked(struct ns *ns, uint64_t ino, uint64_t off, size_t len,
 		       uint8_t *buf, size_t *got, struct lsm_err *err)
+{
+	struct codec_inode before, after;
+	int rc = 0;
+
+	for (int attempt = 0; attempt < 16; attempt++) {
+		rc = read_once(ns, ino, off, len, buf, got, &before, err);
+		if (rc < 0 || !ns->opt.follow)
+			return rc;
+		rc = get_open_file(ns, ino, &after, err);
+		if (rc < 0 || same_state(&before, &after))
+			return rc;
+	}
+	return lsm_err_set(err, -EIO, "inode %llu kept changing while it was "
+			   "read", (unsigned long long)ino);
+}
+
+static int read_once(struct ns *ns, uint64_t ino, uint64_t off, size_t len,
+		     uint8_t *buf, size_t *got, struct codec_inode *seen,
+		     struct lsm_err *err)
 {
 	struct codec_inode in;
 	uint8_t *tmp = NULL;
 	size_t done = 0;
-	int rc = get_file(ns, ino, &in, err);
+	int rc = get_open_file(ns, ino, &in, err);
 
 	if (rc < 0)
 		return rc;
+	*seen = in;
 	if (off >= in.size)
 		len = 0;
 	else if (len > in.size - off)

@@ -31,7 +31,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			return fs_reply_fail(req, FS_OP_OPEN, rc, &err);
 	}
 	ns_open_ref(fs->ns, ino);
-	fi->keep_cache = 1; /* every change goes through this kernel */
+	/* every change goes through this kernel, unless another process
+	 * writes the store */
+	fi->keep_cache = !fs->follow;
 	fi->noflush = 1;    /* flush has nothing to do: no round trip */
 	if (fuse_reply_open(req, fi) != 0)
 		ns_close_ref(fs->ns, ino, NULL); /* interrupted: no release */

@@ -26,6 +26,7 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("bloom_bits=%s", bloom_bits),
 	OPT("max_open_tables=%s", max_open_tables),
 	OPT("reserve=%s", reserve),
+	OPT("follow_ms=%s", follow_ms),
 	OPT("attr_timeout=%s", attr_timeout),
 	OPT("entry_timeout=%s", entry_timeout),
 	OPT("recover=%s", recover),
@@ -94,7 +95,7 @@ void opts_free(struct lsmfs_conf *c)
 		       &c->compression, &c->zlib_level, &c->sync,
 		       &c->sync_interval_ms, &c->bloom_bits,
 		       &c->max_open_tables, &c->reserve, &c->attr_timeout,
-		       &c->entry_timeout, &c->recover };
+		       &c->entry_timeout, &c->recover, &c->follow_ms };
 
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
 		free(*f[i]);
@@ -256,6 +257,18 @@ int opts_apply(const struct lsmfs_conf *c, struct lsm_options *lo,
 	NUM(max_open_tables, "max_open_tables", 16, 1000000,
 	    lo->max_open_tables);
 	SIZE(reserve, "reserve", 0, 64ull << 30, lo->reserve_bytes);
+	lo->follow_interval_ms = FS_FOLLOW_MS;
+	NUM(follow_ms, "follow_ms", 0, 3600000, lo->follow_interval_ms);
+	if (c->follow_ms && !c->ro)
+		return bad("follow_ms", c->follow_ms, "only with -o ro");
+	/* A read-only mount follows the store (another mount or a
+	 * replicator may be writing it): the kernel keeps nothing it would
+	 * have to be told about, unless asked to. */
+	if (c->ro && lo->follow_interval_ms) {
+		lo->follow = true;
+		fs->follow = true;
+		fs->attr_timeout = fs->entry_timeout = 0;
+	}
 #undef SIZE
 #undef NUM
 	if (secs_opt("attr_timeout", c->attr_timeout, &fs->attr_timeout) < 0 ||
@@ -283,6 +296,9 @@ void opts_usage(const char *prog)
 	       "    -o sync_interval_ms=N   [100]\n"
 	       "    -o attr_timeout=SECS    kernel attribute cache [60]\n"
 	       "    -o entry_timeout=SECS   kernel name cache [60]\n"
+	       "    -o follow_ms=N          with ro: show what another process\n"
+	       "                            writes, catching up every N ms,\n"
+	       "                            0 never [100]; timeouts then [0]\n"
 	       "    -o chunk_size=SIZE      file data chunk, power of two in\n"
 	       "                            [4k, 1M]; used when formatting [16k]\n"
 	       "Engine options:\n"

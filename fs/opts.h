@@ -18,6 +18,7 @@ struct lsmfs_conf {
 	char *sync_interval_ms, *bloom_bits, *max_open_tables, *reserve;
 	char *attr_timeout, *entry_timeout;
 	char *recover;              /* strict | point_in_time (with ro) */
+	char *follow_ms;            /* ro: catch up every N ms (0: never) */
 };
 
 /* Takes lsmfs's own options and DATADIR out of ARGS, leaving FUSE's
