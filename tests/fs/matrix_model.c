@@ -562,7 +562,7 @@ static void check_data(struct ns *ns, const char *path,
 	else
 		rc = ns_read(ns, in->ino, 0, in->len + 1, buf, &got, &e);
 	if (answer(v, rc, &e, "read", path) &&
-	    (got != in->len || memcmp(buf, in->data, got) != 0)) {
+	    (got != in->len || (got && memcmp(buf, in->data, got) != 0))) {
 		size_t at = 0;
 
 		while (at < got && at < in->len && buf[at] == in->data[at])

@@ -545,6 +545,8 @@ static void table_regions(const char *path, struct mx_pfile *f)
 		f->reg[MXR_FILTER + r][1] = le64(ft + 16 * r) +
 					    le64(ft + 16 * r + 8) + 5;
 	}
+	/* the type byte of the last data block: 1 = zlib, 0 = raw */
+	f->zlib = b[f->reg[MXR_DATA][1] - 5] == 1;
 	f->reg[MXR_FOOTER][0] = len - 64;
 	f->reg[MXR_FOOTER][1] = len;
 	for (int r = 0; r < MXR_N; r++)
@@ -656,6 +658,9 @@ static void describe(struct bld *b, struct mx_scenario *sc, bool crash)
 		if (table_number(e->d_name, &n) == 0) {
 			f->kind = table_kind(b, &l, n);
 			table_regions(path, f);
+			/* the zlib session did write zlib blocks */
+			assert_int_equal(f->zlib, f->kind == MXK_L0_ZLIB ||
+					 f->kind == MXK_L1_ZLIB);
 		} else if (strstr(e->d_name, ".wal")) {
 			f->kind = !crash ? MXK_WAL_CLOSED :
 				  strcmp(e->d_name, strrchr(b->wal, '/') + 1)

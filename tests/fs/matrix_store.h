@@ -58,6 +58,7 @@ struct mx_pfile {
 	uint64_t size;
 	uint64_t reg[MXR_N][2]; /* tables: [start, end) of each region,
 	                         * block trailers included */
+	bool zlib;              /* tables: the last data block is zlib */
 	uint64_t *rec;          /* logs and manifests: record offsets */
 	size_t nrec;
 };
