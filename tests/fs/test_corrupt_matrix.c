@@ -194,6 +194,35 @@ static void flip(struct matrix *m, unsigned sc, size_t fi, uint64_t lo,
 		    "%s", where);
 }
 
+/* Zeroes LEN bytes at a random offset in [LO, HI - LEN) that are not all
+ * zero already (a no-op would be no damage at all). */
+static void zero(struct matrix *m, unsigned sc, size_t fi, uint64_t lo,
+		 uint64_t hi, uint64_t len, const char *where)
+{
+	const struct mx_scenario *s = &m->s.scen[sc];
+	char path[8192];
+	size_t n;
+	uint8_t *b;
+
+	if (hi < lo + len)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", s->dir, s->f[fi].name);
+	b = file_read_all(path, &n);
+	assert_non_null(b);
+	for (int tries = 0; tries < 64; tries++) {
+		uint64_t at = lo + rng_below(&m->r, hi - len - lo + 1);
+
+		for (uint64_t i = at; i < at + len; i++) {
+			if (b[i] == 0)
+				continue;
+			add(m, sc, fi, DM_ZERO, at, len, "%s", where);
+			free(b);
+			return;
+		}
+	}
+	free(b);
+}
+
 static void common_cases(struct matrix *m, unsigned sc, size_t fi,
 			 const struct mx_pfile *f)
 {
@@ -233,9 +262,9 @@ static void table_cases(struct matrix *m, unsigned sc, size_t fi, bool full)
 	for (unsigned i = 1; i < x; i++)
 		add(m, sc, fi, DM_TRUNC, rng_below(&m->r, f->size), 0,
 		    "random");
-	add(m, sc, fi, DM_ZERO, f->reg[MXR_DATA][0] +
-	    rng_below(&m->r, f->reg[MXR_DATA][1] - 32), 32, "data");
-	add(m, sc, fi, DM_ZERO, f->reg[MXR_INDEX][0], 16, "index");
+	zero(m, sc, fi, f->reg[MXR_DATA][0], f->reg[MXR_DATA][1], 32, "data");
+	zero(m, sc, fi, f->reg[MXR_INDEX][0], f->reg[MXR_INDEX][1], 16,
+	     "index");
 	add(m, sc, fi, DM_ZERO, f->size - 64, 64, "footer");
 }
 
@@ -285,10 +314,9 @@ static void log_cases(struct matrix *m, unsigned sc, size_t fi)
 	if (n > 1)
 		add(m, sc, fi, DM_TRUNC, f->rec[last], 0, "at rec %zu", last);
 	if (f->size > 8)
-		add(m, sc, fi, DM_ZERO, f->size - 8, 8, "tail");
+		zero(m, sc, fi, f->size - 8, f->size, 8, "tail");
 	if (f->size > 16)
-		add(m, sc, fi, DM_ZERO, rng_below(&m->r, f->size - 16), 16,
-		    "16 bytes");
+		zero(m, sc, fi, 0, f->size, 16, "16 bytes");
 }
 
 static void small_cases(struct matrix *m, unsigned sc, size_t fi)
