@@ -233,3 +233,13 @@ int batch_iterate(const struct lsm_batch *b, batch_op_fn fn, void *ctx,
 {
 	return batch_run(b->rep.p, b->rep.p + b->rep.len, fn, ctx, err);
 }
+
+bool batch_follows(const uint8_t *prev, size_t prevlen, const uint8_t *rec,
+		   size_t len)
+{
+	if (!prev || prevlen < BATCH_HEADER_BYTES)
+		return true;
+	if (len < BATCH_HEADER_BYTES)
+		return false; /* not a batch at all */
+	return get_u64le(rec) >= get_u64le(prev) + get_u32le(prev + 8);
+}

@@ -43,4 +43,9 @@ int batch_decode(const uint8_t *p, size_t len, batch_op_fn fn, void *ctx,
 int batch_iterate(const struct lsm_batch *b, batch_op_fn fn, void *ctx,
 		  struct lsm_err *err);
 
+/* A wal_successor_fn for log segments: REC (a batch) could follow PREV
+ * only if its sequence numbers start past PREV's; with no PREV, any can. */
+bool batch_follows(const uint8_t *prev, size_t prevlen, const uint8_t *rec,
+		   size_t len);
+
 #endif /* LSM_BATCH_H */

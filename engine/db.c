@@ -171,14 +171,18 @@ static int take_lock(struct lsm_db *db, struct lsm_err *err)
 }
 
 /* Classifies DIR: 1 when it holds a store (CURRENT), 0 when it is empty or
- * holds only leftovers of an interrupted creation, -ENOTEMPTY (with a
- * message) when it holds foreign files. */
+ * holds only leftovers of an interrupted creation (MANIFEST-000001, a
+ * temporary file), -ENOTEMPTY (with a message) when it holds foreign
+ * files, -EUCLEAN when CURRENT is gone but tables, log segments or a later
+ * manifest say a store was here (formatting it anew would delete them). */
 static int dir_state(struct lsm_db *db, struct lsm_err *err)
 {
 	char **names = NULL;
 	size_t n = 0;
 	int rc, state = 0;
 	uint64_t num;
+
+	const char *store_file = NULL;
 
 	rc = db->io->list_dir(db->io, db->dir, &names, &n);
 	if (rc < 0)
@@ -191,6 +195,9 @@ static int dir_state(struct lsm_db *db, struct lsm_err *err)
 			state = 1;
 			break;
 		}
+		if (!store_file && (k == FILE_TABLE || k == FILE_WAL ||
+				    (k == FILE_MANIFEST && num != 1)))
+			store_file = names[i];
 		if (k == FILE_OTHER && state == 0)
 			state = lsm_err_set(err, -ENOTEMPTY, "%s is not an lsmfs"
 					    " data directory (it holds '%s' but "
@@ -198,6 +205,12 @@ static int dir_state(struct lsm_db *db, struct lsm_err *err)
 					    "or lsmfs directory", db->dir,
 					    names[i]);
 	}
+	if (state == 0 && store_file)
+		state = lsm_err_set(err, -EUCLEAN, "%s: CURRENT is missing, but "
+				    "the directory holds a store ('%s'); restore"
+				    " CURRENT (one line naming the newest "
+				    "MANIFEST-NNNNNN), see lsmfs-ctl check",
+				    db->dir, store_file);
 	lsm_io_free_names(names, n);
 	return state;
 }
@@ -481,9 +494,12 @@ static int recover_wals(struct lsm_db *db, struct version_edit *edit,
 	for (size_t i = 0; rc == 0 && i < np; i++) {
 		filename_path(path, db->dir, FILE_WAL, plan[i].number);
 		r.path = path;
-		rc = wal_replay_salted(db->io, path, plan[i].salt,
-				       plan[i].tail_ok, replay_record, &r,
-				       &info, &e);
+		struct wal_replay_opts wo = { .salt = plan[i].salt,
+					      .tail_ok = plan[i].tail_ok,
+					      .successor = batch_follows };
+
+		rc = wal_replay_ex(db->io, path, &wo, replay_record, &r, &info,
+				   &e);
 		if (wal_pit(db) && (rc == -EBADMSG || rc == -EUCLEAN)) {
 			db_log(db, LSM_LOG_WARN, "%s: point-in-time recovery "
 			       "stops at offset %llu, the first damage (%s); "

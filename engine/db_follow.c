@@ -257,9 +257,14 @@ static int apply_segments(struct lsm_db *db, const struct version_set *vs,
 		/* the newest may be being appended to: stop at its last
 		 * complete record; an older one was synced before the next
 		 * began, and a sealed one is complete */
-		rc = wal_replay_at(db->io, path, segment_salt(vs, nums[i]),
-				   start, i + 1 == n && !(t && t->sealed),
-				   apply_record, a, &info, err);
+		struct wal_replay_opts wo = {
+			.salt = segment_salt(vs, nums[i]), .from = start,
+			.tail_ok = i + 1 == n && !(t && t->sealed),
+			.successor = batch_follows,
+		};
+
+		rc = wal_replay_ex(db->io, path, &wo, apply_record, a, &info,
+				   err);
 		if (rc == -ENOENT || rc == -ESTALE)
 			rc = -EAGAIN;
 		if (rc == 0) {

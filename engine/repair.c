@@ -509,9 +509,10 @@ static int seg_replay(struct rep *r, struct seg *s, struct lsm_err *err)
 			  .limit = sealed ? s->w->size : UINT64_MAX };
 	struct wal_replay_info info;
 	struct lsm_err e = { 0 };
-	int rc = wal_replay_salted(r->io, s->path, s->salt,
-				   s->newest && !sealed, kept_rec, &k, &info,
-				   &e);
+	struct wal_replay_opts wo = { .salt = s->salt,
+				      .tail_ok = s->newest && !sealed,
+				      .successor = batch_follows };
+	int rc = wal_replay_ex(r->io, s->path, &wo, kept_rec, &k, &info, &e);
 
 	r->res->records_kept += k.records;
 	r->res->keys_kept += k.keys;

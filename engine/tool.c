@@ -436,9 +436,14 @@ static void chk_wals(struct chk *c)
 			continue;
 		}
 		memset(&e, 0, sizeof(e));
-		if (wal_replay_salted(c->io, path, t ? d->number : 0,
-				      i == last && !(t && t->sealed),
-				      wal_chk_rec, &w, &info, &e) < 0)
+		struct wal_replay_opts wo = {
+			.salt = t ? d->number : 0,
+			.tail_ok = i == last && !(t && t->sealed),
+			.successor = batch_follows,
+		};
+
+		if (wal_replay_ex(c->io, path, &wo, wal_chk_rec, &w, &info,
+				  &e) < 0)
 			chk_report_err(c, path, &e);
 	}
 }

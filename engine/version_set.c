@@ -898,6 +898,11 @@ int vset_load(struct version_set *vs, struct lsm_err *err)
 		return lsm_err_set(err, -ENAMETOOLONG, "%s: path too long",
 				   vs->dir);
 	rc = replay_manifest(vs, path, &v, err);
+	if (rc == -ENOENT) /* CURRENT names a manifest that is not there */
+		return lsm_err_set(err, -EUCLEAN, "%s: CURRENT names MANIFEST-"
+				   "%06llu, which does not exist (CURRENT "
+				   "damaged, or the manifest lost)", vs->dir,
+				   (unsigned long long)number);
 	if (rc < 0)
 		return rc;
 	vs->manifest_number = number;

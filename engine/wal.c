@@ -264,6 +264,9 @@ struct wal_reader {
 	int fd;
 	const char *path;
 	uint32_t seed;  /* see wal_seed */
+	wal_successor_fn successor;
+	uint8_t prev[WAL_PREV_BYTES]; /* head of the last record delivered */
+	size_t prevlen;
 	uint64_t size;
 	uint8_t *buf;
 	size_t cap;
@@ -495,8 +498,32 @@ static int scan_candidate(struct wal_scan *s, uint64_t off, const uint8_t *p,
 	return crc == get_u32le(p);
 }
 
-/* Looks for a valid record starting anywhere in [s->from, size): 1 and
- * *FOUND when there is one, 0 when none, or a negative errno. */
+/* Whether the valid frame at OFF could be a record written after the
+ * ones delivered (the reader's successor test; without one, any can). */
+static int scan_could_follow(struct wal_scan *s, uint64_t off,
+			     struct lsm_err *err)
+{
+	struct wal_reader *r = s->r;
+	const uint8_t *p;
+	uint32_t len;
+	int rc;
+
+	if (!r->successor)
+		return 1;
+	rc = rd_get(r, off, WAL_HEADER_BYTES, &p, err);
+	if (rc < 0)
+		return rc;
+	len = get_u32le(p + 4);
+	rc = rd_get(r, off + WAL_HEADER_BYTES, len, &p, err);
+	if (rc < 0)
+		return rc;
+	return r->successor(r->prevlen ? r->prev : NULL, r->prevlen, p, len)
+	       ? 1 : 0;
+}
+
+/* Looks for a valid record starting anywhere in [s->from, size) that
+ * could follow the records delivered: 1 and *FOUND when there is one, 0
+ * when none, or a negative errno. */
 static int scan_run(struct wal_scan *s, uint64_t *found, struct lsm_err *err)
 {
 	struct wal_reader *r = s->r;
@@ -515,10 +542,19 @@ static int scan_run(struct wal_scan *s, uint64_t *found, struct lsm_err *err)
 			rc = scan_candidate(s, pos + i, p + i, err);
 			if (rc < 0)
 				return rc;
+			if (!rc)
+				continue;
+			rc = scan_could_follow(s, pos + i, err);
+			if (rc < 0)
+				return rc;
 			if (rc) {
 				*found = pos + i;
 				return 1;
 			}
+			/* a frame of the past inside file data: the window
+			 * moved, read on from the next byte */
+			i++;
+			break;
 		}
 		pos += i;
 	}
@@ -553,16 +589,18 @@ out:
 	return rc;
 }
 
-/* A damaged record at OFF: torn tail or corruption in the middle.  CUT:
- * the record's length runs past the end of the file, so nothing after it
- * can be a record of this log. */
+/* A damaged record at OFF: torn tail or corruption in the middle.  A
+ * record cut by the end of the file (CUT) is scanned as well: its length
+ * field may be the damage.  Frames that cannot follow what was delivered
+ * (the successor test: older batches copied into file data) do not count. */
 static int wal_damaged(struct wal_reader *r, uint64_t off, const char *why,
 		       bool cut, bool tail_ok, struct wal_replay_info *info,
 		       struct lsm_err *err)
 {
 	uint64_t found = 0;
-	int rc = cut ? 0 : wal_scan_valid(r, off + 1, &found, err);
+	int rc = wal_scan_valid(r, off + 1, &found, err);
 
+	(void)cut;
 	if (rc < 0)
 		return rc;
 	if (rc > 0)
@@ -610,6 +648,8 @@ static int wal_replay_loop(struct wal_reader *r, uint64_t off, bool tail_ok,
 		rc = wal_deliver(r, fn, ctx, p, len, off, err);
 		if (rc < 0)
 			return rc;
+		r->prevlen = len < WAL_PREV_BYTES ? len : WAL_PREV_BYTES;
+		memcpy(r->prev, p, r->prevlen);
 		off += WAL_HEADER_BYTES + (uint64_t)len;
 		info->records++;
 		info->end = off;
@@ -635,8 +675,21 @@ int wal_replay_at(const struct lsm_io *io, const char *path, uint64_t salt,
 		  uint64_t from, bool tail_ok, wal_rec_fn fn, void *ctx,
 		  struct wal_replay_info *info, struct lsm_err *err)
 {
+	struct wal_replay_opts o = { .salt = salt, .from = from,
+				     .tail_ok = tail_ok };
+
+	return wal_replay_ex(io, path, &o, fn, ctx, info, err);
+}
+
+int wal_replay_ex(const struct lsm_io *io, const char *path,
+		  const struct wal_replay_opts *o, wal_rec_fn fn, void *ctx,
+		  struct wal_replay_info *info, struct lsm_err *err)
+{
 	struct wal_reader r = { .io = io, .path = path,
-				.seed = wal_seed(salt) };
+				.seed = wal_seed(o->salt),
+				.successor = o->successor };
+	uint64_t from = o->from;
+	bool tail_ok = o->tail_ok;
 	struct wal_replay_info inf = { 0 };
 	int rc;
 

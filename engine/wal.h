@@ -72,6 +72,24 @@ int wal_close(struct wal *w, bool sync, struct lsm_err *err);
 typedef int (*wal_rec_fn)(void *ctx, const uint8_t *rec, size_t len,
 			  uint64_t off, struct lsm_err *err);
 
+/* Whether REC (a valid frame found after a damaged record) could be a
+ * record written after PREV, the last record delivered (NULL, 0 when
+ * none was; PREV holds at most WAL_PREV_BYTES of it). */
+typedef bool (*wal_successor_fn)(const uint8_t *prev, size_t prevlen,
+				 const uint8_t *rec, size_t len);
+#define WAL_PREV_BYTES 16
+
+struct wal_replay_opts {
+	uint64_t salt;     /* 0: unsalted */
+	uint64_t from;     /* offset of the first record to read */
+	bool tail_ok;      /* a torn tail ends the replay silently */
+	/* After a damaged record, only a later valid frame that passes this
+	 * proves damage in the middle (NULL: any does).  For write batches:
+	 * a sequence number past the last delivered, so that an old batch
+	 * copied into file data cannot make a torn tail look like damage. */
+	wal_successor_fn successor;
+};
+
 struct wal_replay_info {
 	uint64_t records; /* valid records delivered */
 	uint64_t end;     /* offset just past the last valid record */
@@ -84,10 +102,9 @@ struct wal_replay_info {
  * after which no valid record follows anywhere in the file is a torn tail:
  * when TAIL_OK it ends the replay silently (info->torn), otherwise it is
  * -EBADMSG.  A damaged record followed by a valid one is corruption in the
- * middle of the log: -EBADMSG naming PATH and the offset.  A record whose
- * length (at most WAL_MAX_RECORD) runs past the end of the file is a torn
- * tail by construction: nothing after it is looked at.  INFO (when
- * non-NULL) is filled on failure too: records/end tell how far it got. */
+ * middle of the log: -EBADMSG naming PATH and the offset (see
+ * wal_replay_ex for which later frames count).  INFO (when non-NULL) is
+ * filled on failure too: records/end tell how far it got. */
 int wal_replay(const struct lsm_io *io, const char *path, bool tail_ok,
 	       wal_rec_fn fn, void *ctx, struct wal_replay_info *info,
 	       struct lsm_err *err);
@@ -95,6 +112,10 @@ int wal_replay(const struct lsm_io *io, const char *path, bool tail_ok,
 int wal_replay_salted(const struct lsm_io *io, const char *path,
 		      uint64_t salt, bool tail_ok, wal_rec_fn fn, void *ctx,
 		      struct wal_replay_info *info, struct lsm_err *err);
+/* The general form: see struct wal_replay_opts. */
+int wal_replay_ex(const struct lsm_io *io, const char *path,
+		  const struct wal_replay_opts *o, wal_rec_fn fn, void *ctx,
+		  struct wal_replay_info *info, struct lsm_err *err);
 /* The same from offset FROM, the end of a record an earlier replay of a
  * growing log reached (a reader tailing it); -ESTALE when the file is now
  * shorter than FROM. */

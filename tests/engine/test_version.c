@@ -788,7 +788,7 @@ static void test_garbage_current(void **state)
 	snprintf(text, sizeof(text), "MANIFEST-%06llu\n",
 		 (unsigned long long)(m + 1000));
 	assert_int_equal(file_write_all(cur, text, strlen(text)), 0);
-	expect_recover_error(tdir_root(d), -ENOENT, "MANIFEST");
+	expect_recover_error(tdir_root(d), -EUCLEAN, "does not exist");
 	assert_int_equal(unlink(cur), 0);
 	expect_recover_error(tdir_root(d), -ENOENT, "CURRENT");
 	/* Back to the right one. */

@@ -20,6 +20,7 @@
 
 #include "coding.h"
 #include "crc.h"
+#include "batch.h"
 #include "faulty_io.h"
 #include "support.h"
 #include "wal.h"
@@ -415,31 +416,12 @@ static void test_corrupt_middle(void **state)
 
 		for (int s = 0; s < 3; s++) {
 			uint8_t bit = (uint8_t)(1u << rng_below(&r, 8));
-			uint8_t lb[4];
-			uint64_t nl;
 
+			/* a length that now runs past the end included: the
+			 * records after it show it is damage */
 			write_prefix(bad, img, len);
 			assert_int_equal(corrupt_flip(bad, (long long)spots[s],
 						      bit), 0);
-			memcpy(lb, img + rs.off[i] + 4, 4);
-			if (s == 1)
-				lb[spots[s] - rs.off[i] - 4] ^= bit;
-			nl = get_u32le(lb);
-			if (s == 1 && nl <= WAL_MAX_RECORD &&
-			    rs.off[i] + WAL_HEADER_BYTES + nl > len) {
-				/* a length running past the end reads as the
-				 * record being appended: a torn tail (sealed
-				 * segments are checked against their size) */
-				struct got g = { 0 };
-				struct wal_replay_info info;
-
-				assert_int_equal(replay(bad, true, &g, &info,
-							NULL), 0);
-				expect_prefix(&g, &rs, i);
-				assert_true(info.torn);
-				got_free(&g);
-				continue;
-			}
 			expect_corrupt(bad, rs.off[i]);
 		}
 	}
@@ -1062,21 +1044,47 @@ static void test_salt_separates_segments(void **state)
 	got_free(&g);
 }
 
+/* A batch-shaped payload: sequence SEQ, COUNT operations (the header is
+ * all the successor test reads), then FILL bytes of X. */
+static size_t fake_batch(uint8_t *p, uint64_t seq, uint32_t count,
+			 size_t fill, uint8_t x)
+{
+	put_u64le(p, seq);
+	put_u32le(p + 8, count);
+	memset(p + 12, x, fill);
+	return 12 + fill;
+}
+
+static int replay_batches(const char *path, uint64_t salt, struct got *g,
+			  struct wal_replay_info *info, struct lsm_err *err)
+{
+	struct wal_replay_opts o = { .salt = salt, .tail_ok = true,
+				     .successor = batch_follows };
+
+	got_free(g);
+	return wal_replay_ex(lsm_io_posix(), path, &o, collect, g, info, err);
+}
+
 /* A record being appended when the writer died is a torn tail even when
- * its payload (file data: say a copy of a data directory) holds frames
- * that are valid records of this very log. */
+ * its payload (file data: say a copy of a data directory written into the
+ * mount) holds frames that are valid records of this very log: they hold
+ * batches of the past, which cannot follow the last record delivered. */
 static void test_torn_record_with_embedded_frames(void **state)
 {
 	struct tdir *d = *state;
 	const char *inner = tdir_path(d, "inner.wal");
 	const char *path = tdir_path(d, "000009.wal");
-	struct wal_rec in[3] = { { "a", 1 }, { "bb", 2 }, { "ccc", 3 } };
 	struct wal_replay_info info;
 	struct got g = { 0 };
-	uint8_t *img, *payload;
+	uint8_t b1[32], b2[32], b3[32], head[32], *img, *payload;
 	size_t ilen, len;
 
 	for (int salt = 0; salt < 2; salt++) {
+		struct wal_rec in[3] = {
+			{ b1, fake_batch(b1, 1, 2, 3, 'a') },
+			{ b2, fake_batch(b2, 3, 1, 4, 'b') },
+			{ b3, fake_batch(b3, 4, 5, 5, 'c') },
+		};
 		struct wal_rec outer[2];
 
 		/* frames of the same log (same salt) inside a payload */
@@ -1084,26 +1092,52 @@ static void test_torn_record_with_embedded_frames(void **state)
 		img = file_read_all(inner, &ilen);
 		payload = malloc(3000);
 		assert_non_null(payload);
-		memset(payload, 'x', 3000);
+		fake_batch(payload, 10, 1, 3000 - 12, 'x');
 		memcpy(payload + 1500, img, ilen);
-		outer[0] = (struct wal_rec){ "head", 4 };
+		outer[0] = (struct wal_rec){ head, fake_batch(head, 9, 1, 4,
+							      'h') };
 		outer[1] = (struct wal_rec){ payload, 3000 };
 		write_salted(path, salt ? 9 : 0, outer, 2);
 		free(img);
 		img = file_read_all(path, &len);
 		/* cut inside the big payload, after the embedded frames */
 		write_prefix(path, img, len - 500);
-		assert_int_equal(wal_replay_salted(lsm_io_posix(), path,
-						   salt ? 9 : 0, true, collect,
-						   &g, &info, NULL), 0);
+		assert_int_equal(replay_batches(path, salt ? 9 : 0, &g, &info,
+						NULL), 0);
 		assert_int_equal(g.n, 1);
-		assert_memory_equal(g.rec[0], "head", 4);
 		assert_true(info.torn);
-		assert_int_equal(info.end, WAL_HEADER_BYTES + 4);
+		assert_int_equal(info.end, WAL_HEADER_BYTES + outer[0].len);
 		got_free(&g);
 		free(img);
 		free(payload);
 	}
+}
+
+/* A flipped bit in the length of a record in the middle of the newest
+ * segment, which makes it run past the end of the file, is damage, not a
+ * torn tail: the records after it (later batches) say so. */
+static void test_length_flip_is_not_a_torn_tail(void **state)
+{
+	struct tdir *d = *state;
+	const char *path = tdir_path(d, "000011.wal");
+	uint8_t b[4][64];
+	struct wal_rec recs[4];
+	struct wal_replay_info info;
+	struct lsm_err err = { 0 };
+	struct got g = { 0 };
+
+	for (int i = 0; i < 4; i++)
+		recs[i] = (struct wal_rec){ b[i], fake_batch(b[i],
+					    1 + 2 * (uint64_t)i, 2, 40,
+					    (uint8_t)('a' + i)) };
+	write_salted(path, 11, recs, 4);
+	/* record 1's length: 52 -> 52 | 0x40000 runs past the end */
+	assert_int_equal(corrupt_flip(path, WAL_HEADER_BYTES + 52 + 4 + 2,
+				      0x04), 0);
+	assert_int_equal(replay_batches(path, 11, &g, &info, &err), -EBADMSG);
+	assert_non_null(strstr(err.msg, "a valid record follows"));
+	assert_int_equal(g.n, 1);
+	got_free(&g);
 }
 
 int main(void)
@@ -1140,6 +1174,7 @@ int main(void)
 		T(test_replay_read_error),
 		T(test_salt_separates_segments),
 		T(test_torn_record_with_embedded_frames),
+		T(test_length_flip_is_not_a_torn_tail),
 #undef T
 	};
 

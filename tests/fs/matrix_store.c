@@ -43,7 +43,7 @@ static int failing_open(const struct lsm_io *io, const char *path, int flags,
 	(void)io;
 	if (atomic_load(&fail_tables) && (flags & O_CREAT) && n > 4 &&
 	    strcmp(path + n - 4, ".sst") == 0)
-		return -ENOSPC;
+		return -EIO; /* not ENOSPC: that would start the full-disk mode */
 	return base->open(base, path, flags, mode, fd);
 }
 
@@ -646,8 +646,8 @@ static void describe(struct bld *b, struct mx_scenario *sc, bool crash)
 	while ((e = readdir(dh))) {
 		struct mx_pfile *f;
 
-		if (e->d_name[0] == '.')
-			continue;
+		if (e->d_name[0] == '.' || !strcmp(e->d_name, "RESERVE"))
+			continue; /* RESERVE: space held for a full disk */
 		sc->f = realloc(sc->f, (sc->nf + 1) * sizeof(*sc->f));
 		assert_non_null(sc->f);
 		f = &sc->f[sc->nf++];
