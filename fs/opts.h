@@ -18,6 +18,10 @@ struct lsmfs_conf {
 	char *sync_interval_ms, *bloom_bits, *max_open_tables, *reserve;
 	char *attr_timeout, *entry_timeout;
 	char *recover;              /* strict | point_in_time (with ro) */
+	/* lsmfs-test only (-DLSMFS_TEST_POWERCUT): -o test_powercut[=SEED]
+	 * (tests/fs/powercut.h); never set in the installed lsmfs */
+	int test_powercut;
+	char *test_powercut_seed;
 };
 
 /* Takes lsmfs's own options and DATADIR out of ARGS, leaving FUSE's
