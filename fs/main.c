@@ -16,6 +16,9 @@
 
 #include "fs.h"
 #include "opts.h"
+#ifdef LSMFS_TEST_POWERCUT
+#include "powercut.h" /* tests/fs: lsmfs-test only */
+#endif
 
 struct daemon_ctx {
 	int notify_fd;  /* write end of the pipe to the waiting parent */
@@ -290,6 +293,13 @@ static int start(struct lsmfs *fs, struct lsmfs_conf *c,
 	fs_log_init(fo->foreground, fo->debug);
 	if (!fo->foreground && background(&d) < 0)
 		return 1;
+#ifdef LSMFS_TEST_POWERCUT
+	if ((c->test_powercut || c->test_powercut_seed) &&
+	    powercut_arm(&lo, c->test_powercut_seed) < 0) {
+		detach(&d, 1);
+		return 1;
+	}
+#endif
 	if (open_store(fs, &lo, &no) < 0) {
 		close_store(fs);
 		detach(&d, 1);

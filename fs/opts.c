@@ -31,6 +31,10 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("entry_timeout=%s", entry_timeout),
 	OPT("recover=%s", recover),
 	{ "sync_writes", offsetof(struct lsmfs_conf, sync_writes), 1 },
+#ifdef LSMFS_TEST_POWERCUT
+	{ "test_powercut", offsetof(struct lsmfs_conf, test_powercut), 1 },
+	OPT("test_powercut=%s", test_powercut_seed),
+#endif
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -95,7 +99,8 @@ void opts_free(struct lsmfs_conf *c)
 		       &c->compression, &c->zlib_level, &c->sync,
 		       &c->sync_interval_ms, &c->bloom_bits,
 		       &c->max_open_tables, &c->reserve, &c->attr_timeout,
-		       &c->entry_timeout, &c->recover, &c->follow_ms };
+		       &c->entry_timeout, &c->recover, &c->follow_ms,
+		       &c->test_powercut_seed };
 
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
 		free(*f[i]);
@@ -312,6 +317,11 @@ void opts_usage(const char *prog)
 	       "    -o max_open_tables=N    [512]\n"
 	       "    -o reserve=SIZE         disk space held back for a full\n"
 	       "                            disk, 0 none [memtable + 4 tables]\n"
+#ifdef LSMFS_TEST_POWERCUT
+	       "Test build only:\n"
+	       "    -o test_powercut[=SEED] SIGUSR1 cuts the power (unsynced\n"
+	       "                            data lost, all or, with SEED, some)\n"
+#endif
 	       "Statistics: cat MOUNTPOINT/.lsmfs/stats\n"
 	       "\n"
 	       "FUSE options (default_permissions is always on):\n", prog);

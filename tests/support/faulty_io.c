@@ -2,7 +2,8 @@
  * the Nth call of a kind, shortens writes, counts calls, and models the
  * loss of unsynced data and directory entries at a power cut (the model is
  * described in faulty_io.h).  Tracking is by path: each descriptor opened
- * for writing maps to the file it was opened on. */
+ * for writing maps to the file it was opened on; the directory changes
+ * not yet made durable by a sync_dir are kept in order, to be undone. */
 #include "faulty_io.h"
 
 #include <errno.h>
@@ -25,10 +26,9 @@ struct fio_fault {
 };
 
 struct fio_file {
-	char *path;           /* current name; NULL once unlinked */
+	char *path;           /* current name (a backup link once unlinked);
+	                       * NULL once gone for good */
 	unsigned long long durable; /* bytes that survive a power cut */
-	bool created;         /* created through this io */
-	bool entry_durable;   /* its directory entry survives */
 	bool written;         /* written or truncated through this io */
 };
 
@@ -37,9 +37,15 @@ struct fio_fd {
 	size_t file;          /* index in files */
 };
 
-struct fio_rename {
-	char *from, *to;
-	char *backup;         /* hard link to the replaced target, or NULL */
+/* A directory change not yet made durable by a sync_dir. */
+enum fio_dirop_kind { DIROP_CREATE, DIROP_RENAME, DIROP_UNLINK };
+
+struct fio_dirop {
+	enum fio_dirop_kind kind;
+	char *path;           /* created or unlinked name; renamed from */
+	char *to;             /* renamed to (DIROP_RENAME only) */
+	char *backup;         /* hard link to the replaced target of a rename
+	                       * or to the unlinked file, or NULL */
 };
 
 struct faulty_io_state {
@@ -49,13 +55,15 @@ struct faulty_io_state {
 	unsigned long count[FIO_NOPS];
 	bool short_writes;
 	bool dead;            /* after a power cut, until reset */
+	unsigned inflight;    /* calls running their base call outside mu */
+	pthread_cond_t drained; /* signalled when inflight drops to 0 */
 	unsigned long backups;
 	struct fio_file *files;
 	size_t nfiles, capfiles;
 	struct fio_fd *fds;
 	size_t nfds, capfds;
-	struct fio_rename *renames; /* pending, oldest first */
-	size_t nrenames, caprenames;
+	struct fio_dirop *dirops; /* pending, oldest first */
+	size_t ndirops, capdirops;
 };
 
 static struct faulty_io_state *st_of(const struct lsm_io *io)
@@ -122,6 +130,28 @@ static int fio_check_locked(struct faulty_io_state *st, enum fio_op op)
 	rc = fio_check(st, op);
 	pthread_mutex_unlock(&st->mu);
 	return rc;
+}
+
+/* Like fio_check_locked, for a mutating call whose base call runs outside
+ * st->mu: on 0 the call counts as in flight until fio_end, and a power cut
+ * waits for it. */
+static int fio_begin(struct faulty_io_state *st, enum fio_op op)
+{
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	rc = fio_check(st, op);
+	if (!rc)
+		st->inflight++;
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* Ends a call begun by fio_begin; called with st->mu held. */
+static void fio_end(struct faulty_io_state *st)
+{
+	if (--st->inflight == 0)
+		pthread_cond_broadcast(&st->drained);
 }
 
 /* ---- path bookkeeping (all with st->mu held) ---- */
@@ -216,6 +246,38 @@ static void file_forget(struct faulty_io_state *st, const char *path)
 	}
 }
 
+/* Appends a pending directory change; takes BACKUP (on failure the
+ * change counts as durable: the backup link is removed). */
+static int dirop_record(struct faulty_io_state *st, enum fio_dirop_kind kind,
+			const char *path, const char *to, char *backup)
+{
+	struct fio_dirop *d;
+
+	d = grow(st->dirops, &st->capdirops, st->ndirops, sizeof(*d));
+	if (!d)
+		goto out_backup;
+	st->dirops = d;
+	d = &st->dirops[st->ndirops];
+	d->kind = kind;
+	d->path = strdup(path);
+	d->to = to ? strdup(to) : NULL;
+	d->backup = backup;
+	if (!d->path || (to && !d->to)) {
+		free(d->path);
+		free(d->to);
+		goto out_backup;
+	}
+	st->ndirops++;
+	return 0;
+out_backup:
+	if (backup) {
+		unlink(backup);
+		file_forget(st, backup);
+	}
+	free(backup);
+	return -ENOMEM;
+}
+
 /* Records a descriptor opened for writing on PATH, which EXISTED (with
  * SIZE bytes) before the open with FLAGS. */
 static int fd_track(struct faulty_io_state *st, int fd, const char *path,
@@ -233,11 +295,10 @@ static int fd_track(struct faulty_io_state *st, int fd, const char *path,
 		return -ENOMEM;
 	st->fds = fds;
 	f = &st->files[idx];
-	if (fresh) {
-		f->created = !existed;
-		f->entry_durable = existed;
+	if (fresh)
 		f->durable = existed ? size : 0;
-	}
+	if (!existed && dirop_record(st, DIROP_CREATE, path, NULL, NULL) < 0)
+		return -ENOMEM;
 	if (flags & O_TRUNC) {
 		f->durable = 0;
 		f->written = true;
@@ -315,6 +376,8 @@ static ssize_t fio_pwrite(const struct lsm_io *io, int fd, const void *buf,
 	struct fio_file *f;
 	int rc;
 
+	ssize_t r;
+
 	pthread_mutex_lock(&st->mu);
 	rc = fio_check(st, FIO_WRITE);
 	f = file_of_fd(st, fd);
@@ -322,10 +385,16 @@ static ssize_t fio_pwrite(const struct lsm_io *io, int fd, const void *buf,
 		f->written = true;
 	if (!rc && st->short_writes && n > 1)
 		n /= 2;
+	if (!rc)
+		st->inflight++;
 	pthread_mutex_unlock(&st->mu);
 	if (rc)
 		return rc;
-	return st->base->pwrite(st->base, fd, buf, n, off);
+	r = st->base->pwrite(st->base, fd, buf, n, off);
+	pthread_mutex_lock(&st->mu);
+	fio_end(st);
+	pthread_mutex_unlock(&st->mu);
+	return r;
 }
 
 static int fio_fsync(const struct lsm_io *io, int fd)
@@ -333,20 +402,20 @@ static int fio_fsync(const struct lsm_io *io, int fd)
 	struct faulty_io_state *st = st_of(io);
 	struct fio_file *f;
 	uint64_t size = 0;
-	int rc = fio_check_locked(st, FIO_FSYNC);
+	int rc = fio_begin(st, FIO_FSYNC);
 
-	if (rc == 0)
-		rc = st->base->fsize(st->base, fd, &size);
-	if (rc == 0)
-		rc = st->base->fsync(st->base, fd);
 	if (rc)
 		return rc;
+	rc = st->base->fsize(st->base, fd, &size);
+	if (rc == 0)
+		rc = st->base->fsync(st->base, fd);
 	pthread_mutex_lock(&st->mu);
 	f = file_of_fd(st, fd);
-	if (f && !st->dead)
+	if (rc == 0 && f) /* a cut that began meanwhile waits for this */
 		f->durable = size;
+	fio_end(st);
 	pthread_mutex_unlock(&st->mu);
-	return 0;
+	return rc;
 }
 
 static int fio_ftruncate(const struct lsm_io *io, int fd, uint64_t len)
@@ -376,50 +445,28 @@ static int fio_fsize(const struct lsm_io *io, int fd, uint64_t *size)
 	return st->base->fsize(st->base, fd, size);
 }
 
-/* Keeps a hard link to TO (when it exists) so an undone rename can
- * restore it; *BACKUP is NULL when there was nothing to keep. */
-static int rename_backup(struct faulty_io_state *st, const char *to,
-			 char **backup)
+/* Keeps a hard link to PATH (when it exists) so an undone rename or
+ * unlink can restore it; *BACKUP is NULL when there was nothing to keep. */
+static int make_backup(struct faulty_io_state *st, const char *path,
+		       char **backup)
 {
 	char dir[4096], *b;
 	size_t n;
 
 	*backup = NULL;
-	if (access(to, F_OK) < 0)
+	if (access(path, F_OK) < 0)
 		return 0;
-	dir_of(to, dir, sizeof(dir));
+	dir_of(path, dir, sizeof(dir));
 	n = strlen(dir) + sizeof(BACKUP_PREFIX) + 24;
 	b = malloc(n);
 	if (!b)
 		return -ENOMEM;
 	snprintf(b, n, "%s/%s%lu", dir, BACKUP_PREFIX, ++st->backups);
-	if (link(to, b) < 0) {
+	if (link(path, b) < 0) {
 		free(b);
 		return -errno;
 	}
 	*backup = b;
-	return 0;
-}
-
-static int rename_record(struct faulty_io_state *st, const char *from,
-			 const char *to, char *backup)
-{
-	struct fio_rename *r;
-
-	r = grow(st->renames, &st->caprenames, st->nrenames, sizeof(*r));
-	if (!r)
-		return -ENOMEM;
-	st->renames = r;
-	r = &st->renames[st->nrenames];
-	r->from = strdup(from);
-	r->to = strdup(to);
-	r->backup = backup;
-	if (!r->from || !r->to) {
-		free(r->from);
-		free(r->to);
-		return -ENOMEM;
-	}
-	st->nrenames++;
 	return 0;
 }
 
@@ -433,14 +480,14 @@ static int fio_rename(const struct lsm_io *io, const char *from,
 	pthread_mutex_lock(&st->mu);
 	rc = fio_check(st, FIO_RENAME);
 	if (!rc)
-		rc = rename_backup(st, to, &backup);
+		rc = make_backup(st, to, &backup);
 	if (!rc)
 		rc = st->base->rename(st->base, from, to);
 	if (!rc && backup)
 		file_rename(st, to, backup);
 	if (!rc) {
 		file_rename(st, from, to);
-		rc = rename_record(st, from, to, backup);
+		rc = dirop_record(st, DIROP_RENAME, from, to, backup);
 	} else if (backup) {
 		unlink(backup);
 		free(backup);
@@ -452,14 +499,24 @@ static int fio_rename(const struct lsm_io *io, const char *from,
 static int fio_unlink(const struct lsm_io *io, const char *path)
 {
 	struct faulty_io_state *st = st_of(io);
+	char *backup = NULL;
 	int rc;
 
 	pthread_mutex_lock(&st->mu);
 	rc = fio_check(st, FIO_UNLINK);
 	if (!rc)
-		rc = st->base->unlink(st->base, path);
+		rc = make_backup(st, path, &backup);
 	if (!rc)
+		rc = st->base->unlink(st->base, path);
+	if (!rc && backup) {
+		file_rename(st, path, backup);
+		rc = dirop_record(st, DIROP_UNLINK, path, NULL, backup);
+	} else if (!rc) {
 		file_forget(st, path);
+	} else if (backup) {
+		unlink(backup);
+		free(backup);
+	}
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }
@@ -467,37 +524,43 @@ static int fio_unlink(const struct lsm_io *io, const char *path)
 static int fio_mkdir(const struct lsm_io *io, const char *path, mode_t mode)
 {
 	struct faulty_io_state *st = st_of(io);
-	int rc = fio_check_locked(st, FIO_MKDIR);
+	int rc = fio_begin(st, FIO_MKDIR);
 
 	if (rc)
 		return rc;
-	return st->base->mkdir(st->base, path, mode);
+	rc = st->base->mkdir(st->base, path, mode);
+	pthread_mutex_lock(&st->mu);
+	fio_end(st);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
 }
 
-/* DIR was synced: entries in it and renames into it are durable. */
+/* The pending change D is durable: drops its backup and frees it. */
+static void dirop_commit(struct faulty_io_state *st, struct fio_dirop *d)
+{
+	if (d->backup) {
+		unlink(d->backup);
+		file_forget(st, d->backup);
+	}
+	free(d->path);
+	free(d->to);
+	free(d->backup);
+}
+
+/* DIR was synced: creates, unlinks and renames into it are durable. */
 static void dir_commit(struct faulty_io_state *st, const char *dir)
 {
 	size_t i, kept = 0;
 
-	for (i = 0; i < st->nfiles; i++)
-		if (st->files[i].path && in_dir(st->files[i].path, dir))
-			st->files[i].entry_durable = true;
-	for (i = 0; i < st->nrenames; i++) {
-		struct fio_rename *r = &st->renames[i];
+	for (i = 0; i < st->ndirops; i++) {
+		struct fio_dirop *d = &st->dirops[i];
 
-		if (!in_dir(r->to, dir)) {
-			st->renames[kept++] = *r;
-			continue;
-		}
-		if (r->backup) {
-			unlink(r->backup);
-			file_forget(st, r->backup);
-		}
-		free(r->from);
-		free(r->to);
-		free(r->backup);
+		if (in_dir(d->kind == DIROP_RENAME ? d->to : d->path, dir))
+			dirop_commit(st, d);
+		else
+			st->dirops[kept++] = *d;
 	}
-	st->nrenames = kept;
+	st->ndirops = kept;
 }
 
 static int fio_sync_dir(const struct lsm_io *io, const char *path)
@@ -541,6 +604,29 @@ static int fio_list_dir(const struct lsm_io *io, const char *dir,
 	return 0;
 }
 
+/* Allocation only (the size stays), so the power-cut model ignores it;
+ * not counted and never failed but after a cut. */
+static int fio_preallocate(const struct lsm_io *io, int fd, uint64_t off,
+			   uint64_t len)
+{
+	struct faulty_io_state *st = st_of(io);
+	int rc = 0;
+
+	pthread_mutex_lock(&st->mu);
+	if (st->dead)
+		rc = -EIO;
+	else
+		st->inflight++;
+	pthread_mutex_unlock(&st->mu);
+	if (rc)
+		return rc;
+	rc = st->base->preallocate(st->base, fd, off, len);
+	pthread_mutex_lock(&st->mu);
+	fio_end(st);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
 static int fio_lock(const struct lsm_io *io, int fd)
 {
 	struct faulty_io_state *st = st_of(io);
@@ -560,6 +646,12 @@ struct faulty_io *faulty_io_new(const struct lsm_io *base)
 		free(st);
 		return NULL;
 	}
+	if (pthread_cond_init(&st->drained, NULL)) {
+		pthread_mutex_destroy(&st->mu);
+		free(fio);
+		free(st);
+		return NULL;
+	}
 	st->base = base;
 	fio->st = st;
 	fio->io = (struct lsm_io){
@@ -573,17 +665,19 @@ struct faulty_io *faulty_io_new(const struct lsm_io *base)
 	return fio;
 }
 
-/* Forgets every tracked file and pending rename (removing backups). */
+void faulty_io_allow_preallocate(struct faulty_io *fio)
+{
+	if (fio->st->base->preallocate)
+		fio->io.preallocate = fio_preallocate;
+}
+
+/* Forgets every tracked file and pending change (removing backups, which
+ * makes the changes durable). */
 static void fio_forget_all(struct faulty_io_state *st)
 {
-	for (size_t i = 0; i < st->nrenames; i++) {
-		if (st->renames[i].backup)
-			unlink(st->renames[i].backup);
-		free(st->renames[i].from);
-		free(st->renames[i].to);
-		free(st->renames[i].backup);
-	}
-	st->nrenames = 0;
+	for (size_t i = 0; i < st->ndirops; i++)
+		dirop_commit(st, &st->dirops[i]);
+	st->ndirops = 0;
 	for (size_t i = 0; i < st->nfiles; i++)
 		free(st->files[i].path);
 	st->nfiles = 0;
@@ -600,7 +694,8 @@ void faulty_io_free(struct faulty_io *fio)
 	fio_forget_all(st);
 	free(st->files);
 	free(st->fds);
-	free(st->renames);
+	free(st->dirops);
+	pthread_cond_destroy(&st->drained);
 	pthread_mutex_destroy(&st->mu);
 	free(st);
 	free(fio);
@@ -654,58 +749,158 @@ void faulty_io_reset(struct faulty_io *fio)
 	pthread_mutex_unlock(&st->mu);
 }
 
-/* Undoes the pending renames, newest first; first error or 0. */
-static int undo_renames(struct faulty_io_state *st)
+/* The choices of a random power cut (splitmix64); a NULL one loses all. */
+struct cut_rng {
+	unsigned long long x;
+};
+
+static unsigned long long cut_below(struct cut_rng *r, unsigned long long n)
+{
+	unsigned long long z;
+
+	if (!r || n == 0)
+		return 0;
+	z = (r->x += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return (z ^ (z >> 31)) % n;
+}
+
+/* How many of N pending things (bytes, changes) survive: none, all or
+ * some, a third of the time each. */
+static unsigned long long cut_keep(struct cut_rng *r, unsigned long long n)
+{
+	switch (cut_below(r, 3)) {
+	case 1:
+		return n;
+	case 2:
+		return cut_below(r, n + 1);
+	default:
+		return 0;
+	}
+}
+
+/* Takes back the pending change D; first error or 0. */
+static int dirop_undo(struct faulty_io_state *st, struct fio_dirop *d)
 {
 	int rc = 0;
 
-	for (size_t i = st->nrenames; i-- > 0;) {
-		struct fio_rename *r = &st->renames[i];
+	switch (d->kind) {
+	case DIROP_CREATE:
+		if (unlink(d->path) < 0 && errno != ENOENT)
+			rc = -errno;
+		file_forget(st, d->path);
+		break;
+	case DIROP_RENAME:
+		if (rename(d->to, d->path) == 0)
+			file_rename(st, d->to, d->path);
+		else if (errno != ENOENT)
+			rc = -errno;
+		if (d->backup && rename(d->backup, d->to) == 0)
+			file_rename(st, d->backup, d->to);
+		else if (d->backup && !rc)
+			rc = -errno;
+		break;
+	case DIROP_UNLINK:
+		if (rename(d->backup, d->path) == 0)
+			file_rename(st, d->backup, d->path);
+		else
+			rc = -errno;
+		break;
+	}
+	free(d->backup);
+	d->backup = NULL; /* consumed */
+	return rc;
+}
 
-		if (rename(r->to, r->from) == 0)
-			file_rename(st, r->to, r->from);
-		else if (errno != ENOENT && !rc)
-			rc = -errno;
-		if (r->backup && rename(r->backup, r->to) == 0)
-			file_rename(st, r->backup, r->to);
-		else if (r->backup && !rc)
-			rc = -errno;
-		free(r->backup);
-		r->backup = NULL; /* consumed */
+/* Keeps the oldest of the pending changes (all but the newest ones, as R
+ * chooses) and undoes the others, newest first; first error or 0. */
+static int undo_dirops(struct faulty_io_state *st, struct cut_rng *r)
+{
+	size_t keep = (size_t)cut_keep(r, st->ndirops);
+	int rc = 0, e;
+
+	for (size_t i = st->ndirops; i-- > keep;) {
+		e = dirop_undo(st, &st->dirops[i]);
+		if (e && !rc)
+			rc = e;
 	}
 	return rc;
 }
 
-/* Rolls one tracked file back to what survives; 0 or -errno. */
-static int roll_back(const struct fio_file *f)
+/* Writes LEN zero bytes at OFF of PATH; 0 or -errno. */
+static int zero_range(const char *path, unsigned long long off,
+		      unsigned long long len)
 {
-	struct stat sb;
+	static const char zeros[4096];
+	int fd = open(path, O_WRONLY | O_CLOEXEC), rc = 0;
 
-	if (!f->path)
+	if (fd < 0)
+		return -errno;
+	while (len > 0 && rc == 0) {
+		size_t n = len < sizeof(zeros) ? (size_t)len : sizeof(zeros);
+		ssize_t w = pwrite(fd, zeros, n, (off_t)off);
+
+		if (w <= 0)
+			rc = w < 0 ? -errno : -EIO;
+		off += (unsigned long long)(w > 0 ? w : 0);
+		len -= (unsigned long long)(w > 0 ? w : 0);
+	}
+	close(fd);
+	return rc;
+}
+
+/* Rolls one tracked file back to what survives (its synced bytes, and
+ * with R perhaps some of the rest, perhaps as zeros); 0 or -errno. */
+static int roll_back(const struct fio_file *f, struct cut_rng *r)
+{
+	unsigned long long size, keep, data;
+	struct stat sb;
+	int rc;
+
+	if (!f->path || !f->written || stat(f->path, &sb) < 0)
 		return 0;
-	if (f->created && !f->entry_durable)
-		return unlink(f->path) < 0 && errno != ENOENT ? -errno : 0;
-	if (!f->written || stat(f->path, &sb) < 0)
+	size = (unsigned long long)sb.st_size;
+	if (size <= f->durable)
 		return 0;
-	if ((unsigned long long)sb.st_size <= f->durable)
-		return 0;
-	return truncate(f->path, (off_t)f->durable) < 0 ? -errno : 0;
+	keep = f->durable + cut_keep(r, size - f->durable);
+	data = keep;
+	if (r && cut_below(r, 4) == 0) /* the size made it, not the data */
+		data = f->durable + cut_below(r, keep - f->durable + 1);
+	if (keep < size && truncate(f->path, (off_t)keep) < 0)
+		return -errno;
+	rc = data < keep ? zero_range(f->path, data, keep - data) : 0;
+	return rc;
+}
+
+static int power_cut(struct faulty_io *fio, struct cut_rng *r)
+{
+	struct faulty_io_state *st = fio->st;
+	int rc, e;
+
+	pthread_mutex_lock(&st->mu);
+	st->dead = true; /* from now on nothing more reaches the disk */
+	while (st->inflight > 0)
+		pthread_cond_wait(&st->drained, &st->mu);
+	rc = undo_dirops(st, r);
+	for (size_t i = 0; i < st->nfiles; i++) {
+		e = roll_back(&st->files[i], r);
+		if (e && !rc)
+			rc = e;
+	}
+	fio_forget_all(st);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
 }
 
 int faulty_io_power_cut(struct faulty_io *fio)
 {
-	struct faulty_io_state *st = fio->st;
-	int rc, r;
+	return power_cut(fio, NULL);
+}
 
-	pthread_mutex_lock(&st->mu);
-	rc = undo_renames(st);
-	for (size_t i = 0; i < st->nfiles; i++) {
-		r = roll_back(&st->files[i]);
-		if (r && !rc)
-			rc = r;
-	}
-	fio_forget_all(st);
-	st->dead = true;
-	pthread_mutex_unlock(&st->mu);
-	return rc;
+int faulty_io_power_cut_random(struct faulty_io *fio, unsigned long long seed)
+{
+	struct cut_rng r = { seed };
+
+	return power_cut(fio, &r);
 }

@@ -4,7 +4,8 @@
  * a fault is armed for it: then it fails with the chosen negative errno and
  * does nothing.  The wrapper also models what a power cut loses (see
  * faulty_io_power_cut).  All functions are thread-safe (one mutex; the
- * wrapped pread/pwrite/fsync run outside it). */
+ * wrapped pread/pwrite/fsync run outside it, and a power cut waits for
+ * those in flight). */
 #ifndef LSM_TEST_FAULTY_IO_H
 #define LSM_TEST_FAULTY_IO_H
 
@@ -52,6 +53,11 @@ void faulty_io_fail_nth(struct faulty_io *fio, enum fio_op op,
  * 1), so callers must loop. */
 void faulty_io_short_writes(struct faulty_io *fio, bool on);
 
+/* Hands the wrapped io's preallocate (fallocate with KEEP_SIZE) to the
+ * engine, which by default sees none; it is not counted nor failed (but
+ * after a power cut). */
+void faulty_io_allow_preallocate(struct faulty_io *fio);
+
 /* Calls of kind OP seen since faulty_io_new, failed ones included. */
 unsigned long faulty_io_count(struct faulty_io *fio, enum fio_op op);
 
@@ -59,22 +65,46 @@ unsigned long faulty_io_count(struct faulty_io *fio, enum fio_op op);
  * state of faulty_io_power_cut (the machine boots again).  Counts stay. */
 void faulty_io_reset(struct faulty_io *fio);
 
-/* Simulates a power cut at this instant, on the files this io touched:
- *  - renames not followed by a sync_dir of the target's directory are
- *    undone, newest first (a replaced target is restored: the wrapper
- *    keeps a hard link named ".fio-bak-N" beside it, hidden from list_dir);
- *  - a file created through this io whose directory was not synced since
- *    (creation or rename into it) is removed;
- *  - every other file written or truncated through this io is truncated
- *    back to its size at its last successful fsync (for a file that
- *    existed before: its size when first opened for writing; O_TRUNC
- *    counts as losing that).
- * Not modelled: overwrites in place of already-synced bytes, unlinks (an
- * unlinked file stays gone), mkdir, and files written through other
- * descriptors.  Afterwards every mutating call (open for writing, write,
- * fsync, rename, unlink, sync_dir, ftruncate, mkdir) fails with -EIO until
- * faulty_io_reset(), so a crashed handle can be closed without writing.
+/* Simulates a power cut at this instant, on the files this io touched.
+ *
+ * What the model keeps is what the engine may rely on, and no more:
+ *  - file data: a file written or truncated through this io keeps the
+ *    bytes it had at its last successful fsync (for a file that existed
+ *    before: its size when first opened for writing; O_TRUNC counts as
+ *    losing that); every later append or extension is lost;
+ *  - directory entries: every create, rename and unlink made through this
+ *    io and not followed by a sync_dir of the directory it changed (the
+ *    target's directory for a rename) is undone, newest first: a created
+ *    file is removed, a renamed one gets its old name back (a replaced
+ *    target is restored), an unlinked one comes back, with the data the
+ *    rule above leaves it.  (The wrapper keeps hard links named
+ *    ".fio-bak-N" for that, hidden from list_dir and gone after the cut.)
+ * A call that was in flight when the cut began completes first, as if
+ * the power went off just after it (so an fsync that returned 0 is always
+ * honoured); every mutating call that starts later (open for writing,
+ * write, fsync, rename, unlink, sync_dir, ftruncate, mkdir, preallocate)
+ * fails with -EIO until faulty_io_reset(), so a crashed handle can be
+ * closed without writing.
+ *
+ * Not modelled: overwrites in place of already-synced bytes (the engine
+ * only appends and writes new files), unsynced pages surviving out of
+ * order (a later page of an append kept while an earlier one is lost;
+ * the log's framing has to tell that from damage, see engine/doc/wal.md),
+ * sectors torn inside the synced part, mkdir (a new directory always
+ * stays), metadata (modes, times), and files written through other
+ * descriptors than this io's.
  * Returns 0, or the first -errno met while rolling files back. */
 int faulty_io_power_cut(struct faulty_io *fio);
+
+/* Like faulty_io_power_cut, but what was not synced is not always lost:
+ * with the pseudo-random choices that SEED fixes, each file keeps all,
+ * none or a prefix of its unsynced bytes, sometimes with the size made
+ * durable but the data not (zeros from some point on, as ext4 with
+ * data=writeback or XFS may leave), and a prefix, in order, of the
+ * pending creates, renames and unlinks survives (a journaling file
+ * system commits directory changes in order).  Every outcome is one a
+ * real disk may leave; the deterministic cut is the one that loses most.
+ */
+int faulty_io_power_cut_random(struct faulty_io *fio, unsigned long long seed);
 
 #endif /* LSM_TEST_FAULTY_IO_H */
