@@ -28,7 +28,7 @@ int fs_errno(int rc)
 static bool expected(int e)
 {
 	switch (e) {
-	case ENOENT: case EEXIST: case ENOTDIR: case EISDIR: case ENOTEMPTY:
+	case ENOENT: case ESTALE: case EEXIST: case ENOTDIR: case EISDIR: case ENOTEMPTY:
 	case ENAMETOOLONG: case EINVAL: case ENODATA: case ERANGE:
 	case EPERM: case EACCES: case EXDEV: case EROFS: case EFBIG:
 	case EOPNOTSUPP: case EMLINK: case E2BIG:

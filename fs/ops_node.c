@@ -104,6 +104,11 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	if (fs_is_ctl(ino))
 		return fs_ctl_getattr(req, ino);
 	rc = ns_getattr(fs->ns, ino, &a, &err);
+	/* The kernel holds INO: where another process writes the store, an
+	 * inode gone under it was deleted there (ESTALE, as NFS says). */
+	if (rc == -ENOENT && fs->follow)
+		rc = lsm_err_set(&err, -ESTALE, "inode %llu was deleted by the "
+				 "writer", (unsigned long long)ino);
 	if (rc < 0)
 		return fs_reply_fail(req, FS_OP_GETATTR, rc, &err);
 	ns_attr_stat(&a, &st);

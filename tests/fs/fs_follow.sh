@@ -43,6 +43,8 @@ eventually() {
 	fail "follower: $what not visible after $((SECONDS - t0)) s"
 }
 same() { [ "$(cat "$1" 2>/dev/null)" = "$2" ]; }
+size_is() { [ "$(stat -c %s "$1" 2>/dev/null)" = "$2" ]; }
+sum_is() { [ "$(cd "$1" && cat f* 2>/dev/null | sha256sum)" = "$2" ]; }
 absent() { ! stat "$1" >/dev/null 2>&1; }
 
 mount_fs -o memtable_size=64k,table_size=64k
@@ -70,7 +72,7 @@ for i in $(seq 1 40); do
 	head -c $((i * 5000)) /dev/urandom >"$M/d/f$i"
 done
 sum_w=$(cd "$M/d" && cat f* | sha256sum)
-eventually "40 files" test "$(cd "$M2/d" && cat f* 2>/dev/null | sha256sum)" = "$sum_w"
+eventually "40 files" sum_is "$M2/d" "$sum_w"
 rm "$M/d/f7"
 eventually "an unlink" absent "$M2/d/f7"
 
@@ -80,7 +82,7 @@ grep -q "Read-only file system" "$T/err" || fail "write: $(cat "$T/err")"
 
 # a file open on the follower, deleted and reclaimed by the writer
 head -c 100000 /dev/urandom >"$M/victim"
-eventually "victim" test "$(stat -c %s "$M2/victim" 2>/dev/null)" = 100000
+eventually "victim" size_is "$M2/victim" 100000
 python3 - "$M2/victim" "$M/victim" <<'EOF'
 import errno, os, sys, time
 fd = os.open(sys.argv[1], os.O_RDONLY)
