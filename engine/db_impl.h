@@ -144,6 +144,11 @@ void db_super_put(struct lsm_db *db, struct super *sv); /* -1 ref */
  * Under mu.  -ENOMEM leaves the old one (readers then miss nothing: the
  * caller keeps the old files until it can retry). */
 int db_super_install(struct lsm_db *db);
+/* The same in two steps, for a caller that must not fail once it has
+ * changed db->mem: db_super_new (NULL on ENOMEM) beforehand, then
+ * db_super_publish, which takes SV and cannot fail (under mu). */
+struct super *db_super_new(void);
+void db_super_publish(struct lsm_db *db, struct super *sv);
 
 /* ---- writes (db_write.c) ---- */
 int db_write_batch(struct lsm_db *db, struct lsm_batch *b, bool sync,

@@ -46,12 +46,25 @@ void db_super_put(struct lsm_db *db, struct super *sv)
 	free(sv);
 }
 
+struct super *db_super_new(void)
+{
+	return calloc(1, sizeof(struct super));
+}
+
 int db_super_install(struct lsm_db *db)
 {
-	struct super *sv = calloc(1, sizeof(*sv)), *old;
+	struct super *sv = db_super_new();
 
 	if (!sv)
 		return -ENOMEM;
+	db_super_publish(db, sv);
+	return 0;
+}
+
+void db_super_publish(struct lsm_db *db, struct super *sv)
+{
+	struct super *old;
+
 	atomic_init(&sv->refs, 1);
 	sv->mem = db->mem;
 	memtable_ref(sv->mem);
@@ -70,7 +83,6 @@ int db_super_install(struct lsm_db *db)
 		version_unref(old->v); /* we hold mu */
 		free(old);
 	}
-	return 0;
 }
 
 /* ---- snapshots ---- */
