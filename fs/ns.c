@@ -22,6 +22,15 @@ int ns_enomem(struct lsm_err *err)
 	return lsm_err_set(err, -ENOMEM, "lsmfs: out of memory");
 }
 
+int ns_err(int rc, struct lsm_err *err)
+{
+	if (rc >= 0 || !err || err->code == rc)
+		return rc;
+	if (rc == -ENOMEM)
+		return ns_enomem(err);
+	return lsm_err_set(err, rc, "lsmfs: %s", strerror(-rc));
+}
+
 void ns_now(int64_t *sec, uint32_t *nsec)
 {
 	struct timespec ts;
@@ -163,7 +172,7 @@ int ns_open(struct lsm_db *db, const struct ns_options *o, struct ns **out,
 	rc = load_super(ns, err);
 	if (rc < 0) {
 		ns_close(ns);
-		return rc;
+		return ns_err(rc, err);
 	}
 	*out = ns;
 	return 0;
@@ -474,7 +483,7 @@ int ns_setattr(struct ns *ns, uint64_t ino, const struct ns_setattr *s,
 	rc = setattr_locked(ns, ino, s, out, b, err);
 	ns_unlock(ns, &ls);
 	lsm_batch_free(b);
-	return rc;
+	return ns_err(rc, err);
 }
 
 /* ---- open references and orphans ---- */
@@ -643,7 +652,7 @@ int ns_reclaim(struct ns *ns, uint64_t ino, struct lsm_err *err)
 	else if (rc == -ENOENT)
 		rc = 0;
 	ns_unlock(ns, &ls);
-	return rc;
+	return ns_err(rc, err);
 }
 
 static int collect_orphans(struct ns *ns, uint64_t **inos, size_t *n,

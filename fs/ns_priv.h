@@ -93,6 +93,10 @@ int ns_trunc_chunks(struct ns *ns, struct lsm_batch *b, uint64_t ino,
 void ns_now(int64_t *sec, uint32_t *nsec);
 void ns_touch(struct codec_inode *in, bool mtime, bool ctime);
 int ns_enomem(struct lsm_err *err);
+/* Returns RC; a negative RC that ERR does not hold yet gets its message
+ * there.  For the public calls whose batches were built with
+ * lsm_batch_put/lsm_batch_delete, which fail (-ENOMEM) without an ERR. */
+int ns_err(int rc, struct lsm_err *err);
 
 static inline bool ns_is_dir(const struct codec_inode *in)
 {
