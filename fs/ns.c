@@ -508,10 +508,12 @@ void ns_open_ref(struct ns *ns, uint64_t ino)
 		(*p)->count++;
 	} else {
 		r = calloc(1, sizeof(*r));
-		if (r) { /* without memory the inode is reclaimed at mount */
+		if (r) {
 			r->ino = ino;
 			r->count = 1;
 			*p = r;
+		} else { /* then orphans wait for unmount or mount */
+			ns->refs_lost = true;
 		}
 	}
 	pthread_mutex_unlock(&ns->open_mu);
@@ -522,7 +524,7 @@ bool ns_is_open(struct ns *ns, uint64_t ino)
 	bool open;
 
 	pthread_mutex_lock(&ns->open_mu);
-	open = *open_slot(ns, ino) != NULL;
+	open = ns->refs_lost || *open_slot(ns, ino) != NULL;
 	pthread_mutex_unlock(&ns->open_mu);
 	return open;
 }
@@ -564,6 +566,7 @@ void ns_clear_refs(struct ns *ns)
 			free(r);
 		}
 	}
+	ns->refs_lost = false;
 	pthread_mutex_unlock(&ns->open_mu);
 }
 

@@ -32,6 +32,10 @@ struct ns {
 	pthread_rwlock_t locks[NS_NLOCKS];
 	pthread_mutex_t open_mu;
 	struct ns_openref *open[NS_OPEN_BUCKETS]; /* protected by open_mu */
+	/* A reference could not be recorded (no memory): any inode may be
+	 * open, so none is reclaimed before ns_clear_refs; protected by
+	 * open_mu. */
+	bool refs_lost;
 };
 
 /* A set of locked stripes, taken in ascending order (no deadlock). */
