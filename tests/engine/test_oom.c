@@ -326,6 +326,7 @@ static void workload(const char *dir, struct run *r)
 		del(r, db, i);
 	for (int j = 0; j < NBATCH; j++)
 		batch(r, db, j);
+	get_all(r, db, NULL, r->m); /* what was just written, read back */
 	if ((rc = lsm_flush(db, &err)))
 		failed_call(r, "flush", rc, &err);
 	s = lsm_snapshot_new(db);
