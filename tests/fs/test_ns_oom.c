@@ -5,8 +5,9 @@
  * then on) every call returns 0 or a negative errno with a message;
  * reopened with memory back, ns_fsck finds nothing wrong, every
  * acknowledged operation is visible, a failed one is there whole or not
- * at all, and every block allocated was freed.  LSM_OOM_STEP=1 (suite
- * 'slow') tries every N in both modes, LSM_OOM_ONLY=N one N. */
+ * at all, and every block allocated was freed.  Up to 400 calls every N
+ * is tried in both modes (the case today); past that N is sampled unless
+ * LSM_OOM_STEP=1.  LSM_OOM_ONLY=N tries one N. */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
