@@ -157,10 +157,10 @@ static int pick_auto(struct lsm_db *db, struct compaction *c)
 	c->v = v;
 	version_ref(v);
 	if (level == 0) {
-		c->n[0] = v->nfiles[0];
-		c->in[0] = malloc(c->n[0] * sizeof(*c->in[0]));
+		c->in[0] = malloc(v->nfiles[0] * sizeof(*c->in[0]));
 		if (!c->in[0])
 			return -ENOMEM;
+		c->n[0] = v->nfiles[0];
 		memcpy(c->in[0], v->files[0], c->n[0] * sizeof(*c->in[0]));
 	} else {
 		struct buf *ptr = &db->vs.pointers[level];

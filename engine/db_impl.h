@@ -161,6 +161,13 @@ int db_super_install(struct lsm_db *db);
 /* The same, publishing *SEQ (when non-NULL) as last_seq in the same
  * instant, so that no reader sees the new number with the old state. */
 int db_super_install_seq(struct lsm_db *db, const uint64_t *seq);
+/* The same in two steps, for a caller that must not fail once it has
+ * changed db->mem: db_super_new (NULL on ENOMEM) beforehand, then
+ * db_super_publish, which takes SV and cannot fail (under mu). */
+struct super *db_super_new(void);
+void db_super_publish(struct lsm_db *db, struct super *sv);
+void db_super_publish_seq(struct lsm_db *db, struct super *sv,
+			  const uint64_t *seq);
 
 /* ---- writes (db_write.c) ---- */
 int db_write_batch(struct lsm_db *db, struct lsm_batch *b, bool sync,

@@ -177,6 +177,10 @@ static void find_next(struct lsm_iter *i, bool skipping)
 			continue;
 		if (ikey_type(k, kl) == IKEY_DELETE) {
 			save(&i->key, k, ikey_ulen(kl));
+			if (!buf_ok(&i->key)) { /* would hide nothing */
+				set_error(i, -ENOMEM, "out of memory");
+				return;
+			}
 			skipping = true;
 			continue;
 		}
@@ -212,6 +216,9 @@ static void find_prev(struct lsm_iter *i)
 
 				save(&i->key, k, ikey_ulen(kl));
 				save(&i->val, v, vl);
+				/* the key ends the loop above: must be whole */
+				if (!buf_ok(&i->key) || !buf_ok(&i->val))
+					break;
 			}
 		}
 		iiter_prev(i->it);
@@ -355,6 +362,10 @@ void lsm_iter_prev(struct lsm_iter *i)
 		/* Step back past every entry of the current key. */
 		k = iiter_key(i->it, &kl);
 		save(&i->key, k, ikey_ulen(kl));
+		if (!buf_ok(&i->key)) {
+			set_error(i, -ENOMEM, "out of memory");
+			return;
+		}
 		for (;;) {
 			iiter_prev(i->it);
 			if (!iiter_valid(i->it))

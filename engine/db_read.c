@@ -46,6 +46,11 @@ void db_super_put(struct lsm_db *db, struct super *sv)
 	free(sv);
 }
 
+struct super *db_super_new(void)
+{
+	return calloc(1, sizeof(struct super));
+}
+
 int db_super_install(struct lsm_db *db)
 {
 	return db_super_install_seq(db, NULL);
@@ -53,10 +58,24 @@ int db_super_install(struct lsm_db *db)
 
 int db_super_install_seq(struct lsm_db *db, const uint64_t *seq)
 {
-	struct super *sv = calloc(1, sizeof(*sv)), *old;
+	struct super *sv = db_super_new();
 
 	if (!sv)
 		return -ENOMEM;
+	db_super_publish_seq(db, sv, seq);
+	return 0;
+}
+
+void db_super_publish(struct lsm_db *db, struct super *sv)
+{
+	db_super_publish_seq(db, sv, NULL);
+}
+
+void db_super_publish_seq(struct lsm_db *db, struct super *sv,
+			  const uint64_t *seq)
+{
+	struct super *old;
+
 	atomic_init(&sv->refs, 1);
 	sv->mem = db->mem;
 	memtable_ref(sv->mem);
@@ -78,7 +97,6 @@ int db_super_install_seq(struct lsm_db *db, const uint64_t *seq)
 		version_unref(old->v); /* we hold mu */
 		free(old);
 	}
-	return 0;
 }
 
 /* ---- snapshots ---- */

@@ -55,12 +55,16 @@ static int track_switch(struct lsm_db *db, uint64_t old, uint64_t size,
 static int switch_memtable(struct lsm_db *db, struct lsm_err *err)
 {
 	struct memtable *fresh = memtable_new();
+	struct super *sv = db_super_new(); /* published below: cannot fail */
 	struct wal *old = db->wal;
 	uint64_t old_number = db->wal_number;
 	int rc;
 
-	if (!fresh)
+	if (!fresh || !sv) {
+		free(sv);
+		memtable_unref(fresh);
 		return lsm_err_set(err, -ENOMEM, "out of memory");
+	}
 	rc = wal_sync(old, err);
 	if (rc == 0) {
 		char path[LSM_PATH_MAX];
@@ -87,16 +91,15 @@ static int switch_memtable(struct lsm_db *db, struct lsm_err *err)
 		}
 	}
 	if (rc < 0) {
+		free(sv);
 		memtable_unref(fresh);
 		return rc;
 	}
 	wal_close(old, false, NULL);
 	db->imm = db->mem;
 	db->mem = fresh;
-	rc = db_super_install(db);
-	if (rc < 0) { /* readers keep the old view until the flush installs */
-		db_log(db, LSM_LOG_WARN, "out of memory publishing memtable");
-	}
+	/* Readers must see FRESH now: the next write goes there. */
+	db_super_publish(db, sv);
 	db_bg_kick(db);
 	return 0;
 }

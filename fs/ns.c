@@ -22,6 +22,15 @@ int ns_enomem(struct lsm_err *err)
 	return lsm_err_set(err, -ENOMEM, "lsmfs: out of memory");
 }
 
+int ns_err(int rc, struct lsm_err *err)
+{
+	if (rc >= 0 || !err || err->code == rc)
+		return rc;
+	if (rc == -ENOMEM)
+		return ns_enomem(err);
+	return lsm_err_set(err, rc, "lsmfs: %s", strerror(-rc));
+}
+
 void ns_now(int64_t *sec, uint32_t *nsec)
 {
 	struct timespec ts;
@@ -163,7 +172,7 @@ int ns_open(struct lsm_db *db, const struct ns_options *o, struct ns **out,
 	rc = load_super(ns, err);
 	if (rc < 0) {
 		ns_close(ns);
-		return rc;
+		return ns_err(rc, err);
 	}
 	*out = ns;
 	return 0;
@@ -474,7 +483,7 @@ int ns_setattr(struct ns *ns, uint64_t ino, const struct ns_setattr *s,
 	rc = setattr_locked(ns, ino, s, out, b, err);
 	ns_unlock(ns, &ls);
 	lsm_batch_free(b);
-	return rc;
+	return ns_err(rc, err);
 }
 
 /* ---- open references and orphans ---- */
@@ -499,10 +508,12 @@ void ns_open_ref(struct ns *ns, uint64_t ino)
 		(*p)->count++;
 	} else {
 		r = calloc(1, sizeof(*r));
-		if (r) { /* without memory the inode is reclaimed at mount */
+		if (r) {
 			r->ino = ino;
 			r->count = 1;
 			*p = r;
+		} else { /* then orphans wait for unmount or mount */
+			ns->refs_lost = true;
 		}
 	}
 	pthread_mutex_unlock(&ns->open_mu);
@@ -513,7 +524,7 @@ bool ns_is_open(struct ns *ns, uint64_t ino)
 	bool open;
 
 	pthread_mutex_lock(&ns->open_mu);
-	open = *open_slot(ns, ino) != NULL;
+	open = ns->refs_lost || *open_slot(ns, ino) != NULL;
 	pthread_mutex_unlock(&ns->open_mu);
 	return open;
 }
@@ -555,6 +566,7 @@ void ns_clear_refs(struct ns *ns)
 			free(r);
 		}
 	}
+	ns->refs_lost = false;
 	pthread_mutex_unlock(&ns->open_mu);
 }
 
@@ -643,7 +655,7 @@ int ns_reclaim(struct ns *ns, uint64_t ino, struct lsm_err *err)
 	else if (rc == -ENOENT)
 		rc = 0;
 	ns_unlock(ns, &ls);
-	return rc;
+	return ns_err(rc, err);
 }
 
 static int collect_orphans(struct ns *ns, uint64_t **inos, size_t *n,

@@ -267,7 +267,7 @@ int ns_write(struct ns *ns, uint64_t ino, uint64_t off, const void *buf,
 	ns_unlock(ns, &ls);
 	lsm_batch_free(b);
 	free(tmp);
-	return rc;
+	return ns_err(rc, err);
 }
 
 /* Truncating to 0 a file of at most this many chunks deletes them by
@@ -366,7 +366,7 @@ int ns_replace(struct ns *ns, uint64_t ino, const void *data, size_t len,
 	rc = replace_locked(ns, ino, data, len, b, err);
 	ns_unlock(ns, &ls);
 	lsm_batch_free(b);
-	return rc;
+	return ns_err(rc, err);
 }
 
 /* Zeroes [OFF, OFF+LEN) of a file of SIZE bytes into B. */
@@ -457,5 +457,5 @@ int ns_fallocate(struct ns *ns, uint64_t ino, int mode, uint64_t off,
 	ns_unlock(ns, &ls);
 	lsm_batch_free(b);
 	free(tmp);
-	return rc;
+	return ns_err(rc, err);
 }

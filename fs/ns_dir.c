@@ -212,7 +212,7 @@ int ns_mknod(struct ns *ns, uint64_t parent, const char *name, uint32_t mode,
 			  err);
 	ns_unlock(ns, &ls);
 	lsm_batch_free(b);
-	return rc;
+	return ns_err(rc, err);
 }
 
 static int link_locked(struct ns *ns, uint64_t ino, uint64_t newparent,
@@ -262,7 +262,7 @@ int ns_link(struct ns *ns, uint64_t ino, uint64_t newparent,
 	rc = link_locked(ns, ino, newparent, newname, len, out, b, err);
 	ns_unlock(ns, &ls);
 	lsm_batch_free(b);
-	return rc;
+	return ns_err(rc, err);
 }
 
 /* Is directory INO empty?  One seek over its entry prefix. */
@@ -385,7 +385,7 @@ static int remove_entry(struct ns *ns, uint64_t parent, const char *name,
 	lsm_batch_free(b);
 	if (rc == 0 && r.orphan && !ns_is_open(ns, r.child))
 		rc = ns_reclaim(ns, r.child, err);
-	return rc;
+	return ns_err(rc, err);
 }
 
 int ns_unlink(struct ns *ns, uint64_t parent, const char *name,

@@ -543,7 +543,7 @@ static int flush_pending(struct fsck *f)
 	bool files = false;
 	int rc = 0;
 
-	if (f->npend) /* qsort of NULL, 0 is undefined */
+	if (f->npend) /* PEND is NULL then, which qsort may not take */
 		qsort(f->pend, f->npend, sizeof(*f->pend), cmp_pending);
 	for (size_t i = 0; i < f->npend; i++) {
 		const struct fsck_dir *d = fsck_find_dir(f, f->pend[i].ino);

@@ -32,6 +32,10 @@ struct ns {
 	pthread_rwlock_t locks[NS_NLOCKS];
 	pthread_mutex_t open_mu;
 	struct ns_openref *open[NS_OPEN_BUCKETS]; /* protected by open_mu */
+	/* A reference could not be recorded (no memory): any inode may be
+	 * open, so none is reclaimed before ns_clear_refs; protected by
+	 * open_mu. */
+	bool refs_lost;
 };
 
 /* A set of locked stripes, taken in ascending order (no deadlock). */
@@ -93,6 +97,10 @@ int ns_trunc_chunks(struct ns *ns, struct lsm_batch *b, uint64_t ino,
 void ns_now(int64_t *sec, uint32_t *nsec);
 void ns_touch(struct codec_inode *in, bool mtime, bool ctime);
 int ns_enomem(struct lsm_err *err);
+/* Returns RC; a negative RC that ERR does not hold yet gets its message
+ * there.  For the public calls whose batches were built with
+ * lsm_batch_put/lsm_batch_delete, which fail (-ENOMEM) without an ERR. */
+int ns_err(int rc, struct lsm_err *err);
 
 static inline bool ns_is_dir(const struct codec_inode *in)
 {

@@ -304,5 +304,5 @@ int ns_rename(struct ns *ns, uint64_t parent, const char *name,
 	lsm_batch_free(b);
 	if (rc == 0 && r.orphan && !ns_is_open(ns, r.dst.ino))
 		rc = ns_reclaim(ns, r.dst.ino, err);
-	return rc;
+	return ns_err(rc, err);
 }

@@ -75,7 +75,7 @@ static int set_or_remove(struct ns *ns, uint64_t ino, const char *name,
 	rc = set_locked(ns, ino, key, klen, val, len, flags, b, err);
 	ns_unlock(ns, &ls);
 	lsm_batch_free(b);
-	return rc;
+	return ns_err(rc, err);
 }
 
 int ns_setxattr(struct ns *ns, uint64_t ino, const char *name,

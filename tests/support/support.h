@@ -60,4 +60,10 @@ struct lsm_db;
  * overlap (version_check on the current version). */
 void check_levels(struct lsm_db *db);
 
+/* ---- the directory descriptor cache (dircache.c) ---- */
+/* Fills every entry of lsm_io_posix()'s global cache of directory
+ * descriptors with new directories made under ROOT, so that the blocks it
+ * holds are the same number before and after a run. */
+void dircache_fill(const char *root);
+
 #endif /* LSM_TEST_SUPPORT_H */
