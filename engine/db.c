@@ -861,15 +861,9 @@ void db_pending_remove(struct lsm_db *db, uint64_t number)
 		}
 }
 
-struct live {
-	uint64_t *nums;
-	size_t n, cap;
-	bool oom;
-};
-
-static void live_add(void *ctx, uint64_t number)
+void db_live_add(void *ctx, uint64_t number)
 {
-	struct live *l = ctx;
+	struct db_live *l = ctx;
 
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 64;
@@ -885,24 +879,39 @@ static void live_add(void *ctx, uint64_t number)
 	l->nums[l->n++] = number;
 }
 
-static bool is_live(const struct live *l, uint64_t number)
+int db_live_tables(struct lsm_db *db, struct db_live *l)
+{
+	memset(l, 0, sizeof(*l));
+	vset_live_tables(&db->vs, db_live_add, l);
+	for (size_t i = 0; i < db->pending.n; i++)
+		db_live_add(l, db->pending.numbers[i]);
+	if (l->oom) {
+		free(l->nums);
+		return -ENOMEM;
+	}
+	if (l->n)
+		qsort(l->nums, l->n, sizeof(*l->nums), cmp_u64);
+	return 0;
+}
+
+bool db_is_live(const struct db_live *l, uint64_t number)
 {
 	return l->n && bsearch(&number, l->nums, l->n, sizeof(uint64_t),
 			       cmp_u64) != NULL;
 }
 
-static bool obsolete(struct lsm_db *db, const struct live *l,
+static bool obsolete(struct lsm_db *db, const struct db_live *l,
 		     enum file_kind k, uint64_t num)
 {
 	switch (k) {
 	case FILE_TABLE:
-		return !is_live(l, num);
+		return !db_is_live(l, num);
 	case FILE_WAL:
 		return num < db->vs.log_number && num != db->wal_number;
 	case FILE_MANIFEST:
 		return num != db->vs.manifest_number;
 	case FILE_TEMP:
-		return !is_live(l, num);
+		return !db_is_live(l, num);
 	default:
 		return false;
 	}
@@ -910,21 +919,16 @@ static bool obsolete(struct lsm_db *db, const struct live *l,
 
 void db_delete_obsolete(struct lsm_db *db)
 {
-	struct live l = { 0 };
+	struct db_live l;
 	char **names = NULL, path[LSM_PATH_MAX];
 	size_t n = 0;
 	uint64_t num;
 	bool *doomed;
 
-	if (db->read_only || db->bg_error)
+	if (db->read_only || db->bg_error || db_live_tables(db, &l) < 0)
 		return;
-	vset_live_tables(&db->vs, live_add, &l);
-	for (size_t i = 0; i < db->pending.n; i++)
-		live_add(&l, db->pending.numbers[i]);
-	if (l.oom || db->io->list_dir(db->io, db->dir, &names, &n) < 0)
+	if (db->io->list_dir(db->io, db->dir, &names, &n) < 0)
 		goto out;
-	if (l.n)
-		qsort(l.nums, l.n, sizeof(*l.nums), cmp_u64);
 	doomed = calloc(n + 1, sizeof(*doomed));
 	if (!doomed)
 		goto out;

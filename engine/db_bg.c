@@ -149,7 +149,7 @@ out:
 }
 
 /* Sleeps up to MS milliseconds on bg_cv (mu held). */
-static void bg_sleep(struct lsm_db *db, unsigned ms)
+void db_bg_sleep(struct lsm_db *db, unsigned ms)
 {
 	struct timespec ts;
 
@@ -200,7 +200,7 @@ static void *flush_main(void *arg)
 				db_set_bg_error(db, rc, &err);
 				break;
 			}
-			bg_sleep(db, backoff_ms(db->flush_retries));
+			db_bg_sleep(db, backoff_ms(db->flush_retries));
 		} else if (rc == 0) {
 			db->flush_error = 0;
 			db->flush_retries = 0;
@@ -243,7 +243,7 @@ static void *compact_main(void *arg)
 			 * can have changed while mu was dropped before it */
 			if (!db->shutting_down && !db->obsolete_pending &&
 			    db_space_low(db))
-				bg_sleep(db, 1000); /* look at the disk again */
+				db_bg_sleep(db, 1000); /* look at the disk again */
 			else if (!db->shutting_down && !db->obsolete_pending)
 				pthread_cond_wait(&db->bg_cv, &db->mu);
 		} else if (rc < 0) {
@@ -254,7 +254,7 @@ static void *compact_main(void *arg)
 			db_log(db, LSM_LOG_ERROR, "compaction failed (retry "
 			       "%llu): %s", (unsigned long long)failures,
 			       err.msg);
-			bg_sleep(db, backoff_ms(failures));
+			db_bg_sleep(db, backoff_ms(failures));
 		} else {
 			failures = 0;
 		}
@@ -270,7 +270,7 @@ static void *sync_main(void *arg)
 
 	pthread_mutex_lock(&db->mu);
 	while (!db->shutting_down) {
-		bg_sleep(db, db->opts.sync_interval_ms);
+		db_bg_sleep(db, db->opts.sync_interval_ms);
 		if (db->shutting_down || db->bg_error)
 			continue;
 		pthread_mutex_unlock(&db->mu);

@@ -138,53 +138,22 @@ static int pin_tables(struct lsm_db *db, const struct version *v,
 	return 0;
 }
 
-struct live_set {
-	uint64_t *n;
-	size_t count, cap;
-	bool oom;
-};
-
-static void live_collect(void *ctx, uint64_t number)
-{
-	struct live_set *l = ctx;
-
-	if (l->count == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		uint64_t *p = realloc(l->n, cap * sizeof(*p));
-
-		if (!p) {
-			l->oom = true;
-			return;
-		}
-		l->n = p;
-		l->cap = cap;
-	}
-	l->n[l->count++] = number;
-}
-
 /* Closes the tables no version of ours names any more (under mu). */
 static void unpin_dead(struct lsm_db *db)
 {
-	struct live_set l = { 0 };
+	struct db_live l;
 	size_t k = 0;
 
-	vset_live_tables(&db->vs, live_collect, &l);
-	if (l.oom) {
-		free(l.n);
+	if (db_live_tables(db, &l) < 0)
 		return; /* keep them all open: try again next time */
-	}
 	for (size_t i = 0; i < db->fl_npinned; i++) {
-		bool live = false;
-
-		for (size_t j = 0; j < l.count && !live; j++)
-			live = l.n[j] == db->fl_pinned[i];
-		if (live)
+		if (db_is_live(&l, db->fl_pinned[i]))
 			db->fl_pinned[k++] = db->fl_pinned[i];
 		else
 			table_cache_evict(db->tables, db->fl_pinned[i]);
 	}
 	db->fl_npinned = k;
-	free(l.n);
+	free(l.nums);
 }
 
 /* The segments at or above FROM in the directory, ascending. */
@@ -419,18 +388,9 @@ static void *follow_main(void *arg)
 
 	pthread_mutex_lock(&db->mu);
 	while (!db->shutting_down) {
-		struct timespec ts;
-		unsigned ms = db->opts.follow_interval_ms;
 		int rc;
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += ms / 1000;
-		ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&db->bg_cv, &db->mu, &ts);
+		db_bg_sleep(db, db->opts.follow_interval_ms);
 		if (db->shutting_down)
 			break;
 		pthread_mutex_unlock(&db->mu);

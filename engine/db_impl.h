@@ -138,6 +138,19 @@ uint64_t db_now_us(void);
 /* Makes the fatal error RC the db's sticky background error (turning it
  * read-only) and logs it.  Under mu. */
 void db_set_bg_error(struct lsm_db *db, int rc, const struct lsm_err *err);
+/* The tables some live version or a pending output names, sorted. */
+struct db_live {
+	uint64_t *nums;  /* malloc'ed; free() it */
+	size_t n, cap;
+	bool oom;
+};
+/* Fills L (under mu); -ENOMEM leaves nothing to free. */
+int db_live_tables(struct lsm_db *db, struct db_live *l);
+void db_live_add(void *ctx, uint64_t number); /* a vset_live_tables fn */
+bool db_is_live(const struct db_live *l, uint64_t number);
+/* Sleeps up to MS milliseconds on bg_cv (mu held; a kick wakes it). */
+void db_bg_sleep(struct lsm_db *db, unsigned ms);
+
 /* Deletes files no live version, WAL position or pending output needs.
  * Called with mu held; drops it around the unlinks. */
 void db_delete_obsolete(struct lsm_db *db);
