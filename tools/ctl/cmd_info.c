@@ -9,6 +9,7 @@
 
 #include "codec.h"
 #include "ctl.h"
+#include "lsm_files.h"
 #include "lsm_tool.h"
 
 struct levels {
@@ -93,6 +94,37 @@ static void print_disk(const char *dir)
 	       nlogs == 1 ? "" : "s", ctl_bytes(b1, logs), ctl_bytes(b2, all));
 }
 
+/* Format features and the live log segments, from the manifest
+ * (lsm_files.h): what recovery would replay, and what is sealed. */
+static void print_files(const char *dir)
+{
+	struct lsm_files *f;
+	struct lsm_err err = { 0 };
+	char b[32];
+
+	if (lsm_files_list(dir, &f, &err) < 0) {
+		printf("manifest: unreadable (%s)\n", err.msg);
+		return;
+	}
+	printf("format features: compat 0x%llx, ro_compat 0x%llx, incompat "
+	       "0x%llx%s\n", (unsigned long long)f->compat,
+	       (unsigned long long)f->ro_compat,
+	       (unsigned long long)f->incompat,
+	       f->incompat & LSM_FEATURE_INCOMPAT_WAL_V2 ? " (wal_v2)" :
+	       " (none: made before format features)");
+	printf("manifest: MANIFEST-%06llu, last sequence %llu\n",
+	       (unsigned long long)f->manifest_number,
+	       (unsigned long long)f->last_seq);
+	for (size_t i = 0; i < f->nlogs; i++) {
+		const struct lsm_file_log *g = &f->logs[i];
+
+		printf("  log %06llu.wal %s %s\n", (unsigned long long)g->number,
+		       ctl_bytes(b, g->size), !g->tracked ? "(untracked)" :
+		       g->sealed ? "sealed" : "open (the newest)");
+	}
+	lsm_files_free(f);
+}
+
 static int info(struct ctl_store *s)
 {
 	struct levels lv = { .print = false };
@@ -121,6 +153,7 @@ static int info(struct ctl_store *s)
 	rc = lsm_tables(s->db, on_table, &lv, &err);
 	if (rc < 0)
 		return ctl_fail(s->dir, rc, &err);
+	print_files(s->dir);
 	print_disk(s->dir);
 	return CTL_OK;
 }
