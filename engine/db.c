@@ -624,6 +624,7 @@ static struct lsm_db *db_alloc(const char *dir, const struct lsm_options *o)
 	db->io = db->opts.io ? db->opts.io : lsm_io_posix();
 	db->read_only = db->opts.read_only;
 	db->lock_fd = -1;
+	db->fl_wake_fd = db->fl_inotify_fd = -1;
 	pthread_mutex_init(&db->follow_mu, NULL);
 	pthread_mutex_init(&db->wq_mu, NULL);
 	pthread_mutex_init(&db->mu, NULL);
@@ -651,6 +652,7 @@ static void db_release(struct lsm_db *db)
 		db->io->close(db->io, db->lock_fd);
 	free(db->pending.numbers);
 	free(db->fl_pinned);
+	db_follow_close(db);
 	pthread_mutex_destroy(&db->follow_mu);
 	pthread_mutex_destroy(&db->wq_mu);
 	pthread_mutex_destroy(&db->mu);

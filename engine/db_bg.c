@@ -321,8 +321,10 @@ void db_bg_stop(struct lsm_db *db)
 		pthread_join(db->compact_thread, NULL);
 	if (db->flush_started)
 		pthread_join(db->flush_thread, NULL);
-	if (db->follow_started)
+	if (db->follow_started) {
+		db_follow_stop(db);
 		pthread_join(db->follow_thread, NULL);
+	}
 	db->sync_started = db->compact_started = db->flush_started = false;
 	db->follow_started = false;
 }

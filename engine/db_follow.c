@@ -17,8 +17,12 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "batch.h"
 #include "coding.h"
@@ -380,28 +384,69 @@ int lsm_catch_up(struct lsm_db *db, struct lsm_err *err)
 	return rc;
 }
 
+/* Waits until the writer changed something in the directory (inotify:
+ * a log append, a new table, CURRENT replaced), or follow_interval_ms
+ * passed, or the db closes (the wake eventfd).  Events are drained, and a
+ * burst of appends given 1 ms to settle, so that one catch-up takes them
+ * all. */
+static void follow_wait(struct lsm_db *db)
+{
+	struct pollfd p[2] = { { .fd = db->fl_wake_fd, .events = POLLIN },
+			       { .fd = db->fl_inotify_fd, .events = POLLIN } };
+	char buf[4096];
+
+	if (poll(p, db->fl_inotify_fd >= 0 ? 2 : 1,
+		 (int)db->opts.follow_interval_ms) > 0 &&
+	    (p[1].revents & POLLIN)) {
+		struct timespec ts = { 0, 1000000L };
+
+		nanosleep(&ts, NULL);
+		while (read(db->fl_inotify_fd, buf, sizeof(buf)) > 0)
+			; /* IN_Q_OVERFLOW or not: we look at everything */
+	}
+}
+
 static void *follow_main(void *arg)
 {
 	struct lsm_db *db = arg;
 	struct lsm_err err;
 	int last = 0;
 
-	pthread_mutex_lock(&db->mu);
-	while (!db->shutting_down) {
+	for (;;) {
 		int rc;
 
-		db_bg_sleep(db, db->opts.follow_interval_ms);
-		if (db->shutting_down)
+		follow_wait(db);
+		pthread_mutex_lock(&db->mu);
+		if (db->shutting_down) {
+			pthread_mutex_unlock(&db->mu);
 			break;
+		}
 		pthread_mutex_unlock(&db->mu);
 		rc = lsm_catch_up(db, &err);
 		if (rc < 0 && rc != last)
 			db_log(db, LSM_LOG_WARN, "follow: %s", err.msg);
 		last = rc < 0 ? rc : 0;
-		pthread_mutex_lock(&db->mu);
 	}
-	pthread_mutex_unlock(&db->mu);
 	return NULL;
+}
+
+void db_follow_stop(struct lsm_db *db)
+{
+	uint64_t one = 1;
+
+	if (db->fl_wake_fd >= 0 &&
+	    write(db->fl_wake_fd, &one, sizeof(one)) < 0)
+		db_log(db, LSM_LOG_WARN, "follow: cannot wake: %s",
+		       strerror(errno));
+}
+
+void db_follow_close(struct lsm_db *db)
+{
+	if (db->fl_inotify_fd >= 0)
+		close(db->fl_inotify_fd);
+	if (db->fl_wake_fd >= 0)
+		close(db->fl_wake_fd);
+	db->fl_inotify_fd = db->fl_wake_fd = -1;
 }
 
 int db_follow_open(struct lsm_db *db, struct lsm_err *err)
@@ -425,6 +470,22 @@ int db_follow_open(struct lsm_db *db, struct lsm_err *err)
 		return rc;
 	if (!db->opts.follow_interval_ms)
 		return 0;
+	db->fl_wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (db->fl_wake_fd < 0)
+		return lsm_err_set(err, -errno, "cannot make an eventfd: %s",
+				   strerror(errno));
+	/* Where the directory gives no events (some network filesystems),
+	 * the timer alone drives the catch-ups. */
+	db->fl_inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (db->fl_inotify_fd >= 0 &&
+	    inotify_add_watch(db->fl_inotify_fd, db->dir, IN_MODIFY |
+			      IN_CREATE | IN_MOVED_TO | IN_DELETE) < 0) {
+		db_log(db, LSM_LOG_INFO, "%s: no inotify (%s): catching up "
+		       "every %u ms", db->dir, strerror(errno),
+		       db->opts.follow_interval_ms);
+		close(db->fl_inotify_fd);
+		db->fl_inotify_fd = -1;
+	}
 	rc = pthread_create(&db->follow_thread, NULL, follow_main, db);
 	if (rc)
 		return lsm_err_set(err, -rc, "cannot start the follow thread: "

@@ -127,6 +127,8 @@ struct lsm_db {
 	_Atomic uint64_t fl_caught_up_us;
 	pthread_t follow_thread;
 	bool follow_started;
+	int fl_wake_fd;               /* eventfd: the db closes */
+	int fl_inotify_fd;            /* changes in the directory, or -1 */
 	uint64_t reclaim_frees;   /* space_frees at the last reclaim; mu */
 	uint64_t reclaim_us;      /* last reclaim; under mu */
 };
@@ -233,6 +235,10 @@ void db_wal_preallocate(struct lsm_db *db);
 /* Starts following (open of a follower, mu not held): the first catch-up,
  * then the follow thread when follow_interval_ms is set. */
 int db_follow_open(struct lsm_db *db, struct lsm_err *err);
+/* Wakes the follow thread to see shutting_down (db_bg_stop). */
+void db_follow_stop(struct lsm_db *db);
+/* Closes the follower's descriptors (db_release). */
+void db_follow_close(struct lsm_db *db);
 
 /* ---- db_space.c ---- */
 /* Bytes of the reserve (the option resolved), 0 when none. */

@@ -162,6 +162,16 @@ int lsm_stats(struct lsm_db *db, char **text, struct lsm_err *err)
 	      "after a fatal write error).", db->read_only || bg);
 	gauge(&o, "disk_full", "1 while the disk is full: only writes that "
 	      "free space are accepted.", db_space_low(db));
+	if (db->opts.follow) {
+		uint64_t at = atomic_load(&db->fl_caught_up_us);
+
+		gauge(&o, "follow_sequence", "Sequence number a follower has "
+		      "reached (the writer's history up to it is shown).",
+		      atomic_load(&db->last_seq));
+		gauge(&o, "follow_age_ms", "Milliseconds since the last "
+		      "catch-up of a follower with everything the writer had "
+		      "written then.", at ? (db_now_us() - at) / 1000 : 0);
+	}
 	buf_put_u8(&o.b, 0);
 	if (!buf_ok(&o.b)) {
 		buf_free(&o.b);
