@@ -224,10 +224,14 @@ static pid_t spawn_writer(const char *dir)
 		     lsm_iter_next(it))
 			n++;
 		lsm_iter_free(it);
-		for (;;) {
+		/* a bounded life, so that the follower's full checks stay
+		 * cheap over many lives: then wait for the kill */
+		for (long stop = n + 6000; n < stop; n += BATCH * 3) {
 			write_range(w, n, n + BATCH * 3);
-			n += BATCH * 3;
+			usleep(500); /* still writing while the follower looks */
 		}
+		for (;;)
+			pause();
 	}
 	return pid;
 }
@@ -242,7 +246,8 @@ static void test_follow_other_process(void **state)
 	struct lsm_db *w, *f;
 	long last = 0, n;
 	pid_t pid;
-	int status;
+	int status, lives = getenv("LSM_FOLLOW_LIVES") ?
+			    atoi(getenv("LSM_FOLLOW_LIVES")) : 3;
 
 	writer_options(&o);
 	o.io = NULL;
@@ -250,10 +255,10 @@ static void test_follow_other_process(void **state)
 	write_range(w, 0, 70);
 	assert_int_equal(lsm_close(w, NULL), 0);
 	f = open_follower(tdir_root(d), 10);
-	for (int life = 0; life < 3; life++) {
+	for (int life = 0; life < lives; life++) {
 		pid = spawn_writer(tdir_root(d));
-		for (int i = 0; i < 40; i++) {
-			struct timespec ts = { 0, 5 * 1000 * 1000 };
+		for (int i = 0; i < 12; i++) {
+			struct timespec ts = { 0, 15 * 1000 * 1000 };
 
 			nanosleep(&ts, NULL);
 			n = prefix_len(f);
