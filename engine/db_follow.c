@@ -40,6 +40,7 @@ struct apply {
 	                    * 0: any (the first after a flush) */
 	uint64_t records;
 	const char *path;
+	struct buf keys;   /* klen (u32le) | key, for follow_key_fn */
 };
 
 static int apply_op(void *ctx, uint64_t seq, enum ikey_type t,
@@ -50,6 +51,15 @@ static int apply_op(void *ctx, uint64_t seq, enum ikey_type t,
 
 	if (seq > a->max_seq)
 		a->max_seq = seq;
+	if (a->db->opts.follow_key_fn) {
+		uint8_t len[4];
+
+		put_u32le(len, (uint32_t)klen);
+		buf_append(&a->keys, len, sizeof(len));
+		buf_append(&a->keys, key, klen);
+		if (!buf_ok(&a->keys))
+			return -ENOMEM;
+	}
 	return memtable_add(a->mem, seq, t, key, klen, val, vlen);
 }
 
@@ -249,12 +259,34 @@ static int apply_segments(struct lsm_db *db, const struct version_set *vs,
 	return rc;
 }
 
+/* Tells follow_key_fn what A applied (no lock held); everything when the
+ * memtable was rebuilt, since the records the writer flushed between two
+ * catch-ups were never seen. */
+static void notify_keys(struct lsm_db *db, struct apply *a, bool all)
+{
+	void (*fn)(void *, const void *, size_t) = db->opts.follow_key_fn;
+	const uint8_t *p = a->keys.p, *end = p + a->keys.len;
+
+	if (!fn)
+		return;
+	if (all) {
+		fn(db->opts.follow_ctx, NULL, 0);
+		return;
+	}
+	while (p && end - p >= 4) {
+		uint32_t n = get_u32le(p);
+
+		fn(db->opts.follow_ctx, p + 4, n);
+		p += 4 + n;
+	}
+}
+
 /* One attempt; the number of records applied, or -EAGAIN to retry. */
 static int catch_up_once(struct lsm_db *db, struct lsm_err *err)
 {
 	struct version_set nvs;
-	bool loaded = false, rebuild;
-	struct apply a = { .db = db };
+	bool loaded = false, rebuild = false, first;
+	struct apply a = { .db = db, .keys = BUF_INIT };
 	uint64_t number = 0, size = 0, wal, off;
 	int rc;
 
@@ -341,12 +373,18 @@ static int catch_up_once(struct lsm_db *db, struct lsm_err *err)
 	rc = db_super_install_seq(db, &a.max_seq);
 	if (rc == 0)
 		unpin_dead(db);
+	first = db->fl_first;
+	db->fl_first = false;
 	pthread_mutex_unlock(&db->mu);
-	if (rc < 0)
+	if (rc < 0) {
 		rc = lsm_err_set(err, rc, "out of memory");
-	else
+	} else {
 		rc = a.records > INT32_MAX ? INT32_MAX : (int)a.records;
+		if (!first) /* nobody cached anything before the first */
+			notify_keys(db, &a, rebuild);
+	}
 out:
+	buf_free(&a.keys);
 	vset_destroy(&nvs);
 	return rc;
 }
@@ -465,6 +503,7 @@ int db_follow_open(struct lsm_db *db, struct lsm_err *err)
 		       "the limit, e.g. ulimit -n)", db->dir,
 		       (unsigned long long)rl.rlim_cur);
 	db->fl_log_number = UINT64_MAX;
+	db->fl_first = true;
 	rc = lsm_catch_up(db, err);
 	if (rc < 0)
 		return rc;

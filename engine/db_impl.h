@@ -122,6 +122,7 @@ struct lsm_db {
 	uint64_t fl_wal, fl_wal_off;  /* newest segment applied, how far */
 	uint64_t fl_next_seq;         /* sequence of the next batch, 0 any */
 	int fl_last_err;
+	bool fl_first;                /* no catch-up published yet; mu */
 	uint64_t *fl_pinned;          /* tables held open; under mu */
 	size_t fl_npinned, fl_cappinned;
 	_Atomic uint64_t fl_caught_up_us;

@@ -19,8 +19,10 @@
 #define FS_CTL_STATS_INO ((1ull << 63) + 2)
 #define FS_CTL_STATS_NAME "stats"
 
-/* How often a read-only mount catches up with the store's writer. */
+/* How often a read-only mount catches up with the store's writer (it
+ * also wakes on inotify), and how long its kernel keeps names. */
 #define FS_FOLLOW_MS 100
+#define FS_FOLLOW_ENTRY_TIMEOUT 1.0
 
 /* Default attr_timeout and entry_timeout, in seconds.  Every change goes
  * through this mount (the store is locked by the daemon), and the kernel
@@ -56,6 +58,10 @@ struct lsmfs {
 	bool read_only;
 	bool follow;            /* ro mount of a store written elsewhere */
 	struct fs_counters cnt;
+	/* Followers: the session the kernel's caches are told about, NULL
+	 * outside the request loop; under follow_mu (follow.c). */
+	pthread_mutex_t follow_mu;
+	struct fuse_session *se;
 };
 
 /* ---- log.c ---- */
@@ -66,6 +72,15 @@ void fs_log(enum fs_log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* lsm_options.log_fn: routes the engine's messages to fs_log. */
 void fs_log_engine(void *ctx, enum lsm_log_level level, const char *msg);
+
+/* ---- follow.c ---- */
+/* lsm_options.follow_key_fn of a following mount: turns each key a
+ * catch-up applied into an invalidation of the kernel's cache (entry,
+ * attributes, data range); KEY NULL drops what the kernel holds of every
+ * inode it knows.  Called with no namespace lock held. */
+void fs_follow_key(void *ctx, const void *key, size_t klen);
+/* Starts / stops telling SE (the request loop runs between). */
+void fs_follow_session(struct lsmfs *fs, struct fuse_session *se);
 
 /* ---- errno.c ---- */
 /* Maps an engine/ns result (negative errno) to the errno the kernel gets:

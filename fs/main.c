@@ -6,6 +6,7 @@
  * unmount or SIGTERM/SIGINT closes everything cleanly. */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -263,7 +264,10 @@ static int serve(struct lsmfs *fs, struct fuse_args *args,
 		goto out_signals;
 	fs_log(FS_LOG_INFO, "mounted %s on %s", fs->datadir, fo->mountpoint);
 	detach(d, 0);
+	if (fs->follow)
+		fs_follow_session(fs, se);
 	rc = run_loop(se, fo);
+	fs_follow_session(fs, NULL);
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);
@@ -318,7 +322,7 @@ int main(int argc, char **argv)
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts fo = { 0 };
 	struct lsmfs_conf c;
-	static struct lsmfs fs;
+	static struct lsmfs fs = { .follow_mu = PTHREAD_MUTEX_INITIALIZER };
 	int rc = 1;
 
 	if (opts_parse(&args, &c) < 0)

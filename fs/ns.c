@@ -555,6 +555,36 @@ int ns_close_ref(struct ns *ns, uint64_t ino, struct lsm_err *err)
 	return ns_unref(ns, ino, 1, err);
 }
 
+uint64_t *ns_referenced(struct ns *ns, size_t *n)
+{
+	uint64_t *a = NULL;
+	size_t k = 0, cap = 0;
+
+	pthread_mutex_lock(&ns->open_mu);
+	for (unsigned i = 0; i < NS_OPEN_BUCKETS; i++) {
+		for (struct ns_openref *r = ns->open[i]; r; r = r->next) {
+			if (k == cap) {
+				size_t nc = cap ? cap * 2 : 64;
+				uint64_t *b = realloc(a, nc * sizeof(*b));
+
+				if (!b) {
+					free(a);
+					a = NULL;
+					k = 0;
+					goto out;
+				}
+				a = b;
+				cap = nc;
+			}
+			a[k++] = r->ino;
+		}
+	}
+out:
+	pthread_mutex_unlock(&ns->open_mu);
+	*n = k;
+	return a;
+}
+
 void ns_clear_refs(struct ns *ns)
 {
 	pthread_mutex_lock(&ns->open_mu);

@@ -182,6 +182,9 @@ int ns_close_ref(struct ns *ns, uint64_t ino, struct lsm_err *err);
 int ns_unref(struct ns *ns, uint64_t ino, uint64_t n, struct lsm_err *err);
 /* Forgets every reference (at unmount, before ns_reclaim_orphans). */
 void ns_clear_refs(struct ns *ns);
+/* The inodes that hold references (the kernel knows them): a malloc'ed
+ * array of *N numbers (free() it), or NULL on ENOMEM or when none. */
+uint64_t *ns_referenced(struct ns *ns, size_t *n);
 /* Reclaims every orphan (unlinked inode) no handle holds: run at mount and
  * unmount.  *N (may be NULL) gets how many were reclaimed. */
 int ns_reclaim_orphans(struct ns *ns, unsigned *n, struct lsm_err *err);

@@ -271,8 +271,13 @@ int opts_apply(const struct lsmfs_conf *c, struct lsm_options *lo,
 	 * have to be told about, unless asked to. */
 	if (c->ro && lo->follow_interval_ms) {
 		lo->follow = true;
+		lo->follow_key_fn = fs_follow_key;
+		lo->follow_ctx = fs;
 		fs->follow = true;
-		fs->attr_timeout = fs->entry_timeout = 0;
+		/* what changed is invalidated key by key (follow.c); names
+		 * alone may wait for this after the writer flushed records
+		 * the follower never saw */
+		fs->entry_timeout = FS_FOLLOW_ENTRY_TIMEOUT;
 	}
 #undef SIZE
 #undef NUM
@@ -303,7 +308,8 @@ void opts_usage(const char *prog)
 	       "    -o entry_timeout=SECS   kernel name cache [60]\n"
 	       "    -o follow_ms=N          with ro: show what another process\n"
 	       "                            writes, catching up every N ms,\n"
-	       "                            0 never [100]; timeouts then [0]\n"
+	       "                            0 never [100]; entry_timeout\n"
+	       "                            then [1]\n"
 	       "    -o chunk_size=SIZE      file data chunk, power of two in\n"
 	       "                            [4k, 1M]; used when formatting [16k]\n"
 	       "Engine options:\n"

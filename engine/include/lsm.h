@@ -138,6 +138,14 @@ struct lsm_options {
 	 * files is raised to the hard one. */
 	bool follow;                     /* default false */
 	unsigned follow_interval_ms;     /* default 200 */
+	/* Called after each catch-up published a new state (in the thread
+	 * that ran it, no engine lock held) with every key the records it
+	 * applied wrote; and once with KEY NULL when states came in that it
+	 * has no records of (the writer flushed them first, or the store
+	 * was replaced): then any key may have changed.  Lets a cache above
+	 * (the kernel's, for lsmfs) drop exactly what changed. */
+	void (*follow_key_fn)(void *ctx, const void *key, size_t klen);
+	void *follow_ctx;
 
 	/* Diagnostics: the engine never prints; it calls log_fn (if set). */
 	void (*log_fn)(void *ctx, enum lsm_log_level level, const char *msg);
