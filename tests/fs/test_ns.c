@@ -2,7 +2,7 @@
  * engine: files and directories, data at chunk boundaries, sparse holes,
  * truncation, rename rules, hard links, open-unlinked files and orphans,
  * xattrs, symlinks, the path API, and a random model check of reads and
- * writes.  Built twice: over liblsm and over tests/fs/fake_lsm.c. */
+ * writes, over liblsm. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
