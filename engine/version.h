@@ -171,6 +171,10 @@ struct version_set {
 };
 
 #define VSET_MANIFEST_LIMIT (UINT64_C(64) << 20)
+/* File numbers stay below this, so that next_file can never wrap around
+ * (to numbers in use) however the log got its numbers: a load refuses a
+ * number at or past it, and nothing is written that would reach it. */
+#define VSET_FILE_NUMBER_LIMIT (UINT64_C(1) << 62)
 
 /* Initializes VS for DIR; nothing is read or written yet. */
 void vset_init(struct version_set *vs, const struct lsm_io *io,

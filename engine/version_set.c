@@ -815,9 +815,6 @@ static int replay_record(void *ctx, const uint8_t *rec, size_t len,
 	return 0;
 }
 
-/* File numbers stay below this, so that next_file can never wrap around
- * (to numbers in use) however the log got its numbers. */
-#define FILE_NUMBER_LIMIT (UINT64_C(1) << 62)
 
 /* Next_file must lie past every number in use, whatever the log says.
  * -EUCLEAN when a number is out of range. */
@@ -833,7 +830,7 @@ static int bump_next_file(struct version_set *vs, const struct version *v)
 		for (i = 0; i < v->nfiles[l]; i++)
 			if (v->files[l][i]->number > max)
 				max = v->files[l][i]->number;
-	if (max >= FILE_NUMBER_LIMIT || vs->next_file >= FILE_NUMBER_LIMIT)
+	if (max >= VSET_FILE_NUMBER_LIMIT || vs->next_file >= VSET_FILE_NUMBER_LIMIT)
 		return -EUCLEAN;
 	if (vs->next_file <= max)
 		vs->next_file = max + 1;
@@ -915,6 +912,14 @@ int vset_load(struct version_set *vs, struct lsm_err *err)
 	return 0;
 }
 
+/* Never write a state that a load would refuse. */
+static int numbers_exhausted(const struct version_set *vs, struct lsm_err *err)
+{
+	return lsm_err_set(err, -EUCLEAN, "%s: file numbers exhausted (next "
+			   "%llu); the store cannot take more files",
+			   vs->dir, (unsigned long long)vs->next_file);
+}
+
 int vset_rewrite(struct version_set *vs, struct lsm_err *err)
 {
 	struct buf snap = BUF_INIT;
@@ -926,6 +931,8 @@ int vset_rewrite(struct version_set *vs, struct lsm_err *err)
 	/* Written from now on: segments tracked and salted (older segments,
 	 * untracked, are still replayed as they were written). */
 	vs->features.incompat |= LSM_FEAT_INCOMPAT_WAL_V2;
+	if (vs->next_file + 1 >= VSET_FILE_NUMBER_LIMIT)
+		return numbers_exhausted(vs, err);
 	number = vset_new_file_number(vs);
 	rc = snapshot_encode(vs, vs->current, NULL, &snap);
 	if (rc < 0)
@@ -1072,6 +1079,10 @@ int vset_log_and_apply(struct version_set *vs, struct version_edit *e,
 	if (reserve_pointers(vs, e) < 0 || reserve_wals(vs, e) < 0) {
 		version_unref(v);
 		return lsm_err_set(err, -ENOMEM, "%s: out of memory", vs->dir);
+	}
+	if (vs->next_file + 1 >= VSET_FILE_NUMBER_LIMIT) {
+		version_unref(v);
+		return numbers_exhausted(vs, err);
 	}
 	if (manifest_too_big(vs, v))
 		number = vset_new_file_number(vs);
