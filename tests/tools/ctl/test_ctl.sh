@@ -271,7 +271,8 @@ mkfifo "$T/fifo"
 "$HOLDER" "$D" <"$T/fifo" >"$T/ready" 2>&1 &
 HOLDER_PID=$!
 exec 7>"$T/fifo"
-for _ in $(seq 50); do grep -q ready "$T/ready" && break; sleep 0.1; done
+for _ in $(seq 300); do grep -q ready "$T/ready" && break; sleep 0.1; done
+grep -q ready "$T/ready" || bad "the holder did not open the store within 30 s"
 expect 2 "put while in use" "$CTL" put "$D" k v
 has "$T/err" "in use by process $HOLDER_PID" "in-use message names the pid"
 expect 2 "compact while in use" "$CTL" compact "$D"
