@@ -835,21 +835,26 @@ void db_write_gates_refresh(struct lsm_db *db)
 
 /* ---- obsolete files ---- */
 
+int db_u64_push(uint64_t **a, size_t *n, size_t *cap, uint64_t v)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 16;
+		uint64_t *p = realloc(*a, nc * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		*a = p;
+		*cap = nc;
+	}
+	(*a)[(*n)++] = v;
+	return 0;
+}
+
 int db_pending_add(struct lsm_db *db, uint64_t number)
 {
 	struct pending *p = &db->pending;
 
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 16;
-		uint64_t *a = realloc(p->numbers, cap * sizeof(*a));
-
-		if (!a)
-			return -ENOMEM;
-		p->numbers = a;
-		p->cap = cap;
-	}
-	p->numbers[p->n++] = number;
-	return 0;
+	return db_u64_push(&p->numbers, &p->n, &p->cap, number);
 }
 
 void db_pending_remove(struct lsm_db *db, uint64_t number)
@@ -867,18 +872,8 @@ void db_live_add(void *ctx, uint64_t number)
 {
 	struct db_live *l = ctx;
 
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		uint64_t *a = realloc(l->nums, cap * sizeof(*a));
-
-		if (!a) {
-			l->oom = true;
-			return;
-		}
-		l->nums = a;
-		l->cap = cap;
-	}
-	l->nums[l->n++] = number;
+	if (db_u64_push(&l->nums, &l->n, &l->cap, number) < 0)
+		l->oom = true;
 }
 
 int db_live_tables(struct lsm_db *db, struct db_live *l)

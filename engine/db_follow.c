@@ -118,17 +118,8 @@ static int pin_add(struct lsm_db *db, uint64_t number)
 	for (size_t i = 0; i < db->fl_npinned; i++)
 		if (db->fl_pinned[i] == number)
 			return 0;
-	if (db->fl_npinned == db->fl_cappinned) {
-		size_t cap = db->fl_cappinned ? db->fl_cappinned * 2 : 64;
-		uint64_t *p = realloc(db->fl_pinned, cap * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		db->fl_pinned = p;
-		db->fl_cappinned = cap;
-	}
-	db->fl_pinned[db->fl_npinned++] = number;
-	return 0;
+	return db_u64_push(&db->fl_pinned, &db->fl_npinned,
+			   &db->fl_cappinned, number);
 }
 
 /* Opens every table of V; -EAGAIN when one is gone already (the writer

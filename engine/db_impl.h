@@ -141,6 +141,10 @@ uint64_t db_now_us(void);
 /* Makes the fatal error RC the db's sticky background error (turning it
  * read-only) and logs it.  Under mu. */
 void db_set_bg_error(struct lsm_db *db, int rc, const struct lsm_err *err);
+/* Appends V to the growing array *A (*N used of *CAP): 0 or -ENOMEM (the
+ * array unchanged). */
+int db_u64_push(uint64_t **a, size_t *n, size_t *cap, uint64_t v);
+
 /* The tables some live version or a pending output names, sorted. */
 struct db_live {
 	uint64_t *nums;  /* malloc'ed; free() it */
