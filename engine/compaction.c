@@ -359,9 +359,16 @@ static int do_merge(struct lsm_db *db, struct compaction *c,
 		size_t kl, vl;
 		const uint8_t *k = iiter_key(it, &kl);
 		const uint8_t *v = iiter_value(it, &vl);
-		bool new_key;
+		bool new_key, drop = drop_entry(c, &m, k, kl, &new_key);
 
-		if (drop_entry(c, &m, k, kl, &new_key))
+		/* Without the current key, the next version of this key
+		 * would pass for a new key: a dropped tombstone could bring
+		 * back what it deleted.  Stop before deciding anything. */
+		if (!buf_ok(&m.cur_ukey)) {
+			rc = lsm_err_set(err, -ENOMEM, "out of memory");
+			break;
+		}
+		if (drop)
 			continue;
 		if (c->b && new_key && stop_before(db, c, k, kl)) {
 			rc = finish_output(db, c, err);
@@ -373,10 +380,6 @@ static int do_merge(struct lsm_db *db, struct compaction *c,
 		rc = sst_builder_add(c->b, k, kl, v, vl, err);
 		if (rc < 0)
 			break;
-		if (!buf_ok(&m.cur_ukey)) {
-			rc = lsm_err_set(err, -ENOMEM, "out of memory");
-			break;
-		}
 	}
 	if (rc == 0)
 		rc = iiter_status(it, err);
