@@ -288,10 +288,8 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The numbers of the WAL segments at or above the manifest's log number
- * found in the directory, ascending. */
-static int list_wals(struct lsm_db *db, uint64_t **out, size_t *n,
-		     struct lsm_err *err)
+int db_list_wals(struct lsm_db *db, uint64_t from, uint64_t **out,
+		 size_t *n, struct lsm_err *err)
 {
 	char **names = NULL;
 	size_t count = 0, k = 0;
@@ -307,8 +305,7 @@ static int list_wals(struct lsm_db *db, uint64_t **out, size_t *n,
 		return lsm_err_set(err, -ENOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < count; i++)
-		if (filename_parse(names[i], &num) == FILE_WAL &&
-		    num >= db->vs.log_number)
+		if (filename_parse(names[i], &num) == FILE_WAL && num >= from)
 			nums[k++] = num;
 	lsm_io_free_names(names, count);
 	if (k)
@@ -321,15 +318,9 @@ static int list_wals(struct lsm_db *db, uint64_t **out, size_t *n,
 static int wal_file_size(struct lsm_db *db, uint64_t number, uint64_t *size)
 {
 	char path[LSM_PATH_MAX];
-	int fd, rc;
 
 	filename_path(path, db->dir, FILE_WAL, number);
-	rc = db->io->open(db->io, path, O_RDONLY, 0, &fd);
-	if (rc < 0)
-		return rc;
-	rc = db->io->fsize(db->io, fd, size);
-	db->io->close(db->io, fd);
-	return rc;
+	return lsm_io_path_size(db->io, path, size);
 }
 
 /* One segment to replay: its salt (0 for a segment written before the
@@ -483,7 +474,7 @@ static int recover_wals(struct lsm_db *db, struct version_edit *edit,
 	r.mem = memtable_new();
 	if (!r.mem)
 		return lsm_err_set(err, -ENOMEM, "out of memory");
-	rc = list_wals(db, &nums, &n, err);
+	rc = db_list_wals(db, db->vs.log_number, &nums, &n, err);
 	if (rc == 0 && !(plan = calloc(n + db->vs.nwals + 1, sizeof(*plan))))
 		rc = lsm_err_set(err, -ENOMEM, "out of memory");
 	if (rc == 0)

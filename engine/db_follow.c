@@ -161,37 +161,6 @@ static void unpin_dead(struct lsm_db *db)
 	free(l.nums);
 }
 
-/* The segments at or above FROM in the directory, ascending. */
-static int list_segments(struct lsm_db *db, uint64_t from, uint64_t **out,
-			 size_t *n, struct lsm_err *err)
-{
-	char **names = NULL;
-	size_t count = 0, k = 0;
-	uint64_t num, *nums;
-	int rc = db->io->list_dir(db->io, db->dir, &names, &count);
-
-	if (rc < 0)
-		return lsm_err_set(err, rc, "%s: cannot list: %s", db->dir,
-				   strerror(-rc));
-	nums = calloc(count + 1, sizeof(*nums));
-	for (size_t i = 0; nums && i < count; i++)
-		if (filename_parse(names[i], &num) == FILE_WAL && num >= from)
-			nums[k++] = num;
-	lsm_io_free_names(names, count);
-	if (!nums)
-		return lsm_err_set(err, -ENOMEM, "out of memory");
-	for (size_t i = 1; i < k; i++) /* insertion sort: a few segments */
-		for (size_t j = i; j > 0 && nums[j - 1] > nums[j]; j--) {
-			uint64_t t = nums[j];
-
-			nums[j] = nums[j - 1];
-			nums[j - 1] = t;
-		}
-	*out = nums;
-	*n = k;
-	return 0;
-}
-
 /* Salt of segment NUMBER in VS's store (see plan_wals in db.c). */
 static uint64_t segment_salt(const struct version_set *vs, uint64_t number)
 {
@@ -213,7 +182,7 @@ static int apply_segments(struct lsm_db *db, const struct version_set *vs,
 	struct wal_replay_info info;
 	uint64_t *nums = NULL;
 	size_t n = 0;
-	int rc = list_segments(db, from, &nums, &n, err);
+	int rc = db_list_wals(db, from, &nums, &n, err);
 
 	/* the writer's log number names a segment that existed when it was
 	 * recorded: if it is gone, the writer moved on (look again); so is

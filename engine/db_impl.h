@@ -236,6 +236,11 @@ struct iiter *db_internal_iter(struct lsm_db *db, struct super *sv,
  * (best effort), so appends do not run out of space at writeback. */
 void db_wal_preallocate(struct lsm_db *db);
 
+/* The numbers of the log segments at or above FROM in the directory,
+ * ascending: *OUT is malloc'ed (free() it). */
+int db_list_wals(struct lsm_db *db, uint64_t from, uint64_t **out,
+		 size_t *n, struct lsm_err *err);
+
 /* ---- db_follow.c ---- */
 /* Starts following (open of a follower, mu not held): the first catch-up,
  * then the follow thread when follow_interval_ms is set. */

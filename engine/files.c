@@ -69,13 +69,9 @@ static uint64_t file_size_of(const struct lsm_io *io, const char *dir,
 {
 	char path[LSM_PATH_MAX];
 	uint64_t size = 0;
-	int fd;
 
 	filename_path(path, dir, FILE_WAL, number);
-	if (io->open(io, path, O_RDONLY, 0, &fd) < 0)
-		return 0;
-	io->fsize(io, fd, &size);
-	io->close(io, fd);
+	lsm_io_path_size(io, path, &size); /* gone meanwhile: 0 */
 	return size;
 }
 

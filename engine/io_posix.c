@@ -356,3 +356,15 @@ int lsm_io_read_full(const struct lsm_io *io, int fd, void *buf, size_t n,
 	}
 	return 0;
 }
+
+int lsm_io_path_size(const struct lsm_io *io, const char *path,
+		     uint64_t *size)
+{
+	int fd, rc = io->open(io, path, O_RDONLY, 0, &fd);
+
+	if (rc < 0)
+		return rc;
+	rc = io->fsize(io, fd, size);
+	io->close(io, fd);
+	return rc;
+}

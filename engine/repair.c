@@ -138,17 +138,6 @@ static const char *strip_path(const char *msg, const char *path)
 	return msg;
 }
 
-static int path_size(const struct lsm_io *io, const char *path,
-		     uint64_t *size)
-{
-	int fd, rc = io->open(io, path, O_RDONLY, 0, &fd);
-
-	if (rc < 0)
-		return rc;
-	rc = io->fsize(io, fd, size);
-	io->close(io, fd);
-	return rc;
-}
 
 /* ---- the lock ---- */
 
@@ -208,7 +197,7 @@ static int table_problem(struct rep *r, const struct file_meta *f,
 	struct lsm_err e = { 0 };
 	struct sst *t;
 	uint64_t size = 0;
-	int rc = path_size(r->io, path, &size);
+	int rc = lsm_io_path_size(r->io, path, &size);
 
 	*present = rc == 0;
 	if (rc < 0) {
@@ -532,7 +521,7 @@ static int seg_present(struct rep *r, struct seg *s, struct lsm_err *err)
 	int rc;
 
 	filename_path(s->path, r->dir, FILE_WAL, s->number);
-	rc = path_size(r->io, s->path, &s->size);
+	rc = lsm_io_path_size(r->io, s->path, &s->size);
 	if (rc < 0)
 		return lsm_err_set(err, rc, "%s: %s", s->path, strerror(-rc));
 	rep_progress(r, s->size);
@@ -603,7 +592,7 @@ static int list_segments(struct rep *r, uint64_t **out, size_t *n,
 			continue;
 		nums[k++] = num;
 		filename_path(path, r->dir, FILE_WAL, num);
-		if (path_size(r->io, path, &size) == 0)
+		if (lsm_io_path_size(r->io, path, &size) == 0)
 			r->total += size;
 	}
 	lsm_io_free_names(names, count);
@@ -905,7 +894,7 @@ int lsm_repair(const char *dir, const struct lsm_repair_options *o,
 	if (filename_path(path, dir, FILE_CURRENT, 0) < 0)
 		return lsm_err_set(err, -ENAMETOOLONG, "%s: path too long",
 				   dir);
-	rc = path_size(r.io, path, &size);
+	rc = lsm_io_path_size(r.io, path, &size);
 	if (rc == -ENOENT)
 		return lsm_err_set(err, rc, "%s is not an lsmfs store (no "
 				   "CURRENT file)", dir);

@@ -185,17 +185,6 @@ static void chk_progress(struct chk *c, uint64_t bytes)
 		c->progress(c->ctx, c->done, c->total);
 }
 
-static int file_bytes(const struct lsm_io *io, const char *path,
-		      uint64_t *size)
-{
-	int fd, rc = io->open(io, path, O_RDONLY, 0, &fd);
-
-	if (rc < 0)
-		return rc;
-	rc = io->fsize(io, fd, size);
-	io->close(io, fd);
-	return rc;
-}
 
 /* Lists DIR's tables and log segments with their sizes into C->files. */
 static int chk_list(struct chk *c, struct lsm_err *err)
@@ -221,7 +210,7 @@ static int chk_list(struct chk *c, struct lsm_err *err)
 		if (f->kind != FILE_TABLE && f->kind != FILE_WAL)
 			continue;
 		filename_path(path, c->dir, f->kind, f->number);
-		if (file_bytes(c->io, path, &f->size) < 0)
+		if (lsm_io_path_size(c->io, path, &f->size) < 0)
 			continue; /* vanished: a missing table is caught later */
 		c->total += f->size;
 		c->nfiles++;

@@ -648,15 +648,11 @@ static int verify_table(struct version_set *vs, const struct file_meta *f,
 	char path[LSM_PATH_MAX];
 	uint64_t size = 0;
 	size_t used = strlen(msg);
-	int fd, rc;
+	int rc;
 
 	if (filename_path(path, vs->dir, FILE_TABLE, f->number) < 0)
 		return 1;
-	rc = vs->io->open(vs->io, path, O_RDONLY, 0, &fd);
-	if (rc == 0) {
-		rc = vs->io->fsize(vs->io, fd, &size);
-		vs->io->close(vs->io, fd);
-	}
+	rc = lsm_io_path_size(vs->io, path, &size);
 	if (rc == 0 && size == f->size)
 		return 0;
 	if (shown < VERIFY_NAMES_MAX && used < cap) {

@@ -59,5 +59,8 @@ int lsm_io_write_full(const struct lsm_io *io, int fd, const void *buf,
 		      size_t n, uint64_t off);
 int lsm_io_read_full(const struct lsm_io *io, int fd, void *buf, size_t n,
 		     uint64_t off);
+/* The size of file PATH: 0 or -errno (-ENOENT when it is gone). */
+int lsm_io_path_size(const struct lsm_io *io, const char *path,
+		     uint64_t *size);
 
 #endif /* LSM_IO_H */
