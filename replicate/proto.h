@@ -35,6 +35,8 @@
 #define LR_MAX_HISTORY 4096
 #define LR_FILE_CHUNK (1u << 20)           /* FILE_DATA slice a sender uses */
 #define LR_FLAG_ZLIB 0x1u
+#define LR_MAX_DIR 4096                    /* HELLO's dir */
+#define LR_MAX_MSG 1024                    /* WELCOME's why, ERROR's message */
 
 enum lr_type {
 	LR_HELLO = 1,      /* receiver -> sender, first message */
