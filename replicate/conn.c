@@ -3,7 +3,8 @@
  * size is bounded.  The receive buffer grows with the bytes that really
  * arrived, never to a length a peer merely announced.  Any error but an
  * idle timeout leaves the stream unsynchronised: the connection then
- * keeps returning that error (the caller closes it). */
+ * keeps returning that error (the caller closes it); sending still works
+ * (to tell the peer with LR_ERROR) unless a write failed. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,13 +17,14 @@
 #define COMPRESS_MIN 512
 #define SMALL_FRAME (64u * 1024)      /* header and payload in one write */
 #define RECV_STEP (1u << 20)          /* first receive buffer growth */
-#define STALL_MIN_MS 10000            /* mid-frame silence allowed, at least */
+#define STALL_MS 10000                /* default mid-frame silence allowed */
 
 struct lr_conn {
 	struct lr_transport *t;
 	bool compress;
-	int broken;          /* sticky negative errno, 0 while usable */
-	char broken_msg[200];
+	int stall_ms;        /* lr_conn_set_stall */
+	int rx_broken, tx_broken; /* sticky negative errno, 0 while usable */
+	char rx_msg[160], tx_msg[160];
 	struct lr_conn_stats st;
 	uint8_t *rbuf, *ibuf, *sbuf; /* received, inflated, to send */
 	size_t rcap, icap, scap;
@@ -37,6 +39,7 @@ int lr_conn_new(struct lr_transport *t, struct lr_conn **out)
 		return -ENOMEM;
 	}
 	c->t = t;
+	c->stall_ms = STALL_MS;
 	*out = c;
 	return 0;
 }
@@ -55,6 +58,11 @@ void lr_conn_free(struct lr_conn *c)
 void lr_conn_set_compress(struct lr_conn *c, bool on)
 {
 	c->compress = on;
+}
+
+void lr_conn_set_stall(struct lr_conn *c, int ms)
+{
+	c->stall_ms = ms;
 }
 
 int lr_conn_fd(const struct lr_conn *c)
@@ -98,13 +106,21 @@ static uint32_t get_le32(const uint8_t *p)
 	       (uint32_t)p[3] << 24;
 }
 
-/* Records RC as the connection's fate; returns it. */
+/* Records RC as the fate of the receiving direction; returns it. */
 static int conn_break(struct lr_conn *c, struct lsm_err *err, int rc,
 		      const char *what)
 {
-	c->broken = rc;
-	snprintf(c->broken_msg, sizeof(c->broken_msg), "%s", what);
+	c->rx_broken = rc;
+	snprintf(c->rx_msg, sizeof(c->rx_msg), "%s", what);
 	return lsm_err_set(err, rc, "replication stream: %s", what);
+}
+
+static int send_break(struct lr_conn *c, struct lsm_err *err, int rc)
+{
+	c->tx_broken = rc;
+	snprintf(c->tx_msg, sizeof(c->tx_msg), "%s", rc == -ECONNRESET ?
+		 "peer closed the connection" : strerror(-rc));
+	return lsm_err_set(err, rc, "replication stream: send: %s", c->tx_msg);
 }
 
 /* ---- sending ---- */
@@ -159,9 +175,9 @@ int lr_send(struct lr_conn *c, enum lr_type type, const void *payload,
 	size_t wlen = len;
 	int rc;
 
-	if (c->broken)
-		return lsm_err_set(err, c->broken, "replication stream: %s",
-				   c->broken_msg);
+	if (c->tx_broken)
+		return lsm_err_set(err, c->tx_broken, "replication stream: "
+				   "send: %s", c->tx_msg);
 	if (type < 1 || type > LR_TYPE_MAX || len > LR_MAX_PAYLOAD)
 		return lsm_err_set(err, -EINVAL,
 				   "lr_send: type %d or length %zu out of range",
@@ -188,9 +204,7 @@ int lr_send(struct lr_conn *c, enum lr_type type, const void *payload,
 			rc = lr_transport_write(c->t, wire, wlen);
 	}
 	if (rc < 0)
-		return conn_break(c, err, rc, rc == -ECONNRESET ?
-				  "peer closed the connection" :
-				  "write failed");
+		return send_break(c, err, rc);
 	c->st.frames_sent++;
 	c->st.bytes_sent += LR_HEADER_BYTES + wlen;
 	c->st.payload_sent += len;
@@ -279,7 +293,7 @@ static int inflate_payload(struct lr_conn *c, size_t zlen, size_t *len,
 		z.avail_out = (uInt)(c->icap - z.total_out);
 		zr = inflate(&z, Z_FINISH);
 		cap = 2 * c->icap;
-	} while (zr == Z_BUF_ERROR && z.avail_out == 0 &&
+	} while ((zr == Z_OK || zr == Z_BUF_ERROR) && z.avail_out == 0 &&
 		 z.total_out <= LR_MAX_PAYLOAD);
 	*len = z.total_out;
 	inflateEnd(&z);
@@ -296,15 +310,15 @@ int lr_recv(struct lr_conn *c, enum lr_type *type, const uint8_t **payload,
 	    size_t *len, int timeout_ms, struct lsm_err *err)
 {
 	uint8_t h[LR_HEADER_BYTES];
-	int stall = timeout_ms < 0 ? -1 :
-		    timeout_ms < STALL_MIN_MS ? STALL_MIN_MS : timeout_ms;
+	int stall = timeout_ms < 0 || c->stall_ms < 0 ? -1 :
+		    timeout_ms > c->stall_ms ? timeout_ms : c->stall_ms;
 	size_t wlen, plen;
 	ssize_t r;
 	int rc;
 
-	if (c->broken)
-		return lsm_err_set(err, c->broken, "replication stream: %s",
-				   c->broken_msg);
+	if (c->rx_broken)
+		return lsm_err_set(err, c->rx_broken, "replication stream: %s",
+				   c->rx_msg);
 	/* Waiting for a frame to start may time out harmlessly. */
 	r = lr_transport_read(c->t, h, 1, timeout_ms);
 	if (r == -ETIMEDOUT)

@@ -321,8 +321,8 @@ static void rd_files(struct rd *r, struct lr_hello *m)
 {
 	uint32_t count = rd_u32(r);
 
-	/* a file is at least a 1-byte name: 4 + 1 + 8 + 4 bytes */
-	if (!rd_count_ok(r, count, LR_MAX_FILES, 17))
+	/* a file takes at least 4 + 8 + 4 bytes (an empty name) */
+	if (!rd_count_ok(r, count, LR_MAX_FILES, 16))
 		return;
 	if (!(m->files = rd_array(r, count, sizeof(*m->files))))
 		return;
