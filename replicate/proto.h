@@ -35,6 +35,8 @@
 #define LR_MAX_HISTORY 4096
 #define LR_FILE_CHUNK (1u << 20)           /* FILE_DATA slice a sender uses */
 #define LR_FLAG_ZLIB 0x1u
+#define LR_MAX_DIR 4096                    /* HELLO's dir */
+#define LR_MAX_MSG 1024                    /* WELCOME's why, ERROR's message */
 
 enum lr_type {
 	LR_HELLO = 1,      /* receiver -> sender, first message */
@@ -205,14 +207,22 @@ void lr_conn_free(struct lr_conn *c);
 /* Compress payloads of at least 512 bytes with zlib (level 1) when it
  * saves space. */
 void lr_conn_set_compress(struct lr_conn *c, bool on);
+/* Once a frame has begun to arrive, the rest may pause at most
+ * max(MS, lr_recv's TIMEOUT_MS) at a time (default 10000; -1: forever)
+ * before lr_recv gives -ETIMEDOUT and the connection is unusable. */
+void lr_conn_set_stall(struct lr_conn *c, int ms);
 /* Sends one frame; blocks until written.  0 or a negative errno. */
 int lr_send(struct lr_conn *c, enum lr_type type, const void *payload,
 	    size_t len, struct lsm_err *err);
-/* Receives one frame, waiting at most TIMEOUT_MS (-1: forever).
+/* Receives one frame, waiting at most TIMEOUT_MS (-1: forever) for it to
+ * begin (a timeout then leaves the connection usable; within a frame see
+ * lr_conn_set_stall).
  * *PAYLOAD stays valid until the next lr_recv (owned by C).  -ETIMEDOUT,
  * -ECONNRESET (peer closed; a clean close between frames too), -EPROTO
  * (bad magic/version/type/length), -EBADMSG (checksum: transit damage),
- * -EIO. */
+ * -EIO.  After any error but a timeout between frames, every later
+ * lr_recv returns the same error (lr_send still works, to send LR_ERROR,
+ * until a write fails; then lr_send keeps failing): close the connection. */
 int lr_recv(struct lr_conn *c, enum lr_type *type, const uint8_t **payload,
 	    size_t *len, int timeout_ms, struct lsm_err *err);
 /* The fd to poll for readability (data may also be buffered: call

@@ -17,6 +17,7 @@
 #ifndef LSMFS_REPL_TRANSPORT_H
 #define LSMFS_REPL_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -24,6 +25,12 @@
 #include "lsm.h"
 
 struct lr_transport;
+
+/* Secure stream limits: plaintext per encrypted message, and the largest
+ * ciphertext length a reader accepts (the tag adds 17 bytes). */
+#define LR_SECURE_CHUNK (64u * 1024)
+#define LR_SECURE_MAX_CIPHER (LR_SECURE_CHUNK + 17u)
+#define LR_MAX_CONTEXT 4096
 
 /* Plain: reads from RFD, writes to WFD (may be the same); closes both at
  * free when OWN. */
