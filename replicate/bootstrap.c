@@ -70,7 +70,7 @@ static int rmrf_dir(const char *path)
 	while ((e = readdir(d))) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+		pjoin(sub, path, e->d_name);
 		if (unlink(sub) < 0 && (errno == EISDIR || errno == EPERM))
 			rmrf_dir(sub);
 	}
@@ -135,7 +135,7 @@ static int send_file(struct lr_conn *c, const char *dir, const char *name,
 	uint64_t off = 0;
 	int fd, rc;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	pjoin(path, dir, name);
 	snprintf(fb.id.name, sizeof(fb.id.name), "%s", name);
 	rc = file_crc(path, &fb.id.size, &fb.id.crc);
 	if (rc < 0)
@@ -253,7 +253,7 @@ void boot_sweep(const char *dir)
 			continue; /* a live sender's */
 		if (pid == (long)getpid())
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		pjoin(path, dir, e->d_name);
 		rmrf_dir(path);
 	}
 	closedir(d);
@@ -281,9 +281,9 @@ static int install(const char *dir, const struct incoming *set, size_t n,
 	struct dirent *e;
 	int rc;
 
-	snprintf(staging, sizeof(staging), "%s/" BOOT_STAGING, dir);
-	snprintf(to, sizeof(to), "%s/CURRENT", dir);
-	snprintf(from, sizeof(from), "%s/CURRENT", staging);
+	pjoin(staging, dir, BOOT_STAGING);
+	pjoin(to, dir, "CURRENT");
+	pjoin(from, staging, "CURRENT");
 	if (access(from, F_OK) == 0) {
 		/* not installed yet: clear the old store */
 		if (unlink(to) < 0 && errno != ENOENT)
@@ -307,13 +307,13 @@ static int install(const char *dir, const struct incoming *set, size_t n,
 				if (set[i].reuse &&
 				    !strcmp(set[i].name, e->d_name))
 					keep = true;
-			snprintf(sub, sizeof(sub), "%s/%s", staging, e->d_name);
+			pjoin(sub, staging, e->d_name);
 			if (!set && access(sub, F_OK) != 0)
 				keep = true; /* roll-forward: the set reuses
 					      * what it does not carry */
 			if (keep)
 				continue;
-			snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name);
+			pjoin(sub, dir, e->d_name);
 			unlink(sub);
 		}
 		closedir(d);
@@ -326,9 +326,8 @@ static int install(const char *dir, const struct incoming *set, size_t n,
 			if (!lr_name_ok(e->d_name) ||
 			    !strcmp(e->d_name, "CURRENT"))
 				continue;
-			snprintf(from, sizeof(from), "%s/%s", staging,
-				 e->d_name);
-			snprintf(to, sizeof(to), "%s/%s", dir, e->d_name);
+			pjoin(from, staging, e->d_name);
+			pjoin(to, dir, e->d_name);
 			if (rename(from, to) < 0 && rc == 0)
 				rc = lsm_err_set(err, -errno, "%s -> %s: %s",
 						 from, to, strerror(errno));
@@ -336,8 +335,8 @@ static int install(const char *dir, const struct incoming *set, size_t n,
 		closedir(d);
 		if (rc == 0 && (rc = sync_dir(dir)) < 0)
 			lsm_err_set(err, rc, "%s: sync: %s", dir, strerror(-rc));
-		snprintf(from, sizeof(from), "%s/CURRENT", staging);
-		snprintf(to, sizeof(to), "%s/CURRENT", dir);
+		pjoin(from, staging, "CURRENT");
+		pjoin(to, dir, "CURRENT");
 		if (rc == 0 && rename(from, to) < 0)
 			rc = lsm_err_set(err, -errno, "%s: %s", to,
 					 strerror(errno));
@@ -347,7 +346,7 @@ static int install(const char *dir, const struct incoming *set, size_t n,
 			return rc;
 	}
 	rmrf_dir(staging);
-	snprintf(to, sizeof(to), "%s/" BOOT_MARKER, dir);
+	pjoin(to, dir, BOOT_MARKER);
 	unlink(to);
 	rc = sync_dir(dir);
 	return rc < 0 ? lsm_err_set(err, rc, "%s: sync: %s", dir,
@@ -359,8 +358,8 @@ int boot_recover(const char *dir, struct lsm_err *err)
 	char marker[PATH_MAX], staging[PATH_MAX];
 	int rc;
 
-	snprintf(marker, sizeof(marker), "%s/" BOOT_MARKER, dir);
-	snprintf(staging, sizeof(staging), "%s/" BOOT_STAGING, dir);
+	pjoin(marker, dir, BOOT_MARKER);
+	pjoin(staging, dir, BOOT_STAGING);
 	if (access(marker, F_OK) == 0) {
 		rlog(RLOG_WARN, "receive", "%s: finishing the install of a "
 		     "bootstrap a crash interrupted", dir);
@@ -394,7 +393,7 @@ static int verify_set(const char *staging, const struct incoming *set,
 
 		if (set[i].reuse || l < 4 || strcmp(set[i].name + l - 4, ".sst"))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", staging, set[i].name);
+		pjoin(path, staging, set[i].name);
 		rc = lsm_table_verify(path, NULL, err);
 	}
 	return rc;
@@ -411,7 +410,7 @@ int boot_receive(const char *dir, struct lr_conn *c, uint64_t *seq,
 	int sfd = -1, rc;
 	time_t last_progress = 0;
 
-	snprintf(staging, sizeof(staging), "%s/" BOOT_STAGING, dir);
+	pjoin(staging, dir, BOOT_STAGING);
 	rmrf_dir(staging);
 	if (mkdir(staging, 0700) < 0)
 		return lsm_err_set(err, -errno, "%s: %s", staging,
@@ -458,8 +457,7 @@ int boot_receive(const char *dir, struct lr_conn *c, uint64_t *seq,
 				uint32_t crc;
 
 				/* never trust a claim: look at our copy */
-				snprintf(path, sizeof(path), "%s/%s", dir,
-					 fb.id.name);
+				pjoin(path, dir, fb.id.name);
 				rc = file_crc(path, &size, &crc);
 				if (rc < 0 || size != fb.id.size ||
 				    crc != fb.id.crc) {
@@ -580,7 +578,7 @@ int boot_receive(const char *dir, struct lr_conn *c, uint64_t *seq,
 	if (rc == 0) {
 		int mfd;
 
-		snprintf(path, sizeof(path), "%s/" BOOT_MARKER, dir);
+		pjoin(path, dir, BOOT_MARKER);
 		mfd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
 			   O_NOFOLLOW, 0600);
 		if (mfd < 0 || fsync(mfd) < 0)

@@ -30,6 +30,7 @@ struct cursor {
 	uint64_t seq;        /* last sequence delivered (or the start) */
 	uint64_t cur;        /* segment being read, 0: choose one */
 	bool cur_archived;
+	bool cur_final;      /* it no longer grows (read it to its end) */
 	uint64_t off;        /* next record's offset in it */
 	int sync_fd;         /* open on segment sync_num, for fdatasync */
 	uint64_t sync_num, synced_to;
@@ -128,7 +129,7 @@ static int watch(struct cursor *c)
 
 	if (c->ino < 0)
 		return -1;
-	snprintf(adir, sizeof(adir), "%s/archive", c->dir);
+	pjoin(adir, c->dir, "archive");
 	if (!c->arch_watched &&
 	    inotify_add_watch(c->ino, adir, IN_CREATE | IN_MOVED_TO |
 			      IN_DELETE | IN_MOVED_FROM) >= 0)
@@ -350,47 +351,55 @@ static int deliver_cb(void *ctx, const struct lsm_log_record *r)
 	return 0;
 }
 
-/* Where the current segment stands: 1 finished (move on), 0 may grow,
- * -ERANGE gone unread. */
+/* Where the current segment stands: 1 finished (move on), 0 read it
+ * again (it may grow, or it just became final: complete, in the archive
+ * or obsolete but still here, and records may have landed since the last
+ * read), -ERANGE gone unread.  *NEXT: the segment after it. */
 static int segment_state(struct cursor *c, struct lsm_file_log *next,
 			 bool *have_next, struct lsm_err *err)
 {
 	struct lsm_files *f = NULL;
 	struct lsm_file_log *segs = NULL;
+	char path[PATH_MAX];
 	size_t n = 0;
 	int rc = lsm_files_list(c->dir, &f, err), state = -ERANGE;
+	bool found = false;
 
 	*have_next = false;
 	if (rc == 0 && (rc = all_segments(f, &segs, &n)) < 0)
 		lsm_err_set(err, rc, "out of memory");
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		if (segs[i].number == c->cur) {
-			bool moved = segs[i].archived != c->cur_archived;
-
-			c->cur_archived = segs[i].archived;
-			if (moved)
-				state = 0; /* read it again where it is now */
-			else if (segs[i].archived)
-				state = 1;
-			else if (segs[i].sealed)
-				state = c->off >= segs[i].sealed_size ? 1 : 0;
-			else
-				state = 0;
+			found = true;
+			if (segs[i].archived) {
+				state = c->cur_archived && c->cur_final;
+				c->cur_archived = c->cur_final = true;
+			} else if (segs[i].sealed) {
+				state = c->off >= segs[i].sealed_size;
+			} else {
+				state = 0; /* the newest: it grows */
+			}
 		} else if (segs[i].number > c->cur && !*have_next) {
 			*next = segs[i];
 			*have_next = true;
 		}
 	}
-	if (rc == 0 && state == 0 && *have_next && !c->cur_archived) {
-		/* a newer segment exists, so this one no longer grows: the
-		 * writer seals it as it switches (or crashed before) */
-		for (size_t i = 0; i < n; i++)
-			if (segs[i].number == c->cur && !segs[i].sealed &&
-			    !segs[i].tracked)
-				state = 1;
-	}
-	if (rc == 0 && state == -ERANGE && c->cur == 0)
+	if (rc == 0 && !found && c->cur == 0)
 		state = 1; /* no segment yet: take the first one */
+	else if (rc == 0 && !found) {
+		/* obsolete (below the log number) but not yet archived or
+		 * deleted: complete; read it once more to its end */
+		seg_path(c, c->cur, c->cur_archived, path, sizeof(path));
+		if (access(path, F_OK) == 0) {
+			state = c->cur_final;
+			c->cur_final = true;
+		} else if (!c->cur_archived &&
+			   (seg_path(c, c->cur, true, path, sizeof(path)),
+			    access(path, F_OK) == 0)) {
+			state = 0; /* archived since the listing */
+			c->cur_archived = c->cur_final = true;
+		}
+	}
 	free(segs);
 	lsm_files_free(f);
 	if (rc < 0)
@@ -468,6 +477,7 @@ int cursor_next(struct cursor *c, size_t max_bytes,
 			return 0;
 		c->cur = next.number;
 		c->cur_archived = next.archived;
+		c->cur_final = false;
 		c->off = 0;
 	}
 	return 0;

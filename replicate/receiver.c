@@ -66,7 +66,7 @@ static int lock_dir(struct rstate *r, struct lsm_err *err)
 
 	if (r->lock_fd >= 0)
 		return 0;
-	snprintf(path, sizeof(path), "%s/LOCK", r->dir);
+	pjoin(path, r->dir, "LOCK");
 	r->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
 			  0644);
 	if (r->lock_fd < 0)
@@ -140,7 +140,7 @@ static int list_held(const char *dir, struct lr_hello *h,
 
 		snprintf(id->name, sizeof(id->name), "%06" PRIu64 ".sst",
 			 f->tables[i].number);
-		snprintf(path, sizeof(path), "%s/%s", dir, id->name);
+		pjoin(path, dir, id->name);
 		if (file_crc(path, &id->size, &id->crc) == 0)
 			h->nfiles++;
 	}
@@ -311,12 +311,8 @@ static int stream(struct rstate *r, struct lr_conn *c, struct lsm_err *err)
 		if (rc < 0)
 			break;
 		if (caught_up && r->o->once) {
-			struct lr_buf b = { 0 };
-
+			/* done: the sender sees the connection close */
 			rc = sync_and_ack(r, c, err);
-			if (rc == 0 && lr_enc_error(&b, 0, "done") == 0)
-				lr_send(c, LR_ERROR, b.p, b.len, NULL);
-			lr_buf_free(&b);
 			write_stats(r);
 			return rc;
 		}
@@ -335,7 +331,7 @@ static int look(const char *dir, struct lsm_files **f, struct lsm_err *err)
 	char path[PATH_MAX];
 	int rc;
 
-	snprintf(path, sizeof(path), "%s/CURRENT", dir);
+	pjoin(path, dir, "CURRENT");
 	if (access(path, F_OK) != 0)
 		return 0;
 	rc = lsm_files_list(dir, f, err);

@@ -6,9 +6,11 @@
 #ifndef LSMFS_REPL_H
 #define LSMFS_REPL_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "lsm.h"
 #include "lsm_files.h"
@@ -22,6 +24,21 @@ int rlog_init(const char *target, enum rlog_level level);
 int rlog_parse_level(const char *s, enum rlog_level *out);
 void rlog(enum rlog_level lvl, const char *component, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* OUT (PATH_MAX bytes) = DIR/NAME; -ENAMETOOLONG (OUT empty) if long. */
+static inline int pjoin(char *out, const char *dir, const char *name)
+{
+	size_t a = strlen(dir), b = strlen(name);
+
+	if (a + 1 + b + 1 > 4096) {
+		out[0] = '\0';
+		return -ENAMETOOLONG;
+	}
+	memcpy(out, dir, a);
+	out[a] = '/';
+	memcpy(out + a + 1, name, b + 1);
+	return 0;
+}
 
 /* ---- options of either side ---- */
 struct repl_opts {

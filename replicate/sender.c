@@ -132,6 +132,10 @@ static int handle_peer(struct sctx *s, bool *done)
 	while (lr_conn_pending(s->c) || poll(&(struct pollfd){
 			.fd = lr_conn_fd(s->c), .events = POLLIN }, 1, 0) > 0) {
 		rc = lr_recv(s->c, &type, &p, &len, 5000, s->err);
+		if (rc == -ECONNRESET) {
+			*done = true; /* the receiver left (--once: done) */
+			return 0;
+		}
 		if (rc < 0)
 			return rc;
 		if (type == LR_ACK) {
@@ -147,10 +151,6 @@ static int handle_peer(struct sctx *s, bool *done)
 
 			rc = lr_dec_error(p, len, &code, msg, sizeof(msg),
 					  s->err);
-			if (rc == 0 && code == 0) {
-				*done = true; /* the receiver is finished */
-				return 0;
-			}
 			return rc < 0 ? rc : lsm_err_set(s->err, code < 0 ?
 							 code : -EIO,
 							 "the replica failed: "
