@@ -618,7 +618,7 @@ int main(int argc, char **argv)
 	if (c.server) { /* the remote end of an ssh session */
 		struct lr_conn *conn = NULL;
 
-		c.o.unsynced = c.o.unsynced; /* from the command line */
+		c.o.peer = "the ssh peer";
 		rc = conn_over(0, 1, &conn, &err);
 		if (rc == 0)
 			rc = c.server_sender ? sender_run(c.src, conn, &c.o, &err)
@@ -649,8 +649,12 @@ int main(int argc, char **argv)
 		return rc < 0 ? 1 : 0;
 	}
 	for (int attempt = 0;; attempt++) {
+		time_t began = time(NULL);
+
 		memset(&err, 0, sizeof(err));
 		rc = session(&c, &err);
+		if (time(NULL) - began >= 5)
+			backoff_ms = 500; /* it ran: faults are not piling up */
 		if (rc == 0 || repl_stop)
 			break;
 		if (rc == -EINVAL || rc == -EEXIST || rc == -EBUSY ||
@@ -664,8 +668,7 @@ int main(int argc, char **argv)
 		if (c.o.once && attempt >= 5)
 			break;
 		usleep(backoff_ms * 1000u);
-		if (backoff_ms < 10000)
-			backoff_ms *= 2;
+		backoff_ms = backoff_ms * 2 > 10000 ? 10000 : backoff_ms * 2;
 	}
 	if (c.pid_file)
 		unlink(c.pid_file);

@@ -23,6 +23,12 @@
 
 #define SYNC_EVERY_MS 50
 
+/* Counters of the process (every session adds to them). */
+static struct {
+	uint64_t records, ops, bytes, bootstraps, rebuilds, sessions;
+	uint64_t boot_seq;
+} totals;
+
 static uint64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -46,7 +52,6 @@ struct rstate {
 	int lock_fd;
 	uint64_t applied, durable, primary_seq;
 	uint32_t last_crc;
-	uint64_t records, bytes, bootstraps, rebuilds;
 	double lag_s;          /* sender's read of the last record -> apply */
 	uint64_t last_sync_ms, last_stats_ms;
 	struct lr_buf b;
@@ -180,6 +185,10 @@ static void write_stats(struct rstate *r)
 		"# HELP lsmfs_replica_records_total Records applied.\n"
 		"# TYPE lsmfs_replica_records_total counter\n"
 		"lsmfs_replica_records_total %" PRIu64 "\n"
+		"# HELP lsmfs_replica_ops_total Operations (sequence numbers) "
+		"applied.\n"
+		"# TYPE lsmfs_replica_ops_total counter\n"
+		"lsmfs_replica_ops_total %" PRIu64 "\n"
 		"# HELP lsmfs_replica_record_bytes_total Batch bytes applied.\n"
 		"# TYPE lsmfs_replica_record_bytes_total counter\n"
 		"lsmfs_replica_record_bytes_total %" PRIu64 "\n"
@@ -189,10 +198,20 @@ static void write_stats(struct rstate *r)
 		"# HELP lsmfs_replica_rebuilds_total Rebuilds after a "
 		"divergence.\n"
 		"# TYPE lsmfs_replica_rebuilds_total counter\n"
-		"lsmfs_replica_rebuilds_total %" PRIu64 "\n",
+		"lsmfs_replica_rebuilds_total %" PRIu64 "\n"
+		"# HELP lsmfs_replica_bootstrap_seq Sequence of the last "
+		"bootstrap installed.\n"
+		"# TYPE lsmfs_replica_bootstrap_seq gauge\n"
+		"lsmfs_replica_bootstrap_seq %" PRIu64 "\n"
+		"# HELP lsmfs_replica_sessions_total Connections to the "
+		"primary's side.\n"
+		"# TYPE lsmfs_replica_sessions_total counter\n"
+		"lsmfs_replica_sessions_total %" PRIu64 "\n",
 		r->applied, r->durable, r->primary_seq,
 		r->primary_seq > r->applied ? r->primary_seq - r->applied : 0,
-		r->lag_s, r->records, r->bytes, r->bootstraps, r->rebuilds);
+		r->lag_s, totals.records, totals.ops, totals.bytes,
+		totals.bootstraps, totals.rebuilds, totals.boot_seq,
+		totals.sessions);
 	if (fclose(f) == 0)
 		rename(tmp, r->o->stats_path);
 }
@@ -240,8 +259,9 @@ static int apply(struct rstate *r, const uint8_t *p, size_t len,
 		return rc;
 	r->applied = m.seq + m.count - 1;
 	r->last_crc = (uint32_t)crc32(0, m.batch, m.len);
-	r->records++;
-	r->bytes += m.len;
+	totals.records++;
+	totals.ops += m.count;
+	totals.bytes += m.len;
 	if (m.primary_last_seq > r->primary_seq)
 		r->primary_seq = m.primary_last_seq;
 	r->lag_s = (double)(real_ns() - m.commit_ns) / 1e9;
@@ -361,6 +381,7 @@ int receiver_run(const char *dir, struct lr_conn *c, const struct repl_opts *o,
 	size_t len;
 	int rc, held;
 
+	totals.sessions++;
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return lsm_err_set(err, -errno, "%s: cannot create: %s", dir,
 				   strerror(errno));
@@ -432,8 +453,9 @@ int receiver_run(const char *dir, struct lr_conn *c, const struct repl_opts *o,
 		if (rc < 0)
 			goto out;
 		if (w.mode == LR_MODE_REBUILD)
-			r.rebuilds++;
-		r.bootstraps++;
+			totals.rebuilds++;
+		totals.bootstraps++;
+		totals.boot_seq = seq;
 		rc = open_replica(&r, err);
 		if (rc < 0)
 			goto out;

@@ -90,6 +90,10 @@ stop_repl r2
 umount_at "$T/m2"
 mount_at "$R2" "$T/m2w"
 echo "written on the promoted replica" >"$T/m2w/promoted"
+ino=$(stat -c %i "$T/m2w/promoted")
+# generation 2 numbers inodes from 2 << 48: none can be the old primary's
+[ "$ino" -ge $((2 << 48)) ] ||
+	fail "a promoted replica reused the old line's inode numbers ($ino)"
 umount_at "$T/m2w"
 "$LSMFS_CTL" info "$R2" >"$T/info2" 2>&1 || true
 # the old primary went on meanwhile; replicating it into R2 is refused
