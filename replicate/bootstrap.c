@@ -107,9 +107,10 @@ static int file_rank(const char *name)
 	return 3;
 }
 
-static int cmp_names(const void *a, const void *b)
+static int cmp_files(const void *a, const void *b)
 {
-	const char *x = *(char *const *)a, *y = *(char *const *)b;
+	const char *x = ((const struct lr_file_begin *)a)->id.name;
+	const char *y = ((const struct lr_file_begin *)b)->id.name;
 	int rx = file_rank(x), ry = file_rank(y);
 
 	return rx != ry ? rx - ry : strcmp(x, y);
@@ -124,33 +125,114 @@ static const struct lr_file_id *held(const struct lr_hello *h,
 	return NULL;
 }
 
-static int send_file(struct lr_conn *c, const char *dir, const char *name,
-		     const struct lr_hello *h, struct lr_buf *b,
+struct boot_set {
+	char tmp[PATH_MAX];
+	struct lr_file_begin *files;
+	size_t n;
+	uint64_t seq, bytes; /* bytes to send (files not reused) */
+};
+
+void boot_free(struct boot_set *b)
+{
+	if (!b)
+		return;
+	rmrf_dir(b->tmp);
+	free(b->files);
+	free(b);
+}
+
+uint64_t boot_seq(const struct boot_set *b) { return b->seq; }
+uint64_t boot_bytes(const struct boot_set *b) { return b->bytes; }
+size_t boot_files(const struct boot_set *b) { return b->n; }
+
+int boot_prepare(const char *dir, const struct lr_hello *h,
+		 struct boot_set **out, struct lsm_err *err)
+{
+	static _Atomic unsigned counter;
+	struct boot_set *b = calloc(1, sizeof(*b));
+	char path[PATH_MAX];
+	DIR *d;
+	struct dirent *e;
+	size_t cap = 0;
+	int rc = 0;
+
+	if (!b)
+		return lsm_err_set(err, -ENOMEM, "out of memory");
+	snprintf(b->tmp, sizeof(b->tmp), "%s/replicate-checkpoint-%ld-%u", dir,
+		 (long)getpid(), counter++);
+	rc = lsm_checkpoint(dir, b->tmp, &b->seq, err);
+	if (rc < 0) {
+		b->tmp[0] = '\0';
+		boot_free(b);
+		return rc;
+	}
+	d = opendir(b->tmp);
+	if (!d) {
+		rc = lsm_err_set(err, -errno, "%s: %s", b->tmp, strerror(errno));
+		boot_free(b);
+		return rc;
+	}
+	while (rc == 0 && (e = readdir(d))) {
+		struct lr_file_begin *fb;
+		const struct lr_file_id *have;
+
+		if (e->d_name[0] == '.' || !lr_name_ok(e->d_name))
+			continue;
+		if (b->n == cap) {
+			void *nf = realloc(b->files, (cap = cap ? 2 * cap : 64) *
+					   sizeof(*b->files));
+			if (!nf) {
+				rc = lsm_err_set(err, -ENOMEM, "out of memory");
+				break;
+			}
+			b->files = nf;
+		}
+		fb = &b->files[b->n];
+		memset(fb, 0, sizeof(*fb));
+		/* lr_name_ok bounded its length by LR_MAX_NAME */
+		memcpy(fb->id.name, e->d_name, strlen(e->d_name) + 1);
+		pjoin(path, b->tmp, e->d_name);
+		rc = file_crc(path, &fb->id.size, &fb->id.crc);
+		if (rc < 0) {
+			lsm_err_set(err, rc, "%s: %s", path, strerror(-rc));
+			break;
+		}
+		have = held(h, fb->id.name);
+		fb->reuse = have && have->size == fb->id.size &&
+			    have->crc == fb->id.crc;
+		if (!fb->reuse)
+			b->bytes += fb->id.size;
+		b->n++;
+	}
+	closedir(d);
+	if (rc < 0) {
+		boot_free(b);
+		return rc;
+	}
+	qsort(b->files, b->n, sizeof(*b->files), cmp_files);
+	*out = b;
+	return 0;
+}
+
+static int send_file(struct lr_conn *c, const char *dir,
+		     const struct lr_file_begin *fb, struct lr_buf *b,
 		     struct lsm_err *err)
 {
 	static __thread uint8_t chunk[LR_FILE_CHUNK];
 	char path[PATH_MAX];
-	struct lr_file_begin fb = { 0 };
-	const struct lr_file_id *have;
 	uint64_t off = 0;
 	int fd, rc;
 
-	pjoin(path, dir, name);
-	snprintf(fb.id.name, sizeof(fb.id.name), "%s", name);
-	rc = file_crc(path, &fb.id.size, &fb.id.crc);
-	if (rc < 0)
-		return lsm_err_set(err, rc, "%s: %s", path, strerror(-rc));
-	have = held(h, name);
-	fb.reuse = have && have->size == fb.id.size && have->crc == fb.id.crc;
-	if ((rc = lr_enc_file_begin(b, &fb)) < 0 ||
+	if ((rc = lr_enc_file_begin(b, fb)) < 0 ||
 	    (rc = lr_send(c, LR_FILE_BEGIN, b->p, b->len, err)) < 0)
 		return rc;
-	if (fb.reuse)
+	if (fb->reuse)
 		return 0;
+	pjoin(path, dir, fb->id.name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return lsm_err_set(err, -errno, "%s: %s", path, strerror(errno));
-	while (off < fb.id.size) {
+	while (off < fb->id.size) {
 		ssize_t n = pread(fd, chunk, sizeof(chunk), (off_t)off);
 
 		if (n < 0 && errno == EINTR)
@@ -172,63 +254,16 @@ static int send_file(struct lr_conn *c, const char *dir, const char *name,
 	return rc;
 }
 
-int boot_send(const char *dir, struct lr_conn *c, const struct lr_hello *h,
-	      uint64_t *seq, struct lsm_err *err)
+int boot_send(struct boot_set *set, struct lr_conn *c, struct lsm_err *err)
 {
-	static _Atomic unsigned counter;
-	char tmp[PATH_MAX];
 	struct lr_buf b = { 0 };
-	DIR *d;
-	struct dirent *e;
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
+	int rc = 0;
 
-	snprintf(tmp, sizeof(tmp), "%s/replicate-checkpoint-%ld-%u", dir,
-		 (long)getpid(), counter++);
-	rc = lsm_checkpoint(dir, tmp, seq, err);
-	if (rc < 0)
-		return rc;
-	rlog(RLOG_INFO, "send", "bootstrap of %s at sequence %" PRIu64, dir,
-	     *seq);
-	d = opendir(tmp);
-	if (!d) {
-		rc = lsm_err_set(err, -errno, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.' || !lr_name_ok(e->d_name))
-			continue;
-		if (n == cap) {
-			char **nn = realloc(names, (cap = cap ? 2 * cap : 64) *
-						   sizeof(*names));
-			if (!nn) {
-				rc = -ENOMEM;
-				break;
-			}
-			names = nn;
-		}
-		if (!(names[n] = strdup(e->d_name))) {
-			rc = -ENOMEM;
-			break;
-		}
-		n++;
-	}
-	closedir(d);
-	if (rc == -ENOMEM)
-		lsm_err_set(err, rc, "out of memory");
-	if (rc == 0)
-		qsort(names, n, sizeof(*names), cmp_names);
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = send_file(c, tmp, names[i], h, &b, err);
-	if (rc == 0 && (rc = lr_enc_boot_end(&b, *seq)) == 0)
+	for (size_t i = 0; rc == 0 && i < set->n; i++)
+		rc = send_file(c, set->tmp, &set->files[i], &b, err);
+	if (rc == 0 && (rc = lr_enc_boot_end(&b, set->seq)) == 0)
 		rc = lr_send(c, LR_BOOT_END, b.p, b.len, err);
-out:
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
 	lr_buf_free(&b);
-	rmrf_dir(tmp);
 	return rc;
 }
 
@@ -400,7 +435,8 @@ static int verify_set(const char *staging, const struct incoming *set,
 }
 
 int boot_receive(const char *dir, struct lr_conn *c, uint64_t *seq,
-		 const struct repl_opts *o, struct lsm_err *err)
+		 uint64_t total_bytes, const struct repl_opts *o,
+		 struct lsm_err *err)
 {
 	char staging[PATH_MAX], path[PATH_MAX];
 	struct incoming *set = NULL;
@@ -561,13 +597,18 @@ int boot_receive(const char *dir, struct lr_conn *c, uint64_t *seq,
 		}
 		if (o && o->progress && time(NULL) != last_progress) {
 			last_progress = time(NULL);
-			fprintf(stderr, "\rbootstrap: %" PRIu64 " files, %.1f MiB"
-				"   ", files, total / 1048576.0);
+			fprintf(stderr, "\rbootstrap: %" PRIu64 " files, %.1f of "
+				"%.1f MiB (%.0f%%), %.1f MiB to go   ", files,
+				total / 1048576.0, total_bytes / 1048576.0,
+				total_bytes ? 100.0 * total / total_bytes : 100.0,
+				(total_bytes > total ? total_bytes - total : 0) /
+				1048576.0);
 		}
 	}
 	if (o && o->progress)
-		fprintf(stderr, "\rbootstrap: %" PRIu64 " files, %.1f MiB%s\n",
-			files, total / 1048576.0, rc == 0 ? ", done" : "");
+		fprintf(stderr, "\rbootstrap: %" PRIu64 " files, %.1f MiB%s"
+			"                         \n", files, total / 1048576.0,
+			rc == 0 ? ", done" : ", failed");
 	if (f.fd >= 0)
 		close(f.fd);
 	if (rc == 0)

@@ -449,7 +449,7 @@ int receiver_run(const char *dir, struct lr_conn *c, const struct repl_opts *o,
 		close_replica(&r);
 		if ((rc = lock_dir(&r, err)) < 0)
 			goto out;
-		rc = boot_receive(dir, c, &seq, o, err);
+		rc = boot_receive(dir, c, &seq, w.boot_bytes, o, err);
 		if (rc < 0)
 			goto out;
 		if (w.mode == LR_MODE_REBUILD)

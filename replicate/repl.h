@@ -91,16 +91,24 @@ int receiver_run(const char *dir, struct lr_conn *c, const struct repl_opts *o,
 		 struct lsm_err *err);
 
 /* ---- bootstrap.c ---- */
-/* Sender: a checkpoint of DIR sent file by file; files the replica
- * listed with the same name, size and crc are only named.  *SEQ gets
- * the set's last sequence number. */
-int boot_send(const char *dir, struct lr_conn *c, const struct lr_hello *h,
-	      uint64_t *seq, struct lsm_err *err);
+/* Sender: a checkpoint of DIR (under DIR/replicate-checkpoint-*), each
+ * file with its size and crc, those the replica listed in H with the same
+ * name, size and crc marked reused (only named, never sent).  Then
+ * boot_send sends it; boot_free removes the checkpoint. */
+struct boot_set;
+int boot_prepare(const char *dir, const struct lr_hello *h,
+		 struct boot_set **out, struct lsm_err *err);
+int boot_send(struct boot_set *set, struct lr_conn *c, struct lsm_err *err);
+void boot_free(struct boot_set *set); /* accepts NULL */
+uint64_t boot_seq(const struct boot_set *set);   /* its last sequence */
+uint64_t boot_bytes(const struct boot_set *set); /* to send */
+size_t boot_files(const struct boot_set *set);
 /* Receiver: takes the set into DIR/replica-bootstrap, then installs it in
  * DIR in place of what DIR held (see bootstrap.c for the order and
  * crash safety).  *SEQ: the set's last sequence number. */
 int boot_receive(const char *dir, struct lr_conn *c, uint64_t *seq,
-		 const struct repl_opts *o, struct lsm_err *err);
+		 uint64_t total_bytes, const struct repl_opts *o,
+		 struct lsm_err *err);
 /* Finishes or undoes an install a crash interrupted (DIR/REPLICA-REBUILD
  * marks one).  0 when there was none or it was cleaned up. */
 int boot_recover(const char *dir, struct lsm_err *err);

@@ -231,6 +231,7 @@ int sender_run(const char *dir, struct lr_conn *c, const struct repl_opts *o,
 	struct lr_history hist[LSM_HISTORY_MAX];
 	struct lsm_files *f = NULL;
 	struct cursor *cur = NULL;
+	struct boot_set *boot = NULL;
 	enum lr_type type;
 	const uint8_t *p;
 	size_t len;
@@ -271,6 +272,13 @@ int sender_run(const char *dir, struct lr_conn *c, const struct repl_opts *o,
 	     o->peer ? o->peer : "?", h.seq,
 	     mode == LR_MODE_REBUILD ? "DIVERGED, rebuilding it: " :
 	     mode == LR_MODE_BOOTSTRAP ? "bootstrap: " : "", why);
+	if (mode != LR_MODE_STREAM) {
+		rc = boot_prepare(dir, &h, &boot, err);
+		if (rc < 0)
+			goto out;
+		w.boot_bytes = boot_bytes(boot);
+		w.boot_files = (uint32_t)boot_files(boot);
+	}
 	memcpy(w.store_id, f->identity.id, LR_STORE_ID_BYTES);
 	w.mode = (uint8_t)mode;
 	w.generation = f->identity.generation;
@@ -285,9 +293,11 @@ int sender_run(const char *dir, struct lr_conn *c, const struct repl_opts *o,
 	if (rc < 0)
 		goto out;
 	if (mode != LR_MODE_STREAM) {
-		uint64_t seq = 0;
+		uint64_t seq = boot_seq(boot);
 
-		rc = boot_send(dir, c, &h, &seq, err);
+		rc = boot_send(boot, c, err);
+		boot_free(boot);
+		boot = NULL;
 		for (int i = 0; rc == 0 && i < 8; i++) {
 			rc = cursor_open(dir, seq, unsynced, &cur, err);
 			if (rc != -EAGAIN)
@@ -305,6 +315,7 @@ out:
 			lr_send(c, LR_ERROR, b.p, b.len, NULL);
 		lr_buf_free(&b);
 	}
+	boot_free(boot);
 	cursor_free(cur);
 	lsm_files_free(f);
 	lr_hello_free(&h);
