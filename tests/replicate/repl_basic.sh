@@ -79,6 +79,18 @@ wait_same "$MP" "$T/m2" 60
 boots=$(stat_of r1b lsmfs_replica_bootstraps_total)
 [ "${boots:-0}" = 0 ] || fail "a primary restart forced a bootstrap"
 
+# lsmfs-ctl checkpoint of the live mount: every file written before it
+for i in $(seq 1 50); do echo "ckpt $i" >"$MP/src/c$i"; done
+"$LSMFS_CTL" checkpoint "$P" "$T/ckpt" >"$T/ckpt.out" ||
+	fail "checkpoint of a live store failed"
+echo "after the checkpoint" >"$MP/src/c51"
+mount_at "$T/ckpt" "$T/mc" -o ro
+for i in $(seq 1 50); do
+	[ "$(cat "$T/mc/src/c$i")" = "ckpt $i" ] || fail "checkpoint lacks c$i"
+done
+umount_at "$T/mc"
+"$LSMFS_CTL" check "$T/ckpt" >/dev/null || fail "the checkpoint fails check"
+
 # --once: a third replica made and brought up to date, exit 0
 "$REPL" --once --progress "$P" "$T/replica3" 2>"$T/once.log" ||
 	fail "--once failed: $(cat "$T/once.log")"
