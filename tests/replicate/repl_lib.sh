@@ -100,3 +100,24 @@ repl_exit() {
 	cleanup
 }
 trap repl_exit EXIT
+
+# crash_at MNT: kill -9 the lsmfs serving MNT and drop the dead mount.
+crash_at() {
+	local mnt=$1 e
+	for e in "${EXTRA_MOUNTS[@]}"; do
+		if [ "${e%%:*}" = "$mnt" ]; then
+			kill -9 "${e##*:}" 2>/dev/null || true
+			wait "${e##*:}" 2>/dev/null || true
+		fi
+	done
+	fusermount3 -u -z "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true
+}
+
+# pid_at MNT: the lsmfs serving MNT (the last mounted there).
+pid_at() {
+	local e pid=
+	for e in "${EXTRA_MOUNTS[@]}"; do
+		if [ "${e%%:*}" = "$1" ]; then pid=${e##*:}; fi
+	done
+	echo "$pid"
+}
