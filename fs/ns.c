@@ -366,7 +366,7 @@ void ns_attr_stat(const struct ns_attr *a, struct stat *st)
 	st->st_gid = in->gid;
 	st->st_rdev = in->rdev;
 	st->st_size = (off_t)in->size;
-	st->st_blksize = 4096;
+	st->st_blksize = NS_BLOCK;
 	st->st_blocks = (blkcnt_t)((in->alloc + 511) / 512);
 	st->st_atim.tv_sec = in->atime_sec;
 	st->st_atim.tv_nsec = in->atime_nsec;

@@ -138,15 +138,21 @@ static void init_inode(struct codec_inode *in, const struct codec_inode *dir,
 	in->atime_nsec = in->mtime_nsec;
 }
 
-/* Commits B plus a new name NAME (LEN) in PARENT (record DIR, already
- * touched) for INO (record IN, symlink TARGET of TLEN); fills OUT. */
+/* Commits B plus a new name NAME (LEN) in PARENT (record DIR, whose
+ * mtime and ctime become now, in the same batch, as POSIX asks) for INO
+ * (record IN, symlink TARGET of TLEN); fills OUT. */
 static int commit_name(struct ns *ns, struct lsm_batch *b, uint64_t parent,
-		       const struct codec_inode *dir, const char *name,
+		       struct codec_inode *dir, const char *name,
 		       size_t len, uint64_t ino, const struct codec_inode *in,
 		       const char *target, size_t tlen, struct ns_attr *out,
 		       struct lsm_err *err)
 {
 	int rc = ns_batch_inode(b, ino, in, target, tlen);
+
+	dir->mtime_sec = in->ctime_sec;
+	dir->mtime_nsec = in->ctime_nsec;
+	dir->ctime_sec = in->ctime_sec;
+	dir->ctime_nsec = in->ctime_nsec;
 
 	if (rc == 0)
 		rc = batch_dentry(b, parent, name, len, ino, in->mode);

@@ -14,6 +14,7 @@
 #define NS_OPEN_BUCKETS 1024u
 #define NS_RECLAIM_BATCH 4096u
 #define NS_INODE_BUF (CODEC_INODE_FIXED + CODEC_SYMLINK_MAX + 1)
+#define NS_MAX_FILE_BYTES (1ull << 62)
 
 struct ns_openref {
 	uint64_t ino;
@@ -93,6 +94,11 @@ int ns_reclaim(struct ns *ns, uint64_t ino, struct lsm_err *err);
 /* Truncates chunks to SIZE into B, adjusting IN->alloc (lock held). */
 int ns_trunc_chunks(struct ns *ns, struct lsm_batch *b, uint64_t ino,
 		    struct codec_inode *in, uint64_t size, struct lsm_err *err);
+
+/* fallocate COLLAPSE_RANGE (COLLAPSE) or INSERT_RANGE of [OFF, OFF+LEN)
+ * of INO, in one batch (ns_extent.c; takes the inode lock). */
+int ns_falloc_shift(struct ns *ns, uint64_t ino, bool collapse, uint64_t off,
+		    uint64_t len, struct lsm_err *err);
 
 void ns_now(int64_t *sec, uint32_t *nsec);
 void ns_touch(struct codec_inode *in, bool mtime, bool ctime);

@@ -1,5 +1,8 @@
 /* ns_xattr.c - extended attributes as "x" ino name -> value keys.  A
- * change also bumps the inode's ctime, in the same batch. */
+ * change also bumps the inode's ctime, in the same batch.  Limits: a name
+ * of 1..255 bytes, a value of at most 64 KiB, and a name list (what
+ * listxattr returns: each name and its NUL) of at most 64 KiB, the most
+ * the kernel can hand back: a new name past it is -ENOSPC, as on ext4. */
 #include "ns_priv.h"
 
 #include <errno.h>
@@ -44,6 +47,15 @@ static int set_locked(struct ns *ns, uint64_t ino, const uint8_t *key,
 		return lsm_err_set(err, -EEXIST, "xattr exists");
 	if (rc == 0 && (flags & NS_XATTR_REPLACE))
 		return lsm_err_set(err, -ENODATA, "no such xattr");
+	if (rc == 0 && val) {
+		rc = ns_listxattr(ns, ino, NULL, 0, &old, err);
+		if (rc < 0)
+			return rc;
+		if (old + (klen - 9) + 1 > NS_XATTR_LIST_MAX)
+			return lsm_err_set(err, -ENOSPC, "xattr: the name list "
+					   "would pass %u bytes",
+					   NS_XATTR_LIST_MAX);
+	}
 	rc = touch_inode(ns, ino, b, err);
 	if (rc == 0)
 		rc = val ? lsm_batch_put(b, key, klen, val, len) :

@@ -277,19 +277,24 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct lsmfs *fs = fs_of(req);
 	struct lsm_err err = { 0 };
+	struct ns_cred c = cred_of(req);
 	unsigned nf = 0;
 	int rc;
 
 	fs_count(fs, FS_OP_RENAME);
 	if (fs_is_ctl(parent) || fs_is_ctl(newparent))
 		return fs_reply_fail(req, FS_OP_RENAME, -EPERM, NULL);
-	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE |
+				RENAME_WHITEOUT))
 		return fs_reply_fail(req, FS_OP_RENAME, -EINVAL, NULL);
 	if (flags & RENAME_NOREPLACE)
 		nf |= NS_RENAME_NOREPLACE;
 	if (flags & RENAME_EXCHANGE)
 		nf |= NS_RENAME_EXCHANGE;
-	rc = ns_rename(fs->ns, parent, name, newparent, newname, nf, &err);
+	if (flags & RENAME_WHITEOUT)
+		nf |= NS_RENAME_WHITEOUT;
+	rc = ns_rename2(fs->ns, parent, name, newparent, newname, nf, &c,
+			&err);
 	if (rc < 0)
 		return fs_reply_fail(req, FS_OP_RENAME, rc, &err);
 	fuse_reply_err(req, 0);
