@@ -57,6 +57,8 @@ struct lsmfs {
 	double entry_timeout;   /* ... and names (also negative lookups) */
 	bool read_only;
 	bool follow;            /* ro mount of a store written elsewhere */
+	bool acl;               /* the kernel enforces POSIX ACLs (set by
+	                         * op_init, before any other request) */
 	struct fs_counters cnt;
 	/* Followers: the session the kernel's caches are told about, NULL
 	 * outside the request loop; under follow_mu (follow.c). */
@@ -115,6 +117,13 @@ void fs_reply_entry(fuse_req_t req, struct fuse_entry_param *e);
 /* Fills E from A with the configured timeouts. */
 void fs_fill_entry(struct lsmfs *fs, const struct ns_attr *a,
 		   struct fuse_entry_param *e);
+
+/* ---- tmpfile.c ---- */
+/* Reads SE's requests (after fuse_session_mount) through a reader that
+ * turns FUSE_TMPFILE into a FUSE_CREATE of the name FS_TMPFILE_NAME.
+ * 0 or a negative errno. */
+int fs_tmpfile_io(struct fuse_session *se);
+#define FS_TMPFILE_NAME "/"
 
 /* ---- ops_ctl.c: the control directory ---- */
 bool fs_ctl_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);

@@ -460,6 +460,11 @@ static int setattr_locked(struct ns *ns, uint64_t ino,
 	}
 	set_owner(&in, s);
 	set_times(&in, s);
+	if (s->valid & NS_SET_MODE) {
+		rc = ns_acl_chmod(ns, b, ino, &in, err);
+		if (rc < 0)
+			return rc;
+	}
 	rc = ns_batch_inode(b, ino, &in, target, tlen);
 	if (rc == 0)
 		rc = ns_commit_frees(ns, b, err);

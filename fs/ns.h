@@ -106,15 +106,25 @@ int ns_setattr(struct ns *ns, uint64_t ino, const struct ns_setattr *s,
 
 /* ---- directory operations ---- */
 
-/* Creates NAME in PARENT with MODE (type + permissions, umask applied
- * from C) and RDEV; TARGET non-NULL makes a symlink (MODE ignored).
+/* Creates NAME in PARENT with MODE (type + permissions) and RDEV; a
+ * default ACL of PARENT is inherited (masking MODE), or else C's umask
+ * applies; TARGET non-NULL makes a symlink (MODE ignored).
  * Directories inherit the setgid bit and setgid parents give their group.
  * -EEXIST, -ENOENT (parent deleted), -ENOTDIR, -EINVAL/-ENAMETOOLONG
  * (bad name). */
 int ns_mknod(struct ns *ns, uint64_t parent, const char *name, uint32_t mode,
 	     uint64_t rdev, const struct ns_cred *c, const char *target,
 	     struct ns_attr *out, struct lsm_err *err);
-/* A new name NEWNAME in NEWPARENT for INO.  -EPERM for directories. */
+/* O_TMPFILE: a regular file of MODE (umask or PARENT's default ACL
+ * applied as ns_mknod) with no name: an orphan (nlink 0) until ns_link
+ * names it, reclaimed when its last reference goes or at the next mount.
+ * On success the caller holds one ns_open_ref on it. */
+int ns_tmpfile(struct ns *ns, uint64_t parent, uint32_t mode,
+	       const struct ns_cred *c, struct ns_attr *out,
+	       struct lsm_err *err);
+/* A new name NEWNAME in NEWPARENT for INO.  -EPERM for directories.  An
+ * unlinked inode (an O_TMPFILE file) is named again only while a
+ * reference holds it (-ENOENT when none does). */
 int ns_link(struct ns *ns, uint64_t ino, uint64_t newparent,
 	    const char *newname, struct ns_attr *out, struct lsm_err *err);
 /* Removes a non-directory entry (-EISDIR for directories).  The inode

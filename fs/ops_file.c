@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/statvfs.h>
 
 #include "fs.h"
@@ -45,21 +46,26 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct lsmfs *fs = fs_of(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	struct ns_cred c = { ctx->uid, ctx->gid, 0 };
+	struct ns_cred c = { ctx->uid, ctx->gid, ctx->umask };
 	struct lsm_err err = { 0 };
 	struct fuse_entry_param e;
 	struct ns_attr a;
+	bool tmp = strcmp(name, FS_TMPFILE_NAME) == 0; /* see tmpfile.c */
 	int rc;
 
 	fs_count(fs, FS_OP_CREATE);
 	if (fs_is_ctl(parent))
 		return fs_reply_fail(req, FS_OP_CREATE, -EPERM, NULL);
-	rc = ns_mknod(fs->ns, parent, name, S_IFREG | (mode & 07777), 0, &c,
-		      NULL, &a, &err);
+	if (tmp)
+		rc = ns_tmpfile(fs->ns, parent, mode, &c, &a, &err);
+	else
+		rc = ns_mknod(fs->ns, parent, name, S_IFREG | (mode & 07777),
+			      0, &c, NULL, &a, &err);
 	if (rc < 0)
 		return fs_reply_fail(req, FS_OP_CREATE, rc, &err);
 	fs_fill_entry(fs, &a, &e);
-	ns_open_ref(fs->ns, a.ino); /* the lookup count */
+	if (!tmp) /* ns_tmpfile took the first one */
+		ns_open_ref(fs->ns, a.ino); /* the lookup count */
 	ns_open_ref(fs->ns, a.ino); /* the open handle */
 	fi->keep_cache = 1;
 	fi->noflush = 1;

@@ -184,11 +184,13 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_readlink(req, buf);
 }
 
-/* The caller's identity; the kernel already applied the umask. */
+/* The caller's identity and umask (applied by us where no default ACL
+ * is inherited: FUSE_CAP_DONT_MASK; applying it again where the kernel
+ * already did changes nothing). */
 static struct ns_cred cred_of(fuse_req_t req)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	struct ns_cred c = { ctx->uid, ctx->gid, 0 };
+	struct ns_cred c = { ctx->uid, ctx->gid, ctx->umask };
 
 	return c;
 }
