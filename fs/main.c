@@ -50,6 +50,11 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
 		fs->acl = true;
 	}
+	/* Inode numbers are never reused, so one is a file handle: the
+	 * kernel may look up "." of an inode it has forgotten (ops_node.c;
+	 * NFS export, overlayfs index=on / nfs_export=on). */
+	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
+		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
 	/* tmpfile.c reads requests with read(2) to see FUSE_TMPFILE. */
 	conn->want &= ~FUSE_CAP_SPLICE_READ;
 }

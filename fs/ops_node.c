@@ -41,6 +41,48 @@ static void reply_entry(fuse_req_t req, enum fs_op op, int rc,
 	fs_reply_entry(req, &e);
 }
 
+/* LOOKUP of "." and "..": only the kernel's file handle decoding sends
+ * them (FUSE_CAP_EXPORT_SUPPORT, for NFS export and overlayfs's
+ * index/nfs_export): "." of an inode number, ".." of a directory.  The
+ * reference is taken before the record is read, so an unlink between
+ * cannot reclaim what we hand out; an unlinked inode is stale. */
+static bool lookup_dot(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct lsmfs *fs = fs_of(req);
+	struct lsm_err err = { 0 };
+	struct fuse_entry_param e;
+	struct ns_attr a;
+	int rc;
+
+	if (strcmp(name, ".") != 0 && strcmp(name, "..") != 0)
+		return false;
+	if (strcmp(name, "..") == 0) {
+		rc = ns_getattr(fs->ns, ino, &a, &err);
+		if (rc == 0 && !S_ISDIR(a.in.mode))
+			rc = -ENOTDIR;
+		if (rc < 0) {
+			fs_reply_fail(req, FS_OP_LOOKUP, rc, &err);
+			return true;
+		}
+		ino = a.in.parent;
+	}
+	ns_open_ref(fs->ns, ino);
+	rc = ns_getattr(fs->ns, ino, &a, &err);
+	if (rc == 0 && a.in.nlink == 0)
+		rc = -ESTALE;
+	if (rc == -ENOENT)
+		rc = -ESTALE;
+	if (rc < 0) {
+		ns_close_ref(fs->ns, ino, NULL);
+		fs_reply_fail(req, FS_OP_LOOKUP, rc, &err);
+		return true;
+	}
+	fs_fill_entry(fs, &a, &e);
+	if (fuse_reply_entry(req, &e) != 0)
+		ns_close_ref(fs->ns, ino, NULL);
+	return true;
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct lsmfs *fs = fs_of(req);
@@ -50,7 +92,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int rc;
 
 	fs_count(fs, FS_OP_LOOKUP);
-	if (fs_ctl_lookup(req, parent, name))
+	if (fs_ctl_lookup(req, parent, name) || lookup_dot(req, parent, name))
 		return;
 	/* The reference is taken with the lookup, not after it: an unlink
 	 * in between would reclaim the inode we are about to hand out. */
