@@ -23,6 +23,16 @@ echo "local side: $(stat -f -c %T "$L")"
 mount_fs -o allow_other
 python3 "$(dirname "$0")/posix_compare.py" "$L" "$M"
 
+# Plain fallocate reserves nothing, but refuses what the data directory's
+# filesystem cannot hold now (1 PiB), and extends the size otherwise.
+touch "$M/prealloc"
+if fallocate -l 1P "$M/prealloc" 2>"$T/falloc.err"; then
+	fail "fallocate of 1 PiB accepted"
+fi
+grep -q "No space left" "$T/falloc.err" || fail "fallocate 1P: $(cat "$T/falloc.err")"
+fallocate -l 1M "$M/prealloc" || fail "fallocate of 1 MiB refused"
+[ "$(stat -c %s "$M/prealloc")" = 1048576 ] || fail "fallocate: size"
+
 # An unnamed O_TMPFILE file open at a crash is an orphan: reclaimed when
 # the store is mounted again.
 python3 - "$M" "$T/ready" <<'PY' &
