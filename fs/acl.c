@@ -4,6 +4,7 @@
 #include "acl.h"
 
 #include <errno.h>
+#include <stdbool.h>
 
 #include "codec.h"
 

@@ -443,6 +443,8 @@ int ns_fallocate(struct ns *ns, uint64_t ino, int mode, uint64_t off,
 	uint8_t *tmp;
 	int rc;
 
+	if (len == 0)
+		return lsm_err_set(err, -EINVAL, "fallocate: empty range");
 	if (mode == FALLOC_FL_COLLAPSE_RANGE || mode == FALLOC_FL_INSERT_RANGE)
 		return ns_falloc_shift(ns, ino, mode == FALLOC_FL_COLLAPSE_RANGE,
 				       off, len, err);
@@ -451,8 +453,6 @@ int ns_fallocate(struct ns *ns, uint64_t ino, int mode, uint64_t off,
 	    mode != FALLOC_FL_ZERO_RANGE &&
 	    mode != (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE))
 		return lsm_err_set(err, -EOPNOTSUPP, "fallocate: mode %d", mode);
-	if (len == 0)
-		return lsm_err_set(err, -EINVAL, "fallocate: empty range");
 	if (off > NS_MAX_FILE_BYTES || len > NS_MAX_FILE_BYTES - off)
 		return lsm_err_set(err, -EFBIG, "fallocate past the maximum size");
 	b = lsm_batch_new();
