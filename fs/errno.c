@@ -9,7 +9,7 @@ static const char *const op_names[FS_OP__COUNT] = {
 	"unlink", "rmdir", "symlink", "rename", "link", "open", "read",
 	"write", "flush", "release", "fsync", "opendir", "readdir",
 	"releasedir", "statfs", "setxattr", "getxattr", "listxattr",
-	"removexattr", "create", "fallocate",
+	"removexattr", "create", "fallocate", "lseek",
 };
 
 const char *fs_op_name(enum fs_op op)
@@ -31,7 +31,7 @@ static bool expected(int e)
 	case ENOENT: case ESTALE: case EEXIST: case ENOTDIR: case EISDIR: case ENOTEMPTY:
 	case ENAMETOOLONG: case EINVAL: case ENODATA: case ERANGE:
 	case EPERM: case EACCES: case EXDEV: case EROFS: case EFBIG:
-	case EOPNOTSUPP: case EMLINK: case E2BIG:
+	case EOPNOTSUPP: case EMLINK: case E2BIG: case ENXIO: case ENODEV:
 		return true;
 	default:
 		return false;

@@ -41,7 +41,7 @@ enum fs_op {
 	FS_OP_FLUSH, FS_OP_RELEASE, FS_OP_FSYNC, FS_OP_OPENDIR,
 	FS_OP_READDIR, FS_OP_RELEASEDIR, FS_OP_STATFS, FS_OP_SETXATTR,
 	FS_OP_GETXATTR, FS_OP_LISTXATTR, FS_OP_REMOVEXATTR, FS_OP_CREATE,
-	FS_OP_FALLOCATE,
+	FS_OP_FALLOCATE, FS_OP_LSEEK,
 	FS_OP__COUNT
 };
 
@@ -61,6 +61,8 @@ struct lsmfs {
 	double entry_timeout;   /* ... and names (also negative lookups) */
 	bool read_only;
 	bool follow;            /* ro mount of a store written elsewhere */
+	bool acl;               /* the kernel enforces POSIX ACLs (set by
+	                         * op_init, before any other request) */
 	struct fs_counters cnt;
 	/* Followers: the session the kernel's caches are told about, NULL
 	 * outside the request loop; under follow_mu (follow.c). */
@@ -119,6 +121,13 @@ void fs_reply_entry(fuse_req_t req, struct fuse_entry_param *e);
 /* Fills E from A with the configured timeouts. */
 void fs_fill_entry(struct lsmfs *fs, const struct ns_attr *a,
 		   struct fuse_entry_param *e);
+
+/* ---- tmpfile.c ---- */
+/* Reads SE's requests (after fuse_session_mount) through a reader that
+ * turns FUSE_TMPFILE into a FUSE_CREATE of the name FS_TMPFILE_NAME.
+ * 0 or a negative errno. */
+int fs_tmpfile_io(struct fuse_session *se);
+#define FS_TMPFILE_NAME "/"
 
 /* ---- ops_ctl.c: the control directory ---- */
 bool fs_ctl_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);

@@ -42,6 +42,21 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	 * then a new size or mtime must drop the stale pages. */
 	if (fs->follow && (conn->capable & FUSE_CAP_AUTO_INVAL_DATA))
 		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+	/* POSIX ACLs: the kernel enforces them, we store them and keep the
+	 * mode in sync; we apply the umask (only where no default ACL is
+	 * inherited), so it must not. */
+	if ((conn->capable & FUSE_CAP_POSIX_ACL) &&
+	    (conn->capable & FUSE_CAP_DONT_MASK) && !fs->follow) {
+		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
+		fs->acl = true;
+	}
+	/* Inode numbers are never reused, so one is a file handle: the
+	 * kernel may look up "." of an inode it has forgotten (ops_node.c;
+	 * NFS export, overlayfs index=on / nfs_export=on). */
+	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
+		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
+	/* tmpfile.c reads requests with read(2) to see FUSE_TMPFILE. */
+	conn->want &= ~FUSE_CAP_SPLICE_READ;
 }
 
 static void op_destroy(void *userdata)
@@ -262,6 +277,8 @@ static int serve(struct lsmfs *fs, struct fuse_args *args,
 		goto out_destroy;
 	if (fuse_session_mount(se, fo->mountpoint) != 0)
 		goto out_signals;
+	if (fs_tmpfile_io(se) != 0)
+		fs_log(FS_LOG_WARN, "O_TMPFILE unsupported: no custom reader");
 	fs_log(FS_LOG_INFO, "mounted %s on %s", fs->datadir, fo->mountpoint);
 	detach(d, 0);
 	if (fs->follow)

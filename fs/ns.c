@@ -384,7 +384,7 @@ void ns_attr_stat(const struct ns_attr *a, struct stat *st)
 	st->st_gid = in->gid;
 	st->st_rdev = in->rdev;
 	st->st_size = (off_t)in->size;
-	st->st_blksize = 4096;
+	st->st_blksize = NS_BLOCK;
 	st->st_blocks = (blkcnt_t)((in->alloc + 511) / 512);
 	st->st_atim.tv_sec = in->atime_sec;
 	st->st_atim.tv_nsec = in->atime_nsec;
@@ -478,6 +478,11 @@ static int setattr_locked(struct ns *ns, uint64_t ino,
 	}
 	set_owner(&in, s);
 	set_times(&in, s);
+	if (s->valid & NS_SET_MODE) {
+		rc = ns_acl_chmod(ns, b, ino, &in, err);
+		if (rc < 0)
+			return rc;
+	}
 	rc = ns_batch_inode(b, ino, &in, target, tlen);
 	if (rc == 0)
 		rc = ns_commit_frees(ns, b, err);

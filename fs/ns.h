@@ -106,15 +106,25 @@ int ns_setattr(struct ns *ns, uint64_t ino, const struct ns_setattr *s,
 
 /* ---- directory operations ---- */
 
-/* Creates NAME in PARENT with MODE (type + permissions, umask applied
- * from C) and RDEV; TARGET non-NULL makes a symlink (MODE ignored).
+/* Creates NAME in PARENT with MODE (type + permissions) and RDEV; a
+ * default ACL of PARENT is inherited (masking MODE), or else C's umask
+ * applies; TARGET non-NULL makes a symlink (MODE ignored).
  * Directories inherit the setgid bit and setgid parents give their group.
  * -EEXIST, -ENOENT (parent deleted), -ENOTDIR, -EINVAL/-ENAMETOOLONG
  * (bad name). */
 int ns_mknod(struct ns *ns, uint64_t parent, const char *name, uint32_t mode,
 	     uint64_t rdev, const struct ns_cred *c, const char *target,
 	     struct ns_attr *out, struct lsm_err *err);
-/* A new name NEWNAME in NEWPARENT for INO.  -EPERM for directories. */
+/* O_TMPFILE: a regular file of MODE (umask or PARENT's default ACL
+ * applied as ns_mknod) with no name: an orphan (nlink 0) until ns_link
+ * names it, reclaimed when its last reference goes or at the next mount.
+ * On success the caller holds one ns_open_ref on it. */
+int ns_tmpfile(struct ns *ns, uint64_t parent, uint32_t mode,
+	       const struct ns_cred *c, struct ns_attr *out,
+	       struct lsm_err *err);
+/* A new name NEWNAME in NEWPARENT for INO.  -EPERM for directories.  An
+ * unlinked inode (an O_TMPFILE file) is named again only while a
+ * reference holds it (-ENOENT when none does). */
 int ns_link(struct ns *ns, uint64_t ino, uint64_t newparent,
 	    const char *newname, struct ns_attr *out, struct lsm_err *err);
 /* Removes a non-directory entry (-EISDIR for directories).  The inode
@@ -127,6 +137,7 @@ int ns_rmdir(struct ns *ns, uint64_t parent, const char *name,
 
 #define NS_RENAME_NOREPLACE 0x1u
 #define NS_RENAME_EXCHANGE 0x2u
+#define NS_RENAME_WHITEOUT 0x4u
 /* rename(2)/renameat2(2): moves one entry atomically (a directory's
  * subtree is not touched).  Replaces an existing target like rename(2):
  * -EISDIR, -ENOTDIR, -ENOTEMPTY, -EINVAL (into its own subtree), -EEXIST
@@ -134,6 +145,13 @@ int ns_rmdir(struct ns *ns, uint64_t parent, const char *name,
 int ns_rename(struct ns *ns, uint64_t parent, const char *name,
 	      uint64_t newparent, const char *newname, unsigned flags,
 	      struct lsm_err *err);
+/* ns_rename, with WHITEOUT too: the source name then names a whiteout (a
+ * 0:0 character device of mode 0, owned by C's uid and gid; root when C
+ * is NULL), in the same batch, as overlayfs asks.  WHITEOUT or NOREPLACE
+ * with EXCHANGE: -EINVAL. */
+int ns_rename2(struct ns *ns, uint64_t parent, const char *name,
+	       uint64_t newparent, const char *newname, unsigned flags,
+	       const struct ns_cred *c, struct lsm_err *err);
 /* Copies at most CAP bytes of the target into BUF (not terminated);
  * *LEN gets the full length.  -EINVAL when INO is not a symlink. */
 int ns_readlink(struct ns *ns, uint64_t ino, char *buf, size_t cap,
@@ -166,11 +184,30 @@ int ns_write(struct ns *ns, uint64_t ino, uint64_t off, const void *buf,
 /* Replaces the whole contents with DATA (one batch). */
 int ns_replace(struct ns *ns, uint64_t ino, const void *data, size_t len,
 	       struct lsm_err *err);
-/* fallocate(2): MODE 0 extends the size; FALLOC_FL_KEEP_SIZE alone does
- * nothing; FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE zeroes the range
- * (whole chunks are deleted).  Others: -EOPNOTSUPP. */
+/* The block of SEEK_DATA/SEEK_HOLE, of fallocate's alignment rule and
+ * of st_blksize (ext4's usual block size). */
+#define NS_BLOCK 4096u
+
+/* fallocate(2), with ext4's results.  MODE 0 extends the size (holes:
+ * nothing is reserved, so a later write can still fail with -ENOSPC);
+ * FALLOC_FL_KEEP_SIZE alone does nothing; PUNCH_HOLE|KEEP_SIZE and
+ * ZERO_RANGE (|KEEP_SIZE) make the range a hole that reads as zeros
+ * (whole chunks are deleted), ZERO_RANGE also extending the size unless
+ * KEEP_SIZE; COLLAPSE_RANGE removes the range and INSERT_RANGE inserts a
+ * hole there, shifting what follows: OFF and LEN must be multiples of
+ * NS_BLOCK (-EINVAL), a collapse must end before the end of the file and
+ * an insert start before it (-EINVAL); each moves every stored byte
+ * after OFF in one batch (at most 256 MiB of them: -EFBIG).  Other modes:
+ * -EOPNOTSUPP. */
 int ns_fallocate(struct ns *ns, uint64_t ino, int mode, uint64_t off,
 		 uint64_t len, struct lsm_err *err);
+/* lseek(2) SEEK_DATA / SEEK_HOLE (WHENCE) from OFF in regular file INO:
+ * the first data / hole byte at or after OFF in *RES.  Data is found in
+ * NS_BLOCK blocks: a block is data when a stored chunk holds a non-zero
+ * byte of it.  The end of the file is a hole.  -ENXIO when OFF is at or
+ * past the end, or (SEEK_DATA) no data follows it. */
+int ns_seek(struct ns *ns, uint64_t ino, uint64_t off, int whence,
+	    uint64_t *res, struct lsm_err *err);
 
 /* A reference (an open handle, or the kernel's lookup count of INO)
  * holds INO alive after its last unlink. */
@@ -192,6 +229,9 @@ int ns_reclaim_orphans(struct ns *ns, unsigned *n, struct lsm_err *err);
 int ns_sync(struct ns *ns, struct lsm_err *err);
 
 /* ---- extended attributes ---- */
+/* The most bytes a name list may take (each name and its NUL): the
+ * kernel's XATTR_LIST_MAX.  A new name past it is -ENOSPC. */
+#define NS_XATTR_LIST_MAX 65536u
 #define NS_XATTR_CREATE 0x1u  /* as XATTR_CREATE */
 #define NS_XATTR_REPLACE 0x2u /* as XATTR_REPLACE */
 int ns_setxattr(struct ns *ns, uint64_t ino, const char *name,

@@ -15,8 +15,15 @@
 #ifndef FALLOC_FL_PUNCH_HOLE
 #define FALLOC_FL_PUNCH_HOLE 0x02
 #endif
-
-#define NS_MAX_FILE_BYTES (1ull << 62)
+#ifndef FALLOC_FL_COLLAPSE_RANGE
+#define FALLOC_FL_COLLAPSE_RANGE 0x08
+#endif
+#ifndef FALLOC_FL_ZERO_RANGE
+#define FALLOC_FL_ZERO_RANGE 0x10
+#endif
+#ifndef FALLOC_FL_INSERT_RANGE
+#define FALLOC_FL_INSERT_RANGE 0x20
+#endif
 
 static int get_file(struct ns *ns, uint64_t ino, struct codec_inode *in,
 		    struct lsm_err *err)
@@ -409,26 +416,22 @@ static int falloc_locked(struct ns *ns, uint64_t ino, int mode, uint64_t off,
 {
 	struct codec_inode in;
 	int rc = get_file(ns, ino, &in, err);
+	bool grow = !(mode & FALLOC_FL_KEEP_SIZE) && off + len > in.size;
 
 	if (rc < 0)
 		return rc;
-	if (mode == 0) {
-		if (off + len <= in.size)
-			return 0;
-		in.size = off + len;
-	} else if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
+	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
 		rc = punch(ns, ino, &in, off, len, b, tmp, err);
-		if (rc < 0)
-			return rc;
-	} else {
-		return 0; /* KEEP_SIZE alone: nothing to reserve */
-	}
+	else if (!grow)
+		return 0; /* nothing to reserve (see ns.h) */
+	if (rc < 0)
+		return rc;
+	if (grow)
+		in.size = off + len;
 	ns_touch(&in, true, true);
 	rc = ns_batch_inode(b, ino, &in, NULL, 0);
-	if (rc == 0 && (mode & FALLOC_FL_PUNCH_HOLE))
+	if (rc == 0)
 		rc = ns_commit_frees(ns, b, err);
-	else if (rc == 0)
-		rc = ns_commit(ns, b, err);
 	return rc;
 }
 
@@ -440,8 +443,15 @@ int ns_fallocate(struct ns *ns, uint64_t ino, int mode, uint64_t off,
 	uint8_t *tmp;
 	int rc;
 
+	if (len == 0)
+		return lsm_err_set(err, -EINVAL, "fallocate: empty range");
+	if (mode == FALLOC_FL_COLLAPSE_RANGE || mode == FALLOC_FL_INSERT_RANGE)
+		return ns_falloc_shift(ns, ino, mode == FALLOC_FL_COLLAPSE_RANGE,
+				       off, len, err);
 	if (mode != 0 && mode != FALLOC_FL_KEEP_SIZE &&
-	    mode != (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE))
+	    mode != (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) &&
+	    mode != FALLOC_FL_ZERO_RANGE &&
+	    mode != (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE))
 		return lsm_err_set(err, -EOPNOTSUPP, "fallocate: mode %d", mode);
 	if (off > NS_MAX_FILE_BYTES || len > NS_MAX_FILE_BYTES - off)
 		return lsm_err_set(err, -EFBIG, "fallocate past the maximum size");

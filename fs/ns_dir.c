@@ -120,11 +120,13 @@ static int absent(struct ns *ns, uint64_t parent, const char *name,
 	return rc == -ENOENT ? 0 : rc;
 }
 
+/* A new inode of MODE (no umask yet: ns_acl_inherit applies it or the
+ * default ACL) in directory DIR. */
 static void init_inode(struct codec_inode *in, const struct codec_inode *dir,
 		       uint32_t mode, const struct ns_cred *c)
 {
 	memset(in, 0, sizeof(*in));
-	in->mode = (mode & S_IFMT) | (mode & 07777 & ~c->umask);
+	in->mode = (mode & S_IFMT) | (mode & 07777);
 	in->uid = c->uid;
 	in->gid = c->gid;
 	if (dir->mode & S_ISGID) {
@@ -138,15 +140,21 @@ static void init_inode(struct codec_inode *in, const struct codec_inode *dir,
 	in->atime_nsec = in->mtime_nsec;
 }
 
-/* Commits B plus a new name NAME (LEN) in PARENT (record DIR, already
- * touched) for INO (record IN, symlink TARGET of TLEN); fills OUT. */
+/* Commits B plus a new name NAME (LEN) in PARENT (record DIR, whose
+ * mtime and ctime become now, in the same batch, as POSIX asks) for INO
+ * (record IN, symlink TARGET of TLEN); fills OUT. */
 static int commit_name(struct ns *ns, struct lsm_batch *b, uint64_t parent,
-		       const struct codec_inode *dir, const char *name,
+		       struct codec_inode *dir, const char *name,
 		       size_t len, uint64_t ino, const struct codec_inode *in,
 		       const char *target, size_t tlen, struct ns_attr *out,
 		       struct lsm_err *err)
 {
 	int rc = ns_batch_inode(b, ino, in, target, tlen);
+
+	dir->mtime_sec = in->ctime_sec;
+	dir->mtime_nsec = in->ctime_nsec;
+	dir->ctime_sec = in->ctime_sec;
+	dir->ctime_nsec = in->ctime_nsec;
 
 	if (rc == 0)
 		rc = batch_dentry(b, parent, name, len, ino, in->mode);
@@ -182,8 +190,10 @@ static int mknod_locked(struct ns *ns, uint64_t parent, const char *name,
 	if (rc < 0)
 		return rc;
 	init_inode(&in, &dir, target ? (S_IFLNK | 0777) : mode, c);
-	if (target)
-		in.mode = S_IFLNK | 0777;
+	if (!target)
+		rc = ns_acl_inherit(ns, b, parent, ino, &in, c->umask, err);
+	if (rc < 0)
+		return rc;
 	in.rdev = rdev;
 	in.size = tlen;
 	in.parent = S_ISDIR(mode) && !target ? parent : 0;
@@ -215,6 +225,54 @@ int ns_mknod(struct ns *ns, uint64_t parent, const char *name, uint32_t mode,
 	return ns_err(rc, err);
 }
 
+static int tmpfile_locked(struct ns *ns, uint64_t parent, uint32_t mode,
+			  const struct ns_cred *c, struct ns_attr *out,
+			  struct lsm_batch *b, struct lsm_err *err)
+{
+	struct codec_inode dir, in;
+	uint8_t key[CODEC_INO_KEY_LEN];
+	uint64_t ino;
+	int rc = get_dir(ns, parent, &dir, err);
+
+	if (rc == 0)
+		rc = ns_alloc_ino(ns, &ino, err);
+	if (rc < 0)
+		return rc;
+	init_inode(&in, &dir, S_IFREG | (mode & 07777), c);
+	in.nlink = 0;
+	rc = ns_acl_inherit(ns, b, parent, ino, &in, c->umask, err);
+	if (rc == 0)
+		rc = ns_batch_inode(b, ino, &in, NULL, 0);
+	if (rc == 0)
+		rc = lsm_batch_put(b, key, codec_orphan_key(key, ino), "", 0);
+	if (rc == 0)
+		rc = ns_commit(ns, b, err);
+	if (rc == 0) {
+		out->ino = ino;
+		out->in = in;
+	}
+	return rc;
+}
+
+int ns_tmpfile(struct ns *ns, uint64_t parent, uint32_t mode,
+	       const struct ns_cred *c, struct ns_attr *out,
+	       struct lsm_err *err)
+{
+	struct lsm_batch *b = lsm_batch_new();
+	struct ns_lockset ls;
+	int rc;
+
+	if (!b)
+		return ns_enomem(err);
+	ns_lock(ns, &ls, &parent, 1, true);
+	rc = tmpfile_locked(ns, parent, mode, c, out, b, err);
+	if (rc == 0) /* held before anyone can reclaim it */
+		ns_open_ref(ns, out->ino);
+	ns_unlock(ns, &ls);
+	lsm_batch_free(b);
+	return ns_err(rc, err);
+}
+
 static int link_locked(struct ns *ns, uint64_t ino, uint64_t newparent,
 		       const char *name, size_t len, struct ns_attr *out,
 		       struct lsm_batch *b, struct lsm_err *err)
@@ -229,7 +287,10 @@ static int link_locked(struct ns *ns, uint64_t ino, uint64_t newparent,
 		return rc;
 	if (ns_is_dir(&in))
 		return lsm_err_set(err, -EPERM, "link: a directory");
-	if (in.nlink == 0)
+	/* An unlinked inode gets a name again only while it is held (an
+	 * O_TMPFILE file; the kernel refuses others): the name and the end
+	 * of its orphan key go in one batch. */
+	if (in.nlink == 0 && !ns_is_open(ns, ino))
 		return lsm_err_set(err, -ENOENT, "link: inode was removed");
 	if (in.nlink >= 65000)
 		return lsm_err_set(err, -EMLINK, "link: too many links");
@@ -238,6 +299,13 @@ static int link_locked(struct ns *ns, uint64_t ino, uint64_t newparent,
 		rc = absent(ns, newparent, name, len, err);
 	if (rc < 0)
 		return rc;
+	if (in.nlink == 0) {
+		uint8_t key[CODEC_INO_KEY_LEN];
+
+		rc = lsm_batch_delete(b, key, codec_orphan_key(key, ino));
+		if (rc < 0)
+			return rc;
+	}
 	in.nlink++;
 	ns_touch(&in, false, true);
 	return commit_name(ns, b, newparent, &dir, name, len, ino, &in,

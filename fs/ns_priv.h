@@ -15,6 +15,7 @@
 #define NS_OPEN_BUCKETS 1024u
 #define NS_RECLAIM_BATCH 4096u
 #define NS_INODE_BUF (CODEC_INODE_FIXED + CODEC_SYMLINK_MAX + 1)
+#define NS_MAX_FILE_BYTES (1ull << 62)
 
 struct ns_openref {
 	uint64_t ino;
@@ -94,6 +95,30 @@ int ns_reclaim(struct ns *ns, uint64_t ino, struct lsm_err *err);
 /* Truncates chunks to SIZE into B, adjusting IN->alloc (lock held). */
 int ns_trunc_chunks(struct ns *ns, struct lsm_batch *b, uint64_t ino,
 		    struct codec_inode *in, uint64_t size, struct lsm_err *err);
+
+/* fallocate COLLAPSE_RANGE (COLLAPSE) or INSERT_RANGE of [OFF, OFF+LEN)
+ * of INO, in one batch (ns_extent.c; takes the inode lock). */
+int ns_falloc_shift(struct ns *ns, uint64_t ino, bool collapse, uint64_t off,
+		    uint64_t len, struct lsm_err *err);
+
+/* ---- POSIX ACLs (ns_acl.c) ---- */
+/* Is NAME system.posix_acl_access or system.posix_acl_default? */
+bool ns_acl_name(const char *name);
+/* Checks ACL *VAL (*LEN bytes) set as NAME on inode IN: an access ACL
+ * gives IN's mode its permission bits; *VAL becomes NULL when nothing is
+ * to be stored (an empty ACL, or one the mode says all of).  -EINVAL (not
+ * an ACL), -E2BIG (past a page), -EACCES (default ACL of a non-dir). */
+int ns_acl_set(struct codec_inode *in, const char *name, const void **val,
+	       size_t *len, struct lsm_err *err);
+/* After a chmod of INO to IN->mode: its access ACL, rewritten, into B. */
+int ns_acl_chmod(struct ns *ns, struct lsm_batch *b, uint64_t ino,
+		 const struct codec_inode *in, struct lsm_err *err);
+/* A new inode INO (record IN, mode as requested) in PARENT: inherits
+ * PARENT's default ACL into B (access ACL, and default ACL for a
+ * directory), masking IN->mode, or else applies UMASK. */
+int ns_acl_inherit(struct ns *ns, struct lsm_batch *b, uint64_t parent,
+		   uint64_t ino, struct codec_inode *in, uint32_t umask,
+		   struct lsm_err *err);
 
 void ns_now(int64_t *sec, uint32_t *nsec);
 void ns_touch(struct codec_inode *in, bool mtime, bool ctime);

@@ -23,6 +23,8 @@ struct rn {
 	struct codec_inode sdir, ddir; /* ddir unused when same parent */
 	unsigned flags;
 	bool orphan;         /* dst lost its last link */
+	uint64_t wh_ino;     /* NS_RENAME_WHITEOUT: the whiteout's inode */
+	struct codec_inode wh;
 };
 
 static int lookup_side(struct ns *ns, struct rn_side *s, struct lsm_err *err)
@@ -141,9 +143,18 @@ static int build(struct rn *r, struct lsm_batch *b)
 	rc = put_entry(b, &r->dst, r->src.ino, r->src.in.mode);
 	if (rc == 0 && xchg)
 		rc = put_entry(b, &r->src, r->dst.ino, r->dst.in.mode);
-	if (rc == 0 && !xchg)
+	if (rc == 0 && r->wh_ino) {
+		r->wh.ctime_sec = r->sdir.ctime_sec;
+		r->wh.ctime_nsec = r->sdir.ctime_nsec;
+		r->wh.atime_sec = r->wh.mtime_sec = r->wh.ctime_sec;
+		r->wh.atime_nsec = r->wh.mtime_nsec = r->wh.ctime_nsec;
+		rc = put_entry(b, &r->src, r->wh_ino, r->wh.mode);
+		if (rc == 0)
+			rc = ns_batch_inode(b, r->wh_ino, &r->wh, NULL, 0);
+	} else if (rc == 0 && !xchg) {
 		rc = lsm_batch_delete(b, key, codec_dentry_key(key, r->src.dir,
 				      r->src.name, r->src.len));
+	}
 	if (rc == 0)
 		rc = ns_batch_inode(b, r->src.ino, &r->src.in, r->src.target,
 				    r->src.tlen);
@@ -255,7 +266,8 @@ static int prepare(struct rn *r, uint64_t parent, const char *name,
 	r->dst.name = newname;
 	r->dst.len = strlen(newname);
 	r->flags = flags;
-	if ((flags & NS_RENAME_EXCHANGE) && (flags & NS_RENAME_NOREPLACE))
+	if ((flags & NS_RENAME_EXCHANGE) &&
+	    (flags & (NS_RENAME_NOREPLACE | NS_RENAME_WHITEOUT)))
 		return lsm_err_set(err, -EINVAL, "rename: bad flags");
 	rc = codec_check_name(name, r->src.len);
 	if (rc == 0)
@@ -268,15 +280,42 @@ static int prepare(struct rn *r, uint64_t parent, const char *name,
 	return 0;
 }
 
+/* The whiteout renameat2(RENAME_WHITEOUT) leaves: a 0:0 character
+ * device of mode 0, owned as C says (root without C). */
+static int prepare_whiteout(struct ns *ns, struct rn *r,
+			    const struct ns_cred *c, struct lsm_err *err)
+{
+	int rc = ns_alloc_ino(ns, &r->wh_ino, err);
+
+	if (rc < 0)
+		return rc;
+	memset(&r->wh, 0, sizeof(r->wh));
+	r->wh.mode = S_IFCHR;
+	r->wh.nlink = 1;
+	r->wh.uid = c ? c->uid : 0;
+	r->wh.gid = c ? c->gid : 0;
+	return 0;
+}
+
 int ns_rename(struct ns *ns, uint64_t parent, const char *name,
 	      uint64_t newparent, const char *newname, unsigned flags,
 	      struct lsm_err *err)
+{
+	return ns_rename2(ns, parent, name, newparent, newname, flags, NULL,
+			  err);
+}
+
+int ns_rename2(struct ns *ns, uint64_t parent, const char *name,
+	       uint64_t newparent, const char *newname, unsigned flags,
+	       const struct ns_cred *c, struct lsm_err *err)
 {
 	struct lsm_batch *b;
 	struct ns_lockset ls;
 	struct rn r;
 	int rc = prepare(&r, parent, name, newparent, newname, flags, err);
 
+	if (rc == 0 && (flags & NS_RENAME_WHITEOUT))
+		rc = prepare_whiteout(ns, &r, c, err);
 	if (rc < 0)
 		return rc;
 	b = lsm_batch_new();

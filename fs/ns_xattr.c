@@ -1,5 +1,8 @@
 /* ns_xattr.c - extended attributes as "x" ino name -> value keys.  A
- * change also bumps the inode's ctime, in the same batch. */
+ * change also bumps the inode's ctime, in the same batch.  Limits: a name
+ * of 1..255 bytes, a value of at most 64 KiB, and a name list (what
+ * listxattr returns: each name and its NUL) of at most 64 KiB, the most
+ * the kernel can hand back: a new name past it is -ENOSPC, as on ext4. */
 #include "ns_priv.h"
 
 #include <errno.h>
@@ -16,7 +19,10 @@ static int check_xname(const char *name, size_t *len, struct lsm_err *err)
 	return 0;
 }
 
-static int touch_inode(struct ns *ns, uint64_t ino, struct lsm_batch *b,
+/* Bumps INO's ctime into B; a POSIX ACL set as NAME (value *VAL) also
+ * changes its mode, and may not be stored (*VAL NULL). */
+static int touch_inode(struct ns *ns, uint64_t ino, const char *name,
+		       const void **val, size_t *len, struct lsm_batch *b,
 		       struct lsm_err *err)
 {
 	struct codec_inode in;
@@ -26,13 +32,19 @@ static int touch_inode(struct ns *ns, uint64_t ino, struct lsm_batch *b,
 
 	if (rc < 0)
 		return rc;
+	if (*val && ns_acl_name(name)) {
+		rc = ns_acl_set(&in, name, val, len, err);
+		if (rc < 0)
+			return rc;
+	}
 	ns_touch(&in, false, true);
 	return ns_batch_inode(b, ino, &in, target, tlen);
 }
 
-static int set_locked(struct ns *ns, uint64_t ino, const uint8_t *key,
-		      size_t klen, const void *val, size_t len, unsigned flags,
-		      struct lsm_batch *b, struct lsm_err *err)
+static int set_locked(struct ns *ns, uint64_t ino, const char *name,
+		      const uint8_t *key, size_t klen, const void *val,
+		      size_t len, unsigned flags, struct lsm_batch *b,
+		      struct lsm_err *err)
 {
 	size_t old;
 	uint8_t dummy;
@@ -44,7 +56,16 @@ static int set_locked(struct ns *ns, uint64_t ino, const uint8_t *key,
 		return lsm_err_set(err, -EEXIST, "xattr exists");
 	if (rc == 0 && (flags & NS_XATTR_REPLACE))
 		return lsm_err_set(err, -ENODATA, "no such xattr");
-	rc = touch_inode(ns, ino, b, err);
+	if (rc == 0 && val) {
+		rc = ns_listxattr(ns, ino, NULL, 0, &old, err);
+		if (rc < 0)
+			return rc;
+		if (old + (klen - 9) + 1 > NS_XATTR_LIST_MAX)
+			return lsm_err_set(err, -ENOSPC, "xattr: the name list "
+					   "would pass %u bytes",
+					   NS_XATTR_LIST_MAX);
+	}
+	rc = touch_inode(ns, ino, name, &val, &len, b, err);
 	if (rc == 0)
 		rc = val ? lsm_batch_put(b, key, klen, val, len) :
 			   lsm_batch_delete(b, key, klen);
@@ -72,7 +93,7 @@ static int set_or_remove(struct ns *ns, uint64_t ino, const char *name,
 	if (!b)
 		return ns_enomem(err);
 	ns_lock(ns, &ls, &ino, 1, true);
-	rc = set_locked(ns, ino, key, klen, val, len, flags, b, err);
+	rc = set_locked(ns, ino, name, key, klen, val, len, flags, b, err);
 	ns_unlock(ns, &ls);
 	lsm_batch_free(b);
 	return ns_err(rc, err);

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
 
 #include "fs.h"
 
@@ -44,21 +46,26 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct lsmfs *fs = fs_of(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	struct ns_cred c = { ctx->uid, ctx->gid, 0 };
+	struct ns_cred c = { ctx->uid, ctx->gid, ctx->umask };
 	struct lsm_err err = { 0 };
 	struct fuse_entry_param e;
 	struct ns_attr a;
+	bool tmp = strcmp(name, FS_TMPFILE_NAME) == 0; /* see tmpfile.c */
 	int rc;
 
 	fs_count(fs, FS_OP_CREATE);
 	if (fs_is_ctl(parent))
 		return fs_reply_fail(req, FS_OP_CREATE, -EPERM, NULL);
-	rc = ns_mknod(fs->ns, parent, name, S_IFREG | (mode & 07777), 0, &c,
-		      NULL, &a, &err);
+	if (tmp)
+		rc = ns_tmpfile(fs->ns, parent, mode, &c, &a, &err);
+	else
+		rc = ns_mknod(fs->ns, parent, name, S_IFREG | (mode & 07777),
+			      0, &c, NULL, &a, &err);
 	if (rc < 0)
 		return fs_reply_fail(req, FS_OP_CREATE, rc, &err);
 	fs_fill_entry(fs, &a, &e);
-	ns_open_ref(fs->ns, a.ino); /* the lookup count */
+	if (!tmp) /* ns_tmpfile took the first one */
+		ns_open_ref(fs->ns, a.ino); /* the lookup count */
 	ns_open_ref(fs->ns, a.ino); /* the open handle */
 	fi->keep_cache = 1;
 	fi->noflush = 1;
@@ -153,6 +160,23 @@ void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	fuse_reply_err(req, 0);
 }
 
+/* Plain fallocate (mode 0 or KEEP_SIZE) cannot reserve space in the
+ * engine: it answers, honestly, only whether LEN bytes are free on the
+ * data directory's filesystem now (-ENOSPC when not), like a
+ * posix_fallocate caller wants to know before it writes. */
+static int check_space(struct lsmfs *fs, int mode, off_t len)
+{
+	struct statvfs host;
+
+	if (mode & ~FALLOC_FL_KEEP_SIZE)
+		return 0;
+	if (statvfs(fs->datadir, &host) < 0)
+		return -errno;
+	if ((uint64_t)len / host.f_frsize > host.f_bavail)
+		return -ENOSPC;
+	return 0;
+}
+
 static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 			 off_t off, off_t len, struct fuse_file_info *fi)
 {
@@ -164,11 +188,33 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 	fs_count(fs, FS_OP_FALLOCATE);
 	if (off < 0 || len <= 0)
 		return fs_reply_fail(req, FS_OP_FALLOCATE, -EINVAL, NULL);
+	rc = check_space(fs, mode, len);
+	if (rc < 0)
+		return fs_reply_fail(req, FS_OP_FALLOCATE, rc, NULL);
 	rc = ns_fallocate(fs->ns, ino, mode, (uint64_t)off, (uint64_t)len,
 			  &err);
 	if (rc < 0)
 		return fs_reply_fail(req, FS_OP_FALLOCATE, rc, &err);
 	fuse_reply_err(req, 0);
+}
+
+static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	struct lsmfs *fs = fs_of(req);
+	struct lsm_err err = { 0 };
+	uint64_t res;
+	int rc;
+
+	(void)fi;
+	fs_count(fs, FS_OP_LSEEK);
+	if (fs_is_ctl(ino) || off < 0)
+		return fs_reply_fail(req, FS_OP_LSEEK,
+				     off < 0 ? -ENXIO : -EINVAL, NULL);
+	rc = ns_seek(fs->ns, ino, (uint64_t)off, whence, &res, &err);
+	if (rc < 0)
+		return fs_reply_fail(req, FS_OP_LSEEK, rc, &err);
+	fuse_reply_lseek(req, (off_t)res);
 }
 
 void fs_ops_file(struct fuse_lowlevel_ops *ops)
@@ -181,4 +227,5 @@ void fs_ops_file(struct fuse_lowlevel_ops *ops)
 	ops->release = op_release;
 	ops->fsync = fs_op_fsync;
 	ops->fallocate = op_fallocate;
+	ops->lseek = op_lseek;
 }

@@ -41,6 +41,48 @@ static void reply_entry(fuse_req_t req, enum fs_op op, int rc,
 	fs_reply_entry(req, &e);
 }
 
+/* LOOKUP of "." and "..": only the kernel's file handle decoding sends
+ * them (FUSE_CAP_EXPORT_SUPPORT, for NFS export and overlayfs's
+ * index/nfs_export): "." of an inode number, ".." of a directory.  The
+ * reference is taken before the record is read, so an unlink between
+ * cannot reclaim what we hand out; an unlinked inode is stale. */
+static bool lookup_dot(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct lsmfs *fs = fs_of(req);
+	struct lsm_err err = { 0 };
+	struct fuse_entry_param e;
+	struct ns_attr a;
+	int rc;
+
+	if (strcmp(name, ".") != 0 && strcmp(name, "..") != 0)
+		return false;
+	if (strcmp(name, "..") == 0) {
+		rc = ns_getattr(fs->ns, ino, &a, &err);
+		if (rc == 0 && !S_ISDIR(a.in.mode))
+			rc = -ENOTDIR;
+		if (rc < 0) {
+			fs_reply_fail(req, FS_OP_LOOKUP, rc, &err);
+			return true;
+		}
+		ino = a.in.parent;
+	}
+	ns_open_ref(fs->ns, ino);
+	rc = ns_getattr(fs->ns, ino, &a, &err);
+	if (rc == 0 && a.in.nlink == 0)
+		rc = -ESTALE;
+	if (rc == -ENOENT)
+		rc = -ESTALE;
+	if (rc < 0) {
+		ns_close_ref(fs->ns, ino, NULL);
+		fs_reply_fail(req, FS_OP_LOOKUP, rc, &err);
+		return true;
+	}
+	fs_fill_entry(fs, &a, &e);
+	if (fuse_reply_entry(req, &e) != 0)
+		ns_close_ref(fs->ns, ino, NULL);
+	return true;
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct lsmfs *fs = fs_of(req);
@@ -50,7 +92,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int rc;
 
 	fs_count(fs, FS_OP_LOOKUP);
-	if (fs_ctl_lookup(req, parent, name))
+	if (fs_ctl_lookup(req, parent, name) || lookup_dot(req, parent, name))
 		return;
 	/* The reference is taken with the lookup, not after it: an unlink
 	 * in between would reclaim the inode we are about to hand out. */
@@ -184,11 +226,13 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_readlink(req, buf);
 }
 
-/* The caller's identity; the kernel already applied the umask. */
+/* The caller's identity and umask (applied by us where no default ACL
+ * is inherited: FUSE_CAP_DONT_MASK; applying it again where the kernel
+ * already did changes nothing). */
 static struct ns_cred cred_of(fuse_req_t req)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	struct ns_cred c = { ctx->uid, ctx->gid, 0 };
+	struct ns_cred c = { ctx->uid, ctx->gid, ctx->umask };
 
 	return c;
 }
@@ -277,19 +321,24 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct lsmfs *fs = fs_of(req);
 	struct lsm_err err = { 0 };
+	struct ns_cred c = cred_of(req);
 	unsigned nf = 0;
 	int rc;
 
 	fs_count(fs, FS_OP_RENAME);
 	if (fs_is_ctl(parent) || fs_is_ctl(newparent))
 		return fs_reply_fail(req, FS_OP_RENAME, -EPERM, NULL);
-	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE |
+				RENAME_WHITEOUT))
 		return fs_reply_fail(req, FS_OP_RENAME, -EINVAL, NULL);
 	if (flags & RENAME_NOREPLACE)
 		nf |= NS_RENAME_NOREPLACE;
 	if (flags & RENAME_EXCHANGE)
 		nf |= NS_RENAME_EXCHANGE;
-	rc = ns_rename(fs->ns, parent, name, newparent, newname, nf, &err);
+	if (flags & RENAME_WHITEOUT)
+		nf |= NS_RENAME_WHITEOUT;
+	rc = ns_rename2(fs->ns, parent, name, newparent, newname, nf, &c,
+			&err);
 	if (rc < 0)
 		return fs_reply_fail(req, FS_OP_RENAME, rc, &err);
 	fuse_reply_err(req, 0);

@@ -1,16 +1,21 @@
-/* ops_xattr.c - extended attributes.  Names in the "system." namespace
- * (POSIX ACLs) are refused with EOPNOTSUPP: the kernel checks modes
- * only, so storing an ACL it would not enforce would mislead. */
+/* ops_xattr.c - extended attributes.  POSIX ACLs (system.posix_acl_*)
+ * are stored when the kernel enforces them (FUSE_CAP_POSIX_ACL, fs->acl);
+ * other "system." names, and ACLs without that, are refused with
+ * EOPNOTSUPP: storing an ACL the kernel would not enforce would mislead. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
 
+#include "acl.h"
 #include "fs.h"
 
-static bool refused(const char *name)
+static bool refused(struct lsmfs *fs, const char *name)
 {
-	return strncmp(name, "system.", 7) == 0;
+	if (strncmp(name, "system.", 7) != 0)
+		return false;
+	return !fs->acl || (strcmp(name, ACL_XATTR_ACCESS) != 0 &&
+			    strcmp(name, ACL_XATTR_DEFAULT) != 0);
 }
 
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
@@ -24,7 +29,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	fs_count(fs, FS_OP_SETXATTR);
 	if (fs_is_ctl(ino))
 		return fs_reply_fail(req, FS_OP_SETXATTR, -EPERM, NULL);
-	if (refused(name))
+	if (refused(fs, name))
 		return fs_reply_fail(req, FS_OP_SETXATTR, -EOPNOTSUPP, NULL);
 	if (flags & XATTR_CREATE)
 		nf |= NS_XATTR_CREATE;
@@ -46,7 +51,7 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	int rc;
 
 	fs_count(fs, FS_OP_GETXATTR);
-	if (fs_is_ctl(ino) || refused(name))
+	if (fs_is_ctl(ino) || refused(fs, name))
 		return fs_reply_fail(req, FS_OP_GETXATTR,
 				     fs_is_ctl(ino) ? -ENODATA : -EOPNOTSUPP,
 				     NULL);
@@ -93,7 +98,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	fs_count(fs, FS_OP_REMOVEXATTR);
 	if (fs_is_ctl(ino))
 		return fs_reply_fail(req, FS_OP_REMOVEXATTR, -EPERM, NULL);
-	if (refused(name))
+	if (refused(fs, name))
 		return fs_reply_fail(req, FS_OP_REMOVEXATTR, -EOPNOTSUPP, NULL);
 	rc = ns_removexattr(fs->ns, ino, name, &err);
 	if (rc < 0)

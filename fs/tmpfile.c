@@ -1,0 +1,42 @@
+/* tmpfile.c - O_TMPFILE with libfuse 3.14, which predates FUSE_TMPFILE
+ * (it answers ENOSYS, and the kernel then fails every O_TMPFILE with
+ * EOPNOTSUPP).  The session reads requests through this reader, which
+ * hands a FUSE_TMPFILE request on as the FUSE_CREATE it is shaped like
+ * (the same fuse_create_in, the same entry + open reply); its name is
+ * the kernel's "/", which no create can carry, so op_create knows it.
+ * Needs requests read with read(2), not spliced: main.c's op_init keeps
+ * FUSE_CAP_SPLICE_READ off. */
+#include <errno.h>
+#include <linux/fuse.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "fs.h"
+
+static ssize_t tmpfile_read(int fd, void *buf, size_t len, void *userdata)
+{
+	ssize_t n = read(fd, buf, len);
+	struct fuse_in_header *h = buf;
+
+	(void)userdata;
+	if (n >= (ssize_t)sizeof(*h) && h->opcode == FUSE_TMPFILE)
+		h->opcode = FUSE_CREATE;
+	return n;
+}
+
+static ssize_t tmpfile_writev(int fd, struct iovec *iov, int count,
+			      void *userdata)
+{
+	(void)userdata;
+	return writev(fd, iov, count);
+}
+
+int fs_tmpfile_io(struct fuse_session *se)
+{
+	static const struct fuse_custom_io io = {
+		.read = tmpfile_read,
+		.writev = tmpfile_writev,
+	};
+
+	return fuse_session_custom_io(se, &io, fuse_session_fd(se));
+}
