@@ -369,6 +369,8 @@ int lr_enc_welcome(struct lr_buf *out, const struct lr_welcome *m)
 	lr_put_u64(out, m->last_seq);
 	put_history(out, m->history, m->nhistory);
 	put_str(out, m->why);
+	lr_put_u64(out, m->boot_bytes);
+	lr_put_u32(out, m->boot_files);
 	return buf_done(out);
 }
 
@@ -398,6 +400,8 @@ int lr_dec_welcome(const uint8_t *p, size_t n, struct lr_welcome *out,
 	m.last_seq = rd_u64(&r);
 	if (rd_history(&r, &m.history, &m.nhistory))
 		rd_str_dup(&r, LR_MAX_MSG, &m.why);
+	m.boot_bytes = rd_u64(&r);
+	m.boot_files = rd_u32(&r);
 	if (rd_end(&r) < 0) {
 		lr_welcome_free(&m);
 		return r.rc;

@@ -84,7 +84,9 @@ struct lr_hello {
 };
 
 /* WELCOME: u8 mode | u8[16] store_id | u64 generation | u64 last_seq |
- *          u32 nhistory | nhistory x (u64 gen, u64 start_seq) | str why */
+ *          u32 nhistory | nhistory x (u64 gen, u64 start_seq) | str why |
+ *          u64 boot_bytes | u32 boot_files  (what a bootstrap will send,
+ *          for progress; 0 when streaming) */
 enum lr_mode {
 	LR_MODE_STREAM = 0,    /* records from the replica's seq + 1 follow */
 	LR_MODE_BOOTSTRAP = 1, /* a bootstrap set follows (empty or stale) */
@@ -98,6 +100,8 @@ struct lr_welcome {
 	struct lr_history *history;
 	uint32_t nhistory;
 	char *why;                    /* human-readable reason, malloc'ed */
+	uint64_t boot_bytes;
+	uint32_t boot_files;
 };
 
 /* FILE_BEGIN: str name | u64 size | u32 crc | u8 reuse

@@ -102,6 +102,8 @@ static void test_welcome_round_trip(void **state)
 	m.history = hist;
 	m.nhistory = 2;
 	m.why = (char *)"diverged at seq 5000";
+	m.boot_bytes = UINT64_C(1) << 40;
+	m.boot_files = 77;
 	assert_int_equal(lr_enc_welcome(&b, &m), 0);
 	assert_int_equal(lr_dec_welcome(b.p, b.len, &d, NULL), 0);
 	assert_int_equal(d.mode, LR_MODE_REBUILD);
@@ -111,6 +113,8 @@ static void test_welcome_round_trip(void **state)
 	assert_int_equal(d.nhistory, 2);
 	assert_memory_equal(d.history, hist, 2 * sizeof(hist[0]));
 	assert_string_equal(d.why, m.why);
+	assert_true(d.boot_bytes == UINT64_C(1) << 40);
+	assert_int_equal(d.boot_files, 77);
 	lr_welcome_free(&d);
 	lr_buf_free(&b);
 }
