@@ -352,7 +352,8 @@ int lr_recv(struct lr_conn *c, enum lr_type *type, const uint8_t **payload,
 	c->st.bytes_received += LR_HEADER_BYTES + wlen;
 	c->st.payload_received += plen;
 	*type = (enum lr_type)h[3];
-	*payload = h[4] & LR_FLAG_ZLIB ? c->ibuf : c->rbuf;
+	*payload = !plen ? (const uint8_t *)"" :
+		   h[4] & LR_FLAG_ZLIB ? c->ibuf : c->rbuf;
 	*len = plen;
 	return 0;
 }

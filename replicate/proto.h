@@ -204,8 +204,10 @@ struct lr_conn_stats {
 	uint64_t payload_sent, payload_received; /* before compression */
 };
 
+/* A connection: one thread may lr_send while another lr_recv's (e.g. a
+ * sender reading ACKs); no more than one of each at a time. */
 struct lr_conn;
-/* Takes ownership of T (freed by lr_conn_free). */
+/* Takes ownership of T (freed by lr_conn_free, or here on failure). */
 int lr_conn_new(struct lr_transport *t, struct lr_conn **out);
 void lr_conn_free(struct lr_conn *c);
 /* Compress payloads of at least 512 bytes with zlib (level 1) when it

@@ -28,7 +28,10 @@ struct lr_secure {
 	ss_state tx, rx;
 	uint8_t *plain;          /* decrypted, not yet read */
 	size_t p_off, p_len;
-	uint8_t *cbuf;           /* 4 + LR_SECURE_MAX_CIPHER */
+	uint8_t *cbuf;           /* 4 + LR_SECURE_MAX_CIPHER, incoming */
+	uint8_t *wbuf;           /* the same, outgoing (a reader and a
+	                          * writer may run in two threads) */
+	size_t c_have;           /* bytes of the next message in cbuf */
 	int broken;              /* sticky error of the incoming stream */
 	bool eof;                /* the peer sent its final message */
 };
@@ -45,6 +48,7 @@ void lr_secure_free(struct lr_secure *s)
 	sodium_memzero(s, offsetof(struct lr_secure, plain));
 	free(s->plain);
 	free(s->cbuf);
+	free(s->wbuf);
 	free(s);
 }
 
@@ -56,27 +60,40 @@ static void put_le32(uint8_t *p, uint32_t v)
 
 /* ---- the stream ---- */
 
-/* Reads and decrypts one message into s->plain: 1, 0 at EOF, or < 0. */
+/* Reads and decrypts one message into s->plain: 1, 0 at EOF, or < 0.
+ * A timeout keeps what arrived of the message (c_have) for the next
+ * call, so waiting is never lossy. */
 static int secure_fill(struct lr_transport *t, int timeout_ms)
 {
 	struct lr_secure *s = t->sec;
 	unsigned long long plen;
 	unsigned char tag;
-	uint32_t clen;
-	ssize_t r;
+	uint32_t clen = 0;
 
 	if (s->eof)
 		return 0;
-	r = lr_raw_read(t, s->cbuf, 4, timeout_ms);
-	if (r < 4)
-		return r < 0 ? (int)r : 0;
-	clen = (uint32_t)s->cbuf[0] | (uint32_t)s->cbuf[1] << 8 |
-	       (uint32_t)s->cbuf[2] << 16 | (uint32_t)s->cbuf[3] << 24;
-	if (clen < ABYTES || clen > LR_SECURE_MAX_CIPHER)
-		return s->broken = -EPROTO;
-	r = lr_raw_read(t, s->cbuf + 4, clen, timeout_ms);
-	if (r < (ssize_t)clen)
-		return r < 0 ? (int)r : 0;
+	for (;;) {
+		size_t need = 4;
+		ssize_t r;
+
+		if (s->c_have >= 4) {
+			clen = (uint32_t)s->cbuf[0] |
+			       (uint32_t)s->cbuf[1] << 8 |
+			       (uint32_t)s->cbuf[2] << 16 |
+			       (uint32_t)s->cbuf[3] << 24;
+			if (clen < ABYTES || clen > LR_SECURE_MAX_CIPHER)
+				return s->broken = -EPROTO;
+			need = 4 + (size_t)clen;
+		}
+		if (s->c_have == need && need > 4)
+			break;
+		r = lr_raw_read_some(t, s->cbuf + s->c_have, need - s->c_have,
+				     timeout_ms);
+		if (r <= 0)
+			return (int)r; /* 0: EOF (maybe inside a message) */
+		s->c_have += (size_t)r;
+	}
+	s->c_have = 0;
 	if (crypto_secretstream_xchacha20poly1305_pull(
 		    &s->rx, s->plain, &plen, &tag, s->cbuf + 4, clen, NULL,
 		    0) != 0)
@@ -127,10 +144,10 @@ int lr_secure_write(struct lr_transport *t, const void *p, size_t n)
 		int rc;
 
 		crypto_secretstream_xchacha20poly1305_push(
-			&s->tx, s->cbuf + 4, NULL, src, k, NULL, 0,
+			&s->tx, s->wbuf + 4, NULL, src, k, NULL, 0,
 			crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
-		put_le32(s->cbuf, (uint32_t)(k + ABYTES));
-		rc = lr_raw_write(t, s->cbuf, 4 + k + ABYTES);
+		put_le32(s->wbuf, (uint32_t)(k + ABYTES));
+		rc = lr_raw_write(t, s->wbuf, 4 + k + ABYTES);
 		if (rc < 0)
 			return rc;
 		src += k;
@@ -328,7 +345,8 @@ static int secure_alloc(struct lr_transport *t)
 	t->sec = s;
 	s->plain = malloc(LR_SECURE_CHUNK);
 	s->cbuf = malloc(4 + LR_SECURE_MAX_CIPHER);
-	return s->plain && s->cbuf ? 0 : -ENOMEM;
+	s->wbuf = malloc(4 + LR_SECURE_MAX_CIPHER);
+	return s->plain && s->cbuf && s->wbuf ? 0 : -ENOMEM;
 }
 
 int lr_transport_secure(int fd, bool dialer, char role, const char *context,

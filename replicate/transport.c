@@ -86,37 +86,48 @@ static ssize_t read_some(int fd, void *p, size_t n, int timeout_ms)
 	}
 }
 
+ssize_t lr_raw_read_some(struct lr_transport *t, void *p, size_t n,
+			 int timeout_ms)
+{
+	size_t have = t->raw_len - t->raw_off;
+
+	if (!n)
+		return 0;
+	if (have) {
+		size_t k = have < n ? have : n;
+
+		memcpy(p, t->raw + t->raw_off, k);
+		t->raw_off += k;
+		return (ssize_t)k;
+	}
+	if (n >= RAW_BUF)
+		return read_some(t->rfd, p, n, timeout_ms);
+	if (!t->raw && !(t->raw = malloc(RAW_BUF)))
+		return -ENOMEM;
+	{
+		ssize_t r = read_some(t->rfd, t->raw, RAW_BUF, timeout_ms);
+
+		if (r <= 0)
+			return r;
+		t->raw_off = 0;
+		t->raw_len = (size_t)r;
+	}
+	return lr_raw_read_some(t, p, n, timeout_ms);
+}
+
 ssize_t lr_raw_read(struct lr_transport *t, void *p, size_t n, int timeout_ms)
 {
 	uint8_t *dst = p;
 	size_t got = 0;
 
 	while (got < n) {
-		size_t have = t->raw_len - t->raw_off;
-		ssize_t r;
+		ssize_t r = lr_raw_read_some(t, dst + got, n - got, timeout_ms);
 
-		if (have) {
-			size_t k = have < n - got ? have : n - got;
-
-			memcpy(dst + got, t->raw + t->raw_off, k);
-			t->raw_off += k;
-			got += k;
-			continue;
-		}
-		if (n - got >= RAW_BUF) { /* large: straight into P */
-			r = read_some(t->rfd, dst + got, n - got, timeout_ms);
-			if (r <= 0)
-				return r < 0 ? r : (ssize_t)got;
-			got += (size_t)r;
-			continue;
-		}
-		if (!t->raw && !(t->raw = malloc(RAW_BUF)))
-			return -ENOMEM;
-		r = read_some(t->rfd, t->raw, RAW_BUF, timeout_ms);
-		if (r <= 0)
-			return r < 0 ? r : (ssize_t)got;
-		t->raw_off = 0;
-		t->raw_len = (size_t)r;
+		if (r < 0)
+			return r;
+		if (r == 0)
+			break;
+		got += (size_t)r;
 	}
 	return (ssize_t)got;
 }

@@ -47,11 +47,17 @@ int lr_transport_secure(int fd, bool dialer, char role, const char *context,
 int lr_psk_load(const char *path, uint8_t psk[32], struct lsm_err *err);
 
 /* Reads exactly N bytes (or fewer at EOF: returns the count), waiting at
- * most TIMEOUT_MS per call (-1 forever).  Negative errno on error. */
+ * most TIMEOUT_MS per call (-1 forever).  Negative errno on error.
+ * TIMEOUT_MS bounds each wait for data, so a read that keeps progressing
+ * does not time out; bytes read before a -ETIMEDOUT are lost (wait for
+ * one byte to wait safely: lr_recv does).  The secure transport keeps a
+ * partly received message across timeouts.  After -EBADMSG (a damaged
+ * message) or -EPROTO the secure transport returns that error forever. */
 ssize_t lr_transport_read(struct lr_transport *t, void *p, size_t n,
 			  int timeout_ms);
 /* Writes all N bytes.  0 or negative errno. */
 int lr_transport_write(struct lr_transport *t, const void *p, size_t n);
+/* One thread may read while another writes; no more than one of each. */
 int lr_transport_fd_of(const struct lr_transport *t); /* for poll() */
 bool lr_transport_pending(const struct lr_transport *t); /* buffered */
 void lr_transport_free(struct lr_transport *t); /* accepts NULL */

@@ -16,6 +16,10 @@ struct lr_transport {
 	struct lr_secure *sec;   /* NULL: plain */
 };
 
+/* Up to N raw bytes (at least 1) from rfd, through the read-ahead: the
+ * count, 0 at EOF, or a negative errno (-ETIMEDOUT; nothing consumed). */
+ssize_t lr_raw_read_some(struct lr_transport *t, void *p, size_t n,
+			 int timeout_ms);
 /* Raw bytes from rfd (through the read-ahead), as lr_transport_read. */
 ssize_t lr_raw_read(struct lr_transport *t, void *p, size_t n, int timeout_ms);
 /* All N bytes to wfd (no SIGPIPE on a socket): 0, -ECONNRESET when the

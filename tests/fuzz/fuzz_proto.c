@@ -205,7 +205,8 @@ static void check_name(const uint8_t *p, size_t n)
 	char name[128];
 	size_t k = n < sizeof(name) - 1 ? n : sizeof(name) - 1;
 
-	memcpy(name, p, k);
+	if (k)
+		memcpy(name, p, k);
 	name[k] = 0;
 	if (lr_name_ok(name)) {
 		FUZZ_CHECK(strlen(name) <= LR_MAX_NAME);

@@ -574,7 +574,8 @@ static size_t make_frame(uint8_t *out, uint8_t type, uint8_t flags,
 	if (len)
 		crc = crc32(crc, payload, len);
 	put_u32_at(out + 12, (uint32_t)crc);
-	memcpy(out + 16, payload, len);
+	if (len)
+		memcpy(out + 16, payload, len);
 	return 16 + len;
 }
 
@@ -839,44 +840,47 @@ static void test_compressed_small_not(void **state)
 
 struct bomb {
 	int fd;
-	size_t inflated;
+	uint8_t *z;       /* the compressed payload */
+	size_t zlen;
 };
 
-/* Writes a ZLIB frame whose payload inflates to B->inflated zeros. */
-static void *bomb_writer(void *arg)
+/* A zlib stream of N zeros (prepared before the receiver waits, so that
+ * a loaded machine cannot turn the test into a timeout). */
+static void bomb_make(struct bomb *b, size_t n)
 {
-	struct bomb *b = arg;
 	static uint8_t zeros[65536];
-	uint8_t *z = malloc(1 << 20), hdr[16];
 	z_stream s = { 0 };
-	size_t left = b->inflated;
-	uLong crc;
 
-	deflateInit(&s, 9);
-	s.next_out = z;
+	b->z = malloc(1 << 20);
+	assert_non_null(b->z);
+	assert_int_equal(deflateInit(&s, 9), Z_OK);
+	s.next_out = b->z;
 	s.avail_out = 1 << 20;
-	while (left) {
-		size_t k = left < sizeof(zeros) ? left : sizeof(zeros);
+	while (n) {
+		size_t k = n < sizeof(zeros) ? n : sizeof(zeros);
 
 		s.next_in = zeros;
 		s.avail_in = (uInt)k;
-		deflate(&s, Z_NO_FLUSH);
-		left -= k;
+		assert_int_equal(deflate(&s, Z_NO_FLUSH), Z_OK);
+		n -= k;
 	}
-	deflate(&s, Z_FINISH);
+	assert_int_equal(deflate(&s, Z_FINISH), Z_STREAM_END);
+	b->zlen = s.total_out;
 	deflateEnd(&s);
-	memset(hdr, 0, sizeof(hdr));
-	hdr[0] = 'L';
-	hdr[1] = 'R';
-	hdr[2] = LR_VERSION;
-	hdr[3] = LR_RECORDS;
-	hdr[4] = LR_FLAG_ZLIB;
-	put_u32_at(hdr + 8, (uint32_t)s.total_out);
-	crc = crc32(crc32(0, hdr, 12), z, (uInt)s.total_out);
+}
+
+/* Writes a ZLIB frame around the bomb. */
+static void *bomb_writer(void *arg)
+{
+	struct bomb *b = arg;
+	uint8_t hdr[16] = { 'L', 'R', LR_VERSION, LR_RECORDS, LR_FLAG_ZLIB };
+	uLong crc;
+
+	put_u32_at(hdr + 8, (uint32_t)b->zlen);
+	crc = crc32(crc32(0, hdr, 12), b->z, (uInt)b->zlen);
 	put_u32_at(hdr + 12, (uint32_t)crc);
 	if (write(b->fd, hdr, 16) == 16)
-		(void)!write(b->fd, z, s.total_out);
-	free(z);
+		(void)!write(b->fd, b->z, b->zlen);
 	return NULL;
 }
 
@@ -893,11 +897,12 @@ static void test_compression_bomb_and_garbage(void **state)
 	/* inflates one byte past the limit */
 	pair_open(&p);
 	b.fd = p.raw;
-	b.inflated = LR_MAX_PAYLOAD + 1u;
+	bomb_make(&b, LR_MAX_PAYLOAD + 1u);
 	assert_int_equal(pthread_create(&th, NULL, bomb_writer, &b), 0);
 	assert_int_equal(recv_one(p.c, &err), -EPROTO);
 	assert_non_null(strstr(err.msg, "past the limit"));
 	pthread_join(th, NULL);
+	free(b.z);
 	pair_close(&p);
 
 	/* not zlib at all */

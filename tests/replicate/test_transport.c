@@ -84,6 +84,7 @@ static void sides_free(struct side *a, struct side *b)
 struct relay {
 	int a, b;          /* a: the dialer's peer end, b: the listener's */
 	long flip_at;      /* byte of the a->b stream to flip, -1: none */
+	long pause_at;     /* a->b stream: pause 300 ms before it, 0: none */
 	uint8_t *seen;     /* a->b bytes, up to seen_cap */
 	size_t seen_len, seen_cap;
 };
@@ -103,6 +104,17 @@ static bool relay_move(struct relay *r, int from, int to, bool forward,
 			buf[i] ^= 0x01;
 		if (r->seen_len < r->seen_cap)
 			r->seen[r->seen_len++] = buf[i];
+	}
+	if (forward && r->pause_at > 0 && (size_t)r->pause_at > *count &&
+	    (size_t)r->pause_at < *count + (size_t)n) {
+		size_t k = (size_t)r->pause_at - *count;
+
+		if (send(to, buf, k, MSG_NOSIGNAL) != (ssize_t)k)
+			return false;
+		usleep(300 * 1000);
+		*count += k;
+		return send(to, buf + k, (size_t)n - k, MSG_NOSIGNAL) ==
+		       n - (ssize_t)k;
 	}
 	*count += (size_t)n;
 	return send(to, buf, (size_t)n, MSG_NOSIGNAL) == n;
@@ -349,17 +361,23 @@ struct mitm {
 	uint8_t seen[1 << 16];
 };
 
-static void mitm_start(struct mitm *m, long flip_at)
+static void mitm_start_pause(struct mitm *m, long flip_at, long pause_at)
 {
 	int d[2], l[2];
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, d), 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, l), 0);
 	m->r = (struct relay){ .a = d[1], .b = l[1], .flip_at = flip_at,
-			       .seen = m->seen, .seen_cap = sizeof(m->seen) };
+			       .pause_at = pause_at, .seen = m->seen,
+			       .seen_cap = sizeof(m->seen) };
 	assert_int_equal(pthread_create(&m->th, NULL, relay_run, &m->r), 0);
 	sides_init(&m->a, &m->b, d[0], l[0]);
 	handshake(&m->a, &m->b);
+}
+
+static void mitm_start(struct mitm *m, long flip_at)
+{
+	mitm_start_pause(m, flip_at, 0);
 }
 
 static void mitm_stop(struct mitm *m)
@@ -421,6 +439,58 @@ static void test_ciphertext_hides_and_tamper_fails(void **state)
 	free(m);
 }
 
+/* A message that arrives in two parts with a pause between them longer
+ * than the reader's timeout: -ETIMEDOUT, then the whole message (the
+ * part that came first is kept).  Pauses inside the length prefix and
+ * inside the ciphertext. */
+static void test_secure_timeout_keeps_partial(void **state)
+{
+	static const char text[] = "a message split by a slow network";
+	struct mitm *m = calloc(1, sizeof(*m));
+	struct lr_conn *c;
+	char got[sizeof(text)];
+	long at[] = { HS_BYTES + 2, HS_BYTES + 4 + 10 };
+
+	(void)state;
+	assert_non_null(m);
+	for (int i = 0; i < 2; i++) {
+		mitm_start_pause(m, -1, at[i]);
+		assert_int_equal(m->b.rc, 0);
+		assert_int_equal(lr_transport_write(m->a.t, text, sizeof(text)),
+				 0);
+		assert_int_equal(lr_transport_read(m->b.t, got, 1, 50),
+				 -ETIMEDOUT);
+		assert_int_equal(lr_transport_read(m->b.t, got, sizeof(got),
+						   2000),
+				 (ssize_t)sizeof(got));
+		assert_string_equal(got, text);
+		mitm_stop(m);
+	}
+	/* the same through lr_recv: an idle timeout, then the frame */
+	mitm_start_pause(m, -1, HS_BYTES + 2);
+	assert_int_equal(lr_conn_new(m->b.t, &c), 0);
+	m->b.t = NULL;
+	{
+		struct lr_conn *ca;
+		const uint8_t *pl;
+		enum lr_type type;
+		size_t len;
+
+		assert_int_equal(lr_conn_new(m->a.t, &ca), 0);
+		m->a.t = NULL;
+		assert_int_equal(lr_send(ca, LR_ACK, text, 20, NULL), 0);
+		assert_int_equal(lr_recv(c, &type, &pl, &len, 50, NULL),
+				 -ETIMEDOUT);
+		assert_int_equal(lr_recv(c, &type, &pl, &len, 2000, NULL), 0);
+		assert_int_equal(type, LR_ACK);
+		assert_memory_equal(pl, text, 20);
+		lr_conn_free(ca);
+	}
+	lr_conn_free(c);
+	mitm_stop(m);
+	free(m);
+}
+
 /* Frames (proto.h) over the secure transport, compressed and not. */
 static void test_frames_over_secure(void **state)
 {
@@ -464,6 +534,94 @@ static void test_frames_over_secure(void **state)
 			 -ECONNRESET);
 	lr_conn_free(cb);
 	free(big);
+}
+
+/* A sender thread and an ACK reader share one connection, as a primary
+ * does; the replica answers every frame. */
+#define DUPLEX_FRAMES 300
+
+struct duplex {
+	struct lr_conn *c;
+	int rc;
+};
+
+static void *duplex_sender(void *arg)
+{
+	struct duplex *d = arg;
+	uint8_t rec[10000];
+
+	for (uint32_t i = 0; i < DUPLEX_FRAMES && !d->rc; i++) {
+		memset(rec, (int)(i & 0xff), sizeof(rec));
+		memcpy(rec, &i, sizeof(i));
+		d->rc = lr_send(d->c, LR_RECORDS, rec, sizeof(rec), NULL);
+	}
+	return NULL;
+}
+
+static void *duplex_replica(void *arg)
+{
+	struct duplex *d = arg;
+
+	for (uint32_t i = 0; i < DUPLEX_FRAMES && !d->rc; i++) {
+		const uint8_t *pl;
+		enum lr_type type;
+		size_t len;
+		uint32_t got;
+
+		d->rc = lr_recv(d->c, &type, &pl, &len, 5000, NULL);
+		if (d->rc)
+			break;
+		memcpy(&got, pl, sizeof(got));
+		if (type != LR_RECORDS || len != 10000 || got != i ||
+		    pl[9999] != (uint8_t)i) {
+			d->rc = -EBADMSG;
+			break;
+		}
+		d->rc = lr_send(d->c, LR_ACK, &got, sizeof(got), NULL);
+	}
+	return NULL;
+}
+
+static void test_full_duplex_secure(void **state)
+{
+	struct duplex snd = { 0 }, rep = { 0 };
+	struct side a, b;
+	pthread_t t1, t2;
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	sides_init(&a, &b, sv[0], sv[1]);
+	handshake(&a, &b);
+	assert_int_equal(a.rc, 0);
+	assert_int_equal(b.rc, 0);
+	assert_int_equal(lr_conn_new(a.t, &snd.c), 0);
+	assert_int_equal(lr_conn_new(b.t, &rep.c), 0);
+	lr_conn_set_compress(snd.c, true);
+	assert_int_equal(pthread_create(&t1, NULL, duplex_sender, &snd), 0);
+	assert_int_equal(pthread_create(&t2, NULL, duplex_replica, &rep), 0);
+	for (uint32_t i = 0; i < DUPLEX_FRAMES; i++) {
+		const uint8_t *pl;
+		enum lr_type type;
+		size_t len;
+		uint32_t got;
+
+		assert_int_equal(lr_recv(snd.c, &type, &pl, &len, 5000, NULL),
+				 0);
+		assert_int_equal(type, LR_ACK);
+		assert_int_equal(len, 4);
+		memcpy(&got, pl, 4);
+		assert_int_equal(got, i);
+	}
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	assert_int_equal(snd.rc, 0);
+	assert_int_equal(rep.rc, 0);
+	assert_int_equal(lr_conn_stats(snd.c)->frames_sent, DUPLEX_FRAMES);
+	assert_int_equal(lr_conn_stats(rep.c)->payload_received,
+			 DUPLEX_FRAMES * 10000);
+	lr_conn_free(snd.c);
+	lr_conn_free(rep.c);
 }
 
 static void test_plain_fd_transport(void **state)
@@ -546,7 +704,9 @@ int main(void)
 		cmocka_unit_test(test_reflection),
 		cmocka_unit_test(test_silence_and_strangers),
 		cmocka_unit_test(test_ciphertext_hides_and_tamper_fails),
+		cmocka_unit_test(test_secure_timeout_keeps_partial),
 		cmocka_unit_test(test_frames_over_secure),
+		cmocka_unit_test(test_full_duplex_secure),
 		cmocka_unit_test(test_plain_fd_transport),
 		cmocka_unit_test_setup_teardown(test_psk_load, tdir_setup,
 						tdir_teardown),
