@@ -42,6 +42,7 @@ struct cli {
 	struct repl_opts o;
 	const char *rsh, *remote_path, *key_path, *listen, *pid_file;
 	const char *log_target, *log_level;
+	const char *name;     /* --listen: the label replicas must name */
 	bool daemonize, server, server_sender, server_receiver;
 	const char *src, *dest;
 	uint8_t psk[32];
@@ -74,6 +75,9 @@ static void usage(FILE *f)
 	      "                      127.0.0.1, port " DEFAULT_PORT ")\n"
 	      "  --key FILE          shared secret for TCP (mode 0600 or\n"
 	      "                      stricter, at least 32 bytes)\n"
+	      "  --name LABEL        with --listen: the label replicas must\n"
+	      "                      give (lsmfs://HOST:PORT/LABEL); it is\n"
+	      "                      bound into the key proofs [empty]\n"
 	      "  --daemon            run in the background (logs to syslog\n"
 	      "                      unless --log says otherwise)\n"
 	      "  --pid-file FILE     write the daemon's pid there\n"
@@ -86,7 +90,7 @@ static void usage(FILE *f)
 enum {
 	OPT_ONCE = 256, OPT_PROGRESS, OPT_UNSYNCED, OPT_REMOTE_PATH,
 	OPT_LISTEN, OPT_KEY, OPT_DAEMON, OPT_PID_FILE, OPT_LOG, OPT_LOG_LEVEL,
-	OPT_STATS, OPT_SERVER, OPT_SENDER, OPT_RECEIVER, OPT_IDLE,
+	OPT_STATS, OPT_SERVER, OPT_SENDER, OPT_RECEIVER, OPT_IDLE, OPT_NAME,
 };
 
 static int parse(int argc, char **argv, struct cli *c)
@@ -109,6 +113,7 @@ static int parse(int argc, char **argv, struct cli *c)
 		{ "sender", no_argument, NULL, OPT_SENDER },
 		{ "receiver", no_argument, NULL, OPT_RECEIVER },
 		{ "idle-ms", required_argument, NULL, OPT_IDLE },
+		{ "name", required_argument, NULL, OPT_NAME },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -137,6 +142,7 @@ static int parse(int argc, char **argv, struct cli *c)
 		case OPT_SENDER: c->server_sender = true; break;
 		case OPT_RECEIVER: c->server_receiver = true; break;
 		case OPT_IDLE: c->o.idle_ms = atoi(optarg); break;
+		case OPT_NAME: c->name = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V':
 			printf("lsmfs-replicate %s (liblsm %s, protocol %d)\n",
@@ -316,6 +322,13 @@ static int tcp_connect(const char *hostport, struct lsm_err *err)
 	return fd;
 }
 
+/* The handshake context both ends bind into their proofs: the label of
+ * the served store, so that one key cannot be replayed to another. */
+static void context_of(const char *label, char *out, size_t cap)
+{
+	snprintf(out, cap, "lsmfs-replicate/%s", label ? label : "");
+}
+
 /* ---- one session ---- */
 
 static int conn_over(int rfd, int wfd, struct lr_conn **out,
@@ -390,11 +403,14 @@ static int session(struct cli *c, struct lsm_err *err)
 		rc = lr_psk_load(c->key_path, psk, err);
 		if (rc < 0)
 			return rc;
+		char ctx[512];
+
+		context_of(sdir[0] == '/' ? sdir + 1 : sdir, ctx, sizeof(ctx));
 		fd = tcp_connect(shost, err);
 		if (fd < 0)
 			return fd;
-		rc = lr_transport_secure(fd, true, 'R', "lsmfs-replicate", psk,
-					 10000, &t, err);
+		rc = lr_transport_secure(fd, true, 'R', ctx, psk, 10000, &t,
+					 err);
 		if (rc == 0 && (rc = lr_conn_new(t, &conn)) < 0)
 			lr_transport_free(t);
 		if (rc == 0)
@@ -465,9 +481,12 @@ static void *serve_client(void *arg)
 	struct repl_opts o = cl->c->o;
 	int rc;
 
+	char ctx[512];
+
 	auth_throttle(false);
-	rc = lr_transport_secure(cl->fd, false, 'R', "lsmfs-replicate",
-				 cl->c->psk, 10000, &t, &err);
+	context_of(cl->c->name, ctx, sizeof(ctx));
+	rc = lr_transport_secure(cl->fd, false, 'R', ctx, cl->c->psk, 10000,
+				 &t, &err);
 	if (rc < 0) {
 		rlog(RLOG_WARN, "listen", "%s: refused: %s", cl->peer, err.msg);
 		auth_throttle(true);

@@ -56,20 +56,25 @@ chmod 600 "$T/key"
 head -c 48 /dev/urandom >"$T/wrong"
 chmod 600 "$T/wrong"
 port=$((20000 + RANDOM % 20000))
-start_repl d --listen "127.0.0.1:$port" --key "$T/key" "$P"
+start_repl d --listen "127.0.0.1:$port" --key "$T/key" --name store1 "$P"
 sleep 0.5
 echo "over tcp" >"$MP/tcp"
-"$REPL" --once --key "$T/key" "lsmfs://127.0.0.1:$port" "$T/rt" \
+"$REPL" --once --key "$T/key" "lsmfs://127.0.0.1:$port/store1" "$T/rt" \
 	2>"$T/tcp.log" || fail "TCP replication failed: $(tail -3 "$T/tcp.log")"
 "$LSMFS_CTL" get "$T/rt" tcp | grep -q "over tcp" || fail "TCP replica lacks data"
-if "$REPL" --once --key "$T/wrong" "lsmfs://127.0.0.1:$port" "$T/rw" \
+if "$REPL" --once --key "$T/wrong" "lsmfs://127.0.0.1:$port/store1" "$T/rw" \
 	2>"$T/wrongkey.log"; then
 	fail "a wrong key was accepted"
+fi
+# the right key for another label (store) is refused too
+if "$REPL" --once --key "$T/key" "lsmfs://127.0.0.1:$port/other" "$T/rw" \
+	2>"$T/wronglabel.log"; then
+	fail "a key was accepted for another label"
 fi
 grep -q "refused" "$T/d.log" || fail "the daemon did not log the refused key"
 [ ! -f "$T/rw/CURRENT" ] || fail "a wrong key got data"
 chmod 644 "$T/wrong"
-if "$REPL" --once --key "$T/wrong" "lsmfs://127.0.0.1:$port" "$T/rw" \
+if "$REPL" --once --key "$T/wrong" "lsmfs://127.0.0.1:$port/store1" "$T/rw" \
 	2>"$T/perm.log"; then
 	fail "a key file others can read was used"
 fi
