@@ -490,32 +490,148 @@ int lr_dec_boot_end(const uint8_t *p, size_t n, uint64_t *seq,
 
 /* ---- RECORDS, ACK, HEARTBEAT ---- */
 
+#define RECORDS_HEADER 20
+
+static uint64_t le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static void set_le(uint8_t *p, uint64_t v, int bytes)
+{
+	for (int i = 0; i < bytes; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+void lr_records_start(struct lr_buf *out)
+{
+	static const uint8_t zero[RECORDS_HEADER];
+
+	buf_clear(out);
+	lr_put_bytes(out, zero, sizeof(zero));
+}
+
+uint32_t lr_records_n(const struct lr_buf *out)
+{
+	return out->len >= RECORDS_HEADER && !out->oom ? le32(out->p + 16) : 0;
+}
+
+int lr_records_add(struct lr_buf *out, const void *batch, uint32_t len)
+{
+	uint32_t n = lr_records_n(out);
+
+	if (out->len < RECORDS_HEADER || n >= LR_MAX_RECORDS || len < 12 ||
+	    out->len + 4 + (size_t)len > LR_MAX_PAYLOAD)
+		return -EINVAL;
+	lr_put_blob(out, batch, len);
+	if (out->oom)
+		return -ENOMEM;
+	set_le(out->p + 16, n + 1, 4);
+	return 0;
+}
+
+int lr_records_finish(struct lr_buf *out, uint64_t primary_last_seq,
+		      uint64_t commit_ns)
+{
+	if (out->oom)
+		return -ENOMEM;
+	if (out->len < RECORDS_HEADER || lr_records_n(out) == 0)
+		return -EINVAL;
+	set_le(out->p, primary_last_seq, 8);
+	set_le(out->p + 8, commit_ns, 8);
+	return 0;
+}
+
 int lr_enc_record(struct lr_buf *out, const struct lr_record *m)
 {
-	buf_clear(out);
-	lr_put_u64(out, m->seq);
-	lr_put_u32(out, m->count);
-	lr_put_u64(out, m->primary_last_seq);
-	lr_put_u64(out, m->commit_ns);
-	lr_put_blob(out, m->batch, m->len);
-	return buf_done(out);
+	int rc;
+
+	lr_records_start(out);
+	rc = lr_records_add(out, m->batch, m->len);
+	return rc < 0 ? rc : lr_records_finish(out, m->primary_last_seq,
+					       m->commit_ns);
+}
+
+int lr_dec_records(const uint8_t *p, size_t n, struct lr_records *out,
+		   struct lsm_err *err)
+{
+	struct lr_records m = { 0 };
+	uint64_t next = 1; /* the smallest sequence the next batch may have */
+	struct rd r;
+
+	rd_init(&r, p, n, "RECORDS", err);
+	m.primary_last_seq = rd_u64(&r);
+	m.commit_ns = rd_u64(&r);
+	m.n = rd_u32(&r);
+	if (!r.rc && (m.n == 0 || m.n > LR_MAX_RECORDS))
+		rd_fail(&r, "record count out of range");
+	m.p = p + (r.rc ? 0 : r.off);
+	for (uint32_t i = 0; !r.rc && i < m.n; i++) {
+		const uint8_t *b;
+		uint32_t len;
+		uint64_t seq;
+		uint32_t count;
+
+		if (!rd_blob(&r, LR_MAX_PAYLOAD, &b, &len))
+			break;
+		if (len < 12) {
+			rd_fail(&r, "a batch shorter than its header");
+			break;
+		}
+		seq = le64(b);
+		count = le32(b + 8);
+		if (count == 0 || seq < next || seq > UINT64_MAX / 2) {
+			rd_fail(&r, "batch sequence numbers out of order");
+			break;
+		}
+		next = seq + count;
+	}
+	if (rd_end(&r) < 0)
+		return r.rc;
+	m.end = p + n;
+	*out = m;
+	return 0;
+}
+
+bool lr_records_next(struct lr_records *m, struct lr_record *r)
+{
+	uint32_t len;
+
+	if (!m->p || m->end - m->p < 4)
+		return false;
+	len = le32(m->p);
+	r->batch = m->p + 4;
+	r->len = len;
+	r->seq = le64(r->batch);
+	r->count = le32(r->batch + 8);
+	r->primary_last_seq = m->primary_last_seq;
+	r->commit_ns = m->commit_ns;
+	m->p += 4 + (size_t)len;
+	return true;
 }
 
 int lr_dec_record(const uint8_t *p, size_t n, struct lr_record *out,
 		  struct lsm_err *err)
 {
-	struct lr_record m = { 0 };
-	struct rd r;
+	struct lr_records m;
+	int rc = lr_dec_records(p, n, &m, err);
 
-	rd_init(&r, p, n, "RECORDS", err);
-	m.seq = rd_u64(&r);
-	m.count = rd_u32(&r);
-	m.primary_last_seq = rd_u64(&r);
-	m.commit_ns = rd_u64(&r);
-	rd_blob(&r, LR_MAX_PAYLOAD, &m.batch, &m.len);
-	if (rd_end(&r) < 0)
-		return r.rc;
-	*out = m;
+	if (rc < 0)
+		return rc;
+	if (m.n != 1)
+		return lsm_err_set(err, -EPROTO, "RECORDS: %u records, one "
+				   "expected", m.n);
+	lr_records_next(&m, out);
 	return 0;
 }
 

@@ -119,15 +119,27 @@ struct lr_file_data {
 	uint32_t len;
 };
 /* FILE_END: (empty).  BOOT_END: u64 seq (the set's last sequence) */
-/* RECORDS: u64 seq | u32 count | u64 primary_last_seq | u64 commit_ns |
- *          blob batch (borrowed) */
+/* RECORDS: u64 primary_last_seq | u64 commit_ns | u32 n | n x blob batch
+ *   n log records (1 .. LR_MAX_RECORDS), each a write batch as the log holds
+ *   it (lsm_log_scan): at least 12 bytes, u64le sequence of its first
+ *   operation (>= 1), u32le operation count (>= 1); each one's sequence
+ *   lies past the previous one's last (seq + count - 1).  4 bytes of length
+ *   per record, so the wire carries no more than the log (whose records
+ *   take an 8-byte header).  Build one with lr_records_start/add/finish,
+ *   read it with lr_dec_records and lr_records_next. */
+#define LR_MAX_RECORDS 65536
 struct lr_record {
-	uint64_t seq;
-	uint32_t count;
-	uint64_t primary_last_seq;
-	uint64_t commit_ns;  /* sender's CLOCK_REALTIME when it read it */
-	const uint8_t *batch;
+	uint64_t seq;               /* from the batch */
+	uint32_t count;             /* from the batch */
+	uint64_t primary_last_seq;  /* the message's */
+	uint64_t commit_ns;         /* sender's CLOCK_REALTIME when it read it */
+	const uint8_t *batch;       /* borrowed */
 	uint32_t len;
+};
+struct lr_records {
+	uint64_t primary_last_seq, commit_ns;
+	uint32_t n;
+	const uint8_t *p, *end;     /* the blobs not yet read (borrowed) */
 };
 /* ACK: u64 applied_seq | u64 durable_seq | u32 batch_crc (of the batch
  *      ending at applied_seq, 0 if none) */
@@ -161,6 +173,14 @@ int lr_enc_file_begin(struct lr_buf *out, const struct lr_file_begin *m);
 int lr_enc_file_data(struct lr_buf *out, uint64_t offset, const void *p,
 		     uint32_t len);
 int lr_enc_boot_end(struct lr_buf *out, uint64_t seq);
+/* RECORDS built in OUT: start (clears), add each batch, finish. */
+void lr_records_start(struct lr_buf *out);
+int lr_records_add(struct lr_buf *out, const void *batch, uint32_t len);
+uint32_t lr_records_n(const struct lr_buf *out);
+int lr_records_finish(struct lr_buf *out, uint64_t primary_last_seq,
+		      uint64_t commit_ns);
+/* A RECORDS message of the one record M (its seq and count are the
+ * batch's). */
 int lr_enc_record(struct lr_buf *out, const struct lr_record *m);
 int lr_enc_ack(struct lr_buf *out, const struct lr_ack *m);
 int lr_enc_error(struct lr_buf *out, int code, const char *msg);
@@ -181,6 +201,12 @@ int lr_dec_file_data(const uint8_t *p, size_t n, struct lr_file_data *m,
 		     struct lsm_err *err);
 int lr_dec_boot_end(const uint8_t *p, size_t n, uint64_t *seq,
 		    struct lsm_err *err);
+/* Checks the whole message (every batch header, the order), then
+ * lr_records_next gives each record (false after the last). */
+int lr_dec_records(const uint8_t *p, size_t n, struct lr_records *m,
+		   struct lsm_err *err);
+bool lr_records_next(struct lr_records *m, struct lr_record *r);
+/* lr_dec_records of a message that must hold exactly one record. */
 int lr_dec_record(const uint8_t *p, size_t n, struct lr_record *m,
 		  struct lsm_err *err);
 int lr_dec_ack(const uint8_t *p, size_t n, struct lr_ack *m,

@@ -244,24 +244,25 @@ static int sync_and_ack(struct rstate *r, struct lr_conn *c,
 static int apply(struct rstate *r, const uint8_t *p, size_t len,
 		 struct lsm_err *err)
 {
-	struct lr_record m;
-	int rc = lr_dec_record(p, len, &m, err);
+	struct lr_records m;
+	struct lr_record rec;
+	int rc = lr_dec_records(p, len, &m, err);
 
 	if (rc < 0)
 		return rc;
-	if (m.len < 12 || m.seq == 0 || m.count == 0)
-		return lsm_err_set(err, -EPROTO, "a record without a batch");
-	rc = lsm_apply(r->db, m.batch, m.len, 0, err);
-	if (rc == -ENOSPC)
-		rlog(RLOG_ERROR, "receive", "%s: the replica's disk is full: %s",
-		     r->dir, err->msg);
-	if (rc < 0)
-		return rc;
-	r->applied = m.seq + m.count - 1;
-	r->last_crc = (uint32_t)crc32(0, m.batch, m.len);
-	totals.records++;
-	totals.ops += m.count;
-	totals.bytes += m.len;
+	while (lr_records_next(&m, &rec)) {
+		rc = lsm_apply(r->db, rec.batch, rec.len, 0, err);
+		if (rc == -ENOSPC)
+			rlog(RLOG_ERROR, "receive", "%s: the replica's disk is "
+			     "full: %s", r->dir, err->msg);
+		if (rc < 0)
+			return rc;
+		r->applied = rec.seq + rec.count - 1;
+		r->last_crc = (uint32_t)crc32(0, rec.batch, rec.len);
+		totals.records++;
+		totals.ops += rec.count;
+		totals.bytes += rec.len;
+	}
 	if (m.primary_last_seq > r->primary_seq)
 		r->primary_seq = m.primary_last_seq;
 	r->lag_s = (double)(real_ns() - m.commit_ns) / 1e9;

@@ -28,28 +28,43 @@ struct sctx {
 	struct lr_conn *c;
 	struct lr_buf b;
 	struct lsm_err *err;
-	uint64_t sent_records, sent_bytes;
+	uint64_t sent_records, sent_bytes, last;
 	uint64_t acked, durable;
 };
 
-static int send_record(void *ctx, const struct lsm_log_record *r)
+/* Gathers the records cursor_next delivers into one RECORDS message. */
+static int add_record(void *ctx, const struct lsm_log_record *r)
 {
 	struct sctx *s = ctx;
-	struct lr_record m = {
-		.seq = r->seq, .count = r->count,
-		.primary_last_seq = r->seq + r->count - 1,
-		.commit_ns = now_ns(),
-		.batch = r->batch, .len = (uint32_t)r->len,
-	};
-	int rc = lr_enc_record(&s->b, &m);
+	int rc;
 
+	if (r->len > UINT32_MAX)
+		return lsm_err_set(s->err, -EFBIG, "a log record of %zu bytes",
+				   r->len);
+	rc = lr_records_add(&s->b, r->batch, (uint32_t)r->len);
+	if (rc < 0)
+		return lsm_err_set(s->err, rc, "cannot frame a record of %zu "
+				   "bytes", r->len);
+	s->last = r->seq + r->count - 1;
+	s->sent_records++;
+	s->sent_bytes += r->len;
+	return 0;
+}
+
+/* Sends what the cursor has now, as one message (at most about 4 MiB);
+ * the number of records, 0 when there was nothing new. */
+static int send_available(struct sctx *s, struct cursor *cur)
+{
+	int n, rc;
+
+	lr_records_start(&s->b);
+	n = cursor_next(cur, 4u << 20, add_record, s, s->err);
+	if (n <= 0)
+		return n;
+	rc = lr_records_finish(&s->b, s->last, now_ns());
 	if (rc == 0)
 		rc = lr_send(s->c, LR_RECORDS, s->b.p, s->b.len, s->err);
-	if (rc == 0) {
-		s->sent_records++;
-		s->sent_bytes += r->len;
-	}
-	return rc;
+	return rc < 0 ? rc : n;
 }
 
 /* Where generation GEN of history H ends (UINT64_MAX: it is current),
@@ -188,7 +203,7 @@ static int stream(const char *dir, struct cursor *cur, struct sctx *s,
 		};
 		int n = 0;
 
-		rc = cursor_next(cur, 4u << 20, send_record, s, s->err);
+		rc = send_available(s, cur);
 		if (rc < 0)
 			break;
 		if (rc > 0) {

@@ -44,6 +44,7 @@ static void decode_all(const uint8_t *p, size_t n)
 	struct lr_file_begin fb;
 	struct lr_file_data fd;
 	struct lr_record rec;
+	struct lr_records recs;
 	struct lr_ack ack;
 	struct lr_heartbeat hb;
 	char msg[LR_MAX_MSG + 1];
@@ -75,9 +76,20 @@ static void decode_all(const uint8_t *p, size_t n)
 	}
 	if (lr_dec_boot_end(p, n, &seq, NULL) == 0)
 		FUZZ_CHECK(lr_enc_boot_end(&b, seq) == 0 && same(&b, p, n));
-	if (lr_dec_record(p, n, &rec, NULL) == 0) {
-		FUZZ_CHECK(rec.batch >= p && rec.batch + rec.len <= p + n);
-		FUZZ_CHECK(lr_enc_record(&b, &rec) == 0 && same(&b, p, n));
+	if (lr_dec_records(p, n, &recs, NULL) == 0) {
+		uint32_t k = 0;
+
+		lr_records_start(&b);
+		while (lr_records_next(&recs, &rec)) {
+			FUZZ_CHECK(rec.batch >= p && rec.batch + rec.len <= p + n);
+			FUZZ_CHECK(rec.len >= 12 && rec.count >= 1);
+			FUZZ_CHECK(lr_records_add(&b, rec.batch, rec.len) == 0);
+			k++;
+		}
+		FUZZ_CHECK(k == recs.n);
+		FUZZ_CHECK(lr_records_finish(&b, recs.primary_last_seq,
+					     recs.commit_ns) == 0 &&
+			   same(&b, p, n));
 	}
 	if (lr_dec_ack(p, n, &ack, NULL) == 0)
 		FUZZ_CHECK(lr_enc_ack(&b, &ack) == 0 && same(&b, p, n));

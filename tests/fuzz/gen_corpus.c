@@ -378,10 +378,10 @@ static void gen_proto(void)
 				.last_seq = 1000, .history = hist,
 				.nhistory = 2, .why = (char *)"in sync" };
 	struct lr_file_begin fb = { .id = { "000009.wal", 10, 99 } };
-	struct lr_record rec = { .seq = 951, .count = 2,
-				 .primary_last_seq = 1000, .commit_ns = 5,
-				 .batch = (const uint8_t *)"batch-bytes",
-				 .len = 11 };
+	struct lr_record rec = { .primary_last_seq = 1000, .commit_ns = 5,
+				 .batch = (const uint8_t *)
+				 "\xb7\x03\0\0\0\0\0\0\x02\0\0\0batch-bytes",
+				 .len = 23 };
 	struct lr_ack ack = { 951, 950, 0xabcd };
 	struct lr_heartbeat hb = { 1000, 1700000000 };
 	struct lr_buf m[9] = { 0 }, raw = { 0 }, items = { 0 };

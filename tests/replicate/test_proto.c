@@ -124,6 +124,7 @@ static void test_small_messages_round_trip(void **state)
 	struct lr_file_begin fb = { .reuse = 1 }, fbd;
 	struct lr_file_data fd;
 	struct lr_record rec = { 0 }, recd;
+	uint8_t batch[22];
 	struct lr_ack ack = { 10, 8, 0x12345678 }, ackd;
 	struct lr_heartbeat hb = { 99, 1700000000000000000ull }, hbd;
 	struct lr_buf b = { 0 };
@@ -153,19 +154,19 @@ static void test_small_messages_round_trip(void **state)
 	assert_int_equal(lr_dec_boot_end(b.p, b.len, &seq, NULL), 0);
 	assert_true(seq == 77);
 
-	rec.seq = 1000;
-	rec.count = 3;
+	/* a batch: u64le seq 1000, u32le count 3, then its operations */
+	memcpy(batch, "\xe8\x03\0\0\0\0\0\0\x03\0\0\0batchbytes", 22);
 	rec.primary_last_seq = 1002;
 	rec.commit_ns = 123;
-	rec.batch = (const uint8_t *)"batchbytes";
-	rec.len = 10;
+	rec.batch = batch;
+	rec.len = 22;
 	assert_int_equal(lr_enc_record(&b, &rec), 0);
 	assert_int_equal(lr_dec_record(b.p, b.len, &recd, NULL), 0);
 	assert_true(recd.seq == 1000 && recd.primary_last_seq == 1002);
 	assert_int_equal(recd.count, 3);
 	assert_true(recd.commit_ns == 123);
-	assert_int_equal(recd.len, 10);
-	assert_memory_equal(recd.batch, "batchbytes", 10);
+	assert_int_equal(recd.len, 22);
+	assert_memory_equal(recd.batch, batch, 22);
 
 	assert_int_equal(lr_enc_ack(&b, &ack), 0);
 	assert_int_equal(lr_dec_ack(b.p, b.len, &ackd, NULL), 0);
@@ -295,8 +296,8 @@ static void test_truncated_and_trailing(void **state)
 	struct lr_welcome w = { .mode = 1, .history = hist, .nhistory = 3,
 				.why = (char *)"empty replica" };
 	struct lr_file_begin fb = { .id = { .name = "000005.sst", .size = 9 } };
-	struct lr_record rec = { .seq = 1, .count = 1,
-				 .batch = (const uint8_t *)"xyz", .len = 3 };
+	struct lr_record rec = { .batch = (const uint8_t *)
+				 "\1\0\0\0\0\0\0\0\1\0\0\0xyz", .len = 15 };
 	struct lr_ack ack = { 1, 1, 1 };
 	struct lr_heartbeat hb = { 1, 2 };
 	struct lr_buf b = { 0 };
@@ -443,14 +444,21 @@ static void test_malformed_fields(void **state)
 	}
 	/* RECORDS: a batch length beyond the bytes present */
 	{
-		struct lr_record r = { .batch = (const uint8_t *)"abc",
-				       .len = 3 };
+		struct lr_record r = { .batch = (const uint8_t *)
+				       "\1\0\0\0\0\0\0\0\1\0\0\0abc",
+				       .len = 15 };
 
 		assert_int_equal(lr_enc_record(&b, &r), 0);
-		put_u32_at(b.p + 28, 4);
+		put_u32_at(b.p + 20, 16);
 		expect_eproto(dec_record, b.p, b.len, "truncated");
-		put_u32_at(b.p + 28, UINT32_MAX);
+		put_u32_at(b.p + 20, UINT32_MAX);
 		expect_eproto(dec_record, b.p, b.len, "over its limit");
+		put_u32_at(b.p + 20, 15);
+		put_u32_at(b.p + 16, 0);
+		expect_eproto(dec_record, b.p, b.len, "out of range");
+		put_u32_at(b.p + 16, 1);
+		put_u32_at(b.p + 32, 0); /* the batch's count */
+		expect_eproto(dec_record, b.p, b.len, "out of order");
 	}
 	lr_buf_free(&b);
 }
@@ -1037,12 +1045,53 @@ static void test_stall_mid_frame(void **state)
 	pair_close(&p);
 }
 
+/* Several records in one message: given back in order; a batch whose
+ * sequence does not lie past the one before is refused; a message of
+ * many records costs less than the log's 8-byte record headers. */
+static void test_records_group(void **state)
+{
+	uint8_t b1[16] = "\x05\0\0\0\0\0\0\0\x02\0\0\0abcd";
+	uint8_t b2[13] = "\x07\0\0\0\0\0\0\0\x01\0\0\0z";
+	uint8_t b3[13] = "\x06\0\0\0\0\0\0\0\x01\0\0\0y";
+	struct lr_buf b = { 0 };
+	struct lr_records m;
+	struct lr_record r;
+
+	(void)state;
+	lr_records_start(&b);
+	assert_int_equal(lr_records_finish(&b, 1, 2), -EINVAL); /* empty */
+	assert_int_equal(lr_records_add(&b, b1, sizeof(b1)), 0);
+	assert_int_equal(lr_records_add(&b, b2, sizeof(b2)), 0);
+	assert_int_equal(lr_records_add(&b, "short", 5), -EINVAL);
+	assert_int_equal(lr_records_n(&b), 2);
+	assert_int_equal(lr_records_finish(&b, 7, 99), 0);
+	assert_int_equal(b.len, 20 + 4 + 16 + 4 + 13);
+	assert_int_equal(lr_dec_records(b.p, b.len, &m, NULL), 0);
+	assert_int_equal(m.n, 2);
+	assert_true(lr_records_next(&m, &r));
+	assert_true(r.seq == 5 && r.count == 2 && r.len == 16);
+	assert_true(r.primary_last_seq == 7 && r.commit_ns == 99);
+	assert_true(lr_records_next(&m, &r));
+	assert_true(r.seq == 7 && r.count == 1 && r.len == 13);
+	assert_false(lr_records_next(&m, &r));
+	/* one record per message is refused by lr_dec_record */
+	expect_eproto(dec_record, b.p, b.len, "one expected");
+	/* seq 6 after 5..6: overlaps */
+	lr_records_start(&b);
+	assert_int_equal(lr_records_add(&b, b1, sizeof(b1)), 0);
+	assert_int_equal(lr_records_add(&b, b3, sizeof(b3)), 0);
+	assert_int_equal(lr_records_finish(&b, 7, 99), 0);
+	assert_int_equal(lr_dec_records(b.p, b.len, &m, NULL), -EPROTO);
+	lr_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hello_round_trip),
 		cmocka_unit_test(test_welcome_round_trip),
 		cmocka_unit_test(test_small_messages_round_trip),
+		cmocka_unit_test(test_records_group),
 		cmocka_unit_test(test_truncated_and_trailing),
 		cmocka_unit_test(test_malformed_counts_and_lengths),
 		cmocka_unit_test(test_malformed_fields),
