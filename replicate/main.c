@@ -550,9 +550,21 @@ static int listen_on(const char *spec, struct lsm_err *err)
 	return fd;
 }
 
+static void *stats_loop(void *arg)
+{
+	const char *path = arg;
+
+	while (!repl_stop) {
+		sender_stats_write(path);
+		sleep(1);
+	}
+	return NULL;
+}
+
 static int serve(struct cli *c, struct lsm_err *err)
 {
 	int lfd, rc;
+	pthread_t st;
 
 	rc = lr_psk_load(c->key_path, c->psk, err);
 	if (rc < 0)
@@ -561,6 +573,9 @@ static int serve(struct cli *c, struct lsm_err *err)
 	if (lfd < 0)
 		return lfd;
 	rlog(RLOG_INFO, "listen", "serving %s on %s", c->src, c->listen);
+	if (c->o.stats_path &&
+	    pthread_create(&st, NULL, stats_loop, (void *)c->o.stats_path) == 0)
+		pthread_detach(st);
 	while (!repl_stop) {
 		struct sockaddr_storage sa;
 		socklen_t sl = sizeof(sa);

@@ -84,6 +84,10 @@ void cursor_drain(struct cursor *c);            /* consume the events */
 int sender_run(const char *dir, struct lr_conn *c, const struct repl_opts *o,
 	       struct lsm_err *err);
 
+/* Writes every replica's figures, as the sender sees them, to PATH
+ * (Prometheus text, labelled by replica). */
+void sender_stats_write(const char *path);
+
 /* ---- receiver.c: follow a primary into DIR over C ---- */
 /* 0 when --once caught up; -ECONNRESET etc. when the connection broke
  * (the caller reconnects); other negative errnos are fatal. */

@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,11 +26,171 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* ---- per-replica figures (sender_stats_write) ---- */
+
+#define SENT_RING 256
+
+struct peer {
+	struct peer *next;
+	char name[96];
+	bool active;
+	uint64_t acked, durable, primary_seq, sent_records, sent_bytes;
+	uint64_t acked_bytes, wire_bytes, bootstraps, rebuilds, errors;
+	uint64_t sessions;
+	double lag_s;
+	/* messages sent and not yet acknowledged: (last seq, bytes so far,
+	 * when), oldest first */
+	struct { uint64_t seq, bytes; struct timespec at; } ring[SENT_RING];
+	unsigned head, n;
+};
+
+static pthread_mutex_t peers_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct peer *peers;
+
+static struct peer *peer_get(const char *name)
+{
+	struct peer *p;
+
+	pthread_mutex_lock(&peers_mu);
+	for (p = peers; p; p = p->next)
+		if (!strcmp(p->name, name))
+			break;
+	if (!p) { /* forget replicas long gone, past 64 entries */
+		size_t n = 0;
+
+		for (struct peer **pp = &peers; *pp;) {
+			if (++n > 64 && !(*pp)->active) {
+				struct peer *dead = *pp;
+
+				*pp = dead->next;
+				free(dead);
+			} else {
+				pp = &(*pp)->next;
+			}
+		}
+	}
+	if (!p && (p = calloc(1, sizeof(*p)))) {
+		snprintf(p->name, sizeof(p->name), "%s", name);
+		p->next = peers;
+		peers = p;
+	}
+	if (p) {
+		p->active = true;
+		p->sessions++;
+		p->n = 0;
+	}
+	pthread_mutex_unlock(&peers_mu);
+	return p;
+}
+
+static double since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t->tv_sec) +
+	       (double)(now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+static void peer_sent(struct peer *p, uint64_t seq, uint64_t bytes)
+{
+	unsigned i;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&peers_mu);
+	p->primary_seq = seq;
+	p->sent_bytes += bytes;
+	if (p->n == SENT_RING) { /* forget the oldest */
+		p->head = (p->head + 1) % SENT_RING;
+		p->n--;
+	}
+	i = (p->head + p->n++) % SENT_RING;
+	p->ring[i].seq = seq;
+	p->ring[i].bytes = p->sent_bytes;
+	clock_gettime(CLOCK_MONOTONIC, &p->ring[i].at);
+	pthread_mutex_unlock(&peers_mu);
+}
+
+static void peer_acked(struct peer *p, uint64_t applied, uint64_t durable)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&peers_mu);
+	p->acked = applied;
+	p->durable = durable;
+	while (p->n && p->ring[p->head].seq <= applied) {
+		p->acked_bytes = p->ring[p->head].bytes;
+		p->head = (p->head + 1) % SENT_RING;
+		p->n--;
+	}
+	if (!p->n)
+		p->acked_bytes = p->sent_bytes;
+	pthread_mutex_unlock(&peers_mu);
+}
+
+void sender_stats_write(const char *path)
+{
+	char tmp[4200];
+	FILE *f;
+
+	if (!path)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "we");
+	if (!f)
+		return;
+	pthread_mutex_lock(&peers_mu);
+#define FAM(nm, type, help) \
+	fprintf(f, "# HELP lsmfs_sender_" nm " " help "\n" \
+		"# TYPE lsmfs_sender_" nm " " type "\n"); \
+	for (struct peer *p = peers; p; p = p->next)
+#define ROW(nm, fmt, val) \
+		fprintf(f, "lsmfs_sender_" nm "{replica=\"%s\"} " fmt "\n", \
+			p->name, val)
+	FAM("connected", "gauge", "1 while the replica is connected.")
+		ROW("connected", "%d", p->active ? 1 : 0);
+	FAM("acked_seq", "gauge", "Last sequence the replica applied.")
+		ROW("acked_seq", "%" PRIu64, p->acked);
+	FAM("durable_seq", "gauge", "Last sequence durable on the replica.")
+		ROW("durable_seq", "%" PRIu64, p->durable);
+	FAM("lag_records", "gauge", "Sequence numbers sent or readable but "
+	    "not yet acknowledged.")
+		ROW("lag_records", "%" PRIu64, p->primary_seq > p->acked ?
+		    p->primary_seq - p->acked : 0);
+	FAM("lag_bytes", "gauge", "Record bytes sent and not yet "
+	    "acknowledged.")
+		ROW("lag_bytes", "%" PRIu64, p->sent_bytes - p->acked_bytes);
+	FAM("lag_seconds", "gauge", "Age of the oldest unacknowledged "
+	    "message.")
+		ROW("lag_seconds", "%.3f", p->n ?
+		    since(&p->ring[p->head].at) : 0.0);
+	FAM("record_bytes_total", "counter", "Log record bytes sent.")
+		ROW("record_bytes_total", "%" PRIu64, p->sent_bytes);
+	FAM("records_total", "counter", "Log records sent.")
+		ROW("records_total", "%" PRIu64, p->sent_records);
+	FAM("bootstraps_total", "counter", "Bootstraps sent (rebuilds "
+	    "included).")
+		ROW("bootstraps_total", "%" PRIu64, p->bootstraps);
+	FAM("rebuilds_total", "counter", "Rebuilds of a diverged replica.")
+		ROW("rebuilds_total", "%" PRIu64, p->rebuilds);
+	FAM("errors_total", "counter", "Sessions that ended in an error.")
+		ROW("errors_total", "%" PRIu64, p->errors);
+	FAM("sessions_total", "counter", "Connections of the replica.")
+		ROW("sessions_total", "%" PRIu64, p->sessions);
+#undef FAM
+#undef ROW
+	pthread_mutex_unlock(&peers_mu);
+	if (fclose(f) == 0)
+		rename(tmp, path);
+}
+
 struct sctx {
 	struct lr_conn *c;
 	struct lr_buf b;
 	struct lsm_err *err;
-	uint64_t sent_records, sent_bytes, last;
+	struct peer *peer;
+	uint64_t sent_records, sent_bytes, last, msg_bytes;
 	uint64_t acked, durable;
 };
 
@@ -48,6 +210,7 @@ static int add_record(void *ctx, const struct lsm_log_record *r)
 	s->last = r->seq + r->count - 1;
 	s->sent_records++;
 	s->sent_bytes += r->len;
+	s->msg_bytes += r->len;
 	return 0;
 }
 
@@ -58,12 +221,19 @@ static int send_available(struct sctx *s, struct cursor *cur)
 	int n, rc;
 
 	lr_records_start(&s->b);
+	s->msg_bytes = 0;
 	n = cursor_next(cur, 4u << 20, add_record, s, s->err);
 	if (n <= 0)
 		return n;
 	rc = lr_records_finish(&s->b, s->last, now_ns());
 	if (rc == 0)
 		rc = lr_send(s->c, LR_RECORDS, s->b.p, s->b.len, s->err);
+	if (rc == 0 && s->peer) {
+		pthread_mutex_lock(&peers_mu);
+		s->peer->sent_records += (uint64_t)n;
+		pthread_mutex_unlock(&peers_mu);
+		peer_sent(s->peer, s->last, s->msg_bytes);
+	}
 	return rc < 0 ? rc : n;
 }
 
@@ -160,6 +330,7 @@ static int handle_peer(struct sctx *s, bool *done)
 				return rc;
 			s->acked = a.applied_seq;
 			s->durable = a.durable_seq;
+			peer_acked(s->peer, a.applied_seq, a.durable_seq);
 		} else if (type == LR_ERROR) {
 			int code;
 			char msg[256];
@@ -255,6 +426,7 @@ int sender_run(const char *dir, struct lr_conn *c, const struct repl_opts *o,
 	bool unsynced = o->unsynced;
 
 	boot_sweep(dir);
+	s.peer = peer_get(o->peer ? o->peer : "?");
 	rc = lr_recv(c, &type, &p, &len, 30000, err);
 	if (rc == 0 && type != LR_HELLO)
 		rc = lsm_err_set(err, -EPROTO, "expected HELLO, got message %d",
@@ -287,6 +459,13 @@ int sender_run(const char *dir, struct lr_conn *c, const struct repl_opts *o,
 	     o->peer ? o->peer : "?", h.seq,
 	     mode == LR_MODE_REBUILD ? "DIVERGED, rebuilding it: " :
 	     mode == LR_MODE_BOOTSTRAP ? "bootstrap: " : "", why);
+	if (mode != LR_MODE_STREAM && s.peer) {
+		pthread_mutex_lock(&peers_mu);
+		s.peer->bootstraps++;
+		s.peer->rebuilds += mode == LR_MODE_REBUILD;
+		s.peer->acked = s.peer->durable = h.seq;
+		pthread_mutex_unlock(&peers_mu);
+	}
 	if (mode != LR_MODE_STREAM) {
 		rc = boot_prepare(dir, &h, &boot, err);
 		if (rc < 0)
@@ -329,6 +508,13 @@ out:
 		if (lr_enc_error(&b, rc, err->msg) == 0)
 			lr_send(c, LR_ERROR, b.p, b.len, NULL);
 		lr_buf_free(&b);
+	}
+	if (s.peer) {
+		pthread_mutex_lock(&peers_mu);
+		s.peer->active = false;
+		if (rc < 0 && rc != -ECONNRESET && rc != -EPIPE)
+			s.peer->errors++;
+		pthread_mutex_unlock(&peers_mu);
 	}
 	boot_free(boot);
 	cursor_free(cur);

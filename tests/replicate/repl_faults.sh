@@ -62,6 +62,9 @@ echo "over tcp" >"$MP/tcp"
 "$REPL" --once --key "$T/key" "lsmfs://127.0.0.1:$port/store1" "$T/rt" \
 	2>"$T/tcp.log" || fail "TCP replication failed: $(tail -3 "$T/tcp.log")"
 "$LSMFS_CTL" get "$T/rt" tcp | grep -q "over tcp" || fail "TCP replica lacks data"
+sleep 1.5 # the daemon's figures, per replica
+grep -q '^lsmfs_sender_acked_seq{replica="127.0.0.1:[0-9]*"} [1-9]' "$T/d.stats" ||
+	fail "no per-replica figures from the daemon: $(head -20 "$T/d.stats")"
 if "$REPL" --once --key "$T/wrong" "lsmfs://127.0.0.1:$port/store1" "$T/rw" \
 	2>"$T/wrongkey.log"; then
 	fail "a wrong key was accepted"
