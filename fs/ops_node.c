@@ -99,7 +99,11 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	rc = ns_lookup_ref(fs->ns, parent, name, &a, &err);
 	if (rc == -ENOENT) { /* cache the miss like a positive entry */
 		memset(&e, 0, sizeof(e));
-		e.entry_timeout = fs->entry_timeout;
+		/* ... except on a follower: the name may appear in a catch-up
+		 * whose invalidation reaches the kernel before this reply
+		 * does, and the stale miss would then hide the new file for
+		 * the whole timeout (seen under a steady write load) */
+		e.entry_timeout = fs->follow ? 0 : fs->entry_timeout;
 		fuse_reply_entry(req, &e);
 		return;
 	}

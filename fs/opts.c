@@ -288,6 +288,12 @@ int opts_apply(const struct lsmfs_conf *c, struct lsm_options *lo,
 		 * alone may wait for this after the writer flushed records
 		 * the follower never saw */
 		fs->entry_timeout = FS_FOLLOW_ENTRY_TIMEOUT;
+		/* attributes are not cached at all: a lookup answered just
+		 * before a catch-up can reach the kernel after that
+		 * catch-up's invalidation of a new inode, and its stale size
+		 * would then stand until the entry expires (seen: files read
+		 * back empty for up to a second under a steady load) */
+		fs->attr_timeout = 0;
 	}
 #undef SIZE
 #undef NUM

@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +54,7 @@ struct rstate {
 	uint64_t applied, durable, primary_seq;
 	uint32_t last_crc;
 	double lag_s;          /* sender's read of the last record -> apply */
-	uint64_t last_sync_ms, last_stats_ms;
+	uint64_t last_stats_ms;
 	struct lr_buf b;
 };
 
@@ -226,21 +227,6 @@ static int ack(struct rstate *r, struct lr_conn *c, struct lsm_err *err)
 	return rc < 0 ? rc : lr_send(c, LR_ACK, r->b.p, r->b.len, err);
 }
 
-static int sync_and_ack(struct rstate *r, struct lr_conn *c,
-			struct lsm_err *err)
-{
-	int rc = 0;
-
-	if (r->durable < r->applied) {
-		rc = lsm_sync(r->db, err);
-		if (rc < 0)
-			return rc;
-		r->durable = r->applied;
-	}
-	r->last_sync_ms = mono_ms();
-	return ack(r, c, err);
-}
-
 static int apply(struct rstate *r, const uint8_t *p, size_t len,
 		 struct lsm_err *err)
 {
@@ -269,43 +255,123 @@ static int apply(struct rstate *r, const uint8_t *p, size_t len,
 	return 0;
 }
 
+/* The replica is synced by a thread of its own, every SYNC_EVERY_MS
+ * while there is something to sync, so that an fsync never holds up the
+ * records behind it (the engine lets lsm_sync run beside lsm_apply). */
+struct syncer {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct lsm_db *db;
+	uint64_t want, done;   /* under mu */
+	bool stop;
+	int rc;
+	struct lsm_err err;
+};
+
+static void *sync_loop(void *arg)
+{
+	struct syncer *y = arg;
+
+	pthread_mutex_lock(&y->mu);
+	while (!y->stop && y->rc == 0) {
+		uint64_t target = y->want;
+
+		if (target <= y->done) {
+			pthread_cond_wait(&y->cv, &y->mu);
+			continue;
+		}
+		pthread_mutex_unlock(&y->mu);
+		{
+			struct lsm_err e = { 0 };
+			int rc = lsm_sync(y->db, &e);
+
+			pthread_mutex_lock(&y->mu);
+			if (rc < 0) {
+				y->rc = rc;
+				y->err = e;
+			} else if (target > y->done) {
+				y->done = target;
+			}
+			pthread_mutex_unlock(&y->mu);
+		}
+		usleep(SYNC_EVERY_MS * 1000);
+		pthread_mutex_lock(&y->mu);
+	}
+	pthread_mutex_unlock(&y->mu);
+	return NULL;
+}
+
+static void syncer_want(struct syncer *y, uint64_t seq)
+{
+	pthread_mutex_lock(&y->mu);
+	if (seq > y->want) {
+		y->want = seq;
+		pthread_cond_signal(&y->cv);
+	}
+	pthread_mutex_unlock(&y->mu);
+}
+
+/* What is durable now; a failed sync is returned once seen. */
+static int syncer_done(struct syncer *y, uint64_t *done, struct lsm_err *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&y->mu);
+	*done = y->done;
+	rc = y->rc;
+	if (rc < 0 && err)
+		*err = y->err;
+	pthread_mutex_unlock(&y->mu);
+	return rc;
+}
+
 static int stream(struct rstate *r, struct lr_conn *c, struct lsm_err *err)
 {
+	struct syncer y = { .db = r->db, .want = r->durable,
+			    .done = r->durable };
+	uint64_t acked = r->durable;
 	bool caught_up = false;
 	int rc = 0;
 
+	pthread_mutex_init(&y.mu, NULL);
+	pthread_cond_init(&y.cv, NULL);
+	if (pthread_create(&y.th, NULL, sync_loop, &y) != 0) {
+		pthread_mutex_destroy(&y.mu);
+		pthread_cond_destroy(&y.cv);
+		return lsm_err_set(err, -EAGAIN, "cannot start a thread");
+	}
 	while (!repl_stop) {
 		enum lr_type type;
 		const uint8_t *p;
 		size_t len;
 		uint64_t now = mono_ms();
-		int wait = SYNC_EVERY_MS;
 
-		if (r->durable < r->applied &&
-		    now - r->last_sync_ms >= SYNC_EVERY_MS)
-			wait = 0;
-		if (!lr_conn_pending(c) && wait == 0) {
-			rc = sync_and_ack(r, c, err);
+		rc = syncer_done(&y, &r->durable, err);
+		if (rc < 0)
+			break;
+		if (r->durable > acked && !lr_conn_pending(c)) {
+			rc = ack(r, c, err);
 			if (rc < 0)
 				break;
+			acked = r->durable;
 		}
 		if (now - r->last_stats_ms >= 1000) {
 			write_stats(r);
 			r->last_stats_ms = now;
 		}
-		rc = lr_recv(c, &type, &p, &len, r->durable < r->applied ?
-			     SYNC_EVERY_MS : 1000, err);
+		rc = lr_recv(c, &type, &p, &len, acked < r->applied ?
+			     SYNC_EVERY_MS / 2 : 1000, err);
 		if (rc == -ETIMEDOUT) {
 			rc = 0;
-			if (r->durable < r->applied &&
-			    (rc = sync_and_ack(r, c, err)) < 0)
-				break;
 			continue;
 		}
 		if (rc < 0)
 			break;
 		if (type == LR_RECORDS) {
 			rc = apply(r, p, len, err);
+			if (rc == 0)
+				syncer_want(&y, r->applied);
 		} else if (type == LR_HEARTBEAT) {
 			struct lr_heartbeat hb;
 
@@ -315,7 +381,7 @@ static int stream(struct rstate *r, struct lr_conn *c, struct lsm_err *err)
 			if (rc == 0 && hb.primary_last_seq <= r->applied)
 				caught_up = true;
 			if (rc == 0)
-				rc = sync_and_ack(r, c, err);
+				rc = ack(r, c, err);
 		} else if (type == LR_ERROR) {
 			int code;
 			char msg[256];
@@ -331,16 +397,27 @@ static int stream(struct rstate *r, struct lr_conn *c, struct lsm_err *err)
 		}
 		if (rc < 0)
 			break;
-		if (caught_up && r->o->once) {
-			/* done: the sender sees the connection close */
-			rc = sync_and_ack(r, c, err);
-			write_stats(r);
-			return rc;
-		}
+		if (caught_up && r->o->once)
+			break; /* done: the sender sees the connection close */
 		caught_up = false;
 	}
-	if (r->db && r->durable < r->applied && lsm_sync(r->db, NULL) == 0)
-		r->durable = r->applied;
+	pthread_mutex_lock(&y.mu);
+	y.stop = true;
+	pthread_cond_signal(&y.cv);
+	pthread_mutex_unlock(&y.mu);
+	pthread_join(y.th, NULL);
+	pthread_mutex_destroy(&y.mu);
+	pthread_cond_destroy(&y.cv);
+	if (r->db && r->durable < r->applied) {
+		int src = lsm_sync(r->db, rc == 0 ? err : NULL);
+
+		if (src == 0)
+			r->durable = r->applied;
+		else if (rc == 0)
+			rc = src;
+	}
+	if (rc == 0 && caught_up)
+		rc = ack(r, c, err);
 	write_stats(r);
 	return rc;
 }
@@ -487,7 +564,7 @@ int receiver_run(const char *dir, struct lr_conn *c, const struct repl_opts *o,
 			goto out;
 	}
 	r.primary_seq = w.last_seq;
-	rc = sync_and_ack(&r, c, err);
+	rc = ack(&r, c, err);
 	if (rc == 0)
 		rc = stream(&r, c, err);
 out:
