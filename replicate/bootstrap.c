@@ -192,14 +192,30 @@ int boot_prepare(const char *dir, const struct lr_hello *h,
 		/* lr_name_ok bounded its length by LR_MAX_NAME */
 		memcpy(fb->id.name, e->d_name, strlen(e->d_name) + 1);
 		pjoin(path, b->tmp, e->d_name);
-		rc = file_crc(path, &fb->id.size, &fb->id.crc);
-		if (rc < 0) {
-			lsm_err_set(err, rc, "%s: %s", path, strerror(-rc));
-			break;
-		}
 		have = held(h, fb->id.name);
-		fb->reuse = have && have->size == fb->id.size &&
-			    have->crc == fb->id.crc;
+		{
+			struct stat st;
+
+			if (stat(path, &st) < 0) {
+				rc = lsm_err_set(err, -errno, "%s: %s", path,
+						 strerror(errno));
+				break;
+			}
+			fb->id.size = (uint64_t)st.st_size;
+		}
+		/* a checksum up front only where it may spare the copy: the
+		 * others get theirs computed as they are sent (FILE_END) */
+		if (have && have->size == fb->id.size) {
+			rc = file_crc(path, &fb->id.size, &fb->id.crc);
+			if (rc < 0) {
+				lsm_err_set(err, rc, "%s: %s", path,
+					    strerror(-rc));
+				break;
+			}
+			fb->reuse = have->crc == fb->id.crc;
+		}
+		if (!fb->reuse)
+			fb->id.crc = 0;
 		if (!fb->reuse)
 			b->bytes += fb->id.size;
 		b->n++;
@@ -221,6 +237,7 @@ static int send_file(struct lr_conn *c, const char *dir,
 	static __thread uint8_t chunk[LR_FILE_CHUNK];
 	char path[PATH_MAX];
 	uint64_t off = 0;
+	uLong crc = crc32(0, Z_NULL, 0);
 	int fd, rc;
 
 	if ((rc = lr_enc_file_begin(b, fb)) < 0 ||
@@ -246,11 +263,12 @@ static int send_file(struct lr_conn *c, const char *dir,
 		if ((rc = lr_enc_file_data(b, off, chunk, (uint32_t)n)) < 0 ||
 		    (rc = lr_send(c, LR_FILE_DATA, b->p, b->len, err)) < 0)
 			break;
+		crc = crc32(crc, chunk, (uInt)n);
 		off += (uint64_t)n;
 	}
 	close(fd);
-	if (rc == 0)
-		rc = lr_send(c, LR_FILE_END, NULL, 0, err);
+	if (rc == 0 && (rc = lr_enc_file_end(b, (uint32_t)crc)) == 0)
+		rc = lr_send(c, LR_FILE_END, b->p, b->len, err);
 	return rc;
 }
 
@@ -553,11 +571,20 @@ int boot_receive(const char *dir, struct lr_conn *c, uint64_t *seq,
 			if (rc < 0)
 				break;
 			f.crc = crc32(f.crc, fd.data, fd.len);
+			sync_file_range(f.fd, (off64_t)f.written, fd.len,
+					SYNC_FILE_RANGE_WRITE);
 			f.written += fd.len;
 			total += fd.len;
 		} else if (type == LR_FILE_END) {
+			uint32_t end_crc = 0;
+
+			if ((rc = lr_dec_file_end(p, len, &end_crc, err)) < 0)
+				break;
+			if (f.want_crc == 0)
+				f.want_crc = end_crc;
 			if (f.fd < 0 || f.written != f.size ||
-			    (uint32_t)f.crc != f.want_crc) {
+			    (uint32_t)f.crc != f.want_crc ||
+			    end_crc != f.want_crc) {
 				rc = lsm_err_set(err, -EBADMSG, "%s arrived "
 						 "damaged (%" PRIu64 " of %" PRIu64
 						 " bytes, crc %08x, want %08x)",
@@ -566,11 +593,8 @@ int boot_receive(const char *dir, struct lr_conn *c, uint64_t *seq,
 						 (unsigned)f.crc, f.want_crc);
 				break;
 			}
-			if (fsync(f.fd) < 0) {
-				rc = lsm_err_set(err, -errno, "%s: fsync: %s",
-						 f.name, strerror(errno));
-				break;
-			}
+			/* synced with the others after the last one: their
+			 * writeback was started as they came in */
 			close(f.fd);
 			f.fd = -1;
 		} else if (type == LR_BOOT_END) {
@@ -611,6 +635,19 @@ int boot_receive(const char *dir, struct lr_conn *c, uint64_t *seq,
 			rc == 0 ? ", done" : ", failed");
 	if (f.fd >= 0)
 		close(f.fd);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		int sf;
+
+		if (set[i].reuse)
+			continue;
+		sf = openat(sfd, set[i].name, O_RDONLY | O_NOFOLLOW |
+			    O_CLOEXEC);
+		if (sf < 0 || fsync(sf) < 0)
+			rc = lsm_err_set(err, -errno, "%s/%s: fsync: %s",
+					 staging, set[i].name, strerror(errno));
+		if (sf >= 0)
+			close(sf);
+	}
 	if (rc == 0)
 		rc = sync_dir(staging) < 0 ? lsm_err_set(err, -EIO, "%s: sync",
 							 staging) : 0;

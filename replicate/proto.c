@@ -488,6 +488,27 @@ int lr_dec_boot_end(const uint8_t *p, size_t n, uint64_t *seq,
 	return 0;
 }
 
+int lr_enc_file_end(struct lr_buf *out, uint32_t crc)
+{
+	buf_clear(out);
+	lr_put_u32(out, crc);
+	return buf_done(out);
+}
+
+int lr_dec_file_end(const uint8_t *p, size_t n, uint32_t *crc,
+		    struct lsm_err *err)
+{
+	struct rd r;
+	uint32_t v;
+
+	rd_init(&r, p, n, "FILE_END", err);
+	v = rd_u32(&r);
+	if (rd_end(&r) < 0)
+		return r.rc;
+	*crc = v;
+	return 0;
+}
+
 /* ---- RECORDS, ACK, HEARTBEAT ---- */
 
 #define RECORDS_HEADER 20

@@ -118,7 +118,9 @@ struct lr_file_data {
 	const uint8_t *data;
 	uint32_t len;
 };
-/* FILE_END: (empty).  BOOT_END: u64 seq (the set's last sequence) */
+/* FILE_END: u32 crc (of the whole file, when FILE_BEGIN's crc was 0: the
+ * sender computed it while sending).  BOOT_END: u64 seq (the set's last
+ * sequence) */
 /* RECORDS: u64 primary_last_seq | u64 commit_ns | u32 n | n x blob batch
  *   n log records (1 .. LR_MAX_RECORDS), each a write batch as the log holds
  *   it (lsm_log_scan): at least 12 bytes, u64le sequence of its first
@@ -172,6 +174,7 @@ int lr_enc_welcome(struct lr_buf *out, const struct lr_welcome *m);
 int lr_enc_file_begin(struct lr_buf *out, const struct lr_file_begin *m);
 int lr_enc_file_data(struct lr_buf *out, uint64_t offset, const void *p,
 		     uint32_t len);
+int lr_enc_file_end(struct lr_buf *out, uint32_t crc);
 int lr_enc_boot_end(struct lr_buf *out, uint64_t seq);
 /* RECORDS built in OUT: start (clears), add each batch, finish. */
 void lr_records_start(struct lr_buf *out);
@@ -199,6 +202,8 @@ int lr_dec_file_begin(const uint8_t *p, size_t n, struct lr_file_begin *m,
 		      struct lsm_err *err);
 int lr_dec_file_data(const uint8_t *p, size_t n, struct lr_file_data *m,
 		     struct lsm_err *err);
+int lr_dec_file_end(const uint8_t *p, size_t n, uint32_t *crc,
+		    struct lsm_err *err);
 int lr_dec_boot_end(const uint8_t *p, size_t n, uint64_t *seq,
 		    struct lsm_err *err);
 /* Checks the whole message (every batch header, the order), then

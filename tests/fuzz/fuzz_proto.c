@@ -45,6 +45,7 @@ static void decode_all(const uint8_t *p, size_t n)
 	struct lr_file_data fd;
 	struct lr_record rec;
 	struct lr_records recs;
+	uint32_t crc;
 	struct lr_ack ack;
 	struct lr_heartbeat hb;
 	char msg[LR_MAX_MSG + 1];
@@ -76,6 +77,8 @@ static void decode_all(const uint8_t *p, size_t n)
 	}
 	if (lr_dec_boot_end(p, n, &seq, NULL) == 0)
 		FUZZ_CHECK(lr_enc_boot_end(&b, seq) == 0 && same(&b, p, n));
+	if (lr_dec_file_end(p, n, &crc, NULL) == 0)
+		FUZZ_CHECK(lr_enc_file_end(&b, crc) == 0 && same(&b, p, n));
 	if (lr_dec_records(p, n, &recs, NULL) == 0) {
 		uint32_t k = 0;
 

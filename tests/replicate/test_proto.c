@@ -168,6 +168,15 @@ static void test_small_messages_round_trip(void **state)
 	assert_int_equal(recd.len, 22);
 	assert_memory_equal(recd.batch, batch, 22);
 
+	{
+		uint32_t crc = 0;
+
+		assert_int_equal(lr_enc_file_end(&b, 0xdeadbeef), 0);
+		assert_int_equal(b.len, 4);
+		assert_int_equal(lr_dec_file_end(b.p, b.len, &crc, NULL), 0);
+		assert_true(crc == 0xdeadbeef);
+		assert_int_equal(lr_dec_file_end(b.p, 3, &crc, NULL), -EPROTO);
+	}
 	assert_int_equal(lr_enc_ack(&b, &ack), 0);
 	assert_int_equal(lr_dec_ack(b.p, b.len, &ackd, NULL), 0);
 	assert_true(ackd.applied_seq == 10 && ackd.durable_seq == 8);
