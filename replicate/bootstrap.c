@@ -29,13 +29,14 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "lr_crc.h"
 #include "repl.h"
 
 int file_crc(const char *path, uint64_t *size, uint32_t *crc)
 {
 	static __thread unsigned char buf[1 << 16];
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	uLong c = crc32(0, Z_NULL, 0);
+	uint32_t c = 0;
 	uint64_t total = 0;
 	ssize_t n;
 
@@ -50,7 +51,7 @@ int file_crc(const char *path, uint64_t *size, uint32_t *crc)
 			close(fd);
 			return rc;
 		}
-		c = crc32(c, buf, (uInt)n);
+		c = lr_crc32(c, buf, (size_t)n);
 		total += (uint64_t)n;
 	}
 	close(fd);
@@ -237,7 +238,7 @@ static int send_file(struct lr_conn *c, const char *dir,
 	static __thread uint8_t chunk[LR_FILE_CHUNK];
 	char path[PATH_MAX];
 	uint64_t off = 0;
-	uLong crc = crc32(0, Z_NULL, 0);
+	uint32_t crc = 0;
 	int fd, rc;
 
 	if ((rc = lr_enc_file_begin(b, fb)) < 0 ||
@@ -263,7 +264,7 @@ static int send_file(struct lr_conn *c, const char *dir,
 		if ((rc = lr_enc_file_data(b, off, chunk, (uint32_t)n)) < 0 ||
 		    (rc = lr_send(c, LR_FILE_DATA, b->p, b->len, err)) < 0)
 			break;
-		crc = crc32(crc, chunk, (uInt)n);
+		crc = lr_crc32(crc, chunk, (size_t)n);
 		off += (uint64_t)n;
 	}
 	close(fd);
@@ -428,7 +429,7 @@ struct recv_file {
 	int fd;
 	uint64_t size, written;
 	uint32_t want_crc;
-	uLong crc;
+	uint32_t crc;
 	char name[LR_MAX_NAME + 1];
 };
 
@@ -534,7 +535,7 @@ int boot_receive(const char *dir, struct lr_conn *c, uint64_t *seq,
 			f.size = fb.id.size;
 			f.written = 0;
 			f.want_crc = fb.id.crc;
-			f.crc = crc32(0, Z_NULL, 0);
+			f.crc = 0;
 			snprintf(f.name, sizeof(f.name), "%s", fb.id.name);
 		} else if (type == LR_FILE_DATA) {
 			struct lr_file_data fd;
@@ -570,7 +571,7 @@ int boot_receive(const char *dir, struct lr_conn *c, uint64_t *seq,
 			}
 			if (rc < 0)
 				break;
-			f.crc = crc32(f.crc, fd.data, fd.len);
+			f.crc = lr_crc32(f.crc, fd.data, fd.len);
 			sync_file_range(f.fd, (off64_t)f.written, fd.len,
 					SYNC_FILE_RANGE_WRITE);
 			f.written += fd.len;

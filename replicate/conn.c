@@ -11,6 +11,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "lr_crc.h"
 #include "proto.h"
 #include "transport.h"
 
@@ -143,10 +144,10 @@ static size_t deflate_payload(struct lr_conn *c, const void *p, size_t len)
  * buffer is its initial value, not the running crc: skip empty ones). */
 static uint32_t frame_crc(const uint8_t *h, const uint8_t *p, size_t len)
 {
-	uLong crc = crc32(0, h, 12);
+	uint32_t crc = lr_crc32(0, h, 12);
 
 	if (len)
-		crc = crc32(crc, p, (uInt)len);
+		crc = lr_crc32(crc, p, len);
 	return (uint32_t)crc;
 }
 

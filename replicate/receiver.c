@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "lr_crc.h"
 #include "repl.h"
 
 #define SYNC_EVERY_MS 50
@@ -244,7 +245,7 @@ static int apply(struct rstate *r, const uint8_t *p, size_t len,
 		if (rc < 0)
 			return rc;
 		r->applied = rec.seq + rec.count - 1;
-		r->last_crc = (uint32_t)crc32(0, rec.batch, rec.len);
+		r->last_crc = lr_crc32(0, rec.batch, rec.len);
 		totals.records++;
 		totals.ops += rec.count;
 		totals.bytes += rec.len;
