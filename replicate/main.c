@@ -20,6 +20,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -579,12 +580,17 @@ static int serve(struct cli *c, struct lsm_err *err)
 	while (!repl_stop) {
 		struct sockaddr_storage sa;
 		socklen_t sl = sizeof(sa);
-		int fd = accept4(lfd, (struct sockaddr *)&sa, &sl,
-				 SOCK_CLOEXEC);
+		struct pollfd pf = { .fd = lfd, .events = POLLIN };
+		int fd;
 		struct client *cl;
 		pthread_t th;
 		char h[64] = "?", p[16] = "?";
 
+		/* a signal may land in another thread: look at repl_stop
+		 * twice a second rather than count on EINTR */
+		if (poll(&pf, 1, 500) <= 0)
+			continue;
+		fd = accept4(lfd, (struct sockaddr *)&sa, &sl, SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EINTR)
 				rlog(RLOG_WARN, "listen", "accept: %s",

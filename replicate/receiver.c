@@ -360,6 +360,12 @@ static int stream(struct rstate *r, struct lr_conn *c, struct lsm_err *err)
 		if (now - r->last_stats_ms >= 1000) {
 			write_stats(r);
 			r->last_stats_ms = now;
+			if (r->o->progress)
+				fprintf(stderr, "\rcatch-up: at sequence %" PRIu64
+					", the primary at %" PRIu64 ", %" PRIu64
+					" to go   ", r->applied, r->primary_seq,
+					r->primary_seq > r->applied ?
+					r->primary_seq - r->applied : 0);
 		}
 		rc = lr_recv(c, &type, &p, &len, acked < r->applied ?
 			     SYNC_EVERY_MS / 2 : 1000, err);

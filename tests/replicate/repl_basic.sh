@@ -24,7 +24,7 @@ cp -r /usr/include/linux "$MP/src/" 2>/dev/null || true
 for i in $(seq 1 200); do echo "file $i" >"$MP/src/f$i"; done
 
 start_repl r1 "$P" "$R1"
-start_repl r2 -e "$FAKE_SSH" --remote-path "$REPL" "$P" "fakehost:$R2"
+start_repl r2 -z -e "$FAKE_SSH" --remote-path "$REPL" "$P" "fakehost:$R2"
 
 # more writes while they follow: creates, overwrites, deletes, renames
 for i in $(seq 1 300); do

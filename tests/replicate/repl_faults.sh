@@ -83,7 +83,34 @@ if "$REPL" --once --key "$T/wrong" "lsmfs://127.0.0.1:$port/store1" "$T/rw" \
 fi
 grep -qi "readable\|permission\|mode" "$T/perm.log" ||
 	fail "no clear message for a world-readable key: $(cat "$T/perm.log")"
+# two replicas follow the daemon at once, each at its own position
+start_repl f1 --key "$T/key" "lsmfs://127.0.0.1:$port/store1" "$T/rf1"
+start_repl f2 --key "$T/key" "lsmfs://127.0.0.1:$port/store1" "$T/rf2"
+for i in $(seq 1 200); do echo "both $i" >"$MP/both$i"; done
+for _ in $(seq 1 300); do
+	[ -f "$T/rf1/CURRENT" ] && [ -f "$T/rf2/CURRENT" ] && break
+	sleep 0.1
+done
+mount_at "$T/rf1" "$T/mf1" -o ro
+mount_at "$T/rf2" "$T/mf2" -o ro
+wait_same "$MP" "$T/mf1" 60
+wait_same "$MP" "$T/mf2" 60
+umount_at "$T/mf1"
+umount_at "$T/mf2"
+stop_repl f1
+stop_repl f2
 stop_repl d
+
+# --daemon with a pid file; SIGTERM stops it cleanly
+"$REPL" --daemon --pid-file "$T/d2.pid" --log "$T/d2.log" \
+	--listen "127.0.0.1:$((port + 1))" --key "$T/key" "$P"
+for _ in $(seq 1 50); do [ -s "$T/d2.pid" ] && break; sleep 0.1; done
+dpid=$(cat "$T/d2.pid")
+kill -0 "$dpid" || fail "the daemon is not running"
+kill -TERM "$dpid"
+for _ in $(seq 1 100); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$dpid" 2>/dev/null; then fail "SIGTERM did not stop the daemon"; fi
+[ ! -e "$T/d2.pid" ] || fail "the daemon left its pid file"
 
 # ---- a full replica disk (needs root for a small tmpfs) ----
 if [ "$(id -u)" = 0 ]; then
