@@ -140,6 +140,28 @@ static void memory(struct out *o, struct lsm_db *db, struct super *sv)
 	      (db_now_us() - db->open_time_us) / 1000000u);
 }
 
+/* Deletion entries in the tables of V. */
+static uint64_t tombstones(struct lsm_db *db, const struct version *v)
+{
+	uint64_t n = 0;
+
+	for (unsigned l = 0; l < db->opts.max_levels; l++)
+		for (size_t i = 0; i < v->nfiles[l]; i++)
+			n += v->files[l][i]->deletions;
+	return n;
+}
+
+static void space(struct out *o, struct lsm_db *db, struct super *sv)
+{
+	struct stats *s = &db->stats;
+
+	C(tombstone_compactions, "Compactions picked for a table's share of "
+	  "deletions.");
+	C(idle_compactions, "Compactions run by the idle pass.");
+	gauge(o, "tombstones", "Deletion entries in live tables (tables of "
+	      "older builds not counted).", tombstones(db, sv->v));
+}
+
 int lsm_stats(struct lsm_db *db, char **text, struct lsm_err *err)
 {
 	struct out o = { BUF_INIT };
@@ -151,6 +173,7 @@ int lsm_stats(struct lsm_db *db, char **text, struct lsm_err *err)
 	io(&o, &db->stats);
 	levels(&o, db, sv);
 	memory(&o, db, sv);
+	space(&o, db, sv);
 	pthread_mutex_lock(&db->mu);
 	pend = compaction_pending_bytes(db, db->vs.current);
 	bg = db->bg_error;

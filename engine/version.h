@@ -16,6 +16,9 @@
  *              | lenbytes smallest | lenbytes largest        (table added)
  *          | 6 varint32 level | lenbytes key             (compact pointer)
  *          | 7 lenbytes "lsm.bytewise"                  (comparator name)
+ *          | 64 lenbytes (varint64 number | varint64 entries
+ *                         | varint64 deletions)   (counts of a table added
+ *                                                  earlier in the same edit)
  *   (tags are varint32; unknown tags are an error.)
  *
  * Locking: the version set is not internally locked.  The db serializes
@@ -41,6 +44,11 @@ struct file_meta {
 	size_t largest_len;
 	int refs;          /* versions holding it; under the db mutex */
 	bool compacting;   /* an input of a running compaction; db mutex */
+	/* Entries and deletion entries (tombstones) in the table, known
+	 * when HAS_COUNTS (manifest field 64; tables of older builds do not
+	 * have it).  They drive deletion-triggered compaction. */
+	bool has_counts;
+	uint64_t entries, deletions;
 };
 
 struct version_set;
@@ -106,6 +114,13 @@ int version_edit_add_file(struct version_edit *e, int level, uint64_t number,
 			  const uint8_t *largest, size_t llen);
 int version_edit_delete_file(struct version_edit *e, int level,
 			     uint64_t number);
+/* Records the entry and deletion counts of table NUMBER, which must have
+ * been added to E (the last such addition takes them). */
+void version_edit_set_counts(struct version_edit *e, uint64_t number,
+			     uint64_t entries, uint64_t deletions);
+/* Copies F's counts (if known) to the table NUMBER added to E. */
+void version_edit_copy_counts(struct version_edit *e, uint64_t number,
+			      const struct file_meta *f);
 int version_edit_set_pointer(struct version_edit *e, int level,
 			     const uint8_t *key, size_t len);
 /* Records that WAL segment NUMBER was created / sealed at SIZE bytes. */
