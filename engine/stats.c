@@ -4,8 +4,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "db_impl.h"
+#include "filename.h"
 
 struct out {
 	struct buf b;
@@ -151,10 +153,33 @@ static uint64_t tombstones(struct lsm_db *db, const struct version *v)
 	return n;
 }
 
+/* Bytes of the files in the data directory but the reserve (RESERVE). */
+static uint64_t disk_bytes(struct lsm_db *db)
+{
+	char **names = NULL, path[LSM_PATH_MAX];
+	uint64_t sum = 0, size;
+	size_t n = 0;
+
+	if (db->io->list_dir(db->io, db->dir, &names, &n) < 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(names[i], "RESERVE"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", db->dir, names[i]);
+		if (lsm_io_path_size(db->io, path, &size) == 0)
+			sum += size;
+	}
+	lsm_io_free_names(names, n);
+	return sum;
+}
+
 static void space(struct out *o, struct lsm_db *db, struct super *sv)
 {
 	struct stats *s = &db->stats;
 
+	gauge(o, "disk_bytes", "Bytes of the store's files: live tables, "
+	      "tables kept for readers, logs, manifest (the reserve for a "
+	      "full disk left out).", disk_bytes(db));
 	C(tombstone_compactions, "Compactions picked for a table's share of "
 	  "deletions.");
 	C(idle_compactions, "Compactions run by the idle pass.");

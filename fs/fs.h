@@ -18,6 +18,10 @@
 #define FS_CTL_DIR_INO ((1ull << 63) + 1)
 #define FS_CTL_STATS_INO ((1ull << 63) + 2)
 #define FS_CTL_STATS_NAME "stats"
+/* /.lsmfs/ctl: write-only requests ("compact"); a write returns when the
+ * request is done, with its error if it failed. */
+#define FS_CTL_CMD_INO ((1ull << 63) + 3)
+#define FS_CTL_CMD_NAME "ctl"
 
 /* How often a read-only mount catches up with the store's writer (it
  * also wakes on inotify), and how long its kernel keeps names. */
@@ -62,6 +66,11 @@ struct lsmfs {
 	 * outside the request loop; under follow_mu (follow.c). */
 	pthread_mutex_t follow_mu;
 	struct fuse_session *se;
+	/* Requests of /.lsmfs/ctl running in their own threads; the store
+	 * closes only when none is left (fs_ctl_wait). */
+	pthread_mutex_t ctl_mu;
+	pthread_cond_t ctl_cv;
+	unsigned ctl_jobs;      /* under ctl_mu */
 };
 
 /* ---- log.c ---- */
@@ -103,7 +112,8 @@ static inline void fs_count(struct lsmfs *fs, enum fs_op op)
 
 static inline bool fs_is_ctl(uint64_t ino)
 {
-	return ino == FS_CTL_DIR_INO || ino == FS_CTL_STATS_INO;
+	return ino == FS_CTL_DIR_INO || ino == FS_CTL_STATS_INO ||
+	       ino == FS_CTL_CMD_INO;
 }
 
 /* Replies ERR for OP (counting it); always returns so callers can
@@ -127,6 +137,14 @@ void fs_ctl_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    bool plus);
 /* Fills ST for a control inode. */
 void fs_ctl_stat(fuse_ino_t ino, struct stat *st);
+/* A write to /.lsmfs/ctl: one request, answered when it is done. */
+void fs_ctl_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		  size_t size);
+/* setattr of a control inode: only the truncation a shell's `>` asks for
+ * (of ctl) is accepted, and changes nothing. */
+void fs_ctl_setattr(fuse_req_t req, fuse_ino_t ino, int to_set);
+/* Waits until no ctl request runs (before the store closes). */
+void fs_ctl_wait(struct lsmfs *fs);
 
 /* ---- ops_file.c ---- */
 /* fsync and fsyncdir: makes everything written before durable

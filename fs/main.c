@@ -168,6 +168,7 @@ static void close_store(struct lsmfs *fs)
 {
 	struct lsm_err err = { 0 };
 
+	fs_ctl_wait(fs);
 	ns_close(fs->ns);
 	fs->ns = NULL;
 	if (fs->db && lsm_close(fs->db, &err) < 0)
@@ -322,7 +323,9 @@ int main(int argc, char **argv)
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts fo = { 0 };
 	struct lsmfs_conf c;
-	static struct lsmfs fs = { .follow_mu = PTHREAD_MUTEX_INITIALIZER };
+	static struct lsmfs fs = { .follow_mu = PTHREAD_MUTEX_INITIALIZER,
+				   .ctl_mu = PTHREAD_MUTEX_INITIALIZER,
+				   .ctl_cv = PTHREAD_COND_INITIALIZER };
 	int rc = 1;
 
 	if (opts_parse(&args, &c) < 0)
