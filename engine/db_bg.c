@@ -12,6 +12,7 @@
 #include "db_impl.h"
 #include "block.h"
 #include "filename.h"
+#include "memtable.h"
 #include "sst.h"
 
 void db_bg_kick(struct lsm_db *db)
@@ -222,7 +223,9 @@ struct idle {
 };
 
 /* Runs one idle step if the store has been quiet long enough (under mu):
- * 1 did work, 0 nothing (then *WAIT_MS is how long to sleep), < 0 error. */
+ * a flush of a memtable holding deletions, else one compaction of the
+ * idle pass.  1 did work, 0 nothing (then *WAIT_MS is how long to sleep),
+ * < 0 error. */
 static int idle_step(struct lsm_db *db, struct idle *st, unsigned *wait_ms,
 		     struct lsm_err *err)
 {
@@ -242,6 +245,15 @@ static int idle_step(struct lsm_db *db, struct idle *st, unsigned *wait_ms,
 		*wait_ms = (unsigned)((quiet_us - (now - st->quiet_since_us)) /
 				      1000u) + 1;
 		return 0;
+	}
+	/* Deletions still in the memtable reach the tables first (never
+	 * when the switch could wait for this thread's own compactions). */
+	if (memtable_deletions(db->mem) && !db->imm &&
+	    db->vs.current->nfiles[0] < db->opts.l0_compaction_trigger) {
+		pthread_mutex_unlock(&db->mu);
+		rc = db_write_batch(db, NULL, false, err); /* a switch */
+		pthread_mutex_lock(&db->mu);
+		return rc < 0 ? rc : 1;
 	}
 	rc = compaction_run_idle(db, err);
 	if (rc == 0) {

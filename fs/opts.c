@@ -26,6 +26,8 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("bloom_bits=%s", bloom_bits),
 	OPT("max_open_tables=%s", max_open_tables),
 	OPT("reserve=%s", reserve),
+	OPT("tombstone_percent=%s", tombstone_percent),
+	OPT("idle_compact_ms=%s", idle_compact_ms),
 	OPT("follow_ms=%s", follow_ms),
 	OPT("attr_timeout=%s", attr_timeout),
 	OPT("entry_timeout=%s", entry_timeout),
@@ -100,7 +102,8 @@ void opts_free(struct lsmfs_conf *c)
 		       &c->sync_interval_ms, &c->bloom_bits,
 		       &c->max_open_tables, &c->reserve, &c->attr_timeout,
 		       &c->entry_timeout, &c->recover, &c->follow_ms,
-		       &c->test_powercut_seed };
+		       &c->test_powercut_seed, &c->tombstone_percent,
+		       &c->idle_compact_ms };
 
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
 		free(*f[i]);
@@ -262,6 +265,10 @@ int opts_apply(const struct lsmfs_conf *c, struct lsm_options *lo,
 	NUM(max_open_tables, "max_open_tables", 16, 1000000,
 	    lo->max_open_tables);
 	SIZE(reserve, "reserve", 0, 64ull << 30, lo->reserve_bytes);
+	NUM(tombstone_percent, "tombstone_percent", 0, 100,
+	    lo->tombstone_percent);
+	NUM(idle_compact_ms, "idle_compact_ms", 0, 86400000,
+	    lo->idle_compaction_ms);
 	lo->follow_interval_ms = FS_FOLLOW_MS;
 	NUM(follow_ms, "follow_ms", 0, 3600000, lo->follow_interval_ms);
 	if (c->follow_ms && !c->ro)
@@ -323,6 +330,11 @@ void opts_usage(const char *prog)
 	       "    -o max_open_tables=N    [512]\n"
 	       "    -o reserve=SIZE         disk space held back for a full\n"
 	       "                            disk, 0 none [memtable + 4 tables]\n"
+	       "    -o tombstone_percent=N  compact a table once N%% of its\n"
+	       "                            entries are deletions, 0 never [20]\n"
+	       "    -o idle_compact_ms=N    after N ms without writes, push\n"
+	       "                            deletions down until space is back,\n"
+	       "                            0 never [5000]\n"
 #ifdef LSMFS_TEST_POWERCUT
 	       "Test build only:\n"
 	       "    -o test_powercut[=SEED] SIGUSR1 cuts the power (unsynced\n"
