@@ -11,7 +11,12 @@
 
 #define MT_MAX_HEIGHT 12
 #define MT_BRANCH 4                  /* 1 in MT_BRANCH nodes grows a level */
-#define ARENA_BLOCK (64 * 1024)
+/* Entries are packed into blocks of this size (those over a quarter of it
+ * get a block of their own): a memtable of file chunks (16 KiB and more)
+ * is a few large allocations, not one per entry, and a block is large
+ * enough that a daemon with a fixed mmap threshold maps and unmaps it on
+ * its own instead of fragmenting the heap (fs/mem.c). */
+#define ARENA_BLOCK (1024 * 1024)
 #define ARENA_ALIGN sizeof(void *)
 
 /* A node and its entry, contiguous in the arena:

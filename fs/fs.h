@@ -82,6 +82,17 @@ void fs_log(enum fs_log_level lvl, const char *fmt, ...)
 /* lsm_options.log_fn: routes the engine's messages to fs_log. */
 void fs_log_engine(void *ctx, enum lsm_log_level level, const char *msg);
 
+/* ---- mem.c: bounded resident memory (see there) ---- */
+/* Caps malloc arenas and fixes the mmap threshold; call before any thread
+ * starts. */
+void fs_mem_init(void);
+/* Starts / stops the thread that returns free memory to the kernel while
+ * FS is busy (after daemonizing: threads do not survive fork). */
+void fs_mem_start(struct lsmfs *fs);
+void fs_mem_stop(void);
+/* Returns free memory to the kernel now (after a big job). */
+void fs_mem_trim(void);
+
 /* ---- follow.c ---- */
 /* lsm_options.follow_key_fn of a following mount: turns each key a
  * catch-up applied into an invalidation of the kernel's cache (entry,

@@ -310,7 +310,9 @@ static int start(struct lsmfs *fs, struct lsmfs_conf *c,
 		detach(&d, 1);
 		return 1;
 	}
+	fs_mem_start(fs);
 	rc = serve(fs, args, fo, &d);
+	fs_mem_stop();
 	detach(&d, rc == 0 ? 0 : 1);
 	close_store(fs);
 	if (rc == 0)
@@ -328,6 +330,7 @@ int main(int argc, char **argv)
 				   .ctl_cv = PTHREAD_COND_INITIALIZER };
 	int rc = 1;
 
+	fs_mem_init();
 	if (opts_parse(&args, &c) < 0)
 		goto out;
 	if (c.help || c.version) {

@@ -198,6 +198,7 @@ static void *compact_job(void *arg)
 	} else {
 		fs_log(FS_LOG_INFO, "requested compaction done in %llu ms",
 		       (unsigned long long)ms_since(&t0));
+		fs_mem_trim(); /* its buffers are free now */
 		fuse_reply_write(j->req, j->size);
 	}
 	free(j);
