@@ -99,6 +99,9 @@ static void io(struct out *o, struct stats *s)
 	  "released.");
 	C(follow_catch_ups, "Catch-ups of a follower with the writer.");
 	C(follow_records, "Log records a follower applied.");
+	C(wal_archived, "Log segments moved to the archive.");
+	C(wal_archive_dropped, "Archived log segments deleted (size, age or "
+	  "a full disk).");
 }
 
 static void levels(struct out *o, struct lsm_db *db, struct super *sv)
@@ -136,6 +139,8 @@ static void memory(struct out *o, struct lsm_db *db, struct super *sv)
 	      cs.usage);
 	gauge(o, "block_cache_capacity_bytes", "Block cache budget.",
 	      cs.capacity);
+	gauge(o, "wal_archive_bytes", "Bytes of archived log segments.",
+	      atomic_load(&db->archive_bytes));
 	gauge(o, "sequence", "Last visible sequence number.",
 	      atomic_load(&db->last_seq));
 	gauge(o, "uptime_seconds", "Seconds since the store was opened.",
@@ -153,7 +158,8 @@ static uint64_t tombstones(struct lsm_db *db, const struct version *v)
 	return n;
 }
 
-/* Bytes of the files in the data directory but the reserve (RESERVE). */
+/* Bytes of the files in the data directory but the reserve (RESERVE) and
+ * the log archive (lsm_wal_archive_bytes). */
 static uint64_t disk_bytes(struct lsm_db *db)
 {
 	char **names = NULL, path[LSM_PATH_MAX];
@@ -163,8 +169,9 @@ static uint64_t disk_bytes(struct lsm_db *db)
 	if (db->io->list_dir(db->io, db->dir, &names, &n) < 0)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
-		if (!strcmp(names[i], "RESERVE"))
-			continue;
+		if (!strcmp(names[i], "RESERVE") ||
+		    !strcmp(names[i], LSM_ARCHIVE_DIR))
+			continue; /* counted apart */
 		snprintf(path, sizeof(path), "%s/%s", db->dir, names[i]);
 		if (lsm_io_path_size(db->io, path, &size) == 0)
 			sum += size;
@@ -179,7 +186,7 @@ static void space(struct out *o, struct lsm_db *db, struct super *sv)
 
 	gauge(o, "disk_bytes", "Bytes of the store's files: live tables, "
 	      "tables kept for readers, logs, manifest (the reserve for a "
-	      "full disk left out).", disk_bytes(db));
+	      "full disk and the log archive left out).", disk_bytes(db));
 	C(tombstone_compactions, "Compactions picked for a table's share of "
 	  "deletions.");
 	C(idle_compactions, "Compactions run by the idle pass.");

@@ -29,6 +29,8 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("tombstone_percent=%s", tombstone_percent),
 	OPT("idle_compact_ms=%s", idle_compact_ms),
 	OPT("follow_ms=%s", follow_ms),
+	OPT("wal_archive=%s", wal_archive),
+	OPT("wal_archive_age=%s", wal_archive_age),
 	OPT("attr_timeout=%s", attr_timeout),
 	OPT("entry_timeout=%s", entry_timeout),
 	OPT("recover=%s", recover),
@@ -102,6 +104,7 @@ void opts_free(struct lsmfs_conf *c)
 		       &c->sync_interval_ms, &c->bloom_bits,
 		       &c->max_open_tables, &c->reserve, &c->attr_timeout,
 		       &c->entry_timeout, &c->recover, &c->follow_ms,
+		       &c->wal_archive, &c->wal_archive_age,
 		       &c->test_powercut_seed, &c->tombstone_percent,
 		       &c->idle_compact_ms };
 
@@ -265,6 +268,13 @@ int opts_apply(const struct lsmfs_conf *c, struct lsm_options *lo,
 	NUM(max_open_tables, "max_open_tables", 16, 1000000,
 	    lo->max_open_tables);
 	SIZE(reserve, "reserve", 0, 64ull << 30, lo->reserve_bytes);
+	/* Log segments are kept a while after a flush, for replicas that
+	 * are behind or restart (lsmfs-replicate). */
+	lo->wal_archive_bytes = FS_WAL_ARCHIVE_BYTES;
+	lo->wal_archive_seconds = FS_WAL_ARCHIVE_SECONDS;
+	SIZE(wal_archive, "wal_archive", 0, 1ull << 50, lo->wal_archive_bytes);
+	NUM(wal_archive_age, "wal_archive_age", 0, 10u * 365 * 86400,
+	    lo->wal_archive_seconds);
 	NUM(tombstone_percent, "tombstone_percent", 0, 100,
 	    lo->tombstone_percent);
 	NUM(idle_compact_ms, "idle_compact_ms", 0, 86400000,
@@ -330,6 +340,9 @@ void opts_usage(const char *prog)
 	       "    -o max_open_tables=N    [512]\n"
 	       "    -o reserve=SIZE         disk space held back for a full\n"
 	       "                            disk, 0 none [memtable + 4 tables]\n"
+	       "    -o wal_archive=SIZE     log kept after flushes for replicas\n"
+	       "                            (lsmfs-replicate), 0 none [64M]\n"
+	       "    -o wal_archive_age=SECS and at most this old, 0 any [86400]\n"
 	       "    -o tombstone_percent=N  compact a table once N%% of its\n"
 	       "                            entries are deletions, 0 never [20]\n"
 	       "    -o idle_compact_ms=N    after N ms without writes, push\n"

@@ -20,6 +20,7 @@ struct lsmfs_conf {
 	char *attr_timeout, *entry_timeout;
 	char *recover;              /* strict | point_in_time (with ro) */
 	char *follow_ms;            /* ro: catch up every N ms (0: never) */
+	char *wal_archive, *wal_archive_age; /* log archive bounds */
 	/* lsmfs-test only (-DLSMFS_TEST_POWERCUT): -o test_powercut[=SEED]
 	 * (tests/fs/powercut.h); never set in the installed lsmfs */
 	int test_powercut;

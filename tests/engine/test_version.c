@@ -229,12 +229,12 @@ static void test_edit_round_trip(void **state)
 	buf_free(&b);
 }
 
-/* Field 64: counts of a table added in the same edit; skippable by
+/* Field 65: counts of a table added in the same edit; skippable by
  * builds that do not know it, checked by this one. */
 static void test_edit_table_counts(void **state)
 {
-	static const uint8_t orphan[] = { 64, 3, 9, 2, 1 };
-	static const uint8_t longer[] = { 64, 4, 21, 5, 2, 7 };
+	static const uint8_t orphan[] = { 65, 3, 9, 2, 1 };
+	static const uint8_t longer[] = { 65, 4, 21, 5, 2, 7 };
 	struct version_edit e, d;
 	struct buf a = BUF_INIT;
 	struct lsm_err err = { 0 };
@@ -259,7 +259,7 @@ static void test_edit_table_counts(void **state)
 	version_edit_init(&e);
 	add(&e, 0, 21, "a", "z");
 	version_edit_encode(&e, &a);
-	buf_append(&a, "\x40\x03\x15\x01\x02", 5);
+	buf_append(&a, "\x41\x03\x15\x01\x02", 5);
 	assert_int_equal(version_edit_decode(&d, a.p, a.len, &err), -EUCLEAN);
 	/* bytes after the three numbers are for later additions */
 	a.len -= 5;
@@ -615,8 +615,11 @@ static int count_cb(void *ctx, const uint8_t *rec, size_t len, uint64_t off,
 static void test_vset_snapshot_record(void **state)
 {
 	static const uint8_t want[] = "\x07\x0clsm.bytewise"
-				      "\x08\x00\x00\x01" /* wal_v2 */
-				      "\x01\x00\x02\x02\x03\x00";
+				      "\x08\x01\x00\x01" /* identity, wal_v2 */
+				      "\x01\x00\x02\x02\x03\x00"
+				      "\x40\x14"; /* identity: 20 bytes */
+	/* id (16 random bytes) | flags 0 | 1 generation: 1 from seq 1 */
+	static const uint8_t id_tail[] = "\x00\x01\x01\x01";
 	struct tdir *d = *state;
 	struct version_set vs;
 	char path[LSM_PATH_MAX];
@@ -630,9 +633,13 @@ static void test_vset_snapshot_record(void **state)
 	manifest_path(path, tdir_root(d), 1);
 	m = file_read_all(path, &len);
 	assert_non_null(m);
-	assert_int_equal(len, WAL_HEADER_BYTES + sizeof(want) - 1);
-	assert_int_equal(get_u32le(m + 4), sizeof(want) - 1);
+	assert_int_equal(len, WAL_HEADER_BYTES + sizeof(want) - 1 + 16 +
+				      sizeof(id_tail) - 1);
+	assert_int_equal(get_u32le(m + 4), sizeof(want) - 1 + 16 +
+					   sizeof(id_tail) - 1);
 	assert_memory_equal(m + WAL_HEADER_BYTES, want, sizeof(want) - 1);
+	assert_memory_equal(m + WAL_HEADER_BYTES + sizeof(want) - 1 + 16,
+			    id_tail, sizeof(id_tail) - 1);
 	free(m);
 	three_edits(&vs);
 	vset_destroy(&vs);
