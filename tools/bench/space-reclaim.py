@@ -10,7 +10,8 @@ finally after a compaction request (echo compact > MNT/.lsmfs/ctl).
 
 Live bytes are the sizes of the files left (what `du --apparent-size` says
 of the mount); the data directory's size is the sum of its files' sizes,
-the RESERVE kept for a full disk left out (it is printed apart).  Files are
+the RESERVE kept for a full disk and the log archive kept for replicas
+(archive/, -o wal_archive) left out (both are printed apart).  Files are
 FILE_MIB MiB of random bytes in 16 directories; --pattern alternate deletes
 every other file (their keys interleave with the kept ones), first-half the
 files written first.  Prints the ratio every 5 s of idle, when it first
@@ -32,8 +33,15 @@ def mounted(path):
         return any(line.split()[1] == path for line in f)
 
 
+def tree_bytes(path):
+    return sum(os.path.getsize(os.path.join(r, n))
+               for r, _, names in os.walk(path) for n in names)
+
+
 def dir_bytes(path):
+    """(store files, RESERVE, log archive for replicas) in bytes"""
     total = reserve = 0
+    archive = tree_bytes(os.path.join(path, "archive"))
     for n in os.listdir(path):
         p = os.path.join(path, n)
         if not os.path.isfile(p):
@@ -42,7 +50,7 @@ def dir_bytes(path):
             reserve = os.path.getsize(p)
         else:
             total += os.path.getsize(p)
-    return total, reserve
+    return total, reserve, archive
 
 
 def stat_value(mnt, name):
@@ -101,10 +109,11 @@ def run(a, data, mnt):
         paths.append(p)
     took = time.time() - t0
     written = sum(os.path.getsize(p) for p in paths)
-    disk, reserve = dir_bytes(data)
-    print("wrote %d files, %.1f MB in %.1f s; data dir %.1f MB (reserve "
-          "%.1f MB apart)" % (nfiles, written / 1e6, took, disk / 1e6,
-                              reserve / 1e6))
+    disk, reserve, archive = dir_bytes(data)
+    print("wrote %d files, %.1f MB in %.1f s; data dir %.1f MB (apart: "
+          "reserve %.1f MB, log archive %.1f MB)" %
+          (nfiles, written / 1e6, took, disk / 1e6, reserve / 1e6,
+           archive / 1e6))
     if a.pattern == "alternate":
         gone = paths[1::2]
     else:
@@ -121,7 +130,7 @@ def run(a, data, mnt):
     next_print = 0
     while True:
         el = time.time() - t_del
-        disk, _ = dir_bytes(data)
+        disk, _, _ = dir_bytes(data)
         ratio = disk / live
         if first is None and ratio <= 1.3:
             first = el
@@ -143,10 +152,11 @@ def run(a, data, mnt):
     t0 = time.time()
     with open(os.path.join(mnt, ".lsmfs", "ctl"), "w") as f:
         f.write("compact\n")
-    disk, reserve = dir_bytes(data)
+    disk, reserve, archive = dir_bytes(data)
     print("after echo compact > .lsmfs/ctl (%.1f s): data dir %.1f MB = "
-          "%.3fx live (reserve %.1f MB apart)" %
-          (time.time() - t0, disk / 1e6, disk / live, reserve / 1e6))
+          "%.3fx live (apart: reserve %.1f MB, log archive %.1f MB)" %
+          (time.time() - t0, disk / 1e6, disk / live, reserve / 1e6,
+           archive / 1e6))
 
 
 if __name__ == "__main__":
