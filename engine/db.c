@@ -976,6 +976,10 @@ void db_delete_obsolete(struct lsm_db *db)
 				archived = true;
 				continue;
 			}
+			/* The flush and compaction threads both sweep: the
+			 * other one archived it first. */
+			if (rc == -ENOENT)
+				continue;
 			db_log(db, LSM_LOG_WARN, "cannot archive %s: %s; "
 			       "deleting it", path, strerror(-rc));
 		}
