@@ -216,7 +216,7 @@ static void *flush_main(void *arg)
 }
 
 /* When the idle pass may run: writes (a new sequence number) restart the
- * quiet period; a pass that finds nothing left waits for new writes. */
+ * quiet period; DONE only keeps the log quiet once nothing is left. */
 struct idle {
 	uint64_t seen_seq, quiet_since_us;
 	bool done;
@@ -239,27 +239,35 @@ static int idle_step(struct lsm_db *db, struct idle *st, unsigned *wait_ms,
 		st->quiet_since_us = now;
 		st->done = false;
 	}
-	if (!quiet_us || st->done)
+	if (!quiet_us)
 		return 0;
 	if (now - st->quiet_since_us < quiet_us) {
 		*wait_ms = (unsigned)((quiet_us - (now - st->quiet_since_us)) /
 				      1000u) + 1;
 		return 0;
 	}
+	/* A flush under way may bring tombstones: look again once it is
+	 * done (it kicks this thread), not "nothing left". */
+	if (db->imm)
+		return 0;
 	/* Deletions still in the memtable reach the tables first (never
-	 * when the switch could wait for this thread's own compactions). */
-	if (memtable_deletions(db->mem) && !db->imm &&
-	    db->vs.current->nfiles[0] < db->opts.l0_compaction_trigger) {
+	 * when the switch could wait for this thread's own compactions:
+	 * then L0 is compacted first). */
+	if (memtable_deletions(db->mem)) {
+		if (db->vs.current->nfiles[0] >= db->opts.l0_compaction_trigger)
+			return 0;
 		pthread_mutex_unlock(&db->mu);
 		rc = db_write_batch(db, NULL, false, err); /* a switch */
 		pthread_mutex_lock(&db->mu);
 		return rc < 0 ? rc : 1;
 	}
+	/* Looked at again every idle period while quiet (a scan of the
+	 * tables' counts): whatever a race hid from one look, the next one
+	 * sees. */
 	rc = compaction_run_idle(db, err);
-	if (rc == 0) {
-		st->done = true;
+	if (rc == 0 && !st->done)
 		db_log(db, LSM_LOG_DEBUG, "idle compaction pass done");
-	}
+	st->done = rc == 0;
 	return rc;
 }
 

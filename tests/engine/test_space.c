@@ -147,6 +147,13 @@ static void shrink_run(struct tdir *d, struct lsm_options *o, int keep,
 	*before = wait_shrink(tdir_root(d), 0, 1); /* let compactions settle */
 	delete_most(db, keep, o->idle_compaction_ms == 0);
 	*after = wait_shrink(tdir_root(d), *before / 3, seconds);
+	if (counter && *after > *before / 3) { /* say where the space is */
+		char *text = NULL;
+
+		if (lsm_stats(db, &text, NULL) == 0)
+			fprintf(stderr, "not shrunk; stats:\n%s", text);
+		free(text);
+	}
 	check_levels(db);
 	check_contents(db, keep);
 	*count = counter ? stat_value(db, counter) : 0;
