@@ -20,7 +20,31 @@
 struct ctl_text {
 	char *text;
 	size_t len;
+	unsigned readers;  /* reads replying from TEXT; under text_mu */
+	bool released;     /* the handle is closed; under text_mu */
 };
+
+/* Seen under ASan: a RELEASE handled while another thread still replied to
+ * a READ of the same handle (the kernel splits a large direct read into
+ * requests that run in parallel).  The last of them frees the text. */
+static pthread_mutex_t text_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void text_put(struct ctl_text *t, bool release)
+{
+	bool last;
+
+	pthread_mutex_lock(&text_mu);
+	if (release)
+		t->released = true;
+	else
+		t->readers--;
+	last = t->released && t->readers == 0;
+	pthread_mutex_unlock(&text_mu);
+	if (last) {
+		free(t->text);
+		free(t);
+	}
+}
 
 void fs_ctl_stat(fuse_ino_t ino, struct stat *st)
 {
@@ -305,19 +329,21 @@ void fs_ctl_read(fuse_req_t req, size_t size, off_t off,
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
+	pthread_mutex_lock(&text_mu);
+	t->readers++;
+	pthread_mutex_unlock(&text_mu);
 	if (size > t->len - (size_t)off)
 		size = t->len - (size_t)off;
 	fuse_reply_buf(req, t->text + off, size);
+	text_put(t, false);
 }
 
 void fs_ctl_release(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct ctl_text *t = (struct ctl_text *)(uintptr_t)fi->fh;
 
-	if (t) {
-		free(t->text);
-		free(t);
-	}
+	if (t)
+		text_put(t, true);
 	fuse_reply_err(req, 0);
 }
 
