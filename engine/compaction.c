@@ -9,6 +9,18 @@
  * early when they would overlap more than 10 tables' worth of the level
  * below, so later compactions stay bounded; never inside one user key's
  * versions, so tables in L1+ never share a user key.
+ *
+ * Space after deletions: sizes shrink when data is deleted, so the scores
+ * above never bring the tombstones down to the data they delete.  When
+ * no level is over its size, a table whose entries are at least
+ * tombstone_percent deletions is compacted into the level below (as
+ * RocksDB's deletion-triggered compaction); its outputs there, still
+ * dense while older data lies further down, are picked in turn, until the
+ * tombstones reach the base of their key range and are dropped with what
+ * they hid.  After idle_compaction_ms without writes, the same is done one
+ * table at a time for every table above the deepest level that holds any
+ * tombstone or whose counts are unknown.  Both only ever move data down,
+ * so they end.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -19,8 +31,12 @@
 #include "iter.h"
 #include "sst.h"
 
+/* Why a compaction runs. */
+enum why { WHY_SIZE, WHY_TOMBSTONES, WHY_IDLE, WHY_MANUAL };
+
 struct compaction {
 	int level;                      /* inputs[0] from here, into +1 */
+	enum why why;
 	struct file_meta **in[2];
 	size_t n[2];
 	struct version *v;              /* referenced while running */
@@ -187,6 +203,111 @@ static int pick_auto(struct lsm_db *db, struct compaction *c)
 	return any_compacting(c->in[1], c->n[1]) ? 0 : 1;
 }
 
+static int deepest_level(const struct version *v, unsigned max_levels)
+{
+	int deepest = 0;
+
+	for (int l = 0; l < (int)max_levels; l++)
+		if (v->nfiles[l])
+			deepest = l;
+	return deepest;
+}
+
+/* Inputs for compacting table F of LEVEL into LEVEL+1 (under mu): for L0
+ * every L0 table overlapping it too (they may hide each other's keys).
+ * 1 with C filled, 0 if an input is busy, or -ENOMEM. */
+static int pick_table(struct lsm_db *db, struct compaction *c, int level,
+		      struct file_meta *f, enum why why)
+{
+	struct version *v = db->vs.current;
+	int rc;
+
+	c->level = level;
+	c->why = why;
+	c->v = v;
+	version_ref(v);
+	if (level == 0) {
+		rc = version_overlapping(v, 0, f->smallest,
+					 ikey_ulen(f->smallest_len), f->largest,
+					 ikey_ulen(f->largest_len), &c->in[0],
+					 &c->n[0]);
+		if (rc < 0)
+			return rc;
+	} else {
+		c->in[0] = malloc(sizeof(*c->in[0]));
+		if (!c->in[0])
+			return -ENOMEM;
+		c->in[0][0] = f;
+		c->n[0] = 1;
+	}
+	if (add_next_level(c) < 0)
+		return -ENOMEM;
+	return any_compacting(c->in[0], c->n[0]) ||
+	       any_compacting(c->in[1], c->n[1]) ? 0 : 1;
+}
+
+/* Deletions per million entries of F (0 when its counts are unknown). */
+static uint64_t density(const struct file_meta *f)
+{
+	if (!f->has_counts || f->entries == 0)
+		return 0;
+	return f->deletions * 1000000u / f->entries;
+}
+
+/* The densest table with at least tombstone_percent deletions above the
+ * last level (under mu): 1 with C filled, 0 if none. */
+static int pick_tombstones(struct lsm_db *db, struct compaction *c)
+{
+	struct version *v = db->vs.current;
+	uint64_t min = (uint64_t)db->opts.tombstone_percent * 10000u, best = 0;
+	struct file_meta *pick = NULL;
+	int level = -1;
+
+	if (!db->opts.tombstone_percent)
+		return 0;
+	for (int l = 0; l + 1 < (int)db->opts.max_levels; l++)
+		for (size_t i = 0; i < v->nfiles[l]; i++) {
+			struct file_meta *f = v->files[l][i];
+			uint64_t d = density(f);
+
+			if (!f->compacting && f->deletions && d >= min &&
+			    d > best) {
+				best = d;
+				pick = f;
+				level = l;
+			}
+		}
+	return pick ? pick_table(db, c, level, pick, WHY_TOMBSTONES) : 0;
+}
+
+/* The idle pass (under mu): the shallowest table above the deepest level
+ * holding data that has tombstones or unknown counts, the one with the
+ * most deletions first.  1 with C filled, 0 if none. */
+static int pick_idle(struct lsm_db *db, struct compaction *c)
+{
+	struct version *v = db->vs.current;
+	int deepest = deepest_level(v, db->opts.max_levels);
+
+	for (int l = 0; l < deepest; l++) {
+		struct file_meta *pick = NULL;
+
+		for (size_t i = 0; i < v->nfiles[l]; i++) {
+			struct file_meta *f = v->files[l][i];
+
+			if (f->compacting || (f->has_counts && !f->deletions))
+				continue;
+			if (!pick || !f->has_counts ||
+			    f->deletions > pick->deletions)
+				pick = f;
+			if (!f->has_counts)
+				break;
+		}
+		if (pick)
+			return pick_table(db, c, l, pick, WHY_IDLE);
+	}
+	return 0;
+}
+
 /* Is there no file below level+1 that may hold user key UKEY? */
 static bool is_base_level(const struct compaction *c, const uint8_t *ukey,
 			  size_t ulen)
@@ -253,6 +374,9 @@ static int finish_output(struct lsm_db *db, struct compaction *c,
 		c->b = NULL;
 		return lsm_err_set(err, rc, "out of memory");
 	}
+	version_edit_set_counts(&c->edit, c->out_number,
+				sst_builder_entries(c->b),
+				sst_builder_deletions(c->b));
 	rc = sst_builder_finish(c->b, &size, err);
 	c->b = NULL;
 	if (rc < 0)
@@ -451,6 +575,7 @@ static int trivial_move(struct lsm_db *db, struct compaction *c,
 					   f->largest_len);
 	if (rc < 0)
 		return lsm_err_set(err, rc, "out of memory");
+	version_edit_copy_counts(&c->edit, f->number, f);
 	rc = db_log_and_apply(db, &c->edit, err);
 	if (rc < 0) {
 		if (db_manifest_error_fatal(db, rc))
@@ -460,6 +585,23 @@ static int trivial_move(struct lsm_db *db, struct compaction *c,
 	if (db_super_install(db) < 0)
 		db_log(db, LSM_LOG_WARN, "out of memory publishing a move");
 	return 0;
+}
+
+/* Does any level below level+1 hold keys in [LO, HI] (internal keys)? */
+static bool overlaps_below(const struct compaction *c, const uint8_t *lo,
+			   size_t lolen, const uint8_t *hi, size_t hilen)
+{
+	for (int l = c->level + 2; l < LSM_MAX_LEVELS; l++) {
+		struct file_meta **f = NULL;
+		size_t n = 0;
+		int rc = version_overlapping(c->v, l, lo, ikey_ulen(lolen), hi,
+					     ikey_ulen(hilen), &f, &n);
+
+		free(f);
+		if (rc < 0 || n > 0)
+			return true; /* moving is always safe */
+	}
+	return false;
 }
 
 static bool can_move(struct lsm_db *db, struct compaction *c)
@@ -473,9 +615,13 @@ static bool can_move(struct lsm_db *db, struct compaction *c)
 
 	if (c->manual || c->n[0] != 1 || c->n[1] != 0)
 		return false;
+	files_range(c->in[0], 1, &lo, &lolen, &hi, &hilen);
+	/* Tombstones with nothing below to hide are dropped by a rewrite:
+	 * moving them would only carry them down. */
+	if (c->why != WHY_SIZE && !overlaps_below(c, lo, lolen, hi, hilen))
+		return false;
 	if (gl >= (int)db->opts.max_levels)
 		return true;
-	files_range(c->in[0], 1, &lo, &lolen, &hi, &hilen);
 	if (version_overlapping(c->v, gl, lo, ikey_ulen(lolen), hi,
 				ikey_ulen(hilen), &gp, &ngp) < 0)
 		return false;
@@ -511,6 +657,10 @@ static int run(struct lsm_db *db, struct compaction *c, struct lsm_err *err)
 		rc = install(db, c, err);
 	release_outputs(db, c);
 	if (rc == 0) {
+		if (c->why == WHY_TOMBSTONES)
+			stat_add(&db->stats.tombstone_compactions, 1);
+		else if (c->why == WHY_IDLE)
+			stat_add(&db->stats.idle_compactions, 1);
 		stat_add(&db->stats.compactions, 1);
 		stat_add(&db->stats.compaction_bytes_read, c->bytes_read);
 		stat_add(&db->stats.compaction_bytes_written, c->bytes_written);
@@ -524,7 +674,11 @@ static int run(struct lsm_db *db, struct compaction *c, struct lsm_err *err)
 	return rc;
 }
 
-int compaction_run_auto(struct lsm_db *db, struct lsm_err *err)
+/* Picks with PICK (under mu) and runs what it picked: 1 if it did work,
+ * 0 if there was none, or a negative error. */
+static int run_picked(struct lsm_db *db,
+		      int (*pick)(struct lsm_db *, struct compaction *),
+		      struct lsm_err *err)
 {
 	struct compaction c = { 0 };
 	int rc;
@@ -532,7 +686,7 @@ int compaction_run_auto(struct lsm_db *db, struct lsm_err *err)
 	if (db->bg_error)
 		return 0;
 	version_edit_init(&c.edit);
-	rc = pick_auto(db, &c);
+	rc = pick(db, &c);
 	if (rc == 1) {
 		rc = run(db, &c, err);
 		if (rc == 0)
@@ -545,14 +699,16 @@ int compaction_run_auto(struct lsm_db *db, struct lsm_err *err)
 	return rc;
 }
 
-static int deepest_level(const struct version *v, unsigned max_levels)
+int compaction_run_auto(struct lsm_db *db, struct lsm_err *err)
 {
-	int deepest = 0;
+	int rc = run_picked(db, pick_auto, err);
 
-	for (int l = 0; l < (int)max_levels; l++)
-		if (v->nfiles[l])
-			deepest = l;
-	return deepest;
+	return rc == 0 ? run_picked(db, pick_tombstones, err) : rc;
+}
+
+int compaction_run_idle(struct lsm_db *db, struct lsm_err *err)
+{
+	return run_picked(db, pick_idle, err);
 }
 
 int compaction_run_range(struct lsm_db *db, const uint8_t *begin, size_t blen,
@@ -564,7 +720,8 @@ int compaction_run_range(struct lsm_db *db, const uint8_t *begin, size_t blen,
 	if (last == 0)
 		last = 1;
 	for (int level = 0; level < last && rc == 0; level++) {
-		struct compaction c = { .level = level, .manual = true };
+		struct compaction c = { .level = level, .manual = true,
+					.why = WHY_MANUAL };
 
 		if (db->bg_error)
 			return lsm_err_set(err, db->bg_error, "%s",

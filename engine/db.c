@@ -40,6 +40,8 @@ void lsm_options_init(struct lsm_options *o)
 	o->pending_slowdown_bytes = UINT64_C(64) << 30;
 	o->pending_stop_bytes = UINT64_C(256) << 30;
 	o->background_compaction = true;
+	o->tombstone_percent = 20;
+	o->idle_compaction_ms = 5000;
 	o->reserve_bytes = LSM_RESERVE_AUTO;
 	o->replica = false;
 	o->wal_archive_bytes = 0;
@@ -112,6 +114,9 @@ static int check_options(const struct lsm_options *o, struct lsm_err *err)
 		return lsm_err_set(err, -EINVAL, "compaction triggers must "
 				   "satisfy 1 <= compaction <= slowdown <= stop"
 				   " and multiplier >= 2");
+	if (o->tombstone_percent > 100)
+		return lsm_err_set(err, -EINVAL, "tombstone percent %u not in "
+				   "0..100", o->tombstone_percent);
 	if (o->table_bytes < 4096 || o->level1_bytes < o->table_bytes)
 		return lsm_err_set(err, -EINVAL, "table size must be >= 4 KiB"
 				   " and <= the L1 target");
@@ -971,6 +976,10 @@ void db_delete_obsolete(struct lsm_db *db)
 				archived = true;
 				continue;
 			}
+			/* The flush and compaction threads both sweep: the
+			 * other one archived it first. */
+			if (rc == -ENOENT)
+				continue;
 			db_log(db, LSM_LOG_WARN, "cannot archive %s: %s; "
 			       "deleting it", path, strerror(-rc));
 		}

@@ -12,6 +12,7 @@
 #include "db_impl.h"
 #include "block.h"
 #include "filename.h"
+#include "memtable.h"
 #include "sst.h"
 
 void db_bg_kick(struct lsm_db *db)
@@ -72,6 +73,8 @@ static int build_table(struct lsm_db *db, struct memtable *mem,
 		sst_builder_abandon(b);
 		return lsm_err_set(err, rc, "out of memory");
 	}
+	version_edit_set_counts(edit, number, sst_builder_entries(b),
+				sst_builder_deletions(b));
 	rc = sst_builder_finish(b, &size, err);
 	if (rc < 0)
 		return rc;
@@ -212,11 +215,83 @@ static void *flush_main(void *arg)
 	return NULL;
 }
 
+/* When the idle pass may run: writes (a new sequence number) restart the
+ * quiet period; DONE only keeps the log quiet once nothing is left. */
+struct idle {
+	uint64_t seen_seq, quiet_since_us;
+	bool done;
+};
+
+/* Runs one idle step if the store has been quiet long enough (under mu):
+ * a flush of a memtable holding deletions, else one compaction of the
+ * idle pass.  1 did work, 0 nothing (then *WAIT_MS is how long to sleep),
+ * < 0 error. */
+static int idle_step(struct lsm_db *db, struct idle *st, unsigned *wait_ms,
+		     struct lsm_err *err)
+{
+	uint64_t seq = atomic_load(&db->last_seq), now = db_now_us();
+	uint64_t quiet_us = (uint64_t)db->opts.idle_compaction_ms * 1000u;
+	int rc;
+
+	*wait_ms = db->opts.idle_compaction_ms;
+	if (seq != st->seen_seq) {
+		st->seen_seq = seq;
+		st->quiet_since_us = now;
+		st->done = false;
+	}
+	if (!quiet_us)
+		return 0;
+	if (now - st->quiet_since_us < quiet_us) {
+		*wait_ms = (unsigned)((quiet_us - (now - st->quiet_since_us)) /
+				      1000u) + 1;
+		return 0;
+	}
+	/* A flush under way may bring tombstones: look again once it is
+	 * done (it kicks this thread), not "nothing left". */
+	if (db->imm)
+		return 0;
+	/* Deletions still in the memtable reach the tables first (never
+	 * when the switch could wait for this thread's own compactions:
+	 * then L0 is compacted first). */
+	if (memtable_deletions(db->mem)) {
+		if (db->vs.current->nfiles[0] >= db->opts.l0_compaction_trigger)
+			return 0;
+		pthread_mutex_unlock(&db->mu);
+		rc = db_write_batch(db, NULL, false, err); /* a switch */
+		pthread_mutex_lock(&db->mu);
+		return rc < 0 ? rc : 1;
+	}
+	/* Looked at again every idle period while quiet (a scan of the
+	 * tables' counts): whatever a race hid from one look, the next one
+	 * sees. */
+	rc = compaction_run_idle(db, err);
+	if (rc == 0 && !st->done)
+		db_log(db, LSM_LOG_DEBUG, "idle compaction pass done");
+	st->done = rc == 0;
+	return rc;
+}
+
+/* Nothing to do: waits for a kick, the disk, or the idle pass (mu). */
+static void compact_wait(struct lsm_db *db, unsigned idle_ms)
+{
+	if (db->shutting_down || db->obsolete_pending)
+		return;
+	if (db_space_low(db))
+		db_bg_sleep(db, 1000); /* look at the disk again */
+	else if (idle_ms)
+		db_bg_sleep(db, idle_ms);
+	else
+		pthread_cond_wait(&db->bg_cv, &db->mu);
+}
+
 static void *compact_main(void *arg)
 {
 	struct lsm_db *db = arg;
+	struct idle idle = { .seen_seq = atomic_load(&db->last_seq),
+			     .quiet_since_us = db_now_us() };
 	struct lsm_err err;
 	uint64_t failures = 0;
+	unsigned idle_ms = 0;
 	int rc;
 
 	pthread_mutex_lock(&db->mu);
@@ -236,16 +311,14 @@ static void *compact_main(void *arg)
 		memset(&err, 0, sizeof(err));
 		db->compaction_running = true;
 		rc = compaction_run_auto(db, &err);
+		if (rc == 0 && !db->shutting_down && !db->manual_compactions)
+			rc = idle_step(db, &idle, &idle_ms, &err);
 		db->compaction_running = false;
 		pthread_cond_broadcast(&db->done_cv);
 		if (rc == 0) {
-			/* pick_auto saw the state under mu; only these two
-			 * can have changed while mu was dropped before it */
-			if (!db->shutting_down && !db->obsolete_pending &&
-			    db_space_low(db))
-				db_bg_sleep(db, 1000); /* look at the disk again */
-			else if (!db->shutting_down && !db->obsolete_pending)
-				pthread_cond_wait(&db->bg_cv, &db->mu);
+			/* the pickers saw the state under mu; only these can
+			 * have changed while mu was dropped before them */
+			compact_wait(db, idle_ms);
 		} else if (rc < 0) {
 			failures++;
 			if (db_space_error(rc))

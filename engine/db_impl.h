@@ -228,6 +228,10 @@ uint64_t compaction_pending_bytes(struct lsm_db *db, const struct version *v);
  * compaction thread with mu held (dropped while merging).  Returns 1 if
  * it did work, 0 if none was needed, or a negative error. */
 int compaction_run_auto(struct lsm_db *db, struct lsm_err *err);
+/* Runs one step of the idle pass (a table holding tombstones, or of
+ * unknown counts, above the deepest level, pushed down one level); same
+ * contract as compaction_run_auto. */
+int compaction_run_idle(struct lsm_db *db, struct lsm_err *err);
 /* lsm_compact_range body, with mu held. */
 int compaction_run_range(struct lsm_db *db, const uint8_t *begin, size_t blen,
 			 const uint8_t *end, size_t elen, struct lsm_err *err);

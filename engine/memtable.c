@@ -11,7 +11,12 @@
 
 #define MT_MAX_HEIGHT 12
 #define MT_BRANCH 4                  /* 1 in MT_BRANCH nodes grows a level */
-#define ARENA_BLOCK (64 * 1024)
+/* Entries are packed into blocks of this size (those over a quarter of it
+ * get a block of their own): a memtable of file chunks (16 KiB and more)
+ * is a few large allocations, not one per entry, and a block is large
+ * enough that a daemon with a fixed mmap threshold maps and unmaps it on
+ * its own instead of fragmenting the heap (fs/mem.c). */
+#define ARENA_BLOCK (1024 * 1024)
 #define ARENA_ALIGN sizeof(void *)
 
 /* A node and its entry, contiguous in the arena:
@@ -44,6 +49,7 @@ struct memtable {
 	atomic_int max_height;          /* levels in use, >= 1 */
 	atomic_int refs;
 	atomic_uint_fast64_t count;
+	atomic_uint_fast64_t deletions; /* entries of type IKEY_DELETE */
 	uint64_t rnd;                   /* height generator state; writer only */
 	struct mt_node *tail[MT_MAX_HEIGHT]; /* last node per level; writer */
 	struct arena arena;
@@ -213,6 +219,7 @@ struct memtable *memtable_new(void)
 	atomic_init(&m->max_height, 1);
 	atomic_init(&m->refs, 1);
 	atomic_init(&m->count, 0);
+	atomic_init(&m->deletions, 0);
 	m->rnd = 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)m;
 	m->head = node_new(m, MT_MAX_HEIGHT, 0, 0);
 	if (!m->head) {
@@ -319,6 +326,9 @@ int memtable_add(struct memtable *m, uint64_t seq, enum ikey_type t,
 			m->tail[i] = n;
 	}
 	atomic_fetch_add_explicit(&m->count, 1, memory_order_relaxed);
+	if (t == IKEY_DELETE)
+		atomic_fetch_add_explicit(&m->deletions, 1,
+					  memory_order_relaxed);
 	return 0;
 }
 
@@ -350,6 +360,11 @@ size_t memtable_bytes(const struct memtable *m)
 size_t memtable_data_bytes(const struct memtable *m)
 {
 	return atomic_load_explicit(&m->arena.used, memory_order_relaxed);
+}
+
+uint64_t memtable_deletions(const struct memtable *m)
+{
+	return atomic_load_explicit(&m->deletions, memory_order_relaxed);
 }
 
 uint64_t memtable_count(const struct memtable *m)

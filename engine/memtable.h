@@ -37,6 +37,7 @@ int memtable_get(struct memtable *m, const void *key, size_t klen,
 
 size_t memtable_bytes(const struct memtable *m);   /* memory in use */
 uint64_t memtable_count(const struct memtable *m); /* entries */
+uint64_t memtable_deletions(const struct memtable *m); /* of them deletes */
 /* Bytes taken by entries (nodes, keys, values): what the memtable size
  * limit is measured against, independent of the arena's block size. */
 size_t memtable_data_bytes(const struct memtable *m);

@@ -63,6 +63,7 @@ int sst_builder_new(const struct lsm_io *io, const char *path,
 int sst_builder_add(struct sst_builder *b, const uint8_t *ikey, size_t iklen,
 		    const uint8_t *val, size_t vlen, struct lsm_err *err);
 uint64_t sst_builder_entries(const struct sst_builder *b);
+uint64_t sst_builder_deletions(const struct sst_builder *b);
 /* Bytes the file would take if finished now (approximate). */
 uint64_t sst_builder_size(const struct sst_builder *b);
 /* First and last keys added (borrowed until finish/abandon). */

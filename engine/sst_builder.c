@@ -307,6 +307,11 @@ uint64_t sst_builder_entries(const struct sst_builder *b)
 	return b->props.entries;
 }
 
+uint64_t sst_builder_deletions(const struct sst_builder *b)
+{
+	return b->props.deletions;
+}
+
 uint64_t sst_builder_size(const struct sst_builder *b)
 {
 	uint64_t filter = (uint64_t)b->nhashes * b->o.bloom_bits_per_key / 8;

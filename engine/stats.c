@@ -4,8 +4,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "db_impl.h"
+#include "filename.h"
 
 struct out {
 	struct buf b;
@@ -145,6 +147,53 @@ static void memory(struct out *o, struct lsm_db *db, struct super *sv)
 	      (db_now_us() - db->open_time_us) / 1000000u);
 }
 
+/* Deletion entries in the tables of V. */
+static uint64_t tombstones(struct lsm_db *db, const struct version *v)
+{
+	uint64_t n = 0;
+
+	for (unsigned l = 0; l < db->opts.max_levels; l++)
+		for (size_t i = 0; i < v->nfiles[l]; i++)
+			n += v->files[l][i]->deletions;
+	return n;
+}
+
+/* Bytes of the files in the data directory but the reserve (RESERVE) and
+ * the log archive (lsm_wal_archive_bytes). */
+static uint64_t disk_bytes(struct lsm_db *db)
+{
+	char **names = NULL, path[LSM_PATH_MAX];
+	uint64_t sum = 0, size;
+	size_t n = 0;
+
+	if (db->io->list_dir(db->io, db->dir, &names, &n) < 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(names[i], "RESERVE") ||
+		    !strcmp(names[i], LSM_ARCHIVE_DIR))
+			continue; /* counted apart */
+		snprintf(path, sizeof(path), "%s/%s", db->dir, names[i]);
+		if (lsm_io_path_size(db->io, path, &size) == 0)
+			sum += size;
+	}
+	lsm_io_free_names(names, n);
+	return sum;
+}
+
+static void space(struct out *o, struct lsm_db *db, struct super *sv)
+{
+	struct stats *s = &db->stats;
+
+	gauge(o, "disk_bytes", "Bytes of the store's files: live tables, "
+	      "tables kept for readers, logs, manifest (the reserve for a "
+	      "full disk and the log archive left out).", disk_bytes(db));
+	C(tombstone_compactions, "Compactions picked for a table's share of "
+	  "deletions.");
+	C(idle_compactions, "Compactions run by the idle pass.");
+	gauge(o, "tombstones", "Deletion entries in live tables (tables of "
+	      "older builds not counted).", tombstones(db, sv->v));
+}
+
 int lsm_stats(struct lsm_db *db, char **text, struct lsm_err *err)
 {
 	struct out o = { BUF_INIT };
@@ -156,6 +205,7 @@ int lsm_stats(struct lsm_db *db, char **text, struct lsm_err *err)
 	io(&o, &db->stats);
 	levels(&o, db, sv);
 	memory(&o, db, sv);
+	space(&o, db, sv);
 	pthread_mutex_lock(&db->mu);
 	pend = compaction_pending_bytes(db, db->vs.current);
 	bg = db->bg_error;

@@ -620,6 +620,9 @@ static void edit_text(const struct version_edit *e, struct buf *b)
 		bikey(b, f->smallest, f->smallest_len);
 		bprintf(b, " .. ");
 		bikey(b, f->largest, f->largest_len);
+		if (f->has_counts)
+			bprintf(b, " (%" PRIu64 " entries, %" PRIu64
+				" deletions)", f->entries, f->deletions);
 		bprintf(b, "\n");
 	}
 	for (size_t i = 0; i < e->nwals; i++) {

@@ -26,6 +26,8 @@ enum edit_tag {
 	/* Tags from here on carry lenbytes and may be skipped by readers
 	 * that do not know them (room for compatible additions). */
 	TAG_FIRST_SKIPPABLE = 64,
+	/* Entry and deletion counts of a table added in the same edit. */
+	TAG_TABLE_COUNTS = 65,
 };
 
 #define COMPARATOR_NAME "lsm.bytewise"
@@ -131,6 +133,33 @@ int version_edit_delete_file(struct version_edit *e, int level,
 	return 0;
 }
 
+static struct file_meta *added_file(struct version_edit *e, uint64_t number)
+{
+	for (size_t i = e->nadded; i > 0; i--)
+		if (e->added[i - 1].f->number == number)
+			return e->added[i - 1].f;
+	return NULL;
+}
+
+void version_edit_set_counts(struct version_edit *e, uint64_t number,
+			     uint64_t entries, uint64_t deletions)
+{
+	struct file_meta *f = added_file(e, number);
+
+	if (!f)
+		return;
+	f->has_counts = true;
+	f->entries = entries;
+	f->deletions = deletions;
+}
+
+void version_edit_copy_counts(struct version_edit *e, uint64_t number,
+			      const struct file_meta *f)
+{
+	if (f->has_counts)
+		version_edit_set_counts(e, number, f->entries, f->deletions);
+}
+
 int version_edit_set_pointer(struct version_edit *e, int level,
 			     const uint8_t *key, size_t len)
 {
@@ -221,6 +250,15 @@ void version_edit_encode(const struct version_edit *e, struct buf *out)
 		buf_put_varint(out, f->size);
 		buf_put_lenbytes(out, f->smallest, f->smallest_len);
 		buf_put_lenbytes(out, f->largest, f->largest_len);
+		if (f->has_counts) {
+			uint8_t tmp[30], *q = tmp;
+
+			q = put_varint64(q, f->number);
+			q = put_varint64(q, f->entries);
+			q = put_varint64(q, f->deletions);
+			buf_put_varint(out, TAG_TABLE_COUNTS);
+			buf_put_lenbytes(out, tmp, (size_t)(q - tmp));
+		}
 	}
 	if (e->has_identity) {
 		struct buf id = BUF_INIT;
@@ -438,6 +476,35 @@ static int dec_identity(struct dec *d, struct version_edit *e)
 	return 0;
 }
 
+/* Field 65: the counts of a table this edit added before it.  Bytes after
+ * the three numbers are left for later additions (skipped). */
+static int dec_counts(struct dec *d, struct version_edit *e)
+{
+	struct dec in = *d;
+	uint64_t number, entries, deletions;
+	struct file_meta *f;
+	const uint8_t *p;
+	size_t len;
+	int rc;
+
+	d->p = get_lenbytes(d->p, d->end, &p, &len);
+	if (!d->p)
+		return bad(d, "truncated table counts");
+	in.p = p;
+	in.end = p + len;
+	if ((rc = get_u64(&in, &number, "truncated table counts")) < 0 ||
+	    (rc = get_u64(&in, &entries, "truncated table counts")) < 0 ||
+	    (rc = get_u64(&in, &deletions, "truncated table counts")) < 0)
+		return bad(d, "truncated table counts");
+	if (deletions > entries)
+		return bad(d, "table counts: more deletions than entries");
+	f = added_file(e, number);
+	if (!f || f->has_counts)
+		return bad(d, "table counts without their table");
+	version_edit_set_counts(e, number, entries, deletions);
+	return 0;
+}
+
 /* A field this version does not know, of the skippable kind. */
 static int dec_skip(struct dec *d)
 {
@@ -482,6 +549,8 @@ static int dec_field(struct dec *d, struct version_edit *e)
 		return dec_wal(d, e, true);
 	case TAG_IDENTITY:
 		return dec_identity(d, e);
+	case TAG_TABLE_COUNTS:
+		return dec_counts(d, e);
 	default:
 		if (tag >= TAG_FIRST_SKIPPABLE)
 			return dec_skip(d);

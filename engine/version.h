@@ -22,6 +22,9 @@
  *          | 64 lenbytes identity                       (store identity)
  *   identity := u8[16] id | varint flags (1: replica) | varint n
  *               | n x (varint generation | varint start_seq)
+ *          | 65 lenbytes (varint64 number | varint64 entries
+ *                         | varint64 deletions)   (counts of a table added
+ *                                                  earlier in the same edit)
  *   (tags are varint32; unknown tags below 64 are an error, from 64 on
  *   they carry their length and are skipped.)
  *
@@ -48,6 +51,11 @@ struct file_meta {
 	size_t largest_len;
 	int refs;          /* versions holding it; under the db mutex */
 	bool compacting;   /* an input of a running compaction; db mutex */
+	/* Entries and deletion entries (tombstones) in the table, known
+	 * when HAS_COUNTS (manifest field 64; tables of older builds do not
+	 * have it).  They drive deletion-triggered compaction. */
+	bool has_counts;
+	uint64_t entries, deletions;
 };
 
 struct version_set;
@@ -117,6 +125,13 @@ int version_edit_add_file(struct version_edit *e, int level, uint64_t number,
 			  const uint8_t *largest, size_t llen);
 int version_edit_delete_file(struct version_edit *e, int level,
 			     uint64_t number);
+/* Records the entry and deletion counts of table NUMBER, which must have
+ * been added to E (the last such addition takes them). */
+void version_edit_set_counts(struct version_edit *e, uint64_t number,
+			     uint64_t entries, uint64_t deletions);
+/* Copies F's counts (if known) to the table NUMBER added to E. */
+void version_edit_copy_counts(struct version_edit *e, uint64_t number,
+			      const struct file_meta *f);
 int version_edit_set_pointer(struct version_edit *e, int level,
 			     const uint8_t *key, size_t len);
 /* Records that WAL segment NUMBER was created / sealed at SIZE bytes. */

@@ -487,6 +487,8 @@ static int snapshot_encode(const struct version_set *vs,
 			rc = version_edit_add_file(&s, l, f->number, f->size,
 						   f->smallest, f->smallest_len,
 						   f->largest, f->largest_len);
+			if (rc == 0)
+				version_edit_copy_counts(&s, f->number, f);
 		}
 	}
 	if (rc == 0)

@@ -18,6 +18,10 @@
 #define FS_CTL_DIR_INO ((1ull << 63) + 1)
 #define FS_CTL_STATS_INO ((1ull << 63) + 2)
 #define FS_CTL_STATS_NAME "stats"
+/* /.lsmfs/ctl: write-only requests ("compact"); a write returns when the
+ * request is done, with its error if it failed. */
+#define FS_CTL_CMD_INO ((1ull << 63) + 3)
+#define FS_CTL_CMD_NAME "ctl"
 
 /* How often a read-only mount catches up with the store's writer (it
  * also wakes on inotify), and how long its kernel keeps names. */
@@ -68,6 +72,11 @@ struct lsmfs {
 	 * outside the request loop; under follow_mu (follow.c). */
 	pthread_mutex_t follow_mu;
 	struct fuse_session *se;
+	/* Requests of /.lsmfs/ctl running in their own threads; the store
+	 * closes only when none is left (fs_ctl_wait). */
+	pthread_mutex_t ctl_mu;
+	pthread_cond_t ctl_cv;
+	unsigned ctl_jobs;      /* under ctl_mu */
 };
 
 /* ---- log.c ---- */
@@ -78,6 +87,17 @@ void fs_log(enum fs_log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* lsm_options.log_fn: routes the engine's messages to fs_log. */
 void fs_log_engine(void *ctx, enum lsm_log_level level, const char *msg);
+
+/* ---- mem.c: bounded resident memory (see there) ---- */
+/* Caps malloc arenas and fixes the mmap threshold; call before any thread
+ * starts. */
+void fs_mem_init(void);
+/* Starts / stops the thread that returns free memory to the kernel while
+ * FS is busy (after daemonizing: threads do not survive fork). */
+void fs_mem_start(struct lsmfs *fs);
+void fs_mem_stop(void);
+/* Returns free memory to the kernel now (after a big job). */
+void fs_mem_trim(void);
 
 /* ---- follow.c ---- */
 /* lsm_options.follow_key_fn of a following mount: turns each key a
@@ -109,7 +129,8 @@ static inline void fs_count(struct lsmfs *fs, enum fs_op op)
 
 static inline bool fs_is_ctl(uint64_t ino)
 {
-	return ino == FS_CTL_DIR_INO || ino == FS_CTL_STATS_INO;
+	return ino == FS_CTL_DIR_INO || ino == FS_CTL_STATS_INO ||
+	       ino == FS_CTL_CMD_INO;
 }
 
 /* Replies ERR for OP (counting it); always returns so callers can
@@ -140,6 +161,14 @@ void fs_ctl_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    bool plus);
 /* Fills ST for a control inode. */
 void fs_ctl_stat(fuse_ino_t ino, struct stat *st);
+/* A write to /.lsmfs/ctl: one request, answered when it is done. */
+void fs_ctl_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		  size_t size);
+/* setattr of a control inode: only the truncation a shell's `>` asks for
+ * (of ctl) is accepted, and changes nothing. */
+void fs_ctl_setattr(fuse_req_t req, fuse_ino_t ino, int to_set);
+/* Waits until no ctl request runs (before the store closes). */
+void fs_ctl_wait(struct lsmfs *fs);
 
 /* ---- ops_file.c ---- */
 /* fsync and fsyncdir: makes everything written before durable

@@ -183,6 +183,7 @@ static void close_store(struct lsmfs *fs)
 {
 	struct lsm_err err = { 0 };
 
+	fs_ctl_wait(fs);
 	ns_close(fs->ns);
 	fs->ns = NULL;
 	if (fs->db && lsm_close(fs->db, &err) < 0)
@@ -326,7 +327,9 @@ static int start(struct lsmfs *fs, struct lsmfs_conf *c,
 		detach(&d, 1);
 		return 1;
 	}
+	fs_mem_start(fs);
 	rc = serve(fs, args, fo, &d);
+	fs_mem_stop();
 	detach(&d, rc == 0 ? 0 : 1);
 	close_store(fs);
 	if (rc == 0)
@@ -339,9 +342,12 @@ int main(int argc, char **argv)
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts fo = { 0 };
 	struct lsmfs_conf c;
-	static struct lsmfs fs = { .follow_mu = PTHREAD_MUTEX_INITIALIZER };
+	static struct lsmfs fs = { .follow_mu = PTHREAD_MUTEX_INITIALIZER,
+				   .ctl_mu = PTHREAD_MUTEX_INITIALIZER,
+				   .ctl_cv = PTHREAD_COND_INITIALIZER };
 	int rc = 1;
 
+	fs_mem_init();
 	if (opts_parse(&args, &c) < 0)
 		goto out;
 	if (c.help || c.version) {

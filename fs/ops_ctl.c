@@ -2,13 +2,17 @@
  * listed in the root, looked up by name only; the root name ".lsmfs" is
  * reserved (see CODEC.md), so it cannot collide with a user's file.
  * /.lsmfs/stats holds the engine's statistics (lsm_stats) and the
- * filesystem's own counters, rendered when it is opened. */
+ * filesystem's own counters, rendered when it is opened.  /.lsmfs/ctl
+ * takes requests (`echo compact > /.lsmfs/ctl`); each runs in a thread of
+ * its own and the write returns when it is done (see "requests" below). */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs.h"
@@ -16,7 +20,31 @@
 struct ctl_text {
 	char *text;
 	size_t len;
+	unsigned readers;  /* reads replying from TEXT; under text_mu */
+	bool released;     /* the handle is closed; under text_mu */
 };
+
+/* Seen under ASan: a RELEASE handled while another thread still replied to
+ * a READ of the same handle (the kernel splits a large direct read into
+ * requests that run in parallel).  The last of them frees the text. */
+static pthread_mutex_t text_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void text_put(struct ctl_text *t, bool release)
+{
+	bool last;
+
+	pthread_mutex_lock(&text_mu);
+	if (release)
+		t->released = true;
+	else
+		t->readers--;
+	last = t->released && t->readers == 0;
+	pthread_mutex_unlock(&text_mu);
+	if (last) {
+		free(t->text);
+		free(t);
+	}
+}
 
 void fs_ctl_stat(fuse_ino_t ino, struct stat *st)
 {
@@ -25,6 +53,11 @@ void fs_ctl_stat(fuse_ino_t ino, struct stat *st)
 	st->st_mode = ino == FS_CTL_DIR_INO ? (S_IFDIR | 0555) :
 					      (S_IFREG | 0444);
 	st->st_nlink = ino == FS_CTL_DIR_INO ? 2 : 1;
+	if (ino == FS_CTL_CMD_INO) {
+		st->st_mode = S_IFREG | 0200; /* the daemon's user only */
+		st->st_uid = getuid();
+		st->st_gid = getgid();
+	}
 }
 
 static void ctl_entry(struct fuse_entry_param *e, fuse_ino_t ino)
@@ -44,11 +77,14 @@ bool fs_ctl_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (codec_is_reserved(parent, name, strlen(name))) {
 		ctl_entry(&e, FS_CTL_DIR_INO);
 	} else if (parent == FS_CTL_DIR_INO) {
-		if (strcmp(name, FS_CTL_STATS_NAME) != 0) {
+		if (!strcmp(name, FS_CTL_CMD_NAME)) {
+			ctl_entry(&e, FS_CTL_CMD_INO);
+		} else if (strcmp(name, FS_CTL_STATS_NAME) != 0) {
 			fuse_reply_err(req, ENOENT);
 			return true;
+		} else {
+			ctl_entry(&e, FS_CTL_STATS_INO);
 		}
-		ctl_entry(&e, FS_CTL_STATS_INO);
 	} else {
 		return false;
 	}
@@ -128,11 +164,141 @@ static int render(struct lsmfs *fs, struct ctl_text *t)
 	return rc;
 }
 
+/* ---- requests: /.lsmfs/ctl ---- */
+
+struct ctl_job {
+	struct lsmfs *fs;
+	fuse_req_t req;
+	size_t size; /* the write's, answered on success */
+};
+
+static void ctl_cmd_open(fuse_req_t req, struct fuse_file_info *fi)
+{
+	if ((fi->flags & O_ACCMODE) != O_WRONLY)
+		return fs_reply_fail(req, FS_OP_OPEN, -EACCES, NULL);
+	fi->fh = 0;
+	fi->direct_io = 1; /* every write reaches us */
+	fuse_reply_open(req, fi);
+}
+
+void fs_ctl_setattr(fuse_req_t req, fuse_ino_t ino, int to_set)
+{
+	struct stat st;
+
+	if (ino != FS_CTL_CMD_INO ||
+	    (to_set & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_MTIME |
+			FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)))
+		return fs_reply_fail(req, FS_OP_SETATTR, -EPERM, NULL);
+	fs_ctl_stat(ino, &st);
+	fuse_reply_attr(req, &st, 1.0);
+}
+
+static uint64_t ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)(t.tv_sec - t0->tv_sec) * 1000u +
+	       (uint64_t)((t.tv_nsec - t0->tv_nsec) / 1000000L);
+}
+
+/* "compact": the whole store down to the deepest level (lsm_compact_range),
+ * so everything deleted or overwritten leaves the disk. */
+static void *compact_job(void *arg)
+{
+	struct ctl_job *j = arg;
+	struct lsmfs *fs = j->fs;
+	struct lsm_err err = { 0 };
+	struct timespec t0;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	fs_log(FS_LOG_INFO, "compaction requested through .lsmfs/%s",
+	       FS_CTL_CMD_NAME);
+	rc = lsm_compact_range(fs->db, NULL, 0, NULL, 0, &err);
+	if (rc < 0) {
+		fs_log(FS_LOG_ERR, "requested compaction failed: %s", err.msg);
+		fs_reply_fail(j->req, FS_OP_WRITE, rc, &err);
+	} else {
+		fs_log(FS_LOG_INFO, "requested compaction done in %llu ms",
+		       (unsigned long long)ms_since(&t0));
+		fs_mem_trim(); /* its buffers are free now */
+		fuse_reply_write(j->req, j->size);
+	}
+	free(j);
+	pthread_mutex_lock(&fs->ctl_mu);
+	fs->ctl_jobs--;
+	pthread_cond_broadcast(&fs->ctl_cv);
+	pthread_mutex_unlock(&fs->ctl_mu);
+	return NULL;
+}
+
+/* Runs FN(J) in a detached thread that answers J->req. */
+static int ctl_start(struct ctl_job *j, void *(*fn)(void *))
+{
+	struct lsmfs *fs = j->fs;
+	pthread_attr_t attr;
+	pthread_t th;
+	int rc;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_mutex_lock(&fs->ctl_mu);
+	rc = pthread_create(&th, &attr, fn, j);
+	if (rc == 0)
+		fs->ctl_jobs++;
+	pthread_mutex_unlock(&fs->ctl_mu);
+	pthread_attr_destroy(&attr);
+	return -rc;
+}
+
+void fs_ctl_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		  size_t size)
+{
+	struct lsmfs *fs = fs_of(req);
+	struct ctl_job *j;
+	size_t n = size;
+	int rc;
+
+	if (ino != FS_CTL_CMD_INO)
+		return fs_reply_fail(req, FS_OP_WRITE, -EPERM, NULL);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ' ||
+			 buf[n - 1] == '\t' || buf[n - 1] == '\r'))
+		n--;
+	if (n != strlen("compact") || memcmp(buf, "compact", n) != 0) {
+		fs_log(FS_LOG_WARN, ".lsmfs/%s: unknown request '%.*s' (known:"
+		       " compact)", FS_CTL_CMD_NAME, (int)(n < 64 ? n : 64),
+		       buf);
+		return fs_reply_fail(req, FS_OP_WRITE, -EINVAL, NULL);
+	}
+	if (fs->read_only)
+		return fs_reply_fail(req, FS_OP_WRITE, -EROFS, NULL);
+	j = malloc(sizeof(*j));
+	if (!j)
+		return fs_reply_fail(req, FS_OP_WRITE, -ENOMEM, NULL);
+	*j = (struct ctl_job){ .fs = fs, .req = req, .size = size };
+	rc = ctl_start(j, compact_job);
+	if (rc < 0) {
+		free(j);
+		fs_reply_fail(req, FS_OP_WRITE, rc, NULL);
+	}
+}
+
+void fs_ctl_wait(struct lsmfs *fs)
+{
+	pthread_mutex_lock(&fs->ctl_mu);
+	while (fs->ctl_jobs)
+		pthread_cond_wait(&fs->ctl_cv, &fs->ctl_mu);
+	pthread_mutex_unlock(&fs->ctl_mu);
+}
+
 void fs_ctl_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct ctl_text *t;
 	int rc;
 
+	if (ino == FS_CTL_CMD_INO)
+		return ctl_cmd_open(req, fi);
 	if (ino != FS_CTL_STATS_INO)
 		return fs_reply_fail(req, FS_OP_OPEN, -EISDIR, NULL);
 	if ((fi->flags & O_ACCMODE) != O_RDONLY)
@@ -163,34 +329,38 @@ void fs_ctl_read(fuse_req_t req, size_t size, off_t off,
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
+	pthread_mutex_lock(&text_mu);
+	t->readers++;
+	pthread_mutex_unlock(&text_mu);
 	if (size > t->len - (size_t)off)
 		size = t->len - (size_t)off;
 	fuse_reply_buf(req, t->text + off, size);
+	text_put(t, false);
 }
 
 void fs_ctl_release(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct ctl_text *t = (struct ctl_text *)(uintptr_t)fi->fh;
 
-	if (t) {
-		free(t->text);
-		free(t);
-	}
+	if (t)
+		text_put(t, true);
 	fuse_reply_err(req, 0);
 }
 
 void fs_ctl_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    bool plus)
 {
-	static const char *const names[] = { ".", "..", FS_CTL_STATS_NAME };
-	const fuse_ino_t inos[] = { FS_CTL_DIR_INO, 1, FS_CTL_STATS_INO };
+	static const char *const names[] = { ".", "..", FS_CTL_STATS_NAME,
+					     FS_CTL_CMD_NAME };
+	const fuse_ino_t inos[] = { FS_CTL_DIR_INO, 1, FS_CTL_STATS_INO,
+				    FS_CTL_CMD_INO };
 	char *buf = malloc(size);
 	size_t used = 0, n;
 
 	(void)ino;
 	if (!buf)
 		return fs_reply_fail(req, FS_OP_READDIR, -ENOMEM, NULL);
-	for (; off >= 0 && off < 3; off++) {
+	for (; off >= 0 && off < 4; off++) {
 		struct fuse_entry_param e;
 
 		ctl_entry(&e, inos[off]);

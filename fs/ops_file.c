@@ -109,7 +109,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	(void)fi;
 	fs_count(fs, FS_OP_WRITE);
 	if (fs_is_ctl(ino))
-		return fs_reply_fail(req, FS_OP_WRITE, -EPERM, NULL);
+		return fs_ctl_write(req, ino, buf, size);
 	rc = ns_write(fs->ns, ino, (uint64_t)off, buf, size, &err);
 	if (rc < 0)
 		return fs_reply_fail(req, FS_OP_WRITE, rc, &err);

@@ -205,7 +205,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	(void)fi;
 	fs_count(fs, FS_OP_SETATTR);
 	if (fs_is_ctl(ino))
-		return fs_reply_fail(req, FS_OP_SETATTR, -EPERM, NULL);
+		return fs_ctl_setattr(req, ino, to_set);
 	to_ns_setattr(attr, to_set, &s);
 	rc = ns_setattr(fs->ns, ino, &s, &a, &err);
 	if (rc < 0)

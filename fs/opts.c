@@ -26,6 +26,8 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("bloom_bits=%s", bloom_bits),
 	OPT("max_open_tables=%s", max_open_tables),
 	OPT("reserve=%s", reserve),
+	OPT("tombstone_percent=%s", tombstone_percent),
+	OPT("idle_compact_ms=%s", idle_compact_ms),
 	OPT("follow_ms=%s", follow_ms),
 	OPT("wal_archive=%s", wal_archive),
 	OPT("wal_archive_age=%s", wal_archive_age),
@@ -103,7 +105,8 @@ void opts_free(struct lsmfs_conf *c)
 		       &c->max_open_tables, &c->reserve, &c->attr_timeout,
 		       &c->entry_timeout, &c->recover, &c->follow_ms,
 		       &c->wal_archive, &c->wal_archive_age,
-		       &c->test_powercut_seed };
+		       &c->test_powercut_seed, &c->tombstone_percent,
+		       &c->idle_compact_ms };
 
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
 		free(*f[i]);
@@ -272,6 +275,10 @@ int opts_apply(const struct lsmfs_conf *c, struct lsm_options *lo,
 	SIZE(wal_archive, "wal_archive", 0, 1ull << 50, lo->wal_archive_bytes);
 	NUM(wal_archive_age, "wal_archive_age", 0, 10u * 365 * 86400,
 	    lo->wal_archive_seconds);
+	NUM(tombstone_percent, "tombstone_percent", 0, 100,
+	    lo->tombstone_percent);
+	NUM(idle_compact_ms, "idle_compact_ms", 0, 86400000,
+	    lo->idle_compaction_ms);
 	lo->follow_interval_ms = FS_FOLLOW_MS;
 	NUM(follow_ms, "follow_ms", 0, 3600000, lo->follow_interval_ms);
 	if (c->follow_ms && !c->ro)
@@ -342,6 +349,11 @@ void opts_usage(const char *prog)
 	       "    -o wal_archive=SIZE     log kept after flushes for replicas\n"
 	       "                            (lsmfs-replicate), 0 none [64M]\n"
 	       "    -o wal_archive_age=SECS and at most this old, 0 any [86400]\n"
+	       "    -o tombstone_percent=N  compact a table once N%% of its\n"
+	       "                            entries are deletions, 0 never [20]\n"
+	       "    -o idle_compact_ms=N    after N ms without writes, push\n"
+	       "                            deletions down until space is back,\n"
+	       "                            0 never [5000]\n"
 #ifdef LSMFS_TEST_POWERCUT
 	       "Test build only:\n"
 	       "    -o test_powercut[=SEED] SIGUSR1 cuts the power (unsynced\n"

@@ -16,6 +16,7 @@ struct lsmfs_conf {
 	char *memtable_size, *cache_size, *block_size, *table_size;
 	char *chunk_size, *compression, *zlib_level, *sync;
 	char *sync_interval_ms, *bloom_bits, *max_open_tables, *reserve;
+	char *tombstone_percent, *idle_compact_ms;
 	char *attr_timeout, *entry_timeout;
 	char *recover;              /* strict | point_in_time (with ro) */
 	char *follow_ms;            /* ro: catch up every N ms (0: never) */

@@ -141,6 +141,18 @@ struct lsm_options {
 	uint64_t pending_stop_bytes;     /* default 256 GiB */
 	bool background_compaction;      /* default true; false: only
 	                                  * lsm_compact_range compacts */
+	/* Space coming back after deletions (background compaction only).
+	 * When no level is over its size, a table whose entries are at
+	 * least this percent deletions (tombstones) is compacted into the
+	 * level below, so that the tombstones meet and drop what they
+	 * delete; default 20, 0 = never. */
+	unsigned tombstone_percent;
+	/* After this many milliseconds without writes, the compaction
+	 * thread walks the tables still holding tombstones above the
+	 * deepest level (or whose counts are unknown: tables of older
+	 * builds) one at a time, pushing them down until none is left;
+	 * writes stop it.  Default 5000, 0 = never. */
+	unsigned idle_compaction_ms;
 
 	/* Disk space held back (DATADIR/RESERVE) for a full disk: when a
 	 * write, flush or compaction runs out of space the reserve is

@@ -1,7 +1,11 @@
 /* cmd_compact.c - lsmfs-ctl compact: compact a key range (default: the
  * whole store) down to the deepest level, with a progress bar polled from
- * the engine's statistics in a second thread. */
+ * the engine's statistics in a second thread.  A store mounted by lsmfs is
+ * compacted by its daemon, asked through MNT/.lsmfs/ctl. */
+#include <errno.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -107,9 +111,31 @@ static int compact(struct ctl_store *s, char **range, bool has_range)
 	return CTL_OK;
 }
 
+/* The whole store, by the daemon that has DIR mounted on MNT. */
+static int compact_mounted(const char *dir, const char *mnt)
+{
+	char a[32], b[32];
+	uint64_t before = ctl_dir_bytes(dir);
+	int rc;
+
+	printf("%s is mounted on %s: compacting through %s/.lsmfs/ctl\n",
+	       dir, mnt, mnt);
+	fflush(stdout);
+	rc = ctl_mount_request(mnt, "compact\n");
+	if (rc < 0) {
+		ctl_msg("%s: the compaction the mount ran failed: %s (its log "
+			"says more)", dir, strerror(-rc));
+		return ctl_exit_code(rc);
+	}
+	printf("on disk: %s -> %s\n", ctl_bytes(a, before),
+	       ctl_bytes(b, ctl_dir_bytes(dir)));
+	return CTL_OK;
+}
+
 static int run(const struct ctl_cmd *c, int argc, char **argv)
 {
 	struct ctl_store s;
+	char mnt[PATH_MAX];
 	char *pos[argc];
 	int n, rc = ctl_args(c, argc, argv, NULL, 1, 3, pos, &n);
 
@@ -118,6 +144,15 @@ static int run(const struct ctl_cmd *c, int argc, char **argv)
 	if (n == 2) {
 		ctl_msg("compact takes both START and END, or neither");
 		return CTL_USAGE;
+	}
+	if (ctl_find_mount(pos[0], mnt, sizeof(mnt)) == 1) {
+		if (n == 3) {
+			ctl_msg("%s is mounted on %s: only the whole store can "
+				"be compacted through the mount (no START END)",
+				pos[0], mnt);
+			return CTL_BUSY;
+		}
+		return compact_mounted(pos[0], mnt);
 	}
 	rc = ctl_open(&s, c, pos[0], CTL_OPEN_NOBG);
 	if (rc != CTL_OK)
@@ -137,7 +172,9 @@ const struct ctl_cmd cmd_compact = {
 		"after.  START and END are engine keys as dump prints\nthem "
 		"(\\xNN escapes allowed), not paths; without them the whole "
 		"store is\ncompacted.  Shows a progress bar when standard "
-		"error is a terminal.\n",
+		"error is a terminal.\nA store mounted by lsmfs is compacted "
+		"by the mount (the whole store only):\nthe command asks "
+		"through MOUNTPOINT/.lsmfs/ctl and waits until it is done.\n",
 	.read_only = false,
 	.run = run,
 };

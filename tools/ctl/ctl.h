@@ -108,6 +108,15 @@ int ctl_range_paths(const char *dir, const struct ctl_range *r, size_t nr,
 /* Checks that DIR exists and is a directory (CTL_NO_DIR after a message). */
 int ctl_check_dir(const char *dir);
 
+/* The writable lsmfs mount serving data directory DIR: its mount point
+ * into MNT (CAP bytes); 1 found, 0 none, or -errno (mount_find.c). */
+int ctl_find_mount(const char *dir, char *mnt, size_t cap);
+/* Writes request REQ ("compact\n") to MNT/.lsmfs/ctl and waits for the
+ * daemon's answer: 0, or the request's -errno. */
+int ctl_mount_request(const char *mnt, const char *req);
+/* Bytes of the files in data directory DIR (the RESERVE left out). */
+uint64_t ctl_dir_bytes(const char *dir);
+
 /* Writes (P, N) to F escaped as lsm_escape does. */
 void ctl_put_escaped(FILE *f, const void *p, size_t n);
 /* Undoes ctl_put_escaped's \xNN and \\ in place; -1 on a bad escape. */
