@@ -607,13 +607,7 @@ int boot_receive(const char *dir, struct lr_conn *c, uint64_t *seq,
 			rc = lr_dec_boot_end(p, len, seq, err);
 			break;
 		} else if (type == LR_ERROR) {
-			int code;
-			char msg[256];
-
-			rc = lr_dec_error(p, len, &code, msg, sizeof(msg), err);
-			if (rc == 0)
-				rc = lsm_err_set(err, code < 0 ? code : -EIO,
-						 "the sender failed: %s", msg);
+			rc = repl_peer_error(p, len, "the sender failed", err);
 			break;
 		} else {
 			rc = lsm_err_set(err, -EPROTO, "unexpected message %d "

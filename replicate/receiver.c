@@ -31,22 +31,6 @@ static struct {
 	uint64_t boot_seq;
 } totals;
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static uint64_t real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 struct rstate {
 	const char *dir;
 	const struct repl_opts *o;
@@ -252,7 +236,7 @@ static int apply(struct rstate *r, const uint8_t *p, size_t len,
 	}
 	if (m.primary_last_seq > r->primary_seq)
 		r->primary_seq = m.primary_last_seq;
-	r->lag_s = (double)(real_ns() - m.commit_ns) / 1e9;
+	r->lag_s = (double)(repl_real_ns() - m.commit_ns) / 1e9;
 	return 0;
 }
 
@@ -346,7 +330,7 @@ static int stream(struct rstate *r, struct lr_conn *c, struct lsm_err *err)
 		enum lr_type type;
 		const uint8_t *p;
 		size_t len;
-		uint64_t now = mono_ms();
+		uint64_t now = repl_mono_ms();
 
 		rc = syncer_done(&y, &r->durable, err);
 		if (rc < 0)
@@ -390,14 +374,8 @@ static int stream(struct rstate *r, struct lr_conn *c, struct lsm_err *err)
 			if (rc == 0)
 				rc = ack(r, c, err);
 		} else if (type == LR_ERROR) {
-			int code;
-			char msg[256];
-
-			rc = lr_dec_error(p, len, &code, msg, sizeof(msg), err);
-			if (rc == 0)
-				rc = lsm_err_set(err, code < 0 ? code : -EIO,
-						 "the primary's side failed: %s",
-						 msg);
+			rc = repl_peer_error(p, len, "the primary's side failed",
+					     err);
 		} else {
 			rc = lsm_err_set(err, -EPROTO, "unexpected message %d "
 					 "while streaming", (int)type);
@@ -508,13 +486,7 @@ int receiver_run(const char *dir, struct lr_conn *c, const struct repl_opts *o,
 	if (rc == 0)
 		rc = lr_recv(c, &type, &p, &len, 60000, err);
 	if (rc == 0 && type == LR_ERROR) {
-		int code;
-		char msg[256];
-
-		rc = lr_dec_error(p, len, &code, msg, sizeof(msg), err);
-		if (rc == 0)
-			rc = lsm_err_set(err, code < 0 ? code : -EIO,
-					 "the primary's side refused: %s", msg);
+		rc = repl_peer_error(p, len, "the primary's side refused", err);
 		goto out;
 	}
 	if (rc == 0 && type != LR_WELCOME)

@@ -40,6 +40,14 @@ static inline int pjoin(char *out, const char *dir, const char *name)
 	return 0;
 }
 
+/* ---- common.c ---- */
+uint64_t repl_mono_ms(void);  /* CLOCK_MONOTONIC in ms */
+uint64_t repl_real_ns(void);  /* CLOCK_REALTIME in ns */
+/* The peer's LR_ERROR message (P, LEN) as an error: its code (or -EIO)
+ * with "WHO: its message" in ERR; -EPROTO when the message is malformed. */
+int repl_peer_error(const uint8_t *p, size_t len, const char *who,
+		    struct lsm_err *err);
+
 /* ---- options of either side ---- */
 struct repl_opts {
 	bool once;            /* catch up, then exit */

@@ -20,22 +20,6 @@
 
 #define HEARTBEAT_GAP_MS 100
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- per-replica figures (sender_stats_write) ---- */
 
 #define SENT_RING 256
@@ -240,7 +224,7 @@ static int send_available(struct sctx *s, struct cursor *cur)
 	n = cursor_next(cur, 4u << 20, add_record, s, s->err);
 	if (n <= 0)
 		return n;
-	rc = lr_records_finish(&s->b, s->last, now_ns());
+	rc = lr_records_finish(&s->b, s->last, repl_real_ns());
 	if (rc == 0)
 		rc = lr_send(s->c, LR_RECORDS, s->b.p, s->b.len, s->err);
 	if (rc == 0 && s->peer) {
@@ -349,15 +333,8 @@ static int handle_peer(struct sctx *s, bool *done)
 			s->durable = a.durable_seq;
 			peer_acked(s->peer, a.applied_seq, a.durable_seq);
 		} else if (type == LR_ERROR) {
-			int code;
-			char msg[256];
-
-			rc = lr_dec_error(p, len, &code, msg, sizeof(msg),
-					  s->err);
-			return rc < 0 ? rc : lsm_err_set(s->err, code < 0 ?
-							 code : -EIO,
-							 "the replica failed: "
-							 "%s", msg);
+			return repl_peer_error(p, len, "the replica failed",
+					       s->err);
 		} else {
 			return lsm_err_set(s->err, -EPROTO, "unexpected "
 					   "message %d from the replica",
@@ -370,7 +347,7 @@ static int handle_peer(struct sctx *s, bool *done)
 static int heartbeat(struct sctx *s, uint64_t seq)
 {
 	struct lr_heartbeat hb = { .primary_last_seq = seq,
-				   .now_ns = now_ns() };
+				   .now_ns = repl_real_ns() };
 	int rc = lr_enc_heartbeat(&s->b, &hb);
 
 	return rc < 0 ? rc : lr_send(s->c, LR_HEARTBEAT, s->b.p, s->b.len,
@@ -401,12 +378,12 @@ static int stream(const char *dir, struct cursor *cur, struct sctx *s,
 		}
 		/* caught up: say so (a --once receiver is waiting for it),
 		 * but at most every HEARTBEAT_GAP_MS while records flow */
-		if (!told && mono_ms() - last_hb >= HEARTBEAT_GAP_MS) {
+		if (!told && repl_mono_ms() - last_hb >= HEARTBEAT_GAP_MS) {
 			rc = heartbeat(s, cursor_seq(cur));
 			if (rc < 0)
 				break;
 			told = true;
-			last_hb = mono_ms();
+			last_hb = repl_mono_ms();
 		}
 		n = poll(pf, pf[1].fd >= 0 ? 2 : 1,
 			 !told ? HEARTBEAT_GAP_MS : pf[1].fd >= 0 ? idle : 50);

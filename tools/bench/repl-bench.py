@@ -264,8 +264,8 @@ def main():
                                       "--key", b.key, "--stats", sstats, P],
                                      "daemon.log")
                     time.sleep(0.3)
-                    recv = b.start(["--key", b.key, "--stats", rstats, url,
-                                    R], "receiver.log")
+                    recv = b.start(extra + ["--key", b.key, "--stats",
+                                            rstats, url, R], "receiver.log")
         res["write_files_per_s"] = {"with": statistics.median(with_r),
                                     "without": statistics.median(without),
                                     "runs_with": with_r,
