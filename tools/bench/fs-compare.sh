@@ -1,12 +1,14 @@
 #!/bin/sh
 # fs-compare.sh - runs the lsmfs-bench filesystem workloads side by side on
 # an lsmfs mount (when the lsmfs binary exists), libfuse's passthrough_ll
-# mounted over a temporary directory, and that local directory itself, in
-# one run on the same machine.  Extra arguments go to `lsmfs-bench fs`
-# (e.g. --num=10000 --repeat=3 --json=out.json).
+# mounted over a temporary directory, that local directory itself, and
+# libfuse's `null` example mounted on a file (the FUSE ceiling: it runs
+# stream_write only), in one run on the same machine.  Extra arguments go
+# to `lsmfs-bench fs` (e.g. --num=10000 --repeat=3 --json=out.json).
 #
 # Environment: BUILD (build dir, default build-bench), LSMFS_BENCH, LSMFS,
-# PASSTHROUGH_LL (binaries; found in BUILD / built when unset), TMPDIR.
+# PASSTHROUGH_LL, FUSE_NULL (binaries; found in BUILD / built when unset),
+# LSMFS_OPTS (extra lsmfs options, e.g. "-o writeback"), TMPDIR.
 # Needs /dev/fuse and fusermount3.  Everything is unmounted and removed on
 # exit, also on error or ^C.
 set -eu
@@ -16,13 +18,14 @@ build=${BUILD:-$root/build-bench}
 bench=${LSMFS_BENCH:-$build/tools/bench/lsmfs-bench}
 lsmfs=${LSMFS:-$build/fs/lsmfs}
 ptll=${PASSTHROUGH_LL:-$build/passthrough/passthrough_ll}
+null=${FUSE_NULL:-$(dirname "$ptll")/null}
 
 die() { echo "fs-compare: $*" >&2; exit 1; }
 
 [ -x "$bench" ] || die "$bench not built (ninja -C $build)"
 [ -c /dev/fuse ] || die "no /dev/fuse"
 command -v fusermount3 >/dev/null || die "fusermount3 not found"
-if [ ! -x "$ptll" ]; then
+if [ ! -x "$ptll" ] || [ ! -x "$null" ]; then
 	"$root/tools/bench/build-passthrough.sh" "$(dirname "$ptll")" \
 		>/dev/null || die "cannot build passthrough_ll"
 fi
@@ -64,7 +67,8 @@ dirs=""
 
 if [ -x "$lsmfs" ]; then
 	mkdir "$tmp/lsm_data" "$tmp/lsm_mnt"
-	"$lsmfs" "$tmp/lsm_data" "$tmp/lsm_mnt" -f &
+	# shellcheck disable=SC2086
+	"$lsmfs" "$tmp/lsm_data" "$tmp/lsm_mnt" -f ${LSMFS_OPTS:-} &
 	pids="$pids $!"
 	wait_mounted "$tmp/lsm_mnt" $! || die "lsmfs did not mount"
 	mounts="$mounts $tmp/lsm_mnt"
@@ -79,7 +83,15 @@ pids="$pids $!"
 wait_mounted "$tmp/pt_mnt" $! || die "passthrough_ll did not mount"
 mounts="$mounts $tmp/pt_mnt"
 
-echo "fs-compare: lsmfs $( [ -x "$lsmfs" ] && echo "$lsmfs" || echo absent)," \
-     "passthrough_ll $ptll (default options), local $tmp/local"
+touch "$tmp/null_file"
+"$null" -f "$tmp/null_file" &
+pids="$pids $!"
+wait_mounted "$tmp/null_file" $! || die "null did not mount"
+mounts="$mounts $tmp/null_file"
+
+echo "fs-compare: lsmfs $( [ -x "$lsmfs" ] && echo "$lsmfs ${LSMFS_OPTS:-}" ||
+     echo absent), passthrough_ll $ptll (default options)," \
+     "local $tmp/local, fuse_null $null (default options)"
 # shellcheck disable=SC2086
-"$bench" fs $dirs "passthrough_ll=$tmp/pt_mnt" "local=$tmp/local" "$@"
+"$bench" fs $dirs "passthrough_ll=$tmp/pt_mnt" "local=$tmp/local" \
+	"fuse_null=$tmp/null_file" "$@"
