@@ -262,12 +262,19 @@ static int serve(struct lsmfs *fs, struct fuse_args *args,
 		goto out_destroy;
 	if (fuse_session_mount(se, fo->mountpoint) != 0)
 		goto out_signals;
+	fs->session = se;
+	if (!fs->read_only && (rc = fs_handshake(se, &fs->killpriv)) < 0) {
+		fs_log(FS_LOG_ERR, "FUSE INIT: %s", strerror(-rc));
+		rc = -1;
+		goto out_unmount;
+	}
 	fs_log(FS_LOG_INFO, "mounted %s on %s", fs->datadir, fo->mountpoint);
 	detach(d, 0);
 	if (fs->follow)
 		fs_follow_session(fs, se);
 	rc = run_loop(se, fo);
 	fs_follow_session(fs, NULL);
+out_unmount:
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);

@@ -214,14 +214,35 @@ static int write_span(struct ns *ns, uint64_t ino, uint64_t size,
 	return put_chunk(b, ino, s.idx, tmp, nlen);
 }
 
+/* Kills privileges per KILL (NS_SET_KILL_*) into IN and B: 1 when
+ * something was dropped, 0 when not, or -errno. */
+static int write_kill(struct ns *ns, uint64_t ino, struct codec_inode *in,
+		      unsigned kill, struct lsm_batch *b, struct lsm_err *err)
+{
+	bool dropped = (kill & NS_SET_KILL_SUIDGID) &&
+		       ns_kill_suidgid(in, kill);
+	int rc = 0;
+
+	if (kill & NS_SET_KILL_CAPS)
+		rc = ns_kill_caps(ns, b, ino, err);
+	return rc < 0 ? rc : rc == 1 || dropped;
+}
+
 static int write_locked(struct ns *ns, uint64_t ino, uint64_t off,
-			const uint8_t *buf, size_t len, struct lsm_batch *b,
-			uint8_t *tmp, struct lsm_err *err)
+			const uint8_t *buf, size_t len, unsigned kill,
+			struct lsm_batch *b, uint8_t *tmp,
+			struct lsm_err *err)
 {
 	struct codec_inode in;
 	int64_t delta = 0;
 	size_t done = 0;
+	int dropped = 0;
 	int rc = get_file(ns, ino, &in, err);
+
+	if (rc == 0 && kill)
+		rc = dropped = write_kill(ns, ino, &in, kill, b, err);
+	if (rc > 0)
+		rc = 0;
 
 	while (rc == 0 && done < len) {
 		struct codec_span s = codec_span_first(off + done, len - done,
@@ -240,11 +261,19 @@ static int write_locked(struct ns *ns, uint64_t ino, uint64_t off,
 	rc = ns_batch_inode(b, ino, &in, NULL, 0);
 	if (rc == 0)
 		rc = ns_commit(ns, b, err);
-	return rc;
+	return rc < 0 ? rc : dropped;
 }
 
 int ns_write(struct ns *ns, uint64_t ino, uint64_t off, const void *buf,
 	     size_t len, struct lsm_err *err)
+{
+	int rc = ns_write_kill(ns, ino, off, buf, len, 0, err);
+
+	return rc < 0 ? rc : 0;
+}
+
+int ns_write_kill(struct ns *ns, uint64_t ino, uint64_t off, const void *buf,
+		  size_t len, unsigned kill, struct lsm_err *err)
 {
 	struct lsm_batch *b;
 	struct ns_lockset ls;
@@ -263,7 +292,7 @@ int ns_write(struct ns *ns, uint64_t ino, uint64_t off, const void *buf,
 		return ns_enomem(err);
 	}
 	ns_lock(ns, &ls, &ino, 1, true);
-	rc = write_locked(ns, ino, off, buf, len, b, tmp, err);
+	rc = write_locked(ns, ino, off, buf, len, kill, b, tmp, err);
 	ns_unlock(ns, &ls);
 	lsm_batch_free(b);
 	free(tmp);

@@ -408,6 +408,75 @@ static void test_xattr_symlink(void **state)
 				     NULL), -EINVAL);
 }
 
+/* Privilege killing in the batch of the change (FUSE_HANDLE_KILLPRIV_V2
+ * leaves it to lsmfs): set-user-ID, set-group-ID when group-executable
+ * (or with NS_SET_KILL_SGID), security.capability. */
+static void test_kill_privs(void **state)
+{
+	struct fx *f = *state;
+	uint64_t ino = mk(f, 1, "s", S_IFREG | 0644);
+	struct ns_setattr s = { .valid = NS_SET_MODE, .mode = 06755 };
+	struct ns_attr a;
+	char buf[8];
+	size_t len;
+
+	assert_int_equal(ns_setattr(f->ns, ino, &s, NULL, NULL), 0);
+	assert_int_equal(ns_setxattr(f->ns, ino, "security.capability", "c",
+				     1, 0, NULL), 0);
+	/* no kill asked: nothing goes */
+	assert_int_equal(ns_write_kill(f->ns, ino, 0, "a", 1, 0, NULL), 0);
+	assert_int_equal(ns_getattr(f->ns, ino, &a, NULL), 0);
+	assert_int_equal(a.in.mode & 07777, 06755);
+	/* capability only */
+	assert_int_equal(ns_write_kill(f->ns, ino, 1, "b", 1,
+				       NS_SET_KILL_CAPS, NULL), 1);
+	assert_int_equal(ns_getxattr(f->ns, ino, "security.capability", buf,
+				     sizeof(buf), &len, NULL), -ENODATA);
+	assert_int_equal(ns_write_kill(f->ns, ino, 2, "c", 1,
+				       NS_SET_KILL_CAPS, NULL), 0);
+	assert_int_equal(ns_getattr(f->ns, ino, &a, NULL), 0);
+	assert_int_equal(a.in.mode & 07777, 06755);
+	assert_int_equal(a.in.size, 3);
+	/* set-user-ID and group-executable set-group-ID */
+	assert_int_equal(ns_write_kill(f->ns, ino, 3, "d", 1,
+				       NS_SET_KILL_SUIDGID, NULL), 1);
+	assert_int_equal(ns_getattr(f->ns, ino, &a, NULL), 0);
+	assert_int_equal(a.in.mode & 07777, 0755);
+	assert_int_equal(a.in.size, 4);
+	/* set-group-ID without group execute stays unless KILL_SGID */
+	s.mode = 02745;
+	assert_int_equal(ns_setattr(f->ns, ino, &s, NULL, NULL), 0);
+	assert_int_equal(ns_write_kill(f->ns, ino, 0, "e", 1,
+				       NS_SET_KILL_SUIDGID, NULL), 0);
+	s.valid = NS_SET_SIZE | NS_SET_KILL_SUIDGID | NS_SET_KILL_SGID;
+	s.size = 1;
+	assert_int_equal(ns_setattr(f->ns, ino, &s, &a, NULL), 0);
+	assert_int_equal(a.in.mode & 07777, 0745);
+	assert_int_equal(a.in.size, 1);
+	/* chown clears them, changed owner or not; not with a mode given */
+	s.valid = NS_SET_MODE;
+	s.mode = 06755;
+	assert_int_equal(ns_setattr(f->ns, ino, &s, NULL, NULL), 0);
+	assert_int_equal(ns_setxattr(f->ns, ino, "security.capability", "c",
+				     1, 0, NULL), 0);
+	s.valid = NS_SET_UID | NS_SET_KILL_CAPS;
+	s.uid = 1000;
+	assert_int_equal(ns_setattr(f->ns, ino, &s, &a, NULL), 0);
+	assert_int_equal(a.in.mode & 07777, 0755);
+	assert_int_equal(ns_getxattr(f->ns, ino, "security.capability", buf,
+				     sizeof(buf), &len, NULL), -ENODATA);
+	s.valid = NS_SET_UID | NS_SET_MODE;
+	s.mode = 06711;
+	assert_int_equal(ns_setattr(f->ns, ino, &s, &a, NULL), 0);
+	assert_int_equal(a.in.mode & 07777, 06711);
+	/* directories keep theirs */
+	ino = mk(f, 1, "sd", S_IFDIR | 02775);
+	s.valid = NS_SET_GID | NS_SET_KILL_CAPS;
+	s.gid = 5;
+	assert_int_equal(ns_setattr(f->ns, ino, &s, &a, NULL), 0);
+	assert_int_equal(a.in.mode & 07777, 02755);
+}
+
 static void test_paths(void **state)
 {
 	struct fx *f = *state;
@@ -529,6 +598,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rename, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_links_and_orphans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_xattr_symlink, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kill_privs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_random_model, setup, teardown),

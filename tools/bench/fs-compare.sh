@@ -8,7 +8,9 @@
 #
 # Environment: BUILD (build dir, default build-bench), LSMFS_BENCH, LSMFS,
 # PASSTHROUGH_LL, FUSE_NULL (binaries; found in BUILD / built when unset),
-# LSMFS_OPTS (extra lsmfs options, e.g. "-o writeback"), TMPDIR.
+# LSMFS_OPTS (extra lsmfs options, e.g. "-o writeback"), LSMFS_BEFORE (a
+# second lsmfs binary, e.g. of an older commit, mounted beside the first as
+# lsmfs_before: before -> after in one run), TMPDIR.
 # Needs /dev/fuse and fusermount3.  Everything is unmounted and removed on
 # exit, also on error or ^C.
 set -eu
@@ -73,6 +75,17 @@ if [ -x "$lsmfs" ]; then
 	wait_mounted "$tmp/lsm_mnt" $! || die "lsmfs did not mount"
 	mounts="$mounts $tmp/lsm_mnt"
 	dirs="lsmfs=$tmp/lsm_mnt"
+	if [ -n "${LSMFS_BEFORE:-}" ]; then
+		mkdir "$tmp/lsm0_data" "$tmp/lsm0_mnt"
+		# shellcheck disable=SC2086
+		"$LSMFS_BEFORE" "$tmp/lsm0_data" "$tmp/lsm0_mnt" -f \
+			${LSMFS_OPTS:-} &
+		pids="$pids $!"
+		wait_mounted "$tmp/lsm0_mnt" $! ||
+			die "$LSMFS_BEFORE did not mount"
+		mounts="$mounts $tmp/lsm0_mnt"
+		dirs="$dirs lsmfs_before=$tmp/lsm0_mnt"
+	fi
 else
 	echo "fs-compare: $lsmfs not built: comparing passthrough_ll and" \
 	     "the local disk only" >&2
