@@ -293,6 +293,8 @@ static int start(struct lsmfs *fs, struct lsmfs_conf *c,
 	int rc;
 
 	lsm_options_init(&lo);
+	lo.memtable_bytes = FS_DEFAULT_MEMTABLE;
+	lo.table_bytes = FS_DEFAULT_TABLE;
 	ns_options_init(&no);
 	fs->attr_timeout = fs->entry_timeout = FS_DEFAULT_TIMEOUT;
 	if (opts_apply(c, &lo, &no, fs) < 0 || check_paths(c, fo, abs) < 0)

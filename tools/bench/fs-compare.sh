@@ -34,7 +34,8 @@ fi
 
 # passthrough_ll keeps a descriptor open per inode it has seen: with the
 # usual soft limit of 1024 it fails after about a thousand files.
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+# Root may raise the hard limit (a 40K-file tree needs more than 20,000).
+ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fs-compare.XXXXXX")
 pids=""
