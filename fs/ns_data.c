@@ -142,6 +142,62 @@ static int read_locked(struct ns *ns, uint64_t ino, uint64_t off, size_t len,
 			   "read", (unsigned long long)ino);
 }
 
+/* A read of at least this many chunks walks them with one iterator. */
+#define NS_READ_ITER_CHUNKS 3u
+
+/* Copies chunk IDX (V, VLEN bytes) where it meets [OFF, OFF + LEN) of
+ * BUF. */
+static void copy_chunk(struct ns *ns, uint64_t idx, const uint8_t *v,
+		       size_t vlen, uint64_t off, size_t len, uint8_t *buf)
+{
+	uint64_t start = idx * ns->cs;
+	uint64_t a = start > off ? start : off;
+	uint64_t b = start + vlen < off + len ? start + vlen : off + len;
+
+	if (a < b)
+		memcpy(buf + (a - off), v + (a - start), (size_t)(b - a));
+}
+
+/* Reads [OFF, OFF + LEN) (within the size) with one seek and the chunks
+ * in key order: the file's chunk range is read along, block after block,
+ * instead of one point lookup per chunk.  Missing chunks are holes. */
+static int read_iter(struct ns *ns, uint64_t ino, uint64_t off, size_t len,
+		     uint8_t *buf, struct lsm_err *err)
+{
+	uint8_t key[CODEC_CHUNK_KEY_LEN];
+	uint64_t last = (off + len - 1) / ns->cs, kino, idx;
+	struct lsm_iter *it;
+	int rc = lsm_iter_new(ns->db, NULL, &it, err);
+
+	if (rc < 0)
+		return rc;
+	memset(buf, 0, len);
+	codec_chunk_key(key, ino, off / ns->cs);
+	for (lsm_iter_seek(it, key, sizeof(key)); lsm_iter_valid(it);
+	     lsm_iter_next(it)) {
+		size_t klen, vlen;
+		const uint8_t *k = lsm_iter_key(it, &klen);
+		const uint8_t *v;
+
+		if (codec_parse_chunk_key(k, klen, &kino, &idx) < 0 ||
+		    kino != ino || idx > last)
+			break;
+		v = lsm_iter_value(it, &vlen);
+		if (vlen > ns->cs) {
+			rc = lsm_err_set(err, -EUCLEAN, "inode %llu chunk %llu: "
+					 "%zu bytes, larger than a chunk",
+					 (unsigned long long)ino,
+					 (unsigned long long)idx, vlen);
+			break;
+		}
+		copy_chunk(ns, idx, v, vlen, off, len, buf);
+	}
+	if (rc == 0)
+		rc = lsm_iter_status(it, err);
+	lsm_iter_free(it);
+	return rc;
+}
+
 static int read_once(struct ns *ns, uint64_t ino, uint64_t off, size_t len,
 		     uint8_t *buf, size_t *got, struct codec_inode *seen,
 		     struct lsm_err *err)
@@ -158,6 +214,10 @@ static int read_once(struct ns *ns, uint64_t ino, uint64_t off, size_t len,
 		len = 0;
 	else if (len > in.size - off)
 		len = (size_t)(in.size - off);
+	if (codec_span_count(off, len, ns->cs) >= NS_READ_ITER_CHUNKS) {
+		rc = read_iter(ns, ino, off, len, buf, err);
+		done = len;
+	}
 	while (rc == 0 && done < len) {
 		struct codec_span s = codec_span_first(off + done, len - done,
 						       ns->cs);
