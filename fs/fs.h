@@ -70,6 +70,9 @@ struct lsmfs {
 	 * writes, truncations and chown clear set-user-ID/set-group-ID and
 	 * security.capability here.  Set before the request loop. */
 	bool killpriv;
+	/* -o writeback: the kernel's writeback cache (off by default: a
+	 * write returns before lsmfs has it). */
+	bool writeback;
 	struct fuse_session *session; /* set before the request loop */
 	struct fs_counters cnt;
 	/* Followers: the session the kernel's caches are told about, NULL

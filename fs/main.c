@@ -33,6 +33,10 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO; /* always plus: ls -l */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* Only when asked: a write then returns once the kernel has it, and a
+	 * crash of lsmfs loses what it had not passed on yet. */
+	if (fs->writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
 	/* The daemon holds the store exclusively: every change comes
 	 * through this kernel, which updates its page cache as it writes.
 	 * So a new mtime seen in an attribute reply (our own write) must
