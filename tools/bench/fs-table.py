@@ -5,8 +5,10 @@
 random 4 KiB writes), one column per target, and the ratios lsm/peer
 (throughput of lsmfs over the peer's: above 1, lsmfs is faster) beside
 each goal.  Usage: fs-table.py RUN.json [--lsm=lsmfs] [--local=local]
-[--before=lsmfs_before]"""
+[--before=lsmfs_before] [--svg=FILE]: --svg also draws the ratios to the
+local filesystem (before and after, log scale) against the goals."""
 import json
+import math
 import sys
 
 # benchmark -> (label, unit, how to show, goal as a minimum lsm/local)
@@ -38,6 +40,58 @@ def ratio(a, b):
     return a["ops_per_sec"] / b["ops_per_sec"]
 
 
+def svg(path, rows):
+    """rows: (label, before ratio or None, after ratio, goal)."""
+    w, top, h, left, bar = 150, 50, 260, 60, 34
+    lo, hi = math.log10(0.01), math.log10(10.0)
+
+    def y(v):
+        v = min(max(v, 0.01), 10.0)
+        return top + h - (math.log10(v) - lo) / (hi - lo) * h
+
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
+           'font-family="sans-serif">' % (left * 2 + w * len(rows),
+                                          top + h + 60),
+           '<rect width="100%" height="100%" fill="white"/>',
+           '<text x="%d" y="20" font-size="14">lsmfs / local filesystem '
+           '(throughput; above 1 lsmfs is faster; log scale), goals in red'
+           '</text>' % left,
+           '<rect x="%d" y="28" width="12" height="12" fill="#bab0ac"/>'
+           '<text x="%d" y="39" font-size="11">before</text>'
+           % (left, left + 16),
+           '<rect x="%d" y="28" width="12" height="12" fill="#4e79a7"/>'
+           '<text x="%d" y="39" font-size="11">after</text>'
+           % (left + 80, left + 96)]
+    for t in (0.01, 0.1, 1, 10):
+        out.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="%s"/>'
+                   % (left, y(t), left + w * len(rows), y(t),
+                      "black" if t == 1 else "#dddddd"))
+        out.append('<text x="%d" y="%.1f" font-size="10" text-anchor="end">'
+                   '%gx</text>' % (left - 4, y(t) + 3, t))
+    for i, (label, before, after, goal) in enumerate(rows):
+        x0 = left + i * w + 30
+        for j, (v, col) in enumerate(((before, "#bab0ac"),
+                                      (after, "#4e79a7"))):
+            if v is None:
+                continue
+            x = x0 + j * (bar + 4)
+            top_y, base_y = sorted((y(v), y(1)))
+            out.append('<rect x="%d" y="%.1f" width="%d" height="%.1f" '
+                       'fill="%s"/>' % (x, top_y, bar, base_y - top_y, col))
+            out.append('<text x="%d" y="%.1f" font-size="9" '
+                       'text-anchor="middle">%.2f</text>'
+                       % (x + bar / 2, y(v) - 3 if v >= 1 else y(v) + 10, v))
+        out.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="red" '
+                   'stroke-width="2"/>' % (x0 - 6, y(goal), x0 + 2 * bar + 10,
+                                           y(goal)))
+        out.append('<text x="%d" y="%d" font-size="10" text-anchor="middle">'
+                   '%s</text>' % (x0 + bar, top + h + 18,
+                                  label.replace("&", "&amp;")[:24]))
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
 def main(argv):
     opts = {"lsm": "lsmfs", "local": "local", "before": "lsmfs_before"}
     path = None
@@ -64,6 +118,7 @@ def main(argv):
     head += ["%s / %s" % (opts["lsm"], opts["local"]), "goal"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
+    plot = []
     for bench, label, unit, goal in ROWS:
         if not any(b == bench for (_, b) in by):
             continue
@@ -78,6 +133,12 @@ def main(argv):
         cells.append("%.2fx" % x if x else "-")
         cells.append(">= %.2fx" % goal)
         print("| " + " | ".join(cells) + " |")
+        if x:
+            plot.append((label.split(" (")[0],
+                         ratio(by.get((opts["before"], bench)),
+                               by.get((opts["local"], bench))), x, goal))
+    if opts.get("svg"):
+        svg(opts["svg"], plot)
     return 0
 
 

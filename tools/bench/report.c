@@ -432,7 +432,8 @@ static void svg_group(FILE *f, const struct bench_result *r, size_t n,
 		fprintf(f, "<text x=\"%.0f\" y=\"%.1f\" font-size=\"9\" "
 			"text-anchor=\"middle\">%s</text>\n",
 			x + SVG_BAR / 2 - 1, SVG_TOP + SVG_H - h - 3,
-			r[j].rc == 0 ? val : "fail");
+			r[j].rc == 0 ? val :
+			r[j].rc == -EEXIST ? "skip" : "fail");
 	}
 	fprintf(f, "<text x=\"%.0f\" y=\"%d\" font-size=\"11\" "
 		"text-anchor=\"middle\">", x0 + (double)ne * SVG_BAR / 2,
