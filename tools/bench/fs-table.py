@@ -22,6 +22,11 @@ ROWS = [
 ]
 
 
+SHORT = {"untar": "untar", "create_tree": "create files",
+         "stream_write": "stream write", "untar_read": "cold read",
+         "rmtree": "rm -rf", "randwrite_4k": "random 4K writes"}
+
+
 def fmt(r, unit):
     if r is None or r.get("error") or not r.get("ops_per_sec"):
         return "-"
@@ -140,7 +145,7 @@ def main(argv):
         cells.append(">= %.2fx" % goal)
         print("| " + " | ".join(cells) + " |")
         if x:
-            plot.append((label.split(" (")[0],
+            plot.append((SHORT.get(bench, bench),
                          ratio(by.get((opts["before"], bench)),
                                by.get((opts["local"], bench))), x, goal))
     if opts.get("svg"):
