@@ -38,6 +38,15 @@
  * are safe; they only bound how long the kernel trusts its caches. */
 #define FS_DEFAULT_TIMEOUT 60.0
 
+/* The engine's memtable and table sizes under lsmfs (the engine's own
+ * defaults, 8M and 4M, suit small records): file data comes in 16 KiB
+ * chunks, and a larger memtable and tables flush and compact less often
+ * (measured: streaming and random 4 KiB writes about 2-3x faster).  The
+ * cost is memory: up to two memtables, 128 MiB, and a longer log replay
+ * after a crash.  -o memtable_size / table_size override them. */
+#define FS_DEFAULT_MEMTABLE (64u << 20)
+#define FS_DEFAULT_TABLE (16u << 20)
+
 enum fs_op {
 	FS_OP_LOOKUP, FS_OP_GETATTR, FS_OP_SETATTR, FS_OP_READLINK,
 	FS_OP_MKNOD, FS_OP_MKDIR, FS_OP_UNLINK, FS_OP_RMDIR, FS_OP_SYMLINK,
@@ -67,6 +76,14 @@ struct lsmfs {
 	bool follow;            /* ro mount of a store written elsewhere */
 	bool acl;               /* the kernel enforces POSIX ACLs (set by
 	                         * op_init, before any other request) */
+	/* The kernel left privilege killing to lsmfs (HANDLE_KILLPRIV_V2):
+	 * writes, truncations and chown clear set-user-ID/set-group-ID and
+	 * security.capability here.  Set before the request loop. */
+	bool killpriv;
+	/* -o writeback: the kernel's writeback cache (off by default: a
+	 * write returns before lsmfs has it). */
+	bool writeback;
+	struct fuse_session *session; /* set before the request loop */
 	struct fs_counters cnt;
 	/* Followers: the session the kernel's caches are told about, NULL
 	 * outside the request loop; under follow_mu (follow.c). */
@@ -107,6 +124,31 @@ void fs_mem_trim(void);
 void fs_follow_key(void *ctx, const void *key, size_t klen);
 /* Starts / stops telling SE (the request loop runs between). */
 void fs_follow_session(struct lsmfs *fs, struct fuse_session *se);
+
+/* ---- handshake.c ---- */
+/* Runs the INIT exchange of the mounted SE before its request loop:
+ * libfuse answers it (op_init runs) and lsmfs adds FUSE_HANDLE_KILLPRIV_V2
+ * when the kernel offers it (*KILLPRIV: granted).  0, or -errno (SE is
+ * unusable). */
+int fs_handshake(struct fuse_session *se, bool *killpriv);
+
+/* ---- killpriv.c ---- */
+/* NS_SET_KILL_* for a write or truncation of INO by REQ: SUIDGID 1 when
+ * the kernel asked to kill set-user-ID/set-group-ID (the writer lacks
+ * CAP_FSETID), 0 when it did not, -1 when libfuse did not pass it on
+ * (then any writer but root is taken to lack CAP_FSETID).  0 unless
+ * fs->killpriv. */
+unsigned fs_kill_for(struct lsmfs *fs, fuse_req_t req, fuse_ino_t ino,
+		     int suidgid);
+/* FUSE_WRITE_KILL_SUIDGID of the write whose data is BUF: 1, 0, or -1
+ * when unknown.  libfuse 3.14 drops write_flags but passes the data
+ * right after the request's struct fuse_write_in; that header is used
+ * only when it matches what libfuse passed (size, offset, fh, flags). */
+int fs_write_kill_flag(const char *buf, size_t size, off_t off,
+		       const struct fuse_file_info *fi);
+/* Drops the kernel's cached attributes of INO (after lsmfs changed the
+ * mode on its own: a killed set-user-ID). */
+void fs_inval_attr(struct lsmfs *fs, fuse_ino_t ino);
 
 /* ---- errno.c ---- */
 /* Maps an engine/ns result (negative errno) to the errno the kernel gets:
@@ -175,6 +217,7 @@ void fs_ctl_wait(struct lsmfs *fs);
  * (lsm_sync); the store has no per-file or metadata-only sync. */
 void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		 struct fuse_file_info *fi);
+
 
 /* ---- the FUSE operation table, filled by the ops_*.c files ---- */
 void fs_ops_node(struct fuse_lowlevel_ops *ops);

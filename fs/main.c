@@ -33,6 +33,10 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO; /* always plus: ls -l */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* Only when asked: a write then returns once the kernel has it, and a
+	 * crash of lsmfs loses what it had not passed on yet. */
+	if (fs->writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
 	/* The daemon holds the store exclusively: every change comes
 	 * through this kernel, which updates its page cache as it writes.
 	 * So a new mtime seen in an attribute reply (our own write) must
@@ -280,12 +284,19 @@ static int serve(struct lsmfs *fs, struct fuse_args *args,
 		goto out_signals;
 	if (fs_tmpfile_io(se) != 0)
 		fs_log(FS_LOG_WARN, "O_TMPFILE unsupported: no custom reader");
+	fs->session = se;
+	if (!fs->read_only && (rc = fs_handshake(se, &fs->killpriv)) < 0) {
+		fs_log(FS_LOG_ERR, "FUSE INIT: %s", strerror(-rc));
+		rc = -1;
+		goto out_unmount;
+	}
 	fs_log(FS_LOG_INFO, "mounted %s on %s", fs->datadir, fo->mountpoint);
 	detach(d, 0);
 	if (fs->follow)
 		fs_follow_session(fs, se);
 	rc = run_loop(se, fo);
 	fs_follow_session(fs, NULL);
+out_unmount:
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);
@@ -304,6 +315,8 @@ static int start(struct lsmfs *fs, struct lsmfs_conf *c,
 	int rc;
 
 	lsm_options_init(&lo);
+	lo.memtable_bytes = FS_DEFAULT_MEMTABLE;
+	lo.table_bytes = FS_DEFAULT_TABLE;
 	ns_options_init(&no);
 	fs->attr_timeout = fs->entry_timeout = FS_DEFAULT_TIMEOUT;
 	if (opts_apply(c, &lo, &no, fs) < 0 || check_paths(c, fo, abs) < 0)

@@ -429,27 +429,38 @@ static void set_times(struct codec_inode *in, const struct ns_setattr *s)
 	}
 }
 
+bool ns_kill_suidgid(struct codec_inode *in, unsigned kill)
+{
+	uint32_t mode = in->mode;
+
+	if (!S_ISREG(in->mode))
+		return false;
+	in->mode &= ~(uint32_t)S_ISUID;
+	if ((in->mode & S_IXGRP) || (kill & NS_SET_KILL_SGID))
+		in->mode &= ~(uint32_t)S_ISGID;
+	return in->mode != mode;
+}
+
 static void set_owner(struct codec_inode *in, const struct ns_setattr *s)
 {
-	bool changed = false;
-
 	if ((s->valid & NS_SET_MODE))
 		in->mode = (in->mode & S_IFMT) | (s->mode & 07777);
-	if ((s->valid & NS_SET_UID) && s->uid != in->uid) {
+	if (s->valid & NS_SET_UID)
 		in->uid = s->uid;
-		changed = true;
-	}
-	if ((s->valid & NS_SET_GID) && s->gid != in->gid) {
+	if (s->valid & NS_SET_GID)
 		in->gid = s->gid;
-		changed = true;
-	}
-	/* As local filesystems: chown clears set-user-ID and (when group
-	 * executable) set-group-ID of non-directories. */
-	if (changed && !(s->valid & NS_SET_MODE) && !ns_is_dir(in)) {
+	/* As chown(2) on local filesystems, changed or not: it clears
+	 * set-user-ID and (when group executable) set-group-ID of
+	 * non-directories.  A kernel that kills privileges itself sends the
+	 * mode it computed along. */
+	if ((s->valid & (NS_SET_UID | NS_SET_GID)) &&
+	    !(s->valid & NS_SET_MODE) && !ns_is_dir(in)) {
 		in->mode &= ~(uint32_t)S_ISUID;
 		if (in->mode & S_IXGRP)
 			in->mode &= ~(uint32_t)S_ISGID;
 	}
+	if ((s->valid & NS_SET_KILL_SUIDGID) && !(s->valid & NS_SET_MODE))
+		ns_kill_suidgid(in, s->valid);
 }
 
 static int setattr_locked(struct ns *ns, uint64_t ino,
@@ -483,7 +494,10 @@ static int setattr_locked(struct ns *ns, uint64_t ino,
 		if (rc < 0)
 			return rc;
 	}
-	rc = ns_batch_inode(b, ino, &in, target, tlen);
+	if ((s->valid & NS_SET_KILL_CAPS) && S_ISREG(in.mode))
+		rc = ns_kill_caps(ns, b, ino, err);
+	if (rc >= 0)
+		rc = ns_batch_inode(b, ino, &in, target, tlen);
 	if (rc == 0)
 		rc = ns_commit_frees(ns, b, err);
 	if (rc == 0 && out) {

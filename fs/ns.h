@@ -91,6 +91,15 @@ int ns_lookup_ref(struct ns *ns, uint64_t parent, const char *name,
 #define NS_SET_ATIME_NOW 0x40u
 #define NS_SET_MTIME_NOW 0x80u
 #define NS_SET_CTIME 0x100u
+/* Privilege killing (FUSE_HANDLE_KILLPRIV_V2: the kernel leaves it to the
+ * filesystem).  KILL_SUIDGID clears set-user-ID, and set-group-ID when
+ * group-executable, of a regular file; KILL_CAPS removes its
+ * security.capability xattr; both in the batch of the change. */
+#define NS_SET_KILL_SUIDGID 0x200u
+#define NS_SET_KILL_CAPS 0x400u
+/* with KILL_SUIDGID: set-group-ID goes also without group execute (the
+ * writer is outside the file's group) */
+#define NS_SET_KILL_SGID 0x800u
 
 struct ns_setattr {
 	unsigned valid; /* NS_SET_* */
@@ -100,7 +109,10 @@ struct ns_setattr {
 };
 
 /* Applies S (a truncate deletes/trims chunks in the same batch); ctime
- * becomes now.  *OUT (may be NULL) gets the new attributes. */
+ * becomes now.  *OUT (may be NULL) gets the new attributes.  A change of
+ * owner (UID or GID, changed or not) clears set-user-ID and, when group
+ * executable, set-group-ID of a non-directory unless S sets the mode, as
+ * chown(2) does on local filesystems. */
 int ns_setattr(struct ns *ns, uint64_t ino, const struct ns_setattr *s,
 	       struct ns_attr *out, struct lsm_err *err);
 
@@ -181,6 +193,12 @@ int ns_read(struct ns *ns, uint64_t ino, uint64_t off, size_t len, void *buf,
  * extending the size; mtime/ctime become now. */
 int ns_write(struct ns *ns, uint64_t ino, uint64_t off, const void *buf,
 	     size_t len, struct lsm_err *err);
+/* ns_write that also kills privileges in the same batch: KILL is
+ * NS_SET_KILL_SUIDGID and/or NS_SET_KILL_CAPS (see ns_setattr).  1 when it
+ * changed the mode or removed the capability (what a kernel cached of the
+ * inode is stale), 0 when not, or -errno. */
+int ns_write_kill(struct ns *ns, uint64_t ino, uint64_t off, const void *buf,
+		  size_t len, unsigned kill, struct lsm_err *err);
 /* Replaces the whole contents with DATA (one batch). */
 int ns_replace(struct ns *ns, uint64_t ino, const void *data, size_t len,
 	       struct lsm_err *err);

@@ -149,6 +149,62 @@ static int read_locked(struct ns *ns, uint64_t ino, uint64_t off, size_t len,
 			   "read", (unsigned long long)ino);
 }
 
+/* A read of at least this many chunks walks them with one iterator. */
+#define NS_READ_ITER_CHUNKS 3u
+
+/* Copies chunk IDX (V, VLEN bytes) where it meets [OFF, OFF + LEN) of
+ * BUF. */
+static void copy_chunk(struct ns *ns, uint64_t idx, const uint8_t *v,
+		       size_t vlen, uint64_t off, size_t len, uint8_t *buf)
+{
+	uint64_t start = idx * ns->cs;
+	uint64_t a = start > off ? start : off;
+	uint64_t b = start + vlen < off + len ? start + vlen : off + len;
+
+	if (a < b)
+		memcpy(buf + (a - off), v + (a - start), (size_t)(b - a));
+}
+
+/* Reads [OFF, OFF + LEN) (within the size) with one seek and the chunks
+ * in key order: the file's chunk range is read along, block after block,
+ * instead of one point lookup per chunk.  Missing chunks are holes. */
+static int read_iter(struct ns *ns, uint64_t ino, uint64_t off, size_t len,
+		     uint8_t *buf, struct lsm_err *err)
+{
+	uint8_t key[CODEC_CHUNK_KEY_LEN];
+	uint64_t last = (off + len - 1) / ns->cs, kino, idx;
+	struct lsm_iter *it;
+	int rc = lsm_iter_new(ns->db, NULL, &it, err);
+
+	if (rc < 0)
+		return rc;
+	memset(buf, 0, len);
+	codec_chunk_key(key, ino, off / ns->cs);
+	for (lsm_iter_seek(it, key, sizeof(key)); lsm_iter_valid(it);
+	     lsm_iter_next(it)) {
+		size_t klen, vlen;
+		const uint8_t *k = lsm_iter_key(it, &klen);
+		const uint8_t *v;
+
+		if (codec_parse_chunk_key(k, klen, &kino, &idx) < 0 ||
+		    kino != ino || idx > last)
+			break;
+		v = lsm_iter_value(it, &vlen);
+		if (vlen > ns->cs) {
+			rc = lsm_err_set(err, -EUCLEAN, "inode %llu chunk %llu: "
+					 "%zu bytes, larger than a chunk",
+					 (unsigned long long)ino,
+					 (unsigned long long)idx, vlen);
+			break;
+		}
+		copy_chunk(ns, idx, v, vlen, off, len, buf);
+	}
+	if (rc == 0)
+		rc = lsm_iter_status(it, err);
+	lsm_iter_free(it);
+	return rc;
+}
+
 static int read_once(struct ns *ns, uint64_t ino, uint64_t off, size_t len,
 		     uint8_t *buf, size_t *got, struct codec_inode *seen,
 		     struct lsm_err *err)
@@ -165,6 +221,10 @@ static int read_once(struct ns *ns, uint64_t ino, uint64_t off, size_t len,
 		len = 0;
 	else if (len > in.size - off)
 		len = (size_t)(in.size - off);
+	if (codec_span_count(off, len, ns->cs) >= NS_READ_ITER_CHUNKS) {
+		rc = read_iter(ns, ino, off, len, buf, err);
+		done = len;
+	}
 	while (rc == 0 && done < len) {
 		struct codec_span s = codec_span_first(off + done, len - done,
 						       ns->cs);
@@ -221,14 +281,35 @@ static int write_span(struct ns *ns, uint64_t ino, uint64_t size,
 	return put_chunk(b, ino, s.idx, tmp, nlen);
 }
 
+/* Kills privileges per KILL (NS_SET_KILL_*) into IN and B: 1 when
+ * something was dropped, 0 when not, or -errno. */
+static int write_kill(struct ns *ns, uint64_t ino, struct codec_inode *in,
+		      unsigned kill, struct lsm_batch *b, struct lsm_err *err)
+{
+	bool dropped = (kill & NS_SET_KILL_SUIDGID) &&
+		       ns_kill_suidgid(in, kill);
+	int rc = 0;
+
+	if (kill & NS_SET_KILL_CAPS)
+		rc = ns_kill_caps(ns, b, ino, err);
+	return rc < 0 ? rc : rc == 1 || dropped;
+}
+
 static int write_locked(struct ns *ns, uint64_t ino, uint64_t off,
-			const uint8_t *buf, size_t len, struct lsm_batch *b,
-			uint8_t *tmp, struct lsm_err *err)
+			const uint8_t *buf, size_t len, unsigned kill,
+			struct lsm_batch *b, uint8_t *tmp,
+			struct lsm_err *err)
 {
 	struct codec_inode in;
 	int64_t delta = 0;
 	size_t done = 0;
+	int dropped = 0;
 	int rc = get_file(ns, ino, &in, err);
+
+	if (rc == 0 && kill)
+		rc = dropped = write_kill(ns, ino, &in, kill, b, err);
+	if (rc > 0)
+		rc = 0;
 
 	while (rc == 0 && done < len) {
 		struct codec_span s = codec_span_first(off + done, len - done,
@@ -247,11 +328,19 @@ static int write_locked(struct ns *ns, uint64_t ino, uint64_t off,
 	rc = ns_batch_inode(b, ino, &in, NULL, 0);
 	if (rc == 0)
 		rc = ns_commit(ns, b, err);
-	return rc;
+	return rc < 0 ? rc : dropped;
 }
 
 int ns_write(struct ns *ns, uint64_t ino, uint64_t off, const void *buf,
 	     size_t len, struct lsm_err *err)
+{
+	int rc = ns_write_kill(ns, ino, off, buf, len, 0, err);
+
+	return rc < 0 ? rc : 0;
+}
+
+int ns_write_kill(struct ns *ns, uint64_t ino, uint64_t off, const void *buf,
+		  size_t len, unsigned kill, struct lsm_err *err)
 {
 	struct lsm_batch *b;
 	struct ns_lockset ls;
@@ -270,7 +359,7 @@ int ns_write(struct ns *ns, uint64_t ino, uint64_t off, const void *buf,
 		return ns_enomem(err);
 	}
 	ns_lock(ns, &ls, &ino, 1, true);
-	rc = write_locked(ns, ino, off, buf, len, b, tmp, err);
+	rc = write_locked(ns, ino, off, buf, len, kill, b, tmp, err);
 	ns_unlock(ns, &ls);
 	lsm_batch_free(b);
 	free(tmp);

@@ -78,6 +78,15 @@ int ns_get_dentry(struct ns *ns, uint64_t parent, const char *name,
 		  size_t len, uint64_t *ino, uint32_t *type,
 		  struct lsm_err *err);
 int ns_commit(struct ns *ns, struct lsm_batch *b, struct lsm_err *err);
+/* Privilege killing (lock of INO held): ns_kill_suidgid clears
+ * set-user-ID and, when group-executable or KILL has NS_SET_KILL_SGID,
+ * set-group-ID of a regular file (true when the mode changed);
+ * ns_kill_caps adds to B the removal of
+ * INO's security.capability xattr when it has one (1 when it has, 0 when
+ * not, or -errno). */
+bool ns_kill_suidgid(struct codec_inode *in, unsigned kill);
+int ns_kill_caps(struct ns *ns, struct lsm_batch *b, uint64_t ino,
+		 struct lsm_err *err);
 /* ns_commit for a batch that frees space (unlink, rmdir, truncation,
  * reclaim, rename, attribute changes): accepted on a full disk, where the
  * engine's reserve lets the space be given back. */

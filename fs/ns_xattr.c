@@ -166,3 +166,20 @@ int ns_listxattr(struct ns *ns, uint64_t ino, char *buf, size_t cap,
 		*len = total;
 	return rc;
 }
+
+/* The xattr the kernel checks before each write when the filesystem does
+ * not kill privileges itself (cap_inode_need_killpriv). */
+#define NS_CAPS_XATTR "security.capability"
+
+int ns_kill_caps(struct ns *ns, struct lsm_batch *b, uint64_t ino,
+		 struct lsm_err *err)
+{
+	uint8_t key[CODEC_XATTR_KEY_MAX], dummy;
+	size_t klen = codec_xattr_key(key, ino, NS_CAPS_XATTR,
+				      sizeof(NS_CAPS_XATTR) - 1), len;
+	int rc = lsm_get_buf(ns->db, NULL, key, klen, &dummy, 0, &len, err);
+
+	if (rc == 1)
+		rc = lsm_batch_delete(b, key, klen) < 0 ? ns_enomem(err) : 1;
+	return rc;
+}

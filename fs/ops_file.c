@@ -25,9 +25,12 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return fs_reply_fail(req, FS_OP_OPEN, rc, &err);
 	if (S_ISDIR(a.in.mode))
 		return fs_reply_fail(req, FS_OP_OPEN, -EISDIR, NULL);
-	if ((fi->flags & O_TRUNC) && a.in.size > 0) { /* atomic_o_trunc */
-		struct ns_setattr s = { .valid = NS_SET_SIZE, .size = 0 };
+	if ((fi->flags & O_TRUNC) && (a.in.size > 0 || fs->killpriv)) {
+		/* atomic_o_trunc; libfuse does not pass on whether the
+		 * kernel asked to kill set-user-ID (FUSE_OPEN_KILL_SUIDGID) */
+		struct ns_setattr s = { .size = 0 };
 
+		s.valid = NS_SET_SIZE | fs_kill_for(fs, req, ino, -1);
 		rc = ns_setattr(fs->ns, ino, &s, NULL, &err);
 		if (rc < 0)
 			return fs_reply_fail(req, FS_OP_OPEN, rc, &err);
@@ -106,13 +109,17 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	struct lsm_err err = { 0 };
 	int rc;
 
-	(void)fi;
 	fs_count(fs, FS_OP_WRITE);
 	if (fs_is_ctl(ino))
 		return fs_ctl_write(req, ino, buf, size);
-	rc = ns_write(fs->ns, ino, (uint64_t)off, buf, size, &err);
+	rc = ns_write_kill(fs->ns, ino, (uint64_t)off, buf, size,
+			   fs->killpriv ? fs_kill_for(fs, req, ino,
+					fs_write_kill_flag(buf, size, off, fi)) :
+					0, &err);
 	if (rc < 0)
 		return fs_reply_fail(req, FS_OP_WRITE, rc, &err);
+	if (rc == 1)
+		fs_inval_attr(fs, ino);
 	atomic_fetch_add_explicit(&fs->cnt.bytes_written, size,
 				  memory_order_relaxed);
 	fuse_reply_write(req, size);

@@ -161,6 +161,10 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_attr(req, &st, fs->attr_timeout);
 }
 
+/* FATTR_KILL_SUIDGID of the kernel, which libfuse 3.14 passes in to_set
+ * (its FUSE_SET_ATTR_KILL_SUID). */
+#define FS_SET_ATTR_KILL_SUIDGID (1 << 11)
+
 static void to_ns_setattr(const struct stat *st, int to_set,
 			  struct ns_setattr *s)
 {
@@ -207,6 +211,14 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (fs_is_ctl(ino))
 		return fs_ctl_setattr(req, ino, to_set);
 	to_ns_setattr(attr, to_set, &s);
+	/* a truncation (FATTR_KILL_SUIDGID: by a writer without
+	 * CAP_FSETID); chown kills set-user-ID in ns_setattr */
+	if (to_set & FUSE_SET_ATTR_SIZE)
+		s.valid |= fs_kill_for(fs, req, ino,
+				(to_set & FS_SET_ATTR_KILL_SUIDGID) != 0);
+	else if (fs->killpriv && (to_set & (FUSE_SET_ATTR_UID |
+					    FUSE_SET_ATTR_GID)))
+		s.valid |= NS_SET_KILL_CAPS;
 	rc = ns_setattr(fs->ns, ino, &s, &a, &err);
 	if (rc < 0)
 		return fs_reply_fail(req, FS_OP_SETATTR, rc, &err);

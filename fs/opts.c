@@ -35,6 +35,7 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("entry_timeout=%s", entry_timeout),
 	OPT("recover=%s", recover),
 	{ "sync_writes", offsetof(struct lsmfs_conf, sync_writes), 1 },
+	{ "writeback", offsetof(struct lsmfs_conf, writeback), 1 },
 #ifdef LSMFS_TEST_POWERCUT
 	{ "test_powercut", offsetof(struct lsmfs_conf, test_powercut), 1 },
 	OPT("test_powercut=%s", test_powercut_seed),
@@ -304,6 +305,9 @@ int opts_apply(const struct lsmfs_conf *c, struct lsm_options *lo,
 	}
 #undef SIZE
 #undef NUM
+	if (c->writeback && c->ro)
+		return bad("writeback", "1", "not with -o ro");
+	fs->writeback = c->writeback;
 	if (secs_opt("attr_timeout", c->attr_timeout, &fs->attr_timeout) < 0 ||
 	    secs_opt("entry_timeout", c->entry_timeout, &fs->entry_timeout) < 0)
 		return -1;
@@ -326,6 +330,9 @@ void opts_usage(const char *prog)
 	       "                                       memtable flushes)\n"
 	       "                              interval every sync_interval_ms\n"
 	       "    -o sync_writes          same as sync=always\n"
+	       "    -o writeback            the kernel's writeback cache: writes\n"
+	       "                            return before lsmfs has them (a\n"
+	       "                            crash of lsmfs loses them) [off]\n"
 	       "    -o sync_interval_ms=N   [100]\n"
 	       "    -o attr_timeout=SECS    kernel attribute cache [60]\n"
 	       "    -o entry_timeout=SECS   kernel name cache [60]\n"

@@ -12,7 +12,7 @@ struct lsmfs_conf {
 	char *datadir;
 	char *mountpoint;          /* as given, for an early check */
 	int nonopts;                /* positional arguments seen */
-	int ro, sync_writes, help, version;
+	int ro, sync_writes, writeback, help, version;
 	char *memtable_size, *cache_size, *block_size, *table_size;
 	char *chunk_size, *compression, *zlib_level, *sync;
 	char *sync_interval_ms, *bloom_bits, *max_open_tables, *reserve;

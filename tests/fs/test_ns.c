@@ -408,6 +408,113 @@ static void test_xattr_symlink(void **state)
 				     NULL), -EINVAL);
 }
 
+/* Reads of three chunks or more walk the chunk range with one iterator:
+ * every alignment over full chunks, a short chunk, holes and the next
+ * file's chunks reads as a byte model says. */
+static void test_read_ranges(void **state)
+{
+	struct fx *f = *state;
+	uint64_t ino = mk(f, 1, "r", S_IFREG | 0644);
+	uint64_t next = mk(f, 1, "r2", S_IFREG | 0644);
+	static uint8_t model[8 * CS], out[8 * CS], data[8 * CS];
+	size_t got;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + 1);
+	/* chunks 0, 1 full; 2 short (written up to CS / 2, then a hole up
+	 * to chunk 4); 4, 5 full; 6 a hole; size ends inside chunk 7 */
+	assert_int_equal(ns_write(f->ns, ino, 0, data, 2 * CS + CS / 2, NULL),
+			 0);
+	assert_int_equal(ns_write(f->ns, ino, 4 * CS, data + 4 * CS, 2 * CS,
+				  NULL), 0);
+	assert_int_equal(ns_write(f->ns, ino, 7 * CS + 10, "tail", 4, NULL), 0);
+	assert_int_equal(ns_write(f->ns, next, 0, "other", 5, NULL), 0);
+	memcpy(model, data, 2 * CS + CS / 2);
+	memcpy(model + 4 * CS, data + 4 * CS, 2 * CS);
+	memcpy(model + 7 * CS + 10, "tail", 4);
+	for (uint64_t off = 0; off < 7 * CS; off += CS / 4 + 3) {
+		for (size_t len = 2 * CS; len < 5 * CS; len += CS - 5) {
+			size_t want = off + len > 7 * CS + 14 ?
+				      (size_t)(7 * CS + 14 - off) : len;
+
+			memset(out, 0xee, sizeof(out));
+			assert_int_equal(ns_read(f->ns, ino, off, len, out,
+						 &got, NULL), 0);
+			assert_int_equal(got, want);
+			assert_memory_equal(out, model + off, want);
+		}
+	}
+}
+
+/* Privilege killing in the batch of the change (FUSE_HANDLE_KILLPRIV_V2
+ * leaves it to lsmfs): set-user-ID, set-group-ID when group-executable
+ * (or with NS_SET_KILL_SGID), security.capability. */
+static void test_kill_privs(void **state)
+{
+	struct fx *f = *state;
+	uint64_t ino = mk(f, 1, "s", S_IFREG | 0644);
+	struct ns_setattr s = { .valid = NS_SET_MODE, .mode = 06755 };
+	struct ns_attr a;
+	char buf[8];
+	size_t len;
+
+	assert_int_equal(ns_setattr(f->ns, ino, &s, NULL, NULL), 0);
+	assert_int_equal(ns_setxattr(f->ns, ino, "security.capability", "c",
+				     1, 0, NULL), 0);
+	/* no kill asked: nothing goes */
+	assert_int_equal(ns_write_kill(f->ns, ino, 0, "a", 1, 0, NULL), 0);
+	assert_int_equal(ns_getattr(f->ns, ino, &a, NULL), 0);
+	assert_int_equal(a.in.mode & 07777, 06755);
+	/* capability only */
+	assert_int_equal(ns_write_kill(f->ns, ino, 1, "b", 1,
+				       NS_SET_KILL_CAPS, NULL), 1);
+	assert_int_equal(ns_getxattr(f->ns, ino, "security.capability", buf,
+				     sizeof(buf), &len, NULL), -ENODATA);
+	assert_int_equal(ns_write_kill(f->ns, ino, 2, "c", 1,
+				       NS_SET_KILL_CAPS, NULL), 0);
+	assert_int_equal(ns_getattr(f->ns, ino, &a, NULL), 0);
+	assert_int_equal(a.in.mode & 07777, 06755);
+	assert_int_equal(a.in.size, 3);
+	/* set-user-ID and group-executable set-group-ID */
+	assert_int_equal(ns_write_kill(f->ns, ino, 3, "d", 1,
+				       NS_SET_KILL_SUIDGID, NULL), 1);
+	assert_int_equal(ns_getattr(f->ns, ino, &a, NULL), 0);
+	assert_int_equal(a.in.mode & 07777, 0755);
+	assert_int_equal(a.in.size, 4);
+	/* set-group-ID without group execute stays unless KILL_SGID */
+	s.mode = 02745;
+	assert_int_equal(ns_setattr(f->ns, ino, &s, NULL, NULL), 0);
+	assert_int_equal(ns_write_kill(f->ns, ino, 0, "e", 1,
+				       NS_SET_KILL_SUIDGID, NULL), 0);
+	s.valid = NS_SET_SIZE | NS_SET_KILL_SUIDGID | NS_SET_KILL_SGID;
+	s.size = 1;
+	assert_int_equal(ns_setattr(f->ns, ino, &s, &a, NULL), 0);
+	assert_int_equal(a.in.mode & 07777, 0745);
+	assert_int_equal(a.in.size, 1);
+	/* chown clears them, changed owner or not; not with a mode given */
+	s.valid = NS_SET_MODE;
+	s.mode = 06755;
+	assert_int_equal(ns_setattr(f->ns, ino, &s, NULL, NULL), 0);
+	assert_int_equal(ns_setxattr(f->ns, ino, "security.capability", "c",
+				     1, 0, NULL), 0);
+	s.valid = NS_SET_UID | NS_SET_KILL_CAPS;
+	s.uid = 1000;
+	assert_int_equal(ns_setattr(f->ns, ino, &s, &a, NULL), 0);
+	assert_int_equal(a.in.mode & 07777, 0755);
+	assert_int_equal(ns_getxattr(f->ns, ino, "security.capability", buf,
+				     sizeof(buf), &len, NULL), -ENODATA);
+	s.valid = NS_SET_UID | NS_SET_MODE;
+	s.mode = 06711;
+	assert_int_equal(ns_setattr(f->ns, ino, &s, &a, NULL), 0);
+	assert_int_equal(a.in.mode & 07777, 06711);
+	/* directories keep theirs */
+	ino = mk(f, 1, "sd", S_IFDIR | 02775);
+	s.valid = NS_SET_GID | NS_SET_KILL_CAPS;
+	s.gid = 5;
+	assert_int_equal(ns_setattr(f->ns, ino, &s, &a, NULL), 0);
+	assert_int_equal(a.in.mode & 07777, 02755);
+}
+
 static void test_paths(void **state)
 {
 	struct fx *f = *state;
@@ -529,6 +636,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rename, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_links_and_orphans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_xattr_symlink, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_ranges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kill_privs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_random_model, setup, teardown),

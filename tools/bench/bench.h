@@ -26,6 +26,7 @@ struct bench_args {
 	uint64_t stream_bytes;    /* size of the streamed large file */
 	const char *tar_source;   /* tree archived once, extracted per dir */
 	bool drop_caches;         /* before read phases (needs root) */
+	uint64_t rand_secs;       /* random I/O runs this long (0: --reads ops) */
 };
 
 /* Runs BENCH_NAMES (NB of them) on engine E in directory DIR, writing one

@@ -1,12 +1,18 @@
 #!/bin/sh
 # fs-compare.sh - runs the lsmfs-bench filesystem workloads side by side on
 # an lsmfs mount (when the lsmfs binary exists), libfuse's passthrough_ll
-# mounted over a temporary directory, and that local directory itself, in
-# one run on the same machine.  Extra arguments go to `lsmfs-bench fs`
-# (e.g. --num=10000 --repeat=3 --json=out.json).
+# mounted over a temporary directory, that local directory itself, and
+# libfuse's `null` example mounted on a file (the FUSE ceiling: it runs
+# stream_write only), in one run on the same machine.  Extra arguments go
+# to `lsmfs-bench fs` (e.g. --num=10000 --repeat=3 --json=out.json).
 #
 # Environment: BUILD (build dir, default build-bench), LSMFS_BENCH, LSMFS,
-# PASSTHROUGH_LL (binaries; found in BUILD / built when unset), TMPDIR.
+# PASSTHROUGH_LL, FUSE_NULL (binaries; found in BUILD / built when unset),
+# LSMFS_OPTS (extra lsmfs options, e.g. "-o writeback"), LSMFS_BEFORE (a
+# second lsmfs binary, e.g. of an older commit, mounted beside the first as
+# lsmfs_before: before -> after in one run), PASSTHROUGH=0 (leave
+# passthrough_ll out: it holds a descriptor per inode, and a tree larger
+# than the open-file limit fails there), TMPDIR.
 # Needs /dev/fuse and fusermount3.  Everything is unmounted and removed on
 # exit, also on error or ^C.
 set -eu
@@ -16,20 +22,22 @@ build=${BUILD:-$root/build-bench}
 bench=${LSMFS_BENCH:-$build/tools/bench/lsmfs-bench}
 lsmfs=${LSMFS:-$build/fs/lsmfs}
 ptll=${PASSTHROUGH_LL:-$build/passthrough/passthrough_ll}
+null=${FUSE_NULL:-$(dirname "$ptll")/null}
 
 die() { echo "fs-compare: $*" >&2; exit 1; }
 
 [ -x "$bench" ] || die "$bench not built (ninja -C $build)"
 [ -c /dev/fuse ] || die "no /dev/fuse"
 command -v fusermount3 >/dev/null || die "fusermount3 not found"
-if [ ! -x "$ptll" ]; then
+if [ ! -x "$ptll" ] || [ ! -x "$null" ]; then
 	"$root/tools/bench/build-passthrough.sh" "$(dirname "$ptll")" \
 		>/dev/null || die "cannot build passthrough_ll"
 fi
 
 # passthrough_ll keeps a descriptor open per inode it has seen: with the
 # usual soft limit of 1024 it fails after about a thousand files.
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+# Root may raise the hard limit (a 40K-file tree needs more than 20,000).
+ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fs-compare.XXXXXX")
 pids=""
@@ -64,22 +72,45 @@ dirs=""
 
 if [ -x "$lsmfs" ]; then
 	mkdir "$tmp/lsm_data" "$tmp/lsm_mnt"
-	"$lsmfs" "$tmp/lsm_data" "$tmp/lsm_mnt" -f &
+	# shellcheck disable=SC2086
+	"$lsmfs" "$tmp/lsm_data" "$tmp/lsm_mnt" -f ${LSMFS_OPTS:-} &
 	pids="$pids $!"
 	wait_mounted "$tmp/lsm_mnt" $! || die "lsmfs did not mount"
 	mounts="$mounts $tmp/lsm_mnt"
 	dirs="lsmfs=$tmp/lsm_mnt"
+	if [ -n "${LSMFS_BEFORE:-}" ]; then
+		mkdir "$tmp/lsm0_data" "$tmp/lsm0_mnt"
+		# shellcheck disable=SC2086
+		"$LSMFS_BEFORE" "$tmp/lsm0_data" "$tmp/lsm0_mnt" -f \
+			${LSMFS_OPTS:-} &
+		pids="$pids $!"
+		wait_mounted "$tmp/lsm0_mnt" $! ||
+			die "$LSMFS_BEFORE did not mount"
+		mounts="$mounts $tmp/lsm0_mnt"
+		dirs="$dirs lsmfs_before=$tmp/lsm0_mnt"
+	fi
 else
 	echo "fs-compare: $lsmfs not built: comparing passthrough_ll and" \
 	     "the local disk only" >&2
 fi
 
-"$ptll" -f -o source="$tmp/pt_src" "$tmp/pt_mnt" &
-pids="$pids $!"
-wait_mounted "$tmp/pt_mnt" $! || die "passthrough_ll did not mount"
-mounts="$mounts $tmp/pt_mnt"
+if [ "${PASSTHROUGH:-1}" != 0 ]; then
+	"$ptll" -f -o source="$tmp/pt_src" "$tmp/pt_mnt" &
+	pids="$pids $!"
+	wait_mounted "$tmp/pt_mnt" $! || die "passthrough_ll did not mount"
+	mounts="$mounts $tmp/pt_mnt"
+	dirs="$dirs passthrough_ll=$tmp/pt_mnt"
+fi
 
-echo "fs-compare: lsmfs $( [ -x "$lsmfs" ] && echo "$lsmfs" || echo absent)," \
-     "passthrough_ll $ptll (default options), local $tmp/local"
+touch "$tmp/null_file"
+"$null" -f "$tmp/null_file" &
+pids="$pids $!"
+wait_mounted "$tmp/null_file" $! || die "null did not mount"
+mounts="$mounts $tmp/null_file"
+
+echo "fs-compare: lsmfs $( [ -x "$lsmfs" ] && echo "$lsmfs ${LSMFS_OPTS:-}" ||
+     echo absent), passthrough_ll $( [ "${PASSTHROUGH:-1}" != 0 ] &&
+     echo "$ptll (default options)" || echo "left out")," \
+     "local $tmp/local, fuse_null $null (default options)"
 # shellcheck disable=SC2086
-"$bench" fs $dirs "passthrough_ll=$tmp/pt_mnt" "local=$tmp/local" "$@"
+"$bench" fs $dirs "local=$tmp/local" "fuse_null=$tmp/null_file" "$@"

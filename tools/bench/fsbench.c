@@ -1,8 +1,10 @@
 /* fsbench.c - filesystem workloads of lsmfs-bench on any directory: small
  * files (create, stat, read, list with stat as ls -l does, overwrite,
- * delete) in one directory and spread over many, tar -x of a real tree and
- * its removal, a streamed large file, and random 4 KiB reads and writes.
- * Single-threaded, POSIX calls only, every operation timed. */
+ * delete) in one directory and spread over many, tar -x of a real tree,
+ * reading it back and its removal, a streamed large file, and random 4 KiB
+ * reads and writes.  Single-threaded, POSIX calls only, every operation
+ * timed.  A target that is a regular file (libfuse's `null` example, the
+ * FUSE ceiling) runs stream_write only. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +27,8 @@ extern char **environ;
 const char fs_default_benchmarks[] =
 	"create_1dir,stat_1dir,read_1dir,list_1dir,overwrite_1dir,delete_1dir,"
 	"create_tree,stat_tree,read_tree,list_tree,overwrite_tree,delete_tree,"
-	"untar,rmtree,stream_write,stream_read,randwrite_4k,randread_4k";
+	"untar,untar_read,rmtree,stream_write,stream_read,randwrite_4k,"
+	"randread_4k";
 
 static const char *const fs_ops[] = {
 	"create", "stat", "read", "list", "overwrite", "delete",
@@ -46,6 +49,8 @@ struct fs_ctx {
 	uint64_t t0;               /* start of the timed part */
 	double bytes;
 	bool created[2];           /* files of layout 0 (1dir) / 1 (tree) */
+	bool file_target;          /* the target is a file: stream_write only */
+	const char *target;        /* DIR as given */
 	char err[256];
 };
 
@@ -56,13 +61,13 @@ static double tar_bytes;
 bool fs_known_bench(const char *name)
 {
 	static const char *const other[] = {
-		"untar", "rmtree", "stream_write", "stream_read",
-		"randwrite_4k", "randread_4k",
+		"untar", "untar_read", "rmtree", "stream_write",
+		"stream_read", "randwrite_4k", "randread_4k",
 	};
 	char op[32];
 	const char *us = strrchr(name, '_');
 
-	for (int i = 0; i < 6; i++)
+	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
 		if (strcmp(name, other[i]) == 0)
 			return true;
 	if (!us || (strcmp(us, "_1dir") && strcmp(us, "_tree")) ||
@@ -389,6 +394,65 @@ static int fs_untar(struct fs_ctx *c, bool remove)
 	return 0;
 }
 
+/* ---- reading the extracted tree back ---- */
+
+static struct fs_ctx *walk_ctx;  /* nftw has no user pointer */
+
+static int read_entry(const char *p, const struct stat *st, int type,
+		      struct FTW *f)
+{
+	struct fs_ctx *c = walk_ctx;
+	ssize_t n;
+	int fd;
+
+	(void)f;
+	c->ops++;
+	if (type != FTW_F || !S_ISREG(st->st_mode))
+		return 0;
+	fd = open(p, O_RDONLY);
+	if (fd < 0)
+		return fs_fail(c, "open", p);
+	while ((n = read(fd, c->buf, STREAM_CHUNK)) > 0)
+		c->bytes += (double)n;
+	if (n < 0) {
+		int rc = fs_fail(c, "read", p);
+
+		close(fd);
+		return rc;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Every entry of the tree untar made (made untimed when missing), stat'ed
+ * in directory order and every file read whole, after dropping caches
+ * (--drop_caches=1): the cold read of a tree. */
+static int fs_untar_read(struct fs_ctx *c)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	uint64_t t0;
+	int rc;
+
+	bench_fmt(dir, sizeof(dir), "%s/untar", c->work);
+	if (stat(dir, &st) < 0 && (rc = fs_untar(c, false)) < 0)
+		return rc;
+	fs_drop_caches(c);
+	hist_init(&c->hist);
+	c->ops = 0;
+	c->bytes = 0;
+	c->err[0] = 0;
+	walk_ctx = c;
+	t0 = c->t0 = bench_now_ns();
+	rc = nftw(dir, read_entry, 32, FTW_PHYS);
+	if (rc == -1 && !c->err[0])
+		return fs_fail(c, "nftw", dir);
+	if (rc != 0)
+		return rc < 0 ? rc : -EIO;
+	hist_add(&c->hist, bench_now_ns() - t0);
+	return 0;
+}
+
 /* ---- a large file: streamed, then random 4 KiB I/O ---- */
 
 static int fs_stream_write(struct fs_ctx *c, const char *bench)
@@ -397,8 +461,12 @@ static int fs_stream_write(struct fs_ctx *c, const char *bench)
 	uint64_t chunks = c->a->stream_bytes / STREAM_CHUNK;
 	int fd;
 
-	bench_fmt(path, sizeof(path), "%s/stream", c->work);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (c->file_target)
+		bench_fmt(path, sizeof(path), "%s", c->target);
+	else
+		bench_fmt(path, sizeof(path), "%s/stream", c->work);
+	fd = open(path, c->file_target ? O_WRONLY :
+		  O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
 		return fs_fail(c, "open", path);
 	c->total = chunks;
@@ -471,12 +539,15 @@ static int fs_random_io(struct fs_ctx *c, bool write_io, const char *bench)
 		return fd;
 	if (!write_io)
 		fs_drop_caches(c);
-	c->total = c->a->cfg.reads;
+	c->total = c->a->rand_secs ? 0 : c->a->cfg.reads;
 	c->t0 = bench_now_ns();
-	for (uint64_t i = 0; i < c->total; i++) {
+	for (uint64_t i = 0; c->a->rand_secs || i < c->total; i++) {
 		off_t off = (off_t)(wl_rng_below(&c->rng, blocks) * RAND_IO);
 		uint64_t t0 = bench_now_ns();
 
+		if (c->a->rand_secs &&
+		    t0 - c->t0 >= c->a->rand_secs * 1000000000ull)
+			break;
 		n = write_io ? pwrite(fd, c->buf, RAND_IO, off)
 			     : pread(fd, c->buf, RAND_IO, off);
 		if (n != RAND_IO)
@@ -495,8 +566,15 @@ static int fs_dispatch(struct fs_ctx *c, const char *name)
 {
 	const char *us = strrchr(name, '_');
 
+	if (c->file_target && strcmp(name, "stream_write")) {
+		snprintf(c->err, sizeof(c->err), "skipped: a file (the FUSE "
+			 "ceiling: stream_write only)");
+		return -EEXIST;
+	}
 	if (strcmp(name, "untar") == 0 || strcmp(name, "rmtree") == 0)
 		return fs_untar(c, name[0] == 'r');
+	if (strcmp(name, "untar_read") == 0)
+		return fs_untar_read(c);
 	if (strcmp(name, "stream_write") == 0)
 		return fs_stream_write(c, name);
 	if (strcmp(name, "stream_read") == 0)
@@ -525,7 +603,8 @@ static void fs_result(struct fs_ctx *c, const char *name, int bidx,
 	r->bytes = c->bytes;
 	r->ops_per_sec = secs > 0 ? (double)c->ops / secs : 0;
 	r->mb_per_sec = secs > 0 ? c->bytes / secs / 1048576.0 : 0;
-	if (strcmp(name, "untar") && strcmp(name, "rmtree")) {
+	if (strcmp(name, "untar") && strcmp(name, "rmtree") &&
+	    strcmp(name, "untar_read")) {
 		r->p50_us = (double)hist_quantile(&c->hist, 0.5) / 1e3;
 		r->p99_us = (double)hist_quantile(&c->hist, 0.99) / 1e3;
 		r->p999_us = (double)hist_quantile(&c->hist, 0.999) / 1e3;
@@ -554,10 +633,13 @@ static int fs_ctx_init(struct fs_ctx *c, const struct bench_args *a,
 {
 	size_t len = a->file_size > STREAM_CHUNK ? a->file_size : STREAM_CHUNK;
 	struct wl_values v;
+	struct stat st;
 
 	memset(c, 0, sizeof(*c));
 	c->a = a;
 	c->label = label;
+	c->target = dir;
+	c->file_target = stat(dir, &st) == 0 && S_ISREG(st.st_mode);
 	bench_fmt(c->work, sizeof(c->work), "%s/lsmfs-bench.%d", dir,
 		 (int)getpid());
 	c->buf = malloc(len + 1);
@@ -570,6 +652,8 @@ static int fs_ctx_init(struct fs_ctx *c, const struct bench_args *a,
 	memcpy(c->buf, wl_value(&v, len), len);
 	wl_values_free(&v);
 	wl_rng_init(&c->rng, a->cfg.seed);
+	if (c->file_target)
+		return 0;
 	bench_rmrf(c->work);
 	if (bench_mkdirs(c->work) < 0) {
 		fprintf(stderr, "lsmfs-bench: cannot create %s\n", c->work);
@@ -604,7 +688,8 @@ int fs_run_dir(const struct bench_args *a, const char *label, const char *dir,
 		rc = fs_push(res, nres, &r);
 	}
 	if (c.buf) {
-		bench_rmrf(c.work);
+		if (!c.file_target)
+			bench_rmrf(c.work);
 		free(c.buf);
 		c.buf = NULL;
 	}

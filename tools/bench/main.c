@@ -70,8 +70,8 @@ static void usage(FILE *f)
 	      "  readseq seekrandom deleterandom compact\n"
 	      "fs workloads: create_1dir stat_1dir read_1dir list_1dir "
 	      "overwrite_1dir\n"
-	      "  delete_1dir create_tree ... delete_tree untar rmtree "
-	      "stream_write\n"
+	      "  delete_1dir create_tree ... delete_tree untar untar_read "
+	      "rmtree\n  stream_write"
 	      "  stream_read randwrite_4k randread_4k\n"
 	      "flags: --num= --reads= --key_size= --value_size= --threads= "
 	      "--sync=0|1\n"
@@ -81,7 +81,7 @@ static void usage(FILE *f)
 	      "  --distribution=uniform|zipfian|latest --seed= --repeat=N\n"
 	      "  --json=FILE --csv=FILE --svg=FILE --progress=0|1\n"
 	      "  --file_size= --files_per_dir= --stream_size= --tar_source=DIR "
-	      "--drop_caches=1\n"
+	      "--drop_caches=1\n  --rand_secs=N\n"
 	      "see lsmfs-bench(1).\n", f);
 }
 
@@ -173,6 +173,8 @@ static int flag_numeric(struct flag_ctx *fc, const char *n, const char *v)
 		a->files_per_dir = (unsigned)x;
 	else if (strcmp(n, "stream_size") == 0)
 		a->stream_bytes = x;
+	else if (strcmp(n, "rand_secs") == 0)
+		a->rand_secs = x;
 	else
 		return 1;
 	return 0;
@@ -540,19 +542,23 @@ static int report_all(struct run *r)
 	putchar('\n');
 	report_table(stdout, agg, n, r->labels[0]);
 	if (r->fs)
-		printf("\nx ref: ops/s relative to %s.  list: one op is one "
-		       "entry (readdir + stat, as ls -l);\nuntar/rmtree: ops "
-		       "are the entries of the tree, one timed command; stream: "
-		       "one op\nis 1 MiB, stream_write and randwrite_4k end "
-		       "with fsync (timed).  Reads are warm\nunless "
-		       "--drop_caches=1 (root).\n", r->labels[0]);
+		printf("\n%s/x: ops/s of %s divided by this row's (above 1: "
+		       "%s is faster).  list: one op is\none entry (readdir + "
+		       "stat, as ls -l); untar/untar_read/rmtree: ops are the "
+		       "entries of the\ntree, one timed command (untar_read: "
+		       "every file read whole); stream: one op is\n1 MiB, "
+		       "stream_write and randwrite_4k end with fsync (timed).  "
+		       "Reads are warm\nunless --drop_caches=1 (root).\n",
+		       r->labels[0], r->labels[0], r->labels[0]);
 	else
-		printf("\nx ref: ops/s relative to %s.  w-amp: engine "
+		printf("\n%s/x: ops/s of %s divided by this row's (above 1: "
+		       "%s is faster).\nw-amp: engine "
 		       "counters (lsm_stats); io-amp: bytes the\nprocess "
 		       "passed to write(2) / user bytes; both cumulative since "
 		       "the db was opened.\ns-amp: du of the db dir / live "
 		       "key+value bytes.  rss: peak RSS of the engine's own "
-		       "process.\n", r->labels[0]);
+		       "process.\n", r->labels[0], r->labels[0],
+		       r->labels[0]);
 	if (r->a->repeat > 1)
 		printf("figures are medians of %u runs; spread = "
 		       "(max - min) / median of ops/s.\n", r->a->repeat);

@@ -171,7 +171,9 @@ static void table_row(FILE *f, const struct bench_result *r, size_t n,
 		return;
 	}
 	put_num(f, 11, x->ops_per_sec, 0);
-	put_num(f, 6, base > 0 ? x->ops_per_sec / base : -1, 2);
+	/* one convention everywhere: the reference over this row (lsm/peer) */
+	put_num(f, 6, base > 0 && x->ops_per_sec > 0 ?
+		base / x->ops_per_sec : -1, 2);
 	put_num(f, 7, x->mb_per_sec, 1);
 	put_num(f, 8, x->p50_us, 2);
 	put_num(f, 8, x->p99_us, 1);
@@ -193,7 +195,7 @@ void report_table(FILE *f, const struct bench_result *r, size_t n,
 		  const char *ref)
 {
 	fprintf(f, "%-14s %-10s %11s %6s %7s %8s %8s %9s %6s %6s %6s %7s\n",
-		"benchmark", "engine", "ops/s", "x ref", "MB/s", "p50 us",
+		"benchmark", "engine", "ops/s", "ref/x", "MB/s", "p50 us",
 		"p99 us", "p99.9 us", "w-amp", "io-amp", "s-amp", "rss MB");
 	for (size_t i = 0; i < n; i++) {
 		if (i && r[i].bench_idx != r[i - 1].bench_idx)
@@ -430,7 +432,8 @@ static void svg_group(FILE *f, const struct bench_result *r, size_t n,
 		fprintf(f, "<text x=\"%.0f\" y=\"%.1f\" font-size=\"9\" "
 			"text-anchor=\"middle\">%s</text>\n",
 			x + SVG_BAR / 2 - 1, SVG_TOP + SVG_H - h - 3,
-			r[j].rc == 0 ? val : "fail");
+			r[j].rc == 0 ? val :
+			r[j].rc == -EEXIST ? "skip" : "fail");
 	}
 	fprintf(f, "<text x=\"%.0f\" y=\"%d\" font-size=\"11\" "
 		"text-anchor=\"middle\">", x0 + (double)ne * SVG_BAR / 2,

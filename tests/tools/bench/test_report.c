@@ -55,6 +55,45 @@ static void json_plain(FILE *f, const struct bench_result *r, size_t n)
 	report_json(f, r, n, "\"num\": 1000, \"sync\": 0");
 }
 
+/* Does the line of OUT holding ENGINE hold WANT? */
+static bool row_has(const char *out, const char *engine, const char *want)
+{
+	const char *p = strstr(out, engine), *a, *end;
+
+	if (!p)
+		return false;
+	for (a = p; a > out && a[-1] != '\n'; a--)
+		;
+	end = strchr(p, '\n');
+	p = strstr(a, want);
+	return p && (!end || p < end);
+}
+
+static void table_lsm(FILE *f, const struct bench_result *r, size_t n)
+{
+	report_table(f, r, n, "lsm");
+}
+
+/* One ratio convention: the reference's ops/s over each row's (lsm/peer),
+ * so a peer half as fast shows 2.00 and one twice as fast 0.50. */
+static void test_table_ratio(void **state)
+{
+	struct bench_result r[3];
+	char *out;
+
+	(void)state;
+	make(&r[0], "lsm", 0, "fillseq", 0, 200);
+	make(&r[1], "slow", 1, "fillseq", 0, 100);
+	make(&r[2], "fast", 2, "fillseq", 0, 400);
+	out = render(table_lsm, r, 3);
+	assert_non_null(strstr(out, "ref/x"));
+	assert_null(strstr(out, "x ref"));
+	assert_true(row_has(out, " lsm ", " 1.00 "));
+	assert_true(row_has(out, " slow ", " 2.00 "));
+	assert_true(row_has(out, " fast ", " 0.50 "));
+	free(out);
+}
+
 static void test_json_fields(void **state)
 {
 	struct bench_result r[3];
@@ -222,6 +261,7 @@ static void test_svg(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table_ratio),
 		cmocka_unit_test(test_json_fields),
 		cmocka_unit_test(test_json_empty),
 		cmocka_unit_test(test_csv),

@@ -1,6 +1,7 @@
 /* test_smoke.c - runs the lsmfs-bench binary (argv[1]) end to end: a short
  * engine run on lsm and on every peer built in, and the filesystem
  * workloads on a temporary directory, and checks the JSON it writes. */
+#include <fcntl.h>
 #include <ftw.h>
 #include <setjmp.h>
 #include <spawn.h>
@@ -82,6 +83,7 @@ static void check_row(const struct jm_object *o, const char *engine)
 	assert_int_equal(ops->type, JM_NUM);
 	assert_true(ops->num > 0);
 	if (strcmp(jm_get(o, "benchmark")->str, "untar") == 0 ||
+	    strcmp(jm_get(o, "benchmark")->str, "untar_read") == 0 ||
 	    strcmp(jm_get(o, "benchmark")->str, "rmtree") == 0) {
 		/* one timed command: no per-operation latency */
 		assert_int_equal(jm_get(o, "p50_us")->type, JM_NULL);
@@ -175,7 +177,7 @@ static void test_fs(void **state)
 	make_tree(src);
 	assert_int_equal(run(argv), 0);
 	load_json(json + 7, &doc);
-	assert_int_equal(doc.n, 18);
+	assert_int_equal(doc.n, 19);
 	for (size_t i = 0; i < doc.n; i++)
 		check_row(&doc.o[i], dir);
 	assert_string_equal(jm_get(&doc.o[0], "benchmark")->str, "create_1dir");
@@ -183,8 +185,57 @@ static void test_fs(void **state)
 	assert_true(jm_get(&doc.o[3], "ops")->num == 200);   /* list_1dir */
 	assert_string_equal(jm_get(&doc.o[12], "benchmark")->str, "untar");
 	assert_true(jm_get(&doc.o[12], "ops")->num == 19);   /* 15 + 3 + 1 */
+	/* read back: every entry, every file's bytes */
+	assert_string_equal(jm_get(&doc.o[13], "benchmark")->str, "untar_read");
+	assert_true(jm_get(&doc.o[13], "ops")->num == 19);
+	assert_true(jm_get(&doc.o[13], "mb_per_sec")->num > 0);
 	jm_free(&doc);
 	assert_int_equal(rmdir(dir), 0);  /* it cleaned up after itself */
+}
+
+/* A regular file as the target (the FUSE ceiling, libfuse's null):
+ * stream_write runs on it, the rest is skipped, the run succeeds;
+ * --rand_secs bounds random writes by time. */
+static void test_fs_file_target(void **state)
+{
+	char file[300], dir[300], json[300];
+	char a0[] = "lsmfs-bench", a1[] = "fs", a2[] = "--stream_size=2M";
+	char a3[] = "--benchmarks=stream_write,create_1dir,randwrite_4k";
+	char a4[] = "--progress=0", a5[] = "--rand_secs=1";
+	char *argv[] = { a0, a1, file, dir, a2, a3, a4, a5, json, NULL };
+	struct jm_doc doc;
+	struct stat st;
+
+	(void)state;
+	snprintf(file, sizeof(file), "%s/sink", tmp);
+	snprintf(dir, sizeof(dir), "%s/d", tmp);
+	snprintf(json, sizeof(json), "--json=%s/f.json", tmp);
+	assert_int_equal(close(open(file, O_CREAT | O_WRONLY, 0644)), 0);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(run(argv), 0);
+	assert_int_equal(stat(file, &st), 0);
+	assert_true(st.st_size == 2 << 20);   /* written in place */
+	load_json(json + 7, &doc);
+	assert_int_equal(doc.n, 6);
+	for (size_t i = 0; i < doc.n; i++) {
+		const char *e = jm_get(&doc.o[i], "engine")->str;
+		const char *b = jm_get(&doc.o[i], "benchmark")->str;
+		bool skipped = strcmp(e, file) == 0 &&
+			       strcmp(b, "stream_write") != 0;
+
+		if (skipped)
+			assert_non_null(strstr(jm_get(&doc.o[i], "error")->str,
+					       "skipped"));
+		else
+			check_row(&doc.o[i], e);
+		if (strcmp(e, dir) == 0 && strcmp(b, "randwrite_4k") == 0) {
+			assert_true(jm_get(&doc.o[i], "seconds")->num >= 1.0);
+			assert_true(jm_get(&doc.o[i], "seconds")->num < 5.0);
+		}
+	}
+	jm_free(&doc);
+	unlink(file);
+	assert_int_equal(rmdir(dir), 0);
 }
 
 int main(int argc, char **argv)
@@ -194,6 +245,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_engine_peers, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_fs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fs_file_target, setup,
+						teardown),
 	};
 
 	if (argc < 2) {
