@@ -172,7 +172,8 @@ static int take_lock(struct lsm_db *db, struct lsm_err *err)
 
 /* Classifies DIR: 1 when it holds a store (CURRENT), 0 when it is empty or
  * holds only leftovers of an interrupted creation (MANIFEST-000001, a
- * temporary file), -ENOTEMPTY (with a message) when it holds foreign
+ * temporary file; lost+found is no foreign file: a filesystem of its own
+ * mounted there has it), -ENOTEMPTY (with a message) when it holds foreign
  * files, -EUCLEAN when CURRENT is gone but tables, log segments or a later
  * manifest say a store was here (formatting it anew would delete them). */
 static int dir_state(struct lsm_db *db, struct lsm_err *err)
@@ -191,6 +192,8 @@ static int dir_state(struct lsm_db *db, struct lsm_err *err)
 	for (size_t i = 0; i < n; i++) {
 		enum file_kind k = filename_parse(names[i], &num);
 
+		if (!strcmp(names[i], "lost+found"))
+			continue; /* the root of a fresh ext2/3/4 filesystem */
 		if (k == FILE_CURRENT) {
 			state = 1;
 			break;

@@ -2,16 +2,16 @@
  * listed in the root, looked up by name only; the root name ".lsmfs" is
  * reserved (see CODEC.md), so it cannot collide with a user's file.
  * /.lsmfs/stats holds the engine's statistics (lsm_stats) and the
- * filesystem's own counters, rendered when it is opened. */
+ * filesystem's own counters (metrics.c), rendered when it is opened. */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "fs.h"
+#include "metrics.h"
 
 struct ctl_text {
 	char *text;
@@ -64,68 +64,9 @@ void fs_ctl_getattr(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_attr(req, &st, 1.0);
 }
 
-static int appendf(char **buf, size_t *len, size_t *cap, const char *fmt,
-		   ...) __attribute__((format(printf, 4, 5)));
-
-static int appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return -EINVAL;
-		if ((size_t)n < *cap - *len)
-			break;
-		char *p = realloc(*buf, *cap * 2 + (size_t)n);
-
-		if (!p)
-			return -ENOMEM;
-		*buf = p;
-		*cap = *cap * 2 + (size_t)n;
-	}
-	*len += (size_t)n;
-	return 0;
-}
-
 static int render(struct lsmfs *fs, struct ctl_text *t)
 {
-	size_t cap = 4096;
-	char *engine = NULL;
-	int rc = 0;
-
-	t->len = 0;
-	t->text = malloc(cap);
-	if (!t->text)
-		return -ENOMEM;
-	t->text[0] = '\0';
-	for (int i = 0; rc == 0 && i < FS_OP__COUNT; i++)
-		rc = appendf(&t->text, &t->len, &cap,
-			     "lsmfs_ops_total{op=\"%s\"} %llu\n"
-			     "lsmfs_errors_total{op=\"%s\"} %llu\n",
-			     fs_op_name(i), (unsigned long long)fs->cnt.ops[i],
-			     fs_op_name(i),
-			     (unsigned long long)fs->cnt.errors[i]);
-	if (rc == 0)
-		rc = appendf(&t->text, &t->len, &cap,
-			     "lsmfs_read_bytes_total %llu\n"
-			     "lsmfs_written_bytes_total %llu\n"
-			     "lsmfs_corruption_errors_total %llu\n"
-			     "lsmfs_inodes_allocated %llu\n"
-			     "lsmfs_orphans_reclaimed_at_mount %llu\n",
-			     (unsigned long long)fs->cnt.bytes_read,
-			     (unsigned long long)fs->cnt.bytes_written,
-			     (unsigned long long)fs->cnt.corruption,
-			     (unsigned long long)ns_inodes_used(fs->ns),
-			     (unsigned long long)fs->cnt.orphans_at_mount);
-	if (rc == 0 && lsm_stats(fs->db, &engine, NULL) == 0) {
-		rc = appendf(&t->text, &t->len, &cap, "%s", engine);
-		free(engine);
-	}
-	return rc;
+	return metrics_render(fs, &t->text, &t->len);
 }
 
 void fs_ctl_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
