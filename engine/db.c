@@ -244,6 +244,7 @@ struct replay {
 	struct memtable *mem;
 	struct version_edit *edit;
 	uint64_t max_seq;
+	uint64_t records;       /* log records replayed */
 	const char *path;
 };
 
@@ -267,6 +268,7 @@ static int replay_record(void *ctx, const uint8_t *rec, size_t len,
 	int rc;
 	struct lsm_err e = { 0 };
 
+	r->records++;
 	rc = batch_decode(rec, len, replay_op, r, &e);
 	if (rc == -ENOMEM)
 		return lsm_err_set(err, rc, "%s: out of memory replaying the "
@@ -518,6 +520,11 @@ static int recover_wals(struct lsm_db *db, struct version_edit *edit,
 	}
 	free(plan);
 	free(nums);
+	if (rc == 0 && r.records)
+		db_log(db, LSM_LOG_INFO, "recovery: replayed %llu log records "
+		       "from %zu segment%s, up to sequence %llu",
+		       (unsigned long long)r.records, np, np == 1 ? "" : "s",
+		       (unsigned long long)r.max_seq);
 	if (rc == 0 && r.max_seq > db->vs.last_seq)
 		db->vs.last_seq = r.max_seq;
 	if (rc == 0 && !db->read_only)
