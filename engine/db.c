@@ -41,6 +41,9 @@ void lsm_options_init(struct lsm_options *o)
 	o->pending_stop_bytes = UINT64_C(256) << 30;
 	o->background_compaction = true;
 	o->reserve_bytes = LSM_RESERVE_AUTO;
+	o->replica = false;
+	o->wal_archive_bytes = 0;
+	o->wal_archive_seconds = 0;
 	o->follow_interval_ms = 200;
 }
 
@@ -555,6 +558,29 @@ static int open_new_wal(struct lsm_db *db, struct lsm_err *err)
 	return 0;
 }
 
+/* A writable open marks a store opened as a replica, and promotes a
+ * replica opened otherwise: a new generation begins at the next sequence
+ * number, so copies that went on in the old one are told apart. */
+static void replica_role(struct lsm_db *db, struct version_edit *e)
+{
+	struct lsm_identity id = db->vs.identity;
+
+	if (!db->vs.has_identity || db->opts.replica == id.replica)
+		return;
+	if (db->opts.replica) {
+		id.replica = true;
+	} else {
+		identity_push(&id, id.generation + 1, db->vs.last_seq + 1);
+		id.replica = false;
+		db_log(db, LSM_LOG_WARN, "%s: replica promoted to a primary: "
+		       "generation %llu begins at sequence %llu", db->dir,
+		       (unsigned long long)id.generation,
+		       (unsigned long long)db->vs.last_seq + 1);
+	}
+	e->has_identity = true;
+	e->identity = id;
+}
+
 /* Recovery of a writable store: replay the logs into L0 tables, start a
  * new log, and record both in the manifest. */
 static int recover(struct lsm_db *db, bool fresh, struct lsm_err *err)
@@ -579,6 +605,8 @@ static int recover(struct lsm_db *db, bool fresh, struct lsm_err *err)
 		return rc;
 	version_edit_init(&edit);
 	rc = recover_wals(db, &edit, err);
+	if (rc == 0 && !db->read_only)
+		replica_role(db, &edit);
 	if (rc == 0 && !db->read_only) {
 		rc = open_new_wal(db, err);
 		if (rc == 0) {
@@ -720,6 +748,8 @@ static int open_locked(struct lsm_db *db, struct lsm_err *err)
 	if (rc == 0 && !db->read_only)
 		db_delete_obsolete(db);
 	pthread_mutex_unlock(&db->mu);
+	if (rc == 0 && !db->read_only && db_archive_on(db))
+		db_archive_trim(db, false); /* counts it, applies new bounds */
 	if (rc < 0)
 		return lsm_err_set(err, rc, "out of memory");
 	if (db->read_only)
@@ -921,7 +951,7 @@ void db_delete_obsolete(struct lsm_db *db)
 	char **names = NULL, path[LSM_PATH_MAX];
 	size_t n = 0;
 	uint64_t num;
-	bool *doomed;
+	bool *doomed, archive, archived = false;
 
 	if (db->read_only || db->bg_error || db_live_tables(db, &l) < 0)
 		return;
@@ -937,14 +967,28 @@ void db_delete_obsolete(struct lsm_db *db)
 		if (doomed[i] && k == FILE_TABLE)
 			table_cache_evict(db->tables, num);
 	}
+	archive = db_archive_on(db) && !atomic_load(&db->space_low);
 	pthread_mutex_unlock(&db->mu);
 	for (size_t i = 0; i < n; i++) {
 		if (!doomed[i] || snprintf(path, sizeof(path), "%s/%s", db->dir,
 					   names[i]) >= (int)sizeof(path))
 			continue;
+		if (archive && filename_parse(names[i], &num) == FILE_WAL) {
+			int rc = db_archive_wal(db, names[i]);
+
+			if (rc == 0) {
+				stat_add(&db->stats.wal_archived, 1);
+				archived = true;
+				continue;
+			}
+			db_log(db, LSM_LOG_WARN, "cannot archive %s: %s; "
+			       "deleting it", path, strerror(-rc));
+		}
 		if (db->io->unlink(db->io, path) == 0)
 			db_log(db, LSM_LOG_DEBUG, "deleted %s", path);
 	}
+	if (archived)
+		db_archive_trim(db, false);
 	pthread_mutex_lock(&db->mu);
 	free(doomed);
 out:

@@ -241,6 +241,16 @@ static void notify_keys(struct lsm_db *db, struct apply *a, bool all)
 	}
 }
 
+static bool identity_changed(const struct version_set *a,
+			     const struct version_set *b)
+{
+	if (a->has_identity != b->has_identity)
+		return true;
+	return a->has_identity &&
+	       (memcmp(a->identity.id, b->identity.id, LSM_STORE_ID_BYTES) ||
+		a->identity.generation != b->identity.generation);
+}
+
 /* One attempt; the number of records applied, or -EAGAIN to retry. */
 static int catch_up_once(struct lsm_db *db, struct lsm_err *err)
 {
@@ -276,6 +286,13 @@ static int catch_up_once(struct lsm_db *db, struct lsm_err *err)
 		const struct version_set *vs = loaded ? &nvs : &db->vs;
 
 		rebuild = vs->log_number != db->fl_log_number;
+		if (loaded && !db->fl_first && identity_changed(&db->vs, vs)) {
+			/* replaced (a replica rebuilt after a divergence, a
+			 * promotion): nothing of ours carries over */
+			db_log(db, LSM_LOG_WARN, "follow: %s now holds another "
+			       "store or generation; showing it", db->dir);
+			rebuild = true;
+		}
 		a.mem = rebuild ? memtable_new() : db->mem;
 		if (!a.mem) {
 			rc = lsm_err_set(err, -ENOMEM, "out of memory");

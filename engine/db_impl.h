@@ -45,6 +45,7 @@ struct lsm_snapshot {
 
 struct writer {
 	struct lsm_batch *batch; /* NULL: a sync request */
+	uint64_t fixed_seq;      /* lsm_apply: the batch's own sequence */
 	bool sync;
 	bool done;
 	int rc;
@@ -60,6 +61,7 @@ struct pending {
 
 struct lsm_db {
 	char *dir;
+	_Atomic uint64_t archive_bytes;   /* db_archive.c, as last counted */
 	struct lsm_options opts;
 	const struct lsm_io *io;
 	int lock_fd;
@@ -162,6 +164,13 @@ void db_bg_sleep(struct lsm_db *db, unsigned ms);
  * Called with mu held; drops it around the unlinks. */
 void db_delete_obsolete(struct lsm_db *db);
 /* Syncs the directory (new tables) and logs E to the manifest (under mu). */
+/* The log archive (db_archive.c). */
+bool db_archive_on(const struct lsm_db *db);
+/* Moves segment NAME of DIR into the archive (no lock needed). */
+int db_archive_wal(struct lsm_db *db, const char *name);
+/* Drops the oldest archived segments past the bounds, or ALL. */
+void db_archive_trim(struct lsm_db *db, bool all);
+
 int db_log_and_apply(struct lsm_db *db, struct version_edit *e,
 		     struct lsm_err *err);
 /* Recomputes the write gates from vs.current and bg_error (under mu). */

@@ -107,6 +107,8 @@ bool db_space_error(int rc)
 
 void db_space_exhausted(struct lsm_db *db, const char *what)
 {
+	if (db_archive_on(db) && atomic_load(&db->archive_bytes))
+		db_archive_trim(db, true); /* the archive gives way first */
 	if (!db_reserve_bytes(db) || atomic_load(&db->space_low))
 		return;
 	atomic_store(&db->space_low, true);

@@ -277,6 +277,8 @@ static void group_stamp(struct writer *lead, struct writer *last,
 			t->user_bytes += b->rep.len - BATCH_HEADER_BYTES;
 		}
 		if (b && b->count) {
+			if (w->fixed_seq)
+				t->seq = w->fixed_seq - 1;
 			batch_set_seq(b, t->seq + 1);
 			t->seq += b->count;
 			recs[i].p = b->rep.p;
@@ -315,6 +317,24 @@ static int commit_group(struct lsm_db *db, struct writer *lead,
 	struct group_tally t = { .seq = atomic_load(&db->last_seq) };
 	int rc = 0;
 
+	/* Replicated batches keep the primary's sequence numbers, which must
+	 * go forward (gaps are fine: a primary's power cut can leave them). */
+	uint64_t at = t.seq;
+
+	for (struct writer *w = lead; ; w = w->next) {
+		if (w->fixed_seq && w->fixed_seq <= at)
+			return lsm_err_set(err, -ESTALE, "replicated batch at "
+					   "sequence %llu, but %llu is already "
+					   "applied",
+					   (unsigned long long)w->fixed_seq,
+					   (unsigned long long)at);
+		if (w->fixed_seq)
+			at = w->fixed_seq + w->batch->count - 1;
+		else if (w->batch)
+			at += w->batch->count;
+		if (w == last)
+			break;
+	}
 	if (nrec > 16 && !(recs = malloc(nrec * sizeof(*recs))))
 		return lsm_err_set(err, -ENOMEM, "out of memory");
 	group_stamp(lead, last, recs, &t);
@@ -358,8 +378,8 @@ static int commit_group(struct lsm_db *db, struct writer *lead,
 	return 0;
 }
 
-int db_write_batch(struct lsm_db *db, struct lsm_batch *b, bool sync,
-		   struct lsm_err *err)
+static int write_batch(struct lsm_db *db, struct lsm_batch *b, bool sync,
+		       uint64_t fixed_seq, struct lsm_err *err)
 {
 	struct writer w; /* not zeroed whole: err is written only on failure */
 	struct writer *last;
@@ -371,6 +391,7 @@ int db_write_batch(struct lsm_db *db, struct lsm_batch *b, bool sync,
 		return lsm_err_set(err, -EROFS, "%s is open read-only",
 				   db->dir);
 	w.batch = b;
+	w.fixed_seq = fixed_seq;
 	w.sync = sync;
 	w.done = false;
 	w.rc = 0;
@@ -411,6 +432,77 @@ int db_write_batch(struct lsm_db *db, struct lsm_batch *b, bool sync,
 	pthread_mutex_unlock(&db->wq_mu);
 	pthread_cond_destroy(&w.cv);
 	return rc;
+}
+
+int db_write_batch(struct lsm_db *db, struct lsm_batch *b, bool sync,
+		   struct lsm_err *err)
+{
+	if (db->opts.replica && b && b->count)
+		return lsm_err_set(err, -EPERM, "%s is a replica: it is written "
+				   "only by replication (promote it by opening "
+				   "it without the replica option)", db->dir);
+	return write_batch(db, b, sync, 0, err);
+}
+
+struct apply_count {
+	uint64_t first, next;
+	bool bad;
+};
+
+static int apply_count_op(void *ctx, uint64_t seq, enum ikey_type t,
+			  const uint8_t *key, size_t klen, const uint8_t *val,
+			  size_t vlen)
+{
+	struct apply_count *c = ctx;
+
+	(void)t; (void)key; (void)klen; (void)val; (void)vlen;
+	if (seq != c->next)
+		c->bad = true;
+	c->next = seq + 1;
+	return 0;
+}
+
+int lsm_apply(struct lsm_db *db, const void *batch, size_t len,
+	      unsigned flags, struct lsm_err *err)
+{
+	struct lsm_batch b = { .rep = BUF_INIT };
+	struct apply_count c;
+	bool sync = (flags & LSM_WRITE_SYNC) ||
+		    db->opts.sync == LSM_SYNC_ALWAYS;
+	int rc;
+
+	if (!db->opts.replica || db->read_only)
+		return lsm_err_set(err, -EINVAL, "%s: lsm_apply needs a store "
+				   "opened as a replica", db->dir);
+	if (!batch || len < BATCH_HEADER_BYTES)
+		return lsm_err_set(err, -EUCLEAN, "replicated batch too short "
+				   "(%zu bytes)", len);
+	c.first = c.next = get_u64le(batch);
+	c.bad = false;
+	if (c.first == 0 || c.first >= UINT64_MAX / 2)
+		return lsm_err_set(err, -EUCLEAN, "replicated batch with "
+				   "sequence %llu", (unsigned long long)c.first);
+	rc = batch_decode(batch, len, apply_count_op, &c, err);
+	if (rc < 0)
+		return rc;
+	if (c.bad || c.next == c.first)
+		return lsm_err_set(err, -EUCLEAN, "replicated batch at %llu is "
+				   "empty or misnumbered",
+				   (unsigned long long)c.first);
+	buf_append(&b.rep, batch, len);
+	if (!buf_ok(&b.rep))
+		return lsm_err_set(err, -ENOMEM, "out of memory");
+	b.count = (uint32_t)(c.next - c.first);
+	rc = db_space_gate(db, flags & LSM_WRITE_FREES, err);
+	if (rc == 0)
+		rc = write_batch(db, &b, sync, c.first, err);
+	buf_free(&b.rep);
+	return rc;
+}
+
+uint64_t lsm_last_seq(struct lsm_db *db)
+{
+	return atomic_load(&db->last_seq);
 }
 
 int lsm_write(struct lsm_db *db, const struct lsm_batch *cb, unsigned flags,

@@ -26,6 +26,8 @@ enum file_kind {
 };
 
 #define LSM_PATH_MAX 4096
+/* The log archive's subdirectory (db_archive.c). */
+#define LSM_ARCHIVE_DIR "archive"
 
 /* Writes DIR/name into OUT (LSM_PATH_MAX bytes); -ENAMETOOLONG if long. */
 int filename_path(char *out, const char *dir, enum file_kind k,

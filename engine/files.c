@@ -31,6 +31,7 @@ void lsm_files_free(struct lsm_files *f)
 	}
 	free(f->tables);
 	free(f->logs);
+	free(f->archive);
 	free(f);
 }
 
@@ -124,6 +125,52 @@ static int list_logs(struct lsm_files *f, const struct version_set *vs,
 	return 0;
 }
 
+/* The archive's segments (db_archive.c): complete, in DIR/archive. */
+static int list_archive(struct lsm_files *f, const struct lsm_io *io,
+			const char *dir, struct lsm_err *err)
+{
+	char adir[LSM_PATH_MAX], path[LSM_PATH_MAX];
+	char **names = NULL;
+	size_t count = 0;
+	uint64_t num;
+	int rc;
+
+	if (snprintf(adir, sizeof(adir), "%s/" LSM_ARCHIVE_DIR, dir) >= (int)sizeof(adir))
+		return lsm_err_set(err, -ENAMETOOLONG, "%s: path too long", dir);
+	rc = io->list_dir(io, adir, &names, &count);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return lsm_err_set(err, rc, "%s: cannot list: %s", adir,
+				   strerror(-rc));
+	f->archive = calloc(count + 1, sizeof(*f->archive));
+	for (size_t i = 0; f->archive && i < count; i++) {
+		struct lsm_file_log *g;
+
+		if (filename_parse(names[i], &num) != FILE_WAL)
+			continue;
+		g = &f->archive[f->narchive++];
+		g->number = num;
+		filename_path(path, adir, FILE_WAL, num);
+		lsm_io_path_size(io, path, &g->size);
+		g->tracked = g->sealed = false;
+		g->archived = true;
+		g->salt = num;
+	}
+	lsm_io_free_names(names, count);
+	if (!f->archive)
+		return lsm_err_set(err, -ENOMEM, "out of memory");
+	for (size_t i = 1; i < f->narchive; i++)
+		for (size_t j = i; j > 0 &&
+		     f->archive[j - 1].number > f->archive[j].number; j--) {
+			struct lsm_file_log t = f->archive[j];
+
+			f->archive[j] = f->archive[j - 1];
+			f->archive[j - 1] = t;
+		}
+	return 0;
+}
+
 int lsm_files_list(const char *dir, struct lsm_files **out,
 		   struct lsm_err *err)
 {
@@ -144,12 +191,16 @@ int lsm_files_list(const char *dir, struct lsm_files **out,
 		f->log_number = vs.log_number;
 		f->next_file = vs.next_file;
 		f->last_seq = vs.last_seq;
+		f->has_identity = vs.has_identity;
+		f->identity = vs.identity;
 		rc = copy_tables(f, vs.current);
 		if (rc < 0)
 			rc = lsm_err_set(err, rc, "out of memory");
 	}
 	if (rc == 0)
 		rc = list_logs(f, &vs, io, dir, err);
+	if (rc == 0)
+		rc = list_archive(f, io, dir, err);
 	vset_destroy(&vs);
 	if (rc < 0) {
 		lsm_files_free(f);
@@ -191,10 +242,18 @@ int lsm_log_scan(const char *dir, const struct lsm_file_log *log,
 	struct scan s = { .fn = fn, .ctx = ctx };
 	struct wal_replay_info info = { 0 };
 	struct wal_replay_opts o = { .salt = log->salt, .from = from,
-				     .tail_ok = !log->sealed,
+				     .tail_ok = !log->sealed && !log->archived,
 				     .successor = batch_follows };
+	char adir[LSM_PATH_MAX];
 	int rc;
 
+	if (log->archived) {
+		if (snprintf(adir, sizeof(adir), "%s/" LSM_ARCHIVE_DIR, dir) >=
+		    (int)sizeof(adir))
+			return lsm_err_set(err, -ENAMETOOLONG,
+					   "%s: path too long", dir);
+		dir = adir;
+	}
 	if (filename_path(path, dir, FILE_WAL, log->number) < 0)
 		return lsm_err_set(err, -ENAMETOOLONG, "%s: path too long",
 				   dir);

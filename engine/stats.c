@@ -136,6 +136,10 @@ static void io(struct out *o, struct stats *s)
 	  "with the writer.");
 	C(follow_records_total, follow_records, "Log records a follower "
 	  "applied.");
+	C(wal_archived_total, wal_archived, "Log segments moved to the "
+	  "archive.");
+	C(wal_archive_dropped_total, wal_archive_dropped, "Archived log "
+	  "segments deleted (size, age or a full disk).");
 }
 
 static void levels(struct out *o, struct lsm_db *db, struct super *sv)
@@ -176,6 +180,8 @@ static void memory(struct out *o, struct lsm_db *db, struct super *sv)
 	      cs.usage);
 	gauge(o, "block_cache_capacity_bytes", "Block cache budget.",
 	      cs.capacity);
+	gauge(o, "wal_archive_bytes", "Bytes of archived log segments.",
+	      atomic_load(&db->archive_bytes));
 	gauge(o, "sequence", "Last visible sequence number.",
 	      atomic_load(&db->last_seq));
 	seconds(o, "uptime_seconds", "gauge", "Time since the store was "

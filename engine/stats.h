@@ -22,6 +22,7 @@ struct stats {
 	_Atomic uint64_t checksum_errors, background_errors;
 	_Atomic uint64_t space_exhausted;
 	_Atomic uint64_t follow_catch_ups, follow_records;
+	_Atomic uint64_t wal_archived, wal_archive_dropped;
 };
 
 static inline void stat_add(_Atomic uint64_t *c, uint64_t n)

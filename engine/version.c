@@ -22,6 +22,7 @@ enum edit_tag {
 	TAG_FEATURES = 8,
 	TAG_WAL_ADDED = 9,
 	TAG_WAL_SEALED = 10,
+	TAG_IDENTITY = 64,
 	/* Tags from here on carry lenbytes and may be skipped by readers
 	 * that do not know them (room for compatible additions). */
 	TAG_FIRST_SKIPPABLE = 64,
@@ -221,6 +222,23 @@ void version_edit_encode(const struct version_edit *e, struct buf *out)
 		buf_put_lenbytes(out, f->smallest, f->smallest_len);
 		buf_put_lenbytes(out, f->largest, f->largest_len);
 	}
+	if (e->has_identity) {
+		struct buf id = BUF_INIT;
+
+		buf_append(&id, e->identity.id, LSM_STORE_ID_BYTES);
+		buf_put_varint(&id, e->identity.replica ? 1 : 0);
+		buf_put_varint(&id, e->identity.nhistory);
+		for (i = 0; i < e->identity.nhistory; i++) {
+			buf_put_varint(&id, e->identity.history[i].generation);
+			buf_put_varint(&id, e->identity.history[i].start_seq);
+		}
+		buf_put_varint(out, TAG_IDENTITY);
+		if (buf_ok(&id))
+			buf_put_lenbytes(out, id.p, id.len);
+		else
+			out->oom = true;
+		buf_free(&id);
+	}
 	for (i = 0; i < e->nwals; i++) {
 		buf_put_varint(out, e->wals[i].sealed ? TAG_WAL_SEALED
 						      : TAG_WAL_ADDED);
@@ -379,6 +397,47 @@ static int dec_wal(struct dec *d, struct version_edit *e, bool sealed)
 		      : 0;
 }
 
+static int dec_identity(struct dec *d, struct version_edit *e)
+{
+	const uint8_t *p, *end;
+	size_t len;
+	uint64_t flags, n;
+	struct lsm_identity *id = &e->identity;
+
+	if (e->has_identity)
+		return bad(d, "identity repeated");
+	d->p = get_lenbytes(d->p, d->end, &p, &len);
+	if (!d->p || len < LSM_STORE_ID_BYTES)
+		return bad(d, "truncated identity");
+	end = p + len;
+	memcpy(id->id, p, LSM_STORE_ID_BYTES);
+	p += LSM_STORE_ID_BYTES;
+	if (!(p = get_varint64(p, end, &flags)) ||
+	    !(p = get_varint64(p, end, &n)))
+		return bad(d, "truncated identity");
+	if (flags & ~UINT64_C(1))
+		return bad(d, "unknown identity flags");
+	if (n == 0 || n > LSM_HISTORY_MAX)
+		return bad(d, "identity history length out of range");
+	id->replica = flags & 1;
+	id->nhistory = (unsigned)n;
+	for (unsigned i = 0; i < id->nhistory; i++) {
+		struct lsm_generation *g = &id->history[i];
+
+		if (!(p = get_varint64(p, end, &g->generation)) ||
+		    !(p = get_varint64(p, end, &g->start_seq)))
+			return bad(d, "truncated identity history");
+		if (i && (g->generation <= id->history[i - 1].generation ||
+			  g->start_seq < id->history[i - 1].start_seq))
+			return bad(d, "identity history out of order");
+	}
+	if (p != end)
+		return bad(d, "trailing bytes in identity");
+	id->generation = id->history[id->nhistory - 1].generation;
+	e->has_identity = true;
+	return 0;
+}
+
 /* A field this version does not know, of the skippable kind. */
 static int dec_skip(struct dec *d)
 {
@@ -421,6 +480,8 @@ static int dec_field(struct dec *d, struct version_edit *e)
 		return dec_wal(d, e, false);
 	case TAG_WAL_SEALED:
 		return dec_wal(d, e, true);
+	case TAG_IDENTITY:
+		return dec_identity(d, e);
 	default:
 		if (tag >= TAG_FIRST_SKIPPABLE)
 			return dec_skip(d);

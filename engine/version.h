@@ -16,7 +16,14 @@
  *              | lenbytes smallest | lenbytes largest        (table added)
  *          | 6 varint32 level | lenbytes key             (compact pointer)
  *          | 7 lenbytes "lsm.bytewise"                  (comparator name)
- *   (tags are varint32; unknown tags are an error.)
+ *          | 8 varint64 compat | ro_compat | incompat   (format features)
+ *          | 9 varint64 number                          (WAL created)
+ *          | 10 varint64 number | varint64 size          (WAL sealed)
+ *          | 64 lenbytes identity                       (store identity)
+ *   identity := u8[16] id | varint flags (1: replica) | varint n
+ *               | n x (varint generation | varint start_seq)
+ *   (tags are varint32; unknown tags below 64 are an error, from 64 on
+ *   they carry their length and are skipped.)
  *
  * Locking: the version set is not internally locked.  The db serializes
  * vset_log_and_apply calls and guards refs/current with its mutex.
@@ -67,7 +74,10 @@ struct edit_file {
 #define LSM_FEAT_INCOMPAT_WAL_V2 0x1u /* WAL segments tracked in the
                                        * manifest, records salted with the
                                        * segment number */
-#define LSM_FEAT_COMPAT_KNOWN 0u
+#define LSM_FEAT_COMPAT_IDENTITY 0x1u /* the manifest records the store's
+                                       * identity (field 64); builds that
+                                       * skip it lose nothing but the id */
+#define LSM_FEAT_COMPAT_KNOWN LSM_FEAT_COMPAT_IDENTITY
 #define LSM_FEAT_RO_COMPAT_KNOWN 0u
 #define LSM_FEAT_INCOMPAT_KNOWN LSM_FEAT_INCOMPAT_WAL_V2
 
@@ -85,8 +95,9 @@ struct edit_wal {
 
 struct version_edit {
 	bool has_log_number, has_next_file, has_last_seq, has_comparator;
-	bool has_features;
+	bool has_features, has_identity;
 	uint64_t log_number, next_file, last_seq;
+	struct lsm_identity identity;
 	struct lsm_features features;
 	struct edit_wal *wals;
 	size_t nwals, cap_wals;
@@ -168,7 +179,15 @@ struct version_set {
 	 * ascending (wal_v2 stores; `sealed` ones have their final size). */
 	struct edit_wal *wals;
 	size_t nwals, cap_wals;
+	bool has_identity;     /* false: a store made before identities */
+	struct lsm_identity identity;
 };
+
+/* A new random identity (generation 1 from sequence START). */
+int identity_make(struct lsm_identity *id, uint64_t start);
+/* Appends generation GEN starting at START (dropping the oldest when
+ * full). */
+void identity_push(struct lsm_identity *id, uint64_t gen, uint64_t start);
 
 #define VSET_MANIFEST_LIMIT (UINT64_C(64) << 20)
 /* File numbers stay below this, so that next_file can never wrap around
@@ -220,6 +239,11 @@ int vset_load(struct version_set *vs, struct lsm_err *err);
 int vset_read_current(struct version_set *vs, uint64_t *number,
 		      struct lsm_err *err);
 int vset_rewrite(struct version_set *vs, struct lsm_err *err);
+/* Writes the state VS holds (loaded, read-only is fine) as a fresh
+ * manifest with VS's manifest number, and CURRENT, into DIR: the
+ * manifest of a checkpoint (lsm_checkpoint). */
+int vset_write_copy(const struct version_set *vs, const char *dir,
+		    struct lsm_err *err);
 
 /* Applies E to the current version, fills in E's next_file and last_seq
  * (and log_number if unset) from VS, appends E to the manifest and syncs

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "filename.h"
 #include "ikey.h"
@@ -285,7 +286,40 @@ int vset_adopt(struct version_set *vs, struct version_set *from)
 		vs->last_seq = from->last_seq;
 	vs->manifest_number = from->manifest_number;
 	vs->features = from->features;
+	vs->has_identity = from->has_identity;
+	vs->identity = from->identity;
 	return 0;
+}
+
+int identity_make(struct lsm_identity *id, uint64_t start)
+{
+	size_t got = 0;
+
+	memset(id, 0, sizeof(*id));
+	while (got < LSM_STORE_ID_BYTES) {
+		ssize_t n = getrandom(id->id + got, LSM_STORE_ID_BYTES - got, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		got += (size_t)n;
+	}
+	identity_push(id, 1, start);
+	return 0;
+}
+
+void identity_push(struct lsm_identity *id, uint64_t gen, uint64_t start)
+{
+	if (id->nhistory == LSM_HISTORY_MAX) {
+		memmove(id->history, id->history + 1,
+			(LSM_HISTORY_MAX - 1) * sizeof(id->history[0]));
+		id->nhistory--;
+	}
+	id->history[id->nhistory].generation = gen;
+	id->history[id->nhistory].start_seq = start;
+	id->nhistory++;
+	id->generation = gen;
 }
 
 bool vset_writable(const struct version_set *vs)
@@ -417,6 +451,13 @@ static int snapshot_encode(const struct version_set *vs,
 	s.has_features = vs->features.compat || vs->features.ro_compat ||
 			 vs->features.incompat;
 	s.features = vs->features;
+	if (e && e->has_identity) {
+		s.has_identity = true;
+		s.identity = e->identity;
+	} else if (vs->has_identity) {
+		s.has_identity = true;
+		s.identity = vs->identity;
+	}
 	for (i = 0; rc == 0 && i < vs->nwals; i++) {
 		const struct edit_wal *w = &vs->wals[i];
 
@@ -570,6 +611,30 @@ static int switch_manifest(struct version_set *vs, uint64_t number,
 	return 0;
 }
 
+int vset_write_copy(const struct version_set *vs, const char *dir,
+		    struct lsm_err *err)
+{
+	struct version_set to = *vs; /* borrowed fields; nothing freed */
+	struct buf snap = BUF_INIT;
+	struct wal *w = NULL;
+	bool renamed;
+	int rc;
+
+	to.dir = (char *)dir;
+	to.manifest = NULL;
+	rc = snapshot_encode(vs, vs->current, NULL, &snap);
+	if (rc < 0)
+		rc = lsm_err_set(err, rc, "%s: out of memory", dir);
+	if (rc == 0)
+		rc = manifest_start(&to, vs->manifest_number, &snap, &w, err);
+	if (rc == 0)
+		rc = set_current(&to, vs->manifest_number, &renamed, err);
+	if (w)
+		wal_close(w, false, NULL);
+	buf_free(&snap);
+	return rc;
+}
+
 /* ---- lifecycle ---- */
 
 void vset_init(struct version_set *vs, const struct lsm_io *io,
@@ -618,6 +683,14 @@ int vset_create(struct version_set *vs, struct lsm_err *err)
 	vs->log_number = vs->last_seq = 0;
 	vs->manifest_number = 1;
 	vs->features.incompat = LSM_FEAT_INCOMPAT_WAL_V2;
+	vs->features.compat |= LSM_FEAT_COMPAT_IDENTITY;
+	rc = identity_make(&vs->identity, 1);
+	if (rc < 0) {
+		lsm_err_set(err, rc, "%s: no random store id: %s", vs->dir,
+			    strerror(-rc));
+		goto out;
+	}
+	vs->has_identity = true;
 	rc = vb_finish(&b, vs, &v);
 	if (rc == 0)
 		rc = snapshot_encode(vs, v, NULL, &snap);
@@ -795,6 +868,10 @@ static int replay_record(void *ctx, const uint8_t *rec, size_t len,
 		}
 		r->vs->features = e.features;
 	}
+	if (e.has_identity) {
+		r->vs->has_identity = true;
+		r->vs->identity = e.identity;
+	}
 	rc = vb_apply(&r->b, &e, &why);
 	if (rc == 0 && (rc = replay_pointers(r->vs, &e)) < 0)
 		lsm_err_set(&why, rc, "out of memory");
@@ -927,6 +1004,14 @@ int vset_rewrite(struct version_set *vs, struct lsm_err *err)
 	/* Written from now on: segments tracked and salted (older segments,
 	 * untracked, are still replayed as they were written). */
 	vs->features.incompat |= LSM_FEAT_INCOMPAT_WAL_V2;
+	if (!vs->has_identity) { /* a store made before identities */
+		rc = identity_make(&vs->identity, vs->last_seq + 1);
+		if (rc < 0)
+			return lsm_err_set(err, rc, "%s: no random store id: %s",
+					   vs->dir, strerror(-rc));
+		vs->has_identity = true;
+	}
+	vs->features.compat |= LSM_FEAT_COMPAT_IDENTITY;
 	if (vs->next_file + 1 >= VSET_FILE_NUMBER_LIMIT)
 		return numbers_exhausted(vs, err);
 	number = vset_new_file_number(vs);
@@ -1096,6 +1181,10 @@ int vset_log_and_apply(struct version_set *vs, struct version_edit *e,
 		return rc;
 	}
 	vs->log_number = e->log_number;
+	if (e->has_identity) {
+		vs->has_identity = true;
+		vs->identity = e->identity;
+	}
 	commit_pointers(vs, e);
 	install(vs, v);
 	/* Room was reserved above: this cannot fail. */

@@ -22,6 +22,10 @@
 /* How often a read-only mount catches up with the store's writer (it
  * also wakes on inotify), and how long its kernel keeps names. */
 #define FS_FOLLOW_MS 100
+/* Default log archive (-o wal_archive, wal_archive_age): enough for a
+ * replica that restarts or falls a few memtables behind. */
+#define FS_WAL_ARCHIVE_BYTES (64ull << 20)
+#define FS_WAL_ARCHIVE_SECONDS 86400u
 #define FS_FOLLOW_ENTRY_TIMEOUT 1.0
 
 /* Default attr_timeout and entry_timeout, in seconds.  Every change goes

@@ -110,6 +110,23 @@ static int format(struct ns *ns, struct lsm_err *err)
 	return rc;
 }
 
+/* A promoted replica (lsm_identity: generation G > 1) numbers new inodes
+ * from G << NS_GEN_INO_SHIFT on, so that no inode it makes collides with
+ * one the old primary made after the promotion point, in the history it
+ * went on with (which replicas then see as diverged). */
+static void generation_floor(struct ns *ns)
+{
+	struct lsm_identity id;
+	uint64_t floor;
+
+	if (ns->opt.read_only || lsm_identity_get(ns->db, &id) < 0 ||
+	    id.generation <= 1 || id.generation >= (1u << 15))
+		return;
+	floor = id.generation << NS_GEN_INO_SHIFT;
+	if (ns->next_ino < floor)
+		ns->next_ino = ns->ino_limit = floor;
+}
+
 static int load_super(struct ns *ns, struct lsm_err *err)
 {
 	uint8_t v[CODEC_SUPER_LEN];
@@ -139,6 +156,7 @@ static int load_super(struct ns *ns, struct lsm_err *err)
 				   "lsmfs superblock is corrupt or of an unknown version");
 	ns->cs = sb.chunk_size;
 	ns->next_ino = ns->ino_limit = sb.ino_limit;
+	generation_floor(ns);
 	return 0;
 }
 

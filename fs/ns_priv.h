@@ -11,6 +11,7 @@
 
 #define NS_NLOCKS 256u        /* striped inode locks */
 #define NS_INO_STEP 4096u     /* inode numbers reserved per superblock put */
+#define NS_GEN_INO_SHIFT 48   /* generation G numbers inodes from G << 48 */
 #define NS_OPEN_BUCKETS 1024u
 #define NS_RECLAIM_BATCH 4096u
 #define NS_INODE_BUF (CODEC_INODE_FIXED + CODEC_SYMLINK_MAX + 1)

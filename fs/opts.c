@@ -29,6 +29,8 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("max_open_tables=%s", max_open_tables),
 	OPT("reserve=%s", reserve),
 	OPT("follow_ms=%s", follow_ms),
+	OPT("wal_archive=%s", wal_archive),
+	OPT("wal_archive_age=%s", wal_archive_age),
 	OPT("attr_timeout=%s", attr_timeout),
 	OPT("entry_timeout=%s", entry_timeout),
 	OPT("recover=%s", recover),
@@ -107,6 +109,7 @@ void opts_free(struct lsmfs_conf *c)
 		       &c->max_open_tables, &c->reserve, &c->attr_timeout,
 		       &c->entry_timeout, &c->recover, &c->follow_ms,
 		       &c->log, &c->log_level, &c->lock_timeout, &c->metrics,
+		       &c->wal_archive, &c->wal_archive_age,
 		       &c->test_powercut_seed };
 
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
@@ -276,6 +279,13 @@ int opts_apply(const struct lsmfs_conf *c, struct lsm_options *lo,
 	NUM(max_open_tables, "max_open_tables", 16, 1000000,
 	    lo->max_open_tables);
 	SIZE(reserve, "reserve", 0, 64ull << 30, lo->reserve_bytes);
+	/* Log segments are kept a while after a flush, for replicas that
+	 * are behind or restart (lsmfs-replicate). */
+	lo->wal_archive_bytes = FS_WAL_ARCHIVE_BYTES;
+	lo->wal_archive_seconds = FS_WAL_ARCHIVE_SECONDS;
+	SIZE(wal_archive, "wal_archive", 0, 1ull << 50, lo->wal_archive_bytes);
+	NUM(wal_archive_age, "wal_archive_age", 0, 10u * 365 * 86400,
+	    lo->wal_archive_seconds);
 	lo->follow_interval_ms = FS_FOLLOW_MS;
 	NUM(follow_ms, "follow_ms", 0, 3600000, lo->follow_interval_ms);
 	if (c->follow_ms && !c->ro)
@@ -351,6 +361,9 @@ void opts_usage(const char *prog)
 	       "    -o max_open_tables=N    [512]\n"
 	       "    -o reserve=SIZE         disk space held back for a full\n"
 	       "                            disk, 0 none [memtable + 4 tables]\n"
+	       "    -o wal_archive=SIZE     log kept after flushes for replicas\n"
+	       "                            (lsmfs-replicate), 0 none [64M]\n"
+	       "    -o wal_archive_age=SECS and at most this old, 0 any [86400]\n"
 #ifdef LSMFS_TEST_POWERCUT
 	       "Test build only:\n"
 	       "    -o test_powercut[=SEED] SIGUSR1 cuts the power (unsynced\n"

@@ -23,6 +23,7 @@ struct lsmfs_conf {
 	char *lock_timeout;         /* seconds to wait for an unmounted
 				     * daemon to release the store */
 	char *metrics;              /* [ADDR:]PORT of the HTTP endpoint */
+	char *wal_archive, *wal_archive_age; /* log archive bounds */
 	/* lsmfs-test only (-DLSMFS_TEST_POWERCUT): -o test_powercut[=SEED]
 	 * (tests/fs/powercut.h); never set in the installed lsmfs */
 	int test_powercut;

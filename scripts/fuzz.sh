@@ -3,7 +3,7 @@
 # runs each for SECONDS (default 60), one after the other, starting from
 # the checked-in seeds (tests/fuzz/corpus/TARGET, never written to) plus
 # what earlier runs found (build-fuzz/fuzz-corpus/TARGET).
-#   scripts/fuzz.sh [SECONDS] [TARGET...]     TARGET: sst wal manifest codec
+#   scripts/fuzz.sh [SECONDS] [TARGET...]     TARGET: sst wal manifest codec proto
 # Exits 1 when a target crashed, leaked, hit UB or broke a property; the
 # input is kept in build-fuzz/fuzz-artifacts/TARGET/ and the message says
 # how to replay it.  Exits 77 when clang or libFuzzer is missing.
@@ -11,7 +11,7 @@
 #      FUZZ_ARGS (extra libFuzzer flags, e.g. -dict=... or -jobs=2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-all=(sst wal manifest codec)
+all=(sst wal manifest codec proto)
 secs=60
 if [ $# -gt 0 ] && [[ $1 =~ ^[0-9]+$ ]]; then
 	secs=$1

@@ -91,6 +91,27 @@ enum lsm_log_level {
 	LSM_LOG_DEBUG = 3,
 };
 
+/* A store's identity (engine/doc/manifest.md, "Identity"): a random id
+ * made when the store is created, and its generations.  A store's
+ * history is a line of generations, each starting at a sequence number;
+ * a replica shares its primary's id and history.  When a replica is
+ * promoted (opened writable without the replica option) it starts a new
+ * generation at its next sequence number, so any other copy that went on
+ * past that point in the old generation can be told apart (diverged). */
+#define LSM_STORE_ID_BYTES 16
+#define LSM_HISTORY_MAX 32 /* the newest generations kept */
+struct lsm_generation {
+	uint64_t generation;
+	uint64_t start_seq; /* its first sequence number */
+};
+struct lsm_identity {
+	uint8_t id[LSM_STORE_ID_BYTES];
+	uint64_t generation; /* the current one: history[nhistory - 1] */
+	bool replica;        /* written by a replication receiver */
+	unsigned nhistory;   /* 1 .. LSM_HISTORY_MAX, ascending */
+	struct lsm_generation history[LSM_HISTORY_MAX];
+};
+
 struct lsm_options {
 	bool create_if_missing;        /* default true */
 	bool error_if_exists;          /* default false */
@@ -146,6 +167,21 @@ struct lsm_options {
 	 * (the kernel's, for lsmfs) drop exactly what changed. */
 	void (*follow_key_fn)(void *ctx, const void *key, size_t klen);
 	void *follow_ctx;
+
+	/* Replication.  REPLICA: the store is written by a replication
+	 * receiver (lsmfs-replicate), only through lsm_apply at its primary's
+	 * sequence numbers; lsm_write is refused (-EPERM) and the manifest
+	 * marks the store a replica.  A later writable open without it
+	 * promotes the store: a new generation begins (lsm_identity).
+	 * WAL_ARCHIVE_BYTES / WAL_ARCHIVE_SECONDS: log segments no longer
+	 * needed for recovery move to DIR/archive/ instead of being deleted,
+	 * and are kept while both bounds hold (0 bytes: no archive, the
+	 * default; 0 seconds: no age bound); the archive is emptied first
+	 * when the disk fills (reserve_bytes).  Replication reads it to
+	 * serve replicas that are behind. */
+	bool replica;                    /* default false */
+	uint64_t wal_archive_bytes;      /* default 0 */
+	unsigned wal_archive_seconds;    /* default 0 */
 
 	/* Diagnostics: the engine never prints; it calls log_fn (if set). */
 	void (*log_fn)(void *ctx, enum lsm_log_level level, const char *msg);
@@ -218,6 +254,28 @@ int lsm_delete(struct lsm_db *db, const void *key, size_t klen,
  * not synced yet, which a power cut on the writer's machine can still
  * lose. */
 int lsm_catch_up(struct lsm_db *db, struct lsm_err *err);
+
+/* Applies a replicated write batch (a record of the primary's log, as
+ * lsm_log_scan in lsm_files.h delivers it: BATCH holds its sequence
+ * number SEQ and operation count) at the primary's sequence numbers.
+ * Only on a store opened with options.replica.  SEQ must lie past every
+ * sequence number applied before: -ESTALE otherwise (nothing applied);
+ * -EUCLEAN when the batch is malformed.  Durability as lsm_write with
+ * FLAGS. */
+int lsm_apply(struct lsm_db *db, const void *batch, size_t len,
+	      unsigned flags, struct lsm_err *err);
+
+/* The last sequence number applied (visible). */
+uint64_t lsm_last_seq(struct lsm_db *db);
+
+/* The store's identity and generations (see struct lsm_identity). */
+int lsm_identity_get(struct lsm_db *db, struct lsm_identity *out);
+
+/* On a replica: takes its primary's history, which must extend the
+ * replica's own (same id, each generation the replica knows at the same
+ * start): -EINVAL otherwise.  Durable when it returns 0. */
+int lsm_identity_adopt(struct lsm_db *db, const struct lsm_identity *primary,
+		       struct lsm_err *err);
 
 /* Makes every write acknowledged before the call durable. */
 int lsm_sync(struct lsm_db *db, struct lsm_err *err);

@@ -38,6 +38,8 @@ struct lsm_file_log {
 	bool sealed;            /* it will not grow: SEALED_SIZE is final */
 	uint64_t sealed_size;
 	uint64_t salt;          /* its records' salt (0: unsalted) */
+	bool archived;          /* in DIR/archive/ (lsm_options.
+	                         * wal_archive_bytes): complete, obsolete */
 };
 
 /* The live files of a store as of its CURRENT and manifest. */
@@ -52,6 +54,10 @@ struct lsm_files {
 	struct lsm_file_log *logs;      /* live segments, ascending: every
 	                                 * one at or above log_number */
 	size_t nlogs;
+	struct lsm_file_log *archive;   /* archived segments, ascending */
+	size_t narchive;
+	bool has_identity;              /* false: made before identities */
+	struct lsm_identity identity;
 };
 
 /* Lists the live files of data directory DIR.  *OUT is for
@@ -94,6 +100,19 @@ int lsm_batch_ops(const void *batch, size_t len,
 			    const void *key, size_t klen, const void *val,
 			    size_t vlen),
 		  void *ctx, struct lsm_err *err);
+
+/* Makes DEST (which must not exist; created 0700) a checkpoint of the
+ * store in DIR: a valid data directory holding the state of one moment,
+ * its tables hard-linked (copied when DEST is on another filesystem), its
+ * live log segments copied, and a fresh manifest and CURRENT.  Runs beside
+ * a live writer without its lock (files the writer replaces meanwhile
+ * make it start over, a few times at most: -EAGAIN then).  Opening DEST
+ * reads back every write the store had made durable before the call,
+ * and possibly later ones (a prefix of its history).  *LAST_SEQ (when
+ * non-NULL) gets the checkpoint's last sequence number.  On failure DEST
+ * is removed again. */
+int lsm_checkpoint(const char *dir, const char *dest, uint64_t *last_seq,
+		   struct lsm_err *err);
 
 /* Reads and checks every block of table file PATH (checksums, order of
  * keys, footer, index, filter).  *ENTRIES (when non-NULL) gets its entry

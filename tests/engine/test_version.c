@@ -573,8 +573,11 @@ static int count_cb(void *ctx, const uint8_t *rec, size_t len, uint64_t off,
 static void test_vset_snapshot_record(void **state)
 {
 	static const uint8_t want[] = "\x07\x0clsm.bytewise"
-				      "\x08\x00\x00\x01" /* wal_v2 */
-				      "\x01\x00\x02\x02\x03\x00";
+				      "\x08\x01\x00\x01" /* identity, wal_v2 */
+				      "\x01\x00\x02\x02\x03\x00"
+				      "\x40\x14"; /* identity: 20 bytes */
+	/* id (16 random bytes) | flags 0 | 1 generation: 1 from seq 1 */
+	static const uint8_t id_tail[] = "\x00\x01\x01\x01";
 	struct tdir *d = *state;
 	struct version_set vs;
 	char path[LSM_PATH_MAX];
@@ -588,9 +591,13 @@ static void test_vset_snapshot_record(void **state)
 	manifest_path(path, tdir_root(d), 1);
 	m = file_read_all(path, &len);
 	assert_non_null(m);
-	assert_int_equal(len, WAL_HEADER_BYTES + sizeof(want) - 1);
-	assert_int_equal(get_u32le(m + 4), sizeof(want) - 1);
+	assert_int_equal(len, WAL_HEADER_BYTES + sizeof(want) - 1 + 16 +
+				      sizeof(id_tail) - 1);
+	assert_int_equal(get_u32le(m + 4), sizeof(want) - 1 + 16 +
+					   sizeof(id_tail) - 1);
 	assert_memory_equal(m + WAL_HEADER_BYTES, want, sizeof(want) - 1);
+	assert_memory_equal(m + WAL_HEADER_BYTES + sizeof(want) - 1 + 16,
+			    id_tail, sizeof(id_tail) - 1);
 	free(m);
 	three_edits(&vs);
 	vset_destroy(&vs);

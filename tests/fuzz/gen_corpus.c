@@ -2,19 +2,21 @@
  *   fuzz_gen_corpus DIR     (DIR is tests/fuzz/corpus; files are replaced)
  * Tables, WAL segments and manifests come from the engine itself (a small
  * store in memory, plus tables built directly with a few options); codec
- * seeds from the codec's encoders.  Deterministic: rerunning it gives the
+ * seeds from the codec's encoders, replication ones from replicate/'s.  Deterministic: rerunning it gives the
  * same files.  Each seed starts with the mode byte its target reads (see
  * the comment at the top of each fuzz_*.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "batch.h"
 #include "codec.h"
 #include "ikey.h"
 #include "lsm.h"
 #include "memio.h"
+#include "proto.h"
 #include "sst.h"
 #include "version.h"
 
@@ -328,6 +330,112 @@ static void gen_codec(void)
 	put_seed("codec", "path", 0, "/a/b/.lsmfs/c/", 14);
 }
 
+/* ---- replication frames and payloads ---- */
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Appends a frame (proto.h) of TYPE around P to OUT. */
+static void proto_frame(struct lr_buf *out, uint8_t type, uint8_t flags,
+			const uint8_t *p, size_t n)
+{
+	uint8_t h[LR_HEADER_BYTES] = { 'L', 'R', LR_VERSION, type, flags };
+	uLong crc;
+
+	put_le32(h + 8, (uint32_t)n);
+	crc = crc32(0, h, 12);
+	if (n)
+		crc = crc32(crc, p, (uInt)n);
+	put_le32(h + 12, (uint32_t)crc);
+	lr_put_bytes(out, h, sizeof(h));
+	lr_put_bytes(out, p, n);
+}
+
+/* A framed-mode item of fuzz_proto: type | ctl | u16 len | bytes. */
+static void proto_item(struct lr_buf *out, uint8_t type, uint8_t ctl,
+		       const uint8_t *p, size_t n)
+{
+	lr_put_u8(out, type);
+	lr_put_u8(out, ctl);
+	lr_put_u8(out, (uint8_t)n);
+	lr_put_u8(out, (uint8_t)(n >> 8));
+	lr_put_bytes(out, p, n);
+}
+
+static void gen_proto(void)
+{
+	static struct lr_history hist[2] = { { 1, 1 }, { 2, 900 } };
+	struct lr_file_id files[2] = { { "000007.sst", 4096, 0x1234 },
+				       { "MANIFEST-000002", 120, 7 } };
+	struct lr_hello h = { .flags = LR_HELLO_HAS_STORE, .generation = 2,
+			      .seq = 950, .history = hist, .nhistory = 2,
+			      .dir = (char *)"/srv/data", .files = files,
+			      .nfiles = 2 };
+	struct lr_welcome w = { .mode = LR_MODE_STREAM, .generation = 2,
+				.last_seq = 1000, .history = hist,
+				.nhistory = 2, .why = (char *)"in sync" };
+	struct lr_file_begin fb = { .id = { "000009.wal", 10, 99 } };
+	struct lr_record rec = { .seq = 951, .count = 2,
+				 .primary_last_seq = 1000, .commit_ns = 5,
+				 .batch = (const uint8_t *)"batch-bytes",
+				 .len = 11 };
+	struct lr_ack ack = { 951, 950, 0xabcd };
+	struct lr_heartbeat hb = { 1000, 1700000000 };
+	struct lr_buf m[9] = { 0 }, raw = { 0 }, items = { 0 };
+	static const uint8_t types[9] = { LR_HELLO, LR_WELCOME, LR_FILE_BEGIN,
+					  LR_FILE_DATA, LR_BOOT_END,
+					  LR_RECORDS, LR_ACK, LR_ERROR,
+					  LR_HEARTBEAT };
+	static const char *names[9] = { "hello", "welcome", "file-begin",
+					"file-data", "boot-end", "records",
+					"ack", "error", "heartbeat" };
+	char seed[64];
+
+	for (int i = 0; i < 16; i++)
+		h.store_id[i] = w.store_id[i] = (uint8_t)(i + 1);
+	if (lr_enc_hello(&m[0], &h) || lr_enc_welcome(&m[1], &w) ||
+	    lr_enc_file_begin(&m[2], &fb) ||
+	    lr_enc_file_data(&m[3], 0, "0123456789", 10) ||
+	    lr_enc_boot_end(&m[4], 1000) || lr_enc_record(&m[5], &rec) ||
+	    lr_enc_ack(&m[6], &ack) ||
+	    lr_enc_error(&m[7], -ENOSPC, "replica disk full") ||
+	    lr_enc_heartbeat(&m[8], &hb)) {
+		failed = 1;
+		return;
+	}
+	for (int i = 0; i < 9; i++) {
+		snprintf(seed, sizeof(seed), "dec-%s", names[i]);
+		put_seed("proto", seed, 2, m[i].p, m[i].len);
+		proto_frame(&raw, types[i], 0, m[i].p, m[i].len);
+		proto_item(&items, types[i], i == 5 ? 0x1 : 0, m[i].p,
+			   m[i].len);
+		if (i == 3)
+			proto_frame(&raw, LR_FILE_END, 0, NULL, 0);
+	}
+	put_seed("proto", "raw-session", 0, raw.p, raw.len);
+	put_seed("proto", "framed-session", 1, items.p, items.len);
+	{
+		uint8_t z[256];
+		uLongf zn = sizeof(z);
+		uint8_t zeros[2000] = { 0 };
+
+		lr_buf_free(&raw);
+		if (compress2(z, &zn, zeros, sizeof(zeros), 1) == Z_OK) {
+			proto_frame(&raw, LR_RECORDS, LR_FLAG_ZLIB, z, zn);
+			put_seed("proto", "raw-zlib", 0, raw.p, raw.len);
+		}
+	}
+	put_seed("proto", "name-sst", 3, "000001.sst", 10);
+	put_seed("proto", "name-manifest", 3, "MANIFEST-000001", 15);
+	for (int i = 0; i < 9; i++)
+		lr_buf_free(&m[i]);
+	lr_buf_free(&raw);
+	lr_buf_free(&items);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -339,5 +447,6 @@ int main(int argc, char **argv)
 	gen_store();
 	gen_framed();
 	gen_codec();
+	gen_proto();
 	return failed;
 }

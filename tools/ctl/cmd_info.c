@@ -115,6 +115,33 @@ static void print_files(const char *dir)
 	printf("manifest: MANIFEST-%06llu, last sequence %llu\n",
 	       (unsigned long long)f->manifest_number,
 	       (unsigned long long)f->last_seq);
+	if (f->has_identity) {
+		const struct lsm_identity *id = &f->identity;
+
+		printf("store id: ");
+		for (int i = 0; i < LSM_STORE_ID_BYTES; i++)
+			printf("%02x", id->id[i]);
+		printf(", generation %llu%s\n",
+		       (unsigned long long)id->generation,
+		       id->replica ? " (a replica)" : "");
+		for (unsigned i = 0; i < id->nhistory; i++)
+			printf("  generation %llu from sequence %llu\n",
+			       (unsigned long long)id->history[i].generation,
+			       (unsigned long long)id->history[i].start_seq);
+	} else {
+		printf("store id: none yet (given at the next writable open)\n");
+	}
+	if (f->narchive) {
+		uint64_t bytes = 0;
+
+		for (size_t i = 0; i < f->narchive; i++)
+			bytes += f->archive[i].size;
+		printf("log archive: %zu segment%s, %s (%06llu.wal .. "
+		       "%06llu.wal)\n", f->narchive,
+		       f->narchive == 1 ? "" : "s", ctl_bytes(b, bytes),
+		       (unsigned long long)f->archive[0].number,
+		       (unsigned long long)f->archive[f->narchive - 1].number);
+	}
 	for (size_t i = 0; i < f->nlogs; i++) {
 		const struct lsm_file_log *g = &f->logs[i];
 

@@ -1,0 +1,500 @@
+/* receiver.c - the replica's side: says where the replica stands, takes
+ * a bootstrap when told, then applies each record at the primary's
+ * sequence numbers (lsm_apply), syncs the replica often (every 50 ms of
+ * traffic, or when the stream pauses) and acknowledges what is applied
+ * and durable.  It holds the replica's lock throughout (through the open
+ * store, or its own lock on DIR/LOCK while no store is open), so nobody
+ * mounts the replica writable mid-stream; read-only followers are fine. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "repl.h"
+
+#define SYNC_EVERY_MS 50
+
+/* Counters of the process (every session adds to them). */
+static struct {
+	uint64_t records, ops, bytes, bootstraps, rebuilds, sessions;
+	uint64_t boot_seq;
+} totals;
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+struct rstate {
+	const char *dir;
+	const struct repl_opts *o;
+	struct lsm_db *db;
+	int lock_fd;
+	uint64_t applied, durable, primary_seq;
+	uint32_t last_crc;
+	double lag_s;          /* sender's read of the last record -> apply */
+	uint64_t last_sync_ms, last_stats_ms;
+	struct lr_buf b;
+};
+
+static void log_engine(void *ctx, enum lsm_log_level level, const char *msg)
+{
+	(void)ctx;
+	rlog(level <= LSM_LOG_DEBUG ? (enum rlog_level)level : RLOG_DEBUG,
+	     "engine", "%s", msg);
+}
+
+/* Our own lock on DIR/LOCK while no store is open. */
+static int lock_dir(struct rstate *r, struct lsm_err *err)
+{
+	char path[PATH_MAX];
+
+	if (r->lock_fd >= 0)
+		return 0;
+	pjoin(path, r->dir, "LOCK");
+	r->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+			  0644);
+	if (r->lock_fd < 0)
+		return lsm_err_set(err, -errno, "%s: %s", path, strerror(errno));
+	if (flock(r->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+
+		close(r->lock_fd);
+		r->lock_fd = -1;
+		return lsm_err_set(err, e == EWOULDBLOCK ? -EBUSY : -e,
+				   "%s is in use by another process (a "
+				   "writable mount, or another receiver)",
+				   r->dir);
+	}
+	return 0;
+}
+
+static void unlock_dir(struct rstate *r)
+{
+	if (r->lock_fd >= 0)
+		close(r->lock_fd);
+	r->lock_fd = -1;
+}
+
+static int open_replica(struct rstate *r, struct lsm_err *err)
+{
+	struct lsm_options o;
+	int rc;
+
+	lsm_options_init(&o);
+	o.replica = true;
+	o.create_if_missing = false;
+	o.sync = LSM_SYNC_MANUAL;
+	o.log_fn = log_engine;
+	unlock_dir(r); /* the store takes the lock itself */
+	rc = lsm_open(r->dir, &o, &r->db, err);
+	if (rc < 0) {
+		r->db = NULL;
+		lock_dir(r, NULL);
+		return rc;
+	}
+	r->applied = r->durable = lsm_last_seq(r->db);
+	return 0;
+}
+
+static void close_replica(struct rstate *r)
+{
+	if (!r->db)
+		return;
+	lsm_close(r->db, NULL);
+	r->db = NULL;
+}
+
+/* Lists the replica's tables for the sender (files it need not send). */
+static int list_held(const char *dir, struct lr_hello *h,
+		     struct lsm_err *err)
+{
+	struct lsm_files *f = NULL;
+	char path[PATH_MAX];
+	int rc = lsm_files_list(dir, &f, err);
+
+	if (rc < 0)
+		return rc;
+	h->files = calloc(f->ntables + 1, sizeof(*h->files));
+	if (!h->files) {
+		lsm_files_free(f);
+		return lsm_err_set(err, -ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < f->ntables && h->nfiles < LR_MAX_FILES; i++) {
+		struct lr_file_id *id = &h->files[h->nfiles];
+
+		snprintf(id->name, sizeof(id->name), "%06" PRIu64 ".sst",
+			 f->tables[i].number);
+		pjoin(path, dir, id->name);
+		if (file_crc(path, &id->size, &id->crc) == 0)
+			h->nfiles++;
+	}
+	lsm_files_free(f);
+	return 0;
+}
+
+static void write_stats(struct rstate *r)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+
+	if (!r->o->stats_path)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", r->o->stats_path);
+	f = fopen(tmp, "we");
+	if (!f)
+		return;
+	fprintf(f,
+		"# HELP lsmfs_replica_applied_seq Last sequence applied.\n"
+		"# TYPE lsmfs_replica_applied_seq gauge\n"
+		"lsmfs_replica_applied_seq %" PRIu64 "\n"
+		"# HELP lsmfs_replica_durable_seq Last sequence durable here.\n"
+		"# TYPE lsmfs_replica_durable_seq gauge\n"
+		"lsmfs_replica_durable_seq %" PRIu64 "\n"
+		"# HELP lsmfs_replica_primary_seq Primary's last sequence as "
+		"last heard.\n"
+		"# TYPE lsmfs_replica_primary_seq gauge\n"
+		"lsmfs_replica_primary_seq %" PRIu64 "\n"
+		"# HELP lsmfs_replica_lag_records Sequence numbers behind.\n"
+		"# TYPE lsmfs_replica_lag_records gauge\n"
+		"lsmfs_replica_lag_records %" PRIu64 "\n"
+		"# HELP lsmfs_replica_lag_seconds From the sender's read to "
+		"the apply, last record.\n"
+		"# TYPE lsmfs_replica_lag_seconds gauge\n"
+		"lsmfs_replica_lag_seconds %.6f\n"
+		"# HELP lsmfs_replica_records_total Records applied.\n"
+		"# TYPE lsmfs_replica_records_total counter\n"
+		"lsmfs_replica_records_total %" PRIu64 "\n"
+		"# HELP lsmfs_replica_ops_total Operations (sequence numbers) "
+		"applied.\n"
+		"# TYPE lsmfs_replica_ops_total counter\n"
+		"lsmfs_replica_ops_total %" PRIu64 "\n"
+		"# HELP lsmfs_replica_record_bytes_total Batch bytes applied.\n"
+		"# TYPE lsmfs_replica_record_bytes_total counter\n"
+		"lsmfs_replica_record_bytes_total %" PRIu64 "\n"
+		"# HELP lsmfs_replica_bootstraps_total Bootstraps taken.\n"
+		"# TYPE lsmfs_replica_bootstraps_total counter\n"
+		"lsmfs_replica_bootstraps_total %" PRIu64 "\n"
+		"# HELP lsmfs_replica_rebuilds_total Rebuilds after a "
+		"divergence.\n"
+		"# TYPE lsmfs_replica_rebuilds_total counter\n"
+		"lsmfs_replica_rebuilds_total %" PRIu64 "\n"
+		"# HELP lsmfs_replica_bootstrap_seq Sequence of the last "
+		"bootstrap installed.\n"
+		"# TYPE lsmfs_replica_bootstrap_seq gauge\n"
+		"lsmfs_replica_bootstrap_seq %" PRIu64 "\n"
+		"# HELP lsmfs_replica_sessions_total Connections to the "
+		"primary's side.\n"
+		"# TYPE lsmfs_replica_sessions_total counter\n"
+		"lsmfs_replica_sessions_total %" PRIu64 "\n",
+		r->applied, r->durable, r->primary_seq,
+		r->primary_seq > r->applied ? r->primary_seq - r->applied : 0,
+		r->lag_s, totals.records, totals.ops, totals.bytes,
+		totals.bootstraps, totals.rebuilds, totals.boot_seq,
+		totals.sessions);
+	if (fclose(f) == 0)
+		rename(tmp, r->o->stats_path);
+}
+
+static int ack(struct rstate *r, struct lr_conn *c, struct lsm_err *err)
+{
+	struct lr_ack a = { .applied_seq = r->applied,
+			    .durable_seq = r->durable,
+			    .batch_crc = r->last_crc };
+	int rc = lr_enc_ack(&r->b, &a);
+
+	return rc < 0 ? rc : lr_send(c, LR_ACK, r->b.p, r->b.len, err);
+}
+
+static int sync_and_ack(struct rstate *r, struct lr_conn *c,
+			struct lsm_err *err)
+{
+	int rc = 0;
+
+	if (r->durable < r->applied) {
+		rc = lsm_sync(r->db, err);
+		if (rc < 0)
+			return rc;
+		r->durable = r->applied;
+	}
+	r->last_sync_ms = mono_ms();
+	return ack(r, c, err);
+}
+
+static int apply(struct rstate *r, const uint8_t *p, size_t len,
+		 struct lsm_err *err)
+{
+	struct lr_record m;
+	int rc = lr_dec_record(p, len, &m, err);
+
+	if (rc < 0)
+		return rc;
+	if (m.len < 12 || m.seq == 0 || m.count == 0)
+		return lsm_err_set(err, -EPROTO, "a record without a batch");
+	rc = lsm_apply(r->db, m.batch, m.len, 0, err);
+	if (rc == -ENOSPC)
+		rlog(RLOG_ERROR, "receive", "%s: the replica's disk is full: %s",
+		     r->dir, err->msg);
+	if (rc < 0)
+		return rc;
+	r->applied = m.seq + m.count - 1;
+	r->last_crc = (uint32_t)crc32(0, m.batch, m.len);
+	totals.records++;
+	totals.ops += m.count;
+	totals.bytes += m.len;
+	if (m.primary_last_seq > r->primary_seq)
+		r->primary_seq = m.primary_last_seq;
+	r->lag_s = (double)(real_ns() - m.commit_ns) / 1e9;
+	return 0;
+}
+
+static int stream(struct rstate *r, struct lr_conn *c, struct lsm_err *err)
+{
+	bool caught_up = false;
+	int rc = 0;
+
+	while (!repl_stop) {
+		enum lr_type type;
+		const uint8_t *p;
+		size_t len;
+		uint64_t now = mono_ms();
+		int wait = SYNC_EVERY_MS;
+
+		if (r->durable < r->applied &&
+		    now - r->last_sync_ms >= SYNC_EVERY_MS)
+			wait = 0;
+		if (!lr_conn_pending(c) && wait == 0) {
+			rc = sync_and_ack(r, c, err);
+			if (rc < 0)
+				break;
+		}
+		if (now - r->last_stats_ms >= 1000) {
+			write_stats(r);
+			r->last_stats_ms = now;
+		}
+		rc = lr_recv(c, &type, &p, &len, r->durable < r->applied ?
+			     SYNC_EVERY_MS : 1000, err);
+		if (rc == -ETIMEDOUT) {
+			rc = 0;
+			if (r->durable < r->applied &&
+			    (rc = sync_and_ack(r, c, err)) < 0)
+				break;
+			continue;
+		}
+		if (rc < 0)
+			break;
+		if (type == LR_RECORDS) {
+			rc = apply(r, p, len, err);
+		} else if (type == LR_HEARTBEAT) {
+			struct lr_heartbeat hb;
+
+			rc = lr_dec_heartbeat(p, len, &hb, err);
+			if (rc == 0 && hb.primary_last_seq > r->primary_seq)
+				r->primary_seq = hb.primary_last_seq;
+			if (rc == 0 && hb.primary_last_seq <= r->applied)
+				caught_up = true;
+			if (rc == 0)
+				rc = sync_and_ack(r, c, err);
+		} else if (type == LR_ERROR) {
+			int code;
+			char msg[256];
+
+			rc = lr_dec_error(p, len, &code, msg, sizeof(msg), err);
+			if (rc == 0)
+				rc = lsm_err_set(err, code < 0 ? code : -EIO,
+						 "the primary's side failed: %s",
+						 msg);
+		} else {
+			rc = lsm_err_set(err, -EPROTO, "unexpected message %d "
+					 "while streaming", (int)type);
+		}
+		if (rc < 0)
+			break;
+		if (caught_up && r->o->once) {
+			/* done: the sender sees the connection close */
+			rc = sync_and_ack(r, c, err);
+			write_stats(r);
+			return rc;
+		}
+		caught_up = false;
+	}
+	if (r->db && r->durable < r->applied && lsm_sync(r->db, NULL) == 0)
+		r->durable = r->applied;
+	write_stats(r);
+	return rc;
+}
+
+/* What DIR holds: 1 a replica store, 0 nothing (no CURRENT), or an
+ * error (a store that is not a replica is never overwritten). */
+static int look(const char *dir, struct lsm_files **f, struct lsm_err *err)
+{
+	char path[PATH_MAX];
+	int rc;
+
+	pjoin(path, dir, "CURRENT");
+	if (access(path, F_OK) != 0)
+		return 0;
+	rc = lsm_files_list(dir, f, err);
+	if (rc < 0)
+		return rc;
+	if (!(*f)->has_identity || !(*f)->identity.replica) {
+		lsm_files_free(*f);
+		*f = NULL;
+		return lsm_err_set(err, -EEXIST, "%s holds a store that is not "
+				   "a replica (a primary, or a promoted "
+				   "replica); replicate into another "
+				   "directory, or remove it first", dir);
+	}
+	return 1;
+}
+
+int receiver_run(const char *dir, struct lr_conn *c, const struct repl_opts *o,
+		 struct lsm_err *err)
+{
+	struct rstate r = { .dir = dir, .o = o, .lock_fd = -1 };
+	struct lr_hello h = { 0 };
+	struct lr_welcome w = { 0 };
+	struct lr_history hist[LSM_HISTORY_MAX];
+	struct lsm_files *f = NULL;
+	enum lr_type type;
+	const uint8_t *p;
+	size_t len;
+	int rc, held;
+
+	totals.sessions++;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return lsm_err_set(err, -errno, "%s: cannot create: %s", dir,
+				   strerror(errno));
+	rc = lock_dir(&r, err);
+	if (rc == 0)
+		rc = boot_recover(dir, err);
+	if (rc < 0)
+		goto out;
+	held = look(dir, &f, err);
+	if (held < 0) {
+		rc = held;
+		goto out;
+	}
+	if (held) {
+		rc = open_replica(&r, err);
+		if (rc < 0)
+			goto out;
+		h.flags |= LR_HELLO_HAS_STORE;
+		memcpy(h.store_id, f->identity.id, LR_STORE_ID_BYTES);
+		h.generation = f->identity.generation;
+		h.seq = r.applied;
+		for (unsigned i = 0; i < f->identity.nhistory; i++) {
+			hist[i].gen = f->identity.history[i].generation;
+			hist[i].start_seq = f->identity.history[i].start_seq;
+		}
+		h.history = hist;
+		h.nhistory = f->identity.nhistory;
+		if ((rc = list_held(dir, &h, err)) < 0)
+			goto out;
+	}
+	if (o->unsynced)
+		h.flags |= LR_HELLO_UNSYNCED;
+	if (o->compress)
+		h.flags |= LR_HELLO_COMPRESS;
+	h.dir = (char *)"";
+	rc = lr_enc_hello(&r.b, &h);
+	if (rc == 0)
+		rc = lr_send(c, LR_HELLO, r.b.p, r.b.len, err);
+	if (rc == 0)
+		rc = lr_recv(c, &type, &p, &len, 60000, err);
+	if (rc == 0 && type == LR_ERROR) {
+		int code;
+		char msg[256];
+
+		rc = lr_dec_error(p, len, &code, msg, sizeof(msg), err);
+		if (rc == 0)
+			rc = lsm_err_set(err, code < 0 ? code : -EIO,
+					 "the primary's side refused: %s", msg);
+		goto out;
+	}
+	if (rc == 0 && type != LR_WELCOME)
+		rc = lsm_err_set(err, -EPROTO, "expected WELCOME, got %d",
+				 (int)type);
+	if (rc == 0)
+		rc = lr_dec_welcome(p, len, &w, err);
+	if (rc < 0)
+		goto out;
+	if (w.mode != LR_MODE_STREAM) {
+		uint64_t seq = 0;
+
+		rlog(w.mode == LR_MODE_REBUILD ? RLOG_WARN : RLOG_INFO,
+		     "receive", "%s: %s: %s", dir,
+		     w.mode == LR_MODE_REBUILD ? "DIVERGED from the primary, "
+		     "rebuilding the replica" : "bootstrap", w.why);
+		close_replica(&r);
+		if ((rc = lock_dir(&r, err)) < 0)
+			goto out;
+		rc = boot_receive(dir, c, &seq, w.boot_bytes, o, err);
+		if (rc < 0)
+			goto out;
+		if (w.mode == LR_MODE_REBUILD)
+			totals.rebuilds++;
+		totals.bootstraps++;
+		totals.boot_seq = seq;
+		rc = open_replica(&r, err);
+		if (rc < 0)
+			goto out;
+		if (r.applied != seq)
+			rlog(RLOG_WARN, "receive", "%s: the bootstrap set reads "
+			     "back at sequence %" PRIu64 ", the primary said %"
+			     PRIu64, dir, r.applied, seq);
+		rlog(RLOG_INFO, "receive", "%s: installed a bootstrap at "
+		     "sequence %" PRIu64, dir, r.applied);
+	} else if (!r.db) {
+		rc = lsm_err_set(err, -EPROTO, "told to stream into an empty "
+				 "replica");
+		goto out;
+	}
+	{
+		struct lsm_identity id = { 0 };
+
+		memcpy(id.id, w.store_id, LSM_STORE_ID_BYTES);
+		id.nhistory = w.nhistory;
+		for (unsigned i = 0; i < w.nhistory && i < LSM_HISTORY_MAX;
+		     i++) {
+			id.history[i].generation = w.history[i].gen;
+			id.history[i].start_seq = w.history[i].start_seq;
+		}
+		id.generation = w.generation;
+		rc = lsm_identity_adopt(r.db, &id, err);
+		if (rc < 0)
+			goto out;
+	}
+	r.primary_seq = w.last_seq;
+	rc = sync_and_ack(&r, c, err);
+	if (rc == 0)
+		rc = stream(&r, c, err);
+out:
+	close_replica(&r);
+	unlock_dir(&r);
+	lsm_files_free(f);
+	free(h.files);
+	lr_welcome_free(&w);
+	lr_buf_free(&r.b);
+	return rc;
+}
