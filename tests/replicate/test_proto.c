@@ -574,7 +574,8 @@ static size_t make_frame(uint8_t *out, uint8_t type, uint8_t flags,
 	if (len)
 		crc = crc32(crc, payload, len);
 	put_u32_at(out + 12, (uint32_t)crc);
-	memcpy(out + 16, payload, len);
+	if (len) /* PAYLOAD may be NULL then: memcpy must not see it */
+		memcpy(out + 16, payload, len);
 	return 16 + len;
 }
 
