@@ -37,7 +37,7 @@ done
 soname=$(readelf -d "$L/liblsm.so" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
 case $soname in liblsm.so.[0-9]*) ;; *) fail "SONAME is '$soname'" ;; esac
 [ -e "$L/$soname" ] || fail "$soname not installed"
-other=$(nm -D --defined-only "$L/liblsm.so" | awk '$3 !~ /^lsm_/ && $2 != "A"' | head -3)
+other=$(nm -D --defined-only "$L/liblsm.so" | awk '$3 !~ /^lsm_/ && $2 != "A"')
 [ -z "$other" ] || fail "liblsm.so exports internal symbols: $other"
 "$P/$BINDIR/lsmfs" --version >/dev/null || fail "installed lsmfs --version"
 
@@ -77,8 +77,10 @@ cc $san -o "$T/prog" "$T/prog.c" $cflags $(pkg-config --libs liblsm) ||
 	fail "cannot build against the installed liblsm"
 LD_LIBRARY_PATH=$L "$T/prog" "$T/db" >"$T/prog.out" || fail "program failed"
 grep -q ": embedded$" "$T/prog.out" || fail "program: $(cat "$T/prog.out")"
-LD_LIBRARY_PATH=$L ldd "$T/prog" | grep -q "$soname => $L/" ||
-	fail "program does not use the installed $soname"
+# (no `ldd | grep -q` under pipefail: grep's early exit can kill ldd)
+libs=$(LD_LIBRARY_PATH=$L ldd "$T/prog")
+grep -q "$soname => $L/" <<<"$libs" ||
+	fail "program does not use the installed $soname: $libs"
 # shellcheck disable=SC2086
 cc $san -o "$T/prog-static" "$T/prog.c" $cflags \
 	$(pkg-config --libs --static liblsm | sed "s|-llsm|$L/liblsm.a|") ||
