@@ -13,10 +13,23 @@
 #include "fs.h"
 #include "metrics.h"
 
+/* The rendered text of one open: freed by whoever drops the last
+ * reference, the release or a read still replying (the kernel may deliver
+ * the release as soon as the reply's bytes are copied, while the replying
+ * thread is still inside writev). */
 struct ctl_text {
 	char *text;
 	size_t len;
+	atomic_int refs;
 };
+
+static void text_put(struct ctl_text *t)
+{
+	if (atomic_fetch_sub(&t->refs, 1) == 1) {
+		free(t->text);
+		free(t);
+	}
+}
 
 void fs_ctl_stat(fuse_ino_t ino, struct stat *st)
 {
@@ -87,6 +100,7 @@ void fs_ctl_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		free(t);
 		return fs_reply_fail(req, FS_OP_OPEN, rc, NULL);
 	}
+	atomic_init(&t->refs, 1);
 	fi->fh = (uintptr_t)t;
 	fi->direct_io = 1; /* size 0 in stat; read until EOF */
 	if (fuse_reply_open(req, fi) != 0) {
@@ -104,19 +118,19 @@ void fs_ctl_read(fuse_req_t req, size_t size, off_t off,
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
+	atomic_fetch_add(&t->refs, 1);
 	if (size > t->len - (size_t)off)
 		size = t->len - (size_t)off;
 	fuse_reply_buf(req, t->text + off, size);
+	text_put(t);
 }
 
 void fs_ctl_release(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct ctl_text *t = (struct ctl_text *)(uintptr_t)fi->fh;
 
-	if (t) {
-		free(t->text);
-		free(t);
-	}
+	if (t)
+		text_put(t);
 	fuse_reply_err(req, 0);
 }
 

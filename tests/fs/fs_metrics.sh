@@ -34,6 +34,19 @@ grep -q '^lsm_level_tables{level="0"} [0-9]' "$M/.lsmfs/stats" ||
 grep -q '^# TYPE lsmfs_operations_total counter$' "$M/.lsmfs/stats" ||
 	fail "no lsmfs_operations_total family"
 
+# closes in the middle of a read (the release may reach the daemon while
+# the read's reply is still being written: caught by the ASan run)
+readers=()
+for i in $(seq 1 100); do
+	head -c 10 "$M/.lsmfs/stats" >/dev/null &
+	readers+=($!)
+	grep -q '^lsm_' "$M/.lsmfs/stats" &
+	readers+=($!)
+	cat "$M/.lsmfs/stats" >/dev/null
+done
+wait "${readers[@]}" # not the daemon, a child of this shell too
+kill -0 "$LSMFS_PID" || fail "the daemon died reading stats"
+
 # ---- the HTTP endpoint ----
 url=http://127.0.0.1:$port
 curl -sS -D "$T/headers" -o "$T/http.txt" "$url/metrics" ||
