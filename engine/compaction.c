@@ -664,7 +664,7 @@ static int run(struct lsm_db *db, struct compaction *c, struct lsm_err *err)
 		stat_add(&db->stats.compactions, 1);
 		stat_add(&db->stats.compaction_bytes_read, c->bytes_read);
 		stat_add(&db->stats.compaction_bytes_written, c->bytes_written);
-		db_log(db, LSM_LOG_DEBUG, "compacted %zu+%zu tables L%d->L%d: "
+		db_log(db, LSM_LOG_INFO, "compacted %zu+%zu tables L%d->L%d: "
 		       "%llu -> %llu bytes in %llu ms", c->n[0], c->n[1],
 		       c->level, c->level + 1,
 		       (unsigned long long)c->bytes_read,

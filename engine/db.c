@@ -180,7 +180,8 @@ static int take_lock(struct lsm_db *db, struct lsm_err *err)
 
 /* Classifies DIR: 1 when it holds a store (CURRENT), 0 when it is empty or
  * holds only leftovers of an interrupted creation (MANIFEST-000001, a
- * temporary file), -ENOTEMPTY (with a message) when it holds foreign
+ * temporary file; lost+found is no foreign file: a filesystem of its own
+ * mounted there has it), -ENOTEMPTY (with a message) when it holds foreign
  * files, -EUCLEAN when CURRENT is gone but tables, log segments or a later
  * manifest say a store was here (formatting it anew would delete them). */
 static int dir_state(struct lsm_db *db, struct lsm_err *err)
@@ -199,6 +200,8 @@ static int dir_state(struct lsm_db *db, struct lsm_err *err)
 	for (size_t i = 0; i < n; i++) {
 		enum file_kind k = filename_parse(names[i], &num);
 
+		if (!strcmp(names[i], "lost+found"))
+			continue; /* the root of a fresh ext2/3/4 filesystem */
 		if (k == FILE_CURRENT) {
 			state = 1;
 			break;
@@ -249,6 +252,7 @@ struct replay {
 	struct memtable *mem;
 	struct version_edit *edit;
 	uint64_t max_seq;
+	uint64_t records;       /* log records replayed */
 	const char *path;
 };
 
@@ -272,6 +276,7 @@ static int replay_record(void *ctx, const uint8_t *rec, size_t len,
 	int rc;
 	struct lsm_err e = { 0 };
 
+	r->records++;
 	rc = batch_decode(rec, len, replay_op, r, &e);
 	if (rc == -ENOMEM)
 		return lsm_err_set(err, rc, "%s: out of memory replaying the "
@@ -523,6 +528,11 @@ static int recover_wals(struct lsm_db *db, struct version_edit *edit,
 	}
 	free(plan);
 	free(nums);
+	if (rc == 0 && r.records)
+		db_log(db, LSM_LOG_INFO, "recovery: replayed %llu log records "
+		       "from %zu segment%s, up to sequence %llu",
+		       (unsigned long long)r.records, np, np == 1 ? "" : "s",
+		       (unsigned long long)r.max_seq);
 	if (rc == 0 && r.max_seq > db->vs.last_seq)
 		db->vs.last_seq = r.max_seq;
 	if (rc == 0 && !db->read_only)

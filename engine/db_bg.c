@@ -116,7 +116,8 @@ static int flush_imm(struct lsm_db *db, struct lsm_err *err)
 {
 	struct memtable *imm = db->imm;
 	struct version_edit edit;
-	uint64_t number;
+	uint64_t number, t0 = db_now_us();
+	size_t mem_bytes;
 	int rc;
 
 	version_edit_init(&edit);
@@ -141,10 +142,16 @@ static int flush_imm(struct lsm_db *db, struct lsm_err *err)
 		goto out;
 	}
 	db->imm = NULL;
+	mem_bytes = memtable_bytes(imm);
 	memtable_unref(imm);
 	if (db_super_install(db) < 0)
 		db_log(db, LSM_LOG_WARN, "out of memory publishing a flush");
 	stat_add(&db->stats.flushes, 1);
+	db_log(db, number ? LSM_LOG_INFO : LSM_LOG_DEBUG, "flushed the "
+	       "memtable (%zu bytes) to table "
+	       "%06llu in %llu ms", mem_bytes,
+	       (unsigned long long)number,
+	       (unsigned long long)(db_now_us() - t0) / 1000);
 	db_delete_obsolete(db);
 out:
 	version_edit_free(&edit);

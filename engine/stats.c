@@ -1,5 +1,6 @@
-/* stats.c - lsm_stats(): the counters as "name value" lines in Prometheus
- * exposition style (a # HELP line per family, labels for levels). */
+/* stats.c - lsm_stats(): the counters in the Prometheus text exposition
+ * format (0.0.4): each family once, with # HELP and # TYPE; counters end
+ * in _total, units in the names (_bytes, _seconds); levels are labels. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -44,20 +45,33 @@ static void gauge(struct out *o, const char *name, const char *help,
 	     name, help, name, name, (unsigned long long)v);
 }
 
-#define C(name, help) counter(o, #name, help, stat_get(&s->name))
+/* A figure kept in microseconds, shown in seconds. */
+static void seconds(struct out *o, const char *name, const char *type,
+		    const char *help, uint64_t micros)
+{
+	emit(o, "# HELP lsm_%s %s\n# TYPE lsm_%s %s\nlsm_%s %llu.%06llu\n",
+	     name, help, name, type, name,
+	     (unsigned long long)(micros / 1000000u),
+	     (unsigned long long)(micros % 1000000u));
+}
+
+/* Counter NAME (the field of struct stats) shown as lsm_SHOWN. */
+#define C(shown, name, help) counter(o, #shown, help, stat_get(&s->name))
 
 static void ops(struct out *o, struct stats *s)
 {
-	C(puts, "Put operations.");
-	C(deletes, "Delete operations.");
-	C(batches, "Write batches applied (puts and deletes are batches too).");
-	C(gets, "Point lookups.");
-	C(get_hits, "Point lookups that found a value.");
-	C(get_misses, "Point lookups that found nothing.");
-	C(iterators, "Iterators created.");
-	C(seeks, "Iterator seeks.");
-	C(iter_steps, "Internal entries visited by freed iterators.");
-	C(syncs, "Explicit lsm_sync calls.");
+	C(puts_total, puts, "Put operations.");
+	C(deletes_total, deletes, "Delete operations.");
+	C(batches_total, batches, "Write batches applied (puts and deletes "
+	  "are batches too).");
+	C(gets_total, gets, "Point lookups.");
+	C(get_hits_total, get_hits, "Point lookups that found a value.");
+	C(get_misses_total, get_misses, "Point lookups that found nothing.");
+	C(iterators_total, iterators, "Iterators created.");
+	C(seeks_total, seeks, "Iterator seeks.");
+	C(iter_steps_total, iter_steps, "Internal entries visited by freed "
+	  "iterators.");
+	C(syncs_total, syncs, "Explicit lsm_sync calls.");
 }
 
 static void io(struct out *o, struct stats *s)
@@ -68,40 +82,66 @@ static void io(struct out *o, struct stats *s)
 			stat_get(&s->compaction_bytes_written) +
 			stat_get(&s->manifest_bytes_written);
 
-	C(user_bytes_written, "Bytes of keys and values written by users.");
-	C(wal_bytes_written, "Bytes appended to the write-ahead log.");
-	C(wal_syncs, "fsyncs of the write-ahead log.");
-	C(wal_group_writes, "Group commits (one log write each).");
-	C(wal_group_batches, "Batches written by group commits.");
-	C(flushes, "Memtables flushed to L0.");
-	C(flush_bytes_written, "Bytes of tables written by flushes.");
-	C(compactions, "Compactions run (trivial moves excluded).");
-	C(compaction_bytes_read, "Bytes read by compactions.");
-	C(compaction_bytes_written, "Bytes written by compactions.");
-	C(compaction_errors, "Compactions that failed (and were retried).");
-	counter(o, "disk_bytes_written", "Bytes written to disk: log, "
+	C(user_written_bytes_total, user_bytes_written, "Bytes of keys and "
+	  "values written by users.");
+	C(wal_written_bytes_total, wal_bytes_written, "Bytes appended to the "
+	  "write-ahead log.");
+	C(wal_syncs_total, wal_syncs, "fsyncs of the write-ahead log.");
+	C(wal_group_writes_total, wal_group_writes, "Group commits (one log "
+	  "write each).");
+	C(wal_group_batches_total, wal_group_batches, "Batches written by "
+	  "group commits.");
+	C(flushes_total, flushes, "Memtables flushed to L0.");
+	C(flush_written_bytes_total, flush_bytes_written, "Bytes of tables "
+	  "written by flushes.");
+	C(compactions_total, compactions, "Compactions run (trivial moves "
+	  "excluded).");
+	C(compaction_read_bytes_total, compaction_bytes_read, "Bytes read by "
+	  "compactions.");
+	C(compaction_written_bytes_total, compaction_bytes_written, "Bytes "
+	  "written by compactions.");
+	C(compaction_errors_total, compaction_errors, "Compactions that "
+	  "failed (and were retried).");
+	C(manifest_written_bytes_total, manifest_bytes_written, "Bytes "
+	  "appended to the manifest.");
+	counter(o, "disk_written_bytes_total", "Bytes written to disk: log, "
 		"tables and manifest.", disk);
-	gauge(o, "write_amplification_x1000", "Disk bytes written per user "
-	      "byte, times 1000.", user ? disk * 1000 / user : 0);
-	C(stalls, "Writes that waited for a flush or compaction.");
-	C(stall_micros, "Microseconds writers spent stalled.");
-	C(slowdowns, "Writes delayed by 1 ms because L0 was large.");
-	C(slowdown_micros, "Microseconds writers spent slowed down.");
-	C(bloom_checks, "Bloom filter checks.");
-	C(bloom_negatives, "Bloom filter checks that ruled a table out.");
-	C(bloom_false_positives, "Bloom filter passes for absent keys.");
-	C(table_opens, "Tables opened (table cache misses).");
-	C(block_reads, "Blocks read from disk.");
-	C(block_read_bytes, "Bytes of blocks read from disk.");
-	C(checksum_errors, "Checksum mismatches detected.");
-	C(background_errors, "Background errors (flush, compaction, log).");
-	C(space_exhausted, "Times the disk filled up and the reserve was "
-	  "released.");
-	C(follow_catch_ups, "Catch-ups of a follower with the writer.");
-	C(follow_records, "Log records a follower applied.");
-	C(wal_archived, "Log segments moved to the archive.");
-	C(wal_archive_dropped, "Archived log segments deleted (size, age or "
-	  "a full disk).");
+	emit(o, "# HELP lsm_write_amplification_ratio Disk bytes written per "
+	     "user byte.\n# TYPE lsm_write_amplification_ratio gauge\n"
+	     "lsm_write_amplification_ratio %.3f\n",
+	     user ? (double)disk / (double)user : 0.0);
+	C(stalls_total, stalls, "Writes that waited for a flush or "
+	  "compaction.");
+	seconds(o, "stall_seconds_total", "counter", "Time writers spent "
+		"stalled.", stat_get(&s->stall_micros));
+	C(slowdowns_total, slowdowns, "Writes delayed by 1 ms because L0 was "
+	  "large.");
+	seconds(o, "slowdown_seconds_total", "counter", "Time writers spent "
+		"slowed down.", stat_get(&s->slowdown_micros));
+	C(bloom_checks_total, bloom_checks, "Bloom filter checks.");
+	C(bloom_negatives_total, bloom_negatives, "Bloom filter checks that "
+	  "ruled a table out.");
+	C(bloom_false_positives_total, bloom_false_positives, "Bloom filter "
+	  "passes for absent keys.");
+	C(table_opens_total, table_opens, "Tables opened (table cache "
+	  "misses).");
+	C(block_reads_total, block_reads, "Blocks read from disk.");
+	C(block_read_bytes_total, block_read_bytes, "Bytes of blocks read "
+	  "from disk.");
+	C(checksum_errors_total, checksum_errors, "Checksum mismatches "
+	  "detected.");
+	C(background_errors_total, background_errors, "Background errors "
+	  "(flush, compaction, log).");
+	C(space_exhausted_total, space_exhausted, "Times the disk filled up "
+	  "and the reserve was released.");
+	C(follow_catch_ups_total, follow_catch_ups, "Catch-ups of a follower "
+	  "with the writer.");
+	C(follow_records_total, follow_records, "Log records a follower "
+	  "applied.");
+	C(wal_archived_total, wal_archived, "Log segments moved to the "
+	  "archive.");
+	C(wal_archive_dropped_total, wal_archive_dropped, "Archived log "
+	  "segments deleted (size, age or a full disk).");
 }
 
 static void levels(struct out *o, struct lsm_db *db, struct super *sv)
@@ -131,10 +171,13 @@ static void memory(struct out *o, struct lsm_db *db, struct super *sv)
 	gauge(o, "immutable_memtable_bytes", "Memory of the memtable being "
 	      "flushed.", sv->imm ? memtable_bytes(sv->imm) : 0);
 	cache_get_stats(db->block_cache, &cs);
-	counter(o, "block_cache_hits", "Block cache hits.", cs.hits);
-	counter(o, "block_cache_misses", "Block cache misses.", cs.misses);
-	counter(o, "block_cache_inserts", "Blocks inserted.", cs.inserts);
-	counter(o, "block_cache_evictions", "Blocks evicted.", cs.evictions);
+	counter(o, "block_cache_hits_total", "Block cache hits.", cs.hits);
+	counter(o, "block_cache_misses_total", "Block cache misses.",
+		cs.misses);
+	counter(o, "block_cache_inserts_total", "Blocks inserted.",
+		cs.inserts);
+	counter(o, "block_cache_evictions_total", "Blocks evicted.",
+		cs.evictions);
 	gauge(o, "block_cache_bytes", "Bytes held by the block cache.",
 	      cs.usage);
 	gauge(o, "block_cache_capacity_bytes", "Block cache budget.",
@@ -143,8 +186,8 @@ static void memory(struct out *o, struct lsm_db *db, struct super *sv)
 	      atomic_load(&db->archive_bytes));
 	gauge(o, "sequence", "Last visible sequence number.",
 	      atomic_load(&db->last_seq));
-	gauge(o, "uptime_seconds", "Seconds since the store was opened.",
-	      (db_now_us() - db->open_time_us) / 1000000u);
+	seconds(o, "uptime_seconds", "gauge", "Time since the store was "
+		"opened.", db_now_us() - db->open_time_us);
 }
 
 /* Deletion entries in the tables of V. */
@@ -187,9 +230,10 @@ static void space(struct out *o, struct lsm_db *db, struct super *sv)
 	gauge(o, "disk_bytes", "Bytes of the store's files: live tables, "
 	      "tables kept for readers, logs, manifest (the reserve for a "
 	      "full disk and the log archive left out).", disk_bytes(db));
-	C(tombstone_compactions, "Compactions picked for a table's share of "
-	  "deletions.");
-	C(idle_compactions, "Compactions run by the idle pass.");
+	C(tombstone_compactions_total, tombstone_compactions, "Compactions "
+	  "picked for a table's share of deletions.");
+	C(idle_compactions_total, idle_compactions, "Compactions run by the "
+	  "idle pass.");
 	gauge(o, "tombstones", "Deletion entries in live tables (tables of "
 	      "older builds not counted).", tombstones(db, sv->v));
 }
@@ -223,9 +267,10 @@ int lsm_stats(struct lsm_db *db, char **text, struct lsm_err *err)
 		gauge(&o, "follow_sequence", "Sequence number a follower has "
 		      "reached (the writer's history up to it is shown).",
 		      atomic_load(&db->last_seq));
-		gauge(&o, "follow_age_ms", "Milliseconds since the last "
-		      "catch-up of a follower with everything the writer had "
-		      "written then.", at ? (db_now_us() - at) / 1000 : 0);
+		seconds(&o, "follow_age_seconds", "gauge", "Time since the "
+			"last catch-up of a follower with everything the "
+			"writer had written then.",
+			at ? db_now_us() - at : 0);
 	}
 	buf_put_u8(&o.b, 0);
 	if (!buf_ok(&o.b)) {

@@ -46,6 +46,11 @@
  * after a crash.  -o memtable_size / table_size override them. */
 #define FS_DEFAULT_MEMTABLE (64u << 20)
 #define FS_DEFAULT_TABLE (16u << 20)
+/* How long a mount waits, by default, for the store's lock when no mount
+ * serves the store any more: the daemon of a mount that was just
+ * unmounted is still closing it (the kernel completes an unmount without
+ * waiting for the daemon). */
+#define FS_DEFAULT_LOCK_TIMEOUT 10.0
 
 enum fs_op {
 	FS_OP_LOOKUP, FS_OP_GETATTR, FS_OP_SETATTR, FS_OP_READLINK,
@@ -57,6 +62,8 @@ enum fs_op {
 	FS_OP_FALLOCATE, FS_OP_LSEEK,
 	FS_OP__COUNT
 };
+
+struct metrics_http;
 
 struct fs_counters {
 	atomic_uint_fast64_t ops[FS_OP__COUNT];
@@ -84,6 +91,10 @@ struct lsmfs {
 	 * write returns before lsmfs has it). */
 	bool writeback;
 	struct fuse_session *session; /* set before the request loop */
+	double lock_timeout;    /* -o lock_timeout, seconds */
+	char metrics_addr[64];  /* -o metrics: numeric address ... */
+	unsigned metrics_port;  /* ... and port; 0: no endpoint */
+	struct metrics_http *http; /* the running endpoint, or NULL */
 	struct fs_counters cnt;
 	/* Followers: the session the kernel's caches are told about, NULL
 	 * outside the request loop; under follow_mu (follow.c). */
@@ -97,13 +108,19 @@ struct lsmfs {
 };
 
 /* ---- log.c ---- */
+/* The levels of logsink.h, in the same order. */
 enum fs_log_level { FS_LOG_ERR, FS_LOG_WARN, FS_LOG_INFO, FS_LOG_DEBUG };
-/* Chooses stderr (foreground) or syslog (daemon) for every later line. */
-void fs_log_init(bool to_stderr, bool debug);
-void fs_log(enum fs_log_level lvl, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-/* lsm_options.log_fn: routes the engine's messages to fs_log. */
-void fs_log_engine(void *ctx, enum lsm_log_level level, const char *msg);
+/* Sends every later line to TARGET (-o log: "syslog", "stderr" or a file;
+ * NULL: stderr when FOREGROUND, else syslog) from LEVEL (-o log_level;
+ * NULL: info, or debug when DEBUG).  -1 after a one-line message on
+ * stderr. */
+int fs_log_init(const char *target, const char *level, bool foreground,
+		bool debug);
+/* One line "COMPONENT: message" at LVL. */
+void fs_log_c(enum fs_log_level lvl, const char *component, const char *fmt,
+	      ...) __attribute__((format(printf, 3, 4)));
+/* The daemon's own lines: component "fs". */
+#define fs_log(lvl, ...) fs_log_c(lvl, "fs", __VA_ARGS__)
 
 /* ---- mem.c: bounded resident memory (see there) ---- */
 /* Caps malloc arenas and fixes the mmap threshold; call before any thread

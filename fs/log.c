@@ -1,44 +1,47 @@
-/* log.c - log lines of the daemon and of the engine: stderr in the
- * foreground (-f), syslog (daemon facility) otherwise. */
+/* log.c - the daemon's log lines, through the process's log sink
+ * (logsink.h): -o log=syslog|stderr|FILE [stderr in the foreground,
+ * syslog otherwise], -o log_level=error|warn|info|debug [info; debug
+ * under -d]. */
 #include <stdarg.h>
 #include <stdio.h>
-#include <syslog.h>
 
 #include "fs.h"
+#include "logsink.h"
 
-static bool log_stderr = true;
-static bool log_debug;
-
-void fs_log_init(bool to_stderr, bool debug)
+int fs_log_init(const char *target, const char *level, bool foreground,
+		bool debug)
 {
-	log_stderr = to_stderr;
-	log_debug = debug;
-	if (!to_stderr)
-		openlog("lsmfs", LOG_PID, LOG_DAEMON);
+	enum logsink_level lvl = debug ? LOGSINK_DEBUG : LOGSINK_INFO;
+	struct lsm_err err = { 0 };
+
+	if (level && logsink_parse_level(level, &lvl) < 0) {
+		fprintf(stderr, "lsmfs: bad value '%s' for -o log_level: use "
+			"error, warn, info or debug\n", level);
+		return -1;
+	}
+	if (!target)
+		target = foreground ? "stderr" : "syslog";
+	if (logsink_open("lsmfs", target, lvl, &err) < 0) {
+		fprintf(stderr, "lsmfs: -o log=%s: %s\n", target, err.msg);
+		return -1;
+	}
+	if (logsink_syslog_missing())
+		fprintf(stderr, "lsmfs: warning: no syslog daemon listens on "
+			"/dev/log: log lines will be lost (use -o log=FILE, "
+			"or -f for stderr)\n");
+	return 0;
 }
 
-static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
-static const char *const tag[] = { "error", "warning", "info", "debug" };
-
-void fs_log(enum fs_log_level lvl, const char *fmt, ...)
+void fs_log_c(enum fs_log_level lvl, const char *component, const char *fmt,
+	      ...)
 {
 	char line[1024];
 	va_list ap;
 
-	if (lvl == FS_LOG_DEBUG && !log_debug)
+	if (!logsink_enabled((enum logsink_level)lvl))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (log_stderr)
-		fprintf(stderr, "lsmfs: %s: %s\n", tag[lvl], line);
-	else
-		syslog(prio[lvl], "%s", line);
-}
-
-void fs_log_engine(void *ctx, enum lsm_log_level level, const char *msg)
-{
-	(void)ctx;
-	fs_log(level <= LSM_LOG_DEBUG ? (enum fs_log_level)level : FS_LOG_DEBUG,
-	       "engine: %s", msg);
+	logsink_write((enum logsink_level)lvl, component, line);
 }

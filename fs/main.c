@@ -13,9 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs.h"
+#include "logsink.h"
+#include "metrics.h"
+#include "mounts.h"
 #include "opts.h"
 #ifdef LSMFS_TEST_POWERCUT
 #include "powercut.h" /* tests/fs: lsmfs-test only */
@@ -147,26 +151,90 @@ static int dir_state(const char *path)
 	return state;
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Whether a read-write mount serves DATADIR now (its mountpoint to MNT). */
+static bool served(const char *datadir, char *mnt, size_t size)
+{
+	bool rw = false;
+
+	return mounts_find(MOUNTS_TABLE, datadir, mnt, size, &rw) > 0 && rw;
+}
+
+/* lsm_open, waiting up to fs->lock_timeout while another process holds
+ * the lock and no mount serves the store: the daemon of a mount that was
+ * just unmounted is still closing it (fusermount3 -u returns before). */
+static int open_db(struct lsmfs *fs, struct lsm_options *lo,
+		   struct lsm_err *err)
+{
+	uint64_t start = now_ms(), limit = (uint64_t)(fs->lock_timeout * 1000);
+	char mnt[PATH_MAX];
+	bool waiting = false;
+	int rc;
+
+	for (;;) {
+		memset(err, 0, sizeof(*err));
+		rc = lsm_open(fs->datadir, lo, &fs->db, err);
+		if (rc != -EBUSY)
+			break;
+		if (served(fs->datadir, mnt, sizeof(mnt))) {
+			fprintf(stderr, "lsmfs: %s (it is mounted on %s)\n",
+				err->msg, mnt);
+			return rc;
+		}
+		if (now_ms() - start >= limit) {
+			fprintf(stderr, "lsmfs: %s (waited %.1f s: -o "
+				"lock_timeout)\n", err->msg, fs->lock_timeout);
+			return rc;
+		}
+		if (!waiting)
+			fs_log_c(FS_LOG_INFO, "mount", "%s: not mounted, but its "
+				 "lock is held: waiting up to %.1f s for the "
+				 "holder (an unmounted lsmfs closing it)",
+				 fs->datadir, fs->lock_timeout);
+		waiting = true;
+		usleep(10000);
+	}
+	if (rc < 0) {
+		fprintf(stderr, "lsmfs: %s: %s\n", fs->datadir,
+			err->msg[0] ? err->msg : strerror(-rc));
+		return rc;
+	}
+	if (waiting)
+		fs_log_c(FS_LOG_INFO, "mount", "%s: lock released after %llu ms",
+			 fs->datadir, (unsigned long long)(now_ms() - start));
+	return 0;
+}
+
 static int open_store(struct lsmfs *fs, struct lsm_options *lo,
-		      struct ns_options *no)
+		      struct ns_options *no, bool chunk_given)
 {
 	struct lsm_err err = { 0 };
 	unsigned n = 0;
 	int rc;
 
-	lo->log_fn = fs_log_engine;
+	lo->log_fn = logsink_engine;
 	lo->read_only = fs->read_only;
 	no->read_only = fs->read_only;
 	no->follow = fs->follow;
 	no->root_uid = getuid();
 	no->root_gid = getgid();
-	rc = lsm_open(fs->datadir, lo, &fs->db, &err);
-	if (rc < 0) {
-		fprintf(stderr, "lsmfs: %s: %s\n", fs->datadir,
-			err.msg[0] ? err.msg : strerror(-rc));
+	if (open_db(fs, lo, &err) < 0)
+		return -1;
+	rc = ns_open(fs->db, no, &fs->ns, &err);
+	if (rc == 0 && chunk_given && ns_chunk_size(fs->ns) != no->chunk_size) {
+		fprintf(stderr, "lsmfs: -o chunk_size=%u: %s was formatted with "
+			"chunk_size=%u, which cannot change; leave the option "
+			"out\n", no->chunk_size, fs->datadir,
+			ns_chunk_size(fs->ns));
 		return -1;
 	}
-	rc = ns_open(fs->db, no, &fs->ns, &err);
 	if (rc == 0 && !fs->read_only)
 		rc = ns_reclaim_orphans(fs->ns, &n, &err);
 	if (rc < 0) {
@@ -210,8 +278,30 @@ static int add_mount_opts(struct fuse_args *args, const char *datadir)
 	return fuse_opt_add_arg(args, opt);
 }
 
-static int check_paths(struct lsmfs_conf *c, struct fuse_cmdline_opts *fo,
-		       char *abs)
+/* Lets libfuse check the options left for it (unknown -o options among
+ * them) on a copy of ARGS, before anything touches the data directory. */
+static int check_fuse_args(const struct fuse_args *args)
+{
+	struct fuse_args copy = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_lowlevel_ops ops = { 0 };
+	struct fuse_session *se;
+	int rc = 0;
+
+	for (int i = 0; rc == 0 && i < args->argc; i++)
+		rc = fuse_opt_add_arg(&copy, args->argv[i]);
+	se = rc == 0 ? fuse_session_new(&copy, &ops, sizeof(ops), NULL) : NULL;
+	fuse_opt_free_args(&copy);
+	if (!se) {
+		fprintf(stderr, "lsmfs: bad options (see above and --help); "
+			"nothing was done\n");
+		return -1;
+	}
+	fuse_session_destroy(se);
+	return 0;
+}
+
+static int check_mountpoint(const struct lsmfs_conf *c,
+			    const struct fuse_cmdline_opts *fo)
 {
 	struct stat st;
 
@@ -221,11 +311,24 @@ static int check_paths(struct lsmfs_conf *c, struct fuse_cmdline_opts *fo,
 			c->datadir ? "MOUNTPOINT" : "DATADIR");
 		return -1;
 	}
-	if (stat(fo->mountpoint, &st) < 0 || !S_ISDIR(st.st_mode)) {
+	if (stat(fo->mountpoint, &st) < 0) {
 		fprintf(stderr, "lsmfs: mountpoint %s: %s\n", fo->mountpoint,
-			errno ? strerror(errno) : "not a directory");
+			strerror(errno));
 		return -1;
 	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "lsmfs: mountpoint %s is not a directory (mount "
+			"on an existing directory)\n", fo->mountpoint);
+		return -1;
+	}
+	return 0;
+}
+
+/* Creates a missing data directory and resolves it into ABS. */
+static int check_datadir(struct lsmfs_conf *c, char *abs)
+{
+	struct stat st;
+
 	if (dir_state(c->datadir) < 0 && errno == ENOENT && !c->ro &&
 	    mkdir(c->datadir, 0700) < 0) {
 		fprintf(stderr, "lsmfs: %s: %s\n", c->datadir, strerror(errno));
@@ -290,7 +393,7 @@ static int serve(struct lsmfs *fs, struct fuse_args *args,
 		rc = -1;
 		goto out_unmount;
 	}
-	fs_log(FS_LOG_INFO, "mounted %s on %s", fs->datadir, fo->mountpoint);
+	fs_log_c(FS_LOG_INFO, "mount", "mounted %s on %s", fs->datadir, fo->mountpoint);
 	detach(d, 0);
 	if (fs->follow)
 		fs_follow_session(fs, se);
@@ -319,13 +422,16 @@ static int start(struct lsmfs *fs, struct lsmfs_conf *c,
 	lo.table_bytes = FS_DEFAULT_TABLE;
 	ns_options_init(&no);
 	fs->attr_timeout = fs->entry_timeout = FS_DEFAULT_TIMEOUT;
-	if (opts_apply(c, &lo, &no, fs) < 0 || check_paths(c, fo, abs) < 0)
+	/* everything is checked before the data directory is touched */
+	if (opts_apply(c, &lo, &no, fs) < 0 || check_fuse_args(args) < 0 ||
+	    check_mountpoint(c, fo) < 0 ||
+	    fs_log_init(c->log, c->log_level, fo->foreground, fo->debug) < 0 ||
+	    check_datadir(c, abs) < 0)
 		return 1;
 	fs->datadir = abs;
 	fs->read_only = c->ro;
 	if (add_mount_opts(args, abs) != 0)
 		return 1;
-	fs_log_init(fo->foreground, fo->debug);
 	if (!fo->foreground && background(&d) < 0)
 		return 1;
 #ifdef LSMFS_TEST_POWERCUT
@@ -335,7 +441,8 @@ static int start(struct lsmfs *fs, struct lsmfs_conf *c,
 		return 1;
 	}
 #endif
-	if (open_store(fs, &lo, &no) < 0) {
+	if (open_store(fs, &lo, &no, c->chunk_size != NULL) < 0 ||
+	    metrics_http_start(fs) < 0) {
 		close_store(fs);
 		detach(&d, 1);
 		return 1;
@@ -344,9 +451,11 @@ static int start(struct lsmfs *fs, struct lsmfs_conf *c,
 	rc = serve(fs, args, fo, &d);
 	fs_mem_stop();
 	detach(&d, rc == 0 ? 0 : 1);
+	metrics_http_stop(fs);
 	close_store(fs);
 	if (rc == 0)
-		fs_log(FS_LOG_INFO, "unmounted %s", fs->datadir);
+		fs_log_c(FS_LOG_INFO, "mount", "unmounted %s", fs->datadir);
+	logsink_close();
 	return rc == 0 ? 0 : 1;
 }
 

@@ -2,7 +2,7 @@
  * listed in the root, looked up by name only; the root name ".lsmfs" is
  * reserved (see CODEC.md), so it cannot collide with a user's file.
  * /.lsmfs/stats holds the engine's statistics (lsm_stats) and the
- * filesystem's own counters, rendered when it is opened.  /.lsmfs/ctl
+ * filesystem's own counters (metrics.c), rendered when it is opened.  /.lsmfs/ctl
  * takes requests (`echo compact > /.lsmfs/ctl`); each runs in a thread of
  * its own and the write returns when it is done (see "requests" below). */
 #include <errno.h>
@@ -16,31 +16,21 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "metrics.h"
 
+/* The rendered text of one open: freed by whoever drops the last
+ * reference, the release or a read still replying (the kernel may deliver
+ * the release as soon as the reply's bytes are copied, while the replying
+ * thread is still inside writev). */
 struct ctl_text {
 	char *text;
 	size_t len;
-	unsigned readers;  /* reads replying from TEXT; under text_mu */
-	bool released;     /* the handle is closed; under text_mu */
+	atomic_int refs;
 };
 
-/* Seen under ASan: a RELEASE handled while another thread still replied to
- * a READ of the same handle (the kernel splits a large direct read into
- * requests that run in parallel).  The last of them frees the text. */
-static pthread_mutex_t text_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static void text_put(struct ctl_text *t, bool release)
+static void text_put(struct ctl_text *t)
 {
-	bool last;
-
-	pthread_mutex_lock(&text_mu);
-	if (release)
-		t->released = true;
-	else
-		t->readers--;
-	last = t->released && t->readers == 0;
-	pthread_mutex_unlock(&text_mu);
-	if (last) {
+	if (atomic_fetch_sub(&t->refs, 1) == 1) {
 		free(t->text);
 		free(t);
 	}
@@ -100,68 +90,9 @@ void fs_ctl_getattr(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_attr(req, &st, 1.0);
 }
 
-static int appendf(char **buf, size_t *len, size_t *cap, const char *fmt,
-		   ...) __attribute__((format(printf, 4, 5)));
-
-static int appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return -EINVAL;
-		if ((size_t)n < *cap - *len)
-			break;
-		char *p = realloc(*buf, *cap * 2 + (size_t)n);
-
-		if (!p)
-			return -ENOMEM;
-		*buf = p;
-		*cap = *cap * 2 + (size_t)n;
-	}
-	*len += (size_t)n;
-	return 0;
-}
-
 static int render(struct lsmfs *fs, struct ctl_text *t)
 {
-	size_t cap = 4096;
-	char *engine = NULL;
-	int rc = 0;
-
-	t->len = 0;
-	t->text = malloc(cap);
-	if (!t->text)
-		return -ENOMEM;
-	t->text[0] = '\0';
-	for (int i = 0; rc == 0 && i < FS_OP__COUNT; i++)
-		rc = appendf(&t->text, &t->len, &cap,
-			     "lsmfs_ops_total{op=\"%s\"} %llu\n"
-			     "lsmfs_errors_total{op=\"%s\"} %llu\n",
-			     fs_op_name(i), (unsigned long long)fs->cnt.ops[i],
-			     fs_op_name(i),
-			     (unsigned long long)fs->cnt.errors[i]);
-	if (rc == 0)
-		rc = appendf(&t->text, &t->len, &cap,
-			     "lsmfs_read_bytes_total %llu\n"
-			     "lsmfs_written_bytes_total %llu\n"
-			     "lsmfs_corruption_errors_total %llu\n"
-			     "lsmfs_inodes_allocated %llu\n"
-			     "lsmfs_orphans_reclaimed_at_mount %llu\n",
-			     (unsigned long long)fs->cnt.bytes_read,
-			     (unsigned long long)fs->cnt.bytes_written,
-			     (unsigned long long)fs->cnt.corruption,
-			     (unsigned long long)ns_inodes_used(fs->ns),
-			     (unsigned long long)fs->cnt.orphans_at_mount);
-	if (rc == 0 && lsm_stats(fs->db, &engine, NULL) == 0) {
-		rc = appendf(&t->text, &t->len, &cap, "%s", engine);
-		free(engine);
-	}
-	return rc;
+	return metrics_render(fs, &t->text, &t->len);
 }
 
 /* ---- requests: /.lsmfs/ctl ---- */
@@ -312,6 +243,7 @@ void fs_ctl_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		free(t);
 		return fs_reply_fail(req, FS_OP_OPEN, rc, NULL);
 	}
+	atomic_init(&t->refs, 1);
 	fi->fh = (uintptr_t)t;
 	fi->direct_io = 1; /* size 0 in stat; read until EOF */
 	if (fuse_reply_open(req, fi) != 0) {
@@ -329,13 +261,11 @@ void fs_ctl_read(fuse_req_t req, size_t size, off_t off,
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
-	pthread_mutex_lock(&text_mu);
-	t->readers++;
-	pthread_mutex_unlock(&text_mu);
+	atomic_fetch_add(&t->refs, 1);
 	if (size > t->len - (size_t)off)
 		size = t->len - (size_t)off;
 	fuse_reply_buf(req, t->text + off, size);
-	text_put(t, false);
+	text_put(t);
 }
 
 void fs_ctl_release(fuse_req_t req, struct fuse_file_info *fi)
@@ -343,7 +273,7 @@ void fs_ctl_release(fuse_req_t req, struct fuse_file_info *fi)
 	struct ctl_text *t = (struct ctl_text *)(uintptr_t)fi->fh;
 
 	if (t)
-		text_put(t, true);
+		text_put(t);
 	fuse_reply_err(req, 0);
 }
 

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "logsink.h"
+#include "metrics.h"
 #include "opts.h"
 
 enum { KEY_HELP, KEY_VERSION, KEY_RO, KEY_DROP };
@@ -34,6 +36,10 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("attr_timeout=%s", attr_timeout),
 	OPT("entry_timeout=%s", entry_timeout),
 	OPT("recover=%s", recover),
+	OPT("log=%s", log),
+	OPT("log_level=%s", log_level),
+	OPT("lock_timeout=%s", lock_timeout),
+	OPT("metrics=%s", metrics),
 	{ "sync_writes", offsetof(struct lsmfs_conf, sync_writes), 1 },
 	{ "writeback", offsetof(struct lsmfs_conf, writeback), 1 },
 #ifdef LSMFS_TEST_POWERCUT
@@ -105,6 +111,7 @@ void opts_free(struct lsmfs_conf *c)
 		       &c->sync_interval_ms, &c->bloom_bits,
 		       &c->max_open_tables, &c->reserve, &c->attr_timeout,
 		       &c->entry_timeout, &c->recover, &c->follow_ms,
+		       &c->log, &c->log_level, &c->lock_timeout, &c->metrics,
 		       &c->wal_archive, &c->wal_archive_age,
 		       &c->test_powercut_seed, &c->tombstone_percent,
 		       &c->idle_compact_ms };
@@ -192,6 +199,13 @@ static int secs_opt(const char *name, const char *s, double *out)
 
 static int enum_opts(const struct lsmfs_conf *c, struct lsm_options *lo)
 {
+	enum logsink_level lvl;
+
+	if (c->log_level && logsink_parse_level(c->log_level, &lvl) < 0)
+		return bad("log_level", c->log_level,
+			   "use error, warn, info or debug");
+	if (c->log && !*c->log)
+		return bad("log", c->log, "use syslog, stderr or a file path");
 	if (c->compression) {
 		if (!strcmp(c->compression, "none"))
 			lo->compression = LSM_COMPRESS_NONE;
@@ -308,8 +322,12 @@ int opts_apply(const struct lsmfs_conf *c, struct lsm_options *lo,
 	if (c->writeback && c->ro)
 		return bad("writeback", "1", "not with -o ro");
 	fs->writeback = c->writeback;
+	fs->lock_timeout = FS_DEFAULT_LOCK_TIMEOUT;
 	if (secs_opt("attr_timeout", c->attr_timeout, &fs->attr_timeout) < 0 ||
-	    secs_opt("entry_timeout", c->entry_timeout, &fs->entry_timeout) < 0)
+	    secs_opt("entry_timeout", c->entry_timeout, &fs->entry_timeout) < 0 ||
+	    secs_opt("lock_timeout", c->lock_timeout, &fs->lock_timeout) < 0)
+		return -1;
+	if (c->metrics && metrics_parse(c->metrics, fs) < 0)
 		return -1;
 	return enum_opts(c, lo);
 }
@@ -341,7 +359,17 @@ void opts_usage(const char *prog)
 	       "                            0 never [100]; entry_timeout\n"
 	       "                            then [1]\n"
 	       "    -o chunk_size=SIZE      file data chunk, power of two in\n"
-	       "                            [4k, 1M]; used when formatting [16k]\n"
+	       "                            [4k, 1M]; fixed when formatting\n"
+	       "                            [16k]; another value is refused\n"
+	       "    -o lock_timeout=SECS    wait this long for an unmounted\n"
+	       "                            lsmfs to close the store [10]\n"
+	       "Logs and metrics:\n"
+	       "    -o log=WHERE            syslog, stderr or a file path\n"
+	       "                            [stderr with -f, else syslog]\n"
+	       "    -o log_level=LEVEL      error, warn, info or debug\n"
+	       "                            [info; debug with -d]\n"
+	       "    -o metrics=[ADDR:]PORT  serve GET /metrics over HTTP\n"
+	       "                            (ADDR [127.0.0.1])\n"
 	       "Engine options:\n"
 	       "    -o memtable_size=SIZE   [8M]\n"
 	       "    -o cache_size=SIZE      block cache [32M]\n"

@@ -20,6 +20,10 @@ struct lsmfs_conf {
 	char *attr_timeout, *entry_timeout;
 	char *recover;              /* strict | point_in_time (with ro) */
 	char *follow_ms;            /* ro: catch up every N ms (0: never) */
+	char *log, *log_level;      /* log.c: where, and from which level */
+	char *lock_timeout;         /* seconds to wait for an unmounted
+				     * daemon to release the store */
+	char *metrics;              /* [ADDR:]PORT of the HTTP endpoint */
 	char *wal_archive, *wal_archive_age; /* log archive bounds */
 	/* lsmfs-test only (-DLSMFS_TEST_POWERCUT): -o test_powercut[=SEED]
 	 * (tests/fs/powercut.h); never set in the installed lsmfs */
@@ -32,7 +36,8 @@ struct lsmfs_conf {
  * one-line message. */
 int opts_parse(struct fuse_args *args, struct lsmfs_conf *c);
 /* Checks every value and fills the engine, namespace and daemon
- * settings.  -1 after printing a one-line message naming the option. */
+ * settings; touches no file.  -1 after printing a one-line message naming
+ * the option. */
 int opts_apply(const struct lsmfs_conf *c, struct lsm_options *lo,
 	       struct ns_options *no, struct lsmfs *fs);
 void opts_usage(const char *prog);

@@ -350,8 +350,9 @@ int lsm_iter_status(const struct lsm_iter *it, struct lsm_err *err);
 
 /* ---- Introspection ---- */
 
-/* Statistics as text lines "name value" (Prometheus exposition style,
- * names prefixed "lsm_").  *TEXT is malloc'ed; free() it. */
+/* Statistics in the Prometheus text exposition format (0.0.4): families
+ * named lsm_*, each with # HELP and # TYPE, counters ending in _total,
+ * units in the names, levels as labels.  *TEXT is malloc'ed; free() it. */
 int lsm_stats(struct lsm_db *db, char **text, struct lsm_err *err);
 
 /* Number of tables per level (LEVELS entries of COUNTS are filled). */

@@ -280,7 +280,7 @@ static void test_group_commit(void **state)
 		pthread_join(t[i], NULL);
 	assert_int_equal(atomic_load(&s.failures), 0);
 	assert_int_equal(lsm_stats(s.db, &stats, NULL), 0);
-	fprintf(stderr, "%s", strstr(stats, "lsm_wal_syncs "));
+	fprintf(stderr, "%s", strstr(stats, "lsm_wal_syncs_total "));
 	free(stats);
 	assert_int_equal(lsm_close(s.db, NULL), 0);
 	assert_int_equal(lsm_open(tdir_root(d), &o, &s.db, NULL), 0);

@@ -365,9 +365,9 @@ static void test_stats_text(void **state)
 	expect(db, NULL, "zz", NULL);
 	assert_int_equal(lsm_flush(db, NULL), 0);
 	assert_int_equal(lsm_stats(db, &text, NULL), 0);
-	assert_non_null(strstr(text, "\nlsm_puts 1\n"));
-	assert_non_null(strstr(text, "\nlsm_gets 2\n"));
-	assert_non_null(strstr(text, "\nlsm_get_hits 1\n"));
+	assert_non_null(strstr(text, "\nlsm_puts_total 1\n"));
+	assert_non_null(strstr(text, "\nlsm_gets_total 2\n"));
+	assert_non_null(strstr(text, "\nlsm_get_hits_total 1\n"));
 	assert_non_null(strstr(text, "lsm_level_tables{level=\"0\"} 1\n"));
 	assert_non_null(strstr(text, "lsm_block_cache_hits"));
 	assert_non_null(strstr(text, "lsm_bloom_checks"));

@@ -186,7 +186,7 @@ static void test_tombstones_shrink(void **state)
 	small_options(&o);
 	o.idle_compaction_ms = 0;
 	shrink_run(*state, &o, 10, 30, &before, &after,
-		   "lsm_tombstone_compactions", &n);
+		   "lsm_tombstone_compactions_total", &n);
 	assert_true(after <= before / 3);
 	assert_true(n > 0);
 }
@@ -202,7 +202,7 @@ static void test_idle_pass_shrinks(void **state)
 	o.tombstone_percent = 0;
 	o.idle_compaction_ms = 200;
 	shrink_run(*state, &o, 10, 30, &before, &after,
-		   "lsm_idle_compactions", &n);
+		   "lsm_idle_compactions_total", &n);
 	assert_true(after <= before / 3);
 	assert_true(n > 0);
 }

@@ -105,7 +105,7 @@ while True:
     time.sleep(0.05)
 os.close(fd)
 EOF
-grep -q "^lsm_follow_catch_ups [1-9]" "$M2/.lsmfs/stats" ||
+grep -q "^lsm_follow_catch_ups_total [1-9]" "$M2/.lsmfs/stats" ||
 	fail "follower stats lack catch-ups"
 
 fusermount3 -u "$M2"

@@ -140,7 +140,7 @@ if command -v setpriv >/dev/null; then
 fi
 
 # control directory
-grep -q '^lsmfs_ops_total{op="write"}' .lsmfs/stats || fail "stats"
+grep -q '^lsmfs_operations_total{op="write"}' .lsmfs/stats || fail "stats"
 grep -q '^lsm_' .lsmfs/stats || fail "engine stats"
 if mkdir .lsmfs 2>/dev/null; then fail "mkdir .lsmfs"; fi
 

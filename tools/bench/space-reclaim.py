@@ -147,8 +147,8 @@ def run(a, data, mnt):
     print("after %d s idle: data dir %.1f MB = %.3fx live; tombstone "
           "compactions %d, idle compactions %d" %
           (a.idle, disk / 1e6, disk / live,
-           stat_value(mnt, "lsm_tombstone_compactions"),
-           stat_value(mnt, "lsm_idle_compactions")))
+           stat_value(mnt, "lsm_tombstone_compactions_total"),
+           stat_value(mnt, "lsm_idle_compactions_total")))
     t0 = time.time()
     with open(os.path.join(mnt, ".lsmfs", "ctl"), "w") as f:
         f.write("compact\n")

@@ -79,19 +79,31 @@ int statparse_get(const char *text, const char *name, double *out)
 	return -ENOENT;
 }
 
+/* The value of NAME, or of OLD (the name before units were in the names). */
+static int get2(const char *text, const char *name, const char *old,
+		double *out)
+{
+	if (statparse_get(text, name, out) == 0)
+		return 0;
+	return statparse_get(text, old, out);
+}
+
 int statparse_write_amp(const char *text, struct stat_wamp *out)
 {
-	static const char *const disk_names[] = {
-		"lsm_wal_bytes_written", "lsm_flush_bytes_written",
-		"lsm_compaction_bytes_written", "lsm_manifest_bytes_written",
+	static const char *const disk_names[][2] = {
+		{ "lsm_wal_written_bytes", "lsm_wal_bytes_written" },
+		{ "lsm_flush_written_bytes", "lsm_flush_bytes_written" },
+		{ "lsm_compaction_written_bytes", "lsm_compaction_bytes_written" },
+		{ "lsm_manifest_written_bytes", "lsm_manifest_bytes_written" },
 	};
 	double user, v, disk = 0;
 	int found = 0;
 
-	if (!text || statparse_get(text, "lsm_user_bytes_written", &user) < 0)
+	if (!text || get2(text, "lsm_user_written_bytes",
+			  "lsm_user_bytes_written", &user) < 0)
 		return -ENOENT;
 	for (unsigned i = 0; i < 4; i++) {
-		if (statparse_get(text, disk_names[i], &v) == 0) {
+		if (get2(text, disk_names[i][0], disk_names[i][1], &v) == 0) {
 			disk += v;
 			found++;
 		}

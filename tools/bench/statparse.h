@@ -12,12 +12,13 @@
 int statparse_get(const char *text, const char *name, double *out);
 
 struct stat_wamp {
-	double user;       /* lsm_user_bytes_written */
+	double user;       /* lsm_user_written_bytes_total (or the older
+			    * lsm_user_bytes_written) */
 	double disk;       /* wal + flush + compaction (+ manifest) */
 	double wamp;       /* disk / user, 0 when user is 0 */
 };
 
-/* Write amplification from TEXT.  Needs lsm_user_bytes_written and at least
+/* Write amplification from TEXT.  Needs lsm_user_written_bytes(_total) (or lsm_user_bytes_written) and at least
  * one of the disk counters (a missing one counts as 0); -ENOENT otherwise. */
 int statparse_write_amp(const char *text, struct stat_wamp *out);
 

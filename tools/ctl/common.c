@@ -1,6 +1,7 @@
 /* common.c - lsmfs-ctl's shared helpers: argument parsing, messages and
  * exit codes, opening a store with clear errors, escaping, progress bar. */
 #include "ctl.h"
+#include "logsink.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -151,15 +152,6 @@ static int check_store(const char *dir, unsigned flags)
 	return CTL_FOREIGN;
 }
 
-static void log_to_stderr(void *ctx, enum lsm_log_level level,
-			  const char *msg)
-{
-	(void)ctx;
-	if (level <= LSM_LOG_WARN)
-		ctl_msg("%s: %s", level == LSM_LOG_ERROR ? "error" : "warning",
-			msg);
-}
-
 static int open_ns(struct ctl_store *s, unsigned flags)
 {
 	struct ns_options o;
@@ -197,7 +189,7 @@ int ctl_open(struct ctl_store *s, const struct ctl_cmd *c, const char *dir,
 	o.read_only = c->read_only;
 	o.create_if_missing = flags & CTL_OPEN_CREATE;
 	o.background_compaction = !(flags & CTL_OPEN_NOBG);
-	o.log_fn = log_to_stderr;
+	o.log_fn = logsink_engine; /* --log, --log-level (main.c) */
 	rc = lsm_open(dir, &o, &s->db, &err);
 	if (rc == -ENOENT || rc == -ENOTEMPTY) {
 		ctl_msg("%s", err.msg);

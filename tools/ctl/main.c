@@ -1,10 +1,12 @@
 /* main.c - lsmfs-ctl: inspect and administer an lsmfs data directory.
- *   lsmfs-ctl [--help | --version] COMMAND DATADIR [ARGS]
+ *   lsmfs-ctl [--help | --version] [--log=WHERE] [--log-level=LEVEL]
+ *             COMMAND DATADIR [ARGS]
  * Dispatches to one small file per subcommand (cmd_*.c). */
 #include <stdio.h>
 #include <string.h>
 
 #include "ctl.h"
+#include "logsink.h"
 
 static const struct ctl_cmd *const commands[] = {
 	&cmd_get, &cmd_put, &cmd_delete, &cmd_scan, &cmd_stats,
@@ -16,7 +18,8 @@ static const struct ctl_cmd *const commands[] = {
 
 static void usage(FILE *f)
 {
-	fputs("Usage: lsmfs-ctl [--help | --version] COMMAND DATADIR [ARGS]\n"
+	fputs("Usage: lsmfs-ctl [--help | --version] [--log=WHERE] "
+	      "[--log-level=LEVEL]\n                 COMMAND DATADIR [ARGS]\n"
 	      "       lsmfs-ctl help [COMMAND]\n\n"
 	      "Inspects and administers an lsmfs data directory.  Keys are "
 	      "paths as the\nmount shows them (a/b/c is MNT/a/b/c).  Commands "
@@ -26,6 +29,9 @@ static void usage(FILE *f)
 		fprintf(f, "  %-8s %-5s %s\n", commands[i]->name,
 			commands[i]->read_only ? "(ro)" : "",
 			commands[i]->summary);
+	fputs("\nThe engine's messages go to --log (stderr, syslog or a file "
+	      "[stderr])\nfrom --log-level (error, warn, info, debug [warn]).\n",
+	      f);
 	fputs("\nExit status: 0 success, 1 check found problems or no such "
 	      "key (repair:\ndamage left), 2 data directory in use, 3 no such "
 	      "data directory, 4 not an\nlsmfs store, 5 store damaged (repair: "
@@ -58,9 +64,46 @@ static int help(int argc, char **argv)
 	return CTL_OK;
 }
 
+/* Takes the leading --log=WHERE and --log-level=LEVEL out of ARGV and
+ * opens the log sink.  -1 to go on, else an exit code. */
+static int log_args(int *argc, char ***argv)
+{
+	const char *target = "stderr", *level = "warn";
+	enum logsink_level lvl;
+	struct lsm_err err = { 0 };
+
+	while (*argc > 1) {
+		const char *a = (*argv)[1];
+
+		if (!strncmp(a, "--log=", 6))
+			target = a + 6;
+		else if (!strncmp(a, "--log-level=", 12))
+			level = a + 12;
+		else
+			break;
+		(*argv)[1] = (*argv)[0];
+		(*argc)--;
+		(*argv)++;
+	}
+	if (logsink_parse_level(level, &lvl) < 0) {
+		ctl_msg("bad --log-level '%s': use error, warn, info or debug",
+			level);
+		return CTL_USAGE;
+	}
+	if (logsink_open("lsmfs-ctl", target, lvl, &err) < 0) {
+		ctl_msg("--log=%s: %s", target, err.msg);
+		return CTL_USAGE;
+	}
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	const struct ctl_cmd *c;
+	int rc = log_args(&argc, &argv);
+
+	if (rc >= 0)
+		return rc;
 
 	if (argc < 2) {
 		usage(stderr);

@@ -82,6 +82,24 @@ static void test_malformed_lines_skipped(void **state)
 	assert_true(v == 42);
 }
 
+/* The names lsm_stats gives since units are in the names (_total). */
+static void test_current_names(void **state)
+{
+	static const char text[] =
+		"# HELP lsm_user_written_bytes_total Bytes of keys and values.\n"
+		"# TYPE lsm_user_written_bytes_total counter\n"
+		"lsm_user_written_bytes_total 1000\n"
+		"lsm_wal_written_bytes_total 1100\n"
+		"lsm_flush_written_bytes_total 900\n"
+		"lsm_compaction_written_bytes_total 2000\n"
+		"lsm_manifest_written_bytes_total 0\n";
+	struct stat_wamp w;
+
+	(void)state;
+	assert_int_equal(statparse_write_amp(text, &w), 0);
+	assert_true(w.user == 1000 && w.disk == 4000 && w.wamp == 4.0);
+}
+
 static void test_missing(void **state)
 {
 	struct stat_wamp w;
@@ -107,6 +125,7 @@ int main(void)
 		cmocka_unit_test(test_tolerant_forms),
 		cmocka_unit_test(test_no_prefix_confusion),
 		cmocka_unit_test(test_malformed_lines_skipped),
+		cmocka_unit_test(test_current_names),
 		cmocka_unit_test(test_missing),
 	};
 

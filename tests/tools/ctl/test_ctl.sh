@@ -134,7 +134,7 @@ expect 6 "delete non-empty dir" "$CTL" delete "$D" a
 
 # ---- stats, info ----
 expect 0 "stats" "$CTL" stats "$D"
-has "$T/out" '^lsm_puts [0-9]+$' "stats has lsm_puts"
+has "$T/out" '^lsm_puts_total [0-9]+$' "stats has lsm_puts_total"
 has "$T/out" '^lsm_level_tables\{level="0"\} [0-9]+$' "stats has per-level tables"
 has "$T/out" '^# tables per level: L[0-9]+=[0-9]+' "stats has the level summary"
 expect 0 "info" "$CTL" info "$D"
