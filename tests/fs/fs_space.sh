@@ -90,7 +90,7 @@ for _ in $(seq 1 300); do
 	sleep 0.1
 done
 at_most "$limit" "30 s after rm, no request"
-grep -E '^lsm_(tombstone|idle)_compactions [1-9]' "$M/.lsmfs/stats" ||
+grep -E '^lsm_(tombstone|idle)_compactions_total [1-9]' "$M/.lsmfs/stats" ||
 	fail "no deletion-driven compaction counted"
 for i in 21 22 23 24 33 34 60 61 62 63; do
 	[ "$(stat -c %s "$M/f.$i")" = $((2 * MB)) ] || fail "f.$i lost"

@@ -236,7 +236,7 @@ def main():
         cpu1 = cpu_seconds(daemon.pid)
         s1 = stat_file(sstats)
         p1 = stat_file(f"{MP}/.lsmfs/stats")
-        wal = find(p1, "wal_bytes_written") - find(p0, "wal_bytes_written")
+        wal = find(p1, "wal_written_bytes_total") - find(p0, "wal_written_bytes_total")
         wire = find(s1, "wire_bytes_total") - find(s0, "wire_bytes_total")
         rec = find(s1, "record_bytes_total") - find(s0, "record_bytes_total")
         res["lag_ms"] = {"n": len(lags), "p50": pct(lags, 0.5),
