@@ -315,6 +315,22 @@ int ns_get_inode(struct ns *ns, uint64_t ino, struct codec_inode *in,
 	return 0;
 }
 
+int ns_get_regular(struct ns *ns, uint64_t ino, struct codec_inode *in,
+		   int notreg, struct lsm_err *err)
+{
+	int rc = ns_get_inode(ns, ino, in, NULL, NULL, err);
+
+	if (rc < 0)
+		return rc;
+	if (ns_is_dir(in))
+		return lsm_err_set(err, -EISDIR, "inode %llu: a directory",
+				   (unsigned long long)ino);
+	if (!S_ISREG(in->mode))
+		return lsm_err_set(err, notreg, "inode %llu: not a file",
+				   (unsigned long long)ino);
+	return 0;
+}
+
 int ns_batch_inode(struct lsm_batch *b, uint64_t ino,
 		   const struct codec_inode *in, const char *target,
 		   size_t tlen)

@@ -25,22 +25,6 @@
 #define FALLOC_FL_INSERT_RANGE 0x20
 #endif
 
-static int get_file(struct ns *ns, uint64_t ino, struct codec_inode *in,
-		    struct lsm_err *err)
-{
-	int rc = ns_get_inode(ns, ino, in, NULL, NULL, err);
-
-	if (rc < 0)
-		return rc;
-	if (ns_is_dir(in))
-		return lsm_err_set(err, -EISDIR, "inode %llu: a directory",
-				   (unsigned long long)ino);
-	if (!S_ISREG(in->mode))
-		return lsm_err_set(err, -EINVAL, "inode %llu: not a file",
-				   (unsigned long long)ino);
-	return 0;
-}
-
 /* Reads chunk IDX of INO into BUF (CAP bytes); *LEN its stored length
  * (0 when absent). */
 static int get_chunk(struct ns *ns, uint64_t ino, uint64_t idx, void *buf,
@@ -104,7 +88,7 @@ static int read_span(struct ns *ns, uint64_t ino, struct codec_span s,
 static int get_open_file(struct ns *ns, uint64_t ino, struct codec_inode *in,
 			 struct lsm_err *err)
 {
-	int rc = get_file(ns, ino, in, err);
+	int rc = ns_get_regular(ns, ino, in, -EINVAL, err);
 
 	if (rc == -ENOENT && ns->opt.follow)
 		return lsm_err_set(err, -ESTALE, "inode %llu was deleted by "
@@ -304,7 +288,7 @@ static int write_locked(struct ns *ns, uint64_t ino, uint64_t off,
 	int64_t delta = 0;
 	size_t done = 0;
 	int dropped = 0;
-	int rc = get_file(ns, ino, &in, err);
+	int rc = ns_get_regular(ns, ino, &in, -EINVAL, err);
 
 	if (rc == 0 && kill)
 		rc = dropped = write_kill(ns, ino, &in, kill, b, err);
@@ -428,7 +412,7 @@ static int replace_locked(struct ns *ns, uint64_t ino, const uint8_t *data,
 			  size_t len, struct lsm_batch *b, struct lsm_err *err)
 {
 	struct codec_inode in;
-	int rc = get_file(ns, ino, &in, err);
+	int rc = ns_get_regular(ns, ino, &in, -EINVAL, err);
 
 	if (rc == 0)
 		rc = ns_trunc_chunks(ns, b, ino, &in, 0, err);
@@ -504,7 +488,7 @@ static int falloc_locked(struct ns *ns, uint64_t ino, int mode, uint64_t off,
 			 struct lsm_err *err)
 {
 	struct codec_inode in;
-	int rc = get_file(ns, ino, &in, err);
+	int rc = ns_get_regular(ns, ino, &in, -EINVAL, err);
 	bool grow = !(mode & FALLOC_FL_KEEP_SIZE) && off + len > in.size;
 
 	if (rc < 0)

@@ -27,22 +27,6 @@ static bool zero_bytes(const uint8_t *p, size_t n)
 	return true;
 }
 
-static int get_reg(struct ns *ns, uint64_t ino, struct codec_inode *in,
-		   struct lsm_err *err)
-{
-	int rc = ns_get_inode(ns, ino, in, NULL, NULL, err);
-
-	if (rc < 0)
-		return rc;
-	if (ns_is_dir(in))
-		return lsm_err_set(err, -EISDIR, "inode %llu: a directory",
-				   (unsigned long long)ino);
-	if (!S_ISREG(in->mode))
-		return lsm_err_set(err, -ENODEV, "inode %llu: not a file",
-				   (unsigned long long)ino);
-	return 0;
-}
-
 /* The scan of one seek: POS is where the answer can start; a hole seek
  * also tracks where the data seen so far ends. */
 struct seek_state {
@@ -127,7 +111,7 @@ int ns_seek(struct ns *ns, uint64_t ino, uint64_t off, int whence,
 		return lsm_err_set(err, -EINVAL, "lseek: whence %d", whence);
 	s.data = whence == SEEK_DATA;
 	ns_lock(ns, &ls, &ino, 1, false);
-	rc = get_reg(ns, ino, &in, err);
+	rc = ns_get_regular(ns, ino, &in, -ENODEV, err);
 	s.size = in.size;
 	if (rc == 0 && off >= in.size)
 		rc = lsm_err_set(err, -ENXIO, "lseek: at or past the end");
@@ -382,7 +366,7 @@ int ns_falloc_shift(struct ns *ns, uint64_t ino, bool collapse, uint64_t off,
 		goto out;
 	}
 	ns_lock(ns, &ls, &ino, 1, true);
-	rc = get_reg(ns, ino, &in, err);
+	rc = ns_get_regular(ns, ino, &in, -ENODEV, err);
 	sh.size = in.size;
 	if (rc == 0)
 		rc = check_shift(&sh, err);

@@ -54,6 +54,11 @@ void ns_unlock(struct ns *ns, struct ns_lockset *ls);
  * when absent, -EUCLEAN when malformed. */
 int ns_get_inode(struct ns *ns, uint64_t ino, struct codec_inode *in,
 		 char *target, size_t *tlen, struct lsm_err *err);
+/* ns_get_inode of a regular file: -EISDIR for a directory, NOTREG (a
+ * negative errno: the caller's operation decides which) for anything else
+ * that is not a regular file. */
+int ns_get_regular(struct ns *ns, uint64_t ino, struct codec_inode *in,
+		   int notreg, struct lsm_err *err);
 /* Adds a put of INO's record to B. */
 int ns_batch_inode(struct lsm_batch *b, uint64_t ino,
 		   const struct codec_inode *in, const char *target,
