@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,16 +33,67 @@
 #include "lr_crc.h"
 #include "repl.h"
 
+/* Checksums of files already read, by identity (device, inode, size,
+ * modification time): tables never change in place, and a checkpoint's
+ * tables are hard links of the primary's, so a reconnecting replica or a
+ * second bootstrap does not read every table again.  Direct-mapped; a
+ * collision only costs a read. */
+#define CRC_CACHE 4096
+
+static struct crc_slot {
+	dev_t dev;
+	ino_t ino;
+	uint64_t size;
+	struct timespec mtime;
+	uint32_t crc;
+	bool used;
+} crc_cache[CRC_CACHE];
+static pthread_mutex_t crc_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static struct crc_slot *crc_slot(const struct stat *st)
+{
+	uint64_t h = ((uint64_t)st->st_ino * UINT64_C(0x9e3779b97f4a7c15)) ^
+		     (uint64_t)st->st_dev;
+
+	return &crc_cache[(h >> 20) % CRC_CACHE];
+}
+
+static bool same_file(const struct crc_slot *c, const struct stat *st)
+{
+	return c->used && c->dev == st->st_dev && c->ino == st->st_ino &&
+	       c->size == (uint64_t)st->st_size &&
+	       c->mtime.tv_sec == st->st_mtim.tv_sec &&
+	       c->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
 int file_crc(const char *path, uint64_t *size, uint32_t *crc)
 {
 	static __thread unsigned char buf[1 << 16];
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	struct crc_slot *slot;
 	uint32_t c = 0;
 	uint64_t total = 0;
 	ssize_t n;
 
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &st) < 0) {
+		int rc = -errno;
+
+		close(fd);
+		return rc;
+	}
+	slot = crc_slot(&st);
+	pthread_mutex_lock(&crc_mu);
+	if (same_file(slot, &st)) {
+		*size = slot->size;
+		*crc = slot->crc;
+		pthread_mutex_unlock(&crc_mu);
+		close(fd);
+		return 0;
+	}
+	pthread_mutex_unlock(&crc_mu);
 	while ((n = read(fd, buf, sizeof(buf))) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -56,7 +108,13 @@ int file_crc(const char *path, uint64_t *size, uint32_t *crc)
 	}
 	close(fd);
 	*size = total;
-	*crc = (uint32_t)c;
+	*crc = c;
+	if (total == (uint64_t)st.st_size) { /* unchanged while read */
+		pthread_mutex_lock(&crc_mu);
+		*slot = (struct crc_slot){ st.st_dev, st.st_ino, total,
+					   st.st_mtim, c, true };
+		pthread_mutex_unlock(&crc_mu);
+	}
 	return 0;
 }
 
@@ -303,10 +361,8 @@ void boot_sweep(const char *dir)
 			   &k) != 2)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%ld", pid);
-		if (pid != (long)getpid() && access(path, F_OK) == 0)
-			continue; /* a live sender's */
-		if (pid == (long)getpid())
-			continue;
+		if (pid == (long)getpid() || access(path, F_OK) == 0)
+			continue; /* ours, or a live sender's */
 		pjoin(path, dir, e->d_name);
 		rmrf_dir(path);
 	}

@@ -126,7 +126,8 @@ int boot_receive(const char *dir, struct lr_conn *c, uint64_t *seq,
 int boot_recover(const char *dir, struct lsm_err *err);
 /* Removes checkpoints a killed sender left in DIR. */
 void boot_sweep(const char *dir);
-/* crc32 of the whole file PATH. */
+/* crc32 of the whole file PATH (remembered by file identity: a file read
+ * before and unchanged since is not read again). */
 int file_crc(const char *path, uint64_t *size, uint32_t *crc);
 
 #define BOOT_STAGING "replica-bootstrap"
