@@ -444,21 +444,14 @@ int db_write_batch(struct lsm_db *db, struct lsm_batch *b, bool sync,
 	return write_batch(db, b, sync, 0, err);
 }
 
-struct apply_count {
-	uint64_t first, next;
-	bool bad;
-};
-
-static int apply_count_op(void *ctx, uint64_t seq, enum ikey_type t,
+/* batch_decode checks the whole batch (and that its count agrees with
+ * its operations) before the first call: nothing to do per operation. */
+static int apply_check_op(void *ctx, uint64_t seq, enum ikey_type t,
 			  const uint8_t *key, size_t klen, const uint8_t *val,
 			  size_t vlen)
 {
-	struct apply_count *c = ctx;
-
-	(void)t; (void)key; (void)klen; (void)val; (void)vlen;
-	if (seq != c->next)
-		c->bad = true;
-	c->next = seq + 1;
+	(void)ctx; (void)seq; (void)t; (void)key; (void)klen; (void)val;
+	(void)vlen;
 	return 0;
 }
 
@@ -466,7 +459,8 @@ int lsm_apply(struct lsm_db *db, const void *batch, size_t len,
 	      unsigned flags, struct lsm_err *err)
 {
 	struct lsm_batch b = { .rep = BUF_INIT };
-	struct apply_count c;
+	uint64_t first;
+	uint32_t count;
 	bool sync = (flags & LSM_WRITE_SYNC) ||
 		    db->opts.sync == LSM_SYNC_ALWAYS;
 	int rc;
@@ -477,25 +471,22 @@ int lsm_apply(struct lsm_db *db, const void *batch, size_t len,
 	if (!batch || len < BATCH_HEADER_BYTES)
 		return lsm_err_set(err, -EUCLEAN, "replicated batch too short "
 				   "(%zu bytes)", len);
-	c.first = c.next = get_u64le(batch);
-	c.bad = false;
-	if (c.first == 0 || c.first >= UINT64_MAX / 2)
-		return lsm_err_set(err, -EUCLEAN, "replicated batch with "
-				   "sequence %llu", (unsigned long long)c.first);
-	rc = batch_decode(batch, len, apply_count_op, &c, err);
+	first = get_u64le(batch);
+	count = get_u32le((const uint8_t *)batch + 8);
+	if (first == 0 || first >= UINT64_MAX / 2 || count == 0)
+		return lsm_err_set(err, -EUCLEAN, "replicated batch at sequence "
+				   "%llu with %u operations",
+				   (unsigned long long)first, count);
+	rc = batch_decode(batch, len, apply_check_op, NULL, err);
 	if (rc < 0)
 		return rc;
-	if (c.bad || c.next == c.first)
-		return lsm_err_set(err, -EUCLEAN, "replicated batch at %llu is "
-				   "empty or misnumbered",
-				   (unsigned long long)c.first);
 	buf_append(&b.rep, batch, len);
 	if (!buf_ok(&b.rep))
 		return lsm_err_set(err, -ENOMEM, "out of memory");
-	b.count = (uint32_t)(c.next - c.first);
+	b.count = count;
 	rc = db_space_gate(db, flags & LSM_WRITE_FREES, err);
 	if (rc == 0)
-		rc = write_batch(db, &b, sync, c.first, err);
+		rc = write_batch(db, &b, sync, first, err);
 	buf_free(&b.rep);
 	return rc;
 }
