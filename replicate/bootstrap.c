@@ -471,7 +471,7 @@ int boot_recover(const char *dir, struct lsm_err *err)
 	pjoin(marker, dir, BOOT_MARKER);
 	pjoin(staging, dir, BOOT_STAGING);
 	if (access(marker, F_OK) == 0) {
-		rlog(RLOG_WARN, "receive", "%s: finishing the install of a "
+		logsink_printf(LOGSINK_WARN, "receive", "%s: finishing the install of a "
 		     "bootstrap a crash interrupted", dir);
 		return install(dir, NULL, 0, err);
 	}

@@ -385,7 +385,7 @@ static int session(struct cli *c, struct lsm_err *err)
 			if (rc == 0)
 				rc = sender_run(sdir, conn, &c->o, &e2);
 			if (rc < 0 && rc != -ECONNRESET && rc != -EPIPE)
-				rlog(RLOG_ERROR, "send", "%s", e2.msg);
+				logsink_printf(LOGSINK_ERR, "send", "%s", e2.msg);
 			lr_conn_free(conn);
 			_exit(rc < 0 ? 1 : 0);
 		}
@@ -489,7 +489,7 @@ static void *serve_client(void *arg)
 	rc = lr_transport_secure(cl->fd, false, 'R', ctx, cl->c->psk, 10000,
 				 &t, &err);
 	if (rc < 0) {
-		rlog(RLOG_WARN, "listen", "%s: refused: %s", cl->peer, err.msg);
+		logsink_printf(LOGSINK_WARN, "listen", "%s: refused: %s", cl->peer, err.msg);
 		auth_throttle(true);
 		free(cl);
 		return NULL;
@@ -501,12 +501,12 @@ static void *serve_client(void *arg)
 		return NULL;
 	}
 	o.peer = cl->peer;
-	rlog(RLOG_INFO, "listen", "%s: replica connected", cl->peer);
+	logsink_printf(LOGSINK_INFO, "listen", "%s: replica connected", cl->peer);
 	rc = sender_run(cl->c->src, conn, &o, &err);
 	if (rc < 0 && rc != -ECONNRESET && rc != -EPIPE)
-		rlog(RLOG_ERROR, "send", "%s: %s", cl->peer, err.msg);
+		logsink_printf(LOGSINK_ERR, "send", "%s: %s", cl->peer, err.msg);
 	else
-		rlog(RLOG_INFO, "send", "%s: replica left", cl->peer);
+		logsink_printf(LOGSINK_INFO, "send", "%s: replica left", cl->peer);
 	lr_conn_free(conn);
 	free(cl);
 	return NULL;
@@ -573,7 +573,7 @@ static int serve(struct cli *c, struct lsm_err *err)
 	lfd = listen_on(c->listen, err);
 	if (lfd < 0)
 		return lfd;
-	rlog(RLOG_INFO, "listen", "serving %s on %s", c->src, c->listen);
+	logsink_printf(LOGSINK_INFO, "listen", "serving %s on %s", c->src, c->listen);
 	if (c->o.stats_path &&
 	    pthread_create(&st, NULL, stats_loop, (void *)c->o.stats_path) == 0)
 		pthread_detach(st);
@@ -593,7 +593,7 @@ static int serve(struct cli *c, struct lsm_err *err)
 		fd = accept4(lfd, (struct sockaddr *)&sa, &sl, SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EINTR)
-				rlog(RLOG_WARN, "listen", "accept: %s",
+				logsink_printf(LOGSINK_WARN, "listen", "accept: %s",
 				     strerror(errno));
 			continue;
 		}
@@ -634,24 +634,24 @@ int main(int argc, char **argv)
 {
 	struct cli c = { 0 };
 	struct lsm_err err = { 0 };
-	enum rlog_level lvl = RLOG_INFO;
+	enum logsink_level lvl = LOGSINK_INFO;
 	struct sigaction sa = { .sa_handler = on_signal };
 	unsigned backoff_ms = 500;
 	int rc;
 
 	if (parse(argc, argv, &c) < 0)
 		return 2;
-	if (c.log_level && rlog_parse_level(c.log_level, &lvl) < 0) {
+	if (c.log_level && logsink_parse_level(c.log_level, &lvl) < 0) {
 		fprintf(stderr, "lsmfs-replicate: --log-level: expected error, "
 			"warn, info or debug, not '%s'\n", c.log_level);
 		return 2;
 	}
-	if (rlog_init(c.log_target ? c.log_target :
-		      c.daemonize ? "syslog" : "stderr", lvl) < 0) {
-		fprintf(stderr, "lsmfs-replicate: --log %s: %s\n",
-			c.log_target, strerror(errno));
+	if (logsink_open("lsmfs-replicate", c.log_target ? c.log_target :
+			 c.daemonize ? "syslog" : "stderr", lvl, &err) < 0) {
+		fprintf(stderr, "lsmfs-replicate: --log: %s\n", err.msg);
 		return 2;
 	}
+	memset(&err, 0, sizeof(err));
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -666,7 +666,7 @@ int main(int argc, char **argv)
 							    &err);
 		lr_conn_free(conn);
 		if (rc < 0 && rc != -ECONNRESET && rc != -EPIPE)
-			rlog(RLOG_ERROR, c.server_sender ? "send" : "receive",
+			logsink_printf(LOGSINK_ERR, c.server_sender ? "send" : "receive",
 			     "%s", err.msg);
 		return rc < 0 && rc != -ECONNRESET ? 1 : 0;
 	}
@@ -676,14 +676,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (c.pid_file && write_pid_file(c.pid_file) < 0) {
-		rlog(RLOG_ERROR, "main", "--pid-file %s: %s", c.pid_file,
+		logsink_printf(LOGSINK_ERR, "main", "--pid-file %s: %s", c.pid_file,
 		     strerror(errno));
 		return 1;
 	}
 	if (c.listen) {
 		rc = serve(&c, &err);
 		if (rc < 0)
-			rlog(RLOG_ERROR, "listen", "%s", err.msg);
+			logsink_printf(LOGSINK_ERR, "listen", "%s", err.msg);
 		if (c.pid_file)
 			unlink(c.pid_file);
 		return rc < 0 ? 1 : 0;
@@ -700,10 +700,10 @@ int main(int argc, char **argv)
 		if (rc == -EINVAL || rc == -EEXIST || rc == -EBUSY ||
 		    rc == -EACCES || rc == -EPERM ||
 		    rc == -EPROTONOSUPPORT || rc == -ENOENT) {
-			rlog(RLOG_ERROR, "main", "%s", err.msg);
+			logsink_printf(LOGSINK_ERR, "main", "%s", err.msg);
 			break; /* retrying cannot help */
 		}
-		rlog(RLOG_WARN, "main", "%s; retrying in %u ms", err.msg,
+		logsink_printf(LOGSINK_WARN, "main", "%s; retrying in %u ms", err.msg,
 		     backoff_ms);
 		if (c.o.once && attempt >= 5)
 			break;

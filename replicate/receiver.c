@@ -43,13 +43,6 @@ struct rstate {
 	struct lr_buf b;
 };
 
-static void log_engine(void *ctx, enum lsm_log_level level, const char *msg)
-{
-	(void)ctx;
-	rlog(level <= LSM_LOG_DEBUG ? (enum rlog_level)level : RLOG_DEBUG,
-	     "engine", "%s", msg);
-}
-
 /* Our own lock on DIR/LOCK while no store is open. */
 static int lock_dir(struct rstate *r, struct lsm_err *err)
 {
@@ -91,7 +84,7 @@ static int open_replica(struct rstate *r, struct lsm_err *err)
 	o.replica = true;
 	o.create_if_missing = false;
 	o.sync = LSM_SYNC_MANUAL;
-	o.log_fn = log_engine;
+	o.log_fn = logsink_engine;
 	unlock_dir(r); /* the store takes the lock itself */
 	rc = lsm_open(r->dir, &o, &r->db, err);
 	if (rc < 0) {
@@ -224,7 +217,7 @@ static int apply(struct rstate *r, const uint8_t *p, size_t len,
 	while (lr_records_next(&m, &rec)) {
 		rc = lsm_apply(r->db, rec.batch, rec.len, 0, err);
 		if (rc == -ENOSPC)
-			rlog(RLOG_ERROR, "receive", "%s: the replica's disk is "
+			logsink_printf(LOGSINK_ERR, "receive", "%s: the replica's disk is "
 			     "full: %s", r->dir, err->msg);
 		if (rc < 0)
 			return rc;
@@ -499,7 +492,7 @@ int receiver_run(const char *dir, struct lr_conn *c, const struct repl_opts *o,
 	if (w.mode != LR_MODE_STREAM) {
 		uint64_t seq = 0;
 
-		rlog(w.mode == LR_MODE_REBUILD ? RLOG_WARN : RLOG_INFO,
+		logsink_printf(w.mode == LR_MODE_REBUILD ? LOGSINK_WARN : LOGSINK_INFO,
 		     "receive", "%s: %s: %s", dir,
 		     w.mode == LR_MODE_REBUILD ? "DIVERGED from the primary, "
 		     "rebuilding the replica" : "bootstrap", w.why);
@@ -517,10 +510,10 @@ int receiver_run(const char *dir, struct lr_conn *c, const struct repl_opts *o,
 		if (rc < 0)
 			goto out;
 		if (r.applied != seq)
-			rlog(RLOG_WARN, "receive", "%s: the bootstrap set reads "
+			logsink_printf(LOGSINK_WARN, "receive", "%s: the bootstrap set reads "
 			     "back at sequence %" PRIu64 ", the primary said %"
 			     PRIu64, dir, r.applied, seq);
-		rlog(RLOG_INFO, "receive", "%s: installed a bootstrap at "
+		logsink_printf(LOGSINK_INFO, "receive", "%s: installed a bootstrap at "
 		     "sequence %" PRIu64, dir, r.applied);
 	} else if (!r.db) {
 		rc = lsm_err_set(err, -EPROTO, "told to stream into an empty "

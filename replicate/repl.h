@@ -13,18 +13,12 @@
 #include <string.h>
 
 #include "lsm.h"
+#include "logsink.h"
 #include "lsm_files.h"
 #include "proto.h"
 
-/* ---- rlog.c: log lines "TIME LEVEL replicate[PID]: component: text" to
- * stderr, syslog or a file ---- */
-enum rlog_level { RLOG_ERROR, RLOG_WARN, RLOG_INFO, RLOG_DEBUG };
-/* TARGET: "stderr", "syslog" or a file path (appended).  0 or -errno. */
-int rlog_init(const char *target, enum rlog_level level);
-int rlog_parse_level(const char *s, enum rlog_level *out);
-void rlog(enum rlog_level lvl, const char *component, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
+/* Log lines go through fs/logsink.h (the same sink, format and options
+ * as lsmfs and lsmfs-ctl). */
 /* OUT (PATH_MAX bytes) = DIR/NAME; -ENAMETOOLONG (OUT empty) if long. */
 static inline int pjoin(char *out, const char *dir, const char *name)
 {

@@ -457,7 +457,7 @@ int sender_run(const char *dir, struct lr_conn *c, const struct repl_opts *o,
 		rc = mode;
 		goto out;
 	}
-	rlog(mode == LR_MODE_REBUILD ? RLOG_WARN : RLOG_INFO, "send",
+	logsink_printf(mode == LR_MODE_REBUILD ? LOGSINK_WARN : LOGSINK_INFO, "send",
 	     "%s: replica %s at sequence %" PRIu64 ": %s%s", dir,
 	     o->peer ? o->peer : "?", h.seq,
 	     mode == LR_MODE_REBUILD ? "DIVERGED, rebuilding it: " :
