@@ -20,18 +20,23 @@
 
 #define CHECKPOINT_TRIES 16
 
+/* Hard-links FROM as TO, or copies its first LIMIT bytes (UINT64_MAX: all
+ * of it) when *TRY_LINK is false or linking is not possible, which then
+ * clears *TRY_LINK (another filesystem: the next files go straight to a
+ * copy). */
 static int link_or_copy(const char *from, const char *to, uint64_t limit,
-			bool try_link)
+			bool *try_link)
 {
 	char buf[1 << 16];
 	int in, out, rc = 0;
 	uint64_t done = 0;
 
-	if (try_link) {
+	if (try_link && *try_link) {
 		if (link(from, to) == 0)
 			return 0;
 		if (errno != EXDEV && errno != EPERM && errno != EMLINK)
 			return -errno;
+		*try_link = false;
 	}
 	in = open(from, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
@@ -115,9 +120,7 @@ static int attempt(const char *dir, const char *dest, bool *try_link,
 
 			filename_path(from, dir, FILE_TABLE, num);
 			filename_path(to, dest, FILE_TABLE, num);
-			rc = link_or_copy(from, to, UINT64_MAX, *try_link);
-			if (rc == -EXDEV)
-				*try_link = false;
+			rc = link_or_copy(from, to, UINT64_MAX, try_link);
 			if (rc == -ENOENT)
 				rc = -EAGAIN; /* compacted away meanwhile */
 			else if (rc < 0)
@@ -132,7 +135,7 @@ static int attempt(const char *dir, const char *dest, bool *try_link,
 		filename_path(from, dir, FILE_WAL, w->number);
 		filename_path(to, dest, FILE_WAL, w->number);
 		rc = link_or_copy(from, to, w->sealed ? w->size : UINT64_MAX,
-				  false);
+				  NULL);
 		if (rc == -ENOENT || rc == -ESTALE)
 			rc = -EAGAIN; /* flushed (and deleted) meanwhile */
 		else if (rc < 0)

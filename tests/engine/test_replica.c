@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -277,12 +278,46 @@ static void test_apply_refuses(void **state)
 	assert_int_equal(lsm_close(r, NULL), 0);
 }
 
+/* A checkpoint on another filesystem copies the tables (no hard links
+ * across filesystems) and reads back the same. */
+static void test_checkpoint_other_fs(void **state)
+{
+	struct tdir *d = *state;
+	struct lsm_options o;
+	struct lsm_db *p, *c;
+	struct lsm_err err = { 0 };
+	struct stat a, b;
+	char dest[128];
+	uint64_t seq = 0;
+
+	if (stat("/dev/shm", &b) < 0 || stat(tdir_root(d), &a) < 0 ||
+	    a.st_dev == b.st_dev)
+		skip(); /* no second filesystem here */
+	snprintf(dest, sizeof(dest), "/dev/shm/lsm-ckpt-%ld", (long)getpid());
+	tdir_rmrf(dest);
+	options(&o);
+	p = open_db(tdir_path(d, "p3"), &o);
+	put_range(p, 0, 3000);
+	assert_int_equal(lsm_flush(p, NULL), 0);
+	put_range(p, 3000, 3100);
+	assert_int_equal(lsm_checkpoint(tdir_path(d, "p3"), dest, &seq, &err),
+			 0);
+	assert_int_equal(seq, 3100);
+	assert_int_equal(lsm_close(p, NULL), 0);
+	o.read_only = true;
+	c = open_db(dest, &o);
+	check_range(c, 0, 3100, true);
+	assert_int_equal(lsm_close(c, NULL), 0);
+	tdir_rmrf(dest);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_identity_persists),
 		cmocka_unit_test(test_apply_archive_checkpoint),
 		cmocka_unit_test(test_apply_refuses),
+		cmocka_unit_test(test_checkpoint_other_fs),
 	};
 
 	return cmocka_run_group_tests(tests, tdir_setup, tdir_teardown);
