@@ -123,18 +123,19 @@ static int scan(const char *dir, const struct lsm_file_log *g, uint64_t from,
 	return rc == STOP_SCAN ? 0 : rc;
 }
 
-static int watch(struct cursor *c)
+/* Watches the archive too once it exists (the writer makes it at its
+ * first archived segment). */
+static void watch(struct cursor *c)
 {
 	char adir[PATH_MAX];
 
 	if (c->ino < 0)
-		return -1;
+		return;
 	pjoin(adir, c->dir, "archive");
 	if (!c->arch_watched &&
 	    inotify_add_watch(c->ino, adir, IN_CREATE | IN_MOVED_TO |
 			      IN_DELETE | IN_MOVED_FROM) >= 0)
 		c->arch_watched = true;
-	return 0;
 }
 
 int cursor_open(const char *dir, uint64_t seq, bool unsynced,

@@ -214,6 +214,9 @@ static int apply(struct rstate *r, const uint8_t *p, size_t len,
 
 	if (rc < 0)
 		return rc;
+	const uint8_t *last = NULL;
+	uint32_t last_len = 0;
+
 	while (lr_records_next(&m, &rec)) {
 		rc = lsm_apply(r->db, rec.batch, rec.len, 0, err);
 		if (rc == -ENOSPC)
@@ -222,11 +225,14 @@ static int apply(struct rstate *r, const uint8_t *p, size_t len,
 		if (rc < 0)
 			return rc;
 		r->applied = rec.seq + rec.count - 1;
-		r->last_crc = lr_crc32(0, rec.batch, rec.len);
+		last = rec.batch;
+		last_len = rec.len;
 		totals.records++;
 		totals.ops += rec.count;
 		totals.bytes += rec.len;
 	}
+	if (last) /* for the ACK: the batch it stands at, once a message */
+		r->last_crc = lr_crc32(0, last, last_len);
 	if (m.primary_last_seq > r->primary_seq)
 		r->primary_seq = m.primary_last_seq;
 	r->lag_s = (double)(repl_real_ns() - m.commit_ns) / 1e9;

@@ -354,7 +354,7 @@ static int heartbeat(struct sctx *s, uint64_t seq)
 				     s->err);
 }
 
-static int stream(const char *dir, struct cursor *cur, struct sctx *s,
+static int stream(struct cursor *cur, struct sctx *s,
 		  const struct repl_opts *o)
 {
 	int idle = o->idle_ms > 0 ? o->idle_ms : 1000;
@@ -402,7 +402,6 @@ static int stream(const char *dir, struct cursor *cur, struct sctx *s,
 		if (n == 0)
 			told = false; /* idle: a heartbeat per period */
 	}
-	(void)dir;
 	return rc;
 }
 
@@ -503,7 +502,7 @@ int sender_run(const char *dir, struct lr_conn *c, const struct repl_opts *o,
 		if (rc < 0)
 			goto out;
 	}
-	rc = stream(dir, cur, &s, o);
+	rc = stream(cur, &s, o);
 out:
 	if (rc < 0 && rc != -ECONNRESET && rc != -EPIPE) {
 		struct lr_buf b = { 0 };
