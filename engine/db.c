@@ -376,6 +376,7 @@ static int plan_wals(struct lsm_db *db, const uint64_t *nums, size_t n,
 	uint64_t first = vs->nwals ? vs->wals[0].number : UINT64_MAX;
 	size_t i = 0, t = 0, k = 0;
 	bool pit = wal_pit(db);
+	char hint[256];
 
 	while (i < n || t < vs->nwals) {
 		const struct edit_wal *w = t < vs->nwals ? &vs->wals[t] : NULL;
@@ -390,9 +391,11 @@ static int plan_wals(struct lsm_db *db, const uint64_t *nums, size_t n,
 			return lsm_err_set(err, -EUCLEAN, "%s: log segment "
 					   "%06llu.wal is missing (the manifest"
 					   " records it; writes in it would be "
-					   "lost); restore it, or see lsmfs-ctl"
-					   " check", db->dir,
-					   (unsigned long long)w->number);
+					   "lost)%s; restore it, or see "
+					   "lsmfs-ctl check", db->dir,
+					   (unsigned long long)w->number,
+					   vset_torn_hint(vs, hint,
+							  sizeof(hint)));
 		}
 		if (w && w->number == nums[i]) {
 			if (w->sealed) {
@@ -435,10 +438,14 @@ static int plan_wals(struct lsm_db *db, const uint64_t *nums, size_t n,
 			if (rc == 0 && size != 0)
 				return lsm_err_set(err, -EUCLEAN, "%s: log "
 					"segment %06llu.wal (%llu bytes) is "
-					"not in the manifest; see lsmfs-ctl "
-					"check", db->dir,
+					"not in the manifest (MANIFEST-%06llu)"
+					"%s; see lsmfs-ctl check", db->dir,
 					(unsigned long long)nums[i],
-					(unsigned long long)size);
+					(unsigned long long)size,
+					(unsigned long long)
+						vs->manifest_number,
+					vset_torn_hint(vs, hint,
+						       sizeof(hint)));
 		}
 		i++;
 	}

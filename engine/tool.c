@@ -131,6 +131,8 @@ struct chk {
 	size_t nfiles;
 	struct version_set vs;
 	bool have_current, have_manifest;
+	bool torn_told; /* the manifest's damaged tail was reported */
+	uint64_t newest_manifest; /* the highest MANIFEST-* here, or 0 */
 };
 
 static void chk_report(struct chk *c, const char *file, uint64_t off,
@@ -207,6 +209,8 @@ static int chk_list(struct chk *c, struct lsm_err *err)
 		f->kind = filename_parse(names[i], &f->number);
 		if (f->kind == FILE_CURRENT)
 			c->have_current = true;
+		if (f->kind == FILE_MANIFEST && f->number > c->newest_manifest)
+			c->newest_manifest = f->number;
 		if (f->kind != FILE_TABLE && f->kind != FILE_WAL)
 			continue;
 		filename_path(path, c->dir, f->kind, f->number);
@@ -365,6 +369,57 @@ static int cmp_disk(const void *a, const void *b)
 	return x->number < y->number ? -1 : x->number > y->number;
 }
 
+/* A log segment looks untracked or missing: when the manifest ended in a
+ * damaged record (ignored as a torn write), its lost last edit is the
+ * likelier culprit, so the manifest is named too (once). */
+static void chk_blame_manifest(struct chk *c, bool untracked)
+{
+	char path[LSM_PATH_MAX];
+
+	if (c->torn_told || (!c->vs.torn_manifest && !untracked))
+		return;
+	c->torn_told = true;
+	if (!c->vs.torn_manifest) {
+		/* cut at a record boundary: nothing torn to point at, but a
+		 * segment holding writes that no edit records means the
+		 * manifest lost edits (or the segment is not this store's) */
+		filename_path(path, c->dir, FILE_MANIFEST,
+			      c->vs.manifest_number);
+		chk_report(c, path, LSM_CHECK_NO_OFFSET, "does not record a "
+			   "log segment that holds writes (reported here): "
+			   "the manifest lost its last edits, or the segment "
+			   "does not belong to this store (lsmfs-ctl repair "
+			   "recovers what is intact)");
+		return;
+	}
+	filename_path(path, c->dir, FILE_MANIFEST, c->vs.torn_manifest);
+	chk_report(c, path, c->vs.torn_end, "ends in %llu damaged bytes, "
+		   "ignored as a torn write; the log segments reported as not "
+		   "recorded or missing suggest a damaged manifest whose last "
+		   "edit is lost (lsmfs-ctl repair recovers what is intact)",
+		   (unsigned long long)(c->vs.torn_size - c->vs.torn_end));
+}
+
+/* CURRENT names a manifest that does not exist: with another manifest in
+ * the directory CURRENT is the damaged file, without one the manifest was
+ * lost. */
+static void chk_no_manifest(struct chk *c, const struct lsm_err *e)
+{
+	char path[LSM_PATH_MAX];
+
+	if (c->newest_manifest) {
+		chk_report(c, "CURRENT", LSM_CHECK_NO_OFFSET, "names MANIFEST-"
+			   "%06llu, which does not exist, while MANIFEST-%06llu"
+			   " does: CURRENT is damaged",
+			   (unsigned long long)c->vs.missing_manifest,
+			   (unsigned long long)c->newest_manifest);
+		return;
+	}
+	filename_path(path, c->dir, FILE_MANIFEST, c->vs.missing_manifest);
+	chk_report(c, path, LSM_CHECK_NO_OFFSET, "missing (CURRENT names "
+		   "it; no other manifest is here): %s", e->msg);
+}
+
 /* Segments the manifest tracks but the directory lacks. */
 static void chk_missing_wals(struct chk *c)
 {
@@ -379,6 +434,7 @@ static void chk_missing_wals(struct chk *c)
 		chk_report(c, path, LSM_CHECK_NO_OFFSET, "missing (the manifest "
 			   "records this log segment%s)", w->sealed ?
 			   ", sealed" : "");
+		chk_blame_manifest(c, false);
 	}
 }
 
@@ -418,10 +474,12 @@ static void chk_wals(struct chk *c)
 				   (unsigned long long)d->size,
 				   (unsigned long long)t->size);
 		if (!t && c->have_manifest && d->number > first) {
-			if (d->size)
+			if (d->size) {
 				chk_report(c, path, LSM_CHECK_NO_OFFSET,
 					   "%llu bytes, not in the manifest",
 					   (unsigned long long)d->size);
+				chk_blame_manifest(c, true);
+			}
 			continue;
 		}
 		memset(&e, 0, sizeof(e));
@@ -465,7 +523,9 @@ int lsm_check_dir(const char *dir, const struct lsm_options *o,
 		lsm_err_set(err, rc, "%s", e.msg);
 		goto out;
 	}
-	if (rc < 0)
+	if (rc < 0 && c.vs.missing_manifest)
+		chk_no_manifest(&c, &e);
+	else if (rc < 0)
 		chk_report_err(&c, "CURRENT", &e);
 	c.have_manifest = rc == 0;
 	chk_tables(&c);

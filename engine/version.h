@@ -181,6 +181,14 @@ struct version_set {
 	                        * manifest or WAL-recovered (db updates) */
 	uint64_t log_number;   /* WALs with numbers below are obsolete */
 	uint64_t manifest_number;
+	/* The manifest loaded last ended in a damaged record, ignored as a torn
+	 * write: bytes [manifest_end, manifest_size).  Harmless after a crash
+	 * mid-append, but if a log segment then looks untracked or missing,
+	 * the lost edit is the likelier culprit: open and check name it. */
+	uint64_t torn_manifest; /* its number; 0: ended cleanly */
+	uint64_t missing_manifest; /* the load failed: CURRENT names this
+	                            * number, which does not exist */
+	uint64_t torn_end, torn_size;
 	struct wal *manifest;  /* open manifest, NULL when read-only */
 	struct version *current;
 	struct version live;   /* sentinel of the live versions list */
@@ -235,6 +243,12 @@ int vset_adopt(struct version_set *vs, struct version_set *from);
 
 /* True while the manifest can take edits (not read-only, not broken). */
 bool vset_writable(const struct version_set *vs);
+
+/* "" or, when the manifest loaded last ended in a damaged record, a
+ * clause ("; MANIFEST-... ends in ...") to append to a message that blames
+ * a log segment the manifest's lost last edit may explain.  Returns BUF. */
+const char *vset_torn_hint(const struct version_set *vs, char *buf,
+			   size_t cap);
 
 /* The tracked segment NUMBER, or NULL. */
 const struct edit_wal *vset_find_wal(const struct version_set *vs,

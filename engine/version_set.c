@@ -925,6 +925,9 @@ static int replay_manifest(struct version_set *vs, const char *path,
 	rc = wal_replay(vs->io, path, true, replay_record, &r, &info, err);
 	if (rc < 0)
 		goto out;
+	vs->torn_manifest = 0;
+	vs->torn_end = info.end;
+	vs->torn_size = info.torn ? info.size : info.end;
 	if (!r.has_log_number || !r.has_next_file || !r.has_last_seq) {
 		rc = lsm_err_set(err, -EUCLEAN, "%s: no %s recorded", path,
 				 !r.has_log_number ? "log number" :
@@ -971,13 +974,18 @@ int vset_load(struct version_set *vs, struct lsm_err *err)
 				   vs->dir);
 	rc = replay_manifest(vs, path, &v, err);
 	if (rc == -ENOENT) /* CURRENT names a manifest that is not there */
+	{
+		vs->missing_manifest = number;
 		return lsm_err_set(err, -EUCLEAN, "%s: CURRENT names MANIFEST-"
 				   "%06llu, which does not exist (CURRENT "
 				   "damaged, or the manifest lost)", vs->dir,
 				   (unsigned long long)number);
+	}
 	if (rc < 0)
 		return rc;
 	vs->manifest_number = number;
+	if (vs->torn_size > vs->torn_end)
+		vs->torn_manifest = number;
 	if (bump_next_file(vs, v) < 0) {
 		version_unref(v);
 		return lsm_err_set(err, -EUCLEAN, "%s: file number out of "
@@ -985,6 +993,24 @@ int vset_load(struct version_set *vs, struct lsm_err *err)
 	}
 	install(vs, v);
 	return 0;
+}
+
+const char *vset_torn_hint(const struct version_set *vs, char *buf,
+			   size_t cap)
+{
+	if (!vs->torn_manifest) {
+		if (cap)
+			buf[0] = 0;
+		return buf;
+	}
+	snprintf(buf, cap, "; MANIFEST-%06llu ends in %llu damaged bytes at "
+		 "offset %llu, ignored as a torn write: if the manifest was "
+		 "damaged, its last edit (which may have recorded this "
+		 "segment) is lost",
+		 (unsigned long long)vs->torn_manifest,
+		 (unsigned long long)(vs->torn_size - vs->torn_end),
+		 (unsigned long long)vs->torn_end);
+	return buf;
 }
 
 /* Never write a state that a load would refuse. */

@@ -683,12 +683,21 @@ static void describe(struct bld *b, struct mx_scenario *sc, bool crash)
 	qsort(sc->f, sc->nf, sizeof(*sc->f), cmp_pfile);
 }
 
-/* The newest segment holds one record per recorded operation. */
+/* The newest segment holds the recorded operations, each ending on a
+ * record boundary.  An operation may write more than one record: the first
+ * create after an open rewrites the superblock's inode limit first (a
+ * record of its own; fs/CODEC.md), so records are not one per operation. */
 static void check_tail(struct mx_store *s, const struct mx_pfile *f)
 {
-	assert_int_equal(f->nrec, s->ntail);
-	for (size_t i = 0; i + 1 < f->nrec; i++)
-		assert_int_equal(f->rec[i + 1], s->tail_end[i]);
+	size_t r = 0;
+
+	assert_true(f->nrec >= s->ntail);
+	for (size_t i = 0; i + 1 < s->ntail; i++) {
+		while (r < f->nrec && f->rec[r] < s->tail_end[i])
+			r++;
+		assert_true(r < f->nrec);
+		assert_int_equal(f->rec[r], s->tail_end[i]);
+	}
 	assert_int_equal(f->size, s->tail_end[s->ntail - 1]);
 }
 

@@ -103,13 +103,12 @@ struct gap {
  * CURRENT formatted the store anew (engine/db.c dir_state now refuses);
  * a flipped length bit in the newest segment dropped the rest of it as a
  * torn tail (engine/wal.c now scans for later batches); a CURRENT naming
- * a missing manifest was -ENOENT ("no store"; now -EUCLEAN). */
+ * a missing manifest was -ENOENT ("no store"; now -EUCLEAN); a damaged
+ * last manifest record (ignored as a torn tail) or a manifest cut at a
+ * record boundary made open and check blame only a log segment ("not in
+ * the manifest" / "missing"; now the manifest is named too, and a deleted
+ * manifest is told apart from a damaged CURRENT). */
 static const struct gap known_gaps[] = {
-	{ MXK_MANIFEST, -1, 2, NULL, "named another file",
-	  "engine/version_set.c vset_recover: a damaged last manifest record "
-	  "(or a length flip that runs past the end) is ignored as a torn "
-	  "tail; open and check then blame a log segment ('not in the "
-	  "manifest' / 'missing'), never the manifest" },
 	{ MXK_N, 0, 0, NULL, NULL, NULL }, /* end */
 };
 
@@ -573,7 +572,7 @@ static struct mx_model *torn_state(const struct matrix *m,
 
 	if (f->kind != MXK_WAL_NEW || c->d == DM_DELETE)
 		return NULL;
-	for (*k = 0; *k < f->nrec && m->s.tail_end[*k] <= first; (*k)++)
+	for (*k = 0; *k < m->s.ntail && m->s.tail_end[*k] <= first; (*k)++)
 		;
 	*legit = c->d == DM_TRUNC || last >= f->rec[f->nrec - 1];
 	p = malloc(sizeof(*p));
