@@ -134,6 +134,7 @@ struct lsm_db {
 	int fl_inotify_fd;            /* changes in the directory, or -1 */
 	uint64_t reclaim_frees;   /* space_frees at the last reclaim; mu */
 	uint64_t reclaim_us;      /* last reclaim; under mu */
+	unsigned reclaim_failed;  /* reclaims failed in a row; under mu */
 };
 
 /* ---- db.c ---- */

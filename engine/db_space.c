@@ -137,14 +137,19 @@ int db_space_gate(struct lsm_db *db, bool frees, struct lsm_err *err)
 /* Deletes made on the full disk free nothing until compaction merges them
  * with what they delete: do that now, the whole key space, using the
  * reserve's room (compactions install level by level, so what one frees
- * stays freed if a later step fails).  Under mu; drops it. */
+ * stays freed if a later step fails).  Again after new deletes, or, when
+ * the last try failed (a step ran out of room: the steps before it may
+ * have freed enough for it now), after a backoff of 5 s doubling to 80 s
+ * without them.  Under mu; drops it. */
 static void reclaim(struct lsm_db *db, uint64_t now)
 {
 	uint64_t frees = stat_get(&db->space_frees);
+	unsigned shift = db->reclaim_failed < 4 ? db->reclaim_failed : 4;
 	struct lsm_err err = { 0 };
 	int rc;
 
-	if (frees == db->reclaim_frees || now - db->reclaim_us < RECLAIM_US ||
+	if ((frees == db->reclaim_frees && !db->reclaim_failed) ||
+	    now - db->reclaim_us < ((uint64_t)RECLAIM_US << shift) ||
 	    db->shutting_down || db->bg_error)
 		return;
 	db->reclaim_frees = frees;
@@ -152,6 +157,7 @@ static void reclaim(struct lsm_db *db, uint64_t now)
 	pthread_mutex_unlock(&db->mu);
 	rc = lsm_compact_range(db, NULL, 0, NULL, 0, &err);
 	pthread_mutex_lock(&db->mu);
+	db->reclaim_failed = rc < 0 ? db->reclaim_failed + 1 : 0;
 	db_log(db, rc < 0 ? LSM_LOG_WARN : LSM_LOG_INFO, "%s: disk full: "
 	       "compacted to reclaim deleted space%s%s", db->dir,
 	       rc < 0 ? ": " : "", rc < 0 ? err.msg : "");
