@@ -47,6 +47,7 @@ void lsm_options_init(struct lsm_options *o)
 	o->wal_archive_bytes = 0;
 	o->wal_archive_seconds = 0;
 	o->follow_interval_ms = 200;
+	o->lock_fd = -1;
 }
 
 uint64_t db_now_us(void)
@@ -123,12 +124,65 @@ static int check_options(const struct lsm_options *o, struct lsm_err *err)
 	return 0;
 }
 
+/* Writes our pid into the lock file FD holds. */
+static int write_pid(struct lsm_db *db, int fd, const char *path,
+		     struct lsm_err *err)
+{
+	char pid[32];
+	int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	int rc = db->io->ftruncate(db->io, fd, 0);
+
+	if (rc == 0)
+		rc = lsm_io_write_full(db->io, fd, pid, (size_t)n, 0);
+	if (rc < 0)
+		return lsm_err_set(err, rc, "%s: cannot write pid: %s", path,
+				   strerror(-rc));
+	return 0;
+}
+
+/* options.lock_fd: the caller holds DIR/LOCK through that descriptor; a
+ * duplicate shares its open file description and so its flock (a lock
+ * call through it only confirms the hold, while a lock through a
+ * description of its own must fail).  Both must name DIR/LOCK. */
+static int inherit_lock(struct lsm_db *db, const char *path,
+			struct lsm_err *err)
+{
+	struct stat a, b;
+	int fd, rc;
+
+	if (fstat(db->opts.lock_fd, &a) < 0 || stat(path, &b) < 0 ||
+	    a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+		return lsm_err_set(err, -EINVAL, "%s: options.lock_fd is not "
+				   "a descriptor of this file", path);
+	rc = db->io->open(db->io, path, O_RDONLY, 0, &fd);
+	if (rc == 0) {
+		rc = db->io->lock(db->io, fd);
+		db->io->close(db->io, fd); /* also drops a lock it got */
+		if (rc == 0)
+			return lsm_err_set(err, -EINVAL, "%s: options.lock_fd "
+					   "holds no lock", path);
+	}
+	fd = fcntl(db->opts.lock_fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return lsm_err_set(err, -errno, "%s: cannot take the lock over:"
+				   " %s", path, strerror(errno));
+	rc = db->io->lock(db->io, fd);
+	if (rc < 0) {
+		close(fd);
+		return lsm_err_set(err, rc == -EWOULDBLOCK ? -EINVAL : rc,
+				   "%s: options.lock_fd holds no lock (%s)",
+				   path, strerror(-rc));
+	}
+	db->lock_fd = fd;
+	return write_pid(db, fd, path, err);
+}
+
 /* Takes DIR/LOCK and writes our pid into it.  A read-only open of a store
  * in use goes on without the lock (it sees a possibly stale state). */
 static int take_lock(struct lsm_db *db, struct lsm_err *err)
 {
-	char path[LSM_PATH_MAX], pid[32], owner[32] = "";
-	int fd, rc, n;
+	char path[LSM_PATH_MAX], owner[32] = "";
+	int fd, rc;
 	ssize_t got;
 
 	if (db->opts.follow && db->read_only)
@@ -136,6 +190,8 @@ static int take_lock(struct lsm_db *db, struct lsm_err *err)
 	rc = filename_path(path, db->dir, FILE_LOCK, 0);
 	if (rc < 0)
 		return lsm_err_set(err, rc, "%s: path too long", db->dir);
+	if (db->opts.lock_fd >= 0 && !db->read_only)
+		return inherit_lock(db, path, err);
 	rc = db->io->open(db->io, path, db->read_only ? O_RDONLY : O_RDWR | O_CREAT,
 			  0644, &fd);
 	if (rc == -ENOENT && db->read_only)
@@ -168,14 +224,7 @@ static int take_lock(struct lsm_db *db, struct lsm_err *err)
 	db->lock_fd = fd;
 	if (db->read_only)
 		return 0;
-	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	rc = db->io->ftruncate(db->io, fd, 0);
-	if (rc == 0)
-		rc = lsm_io_write_full(db->io, fd, pid, (size_t)n, 0);
-	if (rc < 0)
-		return lsm_err_set(err, rc, "%s: cannot write pid: %s", path,
-				   strerror(-rc));
-	return 0;
+	return write_pid(db, fd, path, err);
 }
 
 /* Classifies DIR: 1 when it holds a store (CURRENT), 0 when it is empty or

@@ -2,9 +2,11 @@
  * a bootstrap when told, then applies each record at the primary's
  * sequence numbers (lsm_apply), syncs the replica often (every 50 ms of
  * traffic, or when the stream pauses) and acknowledges what is applied
- * and durable.  It holds the replica's lock throughout (through the open
- * store, or its own lock on DIR/LOCK while no store is open), so nobody
- * mounts the replica writable mid-stream; read-only followers are fine. */
+ * and durable.  It holds the replica's lock (DIR/LOCK) from start to end,
+ * handing it to the store it opens (options.lock_fd) rather than letting
+ * go, also while a bootstrap or a rebuild swaps the replica's files, so
+ * nobody mounts the replica writable mid-stream; read-only followers are
+ * fine. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -85,11 +87,10 @@ static int open_replica(struct rstate *r, struct lsm_err *err)
 	o.create_if_missing = false;
 	o.sync = LSM_SYNC_MANUAL;
 	o.log_fn = logsink_engine;
-	unlock_dir(r); /* the store takes the lock itself */
+	o.lock_fd = r->lock_fd; /* handed over: never free in between */
 	rc = lsm_open(r->dir, &o, &r->db, err);
 	if (rc < 0) {
 		r->db = NULL;
-		lock_dir(r, NULL);
 		return rc;
 	}
 	r->applied = r->durable = lsm_last_seq(r->db);

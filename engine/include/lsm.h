@@ -201,6 +201,15 @@ struct lsm_options {
 
 	/* File I/O; NULL means the POSIX implementation.  Must outlive the db. */
 	const struct lsm_io *io;
+
+	/* A writable open takes DIR/LOCK (flock) for as long as the db is
+	 * open.  LOCK_FD >= 0 hands it a descriptor of DIR/LOCK on which the
+	 * caller already holds that lock: the db takes the lock over through
+	 * a duplicate, so there is no moment between the caller's hold and
+	 * the db's when another process could take the store (a replication
+	 * receiver swapping a replica's files).  The caller keeps LOCK_FD and
+	 * its lock past lsm_close.  -EINVAL if LOCK_FD is not locked by us. */
+	int lock_fd;                     /* default -1 */
 };
 
 #define LSM_MAX_LEVELS 12

@@ -3,12 +3,14 @@
  * primary's sequence numbers (lsm_apply) and nothing else, promotion to
  * a new generation, the log archive, and checkpoints of a live store. */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -64,6 +66,54 @@ static void check_range(struct lsm_db *db, int from, int to, bool present)
 			assert_memory_equal(got, v, vlen);
 		}
 	}
+}
+
+/* options.lock_fd: the store takes over a lock its caller holds, with no
+ * moment in between when another writer could open the store, and leaves
+ * it with the caller after lsm_close. */
+static void test_lock_handover(void **state)
+{
+	struct tdir *d = *state;
+	struct lsm_options o, plain;
+	struct lsm_db *db, *other = NULL;
+	struct lsm_err err = { 0 };
+	const char *dir = tdir_path(d, "h");
+	char lock[4096];
+	int fd, fd2;
+
+	options(&o);
+	options(&plain);
+	db = open_db(dir, &o); /* make the store */
+	assert_int_equal(lsm_close(db, NULL), 0);
+	snprintf(lock, sizeof(lock), "%s/LOCK", dir);
+	fd = open(lock, O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	/* not locked yet: refused */
+	o.lock_fd = fd;
+	assert_int_equal(lsm_open(dir, &o, &db, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "holds no lock"));
+	assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+	/* a descriptor of another file: refused */
+	fd2 = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd2 >= 0);
+	o.lock_fd = fd2;
+	assert_int_equal(lsm_open(dir, &o, &db, &err), -EINVAL);
+	close(fd2);
+	/* handed over: the store opens, another writer is kept out */
+	o.lock_fd = fd;
+	assert_int_equal(lsm_open(dir, &o, &db, &err), 0);
+	assert_int_equal(lsm_open(dir, &plain, &other, &err), -EBUSY);
+	put_range(db, 0, 5);
+	assert_int_equal(lsm_close(db, NULL), 0);
+	/* ... and still out after the close: the caller holds the lock */
+	assert_int_equal(lsm_open(dir, &plain, &other, &err), -EBUSY);
+	db = open_db(dir, &o); /* taken over again */
+	check_range(db, 0, 5, true);
+	assert_int_equal(lsm_close(db, NULL), 0);
+	close(fd);
+	/* released: a plain writer opens */
+	assert_int_equal(lsm_open(dir, &plain, &other, &err), 0);
+	assert_int_equal(lsm_close(other, NULL), 0);
 }
 
 static void test_identity_persists(void **state)
@@ -315,6 +365,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_identity_persists),
+		cmocka_unit_test(test_lock_handover),
 		cmocka_unit_test(test_apply_archive_checkpoint),
 		cmocka_unit_test(test_apply_refuses),
 		cmocka_unit_test(test_checkpoint_other_fs),
