@@ -642,6 +642,25 @@ static void replica_role(struct lsm_db *db, struct version_edit *e)
 	e->identity = id;
 }
 
+/* A writable open of a store that is not a replica begins an epoch at the
+ * next sequence number (lsm.h, "Epochs"), recorded with the new log. */
+static int epoch_role(struct lsm_db *db, struct version_edit *e,
+		      struct lsm_err *err)
+{
+	int rc;
+
+	if (db->opts.replica)
+		return 0;
+	e->nepochs = db->vs.nepochs;
+	memcpy(e->epochs, db->vs.epochs, sizeof(e->epochs));
+	rc = epoch_begin(e->epochs, &e->nepochs, db->vs.last_seq + 1);
+	if (rc < 0)
+		return lsm_err_set(err, rc, "%s: no random epoch tag: %s",
+				   db->dir, strerror(-rc));
+	e->has_epochs = true;
+	return 0;
+}
+
 /* Recovery of a writable store: replay the logs into L0 tables, start a
  * new log, and record both in the manifest. */
 static int recover(struct lsm_db *db, bool fresh, struct lsm_err *err)
@@ -666,8 +685,10 @@ static int recover(struct lsm_db *db, bool fresh, struct lsm_err *err)
 		return rc;
 	version_edit_init(&edit);
 	rc = recover_wals(db, &edit, err);
-	if (rc == 0 && !db->read_only)
+	if (rc == 0 && !db->read_only) {
 		replica_role(db, &edit);
+		rc = epoch_role(db, &edit, err);
+	}
 	if (rc == 0 && !db->read_only) {
 		rc = open_new_wal(db, err);
 		if (rc == 0) {

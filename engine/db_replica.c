@@ -82,3 +82,74 @@ int lsm_identity_adopt(struct lsm_db *db, const struct lsm_identity *primary,
 	pthread_mutex_unlock(&db->mu);
 	return rc;
 }
+
+int lsm_epochs_get(struct lsm_db *db, struct lsm_epoch *out, unsigned cap,
+		   unsigned *n)
+{
+	pthread_mutex_lock(&db->mu);
+	*n = db->vs.nepochs < cap ? db->vs.nepochs : cap;
+	memcpy(out, db->vs.epochs + (db->vs.nepochs - *n),
+	       *n * sizeof(*out));
+	pthread_mutex_unlock(&db->mu);
+	return 0;
+}
+
+/* The epoch of LIST (N) that sequence SEQ lies in, or NULL (before the
+ * first). */
+static const struct lsm_epoch *epoch_of(const struct lsm_epoch *list,
+					unsigned n, uint64_t seq)
+{
+	const struct lsm_epoch *at = NULL;
+
+	for (unsigned i = 0; i < n && list[i].start_seq <= seq; i++)
+		at = &list[i];
+	return at;
+}
+
+int lsm_epochs_adopt(struct lsm_db *db, const struct lsm_epoch *e,
+		     unsigned n, struct lsm_err *err)
+{
+	struct version_edit ed;
+	const struct lsm_epoch *mine;
+	uint64_t seq;
+	int rc;
+
+	if (!db->opts.replica || db->read_only)
+		return lsm_err_set(err, -EINVAL, "%s: only a replica adopts its "
+				   "primary's epochs", db->dir);
+	if (n == 0 || n > LSM_EPOCHS_MAX)
+		return lsm_err_set(err, -EINVAL, "bad epoch count %u", n);
+	for (unsigned i = 0; i < n; i++)
+		if (e[i].tag == 0 || e[i].start_seq == 0 ||
+		    (i && e[i].start_seq <= e[i - 1].start_seq))
+			return lsm_err_set(err, -EINVAL, "epochs out of order");
+	pthread_mutex_lock(&db->mu);
+	seq = atomic_load(&db->last_seq);
+	mine = epoch_of(db->vs.epochs, db->vs.nepochs, seq);
+	if (mine && mine->start_seq >= e[0].start_seq) {
+		const struct lsm_epoch *theirs = epoch_of(e, n, seq);
+
+		if (!theirs || theirs->tag != mine->tag ||
+		    theirs->start_seq != mine->start_seq) {
+			pthread_mutex_unlock(&db->mu);
+			return lsm_err_set(err, -EINVAL, "%s: sequence %llu "
+					   "lies in another epoch on the "
+					   "primary (diverged)", db->dir,
+					   (unsigned long long)seq);
+		}
+	}
+	if (db->vs.nepochs == n &&
+	    !memcmp(db->vs.epochs, e, n * sizeof(*e))) {
+		pthread_mutex_unlock(&db->mu);
+		return 0; /* nothing new */
+	}
+	version_edit_init(&ed);
+	ed.has_epochs = true;
+	ed.nepochs = n;
+	memcpy(ed.epochs, e, n * sizeof(*e));
+	/* (a writable open set the feature: vset_rewrite) */
+	rc = db_log_and_apply(db, &ed, err);
+	version_edit_free(&ed);
+	pthread_mutex_unlock(&db->mu);
+	return rc;
+}

@@ -194,6 +194,8 @@ int lsm_files_list(const char *dir, struct lsm_files **out,
 		f->last_seq = vs.last_seq;
 		f->has_identity = vs.has_identity;
 		f->identity = vs.identity;
+		f->nepochs = vs.nepochs;
+		memcpy(f->epochs, vs.epochs, sizeof(f->epochs));
 		rc = copy_tables(f, vs.current);
 		if (rc < 0)
 			rc = lsm_err_set(err, rc, "out of memory");

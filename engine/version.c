@@ -28,6 +28,8 @@ enum edit_tag {
 	TAG_FIRST_SKIPPABLE = 64,
 	/* Entry and deletion counts of a table added in the same edit. */
 	TAG_TABLE_COUNTS = 65,
+	/* The store's epochs, the whole list (compat feature `epochs`). */
+	TAG_EPOCHS = 68,
 };
 
 #define COMPARATOR_NAME "lsm.bytewise"
@@ -277,6 +279,21 @@ void version_edit_encode(const struct version_edit *e, struct buf *out)
 			out->oom = true;
 		buf_free(&id);
 	}
+	if (e->has_epochs) {
+		struct buf ep = BUF_INIT;
+
+		buf_put_varint(&ep, e->nepochs);
+		for (i = 0; i < e->nepochs; i++) {
+			buf_put_varint(&ep, e->epochs[i].tag);
+			buf_put_varint(&ep, e->epochs[i].start_seq);
+		}
+		buf_put_varint(out, TAG_EPOCHS);
+		if (buf_ok(&ep))
+			buf_put_lenbytes(out, ep.p, ep.len);
+		else
+			out->oom = true;
+		buf_free(&ep);
+	}
 	for (i = 0; i < e->nwals; i++) {
 		buf_put_varint(out, e->wals[i].sealed ? TAG_WAL_SEALED
 						      : TAG_WAL_ADDED);
@@ -476,6 +493,41 @@ static int dec_identity(struct dec *d, struct version_edit *e)
 	return 0;
 }
 
+/* Field 68: the epochs, ascending by start, tags not 0. */
+static int dec_epochs(struct dec *d, struct version_edit *e)
+{
+	const uint8_t *p, *end;
+	size_t len;
+	uint64_t n;
+
+	if (e->has_epochs)
+		return bad(d, "epochs repeated");
+	d->p = get_lenbytes(d->p, d->end, &p, &len);
+	if (!d->p)
+		return bad(d, "truncated epochs");
+	end = p + len;
+	if (!(p = get_varint64(p, end, &n)))
+		return bad(d, "truncated epochs");
+	if (n == 0 || n > LSM_EPOCHS_MAX)
+		return bad(d, "epoch count out of range");
+	e->nepochs = (unsigned)n;
+	for (unsigned i = 0; i < e->nepochs; i++) {
+		struct lsm_epoch *x = &e->epochs[i];
+
+		if (!(p = get_varint64(p, end, &x->tag)) ||
+		    !(p = get_varint64(p, end, &x->start_seq)))
+			return bad(d, "truncated epochs");
+		if (x->tag == 0 || x->start_seq == 0)
+			return bad(d, "epoch with tag or start 0");
+		if (i && x->start_seq <= e->epochs[i - 1].start_seq)
+			return bad(d, "epochs out of order");
+	}
+	if (p != end)
+		return bad(d, "trailing bytes in epochs");
+	e->has_epochs = true;
+	return 0;
+}
+
 /* Field 65: the counts of a table this edit added before it.  Bytes after
  * the three numbers are left for later additions (skipped). */
 static int dec_counts(struct dec *d, struct version_edit *e)
@@ -551,6 +603,8 @@ static int dec_field(struct dec *d, struct version_edit *e)
 		return dec_identity(d, e);
 	case TAG_TABLE_COUNTS:
 		return dec_counts(d, e);
+	case TAG_EPOCHS:
+		return dec_epochs(d, e);
 	default:
 		if (tag >= TAG_FIRST_SKIPPABLE)
 			return dec_skip(d);

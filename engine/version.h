@@ -22,6 +22,8 @@
  *          | 64 lenbytes identity                       (store identity)
  *   identity := u8[16] id | varint flags (1: replica) | varint n
  *               | n x (varint generation | varint start_seq)
+ *          | 68 lenbytes (varint n | n x (varint tag | varint start))
+ *                                                  (epochs, ascending)
  *          | 65 lenbytes (varint64 number | varint64 entries
  *                         | varint64 deletions)   (counts of a table added
  *                                                  earlier in the same edit)
@@ -85,7 +87,11 @@ struct edit_file {
 #define LSM_FEAT_COMPAT_IDENTITY 0x1u /* the manifest records the store's
                                        * identity (field 64); builds that
                                        * skip it lose nothing but the id */
-#define LSM_FEAT_COMPAT_KNOWN LSM_FEAT_COMPAT_IDENTITY
+#define LSM_FEAT_COMPAT_EPOCHS 0x2u   /* the manifest records epochs
+                                       * (field 68); builds that skip it
+                                       * start the list anew */
+#define LSM_FEAT_COMPAT_KNOWN (LSM_FEAT_COMPAT_IDENTITY | \
+			       LSM_FEAT_COMPAT_EPOCHS)
 #define LSM_FEAT_RO_COMPAT_KNOWN 0u
 #define LSM_FEAT_INCOMPAT_KNOWN LSM_FEAT_INCOMPAT_WAL_V2
 
@@ -103,9 +109,11 @@ struct edit_wal {
 
 struct version_edit {
 	bool has_log_number, has_next_file, has_last_seq, has_comparator;
-	bool has_features, has_identity;
+	bool has_features, has_identity, has_epochs;
 	uint64_t log_number, next_file, last_seq;
 	struct lsm_identity identity;
+	unsigned nepochs;      /* has_epochs: the whole list */
+	struct lsm_epoch epochs[LSM_EPOCHS_MAX];
 	struct lsm_features features;
 	struct edit_wal *wals;
 	size_t nwals, cap_wals;
@@ -204,7 +212,15 @@ struct version_set {
 	size_t nwals, cap_wals;
 	bool has_identity;     /* false: a store made before identities */
 	struct lsm_identity identity;
+	unsigned nepochs;      /* 0: none recorded (yet) */
+	struct lsm_epoch epochs[LSM_EPOCHS_MAX];
 };
+
+/* Appends to the N epochs of LIST (room for LSM_EPOCHS_MAX) a new one
+ * with a random tag at START, or gives the last one a new tag when it
+ * begins at START too (it holds no record: a reopen without writes).
+ * 0 or -errno (no randomness). */
+int epoch_begin(struct lsm_epoch *list, unsigned *n, uint64_t start);
 
 /* A new random identity (generation 1 from sequence START). */
 int identity_make(struct lsm_identity *id, uint64_t start);

@@ -288,6 +288,34 @@ int vset_adopt(struct version_set *vs, struct version_set *from)
 	vs->features = from->features;
 	vs->has_identity = from->has_identity;
 	vs->identity = from->identity;
+	vs->nepochs = from->nepochs;
+	memcpy(vs->epochs, from->epochs, sizeof(vs->epochs));
+	return 0;
+}
+
+int epoch_begin(struct lsm_epoch *list, unsigned *n, uint64_t start)
+{
+	uint64_t tag = 0;
+
+	while (tag == 0) {
+		ssize_t got = getrandom(&tag, sizeof(tag), 0);
+
+		if (got < 0 && errno != EINTR)
+			return -errno;
+		if (got != (ssize_t)sizeof(tag))
+			tag = 0;
+	}
+	if (*n && list[*n - 1].start_seq >= start) {
+		list[*n - 1].tag = tag; /* it holds no record */
+		return 0;
+	}
+	if (*n == LSM_EPOCHS_MAX) {
+		memmove(list, list + 1, (LSM_EPOCHS_MAX - 1) * sizeof(*list));
+		(*n)--;
+	}
+	list[*n].tag = tag;
+	list[*n].start_seq = start;
+	(*n)++;
 	return 0;
 }
 
@@ -457,6 +485,15 @@ static int snapshot_encode(const struct version_set *vs,
 	} else if (vs->has_identity) {
 		s.has_identity = true;
 		s.identity = vs->identity;
+	}
+	if (e && e->has_epochs) {
+		s.has_epochs = true;
+		s.nepochs = e->nepochs;
+		memcpy(s.epochs, e->epochs, sizeof(s.epochs));
+	} else if (vs->nepochs) {
+		s.has_epochs = true;
+		s.nepochs = vs->nepochs;
+		memcpy(s.epochs, vs->epochs, sizeof(s.epochs));
 	}
 	for (i = 0; rc == 0 && i < vs->nwals; i++) {
 		const struct edit_wal *w = &vs->wals[i];
@@ -685,7 +722,8 @@ int vset_create(struct version_set *vs, struct lsm_err *err)
 	vs->log_number = vs->last_seq = 0;
 	vs->manifest_number = 1;
 	vs->features.incompat = LSM_FEAT_INCOMPAT_WAL_V2;
-	vs->features.compat |= LSM_FEAT_COMPAT_IDENTITY;
+	vs->features.compat |= LSM_FEAT_COMPAT_IDENTITY |
+			       LSM_FEAT_COMPAT_EPOCHS;
 	rc = identity_make(&vs->identity, 1);
 	if (rc < 0) {
 		lsm_err_set(err, rc, "%s: no random store id: %s", vs->dir,
@@ -874,6 +912,10 @@ static int replay_record(void *ctx, const uint8_t *rec, size_t len,
 		r->vs->has_identity = true;
 		r->vs->identity = e.identity;
 	}
+	if (e.has_epochs) {
+		r->vs->nepochs = e.nepochs;
+		memcpy(r->vs->epochs, e.epochs, sizeof(e.epochs));
+	}
 	rc = vb_apply(&r->b, &e, &why);
 	if (rc == 0 && (rc = replay_pointers(r->vs, &e)) < 0)
 		lsm_err_set(&why, rc, "out of memory");
@@ -1039,7 +1081,8 @@ int vset_rewrite(struct version_set *vs, struct lsm_err *err)
 					   vs->dir, strerror(-rc));
 		vs->has_identity = true;
 	}
-	vs->features.compat |= LSM_FEAT_COMPAT_IDENTITY;
+	vs->features.compat |= LSM_FEAT_COMPAT_IDENTITY |
+			       LSM_FEAT_COMPAT_EPOCHS;
 	if (vs->next_file + 1 >= VSET_FILE_NUMBER_LIMIT)
 		return numbers_exhausted(vs, err);
 	number = vset_new_file_number(vs);
@@ -1212,6 +1255,10 @@ int vset_log_and_apply(struct version_set *vs, struct version_edit *e,
 	if (e->has_identity) {
 		vs->has_identity = true;
 		vs->identity = e->identity;
+	}
+	if (e->has_epochs) {
+		vs->nepochs = e->nepochs;
+		memcpy(vs->epochs, e->epochs, sizeof(e->epochs));
 	}
 	commit_pointers(vs, e);
 	install(vs, v);

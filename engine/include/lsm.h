@@ -112,6 +112,19 @@ struct lsm_identity {
 	struct lsm_generation history[LSM_HISTORY_MAX];
 };
 
+/* Epochs: every writable open of a store that is not a replica begins an
+ * epoch at its next sequence number, named by a random tag.  Two copies
+ * of a store that went on separately from one state (a primary restored
+ * from a backup, a primary that lost unsynced writes in a power cut and
+ * wrote new ones) share sequence numbers but not epochs: replication
+ * compares the epoch behind a replica's position with the primary's
+ * (replicate/README.md).  The newest LSM_EPOCHS_MAX are kept. */
+#define LSM_EPOCHS_MAX 64
+struct lsm_epoch {
+	uint64_t tag;       /* random, never 0 */
+	uint64_t start_seq; /* its first sequence number */
+};
+
 struct lsm_options {
 	bool create_if_missing;        /* default true */
 	bool error_if_exists;          /* default false */
@@ -297,6 +310,18 @@ int lsm_identity_get(struct lsm_db *db, struct lsm_identity *out);
  * start): -EINVAL otherwise.  Durable when it returns 0. */
 int lsm_identity_adopt(struct lsm_db *db, const struct lsm_identity *primary,
 		       struct lsm_err *err);
+
+/* The store's epochs, oldest first: up to CAP into OUT, their number in
+ * *N (0: a store made before epochs, or a replica that adopted none). */
+int lsm_epochs_get(struct lsm_db *db, struct lsm_epoch *out, unsigned cap,
+		   unsigned *n);
+
+/* On a replica: takes its primary's epochs (N of them, ascending), which
+ * must include the epoch the replica's last applied sequence number lies
+ * in, when the primary still keeps that far back: -EINVAL otherwise (the
+ * two diverged).  Durable when it returns 0. */
+int lsm_epochs_adopt(struct lsm_db *db, const struct lsm_epoch *e,
+		     unsigned n, struct lsm_err *err);
 
 /* Makes every write acknowledged before the call durable. */
 int lsm_sync(struct lsm_db *db, struct lsm_err *err);

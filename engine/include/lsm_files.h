@@ -58,6 +58,8 @@ struct lsm_files {
 	size_t narchive;
 	bool has_identity;              /* false: made before identities */
 	struct lsm_identity identity;
+	unsigned nepochs;               /* lsm_epochs_get */
+	struct lsm_epoch epochs[LSM_EPOCHS_MAX];
 };
 
 /* Lists the live files of data directory DIR.  *OUT is for

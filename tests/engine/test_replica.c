@@ -116,6 +116,89 @@ static void test_lock_handover(void **state)
 	assert_int_equal(lsm_close(other, NULL), 0);
 }
 
+/* Epochs: one per writable open that wrote something since the last; a
+ * backup restored and opened again begins an epoch of its own; a replica
+ * adopts its primary's list, and refuses one in which its position lies
+ * in another epoch. */
+static void test_epochs(void **state)
+{
+	struct tdir *d = *state;
+	struct lsm_options o, ro;
+	struct lsm_epoch a[LSM_EPOCHS_MAX], b[LSM_EPOCHS_MAX], c[4];
+	unsigned na, nb, nc;
+	struct lsm_db *db, *r;
+	struct lsm_err err = { 0 };
+	char cmd[8192];
+	uint64_t seq;
+
+	options(&o);
+	db = open_db(tdir_path(d, "e"), &o);
+	assert_int_equal(lsm_epochs_get(db, a, LSM_EPOCHS_MAX, &na), 0);
+	assert_int_equal(na, 1);
+	assert_int_equal(a[0].start_seq, 1);
+	assert_true(a[0].tag != 0);
+	assert_int_equal(lsm_close(db, NULL), 0);
+	/* a reopen that wrote nothing: the epoch only gets a new tag */
+	db = open_db(tdir_path(d, "e"), &o);
+	assert_int_equal(lsm_epochs_get(db, b, LSM_EPOCHS_MAX, &nb), 0);
+	assert_int_equal(nb, 1);
+	assert_int_equal(b[0].start_seq, 1);
+	assert_true(b[0].tag != a[0].tag);
+	put_range(db, 0, 10);
+	assert_int_equal(lsm_close(db, NULL), 0);
+	/* the backup: a copy of the closed store */
+	snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s'", tdir_path(d, "e"),
+		 tdir_path(d, "backup"));
+	assert_int_equal(system(cmd), 0);
+	db = open_db(tdir_path(d, "e"), &o);
+	assert_int_equal(lsm_epochs_get(db, a, LSM_EPOCHS_MAX, &na), 0);
+	assert_int_equal(na, 2);
+	assert_int_equal(a[1].start_seq, 11);
+	put_range(db, 10, 20);
+	assert_int_equal(lsm_close(db, NULL), 0);
+	/* the restored backup starts an epoch at the same sequence, with
+	 * another tag: the two histories are told apart */
+	db = open_db(tdir_path(d, "backup"), &o);
+	assert_int_equal(lsm_epochs_get(db, b, LSM_EPOCHS_MAX, &nb), 0);
+	assert_int_equal(nb, 2);
+	assert_int_equal(b[1].start_seq, 11);
+	assert_true(b[1].tag != a[1].tag);
+	assert_int_equal(b[0].tag, a[0].tag);
+	put_range(db, 100, 110);
+	assert_int_equal(lsm_close(db, NULL), 0);
+	/* only the last CAP are handed out */
+	db = open_db(tdir_path(d, "e"), &o);
+	assert_int_equal(lsm_epochs_get(db, c, 1, &nc), 0);
+	assert_int_equal(nc, 1);
+	assert_int_equal(c[0].start_seq, 21);
+	assert_int_equal(lsm_close(db, NULL), 0);
+
+	/* a replica of "e" at sequence 20 (a checkpoint of it) */
+	assert_int_equal(lsm_checkpoint(tdir_path(d, "e"), tdir_path(d, "er"),
+					&seq, &err), 0);
+	assert_int_equal(seq, 20);
+	options(&ro);
+	ro.replica = true;
+	r = open_db(tdir_path(d, "er"), &ro);
+	/* the restored line's list: sequence 20 lies in an epoch it lacks */
+	assert_int_equal(lsm_epochs_adopt(r, b, nb, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "diverged"));
+	/* its own primary's list is taken, and kept across a reopen */
+	assert_int_equal(lsm_epochs_adopt(r, a, na, &err), 0);
+	assert_int_equal(lsm_close(r, NULL), 0);
+	r = open_db(tdir_path(d, "er"), &ro);
+	assert_int_equal(lsm_epochs_get(r, c, 4, &nc), 0);
+	assert_int_equal(nc, na);
+	assert_memory_equal(c, a, na * sizeof(*a));
+	/* a replica begins no epoch of its own */
+	assert_int_equal(lsm_epochs_adopt(r, c, 0, &err), -EINVAL);
+	assert_int_equal(lsm_close(r, NULL), 0);
+	/* an ordinary store refuses to adopt */
+	db = open_db(tdir_path(d, "e"), &o);
+	assert_int_equal(lsm_epochs_adopt(db, a, na, &err), -EINVAL);
+	assert_int_equal(lsm_close(db, NULL), 0);
+}
+
 static void test_identity_persists(void **state)
 {
 	struct tdir *d = *state;
@@ -366,6 +449,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_identity_persists),
 		cmocka_unit_test(test_lock_handover),
+		cmocka_unit_test(test_epochs),
 		cmocka_unit_test(test_apply_archive_checkpoint),
 		cmocka_unit_test(test_apply_refuses),
 		cmocka_unit_test(test_checkpoint_other_fs),

@@ -615,7 +615,7 @@ static int count_cb(void *ctx, const uint8_t *rec, size_t len, uint64_t off,
 static void test_vset_snapshot_record(void **state)
 {
 	static const uint8_t want[] = "\x07\x0clsm.bytewise"
-				      "\x08\x01\x00\x01" /* identity, wal_v2 */
+				      "\x08\x03\x00\x01" /* identity + epochs, wal_v2 */
 				      "\x01\x00\x02\x02\x03\x00"
 				      "\x40\x14"; /* identity: 20 bytes */
 	/* id (16 random bytes) | flags 0 | 1 generation: 1 from seq 1 */

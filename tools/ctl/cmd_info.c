@@ -131,6 +131,13 @@ static void print_files(const char *dir)
 	} else {
 		printf("store id: none yet (given at the next writable open)\n");
 	}
+	if (f->nepochs) {
+		const struct lsm_epoch *e = &f->epochs[f->nepochs - 1];
+
+		printf("epochs: %u kept, the newest %016llx from sequence "
+		       "%llu\n", f->nepochs, (unsigned long long)e->tag,
+		       (unsigned long long)e->start_seq);
+	}
 	if (f->narchive) {
 		uint64_t bytes = 0;
 
