@@ -286,6 +286,34 @@ static bool rd_history(struct rd *r, struct lr_history **out, uint32_t *n)
 	return true;
 }
 
+static void put_epochs(struct lr_buf *b, const struct lr_epoch *e,
+		       uint32_t n)
+{
+	lr_put_u32(b, n);
+	for (uint32_t i = 0; i < n; i++) {
+		lr_put_u64(b, e[i].tag);
+		lr_put_u64(b, e[i].start_seq);
+	}
+}
+
+static bool rd_epochs(struct rd *r, struct lr_epoch **out, uint32_t *n)
+{
+	uint32_t count = rd_u32(r);
+	struct lr_epoch *e;
+
+	if (!rd_count_ok(r, count, LR_MAX_EPOCHS, 16))
+		return false;
+	if (!(e = rd_array(r, count, sizeof(*e))))
+		return false;
+	for (uint32_t i = 0; i < count; i++) {
+		e[i].tag = rd_u64(r);
+		e[i].start_seq = rd_u64(r);
+	}
+	*out = e;
+	*n = count;
+	return true;
+}
+
 /* ---- HELLO ---- */
 
 int lr_enc_hello(struct lr_buf *out, const struct lr_hello *m)
@@ -296,6 +324,7 @@ int lr_enc_hello(struct lr_buf *out, const struct lr_hello *m)
 	lr_put_u64(out, m->generation);
 	lr_put_u64(out, m->seq);
 	put_history(out, m->history, m->nhistory);
+	put_epochs(out, m->epochs, m->nepochs);
 	put_str(out, m->dir);
 	lr_put_u32(out, m->nfiles);
 	for (uint32_t i = 0; i < m->nfiles; i++) {
@@ -309,12 +338,14 @@ int lr_enc_hello(struct lr_buf *out, const struct lr_hello *m)
 void lr_hello_free(struct lr_hello *m)
 {
 	free(m->history);
+	free(m->epochs);
 	free(m->dir);
 	free(m->files);
 	m->history = NULL;
+	m->epochs = NULL;
 	m->dir = NULL;
 	m->files = NULL;
-	m->nhistory = m->nfiles = 0;
+	m->nhistory = m->nepochs = m->nfiles = 0;
 }
 
 static void rd_files(struct rd *r, struct lr_hello *m)
@@ -348,6 +379,7 @@ int lr_dec_hello(const uint8_t *p, size_t n, struct lr_hello *out,
 	m.generation = rd_u64(&r);
 	m.seq = rd_u64(&r);
 	if (rd_history(&r, &m.history, &m.nhistory) &&
+	    rd_epochs(&r, &m.epochs, &m.nepochs) &&
 	    rd_str_dup(&r, LR_MAX_DIR, &m.dir))
 		rd_files(&r, &m);
 	if (rd_end(&r) < 0) {
@@ -368,6 +400,7 @@ int lr_enc_welcome(struct lr_buf *out, const struct lr_welcome *m)
 	lr_put_u64(out, m->generation);
 	lr_put_u64(out, m->last_seq);
 	put_history(out, m->history, m->nhistory);
+	put_epochs(out, m->epochs, m->nepochs);
 	put_str(out, m->why);
 	lr_put_u64(out, m->boot_bytes);
 	lr_put_u32(out, m->boot_files);
@@ -377,10 +410,12 @@ int lr_enc_welcome(struct lr_buf *out, const struct lr_welcome *m)
 void lr_welcome_free(struct lr_welcome *m)
 {
 	free(m->history);
+	free(m->epochs);
 	free(m->why);
 	m->history = NULL;
+	m->epochs = NULL;
 	m->why = NULL;
-	m->nhistory = 0;
+	m->nhistory = m->nepochs = 0;
 }
 
 int lr_dec_welcome(const uint8_t *p, size_t n, struct lr_welcome *out,
@@ -398,7 +433,8 @@ int lr_dec_welcome(const uint8_t *p, size_t n, struct lr_welcome *out,
 		memcpy(m.store_id, id, LR_STORE_ID_BYTES);
 	m.generation = rd_u64(&r);
 	m.last_seq = rd_u64(&r);
-	if (rd_history(&r, &m.history, &m.nhistory))
+	if (rd_history(&r, &m.history, &m.nhistory) &&
+	    rd_epochs(&r, &m.epochs, &m.nepochs))
 		rd_str_dup(&r, LR_MAX_MSG, &m.why);
 	m.boot_bytes = rd_u64(&r);
 	m.boot_files = rd_u32(&r);
@@ -701,6 +737,33 @@ int lr_dec_heartbeat(const uint8_t *p, size_t n, struct lr_heartbeat *out,
 	if (rd_end(&r) < 0)
 		return r.rc;
 	*out = m;
+	return 0;
+}
+
+/* ---- EPOCHS ---- */
+
+int lr_enc_epochs(struct lr_buf *out, const struct lr_epoch *e, uint32_t n)
+{
+	buf_clear(out);
+	put_epochs(out, e, n);
+	return buf_done(out);
+}
+
+int lr_dec_epochs(const uint8_t *p, size_t n, struct lr_epoch **e,
+		  uint32_t *count, struct lsm_err *err)
+{
+	struct lr_epoch *v = NULL;
+	uint32_t k = 0;
+	struct rd r;
+
+	rd_init(&r, p, n, "EPOCHS", err);
+	rd_epochs(&r, &v, &k);
+	if (rd_end(&r) < 0) {
+		free(v);
+		return r.rc;
+	}
+	*e = v;
+	*count = k;
 	return 0;
 }
 

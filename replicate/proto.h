@@ -27,12 +27,13 @@
 
 #include "lsm.h"
 
-#define LR_VERSION 1
+#define LR_VERSION 2 /* 2: epochs (HELLO, WELCOME, EPOCHS) */
 #define LR_HEADER_BYTES 16
 #define LR_MAX_PAYLOAD (80u * 1024 * 1024) /* a batch may hold a 64 MiB value */
 #define LR_MAX_NAME 64
 #define LR_MAX_FILES 1000000
 #define LR_MAX_HISTORY 4096
+#define LR_MAX_EPOCHS 4096
 #define LR_FILE_CHUNK (1u << 20)           /* FILE_DATA slice a sender uses */
 #define LR_FLAG_ZLIB 0x1u
 #define LR_MAX_DIR 4096                    /* HELLO's dir */
@@ -49,7 +50,8 @@ enum lr_type {
 	LR_ACK = 8,        /* receiver: position applied / durable */
 	LR_ERROR = 9,      /* either side: a fatal error, then close */
 	LR_HEARTBEAT = 10, /* sender: primary's position, when idle */
-	LR_TYPE_MAX = 10,
+	LR_EPOCHS = 11,    /* sender: the primary's epochs changed */
+	LR_TYPE_MAX = 11,
 };
 
 #define LR_STORE_ID_BYTES 16
@@ -63,12 +65,16 @@ struct lr_file_id {
 
 /* HELLO: u32 flags | u8[16] store_id | u64 generation | u64 seq |
  *        u32 nhistory | nhistory x (u64 gen, u64 start_seq) |
+ *        u32 nepochs | nepochs x (u64 tag, u64 start_seq) |
  *        str dir | u32 nfiles | nfiles x (str name, u64 size, u32 crc) */
 #define LR_HELLO_HAS_STORE 0x1u  /* the replica holds a store */
 #define LR_HELLO_UNSYNCED 0x2u   /* ship records the primary has not synced */
 #define LR_HELLO_COMPRESS 0x4u   /* sender may zlib the frames it sends */
 struct lr_history {
 	uint64_t gen, start_seq;
+};
+struct lr_epoch {                 /* lsm_epoch on the wire */
+	uint64_t tag, start_seq;
 };
 struct lr_hello {
 	uint32_t flags;
@@ -77,6 +83,8 @@ struct lr_hello {
 	uint64_t seq;                 /* the replica's last applied sequence */
 	struct lr_history *history;   /* malloc'ed by decode */
 	uint32_t nhistory;
+	struct lr_epoch *epochs;      /* malloc'ed by decode */
+	uint32_t nepochs;
 	char *dir;                    /* the primary dir asked for (server
 	                               * mode: must match what it serves) */
 	struct lr_file_id *files;     /* malloc'ed by decode */
@@ -84,7 +92,8 @@ struct lr_hello {
 };
 
 /* WELCOME: u8 mode | u8[16] store_id | u64 generation | u64 last_seq |
- *          u32 nhistory | nhistory x (u64 gen, u64 start_seq) | str why |
+ *          u32 nhistory | nhistory x (u64 gen, u64 start_seq) |
+ *          u32 nepochs | nepochs x (u64 tag, u64 start_seq) | str why |
  *          u64 boot_bytes | u32 boot_files  (what a bootstrap will send,
  *          for progress; 0 when streaming) */
 enum lr_mode {
@@ -99,6 +108,8 @@ struct lr_welcome {
 	uint64_t last_seq;
 	struct lr_history *history;
 	uint32_t nhistory;
+	struct lr_epoch *epochs;
+	uint32_t nepochs;
 	char *why;                    /* human-readable reason, malloc'ed */
 	uint64_t boot_bytes;
 	uint32_t boot_files;
@@ -188,6 +199,9 @@ int lr_enc_record(struct lr_buf *out, const struct lr_record *m);
 int lr_enc_ack(struct lr_buf *out, const struct lr_ack *m);
 int lr_enc_error(struct lr_buf *out, int code, const char *msg);
 int lr_enc_heartbeat(struct lr_buf *out, const struct lr_heartbeat *m);
+/* EPOCHS: u32 n | n x (u64 tag, u64 start_seq): the primary's whole list,
+ * sent before any record of an epoch the receiver was not told of. */
+int lr_enc_epochs(struct lr_buf *out, const struct lr_epoch *e, uint32_t n);
 
 /* Decoders: 0, or -EPROTO (ERR says what is wrong), -ENOMEM.  Borrowed
  * pointers point into P.  lr_hello_free/lr_welcome_free free what decode
@@ -218,6 +232,9 @@ int lr_dec_ack(const uint8_t *p, size_t n, struct lr_ack *m,
 	       struct lsm_err *err);
 int lr_dec_error(const uint8_t *p, size_t n, int *code, char *msg,
 		 size_t cap, struct lsm_err *err);
+/* *E is malloc'ed (free() it). */
+int lr_dec_epochs(const uint8_t *p, size_t n, struct lr_epoch **e,
+		  uint32_t *count, struct lsm_err *err);
 int lr_dec_heartbeat(const uint8_t *p, size_t n, struct lr_heartbeat *m,
 		     struct lsm_err *err);
 

@@ -105,6 +105,24 @@ static void close_replica(struct rstate *r)
 	r->db = NULL;
 }
 
+/* Takes the primary's epochs (the N newest, at most LSM_EPOCHS_MAX);
+ * -EINVAL (diverged) when the replica's position lies in another epoch
+ * there: the session ends and the next one rebuilds the replica. */
+static int adopt_epochs(struct lsm_db *db, const struct lr_epoch *e,
+			uint32_t n, struct lsm_err *err)
+{
+	struct lsm_epoch v[LSM_EPOCHS_MAX];
+	uint32_t skip = n > LSM_EPOCHS_MAX ? n - LSM_EPOCHS_MAX : 0;
+
+	if (n == 0)
+		return 0; /* a primary made before epochs */
+	for (uint32_t i = skip; i < n; i++) {
+		v[i - skip].tag = e[i].tag;
+		v[i - skip].start_seq = e[i].start_seq;
+	}
+	return lsm_epochs_adopt(db, v, n - skip, err);
+}
+
 /* Lists the replica's tables for the sender (files it need not send). */
 static int list_held(const char *dir, struct lr_hello *h,
 		     struct lsm_err *err)
@@ -363,6 +381,14 @@ static int stream(struct rstate *r, struct lr_conn *c, struct lsm_err *err)
 			rc = apply(r, p, len, err);
 			if (rc == 0)
 				syncer_want(&y, r->applied);
+		} else if (type == LR_EPOCHS) {
+			struct lr_epoch *e = NULL;
+			uint32_t n = 0;
+
+			rc = lr_dec_epochs(p, len, &e, &n, err);
+			if (rc == 0)
+				rc = adopt_epochs(r->db, e, n, err);
+			free(e);
 		} else if (type == LR_HEARTBEAT) {
 			struct lr_heartbeat hb;
 
@@ -438,6 +464,7 @@ int receiver_run(const char *dir, struct lr_conn *c, const struct repl_opts *o,
 	struct lr_hello h = { 0 };
 	struct lr_welcome w = { 0 };
 	struct lr_history hist[LSM_HISTORY_MAX];
+	struct lr_epoch ep[LSM_EPOCHS_MAX];
 	struct lsm_files *f = NULL;
 	enum lr_type type;
 	const uint8_t *p;
@@ -472,6 +499,12 @@ int receiver_run(const char *dir, struct lr_conn *c, const struct repl_opts *o,
 		}
 		h.history = hist;
 		h.nhistory = f->identity.nhistory;
+		for (unsigned i = 0; i < f->nepochs; i++) {
+			ep[i].tag = f->epochs[i].tag;
+			ep[i].start_seq = f->epochs[i].start_seq;
+		}
+		h.epochs = ep;
+		h.nepochs = f->nepochs;
 		if ((rc = list_held(dir, &h, err)) < 0)
 			goto out;
 	}
@@ -539,6 +572,8 @@ int receiver_run(const char *dir, struct lr_conn *c, const struct repl_opts *o,
 		}
 		id.generation = w.generation;
 		rc = lsm_identity_adopt(r.db, &id, err);
+		if (rc == 0)
+			rc = adopt_epochs(r.db, w.epochs, w.nepochs, err);
 		if (rc < 0)
 			goto out;
 	}

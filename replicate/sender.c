@@ -7,13 +7,16 @@
  * replica's) and must be rebuilt; then streams every log record after
  * the replica's position as it is written, and a heartbeat when idle. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "repl.h"
@@ -183,7 +186,21 @@ void sender_stats_write(const char *path)
 		rename(tmp, path);
 }
 
+/* What the manifest named by CURRENT looked like when the epochs were
+ * last read (any edit changes it: size, time, or the file itself). */
+struct stamp {
+	char current[64];
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+
 struct sctx {
+	const char *dir;
+	struct stamp stamp;
+	struct lr_epoch sent_epochs[LSM_EPOCHS_MAX]; /* the receiver has */
+	uint32_t nsent;
 	struct lr_conn *c;
 	struct lr_buf b;
 	struct lsm_err *err;
@@ -192,6 +209,84 @@ struct sctx {
 	uint64_t wire_base; /* the peer's wire bytes of earlier sessions */
 	uint64_t acked, durable;
 };
+
+static void epochs_to_wire(const struct lsm_files *f, struct lr_epoch *e,
+			   uint32_t *n)
+{
+	for (unsigned i = 0; i < f->nepochs; i++) {
+		e[i].tag = f->epochs[i].tag;
+		e[i].start_seq = f->epochs[i].start_seq;
+	}
+	*n = f->nepochs;
+}
+
+static void manifest_stamp(const char *dir, struct stamp *st)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	ssize_t got;
+	int fd;
+
+	memset(st, 0, sizeof(*st));
+	snprintf(path, sizeof(path), "%s/CURRENT", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	got = read(fd, st->current, sizeof(st->current) - 1);
+	close(fd);
+	if (got <= 0)
+		return;
+	st->current[got] = 0;
+	st->current[strcspn(st->current, "\n")] = 0;
+	snprintf(path, sizeof(path), "%s/%s", dir, st->current);
+	if (stat(path, &sb) == 0) {
+		st->dev = sb.st_dev;
+		st->ino = sb.st_ino;
+		st->size = sb.st_size;
+		st->mtime = sb.st_mtim;
+	}
+}
+
+/* Before records go out: when the primary's manifest changed since the
+ * epochs were last read, reads them again and, if they changed, sends
+ * them first.  A record of a new epoch exists only once the manifest
+ * records that epoch (the open that begins it writes nothing before), so
+ * the receiver always knows the epoch of what it applies. */
+static int epochs_update(struct sctx *s)
+{
+	struct stamp now;
+	struct lsm_files *f = NULL;
+	struct lr_epoch e[LSM_EPOCHS_MAX];
+	struct lr_buf b = { 0 };
+	uint32_t n;
+	int rc = -ENOENT;
+
+	manifest_stamp(s->dir, &now);
+	if (!memcmp(&now, &s->stamp, sizeof(now)))
+		return 0;
+	for (int i = 0; i < 8 && rc == -ENOENT; i++)
+		rc = lsm_files_list(s->dir, &f, s->err);
+	if (rc < 0)
+		return rc;
+	epochs_to_wire(f, e, &n);
+	lsm_files_free(f);
+	s->stamp = now;
+	if (n == s->nsent && !memcmp(e, s->sent_epochs, n * sizeof(*e)))
+		return 0;
+	rc = lr_enc_epochs(&b, e, n);
+	if (rc == 0)
+		rc = lr_send(s->c, LR_EPOCHS, b.p, b.len, s->err);
+	lr_buf_free(&b);
+	if (rc == 0) {
+		memcpy(s->sent_epochs, e, n * sizeof(*e));
+		s->nsent = n;
+		logsink_printf(LOGSINK_INFO, "send", "%s: the primary's epochs "
+			       "changed (%u, the newest from sequence %" PRIu64
+			       "): sent", s->dir, n,
+			       n ? e[n - 1].start_seq : 0);
+	}
+	return rc;
+}
 
 /* Gathers the records cursor_next delivers into one RECORDS message. */
 static int add_record(void *ctx, const struct lsm_log_record *r)
@@ -225,6 +320,8 @@ static int send_available(struct sctx *s, struct cursor *cur)
 	if (n <= 0)
 		return n;
 	rc = lr_records_finish(&s->b, s->last, repl_real_ns());
+	if (rc == 0)
+		rc = epochs_update(s);
 	if (rc == 0)
 		rc = lr_send(s->c, LR_RECORDS, s->b.p, s->b.len, s->err);
 	if (rc == 0 && s->peer) {
@@ -261,12 +358,55 @@ static void to_wire_history(const struct lsm_identity *id,
 	}
 }
 
+/* Whether the epoch behind the replica's position (its last applied
+ * sequence) is one of this store's and the position does not pass that
+ * epoch's end here: 0, or LR_MODE_REBUILD with WHY.  Nothing to compare
+ * (a side made before epochs, a position before the replica's first
+ * epoch, or older than the oldest epoch kept here) is 0: the checks of
+ * generations and of the log decide alone, as before epochs. */
+static int epoch_check(const struct lr_hello *h, const struct lsm_files *f,
+		       char *why, size_t cap)
+{
+	const struct lr_epoch *mine = NULL;
+	uint64_t end;
+
+	if (!h->nepochs || !f->nepochs)
+		return 0;
+	for (uint32_t i = 0; i < h->nepochs; i++)
+		if (h->epochs[i].start_seq <= h->seq &&
+		    (!mine || h->epochs[i].start_seq > mine->start_seq))
+			mine = &h->epochs[i];
+	if (!mine || mine->start_seq < f->epochs[0].start_seq)
+		return 0;
+	for (unsigned j = 0; j < f->nepochs; j++) {
+		if (f->epochs[j].tag != mine->tag ||
+		    f->epochs[j].start_seq != mine->start_seq)
+			continue;
+		end = j + 1 < f->nepochs ? f->epochs[j + 1].start_seq - 1
+					 : UINT64_MAX;
+		if (h->seq <= end)
+			return 0;
+		snprintf(why, cap, "the replica went on to sequence %" PRIu64
+			 " in epoch %016" PRIx64 ", which ended at %" PRIu64
+			 " here (this store reopened and wrote other records "
+			 "at those numbers: it lost writes it had shipped)",
+			 h->seq, mine->tag, end);
+		return LR_MODE_REBUILD;
+	}
+	snprintf(why, cap, "the replica's sequence %" PRIu64 " lies in epoch "
+		 "%016" PRIx64 " (from %" PRIu64 "), which this store's history "
+		 "does not hold (restored from a backup, or it lost writes it "
+		 "had shipped)", h->seq, mine->tag, mine->start_seq);
+	return LR_MODE_REBUILD;
+}
+
 /* Decides how the replica goes on: LR_MODE_* and *CUR (stream). */
 static int decide(const char *dir, const struct lr_hello *h,
-		  const struct lsm_identity *id, bool unsynced,
+		  const struct lsm_files *f, bool unsynced,
 		  struct cursor **cur, char *why, size_t cap,
 		  struct lsm_err *err)
 {
+	const struct lsm_identity *id = &f->identity;
 	struct lsm_err e2 = { 0 };
 	uint64_t end;
 	int rc = -EAGAIN;
@@ -292,6 +432,8 @@ static int decide(const char *dir, const struct lr_hello *h,
 			 " here (a promotion)", h->seq, h->generation, end);
 		return LR_MODE_REBUILD;
 	}
+	if (epoch_check(h, f, why, cap))
+		return LR_MODE_REBUILD;
 	for (int i = 0; i < 8 && rc == -EAGAIN; i++)
 		rc = cursor_open(dir, h->seq, unsynced, cur, &e2);
 	if (rc == 0) {
@@ -441,6 +583,9 @@ int sender_run(const char *dir, struct lr_conn *c, const struct repl_opts *o,
 		unsynced = true;
 	if (h.flags & LR_HELLO_COMPRESS)
 		lr_conn_set_compress(c, true);
+	s.dir = dir;
+	manifest_stamp(dir, &s.stamp); /* before the list: a change in
+					* between is seen as one */
 	rc = lsm_files_list(dir, &f, err);
 	if (rc < 0)
 		goto out;
@@ -450,8 +595,7 @@ int sender_run(const char *dir, struct lr_conn *c, const struct repl_opts *o,
 				 "once with this lsmfs", dir);
 		goto out;
 	}
-	mode = decide(dir, &h, &f->identity, unsynced, &cur, why, sizeof(why),
-		      err);
+	mode = decide(dir, &h, f, unsynced, &cur, why, sizeof(why), err);
 	if (mode < 0) {
 		rc = mode;
 		goto out;
@@ -482,6 +626,10 @@ int sender_run(const char *dir, struct lr_conn *c, const struct repl_opts *o,
 	to_wire_history(&f->identity, hist);
 	w.history = hist;
 	w.nhistory = f->identity.nhistory;
+	epochs_to_wire(f, s.sent_epochs, &s.nsent);
+	w.epochs = s.sent_epochs;
+	w.nepochs = s.nsent;
+
 	w.why = why;
 	rc = lr_enc_welcome(&s.b, &w);
 	if (rc == 0)

@@ -24,6 +24,8 @@
 /* ---- payload round trips ---- */
 
 static struct lr_history hist[3] = { { 1, 1 }, { 2, 5000 }, { 7, 1ull << 40 } };
+static struct lr_epoch epochs[2] = { { 0x1234567890abcdefull, 1 },
+				     { UINT64_MAX, 4999 } };
 
 static void fill_hello(struct lr_hello *m, struct lr_file_id *files)
 {
@@ -35,6 +37,8 @@ static void fill_hello(struct lr_hello *m, struct lr_file_id *files)
 	m->seq = 123456789012ull;
 	m->history = hist;
 	m->nhistory = 3;
+	m->epochs = epochs;
+	m->nepochs = 2;
 	m->dir = (char *)"/srv/data";
 	strcpy(files[0].name, "000012.sst");
 	files[0].size = 4096;
@@ -65,6 +69,8 @@ static void test_hello_round_trip(void **state)
 	assert_true(d.seq == m.seq);
 	assert_int_equal(d.nhistory, 3);
 	assert_memory_equal(d.history, hist, sizeof(hist));
+	assert_int_equal(d.nepochs, 2);
+	assert_memory_equal(d.epochs, epochs, sizeof(epochs));
 	assert_string_equal(d.dir, "/srv/data");
 	assert_int_equal(d.nfiles, 3);
 	for (int i = 0; i < 3; i++) {
@@ -76,8 +82,9 @@ static void test_hello_round_trip(void **state)
 	lr_hello_free(&d); /* idempotent on a freed struct */
 
 	/* empty lists and no dir */
-	m.nhistory = m.nfiles = 0;
+	m.nhistory = m.nfiles = m.nepochs = 0;
 	m.history = NULL;
+	m.epochs = NULL;
 	m.files = NULL;
 	m.dir = NULL;
 	assert_int_equal(lr_enc_hello(&b, &m), 0);
@@ -101,6 +108,8 @@ static void test_welcome_round_trip(void **state)
 	m.last_seq = UINT64_MAX;
 	m.history = hist;
 	m.nhistory = 2;
+	m.epochs = epochs;
+	m.nepochs = 2;
 	m.why = (char *)"diverged at seq 5000";
 	m.boot_bytes = UINT64_C(1) << 40;
 	m.boot_files = 77;
@@ -112,6 +121,8 @@ static void test_welcome_round_trip(void **state)
 	assert_true(d.last_seq == UINT64_MAX);
 	assert_int_equal(d.nhistory, 2);
 	assert_memory_equal(d.history, hist, 2 * sizeof(hist[0]));
+	assert_int_equal(d.nepochs, 2);
+	assert_memory_equal(d.epochs, epochs, sizeof(epochs));
 	assert_string_equal(d.why, m.why);
 	assert_true(d.boot_bytes == UINT64_C(1) << 40);
 	assert_int_equal(d.boot_files, 77);
@@ -270,6 +281,20 @@ static int dec_heartbeat(const uint8_t *p, size_t n, struct lsm_err *err)
 	return lr_dec_heartbeat(p, n, &m, err);
 }
 
+static int dec_epochs(const uint8_t *p, size_t n, struct lsm_err *err)
+{
+	struct lr_epoch *e = NULL;
+	uint32_t k = 0;
+	int rc = lr_dec_epochs(p, n, &e, &k, err);
+
+	if (rc == 0) {
+		assert_int_equal(k, 2);
+		assert_memory_equal(e, epochs, sizeof(epochs));
+	}
+	free(e);
+	return rc;
+}
+
 /* Every strict prefix of P is -EPROTO with a message; P plus a byte is
  * -EPROTO ("trailing"); P itself decodes.  Copies are exactly sized so
  * that a sanitizer sees any read past the end. */
@@ -331,6 +356,8 @@ static void test_truncated_and_trailing(void **state)
 	check_prefixes_and_trailing(dec_error, b.p, b.len);
 	assert_int_equal(lr_enc_heartbeat(&b, &hb), 0);
 	check_prefixes_and_trailing(dec_heartbeat, b.p, b.len);
+	assert_int_equal(lr_enc_epochs(&b, epochs, 2), 0);
+	check_prefixes_and_trailing(dec_epochs, b.p, b.len);
 	lr_buf_free(&b);
 }
 
@@ -340,8 +367,11 @@ static void put_u32_at(uint8_t *p, uint32_t v)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* HELLO offsets: flags 0, id 4, gen 20, seq 28, nhistory 36 */
+/* HELLO offsets: flags 0, id 4, gen 20, seq 28, nhistory 36, then (no
+ * history) nepochs 40, dir 44 */
 #define HELLO_NHIST 36
+#define HELLO_NEPOCHS 40
+#define HELLO_DIR 44
 
 static void expect_eproto(dec_fn dec, const uint8_t *p, size_t n,
 			  const char *word)
@@ -370,10 +400,16 @@ static void test_malformed_counts_and_lengths(void **state)
 	put_u32_at(p + HELLO_NHIST, LR_MAX_HISTORY + 1);
 	expect_eproto(dec_hello, p, b.len, "count over its limit");
 	put_u32_at(p + HELLO_NHIST, 0);
+	/* the same for the epochs */
+	put_u32_at(p + HELLO_NEPOCHS, 1000);
+	expect_eproto(dec_hello, p, b.len, "count larger than the bytes");
+	put_u32_at(p + HELLO_NEPOCHS, LR_MAX_EPOCHS + 1);
+	expect_eproto(dec_hello, p, b.len, "count over its limit");
+	put_u32_at(p + HELLO_NEPOCHS, 0);
 	/* dir length 0xffffffff */
-	put_u32_at(p + HELLO_NHIST + 4, UINT32_MAX);
+	put_u32_at(p + HELLO_DIR, UINT32_MAX);
 	expect_eproto(dec_hello, p, b.len, "over its limit");
-	put_u32_at(p + HELLO_NHIST + 4, 1);
+	put_u32_at(p + HELLO_DIR, 1);
 	/* nfiles: last 4 bytes */
 	put_u32_at(p + b.len - 4, UINT32_MAX);
 	expect_eproto(dec_hello, p, b.len, "count over its limit");
@@ -382,7 +418,7 @@ static void test_malformed_counts_and_lengths(void **state)
 	put_u32_at(p + b.len - 4, 0);
 	assert_int_equal(dec_hello(p, b.len, NULL), 0);
 	/* NUL inside the dir */
-	p[HELLO_NHIST + 8] = 0;
+	p[HELLO_DIR + 4] = 0;
 	expect_eproto(dec_hello, p, b.len, "NUL");
 
 	/* a dir over LR_MAX_DIR */
