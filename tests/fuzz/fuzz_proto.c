@@ -54,6 +54,7 @@ static void decode_all(const uint8_t *p, size_t n)
 
 	if (lr_dec_hello(p, n, &h, NULL) == 0) {
 		FUZZ_CHECK(h.nhistory <= LR_MAX_HISTORY);
+		FUZZ_CHECK(h.nepochs <= LR_MAX_EPOCHS);
 		FUZZ_CHECK(h.nfiles <= LR_MAX_FILES);
 		for (uint32_t i = 0; i < h.nfiles; i++)
 			FUZZ_CHECK(lr_name_ok(h.files[i].name));
@@ -102,6 +103,17 @@ static void decode_all(const uint8_t *p, size_t n)
 	}
 	if (lr_dec_heartbeat(p, n, &hb, NULL) == 0)
 		FUZZ_CHECK(lr_enc_heartbeat(&b, &hb) == 0 && same(&b, p, n));
+	{
+		struct lr_epoch *e = NULL;
+		uint32_t ne = 0;
+
+		if (lr_dec_epochs(p, n, &e, &ne, NULL) == 0) {
+			FUZZ_CHECK(ne <= LR_MAX_EPOCHS);
+			FUZZ_CHECK(lr_enc_epochs(&b, e, ne) == 0 &&
+				   same(&b, p, n));
+		}
+		free(e);
+	}
 	lr_buf_free(&b);
 }
 
