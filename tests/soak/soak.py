@@ -451,12 +451,12 @@ class Soak:
             if self.free_ok(e):
                 return
             raise Fail("mkdir %s: %s" % (path, e))
-        self.snaps[name] = dict(self.model)
+        self.snaps[name] = (time.time(), dict(self.model))
         self.count("snapshot")
 
     def check_snapshot(self, name):
         root = os.path.join(self.mp, ".lsmfs", "snapshots", name)
-        want = self.snaps[name]
+        taken, want = self.snaps[name]
         seen = set(self.walk(root))
         for rel in seen:
             try:
@@ -470,7 +470,16 @@ class Soak:
                 raise Fail("snapshot %s: %s changed: gen %d, was %d"
                            % (name, rel, gen, want[rel][1]))
         for rel, m in want.items():
-            if rel not in seen and m[3] is None and not self.evict:
+            # a snapshot is frozen: what had not expired when it was
+            # taken is in it for good (eviction included: it deletes
+            # from the live tree only)
+            if rel in seen:
+                if m[3] is not None and m[4] < taken - 0.5:
+                    raise Fail("snapshot %s: %s shows, but it had expired "
+                               "%.1f s before the snapshot was taken"
+                               % (name, rel, taken - m[4]))
+                continue
+            if m[3] is None or m[3] > taken + 0.5:
                 raise Fail("snapshot %s: %s is missing" % (name, rel))
 
     def drop_snapshot(self):
