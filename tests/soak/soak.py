@@ -445,13 +445,19 @@ class Soak:
     def take_snapshot(self):
         name = "s%d" % self.counts.get("snapshot", 0)
         path = os.path.join(self.mp, ".lsmfs", "snapshots", name)
+        present = set(self.walk(self.mp)) if self.evict else set()
         try:
             os.mkdir(path)
         except OSError as e:
             if self.free_ok(e):
                 return
             raise Fail("mkdir %s: %s" % (path, e))
-        self.snaps[name] = (time.time(), dict(self.model))
+        model = dict(self.model)
+        if self.evict:
+            # evictions are not in the model: keep what was there just
+            # before (only this writer's writes evict)
+            model = {r: m for r, m in model.items() if r in present}
+        self.snaps[name] = (time.time(), model)
         self.count("snapshot")
 
     def check_snapshot(self, name):
