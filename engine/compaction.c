@@ -41,6 +41,13 @@ struct compaction {
 	size_t n[2];
 	struct version *v;              /* referenced while running */
 	uint64_t smallest_snapshot;
+	/* Every snapshot's sequence number, in-memory and durable, and the
+	 * visible one (the newest reader's) last: ascending, no repeats
+	 * (db_snapshot_seqs).  Versions of a key between two neighbours
+	 * form a stripe: only its newest is seen by anyone. */
+	uint64_t *snaps;
+	size_t nsnaps;
+	uint64_t pinned;                /* of the output being written */
 	bool manual;
 	/* outputs */
 	struct version_edit edit;
@@ -104,6 +111,7 @@ static void compaction_free(struct compaction *c)
 			c->in[i][j]->compacting = false;
 		free(c->in[i]);
 	}
+	free(c->snaps);
 	if (c->v)
 		version_unref(c->v);
 	version_edit_free(&c->edit);
@@ -382,6 +390,8 @@ static int finish_output(struct lsm_db *db, struct compaction *c,
 	if (rc < 0)
 		return rc;
 	c->edit.added[c->edit.nadded - 1].f->size = size;
+	c->edit.added[c->edit.nadded - 1].f->pinned_bytes = c->pinned;
+	c->pinned = 0;
 	c->bytes_written += size;
 	(void)db;
 	return 0;
@@ -413,7 +423,25 @@ struct merge_state {
 	struct buf cur_ukey;
 	bool has_cur;
 	uint64_t last_seq_for_key;
+	size_t last_stripe;    /* stripe of last_seq_for_key */
 };
+
+/* The stripe of SEQ: the index of the first snapshot that sees it (the
+ * smallest at or above it), nsnaps when none does. */
+static size_t stripe(const struct compaction *c, uint64_t seq)
+{
+	size_t lo = 0, hi = c->nsnaps;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->snaps[mid] < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
 
 /* Decides whether the entry IK is dropped. */
 static bool drop_entry(struct compaction *c, struct merge_state *m,
@@ -421,6 +449,7 @@ static bool drop_entry(struct compaction *c, struct merge_state *m,
 {
 	size_t ulen = ikey_ulen(iklen);
 	uint64_t seq = ikey_seq(ik, iklen);
+	size_t st = stripe(c, seq);
 	bool drop = false;
 
 	*new_key = !m->has_cur || ukey_cmp(ik, ulen, m->cur_ukey.p,
@@ -431,12 +460,17 @@ static bool drop_entry(struct compaction *c, struct merge_state *m,
 		m->has_cur = true;
 		m->last_seq_for_key = UINT64_MAX;
 	}
-	if (m->last_seq_for_key <= c->smallest_snapshot)
-		drop = true; /* hidden by a newer version every reader sees */
+	if (m->last_seq_for_key != UINT64_MAX && m->last_stripe == st &&
+	    st < c->nsnaps)
+		drop = true; /* hidden by a newer version every reader that
+			      * sees it sees (LevelDB keeps all versions past
+			      * the oldest snapshot; durable snapshots live
+			      * long, so each stripe keeps only its newest) */
 	else if (ikey_type(ik, iklen) == IKEY_DELETE &&
 		 seq <= c->smallest_snapshot && is_base_level(c, ik, ulen))
 		drop = true; /* nothing older below for it to hide */
 	m->last_seq_for_key = seq;
+	m->last_stripe = st;
 	return drop;
 }
 
@@ -494,6 +528,8 @@ static int do_merge(struct lsm_db *db, struct compaction *c,
 		}
 		if (drop)
 			continue;
+		if (!new_key) /* an older version kept for a snapshot */
+			c->pinned += kl + vl;
 		if (c->b && new_key && stop_before(db, c, k, kl)) {
 			rc = finish_output(db, c, err);
 			if (rc < 0)
@@ -640,6 +676,8 @@ static int run(struct lsm_db *db, struct compaction *c, struct lsm_err *err)
 		for (size_t j = 0; j < c->n[i]; j++)
 			c->in[i][j]->compacting = true;
 	c->smallest_snapshot = db_oldest_snapshot(db);
+	if (db_snapshot_seqs(db, &c->snaps, &c->nsnaps) < 0)
+		return lsm_err_set(err, -ENOMEM, "out of memory");
 	if (can_move(db, c)) {
 		rc = trivial_move(db, c, err);
 		if (rc == 0)

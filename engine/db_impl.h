@@ -235,8 +235,17 @@ int compaction_run_idle(struct lsm_db *db, struct lsm_err *err);
 /* lsm_compact_range body, with mu held. */
 int compaction_run_range(struct lsm_db *db, const uint8_t *begin, size_t blen,
 			 const uint8_t *end, size_t elen, struct lsm_err *err);
-/* The oldest sequence some snapshot can see (under mu). */
+/* ---- snapshots (db_snapshot.c) ---- */
+/* The oldest sequence some snapshot, in-memory or durable, can see, or
+ * the visible one when none (under mu). */
 uint64_t db_oldest_snapshot(struct lsm_db *db);
+/* Every snapshot's sequence number (in-memory and durable) and the
+ * visible one, ascending without repeats: *OUT is malloc'ed (under mu).
+ * 0 or -ENOMEM. */
+int db_snapshot_seqs(struct lsm_db *db, uint64_t **out, size_t *n);
+/* The stats' estimate of the bytes snapshots pin: the pinned_bytes of
+ * the current version's tables (under mu). */
+uint64_t db_snapshot_pinned_bytes(struct lsm_db *db);
 
 /* ---- iterators (db_iter.c) ---- */
 /* An internal iterator over mem, imm and every table of SV, which the

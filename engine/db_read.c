@@ -136,13 +136,6 @@ void lsm_snapshot_release(struct lsm_db *db, const struct lsm_snapshot *cs)
 	free(s);
 }
 
-uint64_t db_oldest_snapshot(struct lsm_db *db)
-{
-	if (db->snapshots.next != &db->snapshots)
-		return db->snapshots.next->seq; /* oldest first in the list */
-	return atomic_load(&db->last_seq);
-}
-
 /* ---- lookups ---- */
 
 /* Finds the version of IKEY's user key in the tables of V. */

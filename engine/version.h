@@ -25,6 +25,10 @@
  *          | 65 lenbytes (varint64 number | varint64 entries
  *                         | varint64 deletions)   (counts of a table added
  *                                                  earlier in the same edit)
+ *          | 66 lenbytes snapshots                  (the whole list of durable
+ *                                                  snapshots, replacing it)
+ *   snapshots := varint n | n x (varint id | varint seq | varint time_sec
+ *                | varint time_nsec | lenbytes name)
  *   (tags are varint32; unknown tags below 64 are an error, from 64 on
  *   they carry their length and are skipped.)
  *
@@ -56,6 +60,10 @@ struct file_meta {
 	 * have it).  They drive deletion-triggered compaction. */
 	bool has_counts;
 	uint64_t entries, deletions;
+	/* Bytes of older versions the compaction that wrote the table kept
+	 * only because a snapshot sees them (field 65's fourth number; 0
+	 * for flushes and older builds): the stats' pinned estimate. */
+	uint64_t pinned_bytes;
 };
 
 struct version_set;
@@ -86,7 +94,11 @@ struct edit_file {
                                        * identity (field 64); builds that
                                        * skip it lose nothing but the id */
 #define LSM_FEAT_COMPAT_KNOWN LSM_FEAT_COMPAT_IDENTITY
-#define LSM_FEAT_RO_COMPAT_KNOWN 0u
+#define LSM_FEAT_RO_COMPAT_SNAPSHOTS 0x1u /* the manifest lists durable
+                                             * snapshots (field 66): a build
+                                             * that does not know them would
+                                             * compact away what they pin */
+#define LSM_FEAT_RO_COMPAT_KNOWN LSM_FEAT_RO_COMPAT_SNAPSHOTS
 #define LSM_FEAT_INCOMPAT_KNOWN LSM_FEAT_INCOMPAT_WAL_V2
 
 struct lsm_features {
@@ -104,6 +116,11 @@ struct edit_wal {
 struct version_edit {
 	bool has_log_number, has_next_file, has_last_seq, has_comparator;
 	bool has_features, has_identity;
+	/* Field 66: the whole list of durable snapshots (SNAPS, NSNAPS
+	 * entries, malloc'ed, owned), replacing the previous one. */
+	bool has_snapshots;
+	struct lsm_snapshot_info *snaps;
+	size_t nsnaps;
 	uint64_t log_number, next_file, last_seq;
 	struct lsm_identity identity;
 	struct lsm_features features;
@@ -196,7 +213,16 @@ struct version_set {
 	size_t nwals, cap_wals;
 	bool has_identity;     /* false: a store made before identities */
 	struct lsm_identity identity;
+	/* Durable snapshots (field 66), oldest first; malloc'ed. */
+	struct lsm_snapshot_info *snaps;
+	size_t nsnaps;
 };
+
+/* Whether NAME (LEN bytes) is a valid durable snapshot name (lsm.h). */
+bool snapshot_name_valid(const char *name, size_t len);
+/* Sets E's snapshot list to a copy of SNAPS (N entries): 0 or -ENOMEM. */
+int version_edit_set_snapshots(struct version_edit *e,
+			       const struct lsm_snapshot_info *snaps, size_t n);
 
 /* A new random identity (generation 1 from sequence START). */
 int identity_make(struct lsm_identity *id, uint64_t start);
