@@ -575,10 +575,13 @@ static int install(struct lsm_db *db, struct compaction *c,
 			if (version_edit_delete_file(&c->edit, c->level + i,
 						     c->in[i][j]->number) < 0)
 				return lsm_err_set(err, -ENOMEM, "out of memory");
+	if (c->n[0] == 0) /* a rewrite of the deepest level in place */
+		goto log;
 	files_range(c->in[0], c->n[0], &lo, &lolen, &hi, &hilen);
 	if (c->level > 0 &&
 	    version_edit_set_pointer(&c->edit, c->level, hi, hilen) < 0)
 		return lsm_err_set(err, -ENOMEM, "out of memory");
+log:
 	db->vs.last_seq = atomic_load(&db->last_seq);
 	rc = db_log_and_apply(db, &c->edit, err);
 	if (rc < 0) {
@@ -749,6 +752,47 @@ int compaction_run_idle(struct lsm_db *db, struct lsm_err *err)
 	return run_picked(db, pick_idle, err);
 }
 
+/* The tables of the deepest level in [BEGIN, END] that hold versions a
+ * snapshot kept, or tombstones, are merged again into that same level
+ * (inputs in[1] only, level - 1 as the compaction's level): once the
+ * snapshot is dropped, that is what gives its space back when nothing
+ * is left above to compact (lsm_compact_range, under mu). */
+static int rewrite_bottom(struct lsm_db *db, const uint8_t *begin,
+			  size_t blen, const uint8_t *end, size_t elen,
+			  struct lsm_err *err)
+{
+	int last = deepest_level(db->vs.current, db->opts.max_levels);
+	struct compaction c = { .level = last - 1, .manual = true,
+				.why = WHY_MANUAL };
+	struct file_meta **all = NULL;
+	size_t nall = 0;
+	int rc;
+
+	if (last < 1)
+		return 0;
+	if (db->bg_error)
+		return lsm_err_set(err, db->bg_error, "%s", db->bg_err.msg);
+	version_edit_init(&c.edit);
+	c.v = db->vs.current;
+	version_ref(c.v);
+	rc = version_overlapping(c.v, last, begin, blen, end, elen, &all,
+				 &nall);
+	if (rc < 0) {
+		compaction_free(&c);
+		return lsm_err_set(err, rc, "out of memory");
+	}
+	for (size_t i = 0; i < nall; i++)
+		if (all[i]->pinned_bytes ||
+		    (all[i]->has_counts && all[i]->deletions))
+			all[c.n[1]++] = all[i];
+	c.in[1] = all;
+	if (c.n[1] > 0)
+		rc = run(db, &c, err);
+	compaction_free(&c);
+	db_delete_obsolete(db);
+	return rc;
+}
+
 int compaction_run_range(struct lsm_db *db, const uint8_t *begin, size_t blen,
 			 const uint8_t *end, size_t elen, struct lsm_err *err)
 {
@@ -778,5 +822,7 @@ int compaction_run_range(struct lsm_db *db, const uint8_t *begin, size_t blen,
 		compaction_free(&c);
 		db_delete_obsolete(db);
 	}
+	if (rc == 0)
+		rc = rewrite_bottom(db, begin, blen, end, elen, err);
 	return rc;
 }

@@ -261,11 +261,9 @@ int lsm_stats(struct lsm_db *db, char **text, struct lsm_err *err)
 	      "to move down a level.", pend);
 	gauge(&o, "snapshots", "Durable snapshots (lsm_snapshot_create).",
 	      nsnaps);
-	gauge(&o, "snapshot_pinned_bytes", "Estimate of the bytes snapshots "
-	      "pin: key and value bytes of older versions that compactions "
-	      "kept only because a snapshot sees them, in live tables (what "
-	      "flushes keep and what no compaction rewrote yet is not "
-	      "counted).", pinned);
+	gauge(&o, "snapshot_pinned_bytes", "Estimate: bytes of older "
+	      "versions compactions kept in live tables only because a "
+	      "snapshot sees them (README, Snapshots).", pinned);
 	gauge(&o, "read_only", "1 when the store is read-only (opened so or "
 	      "after a fatal write error).", db->read_only || bg);
 	gauge(&o, "disk_full", "1 while the disk is full: only writes that "
