@@ -781,10 +781,20 @@ static int rewrite_bottom(struct lsm_db *db, const uint8_t *begin,
 		compaction_free(&c);
 		return lsm_err_set(err, rc, "out of memory");
 	}
+	/* from the first such table to the last, those between too: the
+	 * outputs span the inputs' range, which must not overlap a table
+	 * left in the level */
+	size_t first = nall, lastt = 0;
+
 	for (size_t i = 0; i < nall; i++)
 		if (all[i]->pinned_bytes ||
-		    (all[i]->has_counts && all[i]->deletions))
-			all[c.n[1]++] = all[i];
+		    (all[i]->has_counts && all[i]->deletions)) {
+			if (first == nall)
+				first = i;
+			lastt = i;
+		}
+	for (size_t i = first; i < nall && i <= lastt; i++)
+		all[c.n[1]++] = all[i];
 	c.in[1] = all;
 	if (c.n[1] > 0)
 		rc = run(db, &c, err);
