@@ -46,7 +46,7 @@ static int list_store(struct ctl_store *s)
 
 static int list_mounted(const char *mnt)
 {
-	char path[PATH_MAX + 128], t[64];
+	char path[PATH_MAX + 512], t[64];
 	struct dirent *de;
 	struct stat st;
 	DIR *d;
