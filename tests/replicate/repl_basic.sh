@@ -65,6 +65,8 @@ for _ in $(seq 1 100); do
 done
 [ -z "$(ls "$T/m1/.lsmfs/snapshots")" ] || fail "replica 1 kept the primary's snapshots"
 [ -z "$(ls "$T/m2/.lsmfs/snapshots")" ] || fail "replica 2 kept the primary's snapshots"
+grep -q "dropped the 1 snapshot the bootstrap carried" "$T/r1.log" ||
+	fail "replica 1's bootstrap did not drop the primary's snapshot"
 rmdir "$MP/.lsmfs/snapshots/before-repl"
 
 # a writable mount of a replica that is being followed is refused
