@@ -22,6 +22,8 @@
 #include "buf.h"
 #include "db_impl.h"
 #include "lsm.h"
+#include "lsm_files.h"
+#include "lsm_tool.h"
 #include "support.h"
 #include "version.h"
 
@@ -491,6 +493,122 @@ static void test_field66(void **state)
 	version_edit_free(&e);
 }
 
+
+/* A following reader sees the writer's snapshots as they come and go and
+ * reads them; it cannot take one.  A checkpoint carries them. */
+static void test_follower_and_checkpoint(void **state)
+{
+	struct tdir *d = *state;
+	struct lsm_options o, fo;
+	struct lsm_db *w, *f, *c;
+	const struct lsm_snapshot *s;
+	struct lsm_snapshot_info *list;
+	struct lsm_err err = { 0 };
+	const int n = 800;
+	char dest[4096];
+	size_t cnt;
+	uint64_t seq;
+
+	small_options(&o);
+	assert_int_equal(lsm_open(tdir_root(d), &o, &w, NULL), 0);
+	write_round(w, n, 0, 200);
+	lsm_options_init(&fo);
+	fo.read_only = true;
+	fo.follow = true;
+	fo.follow_interval_ms = 0;
+	assert_int_equal(lsm_open(tdir_root(d), &fo, &f, NULL), 0);
+	assert_int_equal(lsm_snapshot_create(w, "f1", NULL, NULL), 0);
+	write_round(w, n, 1, 200);
+	assert_int_equal(lsm_compact_range(w, NULL, 0, NULL, 0, NULL), 0);
+	assert_true(lsm_catch_up(f, NULL) >= 0);
+	assert_int_equal(lsm_snapshot_list(f, &list, &cnt, NULL), 0);
+	assert_int_equal(cnt, 1);
+	assert_string_equal(list[0].name, "f1");
+	free(list);
+	assert_int_equal(lsm_snapshot_open(f, "f1", &s, NULL, NULL), 0);
+	check_view(f, s, n, 0, 200);
+	check_view(f, NULL, n, 1, 200);
+	assert_int_equal(lsm_snapshot_create(f, "nope", NULL, &err), -EROFS);
+	/* the writer drops it and compacts: the follower's handle still
+	 * reads (it holds its state), a new open finds nothing */
+	assert_int_equal(lsm_snapshot_drop(w, "f1", NULL), 0);
+	assert_int_equal(lsm_compact_range(w, NULL, 0, NULL, 0, NULL), 0);
+	assert_true(lsm_catch_up(f, NULL) >= 0);
+	check_view(f, s, n, 0, 200);
+	lsm_snapshot_release(f, s);
+	assert_int_equal(lsm_snapshot_open(f, "f1", &s, NULL, NULL), -ENOENT);
+	assert_int_equal(lsm_close(f, NULL), 0);
+
+	/* a checkpoint holds the snapshots of the store it copies */
+	assert_int_equal(lsm_snapshot_create(w, "cp", NULL, NULL), 0);
+	write_round(w, n, 2, 200);
+	snprintf(dest, sizeof(dest), "%s/ckpt", tdir_root(d));
+	assert_int_equal(lsm_checkpoint(tdir_root(d), dest, &seq, NULL), 0);
+	assert_int_equal(lsm_close(w, NULL), 0);
+	assert_int_equal(lsm_open(dest, &o, &c, NULL), 0);
+	assert_int_equal(lsm_snapshot_open(c, "cp", &s, NULL, NULL), 0);
+	check_view(c, s, n, 1, 200);
+	check_view(c, NULL, n, 2, 200);
+	lsm_snapshot_release(c, s);
+	assert_int_equal(lsm_close(c, NULL), 0);
+}
+
+struct problems {
+	unsigned n;
+	char last[512];
+};
+
+static void on_problem(void *ctx, const char *file, uint64_t off,
+		       const char *problem)
+{
+	struct problems *p = ctx;
+
+	(void)file;
+	(void)off;
+	p->n++;
+	snprintf(p->last, sizeof(p->last), "%s", problem);
+}
+
+/* lsmfs-ctl check (lsm_check_dir): a store with snapshots is clean; a
+ * list logged without the ro_compat feature is reported. */
+static void test_check(void **state)
+{
+	struct tdir *d = *state;
+	struct lsm_options o;
+	struct lsm_db *db;
+	struct problems p = { 0 };
+	struct version_edit e;
+	unsigned problems = 0;
+	struct lsm_snapshot_info si = { .name = "sneaky", .id = 9, .seq = 1 };
+
+	small_options(&o);
+	assert_int_equal(lsm_open(tdir_root(d), &o, &db, NULL), 0);
+	write_round(db, 100, 0, 10);
+	assert_int_equal(lsm_snapshot_create(db, "ok", NULL, NULL), 0);
+	assert_int_equal(lsm_close(db, NULL), 0);
+	assert_int_equal(lsm_check_dir(tdir_root(d), NULL, on_problem, NULL,
+				       &p, &problems, NULL), 0);
+	assert_int_equal(problems, 0);
+
+	/* the list logged with the feature cleared, as a build that
+	 * wrote field 66 carelessly would */
+	assert_int_equal(lsm_open(tdir_root(d), &o, &db, NULL), 0);
+	version_edit_init(&e);
+	assert_int_equal(version_edit_set_snapshots(&e, &si, 1), 0);
+	e.has_features = true;
+	e.features = db->vs.features;
+	e.features.ro_compat = 0;
+	pthread_mutex_lock(&db->mu);
+	assert_int_equal(db_log_and_apply(db, &e, NULL), 0);
+	pthread_mutex_unlock(&db->mu);
+	version_edit_free(&e);
+	assert_int_equal(lsm_close(db, NULL), 0);
+	assert_int_equal(lsm_check_dir(tdir_root(d), NULL, on_problem, NULL,
+				       &p, &problems, NULL), 0);
+	assert_int_equal(problems, 1);
+	assert_non_null(strstr(p.last, "ro_compat"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -501,6 +619,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_compaction_pins_then_frees, tdir_setup, tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_stripes, tdir_setup, tdir_teardown),
 		cmocka_unit_test(test_field66),
+		cmocka_unit_test_setup_teardown(test_follower_and_checkpoint, tdir_setup, tdir_teardown),
+		cmocka_unit_test_setup_teardown(test_check, tdir_setup, tdir_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

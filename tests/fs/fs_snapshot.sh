@@ -12,6 +12,15 @@ set -euo pipefail
 
 MB=$((1024 * 1024))
 S=$M/.lsmfs/snapshots
+RO_PID=
+snap_cleanup() {
+	local rc=$?
+	fusermount3 -u -z "$T/ro" 2>/dev/null || true
+	[ -n "$RO_PID" ] && { kill "$RO_PID" 2>/dev/null; wait "$RO_PID"; } 2>/dev/null
+	(exit $rc)
+	cleanup
+}
+trap snap_cleanup EXIT
 
 store_bytes() {
 	find "$D" -maxdepth 1 -type f ! -name RESERVE -printf '%s\n' |
@@ -175,6 +184,35 @@ tar --xattrs --xattrs-include="user.*" -C "$T/x" -xf "$T/s1.tar"
 [ "$(listing "$T/x")" = "$(cat "$T/list.s1")" ] || fail "tar of s1 listing"
 rm -rf "$T/x" "$T/s1.tar"
 echo "tar under a writer: s1's content"
+
+# --- a read-only follower mount shows them, cannot change them ---
+M2=$T/ro
+mkdir -p "$M2"
+"$LSMFS" "$D" "$M2" -f -o ro 2>>"$T/lsmfs-ro.log" &
+RO_PID=$!
+for _ in $(seq 1 200); do
+	grep -q " $M2 fuse" /proc/mounts && break
+	sleep 0.05
+done
+grep -q " $M2 fuse" /proc/mounts || fail "the follower did not mount"
+[ "$(ls "$M2/.lsmfs/snapshots" | tr '\n' ' ')" = "s1 s2 " ] ||
+	fail "the follower lists $(ls "$M2/.lsmfs/snapshots")"
+[ "$(sums "$M2/.lsmfs/snapshots/s1")" = "$(cat "$T/sums.s1")" ] ||
+	fail "the follower's s1 differs"
+if mkdir "$M2/.lsmfs/snapshots/f" 2>/dev/null; then
+	fail "a follower took a snapshot"
+fi
+mkdir "$S/s3"
+for _ in $(seq 1 100); do
+	[ -d "$M2/.lsmfs/snapshots/s3" ] && break
+	sleep 0.05
+done
+[ -d "$M2/.lsmfs/snapshots/s3" ] || fail "the follower does not see s3"
+rmdir "$S/s3"
+fusermount3 -u "$M2"
+wait "$RO_PID" || fail "the follower exited with $?"
+RO_PID=
+echo "follower: lists and reads the snapshots, takes none"
 
 # --- space: s1 pins the big files; rmdir + compact gives it back ---
 echo compact > "$M/.lsmfs/ctl"
