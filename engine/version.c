@@ -595,7 +595,8 @@ static int dec_snapshots(struct dec *d, struct version_edit *e)
 		return bad(d, "more snapshots than " "LSM_SNAPSHOTS_MAX");
 	s = n ? calloc(n, sizeof(*s)) : NULL;
 	if (n && !s)
-		return lsm_err_set(d->err, -ENOMEM, "version edit: out of memory");
+		return lsm_err_set(d->err, -ENOMEM,
+				   "version edit: out of memory");
 	free(e->snaps);
 	e->snaps = s;
 	e->nsnaps = 0;

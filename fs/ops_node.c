@@ -300,8 +300,10 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 
 	fs_count(fs, FS_OP_LINK);
 	if (fs_is_ctl(ino) || fs_is_ctl(newparent))
-		return fs_reply_fail(req, FS_OP_LINK, fs_ctl_refusal(
-					fs_is_ctl(ino) ? ino : newparent), NULL);
+		return fs_reply_fail(req, FS_OP_LINK,
+				     fs_ctl_refusal(fs_is_ctl(ino) ? ino
+								  : newparent),
+				     NULL);
 	rc = ns_link(fs->ns, ino, newparent, newname, &a, &err);
 	reply_entry(req, FS_OP_LINK, rc, &a, &err);
 }

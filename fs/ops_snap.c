@@ -510,10 +510,11 @@ static void list_snapshots(fuse_req_t req, size_t size, off_t off, bool plus)
 					      true);
 				if (k > size - used)
 					break;
-				if (root_entry(fs, list[off - 2].id, NULL, &e,
-					       NULL) < 0) {
+				unsigned id = list[off - 2].id;
+
+				if (root_entry(fs, id, NULL, &e, NULL) < 0) {
 					memset(&e, 0, sizeof(e));
-					e.attr.st_ino = node_of(list[off - 2].id,
+					e.attr.st_ino = node_of(id,
 								CODEC_ROOT_INO);
 					e.attr.st_mode = S_IFDIR;
 				}
