@@ -778,6 +778,7 @@ static int rewrite_bottom(struct lsm_db *db, const uint8_t *begin,
 	rc = version_overlapping(c.v, last, begin, blen, end, elen, &all,
 				 &nall);
 	if (rc < 0) {
+		free(all);
 		compaction_free(&c);
 		return lsm_err_set(err, rc, "out of memory");
 	}
