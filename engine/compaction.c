@@ -747,9 +747,48 @@ int compaction_run_auto(struct lsm_db *db, struct lsm_err *err)
 	return rc == 0 ? run_picked(db, pick_tombstones, err) : rc;
 }
 
+/* After a snapshot was dropped (db->snap_reclaim_below), a table written
+ * before the drop that holds versions a snapshot kept, rewritten: pushed
+ * into the level below, or merged again into the deepest level (in[1]
+ * only, as rewrite_bottom does).  Its outputs are numbered past the mark,
+ * so each table is taken once.  1 with C filled, 0 if none (the mark is
+ * then cleared). */
+static int pick_reclaim(struct lsm_db *db, struct compaction *c)
+{
+	struct version *v = db->vs.current;
+	int deepest = deepest_level(v, db->opts.max_levels);
+
+	if (!db->snap_reclaim_below)
+		return 0;
+	for (int l = 0; l <= deepest; l++)
+		for (size_t i = 0; i < v->nfiles[l]; i++) {
+			struct file_meta *f = v->files[l][i];
+
+			if (f->compacting || !f->pinned_bytes ||
+			    f->number >= db->snap_reclaim_below)
+				continue;
+			if (l < deepest || l == 0)
+				return pick_table(db, c, l, f, WHY_IDLE);
+			c->level = l - 1;
+			c->why = WHY_IDLE;
+			c->v = v;
+			version_ref(v);
+			c->in[1] = malloc(sizeof(*c->in[1]));
+			if (!c->in[1])
+				return -ENOMEM;
+			c->in[1][0] = f;
+			c->n[1] = 1;
+			return 1;
+		}
+	db->snap_reclaim_below = 0;
+	return 0;
+}
+
 int compaction_run_idle(struct lsm_db *db, struct lsm_err *err)
 {
-	return run_picked(db, pick_idle, err);
+	int rc = run_picked(db, pick_idle, err);
+
+	return rc == 0 ? run_picked(db, pick_reclaim, err) : rc;
 }
 
 /* The tables of the deepest level in [BEGIN, END] that hold versions a

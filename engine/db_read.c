@@ -130,6 +130,8 @@ void lsm_snapshot_release(struct lsm_db *db, const struct lsm_snapshot *cs)
 	pthread_mutex_lock(&db->mu);
 	s->prev->next = s->next;
 	s->next->prev = s->prev;
+	if (s->durable)
+		db_snapshot_released(db, s);
 	pthread_mutex_unlock(&db->mu);
 	if (s->sv)
 		db_super_put(db, s->sv);

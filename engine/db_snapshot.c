@@ -194,7 +194,10 @@ int lsm_snapshot_drop(struct lsm_db *db, const char *name,
 	free(list);
 	if (rc == 0) {
 		db_log(db, LSM_LOG_INFO, "snapshot '%s' dropped", name);
-		db_bg_kick(db); /* compaction may free what it held */
+		/* the idle pass rewrites the tables holding kept versions,
+		 * once each (their outputs get newer numbers) */
+		db->snap_reclaim_below = db->vs.next_file;
+		db_bg_kick(db);
 	}
 out:
 	pthread_mutex_unlock(&db->mu);
@@ -250,6 +253,7 @@ int lsm_snapshot_open(struct lsm_db *db, const char *name,
 		return lsm_err_set(err, -ENOENT, "no snapshot '%s'", name);
 	}
 	s->seq = db->vs.snaps[at].seq;
+	s->durable = true;
 	if (info)
 		*info = db->vs.snaps[at];
 	s->next = &db->snapshots;
@@ -259,6 +263,17 @@ int lsm_snapshot_open(struct lsm_db *db, const char *name,
 	pthread_mutex_unlock(&db->mu);
 	*out = s;
 	return 0;
+}
+
+void db_snapshot_released(struct lsm_db *db, const struct lsm_snapshot *s)
+{
+	for (size_t i = 0; i < db->vs.nsnaps; i++)
+		if (db->vs.snaps[i].seq == s->seq)
+			return; /* still taken */
+	if (db->read_only || db->opts.follow)
+		return;
+	db->snap_reclaim_below = db->vs.next_file;
+	db_bg_kick(db);
 }
 
 static int cmp_u64(const void *a, const void *b)

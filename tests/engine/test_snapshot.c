@@ -609,6 +609,44 @@ static void test_check(void **state)
 	assert_non_null(strstr(p.last, "ro_compat"));
 }
 
+/* Without a request: after the drop (and the last handle's release) the
+ * idle pass rewrites the tables that held kept versions. */
+static void test_idle_reclaim(void **state)
+{
+	struct tdir *d = *state;
+	struct lsm_options o;
+	struct lsm_db *db;
+	const struct lsm_snapshot *s;
+	const int n = 2000;
+	const size_t len = 1000;
+	const uint64_t live = (uint64_t)n * (16 + len);
+	uint64_t bytes = 0;
+
+	small_options(&o);
+	o.io = test_io_nosync();
+	o.idle_compaction_ms = 50;
+	assert_int_equal(lsm_open(tdir_root(d), &o, &db, NULL), 0);
+	write_round(db, n, 0, len);
+	assert_int_equal(lsm_snapshot_create(db, "idle", NULL, NULL), 0);
+	write_round(db, n, 1, len);
+	assert_int_equal(lsm_compact_range(db, NULL, 0, NULL, 0, NULL), 0);
+	assert_true(dir_bytes(tdir_root(d)) > 2 * live * 9 / 10);
+	assert_int_equal(lsm_snapshot_open(db, "idle", &s, NULL, NULL), 0);
+	assert_int_equal(lsm_snapshot_drop(db, "idle", NULL), 0);
+	usleep(500 * 1000); /* the idle pass may run: the handle holds it */
+	check_view(db, s, n, 0, len);
+	lsm_snapshot_release(db, s);
+	for (int i = 0; i < 100; i++) {
+		bytes = dir_bytes(tdir_root(d));
+		if (bytes < live * 13 / 10)
+			break;
+		usleep(100 * 1000);
+	}
+	assert_true(bytes < live * 13 / 10);
+	check_view(db, NULL, n, 1, len);
+	assert_int_equal(lsm_close(db, NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -621,6 +659,7 @@ int main(void)
 		cmocka_unit_test(test_field66),
 		cmocka_unit_test_setup_teardown(test_follower_and_checkpoint, tdir_setup, tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_check, tdir_setup, tdir_teardown),
+		cmocka_unit_test_setup_teardown(test_idle_reclaim, tdir_setup, tdir_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
