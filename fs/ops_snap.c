@@ -206,7 +206,8 @@ void fs_snap_dir_stat(struct stat *st)
 	memset(st, 0, sizeof(*st));
 	st->st_ino = FS_CTL_SNAPDIR_INO;
 	st->st_mode = S_IFDIR | 0755; /* mkdir/rmdir: the daemon's user */
-	st->st_nlink = 2;
+	st->st_nlink = 1; /* count unknown here: 1 tells find(1) so, where 2
+			   * would promise no subdirectories */
 	st->st_uid = getuid();
 	st->st_gid = getgid();
 }
