@@ -31,6 +31,7 @@
 
 struct view {
 	atomic_int refs;
+	struct view *prev, *next; /* every view alive, under fs_snaps.mu */
 	struct lsm_snapshot_info info;
 	const struct lsm_snapshot *h;
 	struct ns *ns;
@@ -40,6 +41,8 @@ struct view {
 struct fs_snaps {
 	pthread_mutex_t mu;
 	struct view *slot[LSM_SNAPSHOT_ID_MAX + 1]; /* under mu */
+	struct view all;  /* sentinel: the views alive, dropped ones an
+			   * open file still holds too (under mu) */
 };
 
 /* A directory handle inside a snapshot. */
@@ -70,26 +73,46 @@ int fs_snap_init(struct lsmfs *fs)
 	if (!fs->snaps)
 		return -ENOMEM;
 	pthread_mutex_init(&fs->snaps->mu, NULL);
+	fs->snaps->all.prev = fs->snaps->all.next = &fs->snaps->all;
 	return 0;
+}
+
+static void view_free(struct lsmfs *fs, struct view *v)
+{
+	ns_close(v->ns);
+	lsm_snapshot_release(fs->db, v->h);
+	free(v);
 }
 
 static void view_put(struct lsmfs *fs, struct view *v)
 {
 	if (!v || atomic_fetch_sub(&v->refs, 1) != 1)
 		return;
-	ns_close(v->ns);
-	lsm_snapshot_release(fs->db, v->h);
-	free(v);
+	pthread_mutex_lock(&fs->snaps->mu);
+	v->prev->next = v->next;
+	v->next->prev = v->prev;
+	pthread_mutex_unlock(&fs->snaps->mu);
+	view_free(fs, v);
 }
 
+/* The request loop has ended: no request holds a view any more, and
+ * handles the kernel never released (a lazy unmount) will not be; every
+ * view goes, its engine handle before the engine. */
 void fs_snap_close(struct lsmfs *fs)
 {
-	if (!fs->snaps)
+	struct fs_snaps *t = fs->snaps;
+
+	if (!t)
 		return;
-	for (unsigned i = 0; i <= LSM_SNAPSHOT_ID_MAX; i++)
-		view_put(fs, fs->snaps->slot[i]);
-	pthread_mutex_destroy(&fs->snaps->mu);
-	free(fs->snaps);
+	while (t->all.next != &t->all) {
+		struct view *v = t->all.next;
+
+		v->prev->next = v->next;
+		v->next->prev = v->prev;
+		view_free(fs, v);
+	}
+	pthread_mutex_destroy(&t->mu);
+	free(t);
 	fs->snaps = NULL;
 }
 
@@ -121,6 +144,10 @@ static int view_open(struct lsmfs *fs, const char *name, struct view **out,
 	if (v->gen == 0)
 		v->gen = 1;
 	atomic_init(&v->refs, 1);
+	v->next = &fs->snaps->all; /* under mu */
+	v->prev = fs->snaps->all.prev;
+	v->prev->next = v;
+	fs->snaps->all.prev = v;
 	*out = v;
 	return 0;
 }
@@ -143,7 +170,7 @@ static int view_get(struct lsmfs *fs, unsigned id, const char *name,
 {
 	struct fs_snaps *t = fs->snaps;
 	struct lsm_snapshot_info *list = NULL, *found = NULL;
-	struct view *v;
+	struct view *v, *old = NULL;
 	size_t n = 0;
 	int rc;
 
@@ -165,7 +192,7 @@ static int view_get(struct lsmfs *fs, unsigned id, const char *name,
 	v = rc == 0 ? t->slot[found->id] : NULL;
 	if (v && !same(v, found)) { /* replaced behind a follower */
 		t->slot[found->id] = NULL;
-		view_put(fs, v);
+		old = v; /* the table's reference, dropped after mu */
 		v = NULL;
 	}
 	if (rc == 0 && !v) {
@@ -176,6 +203,7 @@ static int view_get(struct lsmfs *fs, unsigned id, const char *name,
 	if (rc == 0)
 		atomic_fetch_add(&v->refs, 1);
 	pthread_mutex_unlock(&t->mu);
+	view_put(fs, old);
 	free(list);
 	*out = rc == 0 ? v : NULL;
 	return rc;
