@@ -315,12 +315,14 @@ void lsm_snapshot_release(struct lsm_db *db, const struct lsm_snapshot *s);
  * 66, engine/doc/manifest.md): taking one is O(1) (one manifest append,
  * fsynced before the call returns), it survives close, crash and
  * reopen, and compaction keeps every version it can see until it is
- * dropped.  NAME: 1 to LSM_SNAPSHOT_NAME_MAX bytes of [A-Za-z0-9._-], not
+ * dropped (compaction keeps, per key, the newest version each snapshot
+ * sees).  NAME: 1 to LSM_SNAPSHOT_NAME_MAX bytes of [A-Za-z0-9._-], not
  * starting with '.'.  At most LSM_SNAPSHOTS_MAX exist at once.  Each gets
- * an ID in 1 .. LSM_SNAPSHOT_ID_MAX, unique among the snapshots that
- * exist (a dropped snapshot's id may be given again), and a UID unique
- * for the store's life (its sequence number and creation time do not
- * repeat either: the pair names it). */
+ * an ID in 1 .. LSM_SNAPSHOT_ID_MAX, the lowest free one: unique among the
+ * snapshots that exist (a dropped snapshot's id may be given again; its
+ * creation time tells them apart).  lsm_checkpoint copies them; the
+ * stats show lsm_snapshots and lsm_snapshot_pinned_bytes (an estimate,
+ * engine/doc/manifest.md "Durable snapshots"). */
 #define LSM_SNAPSHOT_NAME_MAX 64
 #define LSM_SNAPSHOTS_MAX 64
 #define LSM_SNAPSHOT_ID_MAX 255
@@ -333,9 +335,12 @@ struct lsm_snapshot_info {
 };
 
 /* Takes snapshot NAME of the state now (every write acknowledged before
- * the call).  *OUT (may be NULL) gets its record.  -EEXIST: the name is
- * taken; -EINVAL: a bad name; -ENOSPC: LSM_SNAPSHOTS_MAX exist already;
- * -EROFS: a read-only store (a follower, a replica too: see README). */
+ * the call): the log is synced first, then the snapshot is appended to
+ * the manifest and fsynced.  *OUT (may be NULL) gets its record.
+ * -EEXIST: the name is taken; -EINVAL: a bad name; -ENOSPC:
+ * LSM_SNAPSHOTS_MAX exist already; -EROFS: a read-only or following open
+ * (they read the writer's snapshots; a replica's store may take its own,
+ * which lsm_apply keeps like any other; the log carries none). */
 int lsm_snapshot_create(struct lsm_db *db, const char *name,
 			struct lsm_snapshot_info *out, struct lsm_err *err);
 /* Drops snapshot NAME (-ENOENT when there is none): compaction may then
