@@ -123,6 +123,16 @@ erofs rmdir "$S/s1/empty"
 [ "$(stat -c %h "$S/s1/docs/hard")" = 2 ] || fail "link count in the snapshot"
 [ "$(du -sb "$S/s1" | cut -f1)" = "$(du -sb "$M" | cut -f1)" ] ||
 	fail "du -sb of the snapshot and the tree differ"
+seeks() {
+	python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+print(os.lseek(fd, 0, os.SEEK_DATA), os.lseek(fd, 0, os.SEEK_HOLE),
+      os.lseek(fd, 5 * 1048576 - 1, os.SEEK_DATA))' "$1"
+}
+[ "$(seeks "$S/s1/docs/sparse")" = "$(seeks "$M/docs/sparse")" ] ||
+	fail "SEEK_DATA/SEEK_HOLE in the snapshot: $(seeks "$S/s1/docs/sparse")"
+[ "$(seeks "$S/s1/docs/sparse" | cut -d' ' -f1)" = $((5 * MB)) ] ||
+	fail "SEEK_DATA found no hole in the snapshot's sparse file"
 cp -a "$S/s1" "$T/copy"
 [ "$(sums "$T/copy")" = "$(cat "$T/sums.s1")" ] || fail "cp -a of the snapshot"
 [ "$(stat -c %h "$T/copy/docs/hard")" = 2 ] || fail "cp -a lost the hard link"
