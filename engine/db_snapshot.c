@@ -95,6 +95,7 @@ int lsm_snapshot_create(struct lsm_db *db, const char *name,
 			struct lsm_snapshot_info *out, struct lsm_err *err)
 {
 	struct lsm_snapshot_info *list, *s;
+	const struct lsm_snapshot *pin;
 	struct timespec now;
 	bool used[LSM_SNAPSHOT_ID_MAX + 1] = { false };
 	uint32_t id = 0;
@@ -106,14 +107,23 @@ int lsm_snapshot_create(struct lsm_db *db, const char *name,
 		return rc;
 	if (db->read_only || db->opts.follow)
 		return writable(db, err);
+	/* The sequence number is pinned by an in-memory snapshot from the
+	 * instant it is read until the manifest lists it: a compaction
+	 * meanwhile must not drop what it sees (a write after it would hide
+	 * an older version otherwise). */
+	pin = lsm_snapshot_new(db);
+	if (!pin)
+		return lsm_err_set(err, -ENOMEM, "out of memory");
+	seq = pin->seq;
 	/* Every write acknowledged before the call becomes durable before the
 	 * snapshot is recorded: after a crash, recovery must not come back
 	 * below its sequence number and hand those numbers out again (the
 	 * snapshot would then see later writes). */
-	seq = atomic_load(&db->last_seq);
 	rc = lsm_sync(db, err);
-	if (rc < 0)
+	if (rc < 0) {
+		lsm_snapshot_release(db, pin);
 		return rc;
+	}
 	clock_gettime(CLOCK_REALTIME, &now);
 	pthread_mutex_lock(&db->mu);
 	rc = writable(db, err);
@@ -158,6 +168,7 @@ int lsm_snapshot_create(struct lsm_db *db, const char *name,
 	free(list);
 out:
 	pthread_mutex_unlock(&db->mu);
+	lsm_snapshot_release(db, pin);
 	return rc;
 }
 

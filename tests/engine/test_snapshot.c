@@ -5,6 +5,7 @@
  * version per stripe) and freeing it after the drop; manifest field 66
  * encoding and its strict decoding; the ro_compat feature bit. */
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -647,6 +648,101 @@ static void test_idle_reclaim(void **state)
 	assert_int_equal(lsm_close(db, NULL), 0);
 }
 
+/* Snapshots taken while a writer overwrites and compactions run: each
+ * must show one instant of the writer's rounds (keys in order, so a
+ * prefix at round R and the rest at R - 1), never an older version a
+ * compaction should have kept. */
+struct race {
+	struct lsm_db *db;
+	atomic_bool stop;
+	int n;
+};
+
+static void *race_writer(void *arg)
+{
+	struct race *r = arg;
+	char k[17], v[16];
+
+	for (int round = 1; !atomic_load(&r->stop); round++)
+		for (int i = 0; i < r->n; i++) {
+			key_of(i, k);
+			snprintf(v, sizeof(v), "%08d", round);
+			if (lsm_put(r->db, k, 16, v, 8, NULL) < 0)
+				return NULL;
+		}
+	return NULL;
+}
+
+static void *race_compactor(void *arg)
+{
+	struct race *r = arg;
+
+	while (!atomic_load(&r->stop))
+		lsm_compact_range(r->db, NULL, 0, NULL, 0, NULL);
+	return NULL;
+}
+
+static void test_race_with_writes(void **state)
+{
+	struct tdir *d = *state;
+	struct lsm_options o;
+	struct race r = { .n = 300 };
+	pthread_t w, c;
+	char k[17], v[16], name[16];
+
+	small_options(&o);
+	o.io = test_io_nosync();
+	o.memtable_bytes = 16u << 10;
+	assert_int_equal(lsm_open(tdir_root(d), &o, &r.db, NULL), 0);
+	for (int i = 0; i < r.n; i++) {
+		key_of(i, k);
+		assert_int_equal(lsm_put(r.db, k, 16, "00000000", 8, NULL), 0);
+	}
+	atomic_init(&r.stop, false);
+	assert_int_equal(pthread_create(&w, NULL, race_writer, &r), 0);
+	assert_int_equal(pthread_create(&c, NULL, race_compactor, &r), 0);
+	for (int t = 0; t < 40; t++) {
+		const struct lsm_snapshot *s;
+		struct lsm_iter *it;
+		int prev = -1, lo = INT32_MAX, hi = -1, count = 0;
+
+		snprintf(name, sizeof(name), "race%d", t);
+		assert_int_equal(lsm_snapshot_create(r.db, name, NULL, NULL), 0);
+		usleep(20 * 1000); /* writes and compactions go on */
+		assert_int_equal(lsm_snapshot_open(r.db, name, &s, NULL, NULL),
+				 0);
+		assert_int_equal(lsm_iter_new(r.db, s, &it, NULL), 0);
+		for (lsm_iter_seek_first(it); lsm_iter_valid(it);
+		     lsm_iter_next(it)) {
+			size_t vl;
+			const char *vv = lsm_iter_value(it, &vl);
+			int round;
+
+			assert_int_equal(vl, 8);
+			memcpy(v, vv, 8);
+			v[8] = '\0';
+			round = atoi(v);
+			if (prev >= 0)
+				assert_true(round <= prev);
+			prev = round;
+			lo = round < lo ? round : lo;
+			hi = round > hi ? round : hi;
+			count++;
+		}
+		assert_int_equal(lsm_iter_status(it, NULL), 0);
+		lsm_iter_free(it);
+		lsm_snapshot_release(r.db, s);
+		assert_int_equal(count, r.n);
+		assert_true(hi - lo <= 1);
+		if (t % 2)
+			assert_int_equal(lsm_snapshot_drop(r.db, name, NULL), 0);
+	}
+	atomic_store(&r.stop, true);
+	pthread_join(w, NULL);
+	pthread_join(c, NULL);
+	assert_int_equal(lsm_close(r.db, NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -660,6 +756,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_follower_and_checkpoint, tdir_setup, tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_check, tdir_setup, tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_idle_reclaim, tdir_setup, tdir_teardown),
+		cmocka_unit_test_setup_teardown(test_race_with_writes, tdir_setup, tdir_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
