@@ -41,6 +41,13 @@ struct compaction {
 	size_t n[2];
 	struct version *v;              /* referenced while running */
 	uint64_t smallest_snapshot;
+	/* Every snapshot's sequence number, in-memory and durable, and the
+	 * visible one (the newest reader's) last: ascending, no repeats
+	 * (db_snapshot_seqs).  Versions of a key between two neighbours
+	 * form a stripe: only its newest is seen by anyone. */
+	uint64_t *snaps;
+	size_t nsnaps;
+	uint64_t pinned;                /* of the output being written */
 	bool manual;
 	/* outputs */
 	struct version_edit edit;
@@ -104,6 +111,7 @@ static void compaction_free(struct compaction *c)
 			c->in[i][j]->compacting = false;
 		free(c->in[i]);
 	}
+	free(c->snaps);
 	if (c->v)
 		version_unref(c->v);
 	version_edit_free(&c->edit);
@@ -382,6 +390,8 @@ static int finish_output(struct lsm_db *db, struct compaction *c,
 	if (rc < 0)
 		return rc;
 	c->edit.added[c->edit.nadded - 1].f->size = size;
+	c->edit.added[c->edit.nadded - 1].f->pinned_bytes = c->pinned;
+	c->pinned = 0;
 	c->bytes_written += size;
 	(void)db;
 	return 0;
@@ -413,7 +423,25 @@ struct merge_state {
 	struct buf cur_ukey;
 	bool has_cur;
 	uint64_t last_seq_for_key;
+	size_t last_stripe;    /* stripe of last_seq_for_key */
 };
+
+/* The stripe of SEQ: the index of the first snapshot that sees it (the
+ * smallest at or above it), nsnaps when none does. */
+static size_t stripe(const struct compaction *c, uint64_t seq)
+{
+	size_t lo = 0, hi = c->nsnaps;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->snaps[mid] < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
 
 /* Decides whether the entry IK is dropped. */
 static bool drop_entry(struct compaction *c, struct merge_state *m,
@@ -421,6 +449,7 @@ static bool drop_entry(struct compaction *c, struct merge_state *m,
 {
 	size_t ulen = ikey_ulen(iklen);
 	uint64_t seq = ikey_seq(ik, iklen);
+	size_t st = stripe(c, seq);
 	bool drop = false;
 
 	*new_key = !m->has_cur || ukey_cmp(ik, ulen, m->cur_ukey.p,
@@ -431,12 +460,17 @@ static bool drop_entry(struct compaction *c, struct merge_state *m,
 		m->has_cur = true;
 		m->last_seq_for_key = UINT64_MAX;
 	}
-	if (m->last_seq_for_key <= c->smallest_snapshot)
-		drop = true; /* hidden by a newer version every reader sees */
+	if (m->last_seq_for_key != UINT64_MAX && m->last_stripe == st &&
+	    st < c->nsnaps)
+		drop = true; /* hidden by a newer version every reader that
+			      * sees it sees (LevelDB keeps all versions past
+			      * the oldest snapshot; durable snapshots live
+			      * long, so each stripe keeps only its newest) */
 	else if (ikey_type(ik, iklen) == IKEY_DELETE &&
 		 seq <= c->smallest_snapshot && is_base_level(c, ik, ulen))
 		drop = true; /* nothing older below for it to hide */
 	m->last_seq_for_key = seq;
+	m->last_stripe = st;
 	return drop;
 }
 
@@ -494,6 +528,8 @@ static int do_merge(struct lsm_db *db, struct compaction *c,
 		}
 		if (drop)
 			continue;
+		if (!new_key) /* an older version kept for a snapshot */
+			c->pinned += kl + vl;
 		if (c->b && new_key && stop_before(db, c, k, kl)) {
 			rc = finish_output(db, c, err);
 			if (rc < 0)
@@ -539,10 +575,13 @@ static int install(struct lsm_db *db, struct compaction *c,
 			if (version_edit_delete_file(&c->edit, c->level + i,
 						     c->in[i][j]->number) < 0)
 				return lsm_err_set(err, -ENOMEM, "out of memory");
+	if (c->n[0] == 0) /* a rewrite of the deepest level in place */
+		goto log;
 	files_range(c->in[0], c->n[0], &lo, &lolen, &hi, &hilen);
 	if (c->level > 0 &&
 	    version_edit_set_pointer(&c->edit, c->level, hi, hilen) < 0)
 		return lsm_err_set(err, -ENOMEM, "out of memory");
+log:
 	db->vs.last_seq = atomic_load(&db->last_seq);
 	rc = db_log_and_apply(db, &c->edit, err);
 	if (rc < 0) {
@@ -640,6 +679,8 @@ static int run(struct lsm_db *db, struct compaction *c, struct lsm_err *err)
 		for (size_t j = 0; j < c->n[i]; j++)
 			c->in[i][j]->compacting = true;
 	c->smallest_snapshot = db_oldest_snapshot(db);
+	if (db_snapshot_seqs(db, &c->snaps, &c->nsnaps) < 0)
+		return lsm_err_set(err, -ENOMEM, "out of memory");
 	if (can_move(db, c)) {
 		rc = trivial_move(db, c, err);
 		if (rc == 0)
@@ -706,9 +747,100 @@ int compaction_run_auto(struct lsm_db *db, struct lsm_err *err)
 	return rc == 0 ? run_picked(db, pick_tombstones, err) : rc;
 }
 
+/* After a snapshot was dropped (db->snap_reclaim_below), a table written
+ * before the drop that holds versions a snapshot kept, rewritten: pushed
+ * into the level below, or merged again into the deepest level (in[1]
+ * only, as rewrite_bottom does).  Its outputs are numbered past the mark,
+ * so each table is taken once.  1 with C filled, 0 if none (the mark is
+ * then cleared). */
+static int pick_reclaim(struct lsm_db *db, struct compaction *c)
+{
+	struct version *v = db->vs.current;
+	int deepest = deepest_level(v, db->opts.max_levels);
+
+	if (!db->snap_reclaim_below)
+		return 0;
+	for (int l = 0; l <= deepest; l++)
+		for (size_t i = 0; i < v->nfiles[l]; i++) {
+			struct file_meta *f = v->files[l][i];
+
+			if (f->compacting || !f->pinned_bytes ||
+			    f->number >= db->snap_reclaim_below)
+				continue;
+			if (l < deepest || l == 0)
+				return pick_table(db, c, l, f, WHY_IDLE);
+			c->level = l - 1;
+			c->why = WHY_IDLE;
+			c->v = v;
+			version_ref(v);
+			c->in[1] = malloc(sizeof(*c->in[1]));
+			if (!c->in[1])
+				return -ENOMEM;
+			c->in[1][0] = f;
+			c->n[1] = 1;
+			return 1;
+		}
+	db->snap_reclaim_below = 0;
+	return 0;
+}
+
 int compaction_run_idle(struct lsm_db *db, struct lsm_err *err)
 {
-	return run_picked(db, pick_idle, err);
+	int rc = run_picked(db, pick_idle, err);
+
+	return rc == 0 ? run_picked(db, pick_reclaim, err) : rc;
+}
+
+/* The tables of the deepest level in [BEGIN, END] that hold versions a
+ * snapshot kept, or tombstones, are merged again into that same level
+ * (inputs in[1] only, level - 1 as the compaction's level): once the
+ * snapshot is dropped, that is what gives its space back when nothing
+ * is left above to compact (lsm_compact_range, under mu). */
+static int rewrite_bottom(struct lsm_db *db, const uint8_t *begin,
+			  size_t blen, const uint8_t *end, size_t elen,
+			  struct lsm_err *err)
+{
+	int last = deepest_level(db->vs.current, db->opts.max_levels);
+	struct compaction c = { .level = last - 1, .manual = true,
+				.why = WHY_MANUAL };
+	struct file_meta **all = NULL;
+	size_t nall = 0;
+	int rc;
+
+	if (last < 1)
+		return 0;
+	if (db->bg_error)
+		return lsm_err_set(err, db->bg_error, "%s", db->bg_err.msg);
+	version_edit_init(&c.edit);
+	c.v = db->vs.current;
+	version_ref(c.v);
+	rc = version_overlapping(c.v, last, begin, blen, end, elen, &all,
+				 &nall);
+	if (rc < 0) {
+		free(all);
+		compaction_free(&c);
+		return lsm_err_set(err, rc, "out of memory");
+	}
+	/* from the first such table to the last, those between too: the
+	 * outputs span the inputs' range, which must not overlap a table
+	 * left in the level */
+	size_t first = nall, lastt = 0;
+
+	for (size_t i = 0; i < nall; i++)
+		if (all[i]->pinned_bytes ||
+		    (all[i]->has_counts && all[i]->deletions)) {
+			if (first == nall)
+				first = i;
+			lastt = i;
+		}
+	for (size_t i = first; i < nall && i <= lastt; i++)
+		all[c.n[1]++] = all[i];
+	c.in[1] = all;
+	if (c.n[1] > 0)
+		rc = run(db, &c, err);
+	compaction_free(&c);
+	db_delete_obsolete(db);
+	return rc;
 }
 
 int compaction_run_range(struct lsm_db *db, const uint8_t *begin, size_t blen,
@@ -740,5 +872,7 @@ int compaction_run_range(struct lsm_db *db, const uint8_t *begin, size_t blen,
 		compaction_free(&c);
 		db_delete_obsolete(db);
 	}
+	if (rc == 0)
+		rc = rewrite_bottom(db, begin, blen, end, elen, err);
 	return rc;
 }

@@ -40,6 +40,7 @@ struct super {
 struct lsm_snapshot {
 	uint64_t seq;
 	struct super *sv; /* followers: the state it reads, held */
+	bool durable;     /* a handle of a durable snapshot */
 	struct lsm_snapshot *prev, *next; /* db->snapshots list, under mu */
 };
 
@@ -133,6 +134,11 @@ struct lsm_db {
 	int fl_wake_fd;               /* eventfd: the db closes */
 	int fl_inotify_fd;            /* changes in the directory, or -1 */
 	uint64_t reclaim_frees;   /* space_frees at the last reclaim; mu */
+	/* A snapshot was dropped: tables numbered below this that hold
+	 * versions a snapshot kept (pinned_bytes) are rewritten once by the
+	 * idle pass, to free what only the dropped one needed (0: none to
+	 * look at; db_snapshot.c, compaction.c); under mu. */
+	uint64_t snap_reclaim_below;
 	uint64_t reclaim_us;      /* last reclaim; under mu */
 	unsigned reclaim_failed;  /* reclaims failed in a row; under mu */
 };
@@ -236,8 +242,20 @@ int compaction_run_idle(struct lsm_db *db, struct lsm_err *err);
 /* lsm_compact_range body, with mu held. */
 int compaction_run_range(struct lsm_db *db, const uint8_t *begin, size_t blen,
 			 const uint8_t *end, size_t elen, struct lsm_err *err);
-/* The oldest sequence some snapshot can see (under mu). */
+/* ---- snapshots (db_snapshot.c) ---- */
+/* The oldest sequence some snapshot, in-memory or durable, can see, or
+ * the visible one when none (under mu). */
 uint64_t db_oldest_snapshot(struct lsm_db *db);
+/* Every snapshot's sequence number (in-memory and durable) and the
+ * visible one, ascending without repeats: *OUT is malloc'ed (under mu).
+ * 0 or -ENOMEM. */
+int db_snapshot_seqs(struct lsm_db *db, uint64_t **out, size_t *n);
+/* Called by lsm_snapshot_release with S unlinked (under mu): the last
+ * handle of a dropped durable snapshot lets the idle pass reclaim. */
+void db_snapshot_released(struct lsm_db *db, const struct lsm_snapshot *s);
+/* The stats' estimate of the bytes snapshots pin: the pinned_bytes of
+ * the current version's tables (under mu). */
+uint64_t db_snapshot_pinned_bytes(struct lsm_db *db);
 
 /* ---- iterators (db_iter.c) ---- */
 /* An internal iterator over mem, imm and every table of SV, which the

@@ -130,17 +130,12 @@ void lsm_snapshot_release(struct lsm_db *db, const struct lsm_snapshot *cs)
 	pthread_mutex_lock(&db->mu);
 	s->prev->next = s->next;
 	s->next->prev = s->prev;
+	if (s->durable)
+		db_snapshot_released(db, s);
 	pthread_mutex_unlock(&db->mu);
 	if (s->sv)
 		db_super_put(db, s->sv);
 	free(s);
-}
-
-uint64_t db_oldest_snapshot(struct lsm_db *db)
-{
-	if (db->snapshots.next != &db->snapshots)
-		return db->snapshots.next->seq; /* oldest first in the list */
-	return atomic_load(&db->last_seq);
 }
 
 /* ---- lookups ---- */

@@ -242,7 +242,7 @@ int lsm_stats(struct lsm_db *db, char **text, struct lsm_err *err)
 {
 	struct out o = { BUF_INIT };
 	struct super *sv = db_super_get(db, NULL);
-	uint64_t pend;
+	uint64_t pend, pinned, nsnaps;
 	int bg;
 
 	ops(&o, &db->stats);
@@ -253,10 +253,17 @@ int lsm_stats(struct lsm_db *db, char **text, struct lsm_err *err)
 	pthread_mutex_lock(&db->mu);
 	pend = compaction_pending_bytes(db, db->vs.current);
 	bg = db->bg_error;
+	pinned = db_snapshot_pinned_bytes(db);
+	nsnaps = db->vs.nsnaps;
 	pthread_mutex_unlock(&db->mu);
 	db_super_put(db, sv);
 	gauge(&o, "pending_compaction_bytes", "Bytes compactions still have "
 	      "to move down a level.", pend);
+	gauge(&o, "snapshots", "Durable snapshots (lsm_snapshot_create).",
+	      nsnaps);
+	gauge(&o, "snapshot_pinned_bytes", "Estimate: bytes of older "
+	      "versions compactions kept in live tables only because a "
+	      "snapshot sees them (README, Snapshots).", pinned);
 	gauge(&o, "read_only", "1 when the store is read-only (opened so or "
 	      "after a fatal write error).", db->read_only || bg);
 	gauge(&o, "disk_full", "1 while the disk is full: only writes that "

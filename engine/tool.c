@@ -495,6 +495,31 @@ static void chk_wals(struct chk *c)
 	}
 }
 
+/* The durable snapshots (manifest field 66, decoded strictly by then):
+ * the ro_compat feature that guards them, and sequence numbers the store
+ * has reached. */
+static void chk_snapshots(struct chk *c)
+{
+	const struct version_set *vs = &c->vs;
+	char path[64];
+
+	snprintf(path, sizeof(path), "MANIFEST-%06" PRIu64,
+		 vs->manifest_number);
+	if (vs->nsnaps &&
+	    !(vs->features.ro_compat & LSM_FEAT_RO_COMPAT_SNAPSHOTS))
+		chk_report(c, path, LSM_CHECK_NO_OFFSET, "lists %zu snapshots "
+			   "without the ro_compat feature 'snapshots' (a build "
+			   "that does not know them could compact away what "
+			   "they hold)", vs->nsnaps);
+	for (size_t i = 0; i < vs->nsnaps; i++)
+		if (vs->snaps[i].seq > vs->last_seq)
+			chk_report(c, path, LSM_CHECK_NO_OFFSET, "snapshot "
+				   "'%s' at sequence %" PRIu64 ", past the "
+				   "store's last sequence %" PRIu64,
+				   vs->snaps[i].name, vs->snaps[i].seq,
+				   vs->last_seq);
+}
+
 int lsm_check_dir(const char *dir, const struct lsm_options *o,
 		  void (*report)(void *ctx, const char *file, uint64_t offset,
 				 const char *problem),
@@ -528,6 +553,8 @@ int lsm_check_dir(const char *dir, const struct lsm_options *o,
 	else if (rc < 0)
 		chk_report_err(&c, "CURRENT", &e);
 	c.have_manifest = rc == 0;
+	if (c.have_manifest)
+		chk_snapshots(&c);
 	chk_tables(&c);
 	chk_wals(&c);
 	*problems = c.problems;
@@ -685,6 +712,13 @@ static void edit_text(const struct version_edit *e, struct buf *b)
 				" deletions)", f->entries, f->deletions);
 		bprintf(b, "\n");
 	}
+	if (e->has_snapshots)
+		bprintf(b, "snapshots %zu\n", e->nsnaps);
+	for (size_t i = 0; i < e->nsnaps; i++)
+		bprintf(b, "snapshot %s id %u seq %" PRIu64 " time %" PRId64
+			".%09u\n", e->snaps[i].name, e->snaps[i].id,
+			e->snaps[i].seq, e->snaps[i].time_sec,
+			e->snaps[i].time_nsec);
 	for (size_t i = 0; i < e->nwals; i++) {
 		if (e->wals[i].sealed)
 			bprintf(b, "log_sealed %06" PRIu64 " %" PRIu64

@@ -30,6 +30,8 @@ enum edit_tag {
 	TAG_TABLE_COUNTS = 65,
 	/* The store's epochs, the whole list (compat feature `epochs`). */
 	TAG_EPOCHS = 68,
+	/* The list of durable snapshots (ro_compat `snapshots`). */
+	TAG_SNAPSHOTS = 66,
 };
 
 #define COMPARATOR_NAME "lsm.bytewise"
@@ -86,7 +88,41 @@ void version_edit_free(struct version_edit *e)
 	free(e->deleted);
 	free(e->pointers);
 	free(e->wals);
+	free(e->snaps);
 	version_edit_init(e);
+}
+
+bool snapshot_name_valid(const char *name, size_t len)
+{
+	if (len == 0 || len > LSM_SNAPSHOT_NAME_MAX || name[0] == '.')
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		      c == '-'))
+			return false;
+	}
+	return true;
+}
+
+int version_edit_set_snapshots(struct version_edit *e,
+			       const struct lsm_snapshot_info *snaps, size_t n)
+{
+	struct lsm_snapshot_info *p = NULL;
+
+	if (n) {
+		p = malloc(n * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		memcpy(p, snaps, n * sizeof(*p));
+	}
+	free(e->snaps);
+	e->snaps = p;
+	e->nsnaps = n;
+	e->has_snapshots = true;
+	return 0;
 }
 
 /* Makes room for one more element in *ARR (N used of *CAP, SZ bytes each). */
@@ -158,8 +194,14 @@ void version_edit_set_counts(struct version_edit *e, uint64_t number,
 void version_edit_copy_counts(struct version_edit *e, uint64_t number,
 			      const struct file_meta *f)
 {
-	if (f->has_counts)
-		version_edit_set_counts(e, number, f->entries, f->deletions);
+	struct file_meta *to;
+
+	if (!f->has_counts)
+		return;
+	version_edit_set_counts(e, number, f->entries, f->deletions);
+	to = added_file(e, number);
+	if (to)
+		to->pinned_bytes = f->pinned_bytes;
 }
 
 int version_edit_set_pointer(struct version_edit *e, int level,
@@ -253,11 +295,13 @@ void version_edit_encode(const struct version_edit *e, struct buf *out)
 		buf_put_lenbytes(out, f->smallest, f->smallest_len);
 		buf_put_lenbytes(out, f->largest, f->largest_len);
 		if (f->has_counts) {
-			uint8_t tmp[30], *q = tmp;
+			uint8_t tmp[40], *q = tmp;
 
 			q = put_varint64(q, f->number);
 			q = put_varint64(q, f->entries);
 			q = put_varint64(q, f->deletions);
+			if (f->pinned_bytes)
+				q = put_varint64(q, f->pinned_bytes);
 			buf_put_varint(out, TAG_TABLE_COUNTS);
 			buf_put_lenbytes(out, tmp, (size_t)(q - tmp));
 		}
@@ -278,6 +322,26 @@ void version_edit_encode(const struct version_edit *e, struct buf *out)
 		else
 			out->oom = true;
 		buf_free(&id);
+	}
+	if (e->has_snapshots) {
+		struct buf sn = BUF_INIT;
+
+		buf_put_varint(&sn, e->nsnaps);
+		for (i = 0; i < e->nsnaps; i++) {
+			const struct lsm_snapshot_info *si = &e->snaps[i];
+
+			buf_put_varint(&sn, si->id);
+			buf_put_varint(&sn, si->seq);
+			buf_put_varint(&sn, (uint64_t)si->time_sec);
+			buf_put_varint(&sn, si->time_nsec);
+			buf_put_lenbytes(&sn, si->name, strlen(si->name));
+		}
+		buf_put_varint(out, TAG_SNAPSHOTS);
+		if (buf_ok(&sn))
+			buf_put_lenbytes(out, sn.p, sn.len);
+		else
+			out->oom = true;
+		buf_free(&sn);
 	}
 	if (e->has_epochs) {
 		struct buf ep = BUF_INIT;
@@ -554,6 +618,71 @@ static int dec_counts(struct dec *d, struct version_edit *e)
 	if (!f || f->has_counts)
 		return bad(d, "table counts without their table");
 	version_edit_set_counts(e, number, entries, deletions);
+	/* an optional fourth number: the bytes snapshots pin in it */
+	if (in.p < in.end && get_u64(&in, &f->pinned_bytes,
+				     "truncated table counts") < 0)
+		return bad(d, "truncated table counts");
+	return 0;
+}
+
+/* Field 66: the whole list of durable snapshots. */
+static int dec_snapshots(struct dec *d, struct version_edit *e)
+{
+	struct dec in = *d;
+	struct lsm_snapshot_info *s;
+	uint64_t n, v[4];
+	const uint8_t *p, *name;
+	size_t len, nlen;
+
+	if (e->has_snapshots)
+		return bad(d, "snapshot list repeated");
+	d->p = get_lenbytes(d->p, d->end, &p, &len);
+	if (!d->p)
+		return bad(d, "truncated snapshot list");
+	in.p = p;
+	in.end = p + len;
+	if (get_u64(&in, &n, "truncated snapshot list") < 0)
+		return bad(d, "truncated snapshot list");
+	if (n > LSM_SNAPSHOTS_MAX)
+		return bad(d, "more snapshots than " "LSM_SNAPSHOTS_MAX");
+	s = n ? calloc(n, sizeof(*s)) : NULL;
+	if (n && !s)
+		return lsm_err_set(d->err, -ENOMEM,
+				   "version edit: out of memory");
+	free(e->snaps);
+	e->snaps = s;
+	e->nsnaps = 0;
+	e->has_snapshots = true;
+	for (uint64_t i = 0; i < n; i++) {
+		for (int k = 0; k < 4; k++)
+			if (get_u64(&in, &v[k], "truncated snapshot") < 0)
+				return bad(d, "truncated snapshot");
+		in.p = get_lenbytes(in.p, in.end, &name, &nlen);
+		if (!in.p)
+			return bad(d, "truncated snapshot name");
+		if (v[0] == 0 || v[0] > LSM_SNAPSHOT_ID_MAX)
+			return bad(d, "snapshot id out of range");
+		if (v[1] > IKEY_MAX_SEQ)
+			return bad(d, "snapshot sequence out of range");
+		if (v[3] >= 1000000000u || v[2] > (uint64_t)INT64_MAX)
+			return bad(d, "snapshot time out of range");
+		if (!snapshot_name_valid((const char *)name, nlen))
+			return bad(d, "bad snapshot name");
+		for (size_t j = 0; j < e->nsnaps; j++)
+			if (s[j].id == v[0] ||
+			    (strlen(s[j].name) == nlen &&
+			     memcmp(s[j].name, name, nlen) == 0))
+				return bad(d, "snapshot id or name repeated");
+		s[i].id = (uint32_t)v[0];
+		s[i].seq = v[1];
+		s[i].time_sec = (int64_t)v[2];
+		s[i].time_nsec = (uint32_t)v[3];
+		memcpy(s[i].name, name, nlen);
+		s[i].name[nlen] = '\0';
+		e->nsnaps++;
+	}
+	if (in.p != in.end)
+		return bad(d, "trailing bytes in snapshot list");
 	return 0;
 }
 
@@ -605,6 +734,8 @@ static int dec_field(struct dec *d, struct version_edit *e)
 		return dec_counts(d, e);
 	case TAG_EPOCHS:
 		return dec_epochs(d, e);
+	case TAG_SNAPSHOTS:
+		return dec_snapshots(d, e);
 	default:
 		if (tag >= TAG_FIRST_SKIPPABLE)
 			return dec_skip(d);

@@ -27,6 +27,10 @@
  *          | 65 lenbytes (varint64 number | varint64 entries
  *                         | varint64 deletions)   (counts of a table added
  *                                                  earlier in the same edit)
+ *          | 66 lenbytes snapshots                  (the whole list of durable
+ *                                                  snapshots, replacing it)
+ *   snapshots := varint n | n x (varint id | varint seq | varint time_sec
+ *                | varint time_nsec | lenbytes name)
  *   (tags are varint32; unknown tags below 64 are an error, from 64 on
  *   they carry their length and are skipped.)
  *
@@ -58,6 +62,10 @@ struct file_meta {
 	 * have it).  They drive deletion-triggered compaction. */
 	bool has_counts;
 	uint64_t entries, deletions;
+	/* Bytes of older versions the compaction that wrote the table kept
+	 * only because a snapshot sees them (field 65's fourth number; 0
+	 * for flushes and older builds): the stats' pinned estimate. */
+	uint64_t pinned_bytes;
 };
 
 struct version_set;
@@ -92,7 +100,11 @@ struct edit_file {
                                        * start the list anew */
 #define LSM_FEAT_COMPAT_KNOWN (LSM_FEAT_COMPAT_IDENTITY | \
 			       LSM_FEAT_COMPAT_EPOCHS)
-#define LSM_FEAT_RO_COMPAT_KNOWN 0u
+#define LSM_FEAT_RO_COMPAT_SNAPSHOTS 0x1u /* the manifest lists durable
+                                             * snapshots (field 66): a build
+                                             * that does not know them would
+                                             * compact away what they pin */
+#define LSM_FEAT_RO_COMPAT_KNOWN LSM_FEAT_RO_COMPAT_SNAPSHOTS
 #define LSM_FEAT_INCOMPAT_KNOWN LSM_FEAT_INCOMPAT_WAL_V2
 
 struct lsm_features {
@@ -110,6 +122,11 @@ struct edit_wal {
 struct version_edit {
 	bool has_log_number, has_next_file, has_last_seq, has_comparator;
 	bool has_features, has_identity, has_epochs;
+	/* Field 66: the whole list of durable snapshots (SNAPS, NSNAPS
+	 * entries, malloc'ed, owned), replacing the previous one. */
+	bool has_snapshots;
+	struct lsm_snapshot_info *snaps;
+	size_t nsnaps;
 	uint64_t log_number, next_file, last_seq;
 	struct lsm_identity identity;
 	unsigned nepochs;      /* has_epochs: the whole list */
@@ -214,6 +231,9 @@ struct version_set {
 	struct lsm_identity identity;
 	unsigned nepochs;      /* 0: none recorded (yet) */
 	struct lsm_epoch epochs[LSM_EPOCHS_MAX];
+	/* Durable snapshots (field 66), oldest first; malloc'ed. */
+	struct lsm_snapshot_info *snaps;
+	size_t nsnaps;
 };
 
 /* Appends to the N epochs of LIST (room for LSM_EPOCHS_MAX) a new one
@@ -221,6 +241,12 @@ struct version_set {
  * begins at START too (it holds no record: a reopen without writes).
  * 0 or -errno (no randomness). */
 int epoch_begin(struct lsm_epoch *list, unsigned *n, uint64_t start);
+
+/* Whether NAME (LEN bytes) is a valid durable snapshot name (lsm.h). */
+bool snapshot_name_valid(const char *name, size_t len);
+/* Sets E's snapshot list to a copy of SNAPS (N entries): 0 or -ENOMEM. */
+int version_edit_set_snapshots(struct version_edit *e,
+			       const struct lsm_snapshot_info *snaps, size_t n);
 
 /* A new random identity (generation 1 from sequence START). */
 int identity_make(struct lsm_identity *id, uint64_t start);

@@ -256,10 +256,18 @@ int vset_adopt(struct version_set *vs, struct version_set *from)
 {
 	struct version *v = from->current;
 	struct edit_wal *wals = NULL;
+	struct lsm_snapshot_info *snaps = NULL;
 
 	if (from->nwals &&
 	    !(wals = malloc(from->nwals * sizeof(*wals))))
 		return -ENOMEM;
+	if (from->nsnaps &&
+	    !(snaps = malloc(from->nsnaps * sizeof(*snaps)))) {
+		free(wals);
+		return -ENOMEM;
+	}
+	if (from->nsnaps)
+		memcpy(snaps, from->snaps, from->nsnaps * sizeof(*snaps));
 	for (int l = 0; l < LSM_MAX_LEVELS; l++) {
 		struct buf *p = &vs->pointers[l];
 
@@ -267,6 +275,7 @@ int vset_adopt(struct version_set *vs, struct version_set *from)
 		buf_append(p, from->pointers[l].p, from->pointers[l].len);
 		if (!buf_ok(p)) {
 			free(wals);
+			free(snaps);
 			return -ENOMEM;
 		}
 	}
@@ -290,6 +299,9 @@ int vset_adopt(struct version_set *vs, struct version_set *from)
 	vs->identity = from->identity;
 	vs->nepochs = from->nepochs;
 	memcpy(vs->epochs, from->epochs, sizeof(vs->epochs));
+	free(vs->snaps);
+	vs->snaps = snaps;
+	vs->nsnaps = from->nsnaps;
 	return 0;
 }
 
@@ -476,9 +488,14 @@ static int snapshot_encode(const struct version_set *vs,
 	s.log_number = e ? e->log_number : vs->log_number;
 	s.next_file = e ? e->next_file : vs->next_file;
 	s.last_seq = e ? e->last_seq : vs->last_seq;
-	s.has_features = vs->features.compat || vs->features.ro_compat ||
-			 vs->features.incompat;
-	s.features = vs->features;
+	s.features = e && e->has_features ? e->features : vs->features;
+	s.has_features = s.features.compat || s.features.ro_compat ||
+			 s.features.incompat;
+	if (e && e->has_snapshots)
+		rc = version_edit_set_snapshots(&s, e->snaps, e->nsnaps);
+	else if (vs->nsnaps ||
+		 (s.features.ro_compat & LSM_FEAT_RO_COMPAT_SNAPSHOTS))
+		rc = version_edit_set_snapshots(&s, vs->snaps, vs->nsnaps);
 	if (e && e->has_identity) {
 		s.has_identity = true;
 		s.identity = e->identity;
@@ -703,6 +720,9 @@ void vset_destroy(struct version_set *vs)
 	free(vs->wals);
 	vs->wals = NULL;
 	vs->nwals = vs->cap_wals = 0;
+	free(vs->snaps);
+	vs->snaps = NULL;
+	vs->nsnaps = 0;
 	free(vs->dir);
 	vs->dir = NULL;
 }
@@ -915,6 +935,13 @@ static int replay_record(void *ctx, const uint8_t *rec, size_t len,
 	if (e.has_epochs) {
 		r->vs->nepochs = e.nepochs;
 		memcpy(r->vs->epochs, e.epochs, sizeof(e.epochs));
+	}
+	if (e.has_snapshots) { /* the list replaces the previous one */
+		free(r->vs->snaps);
+		r->vs->snaps = e.snaps;
+		r->vs->nsnaps = e.nsnaps;
+		e.snaps = NULL;
+		e.nsnaps = 0;
 	}
 	rc = vb_apply(&r->b, &e, &why);
 	if (rc == 0 && (rc = replay_pointers(r->vs, &e)) < 0)
@@ -1220,6 +1247,7 @@ int vset_log_and_apply(struct version_set *vs, struct version_edit *e,
 		       struct lsm_err *err)
 {
 	struct version *v;
+	struct lsm_snapshot_info *snaps = NULL;
 	uint64_t number = 0;
 	int rc;
 
@@ -1228,11 +1256,17 @@ int vset_log_and_apply(struct version_set *vs, struct version_edit *e,
 		rc = build_next(vs, e, &v, err);
 	if (rc < 0)
 		return rc;
-	if (reserve_pointers(vs, e) < 0 || reserve_wals(vs, e) < 0) {
+	if (e->has_snapshots && e->nsnaps &&
+	    (snaps = malloc(e->nsnaps * sizeof(*snaps))))
+		memcpy(snaps, e->snaps, e->nsnaps * sizeof(*snaps));
+	if (reserve_pointers(vs, e) < 0 || reserve_wals(vs, e) < 0 ||
+	    (e->has_snapshots && e->nsnaps && !snaps)) {
+		free(snaps);
 		version_unref(v);
 		return lsm_err_set(err, -ENOMEM, "%s: out of memory", vs->dir);
 	}
 	if (vs->next_file + 1 >= VSET_FILE_NUMBER_LIMIT) {
+		free(snaps);
 		version_unref(v);
 		return numbers_exhausted(vs, err);
 	}
@@ -1248,6 +1282,7 @@ int vset_log_and_apply(struct version_set *vs, struct version_edit *e,
 	rc = number ? roll_manifest(vs, v, e, number, err)
 		    : append_edit(vs, e, err);
 	if (rc < 0) {
+		free(snaps);
 		version_unref(v);
 		return rc;
 	}
@@ -1259,6 +1294,13 @@ int vset_log_and_apply(struct version_set *vs, struct version_edit *e,
 	if (e->has_epochs) {
 		vs->nepochs = e->nepochs;
 		memcpy(vs->epochs, e->epochs, sizeof(e->epochs));
+	}
+	if (e->has_features)
+		vs->features = e->features;
+	if (e->has_snapshots) {
+		free(vs->snaps);
+		vs->snaps = snaps;
+		vs->nsnaps = e->nsnaps;
 	}
 	commit_pointers(vs, e);
 	install(vs, v);

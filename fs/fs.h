@@ -22,6 +22,18 @@
  * request is done, with its error if it failed. */
 #define FS_CTL_CMD_INO ((1ull << 63) + 3)
 #define FS_CTL_CMD_NAME "ctl"
+/* /.lsmfs/snapshots (ops_snap.c): one directory per durable snapshot of
+ * the engine; mkdir takes one, rmdir drops it.  Inode numbers of what a
+ * snapshot shows: bit 63 set, the snapshot's id (1..255, lsm.h) in bits
+ * 55-62, the inode's live number in bits 0-54 (fs/CODEC.md, "Inode
+ * numbers"); id 0 is the control directory's own numbers above. */
+#define FS_CTL_SNAPDIR_INO ((1ull << 63) + 4)
+#define FS_CTL_SNAPDIR_NAME "snapshots"
+#define FS_SNAP_SHIFT 55
+#define FS_SNAP_INO_MASK ((1ull << FS_SNAP_SHIFT) - 1)
+/* How long the kernel keeps names and attributes inside a snapshot: they
+ * never change. */
+#define FS_SNAP_TIMEOUT 3600.0
 
 /* How often a read-only mount catches up with the store's writer (it
  * also wakes on inotify), and how long its kernel keeps names. */
@@ -105,6 +117,8 @@ struct lsmfs {
 	pthread_mutex_t ctl_mu;
 	pthread_cond_t ctl_cv;
 	unsigned ctl_jobs;      /* under ctl_mu */
+	/* The snapshot views opened so far (ops_snap.c). */
+	struct fs_snaps *snaps;
 };
 
 /* ---- log.c ---- */
@@ -186,10 +200,23 @@ static inline void fs_count(struct lsmfs *fs, enum fs_op op)
 	atomic_fetch_add_explicit(&fs->cnt.ops[op], 1, memory_order_relaxed);
 }
 
+/* A number of the control directory or of a snapshot: bit 63, which
+ * stored inodes never reach (fs/CODEC.md). */
 static inline bool fs_is_ctl(uint64_t ino)
 {
-	return ino == FS_CTL_DIR_INO || ino == FS_CTL_STATS_INO ||
-	       ino == FS_CTL_CMD_INO;
+	return (ino >> 63) != 0;
+}
+
+/* The snapshot id of a number in a snapshot, 0 for any other. */
+static inline unsigned fs_snap_id(uint64_t ino)
+{
+	return (ino >> 63) ? (unsigned)((ino >> FS_SNAP_SHIFT) & 0xff) : 0;
+}
+
+/* Whether INO belongs to the snapshots: their directory or inside one. */
+static inline bool fs_is_snap(uint64_t ino)
+{
+	return ino == FS_CTL_SNAPDIR_INO || fs_snap_id(ino) != 0;
 }
 
 /* Replies ERR for OP (counting it); always returns so callers can
@@ -213,11 +240,12 @@ int fs_tmpfile_io(struct fuse_session *se);
 bool fs_ctl_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void fs_ctl_getattr(fuse_req_t req, fuse_ino_t ino);
 void fs_ctl_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
-void fs_ctl_read(fuse_req_t req, size_t size, off_t off,
+void fs_ctl_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 struct fuse_file_info *fi);
-void fs_ctl_release(fuse_req_t req, struct fuse_file_info *fi);
+void fs_ctl_release(fuse_req_t req, fuse_ino_t ino,
+		    struct fuse_file_info *fi);
 void fs_ctl_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		    bool plus);
+		    struct fuse_file_info *fi, bool plus);
 /* Fills ST for a control inode. */
 void fs_ctl_stat(fuse_ino_t ino, struct stat *st);
 /* A write to /.lsmfs/ctl: one request, answered when it is done. */
@@ -228,6 +256,50 @@ void fs_ctl_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 void fs_ctl_setattr(fuse_req_t req, fuse_ino_t ino, int to_set);
 /* Waits until no ctl request runs (before the store closes). */
 void fs_ctl_wait(struct lsmfs *fs);
+
+/* What a change of control inode INO gets: -EROFS in the snapshots
+ * (read-only views), -EPERM elsewhere. */
+int fs_ctl_refusal(fuse_ino_t ino);
+/* mknod/mkdir/symlink (OP) of NAME in control directory PARENT: mkdir in
+ * /.lsmfs/snapshots takes a snapshot; anything else is refused. */
+void fs_ctl_make(fuse_req_t req, enum fs_op op, fuse_ino_t parent,
+		 const char *name);
+/* unlink/rmdir (OP): rmdir in /.lsmfs/snapshots drops a snapshot. */
+void fs_ctl_remove(fuse_req_t req, enum fs_op op, fuse_ino_t parent,
+		   const char *name);
+void fs_ctl_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_ctl_releasedir(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi);
+void fs_ctl_readlink(fuse_req_t req, fuse_ino_t ino);
+void fs_ctl_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		     size_t size);
+void fs_ctl_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void fs_ctl_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence);
+
+/* ---- ops_snap.c: /.lsmfs/snapshots and the views inside ---- */
+/* Sets up / releases FS's snapshot views (before lsm_close). */
+int fs_snap_init(struct lsmfs *fs);
+void fs_snap_close(struct lsmfs *fs);
+void fs_snap_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void fs_snap_getattr(fuse_req_t req, fuse_ino_t ino);
+void fs_snap_readlink(fuse_req_t req, fuse_ino_t ino);
+void fs_snap_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_snap_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		  struct fuse_file_info *fi);
+void fs_snap_release(fuse_req_t req, struct fuse_file_info *fi);
+void fs_snap_opendir(fuse_req_t req, fuse_ino_t ino,
+		     struct fuse_file_info *fi);
+void fs_snap_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		     struct fuse_file_info *fi, bool plus);
+void fs_snap_releasedir(fuse_req_t req, struct fuse_file_info *fi);
+void fs_snap_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		      size_t size);
+void fs_snap_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void fs_snap_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence);
+void fs_snap_mkdir(fuse_req_t req, const char *name);
+void fs_snap_rmdir(fuse_req_t req, const char *name);
+/* The entry of /.lsmfs/snapshots in /.lsmfs. */
+void fs_snap_dir_stat(struct stat *st);
 
 /* ---- ops_file.c ---- */
 /* fsync and fsyncdir: makes everything written before durable

@@ -242,6 +242,10 @@ static int open_store(struct lsmfs *fs, struct lsm_options *lo,
 		return -1;
 	}
 	fs->cnt.orphans_at_mount = n;
+	if (fs_snap_init(fs) < 0) {
+		fprintf(stderr, "lsmfs: out of memory\n");
+		return -1;
+	}
 	if (lo->wal_recovery == LSM_WAL_POINT_IN_TIME)
 		fs_log(FS_LOG_INFO, "point-in-time recovery: the mount shows "
 		       "the writes before the first damage of the log, if any "
@@ -256,6 +260,7 @@ static void close_store(struct lsmfs *fs)
 	struct lsm_err err = { 0 };
 
 	fs_ctl_wait(fs);
+	fs_snap_close(fs); /* its engine snapshots go before the engine */
 	ns_close(fs->ns);
 	fs->ns = NULL;
 	if (fs->db && lsm_close(fs->db, &err) < 0)

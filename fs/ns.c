@@ -73,7 +73,7 @@ static int put_super(struct ns *ns, struct lsm_batch *b, uint64_t limit,
 static int store_is_empty(struct ns *ns, bool *empty, struct lsm_err *err)
 {
 	struct lsm_iter *it;
-	int rc = lsm_iter_new(ns->db, NULL, &it, err);
+	int rc = lsm_iter_new(ns->db, ns->snap, &it, err);
 
 	if (rc < 0)
 		return rc;
@@ -135,8 +135,8 @@ static int load_super(struct ns *ns, struct lsm_err *err)
 	bool empty;
 	int rc;
 
-	rc = lsm_get_buf(ns->db, NULL, CODEC_SUPER_KEY, CODEC_SUPER_KEY_LEN,
-			 v, sizeof(v), &vlen, err);
+	rc = lsm_get_buf(ns->db, ns->snap, CODEC_SUPER_KEY,
+			 CODEC_SUPER_KEY_LEN, v, sizeof(v), &vlen, err);
 	if (rc == 0) {
 		rc = store_is_empty(ns, &empty, err);
 		if (rc < 0)
@@ -174,6 +174,9 @@ int ns_open(struct lsm_db *db, const struct ns_options *o, struct ns **out,
 	else
 		ns_options_init(&ns->opt);
 	ns->cs = ns->opt.chunk_size;
+	ns->snap = ns->opt.snap;
+	if (ns->snap)
+		ns->opt.read_only = true;
 	if (ns->cs < CODEC_MIN_CHUNK || ns->cs > CODEC_MAX_CHUNK ||
 	    (ns->cs & (ns->cs - 1))) {
 		rc = lsm_err_set(err, -EINVAL,
@@ -297,7 +300,7 @@ int ns_get_inode(struct ns *ns, uint64_t ino, struct codec_inode *in,
 	int rc;
 
 	codec_inode_key(key, ino);
-	rc = lsm_get_buf(ns->db, NULL, key, sizeof(key), buf, sizeof(buf),
+	rc = lsm_get_buf(ns->db, ns->snap, key, sizeof(key), buf, sizeof(buf),
 			 &vlen, err);
 	if (rc == 0)
 		return lsm_err_set(err, -ENOENT, "inode %llu: no such inode",
@@ -354,7 +357,7 @@ int ns_get_dentry(struct ns *ns, uint64_t parent, const char *name,
 	int rc;
 
 	klen = codec_dentry_key(key, parent, name, len);
-	rc = lsm_get_buf(ns->db, NULL, key, klen, val, sizeof(val), &vlen,
+	rc = lsm_get_buf(ns->db, ns->snap, key, klen, val, sizeof(val), &vlen,
 			 err);
 	if (rc < 0)
 		return rc;
@@ -660,7 +663,7 @@ int ns_delete_prefix(struct ns *ns, struct lsm_batch *b, char k,
 	uint8_t start[CODEC_CHUNK_KEY_LEN];
 	struct lsm_iter *it;
 	size_t slen = codec_prefix(start, k, ino);
-	int rc = lsm_iter_new(ns->db, NULL, &it, err);
+	int rc = lsm_iter_new(ns->db, ns->snap, &it, err);
 
 	if (rc < 0)
 		return rc;
@@ -747,7 +750,7 @@ static int collect_orphans(struct ns *ns, uint64_t **inos, size_t *n,
 	uint8_t start[1] = { CODEC_K_ORPHAN };
 	struct lsm_iter *it;
 	size_t cap = 0;
-	int rc = lsm_iter_new(ns->db, NULL, &it, err);
+	int rc = lsm_iter_new(ns->db, ns->snap, &it, err);
 
 	if (rc < 0)
 		return rc;

@@ -35,6 +35,11 @@ struct ns_options {
 	                         * (LSM_WRITE_SYNC: each op durable) */
 	uint32_t root_uid, root_gid; /* owner of a freshly formatted root */
 	uint32_t root_mode;     /* permission bits of that root (0755) */
+	/* Non-NULL: a read view of the store at this snapshot (lsm.h;
+	 * lsmfs: MNT/.lsmfs/snapshots/NAME): every read of the namespace
+	 * goes through it, and it implies read_only.  It must outlive the
+	 * ns. */
+	const struct lsm_snapshot *snap;
 };
 
 void ns_options_init(struct ns_options *o);

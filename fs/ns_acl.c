@@ -52,7 +52,7 @@ static int get_acl(struct ns *ns, uint64_t ino, const char *name,
 {
 	uint8_t key[CODEC_XATTR_KEY_MAX];
 	size_t klen = codec_xattr_key(key, ino, name, strlen(name));
-	int rc = lsm_get_buf(ns->db, NULL, key, klen, buf, NS_ACL_MAX, len,
+	int rc = lsm_get_buf(ns->db, ns->snap, key, klen, buf, NS_ACL_MAX, len,
 			     err);
 
 	if (rc == 1 && (*len > NS_ACL_MAX || acl_check(buf, *len) < 0))

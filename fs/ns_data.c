@@ -35,7 +35,7 @@ static int get_chunk(struct ns *ns, uint64_t ino, uint64_t idx, void *buf,
 	int rc;
 
 	codec_chunk_key(key, ino, idx);
-	rc = lsm_get_buf(ns->db, NULL, key, sizeof(key), cap ? buf : &dummy,
+	rc = lsm_get_buf(ns->db, ns->snap, key, sizeof(key), cap ? buf : &dummy,
 			 cap, len, err);
 	if (rc == 0) { /* no chunk: a hole */
 		*len = 0;
@@ -158,7 +158,7 @@ static int read_iter(struct ns *ns, uint64_t ino, uint64_t off, size_t len,
 	uint8_t key[CODEC_CHUNK_KEY_LEN];
 	uint64_t last = (off + len - 1) / ns->cs, kino, idx;
 	struct lsm_iter *it;
-	int rc = lsm_iter_new(ns->db, NULL, &it, err);
+	int rc = lsm_iter_new(ns->db, ns->snap, &it, err);
 
 	if (rc < 0)
 		return rc;

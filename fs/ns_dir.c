@@ -339,7 +339,7 @@ static int dir_empty(struct ns *ns, uint64_t ino, struct lsm_err *err)
 	uint8_t pfx[9];
 	struct lsm_iter *it;
 	size_t klen;
-	int rc = lsm_iter_new(ns->db, NULL, &it, err);
+	int rc = lsm_iter_new(ns->db, ns->snap, &it, err);
 
 	if (rc < 0)
 		return rc;
@@ -496,7 +496,7 @@ int ns_readdir(struct ns *ns, uint64_t dir, const char *after,
 
 	if (alen > CODEC_NAME_MAX)
 		return lsm_err_set(err, -EINVAL, "readdir: bad cursor");
-	rc = lsm_iter_new(ns->db, NULL, &it, err);
+	rc = lsm_iter_new(ns->db, ns->snap, &it, err);
 	if (rc < 0)
 		return rc;
 	slen = codec_dentry_key(start, dir, after ? after : "", alen);

@@ -74,7 +74,7 @@ static int seek_scan(struct ns *ns, uint64_t ino, struct seek_state *s,
 {
 	uint8_t start[CODEC_CHUNK_KEY_LEN];
 	struct lsm_iter *it;
-	int rc = lsm_iter_new(ns->db, NULL, &it, err);
+	int rc = lsm_iter_new(ns->db, ns->snap, &it, err);
 
 	if (rc < 0)
 		return rc;
@@ -201,7 +201,7 @@ static int plan(struct shift *sh, struct lsm_batch *b, uint64_t *bytes,
 	uint8_t start[CODEC_CHUNK_KEY_LEN];
 	struct lsm_iter *it;
 	uint64_t j0 = sh->off / sh->ns->cs;
-	int rc = lsm_iter_new(sh->ns->db, NULL, &it, err);
+	int rc = lsm_iter_new(sh->ns->db, sh->ns->snap, &it, err);
 
 	if (rc < 0)
 		return rc;
@@ -258,8 +258,8 @@ static int read_old(struct shift *sh, uint64_t pos, size_t n, uint8_t *dst,
 		int rc;
 
 		codec_chunk_key(key, sh->ino, s.idx);
-		rc = lsm_get_buf(sh->ns->db, NULL, key, sizeof(key), sh->tmp,
-				 cs, &len, err);
+		rc = lsm_get_buf(sh->ns->db, sh->ns->snap, key, sizeof(key),
+				 sh->tmp, cs, &len, err);
 		if (rc < 0)
 			return rc;
 		if (rc == 1 && len > s.off)

@@ -25,6 +25,9 @@ struct ns_openref {
 
 struct ns {
 	struct lsm_db *db;
+	/* What every read reads: NULL for the latest state, or a snapshot
+	 * (ns_options.snap: a read-only view of the tree as it was). */
+	const struct lsm_snapshot *snap;
 	struct ns_options opt;
 	uint32_t cs;                      /* chunk size */
 	pthread_mutex_t alloc_mu;

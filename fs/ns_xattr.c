@@ -48,7 +48,7 @@ static int set_locked(struct ns *ns, uint64_t ino, const char *name,
 {
 	size_t old;
 	uint8_t dummy;
-	int rc = lsm_get_buf(ns->db, NULL, key, klen, &dummy, 0, &old, err);
+	int rc = lsm_get_buf(ns->db, ns->snap, key, klen, &dummy, 0, &old, err);
 
 	if (rc < 0)
 		return rc;
@@ -122,7 +122,7 @@ int ns_getxattr(struct ns *ns, uint64_t ino, const char *name, void *buf,
 
 	if (rc < 0)
 		return rc;
-	rc = lsm_get_buf(ns->db, NULL, key,
+	rc = lsm_get_buf(ns->db, ns->snap, key,
 			 codec_xattr_key(key, ino, name, nlen),
 			 cap ? buf : &dummy, cap, len, err);
 	if (rc == 0)
@@ -140,7 +140,7 @@ int ns_listxattr(struct ns *ns, uint64_t ino, char *buf, size_t cap,
 	uint8_t pfx[9];
 	struct lsm_iter *it;
 	size_t total = 0;
-	int rc = lsm_iter_new(ns->db, NULL, &it, err);
+	int rc = lsm_iter_new(ns->db, ns->snap, &it, err);
 
 	if (rc < 0)
 		return rc;
@@ -177,7 +177,7 @@ int ns_kill_caps(struct ns *ns, struct lsm_batch *b, uint64_t ino,
 	uint8_t key[CODEC_XATTR_KEY_MAX], dummy;
 	size_t klen = codec_xattr_key(key, ino, NS_CAPS_XATTR,
 				      sizeof(NS_CAPS_XATTR) - 1), len;
-	int rc = lsm_get_buf(ns->db, NULL, key, klen, &dummy, 0, &len, err);
+	int rc = lsm_get_buf(ns->db, ns->snap, key, klen, &dummy, 0, &len, err);
 
 	if (rc == 1)
 		rc = lsm_batch_delete(b, key, klen) < 0 ? ns_enomem(err) : 1;

@@ -4,7 +4,9 @@
  * /.lsmfs/stats holds the engine's statistics (lsm_stats) and the
  * filesystem's own counters (metrics.c), rendered when it is opened.  /.lsmfs/ctl
  * takes requests (`echo compact > /.lsmfs/ctl`); each runs in a thread of
- * its own and the write returns when it is done (see "requests" below). */
+ * its own and the write returns when it is done (see "requests" below).
+ * /.lsmfs/snapshots and the read-only views inside it are ops_snap.c's:
+ * every fs_ctl_* entry point hands their numbers (fs_is_snap) over. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -38,11 +40,13 @@ static void text_put(struct ctl_text *t)
 
 void fs_ctl_stat(fuse_ino_t ino, struct stat *st)
 {
+	if (ino == FS_CTL_SNAPDIR_INO)
+		return fs_snap_dir_stat(st);
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
 	st->st_mode = ino == FS_CTL_DIR_INO ? (S_IFDIR | 0555) :
 					      (S_IFREG | 0444);
-	st->st_nlink = ino == FS_CTL_DIR_INO ? 2 : 1;
+	st->st_nlink = ino == FS_CTL_DIR_INO ? 3 : 1;
 	if (ino == FS_CTL_CMD_INO) {
 		st->st_mode = S_IFREG | 0200; /* the daemon's user only */
 		st->st_uid = getuid();
@@ -64,10 +68,16 @@ bool fs_ctl_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fuse_entry_param e;
 
+	if (fs_is_snap(parent)) {
+		fs_snap_lookup(req, parent, name);
+		return true;
+	}
 	if (codec_is_reserved(parent, name, strlen(name))) {
 		ctl_entry(&e, FS_CTL_DIR_INO);
 	} else if (parent == FS_CTL_DIR_INO) {
-		if (!strcmp(name, FS_CTL_CMD_NAME)) {
+		if (!strcmp(name, FS_CTL_SNAPDIR_NAME)) {
+			ctl_entry(&e, FS_CTL_SNAPDIR_INO);
+		} else if (!strcmp(name, FS_CTL_CMD_NAME)) {
 			ctl_entry(&e, FS_CTL_CMD_INO);
 		} else if (strcmp(name, FS_CTL_STATS_NAME) != 0) {
 			fuse_reply_err(req, ENOENT);
@@ -75,6 +85,9 @@ bool fs_ctl_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		} else {
 			ctl_entry(&e, FS_CTL_STATS_INO);
 		}
+	} else if (fs_is_ctl(parent)) {
+		fuse_reply_err(req, ENOTDIR);
+		return true;
 	} else {
 		return false;
 	}
@@ -86,6 +99,8 @@ void fs_ctl_getattr(fuse_req_t req, fuse_ino_t ino)
 {
 	struct stat st;
 
+	if (fs_snap_id(ino))
+		return fs_snap_getattr(req, ino);
 	fs_ctl_stat(ino, &st);
 	fuse_reply_attr(req, &st, 1.0);
 }
@@ -116,6 +131,8 @@ void fs_ctl_setattr(fuse_req_t req, fuse_ino_t ino, int to_set)
 {
 	struct stat st;
 
+	if (fs_is_snap(ino))
+		return fs_reply_fail(req, FS_OP_SETATTR, -EROFS, NULL);
 	if (ino != FS_CTL_CMD_INO ||
 	    (to_set & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_MTIME |
 			FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)))
@@ -192,7 +209,8 @@ void fs_ctl_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	int rc;
 
 	if (ino != FS_CTL_CMD_INO)
-		return fs_reply_fail(req, FS_OP_WRITE, -EPERM, NULL);
+		return fs_reply_fail(req, FS_OP_WRITE, fs_ctl_refusal(ino),
+				     NULL);
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ' ||
 			 buf[n - 1] == '\t' || buf[n - 1] == '\r'))
 		n--;
@@ -228,6 +246,8 @@ void fs_ctl_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct ctl_text *t;
 	int rc;
 
+	if (fs_snap_id(ino))
+		return fs_snap_open(req, ino, fi);
 	if (ino == FS_CTL_CMD_INO)
 		return ctl_cmd_open(req, fi);
 	if (ino != FS_CTL_STATS_INO)
@@ -252,11 +272,13 @@ void fs_ctl_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 }
 
-void fs_ctl_read(fuse_req_t req, size_t size, off_t off,
+void fs_ctl_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 struct fuse_file_info *fi)
 {
 	struct ctl_text *t = (struct ctl_text *)(uintptr_t)fi->fh;
 
+	if (fs_snap_id(ino))
+		return fs_snap_read(req, ino, size, off, fi);
 	if (!t || off < 0 || (size_t)off >= t->len) {
 		fuse_reply_buf(req, NULL, 0);
 		return;
@@ -268,29 +290,37 @@ void fs_ctl_read(fuse_req_t req, size_t size, off_t off,
 	text_put(t);
 }
 
-void fs_ctl_release(fuse_req_t req, struct fuse_file_info *fi)
+void fs_ctl_release(fuse_req_t req, fuse_ino_t ino,
+		    struct fuse_file_info *fi)
 {
 	struct ctl_text *t = (struct ctl_text *)(uintptr_t)fi->fh;
 
+	if (fs_snap_id(ino))
+		return fs_snap_release(req, fi);
 	if (t)
 		text_put(t);
 	fuse_reply_err(req, 0);
 }
 
 void fs_ctl_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		    bool plus)
+		    struct fuse_file_info *fi, bool plus)
 {
 	static const char *const names[] = { ".", "..", FS_CTL_STATS_NAME,
-					     FS_CTL_CMD_NAME };
+					     FS_CTL_CMD_NAME,
+					     FS_CTL_SNAPDIR_NAME };
 	const fuse_ino_t inos[] = { FS_CTL_DIR_INO, 1, FS_CTL_STATS_INO,
-				    FS_CTL_CMD_INO };
-	char *buf = malloc(size);
+				    FS_CTL_CMD_INO, FS_CTL_SNAPDIR_INO };
+	char *buf;
 	size_t used = 0, n;
 
-	(void)ino;
+	if (fs_is_snap(ino))
+		return fs_snap_readdir(req, ino, size, off, fi, plus);
+	if (ino != FS_CTL_DIR_INO)
+		return fs_reply_fail(req, FS_OP_READDIR, -ENOTDIR, NULL);
+	buf = malloc(size);
 	if (!buf)
 		return fs_reply_fail(req, FS_OP_READDIR, -ENOMEM, NULL);
-	for (; off >= 0 && off < 4; off++) {
+	for (; off >= 0 && off < 5; off++) {
 		struct fuse_entry_param e;
 
 		ctl_entry(&e, inos[off]);
@@ -306,4 +336,75 @@ void fs_ctl_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	fuse_reply_buf(req, buf, used);
 	free(buf);
+}
+
+int fs_ctl_refusal(fuse_ino_t ino)
+{
+	return fs_is_snap(ino) ? -EROFS : -EPERM;
+}
+
+void fs_ctl_make(fuse_req_t req, enum fs_op op, fuse_ino_t parent,
+		 const char *name)
+{
+	if (parent == FS_CTL_SNAPDIR_INO && op == FS_OP_MKDIR)
+		return fs_snap_mkdir(req, name);
+	fs_reply_fail(req, op, fs_ctl_refusal(parent), NULL);
+}
+
+void fs_ctl_remove(fuse_req_t req, enum fs_op op, fuse_ino_t parent,
+		   const char *name)
+{
+	if (parent == FS_CTL_SNAPDIR_INO && op == FS_OP_RMDIR)
+		return fs_snap_rmdir(req, name);
+	fs_reply_fail(req, op, fs_ctl_refusal(parent), NULL);
+}
+
+void fs_ctl_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (fs_snap_id(ino))
+		return fs_snap_opendir(req, ino, fi);
+	if (ino != FS_CTL_DIR_INO && ino != FS_CTL_SNAPDIR_INO)
+		return fs_reply_fail(req, FS_OP_OPENDIR, -ENOTDIR, NULL);
+	fi->fh = 0;
+	fuse_reply_open(req, fi);
+}
+
+void fs_ctl_releasedir(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	if (fs_snap_id(ino))
+		return fs_snap_releasedir(req, fi);
+	fuse_reply_err(req, 0);
+}
+
+void fs_ctl_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	if (fs_snap_id(ino))
+		return fs_snap_readlink(req, ino);
+	fs_reply_fail(req, FS_OP_READLINK, -EINVAL, NULL);
+}
+
+void fs_ctl_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		     size_t size)
+{
+	if (fs_snap_id(ino))
+		return fs_snap_getxattr(req, ino, name, size);
+	fs_reply_fail(req, FS_OP_GETXATTR, -ENODATA, NULL);
+}
+
+void fs_ctl_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	if (fs_snap_id(ino))
+		return fs_snap_listxattr(req, ino, size);
+	if (size == 0)
+		fuse_reply_xattr(req, 0);
+	else
+		fuse_reply_buf(req, NULL, 0);
+}
+
+void fs_ctl_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence)
+{
+	if (fs_snap_id(ino))
+		return fs_snap_lseek(req, ino, off, whence);
+	fs_reply_fail(req, FS_OP_LSEEK, -EINVAL, NULL);
 }

@@ -92,11 +92,8 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 	int rc;
 
 	fs_count(fs, FS_OP_OPENDIR);
-	if (fs_is_ctl(ino)) {
-		fi->fh = 0;
-		fuse_reply_open(req, fi);
-		return;
-	}
+	if (fs_is_ctl(ino))
+		return fs_ctl_opendir(req, ino, fi);
 	rc = ns_getattr(fs->ns, ino, &a, &err);
 	if (rc == 0 && !S_ISDIR(a.in.mode))
 		rc = -ENOTDIR;
@@ -203,7 +200,7 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size,
 
 	fs_count(fs, FS_OP_READDIR);
 	if (fs_is_ctl(ino))
-		return fs_ctl_readdir(req, ino, size, off, plus);
+		return fs_ctl_readdir(req, ino, size, off, fi, plus);
 	buf = malloc(size);
 	if (!buf)
 		return fs_reply_fail(req, FS_OP_READDIR, -ENOMEM, NULL);
@@ -243,8 +240,9 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 {
 	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
 
-	(void)ino;
 	fs_count(fs_of(req), FS_OP_RELEASEDIR);
+	if (fs_is_ctl(ino))
+		return fs_ctl_releasedir(req, ino, fi);
 	if (d)
 		dir_free(d);
 	fuse_reply_err(req, 0);

@@ -58,7 +58,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	fs_count(fs, FS_OP_CREATE);
 	if (fs_is_ctl(parent))
-		return fs_reply_fail(req, FS_OP_CREATE, -EPERM, NULL);
+		return fs_reply_fail(req, FS_OP_CREATE,
+				     fs_ctl_refusal(parent), NULL);
 	if (tmp)
 		rc = ns_tmpfile(fs->ns, parent, mode, &c, &a, &err);
 	else
@@ -87,7 +88,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	fs_count(fs, FS_OP_READ);
 	if (fs_is_ctl(ino))
-		return fs_ctl_read(req, size, off, fi);
+		return fs_ctl_read(req, ino, size, off, fi);
 	buf = malloc(size ? size : 1);
 	if (!buf)
 		return fs_reply_fail(req, FS_OP_READ, -ENOMEM, NULL);
@@ -143,7 +144,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 
 	fs_count(fs, FS_OP_RELEASE);
 	if (fs_is_ctl(ino))
-		return fs_ctl_release(req, fi);
+		return fs_ctl_release(req, ino, fi);
 	rc = ns_close_ref(fs->ns, ino, &err);
 	if (rc < 0) /* the orphan stays and is reclaimed at next mount */
 		fs_fail(fs, FS_OP_RELEASE, rc, &err);
@@ -193,6 +194,9 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 
 	(void)fi;
 	fs_count(fs, FS_OP_FALLOCATE);
+	if (fs_is_ctl(ino))
+		return fs_reply_fail(req, FS_OP_FALLOCATE, fs_ctl_refusal(ino),
+				     NULL);
 	if (off < 0 || len <= 0)
 		return fs_reply_fail(req, FS_OP_FALLOCATE, -EINVAL, NULL);
 	rc = check_space(fs, mode, len);
@@ -215,6 +219,8 @@ static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 
 	(void)fi;
 	fs_count(fs, FS_OP_LSEEK);
+	if (fs_is_ctl(ino) && off >= 0)
+		return fs_ctl_lseek(req, ino, off, whence);
 	if (fs_is_ctl(ino) || off < 0)
 		return fs_reply_fail(req, FS_OP_LSEEK,
 				     off < 0 ? -ENXIO : -EINVAL, NULL);

@@ -235,6 +235,8 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	int rc;
 
 	fs_count(fs, FS_OP_READLINK);
+	if (fs_is_ctl(ino))
+		return fs_ctl_readlink(req, ino);
 	rc = ns_readlink(fs->ns, ino, buf, sizeof(buf) - 1, &len, &err);
 	if (rc < 0)
 		return fs_reply_fail(req, FS_OP_READLINK, rc, &err);
@@ -264,7 +266,7 @@ static void make(fuse_req_t req, enum fs_op op, fuse_ino_t parent,
 
 	fs_count(fs, op);
 	if (fs_is_ctl(parent))
-		return fs_reply_fail(req, op, -EPERM, NULL);
+		return fs_ctl_make(req, op, parent, name);
 	rc = ns_mknod(fs->ns, parent, name, mode, rdev, &c, target, &a, &err);
 	reply_entry(req, op, rc, &a, &err);
 }
@@ -298,7 +300,10 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 
 	fs_count(fs, FS_OP_LINK);
 	if (fs_is_ctl(ino) || fs_is_ctl(newparent))
-		return fs_reply_fail(req, FS_OP_LINK, -EPERM, NULL);
+		return fs_reply_fail(req, FS_OP_LINK,
+				     fs_ctl_refusal(fs_is_ctl(ino) ? ino
+								  : newparent),
+				     NULL);
 	rc = ns_link(fs->ns, ino, newparent, newname, &a, &err);
 	reply_entry(req, FS_OP_LINK, rc, &a, &err);
 }
@@ -312,7 +317,9 @@ static void remove_op(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int rc;
 
 	fs_count(fs, op);
-	if (fs_is_ctl(parent) || codec_is_reserved(parent, name, strlen(name)))
+	if (fs_is_ctl(parent))
+		return fs_ctl_remove(req, op, parent, name);
+	if (codec_is_reserved(parent, name, strlen(name)))
 		return fs_reply_fail(req, op, -EPERM, NULL);
 	rc = dir ? ns_rmdir(fs->ns, parent, name, &err) :
 		   ns_unlink(fs->ns, parent, name, &err);
@@ -343,7 +350,9 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	fs_count(fs, FS_OP_RENAME);
 	if (fs_is_ctl(parent) || fs_is_ctl(newparent))
-		return fs_reply_fail(req, FS_OP_RENAME, -EPERM, NULL);
+		return fs_reply_fail(req, FS_OP_RENAME, fs_ctl_refusal(
+					fs_is_ctl(parent) ? parent : newparent),
+				     NULL);
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE |
 				RENAME_WHITEOUT))
 		return fs_reply_fail(req, FS_OP_RENAME, -EINVAL, NULL);

@@ -28,7 +28,8 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 
 	fs_count(fs, FS_OP_SETXATTR);
 	if (fs_is_ctl(ino))
-		return fs_reply_fail(req, FS_OP_SETXATTR, -EPERM, NULL);
+		return fs_reply_fail(req, FS_OP_SETXATTR, fs_ctl_refusal(ino),
+				     NULL);
 	if (refused(fs, name))
 		return fs_reply_fail(req, FS_OP_SETXATTR, -EOPNOTSUPP, NULL);
 	if (flags & XATTR_CREATE)
@@ -51,10 +52,10 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	int rc;
 
 	fs_count(fs, FS_OP_GETXATTR);
-	if (fs_is_ctl(ino) || refused(fs, name))
-		return fs_reply_fail(req, FS_OP_GETXATTR,
-				     fs_is_ctl(ino) ? -ENODATA : -EOPNOTSUPP,
-				     NULL);
+	if (fs_is_ctl(ino))
+		return fs_ctl_getxattr(req, ino, name, size);
+	if (refused(fs, name))
+		return fs_reply_fail(req, FS_OP_GETXATTR, -EOPNOTSUPP, NULL);
 	if (size && !(buf = malloc(size)))
 		return fs_reply_fail(req, FS_OP_GETXATTR, -ENOMEM, NULL);
 	rc = ns_getxattr(fs->ns, ino, name, buf, size, &len, &err);
@@ -76,10 +77,11 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	int rc = 0;
 
 	fs_count(fs, FS_OP_LISTXATTR);
+	if (fs_is_ctl(ino))
+		return fs_ctl_listxattr(req, ino, size);
 	if (size && !(buf = malloc(size)))
 		return fs_reply_fail(req, FS_OP_LISTXATTR, -ENOMEM, NULL);
-	if (!fs_is_ctl(ino))
-		rc = ns_listxattr(fs->ns, ino, buf, size, &len, &err);
+	rc = ns_listxattr(fs->ns, ino, buf, size, &len, &err);
 	if (rc < 0)
 		fs_reply_fail(req, FS_OP_LISTXATTR, rc, &err);
 	else if (size == 0)
@@ -97,7 +99,8 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 
 	fs_count(fs, FS_OP_REMOVEXATTR);
 	if (fs_is_ctl(ino))
-		return fs_reply_fail(req, FS_OP_REMOVEXATTR, -EPERM, NULL);
+		return fs_reply_fail(req, FS_OP_REMOVEXATTR,
+				     fs_ctl_refusal(ino), NULL);
 	if (refused(fs, name))
 		return fs_reply_fail(req, FS_OP_REMOVEXATTR, -EOPNOTSUPP, NULL);
 	rc = ns_removexattr(fs->ns, ino, name, &err);

@@ -97,6 +97,31 @@ static int open_replica(struct rstate *r, struct lsm_err *err)
 	return 0;
 }
 
+/* Snapshots do not travel to replicas (README, "Snapshots"): those of
+ * the primary that came with a bootstrap's checkpoint are dropped, as
+ * nothing would ever drop them here (the log does not carry snapshots)
+ * and they would pin the replica's space for good. */
+static void drop_snapshots(struct rstate *r, const char *dir)
+{
+	struct lsm_snapshot_info *l = NULL;
+	struct lsm_err err = { 0 };
+	size_t n = 0;
+
+	if (lsm_snapshot_list(r->db, &l, &n, &err) < 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (lsm_snapshot_drop(r->db, l[i].name, &err) < 0)
+			logsink_printf(LOGSINK_WARN, "receive", "%s: dropping "
+				       "the primary's snapshot '%s': %s", dir,
+				       l[i].name, err.msg);
+	if (n)
+		logsink_printf(LOGSINK_INFO, "receive", "%s: dropped the %zu "
+			       "snapshot%s the bootstrap carried (snapshots "
+			       "stay on the primary)", dir, n,
+			       n == 1 ? "" : "s");
+	free(l);
+}
+
 static void close_replica(struct rstate *r)
 {
 	if (!r->db)
@@ -555,6 +580,7 @@ int receiver_run(const char *dir, struct lr_conn *c, const struct repl_opts *o,
 			     PRIu64, dir, r.applied, seq);
 		logsink_printf(LOGSINK_INFO, "receive", "%s: installed a bootstrap at "
 		     "sequence %" PRIu64, dir, r.applied);
+		drop_snapshots(&r, dir);
 	} else if (!r.db) {
 		rc = lsm_err_set(err, -EPROTO, "told to stream into an empty "
 				 "replica");

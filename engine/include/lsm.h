@@ -344,6 +344,57 @@ struct lsm_snapshot;
 const struct lsm_snapshot *lsm_snapshot_new(struct lsm_db *db);
 void lsm_snapshot_release(struct lsm_db *db, const struct lsm_snapshot *s);
 
+/* ---- Durable snapshots (engine/db_snapshot.c) ----
+ * A named snapshot is a sequence number recorded in the manifest (field
+ * 66, engine/doc/manifest.md): taking one is O(1) (one manifest append,
+ * fsynced before the call returns), it survives close, crash and
+ * reopen, and compaction keeps every version it can see until it is
+ * dropped (compaction keeps, per key, the newest version each snapshot
+ * sees).  NAME: 1 to LSM_SNAPSHOT_NAME_MAX bytes of [A-Za-z0-9._-], not
+ * starting with '.'.  At most LSM_SNAPSHOTS_MAX exist at once.  Each gets
+ * an ID in 1 .. LSM_SNAPSHOT_ID_MAX, the lowest free one: unique among the
+ * snapshots that exist (a dropped snapshot's id may be given again; its
+ * creation time tells them apart).  lsm_checkpoint copies them; the
+ * stats show lsm_snapshots and lsm_snapshot_pinned_bytes (an estimate,
+ * engine/doc/manifest.md "Durable snapshots"). */
+#define LSM_SNAPSHOT_NAME_MAX 64
+#define LSM_SNAPSHOTS_MAX 64
+#define LSM_SNAPSHOT_ID_MAX 255
+struct lsm_snapshot_info {
+	char name[LSM_SNAPSHOT_NAME_MAX + 1];
+	uint32_t id;       /* 1 .. LSM_SNAPSHOT_ID_MAX */
+	uint64_t seq;      /* it sees every write up to this sequence */
+	int64_t time_sec;  /* creation, CLOCK_REALTIME */
+	uint32_t time_nsec;
+};
+
+/* Takes snapshot NAME of the state now (every write acknowledged before
+ * the call): the log is synced first, then the snapshot is appended to
+ * the manifest and fsynced.  *OUT (may be NULL) gets its record.
+ * -EEXIST: the name is taken; -EINVAL: a bad name; -ENOSPC:
+ * LSM_SNAPSHOTS_MAX exist already; -EROFS: a read-only or following open
+ * (they read the writer's snapshots; a replica's store may take its own,
+ * which lsm_apply keeps like any other; the log carries none). */
+int lsm_snapshot_create(struct lsm_db *db, const char *name,
+			struct lsm_snapshot_info *out, struct lsm_err *err);
+/* Drops snapshot NAME (-ENOENT when there is none): compaction may then
+ * free what only it kept.  A handle lsm_snapshot_open gave keeps reading
+ * until it is released. */
+int lsm_snapshot_drop(struct lsm_db *db, const char *name,
+		      struct lsm_err *err);
+/* The snapshots, oldest first: *OUT is malloc'ed (free() it; NULL when
+ * *N is 0). */
+int lsm_snapshot_list(struct lsm_db *db, struct lsm_snapshot_info **out,
+		      size_t *n, struct lsm_err *err);
+/* A read handle on snapshot NAME for lsm_get/lsm_iter_new (*INFO, may be
+ * NULL, gets its record); release it with lsm_snapshot_release.
+ * -ENOENT when there is no such snapshot. */
+int lsm_snapshot_open(struct lsm_db *db, const char *name,
+		      const struct lsm_snapshot **out,
+		      struct lsm_snapshot_info *info, struct lsm_err *err);
+/* 0 when NAME is a valid snapshot name, else -EINVAL with a message. */
+int lsm_snapshot_name_check(const char *name, struct lsm_err *err);
+
 /* Looks KEY up (in SNAP, or the latest state when SNAP is NULL).
  * Returns 1 when found: *VAL is a malloc'ed copy (free() it) of *VLEN
  * bytes, non-NULL even for an empty value.  Returns 0 when the key is

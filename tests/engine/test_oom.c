@@ -1,6 +1,7 @@
 /* test_oom.c - allocation failure at every allocation site of a workload
  * (failmalloc.h): open, puts, deletes, batches, a flush, a compaction,
- * gets, iterators both ways, a snapshot, close, reopen and replay.  With
+ * gets, iterators both ways, a snapshot and a durable one (create, open,
+ * drop), close, reopen and replay.  With
  * the Nth allocation failing (once, or from then on) every call returns 0
  * or a negative errno with a message, nothing crashes or hangs; reopened
  * with memory back, every acknowledged write is there, a failed write is
@@ -311,7 +312,8 @@ static void workload(const char *dir, struct run *r)
 	struct lsm_options o;
 	struct lsm_db *db;
 	struct lsm_err err = { 0 };
-	const struct lsm_snapshot *s;
+	const struct lsm_snapshot *s, *ds = NULL;
+	bool durable;
 	int rc;
 
 	options(&o);
@@ -333,6 +335,11 @@ static void workload(const char *dir, struct run *r)
 	if (!s)
 		r->failures++;
 	memcpy(r->snap, r->m, sizeof(r->m));
+	/* a durable snapshot of the same state (no write in between) */
+	rc = lsm_snapshot_create(db, "oom", NULL, &err);
+	if (rc)
+		failed_call(r, "snapshot_create", rc, &err);
+	durable = rc == 0;
 	for (int i = 0; i < NPLAIN; i++) {
 		if (i % 3 == 0)
 			put(r, db, i, 2);
@@ -348,6 +355,17 @@ static void workload(const char *dir, struct run *r)
 		get_all(r, db, s, r->snap);
 		walk(r, db, s, r->snap, false);
 		lsm_snapshot_release(db, s);
+	}
+	if (durable) {
+		rc = lsm_snapshot_open(db, "oom", &ds, NULL, &err);
+		if (rc)
+			failed_call(r, "snapshot_open", rc, &err);
+		else
+			get_all(r, db, ds, r->snap);
+		lsm_snapshot_release(db, ds);
+		rc = lsm_snapshot_drop(db, "oom", &err);
+		if (rc)
+			failed_call(r, "snapshot_drop", rc, &err);
 	}
 	if ((rc = lsm_close(db, &err)))
 		failed_call(r, "close", rc, &err);

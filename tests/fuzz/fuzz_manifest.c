@@ -55,11 +55,19 @@ static bool edits_equal(const struct version_edit *a,
 	    a->nadded != b->nadded || a->ndeleted != b->ndeleted ||
 	    a->npointers != b->npointers || a->nwals != b->nwals ||
 	    a->has_features != b->has_features ||
+	    a->has_snapshots != b->has_snapshots || a->nsnaps != b->nsnaps ||
 	    (a->has_features &&
 	     (a->features.compat != b->features.compat ||
 	      a->features.ro_compat != b->features.ro_compat ||
 	      a->features.incompat != b->features.incompat)))
 		return false;
+	for (i = 0; i < a->nsnaps; i++)
+		if (strcmp(a->snaps[i].name, b->snaps[i].name) != 0 ||
+		    a->snaps[i].id != b->snaps[i].id ||
+		    a->snaps[i].seq != b->snaps[i].seq ||
+		    a->snaps[i].time_sec != b->snaps[i].time_sec ||
+		    a->snaps[i].time_nsec != b->snaps[i].time_nsec)
+			return false;
 	for (i = 0; i < a->nwals; i++)
 		if (a->wals[i].number != b->wals[i].number ||
 		    a->wals[i].sealed != b->wals[i].sealed ||
@@ -70,6 +78,8 @@ static bool edits_equal(const struct version_edit *a,
 
 		if (a->added[i].level != b->added[i].level ||
 		    x->number != y->number || x->size != y->size ||
+		    x->has_counts != y->has_counts ||
+		    x->pinned_bytes != y->pinned_bytes ||
 		    !same(x->smallest, x->smallest_len, y->smallest,
 			  y->smallest_len) ||
 		    !same(x->largest, x->largest_len, y->largest,
@@ -116,6 +126,13 @@ static void check_edit(const uint8_t *p, size_t len)
 			   a.deleted[i].level < LSM_MAX_LEVELS);
 	if (a.has_last_seq)
 		FUZZ_CHECK(a.last_seq <= IKEY_MAX_SEQ);
+	FUZZ_CHECK(a.nsnaps <= LSM_SNAPSHOTS_MAX);
+	for (i = 0; i < a.nsnaps; i++) {
+		FUZZ_CHECK(a.snaps[i].id >= 1 &&
+			   a.snaps[i].id <= LSM_SNAPSHOT_ID_MAX);
+		FUZZ_CHECK(snapshot_name_valid(a.snaps[i].name,
+					       strlen(a.snaps[i].name)));
+	}
 	version_edit_encode(&a, &e1);
 	FUZZ_CHECK(buf_ok(&e1));
 	FUZZ_CHECK(e1.len <= len); /* minimal varints, nothing repeated */
@@ -144,6 +161,7 @@ static int edit_record(void *ctx, const uint8_t *rec, size_t len,
 struct state {
 	struct buf files[LSM_MAX_LEVELS]; /* number | size | keys, per file */
 	struct buf pointers[LSM_MAX_LEVELS];
+	struct buf snaps; /* the durable snapshots, field by field */
 	uint64_t log_number, last_seq, next_file;
 };
 
@@ -167,6 +185,16 @@ static void state_take(struct state *s, const struct version_set *vs)
 			   vs->pointers[l].len);
 		FUZZ_CHECK(buf_ok(&s->files[l]) && buf_ok(&s->pointers[l]));
 	}
+	for (size_t i = 0; i < vs->nsnaps; i++) {
+		const struct lsm_snapshot_info *si = &vs->snaps[i];
+
+		buf_put_u64le(&s->snaps, si->id);
+		buf_put_u64le(&s->snaps, si->seq);
+		buf_put_u64le(&s->snaps, (uint64_t)si->time_sec);
+		buf_put_u64le(&s->snaps, si->time_nsec);
+		buf_put_lenbytes(&s->snaps, si->name, strlen(si->name));
+	}
+	FUZZ_CHECK(buf_ok(&s->snaps));
 	s->log_number = vs->log_number;
 	s->last_seq = vs->last_seq;
 	s->next_file = vs->next_file;
@@ -180,7 +208,8 @@ static bool state_equal(const struct state *a, const struct state *b)
 		    !same(a->pointers[l].p, a->pointers[l].len,
 			  b->pointers[l].p, b->pointers[l].len))
 			return false;
-	return a->log_number == b->log_number && a->last_seq == b->last_seq;
+	return a->log_number == b->log_number && a->last_seq == b->last_seq &&
+	       same(a->snaps.p, a->snaps.len, b->snaps.p, b->snaps.len);
 }
 
 static void state_free(struct state *s)
@@ -189,6 +218,7 @@ static void state_free(struct state *s)
 		buf_free(&s->files[l]);
 		buf_free(&s->pointers[l]);
 	}
+	buf_free(&s->snaps);
 }
 
 /* Consistency of a recovered version set. */

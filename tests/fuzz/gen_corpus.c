@@ -206,6 +206,56 @@ static void gen_store(void)
 
 /* ---- framed WAL records (batches) and manifest records (edits) ---- */
 
+/* The edits of RECS, then two snapshots taken (field 66, ro_compat
+ * `snapshots`), a compaction output with pinned bytes (field 65's fourth
+ * number), and one snapshot dropped: the seed "framed-snapshots". */
+static void gen_snapshots(const struct buf *recs)
+{
+	struct buf all = BUF_INIT, out = BUF_INIT;
+	struct version_edit e;
+	struct lsm_snapshot_info s[2] = {
+		{ .name = "daily-1", .id = 1, .seq = 120,
+		  .time_sec = 1764633600, .time_nsec = 5 },
+		{ .name = "b.2_x", .id = 2, .seq = 150,
+		  .time_sec = 1764633601 },
+	};
+	uint8_t lo[16], hi[16];
+
+	buf_append(&all, recs->p, recs->len);
+	version_edit_init(&e);
+	e.has_features = true;
+	e.features.ro_compat = 0x1;
+	version_edit_set_snapshots(&e, s, 2);
+	version_edit_encode(&e, &out);
+	put_rec(&all, out.p, out.len);
+	version_edit_free(&e);
+	buf_clear(&out);
+
+	version_edit_init(&e);
+	e.has_next_file = true;
+	e.next_file = 13;
+	version_edit_delete_file(&e, 1, 11);
+	ikey_encode(lo, "a", 1, 5, IKEY_VALUE);
+	ikey_encode(hi, "a", 1, 4, IKEY_VALUE);
+	version_edit_add_file(&e, 2, 12, 1300, lo, 9, hi, 9);
+	version_edit_set_counts(&e, 12, 2, 0);
+	e.added[0].f->pinned_bytes = 42;
+	version_edit_encode(&e, &out);
+	put_rec(&all, out.p, out.len);
+	version_edit_free(&e);
+	buf_clear(&out);
+
+	version_edit_init(&e);
+	version_edit_set_snapshots(&e, &s[1], 1);
+	version_edit_encode(&e, &out);
+	put_rec(&all, out.p, out.len);
+	version_edit_free(&e);
+
+	put_seed("manifest", "framed-snapshots", 0x19, all.p, all.len);
+	buf_free(&all);
+	buf_free(&out);
+}
+
 static void gen_framed(void)
 {
 	struct buf recs = BUF_INIT, e_out = BUF_INIT;
@@ -280,6 +330,7 @@ static void gen_framed(void)
 	version_edit_free(&e);
 
 	put_seed("manifest", "framed-edits", 0x19, recs.p, recs.len);
+	gen_snapshots(&recs);
 	{
 		/* CURRENT given by the input: byte count, then the text. */
 		struct buf c = BUF_INIT;

@@ -23,6 +23,10 @@ mkdir -p "$MP/src"
 cp -r /usr/include/linux "$MP/src/" 2>/dev/null || true
 for i in $(seq 1 200); do echo "file $i" >"$MP/src/f$i"; done
 
+# a snapshot of the primary: it stays there (snapshots do not travel)
+mkdir "$MP/.lsmfs/snapshots/before-repl"
+sum_before=$(cat "$MP/src/f1")
+
 start_repl r1 "$P" "$R1"
 start_repl r2 -z -e "$FAKE_SSH" --remote-path "$REPL" "$P" "fakehost:$R2"
 
@@ -49,6 +53,21 @@ mount_at "$R2" "$T/m2" -o ro
 wait_same "$MP" "$T/m1" 60
 wait_same "$MP" "$T/m2" 60
 grep -q "fakehost" "$T/r2.log" 2>/dev/null || true
+
+# the primary's snapshot is still its own and reads as it was; the
+# replicas dropped the copy their bootstrap carried
+[ "$(cat "$MP/.lsmfs/snapshots/before-repl/src/f1")" = "$sum_before" ] ||
+	fail "the primary's snapshot changed under replication"
+for _ in $(seq 1 100); do
+	[ -z "$(ls "$T/m1/.lsmfs/snapshots")$(ls "$T/m2/.lsmfs/snapshots")" ] &&
+		break
+	sleep 0.1
+done
+[ -z "$(ls "$T/m1/.lsmfs/snapshots")" ] || fail "replica 1 kept the primary's snapshots"
+[ -z "$(ls "$T/m2/.lsmfs/snapshots")" ] || fail "replica 2 kept the primary's snapshots"
+grep -q "dropped the 1 snapshot the bootstrap carried" "$T/r1.log" ||
+	fail "replica 1's bootstrap did not drop the primary's snapshot"
+rmdir "$MP/.lsmfs/snapshots/before-repl"
 
 # a writable mount of a replica that is being followed is refused
 mkdir -p "$T/mrw"

@@ -36,7 +36,7 @@ struct ctl_cmd {
 
 extern const struct ctl_cmd cmd_get, cmd_put, cmd_delete, cmd_scan,
 	cmd_stats, cmd_compact, cmd_check, cmd_dump, cmd_info, cmd_repair,
-	cmd_checkpoint;
+	cmd_checkpoint, cmd_snapshot;
 
 /* A boolean long option (--NAME) of a command. */
 struct ctl_flag {

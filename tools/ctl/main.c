@@ -11,7 +11,7 @@
 static const struct ctl_cmd *const commands[] = {
 	&cmd_get, &cmd_put, &cmd_delete, &cmd_scan, &cmd_stats,
 	&cmd_compact, &cmd_check, &cmd_repair, &cmd_dump, &cmd_info,
-	&cmd_checkpoint,
+	&cmd_checkpoint, &cmd_snapshot,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
