@@ -46,6 +46,12 @@
  * after a crash.  -o memtable_size / table_size override them. */
 #define FS_DEFAULT_MEMTABLE (64u << 20)
 #define FS_DEFAULT_TABLE (16u << 20)
+/* Tables are cut where a key's kind (its first byte, fs/CODEC.md)
+ * changes: file data ("c" keys) written beside the existing data, as a
+ * streamed file's or an untarred tree's, then goes from the memtable
+ * straight below L0, instead of sharing an L0 table with the inode
+ * records each write also updates (engine/flush_place.c). */
+#define FS_TABLE_PREFIX 1u
 /* How long a mount waits, by default, for the store's lock when no mount
  * serves the store any more: the daemon of a mount that was just
  * unmounted is still closing it (the kernel completes an unmount without

@@ -137,6 +137,16 @@ struct lsm_options {
 	unsigned level_multiplier;       /* default 10 */
 	unsigned max_levels;             /* default 7, at most LSM_MAX_LEVELS */
 	uint64_t table_bytes;            /* output table size, default 4 MiB */
+	/* Tables are cut where the first table_prefix_bytes bytes of the
+	 * user key change (a shorter key is its own prefix): a flush gives
+	 * a run of keys under one prefix a table of its own when that table
+	 * can go below L0 (it overlaps nothing above), and compactions end
+	 * their outputs at a prefix change, so that data written beside
+	 * what exists (new files' chunk keys in lsmfs, whose inode records
+	 * sort elsewhere) is not rewritten by L0 compactions.  Default 0:
+	 * no cuts; at most 64.  Any flush's table that overlaps nothing in
+	 * L0 and L1 may go to L1 or L2 directly, with or without it. */
+	unsigned table_prefix_bytes;
 	uint64_t pending_slowdown_bytes; /* default 64 GiB (see README) */
 	uint64_t pending_stop_bytes;     /* default 256 GiB */
 	bool background_compaction;      /* default true; false: only
