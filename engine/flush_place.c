@@ -13,8 +13,9 @@
  *     (one L0 table per flush when no group can go down, as before).
  *     Compactions cut their outputs where that prefix changes too
  *     (compaction.c), so that the tables below do not straddle groups.
- *   - Placement (always): a table whose user-key range overlaps nothing
- *     in L0 goes down while the next level holds nothing it overlaps,
+ *   - Placement (with table_prefix_bytes too): a table without
+ *     tombstones whose user-key range overlaps nothing in L0 goes down
+ *     while the next level holds nothing it overlaps,
  *     nothing a running compaction into that level could write over it,
  *     and (LevelDB's bound) the level after holds at most ten tables'
  *     worth it overlaps; at most to FLUSH_MAX_LEVEL.
@@ -252,11 +253,16 @@ int flush_place_edit(struct lsm_db *db, struct version_edit *e,
 {
 	int moved = 0;
 
+	if (db->opts.table_prefix_bytes == 0)
+		return 0;
 	for (size_t i = from; i < e->nadded; i++) {
 		struct file_meta *f = e->added[i].f;
 		int level;
 
-		if (e->added[i].level != 0)
+		/* tombstones stay where compactions meet what they delete
+		 * (and drop them at the bottom) */
+		if (e->added[i].level != 0 || !f->has_counts ||
+		    f->deletions > 0)
 			continue;
 		level = flush_level(db, f->smallest, ikey_ulen(f->smallest_len),
 				    f->largest, ikey_ulen(f->largest_len));

@@ -144,8 +144,8 @@ struct lsm_options {
 	 * their outputs at a prefix change, so that data written beside
 	 * what exists (new files' chunk keys in lsmfs, whose inode records
 	 * sort elsewhere) is not rewritten by L0 compactions.  Default 0:
-	 * no cuts; at most 64.  Any flush's table that overlaps nothing in
-	 * L0 and L1 may go to L1 or L2 directly, with or without it. */
+	 * no cuts; at most 64.  With it, a flush's table without deletions
+	 * that overlaps nothing above goes to L1 or L2 directly. */
 	unsigned table_prefix_bytes;
 	uint64_t pending_slowdown_bytes; /* default 64 GiB (see README) */
 	uint64_t pending_stop_bytes;     /* default 256 GiB */
