@@ -285,6 +285,7 @@ static void *flush_main(void *arg)
 struct idle {
 	uint64_t seen_seq, quiet_since_us;
 	bool done;
+	bool pool_trimmed; /* memtable_pool_trim ran in this quiet spell */
 };
 
 /* Runs one idle step if the store has been quiet long enough (under mu):
@@ -303,6 +304,7 @@ static int idle_step(struct lsm_db *db, struct idle *st, unsigned *wait_ms,
 		st->seen_seq = seq;
 		st->quiet_since_us = now;
 		st->done = false;
+		st->pool_trimmed = false;
 	}
 	if (!quiet_us)
 		return 0;
@@ -310,6 +312,11 @@ static int idle_step(struct lsm_db *db, struct idle *st, unsigned *wait_ms,
 		*wait_ms = (unsigned)((quiet_us - (now - st->quiet_since_us)) /
 				      1000u) + 1;
 		return 0;
+	}
+	/* Quiet: the arena blocks kept for the next memtable go back. */
+	if (!st->pool_trimmed) {
+		memtable_pool_trim();
+		st->pool_trimmed = true;
 	}
 	/* A flush under way may bring tombstones: look again once it is
 	 * done (it kicks this thread), not "nothing left". */
@@ -423,7 +430,10 @@ static void *sync_main(void *arg)
 
 int db_bg_start(struct lsm_db *db, struct lsm_err *err)
 {
-	int rc = pthread_create(&db->flush_thread, NULL, flush_main, db);
+	int rc;
+
+	memtable_pool_limit(db->opts.memtable_bytes);
+	rc = pthread_create(&db->flush_thread, NULL, flush_main, db);
 
 	if (rc == 0) {
 		db->flush_started = true;
@@ -465,6 +475,7 @@ void db_bg_stop(struct lsm_db *db)
 	}
 	db->sync_started = db->compact_started = db->flush_started = false;
 	db->follow_started = false;
+	memtable_pool_trim();
 }
 
 int db_wait_flush(struct lsm_db *db, struct lsm_err *err)
