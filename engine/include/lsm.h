@@ -137,16 +137,6 @@ struct lsm_options {
 	unsigned level_multiplier;       /* default 10 */
 	unsigned max_levels;             /* default 7, at most LSM_MAX_LEVELS */
 	uint64_t table_bytes;            /* output table size, default 4 MiB */
-	/* Tables are cut where the first table_prefix_bytes bytes of the
-	 * user key change (a shorter key is its own prefix): a flush gives
-	 * a run of keys under one prefix a table of its own when that table
-	 * can go below L0 (it overlaps nothing above), and compactions end
-	 * their outputs at a prefix change, so that data written beside
-	 * what exists (new files' chunk keys in lsmfs, whose inode records
-	 * sort elsewhere) is not rewritten by L0 compactions.  Default 0:
-	 * no cuts; at most 64.  With it, a flush's table without deletions
-	 * that overlaps nothing above goes to L1 or L2 directly. */
-	unsigned table_prefix_bytes;
 	uint64_t pending_slowdown_bytes; /* default 64 GiB (see README) */
 	uint64_t pending_stop_bytes;     /* default 256 GiB */
 	bool background_compaction;      /* default true; false: only
@@ -211,6 +201,17 @@ struct lsm_options {
 
 	/* File I/O; NULL means the POSIX implementation.  Must outlive the db. */
 	const struct lsm_io *io;
+
+	/* Tables are cut where the first table_prefix_bytes bytes of the
+	 * user key change (a shorter key is its own prefix): a flush gives
+	 * a run of keys under one prefix a table of its own when that table
+	 * can go below L0 (it overlaps nothing above), and compactions end
+	 * their outputs at a prefix change, so that data written beside
+	 * what exists (new files' chunk keys in lsmfs, whose inode records
+	 * sort elsewhere) is not rewritten by L0 compactions.  Default 0:
+	 * no cuts; at most 64.  With it, a flush's table without deletions
+	 * that overlaps nothing above goes to L1 or L2 directly. */
+	unsigned table_prefix_bytes;
 };
 
 #define LSM_MAX_LEVELS 12
