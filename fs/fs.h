@@ -39,8 +39,8 @@
 #define FS_DEFAULT_TIMEOUT 60.0
 
 /* The engine's memtable and table sizes under lsmfs (the engine's own
- * defaults, 8M and 4M, suit small records): file data comes in 16 KiB
- * chunks, and a larger memtable and tables flush and compact less often
+ * defaults, 8M and 4M, suit small records): file data comes in chunks of
+ * 4 KiB and more, and a larger memtable and tables flush and compact less often
  * (measured: streaming and random 4 KiB writes about 2-3x faster).  The
  * cost is memory: up to two memtables, 128 MiB, and a longer log replay
  * after a crash.  -o memtable_size / table_size override them. */
