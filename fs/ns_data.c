@@ -329,7 +329,8 @@ int ns_write(struct ns *ns, uint64_t ino, uint64_t off, const void *buf,
  * a new batch for every 1 MiB write was a fresh mapping (the daemon's
  * malloc maps blocks of 256 KiB and more on their own, fs/mem.c) whose
  * pages the kernel faulted in and zeroed again each time.  At most
- * NS_WBUF_KEEP bytes of batch are kept per thread, freed when it ends. */
+ * NS_WBUF_KEEP bytes of batch are kept per thread, freed when it ends
+ * (or calls ns_close). */
 #define NS_WBUF_KEEP ((size_t)2 << 20)
 
 struct ns_wbuf {
@@ -397,6 +398,15 @@ static void wbuf_put(struct ns_wbuf *w)
 		return;
 	}
 	wbuf_free(w);
+}
+
+void ns_write_buffers_release(void)
+{
+	pthread_once(&wbuf_once, wbuf_init);
+	if (!wbuf_ok)
+		return;
+	wbuf_free(pthread_getspecific(wbuf_key));
+	pthread_setspecific(wbuf_key, NULL);
 }
 
 int ns_write_kill(struct ns *ns, uint64_t ino, uint64_t off, const void *buf,
