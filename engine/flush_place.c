@@ -222,9 +222,15 @@ int flush_plan_make(struct lsm_db *db, struct memtable *mem,
 		struct flush_group *x = &p->g[i];
 		uint64_t min = db->opts.table_bytes / 8;
 
-		x->own = p->n > 1 && x->bytes >= min &&
-			 flush_level(db, x->lo.p, x->lo.len, x->hi.p,
-				     x->hi.len) > 0;
+		int level = flush_level(db, x->lo.p, x->lo.len, x->hi.p,
+					x->hi.len);
+
+		x->own = p->n > 1 && x->bytes >= min && level > 0;
+		db_log(db, LSM_LOG_DEBUG, "flush group of keys from 0x%02x "
+		       "(%zu bytes): %llu bytes, could go to L%d%s",
+		       x->lo.len ? x->lo.p[0] : 0, x->lo.len,
+		       (unsigned long long)x->bytes, level,
+		       x->own ? ", a table of its own" : "");
 	}
 	pthread_mutex_unlock(&db->mu);
 	/* Tables are runs of groups, in key order: a group of its own is
