@@ -71,8 +71,11 @@ static int finish_table(struct lsm_db *db, struct sst_builder *b,
 	/* The edit copies the keys before finish frees the builder. */
 	rc = version_edit_add_file(edit, 0, number, 0, smallest, slen,
 				   largest, llen);
-	if (rc < 0) {
+	if (rc < 0) { /* not in EDIT: no longer pending here */
 		sst_builder_abandon(b);
+		pthread_mutex_lock(&db->mu);
+		db_pending_remove(db, number);
+		pthread_mutex_unlock(&db->mu);
 		return lsm_err_set(err, rc, "out of memory");
 	}
 	version_edit_set_counts(edit, number, sst_builder_entries(b),
