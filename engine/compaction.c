@@ -28,6 +28,7 @@
 
 #include "db_impl.h"
 #include "filename.h"
+#include "flush_place.h"
 #include "iter.h"
 #include "sst.h"
 
@@ -406,6 +407,14 @@ static bool stop_before(struct lsm_db *db, struct compaction *c,
 
 	if (sst_builder_size(c->b) >= db->opts.table_bytes)
 		return true;
+	if (db->opts.table_prefix_bytes) { /* see flush_place.c */
+		size_t llen;
+		const uint8_t *last = sst_builder_largest(c->b, &llen);
+
+		if (!flush_same_prefix(db, ik, ikey_ulen(iklen), last,
+				       ikey_ulen(llen)))
+			return true;
+	}
 	if (gl >= (int)db->opts.max_levels)
 		return false;
 	while (c->gp_index < v->nfiles[gl] &&

@@ -118,6 +118,9 @@ static int check_options(const struct lsm_options *o, struct lsm_err *err)
 	if (o->tombstone_percent > 100)
 		return lsm_err_set(err, -EINVAL, "tombstone percent %u not in "
 				   "0..100", o->tombstone_percent);
+	if (o->table_prefix_bytes > 64)
+		return lsm_err_set(err, -EINVAL, "table prefix of %u bytes not "
+				   "in 0..64", o->table_prefix_bytes);
 	if (o->table_bytes < 4096 || o->level1_bytes < o->table_bytes)
 		return lsm_err_set(err, -EINVAL, "table size must be >= 4 KiB"
 				   " and <= the L1 target");

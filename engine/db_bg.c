@@ -12,6 +12,7 @@
 #include "db_impl.h"
 #include "block.h"
 #include "filename.h"
+#include "flush_place.h"
 #include "memtable.h"
 #include "sst.h"
 
@@ -29,48 +30,52 @@ void db_sst_options(const struct lsm_db *db, struct sst_options *o)
 	o->zlib_level = db->opts.zlib_level;
 }
 
-/* Builds table NUMBER from every entry of MEM. */
-static int build_table(struct lsm_db *db, struct memtable *mem,
-		       uint64_t number, struct version_edit *edit,
-		       struct lsm_err *err)
+/* Starts a new table for a flush: *NUMBER, pending until the edit that
+ * names it is applied (or it is abandoned). */
+static int open_table(struct lsm_db *db, struct sst_builder **b,
+		      uint64_t *number, struct lsm_err *err)
 {
 	char path[LSM_PATH_MAX];
 	struct sst_options so;
-	struct sst_builder *b = NULL;
-	struct iiter *it = memtable_iter(mem);
-	const uint8_t *smallest = NULL, *largest = NULL;
+	int rc;
+
+	pthread_mutex_lock(&db->mu);
+	*number = vset_new_file_number(&db->vs);
+	rc = db_pending_add(db, *number);
+	pthread_mutex_unlock(&db->mu);
+	if (rc < 0)
+		return lsm_err_set(err, rc, "out of memory");
+	db_sst_options(db, &so);
+	filename_path(path, db->dir, FILE_TABLE, *number);
+	rc = sst_builder_new(db->io, path, &so, b, err);
+	if (rc < 0) {
+		pthread_mutex_lock(&db->mu);
+		db_pending_remove(db, *number);
+		pthread_mutex_unlock(&db->mu);
+	}
+	return rc;
+}
+
+/* Finishes B (table NUMBER) and adds it to EDIT at level 0. */
+static int finish_table(struct lsm_db *db, struct sst_builder *b,
+			uint64_t number, struct version_edit *edit,
+			struct lsm_err *err)
+{
+	const uint8_t *smallest, *largest;
 	size_t slen = 0, llen = 0;
 	uint64_t size = 0;
 	int rc;
 
-	if (!it)
-		return lsm_err_set(err, -ENOMEM, "out of memory");
-	db_sst_options(db, &so);
-	filename_path(path, db->dir, FILE_TABLE, number);
-	rc = sst_builder_new(db->io, path, &so, &b, err);
-	if (rc < 0) {
-		iiter_free(it);
-		return rc;
-	}
-	for (iiter_seek_first(it); rc == 0 && iiter_valid(it);
-	     iiter_next(it)) {
-		size_t kl, vl;
-		const uint8_t *k = iiter_key(it, &kl), *v = iiter_value(it, &vl);
-
-		rc = sst_builder_add(b, k, kl, v, vl, err);
-	}
-	iiter_free(it);
-	if (rc < 0) {
-		sst_builder_abandon(b);
-		return rc;
-	}
 	smallest = sst_builder_smallest(b, &slen);
 	largest = sst_builder_largest(b, &llen);
 	/* The edit copies the keys before finish frees the builder. */
 	rc = version_edit_add_file(edit, 0, number, 0, smallest, slen,
 				   largest, llen);
-	if (rc < 0) {
+	if (rc < 0) { /* not in EDIT: no longer pending here */
 		sst_builder_abandon(b);
+		pthread_mutex_lock(&db->mu);
+		db_pending_remove(db, number);
+		pthread_mutex_unlock(&db->mu);
 		return lsm_err_set(err, rc, "out of memory");
 	}
 	version_edit_set_counts(edit, number, sst_builder_entries(b),
@@ -83,30 +88,86 @@ static int build_table(struct lsm_db *db, struct memtable *mem,
 	return 0;
 }
 
+/* Builds tables from every entry of MEM, cut where PLAN says (one table
+ * without a plan); *FIRST is the first table's number. */
+static int build_tables(struct lsm_db *db, struct memtable *mem,
+			const struct flush_plan *plan, uint64_t *first,
+			struct version_edit *edit, struct lsm_err *err)
+{
+	struct sst_builder *b = NULL;
+	struct iiter *it = memtable_iter(mem);
+	uint64_t number = 0;
+	size_t hint = 0, table = 0;
+	int rc = 0;
+
+	if (!it)
+		return lsm_err_set(err, -ENOMEM, "out of memory");
+	for (iiter_seek_first(it); rc == 0 && iiter_valid(it);
+	     iiter_next(it)) {
+		size_t kl, vl, t;
+		const uint8_t *k = iiter_key(it, &kl), *v = iiter_value(it, &vl);
+
+		t = flush_plan_table(db, plan, &hint, k, ikey_ulen(kl));
+		if (b && t != table) {
+			rc = finish_table(db, b, number, edit, err);
+			b = NULL;
+			if (rc < 0)
+				break;
+		}
+		table = t;
+		if (!b) {
+			rc = open_table(db, &b, &number, err);
+			if (rc < 0)
+				break;
+			if (!*first)
+				*first = number;
+		}
+		rc = sst_builder_add(b, k, kl, v, vl, err);
+	}
+	iiter_free(it);
+	if (rc == 0 && b)
+		return finish_table(db, b, number, edit, err);
+	if (b) {
+		sst_builder_abandon(b);
+		pthread_mutex_lock(&db->mu);
+		db_pending_remove(db, number);
+		pthread_mutex_unlock(&db->mu);
+	}
+	return rc;
+}
+
+/* The tables of EDIT from index FROM on are no longer pending (under
+ * mu). */
+static void pending_done(struct lsm_db *db, const struct version_edit *e,
+			 size_t from)
+{
+	for (size_t i = from; i < e->nadded; i++)
+		db_pending_remove(db, e->added[i].f->number);
+}
+
 int db_write_l0(struct lsm_db *db, struct memtable *mem,
 		struct version_edit *edit, uint64_t *number,
 		struct lsm_err *err)
 {
+	struct flush_plan plan;
 	size_t before = edit->nadded;
 	int rc;
 
 	*number = 0;
 	if (memtable_count(mem) == 0)
 		return 0;
-	pthread_mutex_lock(&db->mu);
-	*number = vset_new_file_number(&db->vs);
-	rc = db_pending_add(db, *number);
-	pthread_mutex_unlock(&db->mu);
+	rc = flush_plan_make(db, mem, &plan);
 	if (rc < 0)
 		return lsm_err_set(err, rc, "out of memory");
-	rc = build_table(db, mem, *number, edit, err);
-	if (rc < 0 && edit->nadded > before) {
-		file_meta_unref(edit->added[--edit->nadded].f);
+	rc = build_tables(db, mem, &plan, number, edit, err);
+	flush_plan_free(&plan);
+	if (rc < 0) {
+		pthread_mutex_lock(&db->mu);
+		pending_done(db, edit, before);
+		pthread_mutex_unlock(&db->mu);
+		while (edit->nadded > before)
+			file_meta_unref(edit->added[--edit->nadded].f);
 	}
-	pthread_mutex_lock(&db->mu);
-	if (rc < 0)
-		db_pending_remove(db, *number);
-	pthread_mutex_unlock(&db->mu);
 	return rc;
 }
 
@@ -118,7 +179,7 @@ static int flush_imm(struct lsm_db *db, struct lsm_err *err)
 	struct version_edit edit;
 	uint64_t number, t0 = db_now_us();
 	size_t mem_bytes;
-	int rc;
+	int rc, moved = 0;
 
 	version_edit_init(&edit);
 	pthread_mutex_unlock(&db->mu);
@@ -126,6 +187,7 @@ static int flush_imm(struct lsm_db *db, struct lsm_err *err)
 	pthread_mutex_lock(&db->mu);
 	if (rc < 0)
 		goto out;
+	moved = flush_place_edit(db, &edit, 0);
 	/* Logs below the current one hold nothing unflushed any more. */
 	edit.has_log_number = true;
 	edit.log_number = db->wal_number;
@@ -133,8 +195,7 @@ static int flush_imm(struct lsm_db *db, struct lsm_err *err)
 	edit.last_seq = atomic_load(&db->last_seq);
 	db->vs.last_seq = edit.last_seq;
 	rc = db_log_and_apply(db, &edit, err);
-	if (number)
-		db_pending_remove(db, number);
+	pending_done(db, &edit, 0);
 	if (rc < 0) {
 		/* A full disk is retried (the table becomes garbage). */
 		if (db_manifest_error_fatal(db, rc))
@@ -148,10 +209,10 @@ static int flush_imm(struct lsm_db *db, struct lsm_err *err)
 		db_log(db, LSM_LOG_WARN, "out of memory publishing a flush");
 	stat_add(&db->stats.flushes, 1);
 	db_log(db, number ? LSM_LOG_INFO : LSM_LOG_DEBUG, "flushed the "
-	       "memtable (%zu bytes) to table "
-	       "%06llu in %llu ms", mem_bytes,
-	       (unsigned long long)number,
-	       (unsigned long long)(db_now_us() - t0) / 1000);
+	       "memtable (%zu bytes) to table%s %06llu%s in %llu ms (%d "
+	       "below L0)", mem_bytes, edit.nadded > 1 ? "s" : "",
+	       (unsigned long long)number, edit.nadded > 1 ? "..." : "",
+	       (unsigned long long)(db_now_us() - t0) / 1000, moved);
 	db_delete_obsolete(db);
 out:
 	version_edit_free(&edit);
@@ -227,6 +288,7 @@ static void *flush_main(void *arg)
 struct idle {
 	uint64_t seen_seq, quiet_since_us;
 	bool done;
+	bool pool_trimmed; /* memtable_pool_trim ran in this quiet spell */
 };
 
 /* Runs one idle step if the store has been quiet long enough (under mu):
@@ -245,6 +307,7 @@ static int idle_step(struct lsm_db *db, struct idle *st, unsigned *wait_ms,
 		st->seen_seq = seq;
 		st->quiet_since_us = now;
 		st->done = false;
+		st->pool_trimmed = false;
 	}
 	if (!quiet_us)
 		return 0;
@@ -252,6 +315,11 @@ static int idle_step(struct lsm_db *db, struct idle *st, unsigned *wait_ms,
 		*wait_ms = (unsigned)((quiet_us - (now - st->quiet_since_us)) /
 				      1000u) + 1;
 		return 0;
+	}
+	/* Quiet: the arena blocks kept for the next memtable go back. */
+	if (!st->pool_trimmed) {
+		memtable_pool_trim();
+		st->pool_trimmed = true;
 	}
 	/* A flush under way may bring tombstones: look again once it is
 	 * done (it kicks this thread), not "nothing left". */
@@ -365,7 +433,10 @@ static void *sync_main(void *arg)
 
 int db_bg_start(struct lsm_db *db, struct lsm_err *err)
 {
-	int rc = pthread_create(&db->flush_thread, NULL, flush_main, db);
+	int rc;
+
+	memtable_pool_limit(db->opts.memtable_bytes);
+	rc = pthread_create(&db->flush_thread, NULL, flush_main, db);
 
 	if (rc == 0) {
 		db->flush_started = true;
@@ -407,6 +478,7 @@ void db_bg_stop(struct lsm_db *db)
 	}
 	db->sync_started = db->compact_started = db->flush_started = false;
 	db->follow_started = false;
+	memtable_pool_trim();
 }
 
 int db_wait_flush(struct lsm_db *db, struct lsm_err *err)

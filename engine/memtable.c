@@ -5,7 +5,9 @@
 #include "memtable.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,8 +34,76 @@ struct mt_node {
 
 struct arena_block {
 	struct arena_block *next;
-	size_t pad;                     /* keeps data 16-byte aligned */
+	size_t size;                    /* of the data (keeps it 16-aligned) */
 };
+
+/* Free blocks of ARENA_BLOCK bytes kept for the next memtable: a memtable
+ * of 64 MiB that was flushed gives its blocks to the one filling, instead
+ * of unmapping them while the next maps as many new ones, each page of
+ * which the kernel faults in and zeroes (it was a fifth of a streaming
+ * write's CPU).  The pool holds at most the largest memtable_bytes an open
+ * db asked for (memtable_pool_limit) and is emptied when a db goes idle
+ * (memtable_pool_trim): what it costs is resident memory while writing. */
+static struct {
+	pthread_mutex_t mu;
+	struct arena_block *free;
+	size_t n, max;
+} pool = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+void memtable_pool_limit(size_t bytes)
+{
+	pthread_mutex_lock(&pool.mu);
+	if (bytes / ARENA_BLOCK > pool.max)
+		pool.max = bytes / ARENA_BLOCK;
+	pthread_mutex_unlock(&pool.mu);
+}
+
+void memtable_pool_trim(void)
+{
+	struct arena_block *b, *next;
+
+	pthread_mutex_lock(&pool.mu);
+	b = pool.free;
+	pool.free = NULL;
+	pool.n = 0;
+	pthread_mutex_unlock(&pool.mu);
+	for (; b; b = next) {
+		next = b->next;
+		free(b);
+	}
+}
+
+static struct arena_block *pool_get(void)
+{
+	struct arena_block *b;
+
+	pthread_mutex_lock(&pool.mu);
+	b = pool.free;
+	if (b) {
+		pool.free = b->next;
+		pool.n--;
+	}
+	pthread_mutex_unlock(&pool.mu);
+	return b;
+}
+
+/* Keeps B if it is a whole block and there is room; false: free it. */
+static bool pool_put(struct arena_block *b)
+{
+	bool kept = false;
+
+	if (b->size != ARENA_BLOCK)
+		return false;
+	pthread_mutex_lock(&pool.mu);
+	if (pool.n < pool.max) {
+		b->next = pool.free;
+		pool.free = b;
+		pool.n++;
+		kept = true;
+	}
+	pthread_mutex_unlock(&pool.mu);
+	return kept;
+}
 
 /* Written only by the writer; bytes is read by anyone. */
 struct arena {
@@ -64,10 +134,13 @@ struct mt_target {
 
 static uint8_t *arena_new_block(struct arena *a, size_t size)
 {
-	struct arena_block *b = malloc(sizeof(*b) + size);
+	struct arena_block *b = size == ARENA_BLOCK ? pool_get() : NULL;
 
 	if (!b)
+		b = malloc(sizeof(*b) + size);
+	if (!b)
 		return NULL;
+	b->size = size;
 	b->next = a->blocks;
 	a->blocks = b;
 	atomic_fetch_add_explicit(&a->bytes, sizeof(*b) + size,
@@ -106,7 +179,8 @@ static void arena_free(struct arena *a)
 
 	for (; b; b = next) {
 		next = b->next;
-		free(b);
+		if (!pool_put(b))
+			free(b);
 	}
 	a->blocks = NULL;
 }

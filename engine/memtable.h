@@ -46,4 +46,9 @@ size_t memtable_data_bytes(const struct memtable *m);
  * on M until freed.  NULL on ENOMEM. */
 struct iiter *memtable_iter(struct memtable *m);
 
+/* The process-wide pool of free arena blocks (memtable.c): LIMIT raises
+ * its bound to BYTES (a db's memtable_bytes); TRIM frees what it holds. */
+void memtable_pool_limit(size_t bytes);
+void memtable_pool_trim(void);
+
 #endif /* LSM_MEMTABLE_H */

@@ -204,6 +204,7 @@ void ns_close(struct ns *ns)
 	if (!ns)
 		return;
 	ns_clear_refs(ns);
+	ns_write_buffers_release();
 	for (unsigned i = 0; i < NS_NLOCKS; i++)
 		pthread_rwlock_destroy(&ns->locks[i]);
 	pthread_mutex_destroy(&ns->alloc_mu);

@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -323,30 +325,108 @@ int ns_write(struct ns *ns, uint64_t ino, uint64_t off, const void *buf,
 	return rc < 0 ? rc : 0;
 }
 
+/* A write's batch and chunk buffer, kept by the thread between writes:
+ * a new batch for every 1 MiB write was a fresh mapping (the daemon's
+ * malloc maps blocks of 256 KiB and more on their own, fs/mem.c) whose
+ * pages the kernel faulted in and zeroed again each time.  At most
+ * NS_WBUF_KEEP bytes of batch are kept per thread, freed when it ends
+ * (or calls ns_close). */
+#define NS_WBUF_KEEP ((size_t)2 << 20)
+
+struct ns_wbuf {
+	struct lsm_batch *b;
+	uint8_t *tmp;
+	size_t tmp_cap;
+};
+
+static pthread_key_t wbuf_key;
+static pthread_once_t wbuf_once = PTHREAD_ONCE_INIT;
+static bool wbuf_ok;
+
+static void wbuf_free(void *p)
+{
+	struct ns_wbuf *w = p;
+
+	if (!w)
+		return;
+	lsm_batch_free(w->b);
+	free(w->tmp);
+	free(w);
+}
+
+static void wbuf_init(void)
+{
+	wbuf_ok = pthread_key_create(&wbuf_key, wbuf_free) == 0;
+}
+
+/* The thread's buffers (a chunk of CS bytes in TMP), or new ones when
+ * the thread has none (or no key could be made). */
+static struct ns_wbuf *wbuf_get(size_t cs)
+{
+	struct ns_wbuf *w = NULL;
+
+	pthread_once(&wbuf_once, wbuf_init);
+	if (wbuf_ok) {
+		w = pthread_getspecific(wbuf_key);
+		if (w)
+			pthread_setspecific(wbuf_key, NULL); /* ours now */
+	}
+	if (!w)
+		w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	if (!w->b)
+		w->b = lsm_batch_new();
+	if (w->tmp_cap < cs) {
+		free(w->tmp);
+		w->tmp = malloc(cs);
+		w->tmp_cap = w->tmp ? cs : 0;
+	}
+	if (!w->b || !w->tmp) {
+		wbuf_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+/* Gives W back to the thread (emptied), or frees it. */
+static void wbuf_put(struct ns_wbuf *w)
+{
+	if (wbuf_ok && lsm_batch_bytes(w->b) <= NS_WBUF_KEEP &&
+	    pthread_setspecific(wbuf_key, w) == 0) {
+		lsm_batch_clear(w->b);
+		return;
+	}
+	wbuf_free(w);
+}
+
+void ns_write_buffers_release(void)
+{
+	pthread_once(&wbuf_once, wbuf_init);
+	if (!wbuf_ok)
+		return;
+	wbuf_free(pthread_getspecific(wbuf_key));
+	pthread_setspecific(wbuf_key, NULL);
+}
+
 int ns_write_kill(struct ns *ns, uint64_t ino, uint64_t off, const void *buf,
 		  size_t len, unsigned kill, struct lsm_err *err)
 {
-	struct lsm_batch *b;
+	struct ns_wbuf *w;
 	struct ns_lockset ls;
-	uint8_t *tmp;
 	int rc;
 
 	if (len == 0)
 		return 0;
 	if (off > NS_MAX_FILE_BYTES || len > NS_MAX_FILE_BYTES - off)
 		return lsm_err_set(err, -EFBIG, "write past the maximum size");
-	b = lsm_batch_new();
-	tmp = malloc(ns->cs);
-	if (!b || !tmp) {
-		lsm_batch_free(b);
-		free(tmp);
+	w = wbuf_get(ns->cs);
+	if (!w)
 		return ns_enomem(err);
-	}
 	ns_lock(ns, &ls, &ino, 1, true);
-	rc = write_locked(ns, ino, off, buf, len, kill, b, tmp, err);
+	rc = write_locked(ns, ino, off, buf, len, kill, w->b, w->tmp, err);
 	ns_unlock(ns, &ls);
-	lsm_batch_free(b);
-	free(tmp);
+	wbuf_put(w);
 	return ns_err(rc, err);
 }
 

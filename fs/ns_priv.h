@@ -109,6 +109,10 @@ int ns_delete_prefix(struct ns *ns, struct lsm_batch *b, char k,
 /* Deletes INO's data, xattrs, record and orphan key (lock held). */
 int ns_reclaim_locked(struct ns *ns, uint64_t ino, struct lsm_err *err);
 int ns_reclaim(struct ns *ns, uint64_t ino, struct lsm_err *err);
+/* Frees the calling thread's kept write buffers (ns_data.c); other
+ * threads' go when they end. */
+void ns_write_buffers_release(void);
+
 /* Truncates chunks to SIZE into B, adjusting IN->alloc (lock held). */
 int ns_trunc_chunks(struct ns *ns, struct lsm_batch *b, uint64_t ino,
 		    struct codec_inode *in, uint64_t size, struct lsm_err *err);

@@ -360,7 +360,7 @@ void opts_usage(const char *prog)
 	       "                            then [1]\n"
 	       "    -o chunk_size=SIZE      file data chunk, power of two in\n"
 	       "                            [4k, 1M]; fixed when formatting\n"
-	       "                            [16k]; another value is refused\n"
+	       "                            [4k]; another value is refused\n"
 	       "    -o lock_timeout=SECS    wait this long for an unmounted\n"
 	       "                            lsmfs to close the store [10]\n"
 	       "Logs and metrics:\n"

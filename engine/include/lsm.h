@@ -223,6 +223,17 @@ struct lsm_options {
 	 * receiver swapping a replica's files).  The caller keeps LOCK_FD and
 	 * its lock past lsm_close.  -EINVAL if LOCK_FD is not locked by us. */
 	int lock_fd;                     /* default -1 */
+
+	/* Tables are cut where the first table_prefix_bytes bytes of the
+	 * user key change (a shorter key is its own prefix): a flush gives
+	 * a run of keys under one prefix a table of its own when that table
+	 * can go below L0 (it overlaps nothing above), and compactions end
+	 * their outputs at a prefix change, so that data written beside
+	 * what exists (new files' chunk keys in lsmfs, whose inode records
+	 * sort elsewhere) is not rewritten by L0 compactions.  Default 0:
+	 * no cuts; at most 64.  With it, a flush's table without deletions
+	 * that overlaps nothing above goes to L1 or L2 directly. */
+	unsigned table_prefix_bytes;
 };
 
 #define LSM_MAX_LEVELS 12

@@ -56,7 +56,8 @@ static int setup(void **state)
 	f->cred.umask = 022;
 	lsm_options_init(&o);
 	assert_int_equal(lsm_open(tdir_root(f->d), &o, &f->db, NULL), 0);
-	ns_options_init(&no); /* 16 KiB chunks: 4 KiB blocks inside them */
+	ns_options_init(&no);
+	no.chunk_size = 16384; /* 4 KiB blocks inside 16 KiB chunks */
 	assert_int_equal(ns_open(f->db, &no, &f->ns, NULL), 0);
 	*state = f;
 	return 0;
