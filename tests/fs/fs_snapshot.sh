@@ -15,6 +15,7 @@ S=$M/.lsmfs/snapshots
 RO_PID=
 snap_cleanup() {
 	local rc=$?
+	set +e # (exit $rc) below must not end the handler before cleanup
 	fusermount3 -u -z "$T/ro" 2>/dev/null || true
 	[ -n "$RO_PID" ] && { kill "$RO_PID" 2>/dev/null; wait "$RO_PID"; } 2>/dev/null
 	(exit $rc)
