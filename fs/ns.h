@@ -35,6 +35,16 @@ struct ns_options {
 	                         * (LSM_WRITE_SYNC: each op durable) */
 	uint32_t root_uid, root_gid; /* owner of a freshly formatted root */
 	uint32_t root_mode;     /* permission bits of that root (0755) */
+	/* Expiring files (ns_expire.c): every regular file created gets
+	 * this time to live, in seconds; 0: none (the default). */
+	uint64_t default_ttl;
+	/* Capacity bound (ns_cap.c): the live bytes of file data (the sum
+	 * of st_blocks * 512 of every inode) never pass MAX_SIZE; 0: no
+	 * bound.  A write that would pass it gets -ENOSPC, or, with
+	 * ON_FULL_EVICT, first evicts unopened files, least recently used
+	 * first (approximately: a sample of NS_EVICT_SAMPLE names). */
+	uint64_t max_size;
+	bool on_full_evict;
 };
 
 void ns_options_init(struct ns_options *o);
@@ -245,6 +255,69 @@ uint64_t *ns_referenced(struct ns *ns, size_t *n);
 int ns_reclaim_orphans(struct ns *ns, unsigned *n, struct lsm_err *err);
 /* lsm_sync: everything acknowledged so far becomes durable. */
 int ns_sync(struct ns *ns, struct lsm_err *err);
+
+/* ---- expiring files (ns_expire.c; fs/CODEC.md "Expiry") ---- */
+
+/* The virtual xattrs of an expiry: TTL reads as the whole seconds of
+ * life left (rounded up; "0" once expired) and is set as seconds from
+ * now; EXPIRES is the absolute expiry, seconds since the epoch
+ * (CLOCK_REALTIME), with up to 9 decimals.  Setting either to 0, or
+ * removing either, clears the expiry.  Regular files only (-EPERM). */
+#define NS_XATTR_TTL "user.lsmfs.ttl"
+#define NS_XATTR_EXPIRES "user.lsmfs.expires"
+
+/* CLOCK_REALTIME in nanoseconds since the epoch. */
+uint64_t ns_now_ns(void);
+/* Is IN expired at NOW (ns)?  A file expires at its expiry instant. */
+static inline bool ns_expired_at(const struct codec_inode *in, uint64_t now)
+{
+	return in->expire_ns != 0 && in->expire_ns <= now;
+}
+/* Seconds of life A has left, capped at CAP (what the kernel may cache of
+ * it): CAP when A never expires, 0 when it has expired. */
+double ns_life_cap(const struct ns_attr *a, double cap);
+/* Sets INO's absolute expiry (ns since the epoch; 0 clears it), with its
+ * index key, in one batch; ctime becomes now.  -EPERM for anything but a
+ * regular file.  The first expiry of a store raises its format version
+ * (CODEC_FORMAT_VERSION_TTL). */
+int ns_set_expiry(struct ns *ns, uint64_t ino, uint64_t expire_ns,
+		  struct lsm_err *err);
+
+/* Told, with no lock held, of each name a purge or an eviction removed
+ * (the daemon tells the kernel to drop it). */
+typedef void (*ns_gone_fn)(void *ctx, uint64_t parent, uint64_t ino,
+			   const char *name, size_t nlen);
+/* Physically deletes up to MAX files expired by now: each name of each
+ * (found by the expiry index, then one scan of the directory entries),
+ * and with the last one the inode, data and xattrs, in one batch per
+ * name; a file open by a handle becomes an orphan (its data goes at the
+ * last release).  *DONE gets the files purged; *NEXT_NS the next expiry
+ * in the index (0: none).  Counted in ns_counters. */
+int ns_expire_run(struct ns *ns, unsigned max, ns_gone_fn fn, void *ctx,
+		  unsigned *done, uint64_t *next_ns, struct lsm_err *err);
+
+struct ns_counters {
+	uint64_t expired_files, expired_bytes;  /* purged by expiry */
+	uint64_t evicted_files, evicted_bytes;  /* evicted for capacity */
+	uint64_t enospc;                        /* writes refused: full */
+	int64_t live_bytes;                     /* file data (max_size) */
+};
+void ns_counters(struct ns *ns, struct ns_counters *c);
+
+/* ---- capacity (ns_cap.c) ---- */
+/* Candidates one eviction round looks at (Redis-style sampling). */
+#define NS_EVICT_SAMPLE 32u
+/* Where the eviction thread... see ns_cap.c: the names removed by
+ * evictions are told to FN (set once, before any write). */
+void ns_set_gone_fn(struct ns *ns, ns_gone_fn fn, void *ctx);
+/* Records a use of INO (a read) in the approximate recency clock. */
+void ns_touch_access(struct ns *ns, uint64_t ino);
+
+/* ---- open handles ---- */
+/* An open file handle: an ns_open_ref that also marks INO as in use
+ * (never evicted; an expired one keeps its data until released). */
+void ns_open_handle(struct ns *ns, uint64_t ino);
+int ns_close_handle(struct ns *ns, uint64_t ino, struct lsm_err *err);
 
 /* ---- extended attributes ---- */
 /* The most bytes a name list may take (each name and its NUL): the
