@@ -886,4 +886,5 @@ void ns_counters(struct ns *ns, struct ns_counters *c)
 	c->evicted_bytes = ns->evicted_bytes;
 	c->enospc = ns->enospc;
 	c->live_bytes = ns->live_bytes;
+	c->max_size = ns->opt.max_size;
 }

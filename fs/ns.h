@@ -283,10 +283,13 @@ double ns_life_cap(const struct ns_attr *a, double cap);
 int ns_set_expiry(struct ns *ns, uint64_t ino, uint64_t expire_ns,
 		  struct lsm_err *err);
 
-/* Told, with no lock held, of each name a purge or an eviction removed
- * (the daemon tells the kernel to drop it). */
-typedef void (*ns_gone_fn)(void *ctx, uint64_t parent, uint64_t ino,
-			   const char *name, size_t nlen);
+/* Why a name went: its file expired, or was evicted for capacity. */
+#define NS_DROP_EXPIRED 1
+#define NS_DROP_EVICT 2
+/* Told, with no lock held, of each name a purge or an eviction (WHY)
+ * removed (the daemon tells the kernel to drop it). */
+typedef void (*ns_gone_fn)(void *ctx, int why, uint64_t parent,
+			   uint64_t ino, const char *name, size_t nlen);
 /* Physically deletes up to MAX files expired by now: each name of each
  * (found by the expiry index, then one scan of the directory entries),
  * and with the last one the inode, data and xattrs, in one batch per
@@ -301,6 +304,7 @@ struct ns_counters {
 	uint64_t evicted_files, evicted_bytes;  /* evicted for capacity */
 	uint64_t enospc;                        /* writes refused: full */
 	int64_t live_bytes;                     /* file data (max_size) */
+	uint64_t max_size;                      /* 0: no bound */
 };
 void ns_counters(struct ns *ns, struct ns_counters *c);
 

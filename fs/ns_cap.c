@@ -215,8 +215,8 @@ int ns_cap_make_room(struct ns *ns, uint64_t need, uint64_t skip,
 		if (rc == 1) {
 			misses = 0;
 			if (ns->gone_fn)
-				ns->gone_fn(ns->gone_ctx, v.parent, v.ino,
-					    v.name, v.nlen);
+				ns->gone_fn(ns->gone_ctx, NS_DROP_EVICT,
+					    v.parent, v.ino, v.name, v.nlen);
 			continue;
 		}
 		if (++misses >= 4) { /* nothing evictable is left */

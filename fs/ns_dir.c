@@ -138,7 +138,8 @@ static int purge_name(struct ns *ns, uint64_t parent, const char *name,
 		rc = ns_drop_name(ns, parent, name, len, ino, NS_DROP_EXPIRED,
 				  err);
 	if (rc == 1 && ns->gone_fn)
-		ns->gone_fn(ns->gone_ctx, parent, ino, name, len);
+		ns->gone_fn(ns->gone_ctx, NS_DROP_EXPIRED, parent, ino,
+			    name, len);
 	return rc == -ENOENT ? 0 : rc < 0 ? rc : 0;
 }
 

@@ -437,7 +437,8 @@ static int drop_found(struct ns *ns, const struct found_list *l,
 		if (rc == 1) {
 			(*dropped)++;
 			if (fn)
-				fn(ctx, f->parent, f->ino, f->name, f->nlen);
+				fn(ctx, NS_DROP_EXPIRED, f->parent, f->ino,
+				   f->name, f->nlen);
 		}
 	}
 	return rc < 0 ? rc : 0;

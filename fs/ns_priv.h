@@ -177,8 +177,6 @@ bool ns_name_expired(struct ns *ns, uint64_t parent, const char *name,
 /* Removes NAME of PARENT if it still names INO and INO has expired
  * (why NS_DROP_EXPIRED) or may be evicted (NS_DROP_EVICT); see
  * ns_expire.c.  1 when removed, 0 when not (changed meanwhile), -errno. */
-#define NS_DROP_EXPIRED 1
-#define NS_DROP_EVICT 2
 int ns_drop_name(struct ns *ns, uint64_t parent, const char *name,
 		 size_t len, uint64_t ino, int why, struct lsm_err *err);
 /* Purges every expired entry of directory DIR (before an rmdir that

@@ -25,6 +25,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return fs_reply_fail(req, FS_OP_OPEN, rc, &err);
 	if (S_ISDIR(a.in.mode))
 		return fs_reply_fail(req, FS_OP_OPEN, -EISDIR, NULL);
+	if (a.in.expire_ns && ns_expired_at(&a.in, ns_now_ns()))
+		return fs_reply_fail(req, FS_OP_OPEN, -ENOENT, NULL);
 	if ((fi->flags & O_TRUNC) && (a.in.size > 0 || fs->killpriv)) {
 		/* atomic_o_trunc; libfuse does not pass on whether the
 		 * kernel asked to kill set-user-ID (FUSE_OPEN_KILL_SUIDGID) */
@@ -35,13 +37,13 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		if (rc < 0)
 			return fs_reply_fail(req, FS_OP_OPEN, rc, &err);
 	}
-	ns_open_ref(fs->ns, ino);
+	ns_open_handle(fs->ns, ino);
 	/* every change goes through this kernel, unless another process
 	 * writes the store */
 	fi->keep_cache = !fs->follow;
 	fi->noflush = 1;    /* flush has nothing to do: no round trip */
-	if (fuse_reply_open(req, fi) != 0)
-		ns_close_ref(fs->ns, ino, NULL); /* interrupted: no release */
+	if (fuse_reply_open(req, fi) != 0) /* interrupted: no release */
+		ns_close_handle(fs->ns, ino, NULL);
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -69,11 +71,13 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fs_fill_entry(fs, &a, &e);
 	if (!tmp) /* ns_tmpfile took the first one */
 		ns_open_ref(fs->ns, a.ino); /* the lookup count */
-	ns_open_ref(fs->ns, a.ino); /* the open handle */
+	ns_open_handle(fs->ns, a.ino); /* the open handle */
 	fi->keep_cache = 1;
 	fi->noflush = 1;
-	if (fuse_reply_create(req, &e, fi) != 0)
-		ns_unref(fs->ns, a.ino, 2, NULL);
+	if (fuse_reply_create(req, &e, fi) != 0) {
+		ns_close_handle(fs->ns, a.ino, NULL);
+		ns_close_ref(fs->ns, a.ino, NULL);
+	}
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -144,7 +148,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 	fs_count(fs, FS_OP_RELEASE);
 	if (fs_is_ctl(ino))
 		return fs_ctl_release(req, fi);
-	rc = ns_close_ref(fs->ns, ino, &err);
+	rc = ns_close_handle(fs->ns, ino, &err);
 	if (rc < 0) /* the orphan stays and is reclaimed at next mount */
 		fs_fail(fs, FS_OP_RELEASE, rc, &err);
 	fuse_reply_err(req, 0);

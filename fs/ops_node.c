@@ -14,8 +14,9 @@ void fs_fill_entry(struct lsmfs *fs, const struct ns_attr *a,
 	memset(e, 0, sizeof(*e));
 	e->ino = a->ino;
 	e->generation = 1;
-	e->attr_timeout = fs->attr_timeout;
-	e->entry_timeout = fs->entry_timeout;
+	/* the kernel's caches must not outlive an expiring file */
+	e->attr_timeout = ns_life_cap(a, fs->attr_timeout);
+	e->entry_timeout = ns_life_cap(a, fs->entry_timeout);
 	ns_attr_stat(a, &e->attr);
 }
 
@@ -145,7 +146,6 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	struct stat st;
 	int rc;
 
-	(void)fi;
 	fs_count(fs, FS_OP_GETATTR);
 	if (fs_is_ctl(ino))
 		return fs_ctl_getattr(req, ino);
@@ -155,10 +155,16 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	if (rc == -ENOENT && fs->follow)
 		rc = lsm_err_set(&err, -ESTALE, "inode %llu was deleted by the "
 				 "writer", (unsigned long long)ino);
+	/* an expired file is gone, except to the descriptors open on it
+	 * (fstat), as after an unlink */
+	if (rc == 0 && !fi && a.in.expire_ns &&
+	    ns_expired_at(&a.in, ns_now_ns()))
+		rc = lsm_err_set(&err, -ENOENT, "inode %llu expired",
+				 (unsigned long long)ino);
 	if (rc < 0)
 		return fs_reply_fail(req, FS_OP_GETATTR, rc, &err);
 	ns_attr_stat(&a, &st);
-	fuse_reply_attr(req, &st, fs->attr_timeout);
+	fuse_reply_attr(req, &st, ns_life_cap(&a, fs->attr_timeout));
 }
 
 /* FATTR_KILL_SUIDGID of the kernel, which libfuse 3.14 passes in to_set
@@ -223,7 +229,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (rc < 0)
 		return fs_reply_fail(req, FS_OP_SETATTR, rc, &err);
 	ns_attr_stat(&a, &st);
-	fuse_reply_attr(req, &st, fs->attr_timeout);
+	fuse_reply_attr(req, &st, ns_life_cap(&a, fs->attr_timeout));
 }
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
