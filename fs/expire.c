@@ -31,7 +31,7 @@ static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	pthread_t thread;
-	bool running, stop;
+	bool running, stop, kicked;
 	struct gone *head, **tail;
 	unsigned n;
 	struct lsmfs *fs;
@@ -121,11 +121,20 @@ static void *expire_main(void *arg)
 			ts.tv_nsec -= 1000000000L;
 		}
 		pthread_mutex_lock(&ex.mu);
-		if (!ex.stop && !ex.head && wait_ms)
+		if (!ex.stop && !ex.head && !ex.kicked && wait_ms)
 			pthread_cond_timedwait(&ex.cv, &ex.mu, &ts);
+		ex.kicked = false;
 	}
 	pthread_mutex_unlock(&ex.mu);
 	return NULL;
+}
+
+void fs_expire_kick(void)
+{
+	pthread_mutex_lock(&ex.mu);
+	ex.kicked = true;
+	pthread_cond_signal(&ex.cv);
+	pthread_mutex_unlock(&ex.mu);
 }
 
 void fs_expire_start(struct lsmfs *fs)

@@ -148,6 +148,10 @@ void fs_follow_session(struct lsmfs *fs, struct fuse_session *se);
  * purges and evictions removed. */
 void fs_expire_start(struct lsmfs *fs);
 void fs_expire_stop(struct lsmfs *fs);
+/* A new expiry was set: the thread plans its next pass again (the
+ * kernel may hold the file's name for longer than its life: the purge
+ * at the expiry instant is what tells it). */
+void fs_expire_kick(void);
 /* ns_gone_fn: queues the kernel's notification (any thread). */
 void fs_gone(void *ctx, int why, uint64_t parent, uint64_t ino,
 	     const char *name, size_t nlen);

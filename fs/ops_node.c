@@ -146,6 +146,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	struct stat st;
 	int rc;
 
+	(void)fi;
 	fs_count(fs, FS_OP_GETATTR);
 	if (fs_is_ctl(ino))
 		return fs_ctl_getattr(req, ino);
@@ -155,15 +156,15 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	if (rc == -ENOENT && fs->follow)
 		rc = lsm_err_set(&err, -ESTALE, "inode %llu was deleted by the "
 				 "writer", (unsigned long long)ino);
-	/* an expired file is gone, except to the descriptors open on it
-	 * (fstat), as after an unlink */
-	if (rc == 0 && !fi && a.in.expire_ns &&
-	    ns_expired_at(&a.in, ns_now_ns()))
-		rc = lsm_err_set(&err, -ENOENT, "inode %llu expired",
-				 (unsigned long long)ino);
 	if (rc < 0)
 		return fs_reply_fail(req, FS_OP_GETATTR, rc, &err);
 	ns_attr_stat(&a, &st);
+	/* An expired file has no name left (as after an unlink): the
+	 * kernel asks for it by inode only for what holds it open (fstat:
+	 * the kernel passes no handle then), as entry timeouts end with
+	 * the file's life and a path is looked up again. */
+	if (a.in.expire_ns && ns_expired_at(&a.in, ns_now_ns()))
+		st.st_nlink = 0;
 	fuse_reply_attr(req, &st, ns_life_cap(&a, fs->attr_timeout));
 }
 
