@@ -45,6 +45,9 @@ struct ns_options {
 	 * first (approximately: a sample of NS_EVICT_SAMPLE names). */
 	uint64_t max_size;
 	bool on_full_evict;
+	/* A frozen view (a snapshot's): expiries are shown (getfattr) but
+	 * never applied; nothing in it expires. */
+	bool frozen;
 };
 
 void ns_options_init(struct ns_options *o);
@@ -273,6 +276,8 @@ static inline bool ns_expired_at(const struct codec_inode *in, uint64_t now)
 {
 	return in->expire_ns != 0 && in->expire_ns <= now;
 }
+/* Is IN gone by expiry in NS (never in a frozen view)? */
+bool ns_is_expired(const struct ns *ns, const struct codec_inode *in);
 /* Seconds of life A has left, capped at CAP (what the kernel may cache of
  * it): CAP when A never expires, 0 when it has expired. */
 double ns_life_cap(const struct ns_attr *a, double cap);

@@ -52,7 +52,7 @@ int ns_lookup(struct ns *ns, uint64_t parent, const char *name,
 	if (rc < 0)
 		return rc;
 	rc = ns_get_inode(ns, a->ino, &a->in, NULL, NULL, err);
-	if (rc == 0 && a->in.expire_ns && ns_expired_at(&a->in, ns_now_ns()))
+	if (rc == 0 && a->in.expire_ns && ns_is_expired(ns, &a->in))
 		return ns_absent(err); /* expired: as if unlinked */
 	return rc;
 }
@@ -560,7 +560,7 @@ int ns_readdir(struct ns *ns, uint64_t dir, const char *after,
 	uint8_t start[CODEC_DENTRY_KEY_MAX];
 	struct lsm_iter *it;
 	size_t slen, alen = after ? strlen(after) : 0;
-	bool ttl = ns_ttl_on(ns);
+	bool ttl = ns_ttl_on(ns) && !ns->opt.frozen;
 	uint64_t now = ttl ? ns_now_ns() : 0;
 	int rc;
 

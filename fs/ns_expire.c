@@ -24,6 +24,12 @@ uint64_t ns_now_ns(void)
 	return (uint64_t)ts.tv_sec * NS_NS + (uint64_t)ts.tv_nsec;
 }
 
+bool ns_is_expired(const struct ns *ns, const struct codec_inode *in)
+{
+	return in->expire_ns && !ns->opt.frozen &&
+	       ns_expired_at(in, ns_now_ns());
+}
+
 double ns_life_cap(const struct ns_attr *a, double cap)
 {
 	uint64_t now;

@@ -25,7 +25,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return fs_reply_fail(req, FS_OP_OPEN, rc, &err);
 	if (S_ISDIR(a.in.mode))
 		return fs_reply_fail(req, FS_OP_OPEN, -EISDIR, NULL);
-	if (a.in.expire_ns && ns_expired_at(&a.in, ns_now_ns()))
+	if (ns_is_expired(fs->ns, &a.in))
 		return fs_reply_fail(req, FS_OP_OPEN, -ENOENT, NULL);
 	if ((fi->flags & O_TRUNC) && (a.in.size > 0 || fs->killpriv)) {
 		/* atomic_o_trunc; libfuse does not pass on whether the

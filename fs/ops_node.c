@@ -163,7 +163,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	 * kernel asks for it by inode only for what holds it open (fstat:
 	 * the kernel passes no handle then), as entry timeouts end with
 	 * the file's life and a path is looked up again. */
-	if (a.in.expire_ns && ns_expired_at(&a.in, ns_now_ns()))
+	if (ns_is_expired(fs->ns, &a.in))
 		st.st_nlink = 0;
 	fuse_reply_attr(req, &st, ns_life_cap(&a, fs->attr_timeout));
 }
