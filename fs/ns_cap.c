@@ -202,6 +202,8 @@ int ns_cap_make_room(struct ns *ns, uint64_t need, uint64_t skip,
 	unsigned misses = 0;
 	int rc = 0;
 
+	if (need > ns->opt.max_size) /* no eviction would do */
+		return -ENOSPC;
 	pthread_mutex_lock(&ns->evict_mu);
 	while (ns->live_bytes + (int64_t)need > (int64_t)ns->opt.max_size) {
 		struct victim v;
