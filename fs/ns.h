@@ -326,6 +326,8 @@ void ns_touch_access(struct ns *ns, uint64_t ino);
 /* An open file handle: an ns_open_ref that also marks INO as in use
  * (never evicted; an expired one keeps its data until released). */
 void ns_open_handle(struct ns *ns, uint64_t ino);
+/* Does an open handle (or a lost reference) hold INO? */
+bool ns_has_handle(struct ns *ns, uint64_t ino);
 int ns_close_handle(struct ns *ns, uint64_t ino, struct lsm_err *err);
 
 /* ---- extended attributes ---- */

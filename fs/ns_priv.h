@@ -182,7 +182,6 @@ int ns_drop_name(struct ns *ns, uint64_t parent, const char *name,
 /* Purges every expired entry of directory DIR (before an rmdir that
  * found only those): 1 when some went, 0 when none, -errno. */
 int ns_expire_dir(struct ns *ns, uint64_t dir, struct lsm_err *err);
-bool ns_has_handle(struct ns *ns, uint64_t ino);
 /* The virtual xattrs NS_XATTR_TTL and NS_XATTR_EXPIRES (ns_xattr.c
  * hands them here): is NAME one, and get / set (VAL NULL: remove). */
 bool ns_ttl_xattr(const char *name);

@@ -156,13 +156,18 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	if (rc == -ENOENT && fs->follow)
 		rc = lsm_err_set(&err, -ESTALE, "inode %llu was deleted by the "
 				 "writer", (unsigned long long)ino);
+	/* An expired file is gone, as after an unlink, except for what
+	 * holds it open: fstat comes here without a handle, so an open
+	 * handle decides.  (A name the kernel cached before the TTL was
+	 * set can bring a stat here too: the purge, at the expiry, tells
+	 * the kernel to drop it.) */
+	if (rc == 0 && ns_is_expired(fs->ns, &a.in) &&
+	    !ns_has_handle(fs->ns, ino))
+		rc = lsm_err_set(&err, -ENOENT, "inode %llu expired",
+				 (unsigned long long)ino);
 	if (rc < 0)
 		return fs_reply_fail(req, FS_OP_GETATTR, rc, &err);
 	ns_attr_stat(&a, &st);
-	/* An expired file has no name left (as after an unlink): the
-	 * kernel asks for it by inode only for what holds it open (fstat:
-	 * the kernel passes no handle then), as entry timeouts end with
-	 * the file's life and a path is looked up again. */
 	if (ns_is_expired(fs->ns, &a.in))
 		st.st_nlink = 0;
 	fuse_reply_attr(req, &st, ns_life_cap(&a, fs->attr_timeout));
