@@ -606,7 +606,7 @@ void ns_open_ref(struct ns *ns, uint64_t ino)
 	pthread_mutex_unlock(&ns->open_mu);
 }
 
-void ns_open_handle(struct ns *ns, uint64_t ino)
+void ns_open_handle(struct ns *ns, uint64_t ino, const struct codec_inode *in)
 {
 	struct ns_openref **p;
 
@@ -616,7 +616,7 @@ void ns_open_handle(struct ns *ns, uint64_t ino)
 	if (*p)
 		(*p)->handles++;
 	pthread_mutex_unlock(&ns->open_mu);
-	ns_touch_access(ns, ino);
+	ns_cap_opened(ns, ino, in);
 }
 
 bool ns_has_handle(struct ns *ns, uint64_t ino)
@@ -634,12 +634,15 @@ bool ns_has_handle(struct ns *ns, uint64_t ino)
 int ns_close_handle(struct ns *ns, uint64_t ino, struct lsm_err *err)
 {
 	struct ns_openref **p;
+	bool last = false;
 
 	pthread_mutex_lock(&ns->open_mu);
 	p = open_slot(ns, ino);
 	if (*p && (*p)->handles > 0)
-		(*p)->handles--;
+		last = --(*p)->handles == 0;
 	pthread_mutex_unlock(&ns->open_mu);
+	if (last && ns->clock)
+		ns_cap_persist_use(ns, ino);
 	return ns_close_ref(ns, ino, err);
 }
 

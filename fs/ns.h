@@ -324,8 +324,11 @@ void ns_touch_access(struct ns *ns, uint64_t ino);
 
 /* ---- open handles ---- */
 /* An open file handle: an ns_open_ref that also marks INO as in use
- * (never evicted; an expired one keeps its data until released). */
-void ns_open_handle(struct ns *ns, uint64_t ino);
+ * (never evicted; an expired one keeps its data until released) and
+ * counts as a use in the recency clock.  IN (may be NULL) is the record
+ * the caller just read: its atime lets the last close decide, without
+ * reading it again, whether the use is worth storing. */
+void ns_open_handle(struct ns *ns, uint64_t ino, const struct codec_inode *in);
 /* Does an open handle (or a lost reference) hold INO? */
 bool ns_has_handle(struct ns *ns, uint64_t ino);
 int ns_close_handle(struct ns *ns, uint64_t ino, struct lsm_err *err);

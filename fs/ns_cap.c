@@ -53,12 +53,34 @@ static struct ns_clock_slot *clock_slot(struct ns *ns, uint64_t ino)
 void ns_touch_access(struct ns *ns, uint64_t ino)
 {
 	struct ns_clock_slot *s;
+	uint64_t now;
 
 	if (!ns->clock)
 		return;
 	s = clock_slot(ns, ino);
+	now = now_ms();
+	if (atomic_load_explicit(&s->ino, memory_order_relaxed) != ino) {
+		/* a new slot: its stored atime unknown, nothing to store */
+		atomic_store_explicit(&s->ino, ino, memory_order_relaxed);
+		atomic_store_explicit(&s->stored, now, memory_order_relaxed);
+	}
+	atomic_store_explicit(&s->ms, now, memory_order_relaxed);
+}
+
+void ns_cap_opened(struct ns *ns, uint64_t ino, const struct codec_inode *in)
+{
+	struct ns_clock_slot *s;
+	uint64_t now;
+
+	if (!ns->clock)
+		return;
+	s = clock_slot(ns, ino);
+	now = now_ms();
 	atomic_store_explicit(&s->ino, ino, memory_order_relaxed);
-	atomic_store_explicit(&s->ms, now_ms(), memory_order_relaxed);
+	atomic_store_explicit(&s->stored, in ? (uint64_t)in->atime_sec * 1000 +
+			      in->atime_nsec / 1000000 : now,
+			      memory_order_relaxed);
+	atomic_store_explicit(&s->ms, now, memory_order_relaxed);
 }
 
 /* The last use of INO (record IN), in ms since the epoch. */
@@ -79,6 +101,44 @@ static uint64_t last_use(struct ns *ns, uint64_t ino,
 			t = ms;
 	}
 	return t;
+}
+
+void ns_cap_persist_use(struct ns *ns, uint64_t ino)
+{
+	struct ns_clock_slot *s = clock_slot(ns, ino);
+	struct lsm_batch *b;
+	struct ns_lockset ls;
+	struct codec_inode in;
+	uint64_t ms, stored;
+
+	if (ns->opt.read_only ||
+	    atomic_load_explicit(&s->ino, memory_order_relaxed) != ino)
+		return;
+	ms = atomic_load_explicit(&s->ms, memory_order_relaxed);
+	/* cheap test first: no record read unless a write is due */
+	if (ms < atomic_load_explicit(&s->stored, memory_order_relaxed) +
+		 NS_ATIME_LAZY_S * 1000ull)
+		return;
+	b = lsm_batch_new();
+	if (!b)
+		return;
+	ns_lock(ns, &ls, &ino, 1, true);
+	if (ns_get_inode(ns, ino, &in, NULL, NULL, NULL) == 0 &&
+	    S_ISREG(in.mode) && in.nlink > 0) {
+		stored = (uint64_t)in.atime_sec * 1000 + in.atime_nsec / 1000000;
+		if (ms >= stored + NS_ATIME_LAZY_S * 1000ull) {
+			in.atime_sec = (int64_t)(ms / 1000);
+			in.atime_nsec = (uint32_t)(ms % 1000) * 1000000u;
+			/* best effort: a failure only loses recency */
+			if (ns_batch_inode(b, ino, &in, NULL, 0) == 0 &&
+			    ns_commit(ns, b, NULL) == 0)
+				stored = ms;
+		}
+		atomic_store_explicit(&s->stored, stored,
+				      memory_order_relaxed);
+	}
+	ns_unlock(ns, &ls);
+	lsm_batch_free(b);
 }
 
 int ns_cap_load(struct ns *ns, struct lsm_err *err)

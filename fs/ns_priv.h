@@ -60,7 +60,8 @@ struct ns {
 #define NS_CLOCK_SLOTS 65536u
 struct ns_clock_slot {
 	_Atomic uint64_t ino;
-	_Atomic uint64_t ms;
+	_Atomic uint64_t ms;      /* last use */
+	_Atomic uint64_t stored;  /* the atime stored, as last seen (ms) */
 };
 
 /* A set of locked stripes, taken in ascending order (no deadlock). */
@@ -212,6 +213,13 @@ int ns_cap_full(struct ns *ns, struct lsm_err *err);
  * written).  0, -ENOSPC when nothing more may go, -errno. */
 int ns_cap_make_room(struct ns *ns, uint64_t need, uint64_t skip,
 		     struct lsm_err *err);
+/* The last handle of INO closed: its use in the recency clock becomes
+ * its stored atime when that is NS_ATIME_LAZY_S or more older (lazily,
+ * relatime-style: at most one record write per file and period). */
+#define NS_ATIME_LAZY_S 60
+void ns_cap_persist_use(struct ns *ns, uint64_t ino);
+/* A handle of INO opened (IN: its record, or NULL): a use. */
+void ns_cap_opened(struct ns *ns, uint64_t ino, const struct codec_inode *in);
 /* Sums the live bytes of every inode (at open, with a bound). */
 int ns_cap_load(struct ns *ns, struct lsm_err *err);
 void ns_touch(struct codec_inode *in, bool mtime, bool ctime);

@@ -37,7 +37,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		if (rc < 0)
 			return fs_reply_fail(req, FS_OP_OPEN, rc, &err);
 	}
-	ns_open_handle(fs->ns, ino);
+	ns_open_handle(fs->ns, ino, &a.in);
 	/* every change goes through this kernel, unless another process
 	 * writes the store */
 	fi->keep_cache = !fs->follow;
@@ -71,7 +71,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fs_fill_entry(fs, &a, &e);
 	if (!tmp) /* ns_tmpfile took the first one */
 		ns_open_ref(fs->ns, a.ino); /* the lookup count */
-	ns_open_handle(fs->ns, a.ino); /* the open handle */
+	ns_open_handle(fs->ns, a.ino, &a.in); /* the open handle */
 	fi->keep_cache = 1;
 	fi->noflush = 1;
 	if (fuse_reply_create(req, &e, fi) != 0) {

@@ -320,7 +320,7 @@ static void test_expiry_hides(void **state)
 	e = expire_in(f, ino, 150);
 	assert_int_equal(ns_lookup(f->ns, CODEC_ROOT_INO, "a", &a, NULL), 0);
 	assert_int_equal(listed(f, CODEC_ROOT_INO), 2);
-	ns_open_handle(f->ns, ino); /* an open descriptor */
+	ns_open_handle(f->ns, ino, NULL); /* an open descriptor */
 	wait_until(e);
 	assert_int_equal(ns_lookup(f->ns, CODEC_ROOT_INO, "a", &a, NULL),
 			 -ENOENT);
@@ -532,7 +532,7 @@ static void test_cap_evict_lru(void **state)
 		sleep_ms(20);
 	}
 	/* f3, least recently read, is open: never evicted */
-	ns_open_handle(f->ns, ino[3]);
+	ns_open_handle(f->ns, ino[3], NULL);
 	big = mkfile(f, CODEC_ROOT_INO, "big", 0);
 	/* 80000 + 25000 > 100000: the two next least recently read go */
 	assert_int_equal(ns_write(f->ns, big, 0, data, 25000, NULL), 0);
@@ -558,12 +558,46 @@ static void test_cap_evict_lru(void **state)
 	assert_int_equal(ns_lookup(f->ns, CODEC_ROOT_INO, "f3", &a, NULL), 0);
 	assert_int_equal(ns_close_handle(f->ns, ino[3], NULL), 0);
 	/* nothing left to evict but what is written: ENOSPC */
-	ns_open_handle(f->ns, big);
+	ns_open_handle(f->ns, big, NULL);
 	free(data);
 	data = calloc(1, 200000);
 	assert_int_equal(ns_write(f->ns, big, 0, data, 200000, NULL), -ENOSPC);
 	ns_close_handle(f->ns, big, NULL);
 	free(data);
+	check_clean(f);
+}
+
+/* The recency clock is stored lazily as the atime, at the last close. */
+static void test_cap_lazy_atime(void **state)
+{
+	struct fx *f = *state;
+	struct ns_setattr s = { .valid = NS_SET_ATIME };
+	struct ns_attr a;
+	uint64_t ino;
+	int64_t now;
+
+	f->no.max_size = 1 << 20;
+	f->no.on_full_evict = true;
+	reopen(f);
+	ino = mkfile(f, CODEC_ROOT_INO, "a", 10);
+	now = (int64_t)(ns_now_ns() / 1000000000ull);
+	/* a use within a minute of the stored atime writes nothing */
+	assert_int_equal(ns_getattr(f->ns, ino, &a, NULL), 0);
+	ns_open_handle(f->ns, ino, &a.in);
+	assert_int_equal(ns_close_handle(f->ns, ino, NULL), 0);
+	s.atime.tv_sec = now - 30;
+	assert_int_equal(ns_setattr(f->ns, ino, &s, &a, NULL), 0);
+	ns_open_handle(f->ns, ino, &a.in);
+	assert_int_equal(ns_close_handle(f->ns, ino, NULL), 0);
+	assert_int_equal(ns_getattr(f->ns, ino, &a, NULL), 0);
+	assert_true(a.in.atime_sec == now - 30);
+	/* an hour old: the use is stored */
+	s.atime.tv_sec = now - 3600;
+	assert_int_equal(ns_setattr(f->ns, ino, &s, &a, NULL), 0);
+	ns_open_handle(f->ns, ino, &a.in);
+	assert_int_equal(ns_close_handle(f->ns, ino, NULL), 0);
+	assert_int_equal(ns_getattr(f->ns, ino, &a, NULL), 0);
+	assert_true(a.in.atime_sec >= now - 1);
 	check_clean(f);
 }
 
@@ -582,6 +616,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cap_error, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_cap_evict_lru, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_cap_lazy_atime, setup,
 						teardown),
 	};
 
