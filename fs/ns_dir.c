@@ -143,14 +143,16 @@ static int purge_name(struct ns *ns, uint64_t parent, const char *name,
 	return rc == -ENOENT ? 0 : rc < 0 ? rc : 0;
 }
 
-/* A new regular file IN (INO) gets the default expiry into B. */
+/* A new regular file IN (INO), named NAME (LEN bytes; NULL: unnamed) in
+ * PARENT, gets the default expiry into B. */
 static int default_expiry(struct ns *ns, struct lsm_batch *b, uint64_t ino,
-			  struct codec_inode *in)
+			  struct codec_inode *in, uint64_t parent,
+			  const char *name, size_t len)
 {
 	if (!ns->opt.default_ttl || !S_ISREG(in->mode))
 		return 0;
 	in->expire_ns = ns_now_ns() + ns->opt.default_ttl * 1000000000ull;
-	return ns_expiry_batch(b, ino, 0, in->expire_ns);
+	return ns_expiry_put_hint(b, ino, in->expire_ns, parent, name, len);
 }
 
 /* A new inode of MODE (no umask yet: ns_acl_inherit applies it or the
@@ -230,7 +232,7 @@ static int mknod_locked(struct ns *ns, uint64_t parent, const char *name,
 	in.rdev = rdev;
 	in.size = tlen;
 	in.parent = S_ISDIR(mode) && !target ? parent : 0;
-	rc = default_expiry(ns, b, ino, &in);
+	rc = default_expiry(ns, b, ino, &in, parent, name, len);
 	if (rc < 0)
 		return rc;
 	if (S_ISDIR(in.mode))
@@ -290,7 +292,7 @@ static int tmpfile_locked(struct ns *ns, uint64_t parent, uint32_t mode,
 	in.nlink = 0;
 	rc = ns_acl_inherit(ns, b, parent, ino, &in, c->umask, err);
 	if (rc == 0)
-		rc = default_expiry(ns, b, ino, &in);
+		rc = default_expiry(ns, b, ino, &in, 0, NULL, 0);
 	if (rc == 0)
 		rc = ns_batch_inode(b, ino, &in, NULL, 0);
 	if (rc == 0)

@@ -60,10 +60,43 @@ int ns_expiry_batch(struct lsm_batch *b, uint64_t ino, uint64_t old_ns,
 	return rc;
 }
 
+int ns_expiry_put_hint(struct lsm_batch *b, uint64_t ino, uint64_t exp,
+		       uint64_t parent, const char *name, size_t len)
+{
+	uint8_t key[CODEC_EXPIRY_KEY_LEN], val[8 + CODEC_NAME_MAX];
+
+	if (!name || len > CODEC_NAME_MAX) /* no hint: an empty value */
+		return lsm_batch_put(b, key, codec_expiry_key(key, exp, ino),
+				     "", 0);
+	codec_put_le64(val, parent);
+	memcpy(val + 8, name, len);
+	return lsm_batch_put(b, key, codec_expiry_key(key, exp, ino), val,
+			     8 + len);
+}
+
+/* The name hint of INO's index key at OLD (none: *LEN 0). */
+static int get_hint(struct ns *ns, uint64_t ino, uint64_t old, uint8_t *val,
+		    size_t *len, struct lsm_err *err)
+{
+	uint8_t key[CODEC_EXPIRY_KEY_LEN];
+	int rc;
+
+	*len = 0;
+	if (!old)
+		return 0;
+	rc = lsm_get_buf(ns->db, NULL, key, codec_expiry_key(key, old, ino),
+			 val, 8 + CODEC_NAME_MAX, len, err);
+	if (rc <= 0 || *len < 9 || *len > 8 + CODEC_NAME_MAX)
+		*len = 0;
+	return rc < 0 ? rc : 0;
+}
+
 static int set_expiry_locked(struct ns *ns, uint64_t ino, uint64_t exp,
 			     struct lsm_batch *b, struct lsm_err *err)
 {
+	uint8_t hint[8 + CODEC_NAME_MAX];
 	struct codec_inode in;
+	size_t hlen;
 	int rc = ns_get_inode(ns, ino, &in, NULL, NULL, err);
 
 	if (rc < 0)
@@ -75,7 +108,15 @@ static int set_expiry_locked(struct ns *ns, uint64_t ino, uint64_t exp,
 	 * come back */
 	if (ns_expired_at(&in, ns_now_ns()))
 		return lsm_err_set(err, -ENOENT, "expiry: the file expired");
-	rc = ns_expiry_batch(b, ino, in.expire_ns, exp);
+	/* the name hint, if any, moves to the new key */
+	rc = get_hint(ns, ino, in.expire_ns, hint, &hlen, err);
+	if (rc == 0)
+		rc = ns_expiry_batch(b, ino, in.expire_ns, 0);
+	if (rc == 0 && exp)
+		rc = ns_expiry_put_hint(b, ino, exp, hlen ?
+					codec_get_le64(hint) : 0,
+					hlen ? (const char *)hint + 8 : NULL,
+					hlen ? hlen - 8 : 0);
 	in.expire_ns = exp;
 	ns_touch(&in, false, true);
 	if (rc == 0)
@@ -469,11 +510,12 @@ int ns_expire_dir(struct ns *ns, uint64_t dir, struct lsm_err *err)
 
 /* ---- the purge ---- */
 
-/* Up to MAX inodes of the index expired by NOW, into *WANT (sorted);
- * stale index keys (no record, another expiry) are deleted. */
+/* Up to MAX inodes of the index expired by NOW, into *WANT (sorted),
+ * and the name hints of their keys into HINTS; stale index keys (no
+ * record, another expiry) are deleted. */
 static int collect_expired(struct ns *ns, uint64_t now, unsigned max,
-			   uint64_t **want, size_t *n, uint64_t *next_ns,
-			   struct lsm_err *err)
+			   uint64_t **want, size_t *n, struct found_list *hints,
+			   uint64_t *next_ns, struct lsm_err *err)
 {
 	uint8_t start[1] = { CODEC_K_EXPIRY };
 	struct lsm_batch *stale = lsm_batch_new();
@@ -515,8 +557,18 @@ static int collect_expired(struct ns *ns, uint64_t now, unsigned max,
 			}
 			continue;
 		}
-		if (g == 0 && in.nlink > 0)
+		if (g == 0 && in.nlink > 0) {
+			size_t vlen;
+			const uint8_t *v = lsm_iter_value(it, &vlen);
+
 			(*want)[(*n)++] = ino;
+			if (vlen > 8 && vlen <= 8 + CODEC_NAME_MAX &&
+			    found_add(hints, codec_get_le64(v), ino,
+				      (const char *)v + 8, vlen - 8) < 0) {
+				rc = ns_enomem(err);
+				break;
+			}
+		}
 	}
 	if (rc == 0)
 		rc = lsm_iter_status(it, err);
@@ -531,7 +583,7 @@ static int collect_expired(struct ns *ns, uint64_t now, unsigned max,
 int ns_expire_run(struct ns *ns, unsigned max, ns_gone_fn fn, void *ctx,
 		  unsigned *done, uint64_t *next_ns, struct lsm_err *err)
 {
-	struct found_list l = { 0 };
+	struct found_list l = { 0 }, hints = { 0 };
 	uint64_t *want = NULL, before = ns->expired_files;
 	unsigned dropped = 0;
 	size_t n = 0;
@@ -542,12 +594,28 @@ int ns_expire_run(struct ns *ns, unsigned max, ns_gone_fn fn, void *ctx,
 	*next_ns = 0;
 	if (!ns_ttl_on(ns) || ns->opt.read_only)
 		return 0;
-	rc = collect_expired(ns, ns_now_ns(), max, &want, &n, next_ns, err);
+	rc = collect_expired(ns, ns_now_ns(), max, &want, &n, &hints, next_ns,
+			     err);
+	/* the names the index keys remember first: a file that had one
+	 * name, still there, goes without a scan */
+	if (rc == 0 && hints.n)
+		rc = drop_found(ns, &hints, fn, ctx, &dropped, err);
+	for (size_t i = 0, k = 0; rc == 0 && i < n; i++) {
+		struct codec_inode in;
+
+		if (ns_get_inode(ns, want[i], &in, NULL, NULL, NULL) == 0 &&
+		    in.nlink > 0)
+			want[k++] = want[i];
+		if (i + 1 == n)
+			n = k;
+	}
+	/* the others (renamed, linked, no hint): one scan for them all */
 	if (rc == 0 && n)
 		rc = scan_names(ns, 0, want, n, &l, &live, err);
 	if (rc == 0)
 		rc = drop_found(ns, &l, fn, ctx, &dropped, err);
 	free(l.v);
+	free(hints.v);
 	free(want);
 	*done = (unsigned)(ns->expired_files - before);
 	return rc;

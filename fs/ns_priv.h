@@ -172,6 +172,10 @@ int ns_ttl_enable(struct ns *ns, struct lsm_err *err);
 /* Adds to B the index change of INO's expiry from OLD to NEW (ns). */
 int ns_expiry_batch(struct lsm_batch *b, uint64_t ino, uint64_t old_ns,
 		    uint64_t new_ns);
+/* Adds to B the index key of INO expiring at EXP with a name hint: NAME
+ * (LEN bytes) of PARENT names it (the purge tries it before scanning). */
+int ns_expiry_put_hint(struct lsm_batch *b, uint64_t ino, uint64_t exp,
+		       uint64_t parent, const char *name, size_t len);
 /* Is the inode named NAME in PARENT expired?  (for create over it) */
 bool ns_name_expired(struct ns *ns, uint64_t parent, const char *name,
 		     size_t len);

@@ -99,8 +99,8 @@ def main():
     print(f"\n--num={num}, {reps} interleaved repetitions, medians; "
           f"on: -o {ON}")
     print(f"{'workload':16}{'cpu us/op off':>15}{'on':>10}{'on/off':>9}"
-          f"{'daemon off':>12}{'on':>9}{'on/off':>9}{'ops/s off':>11}"
-          f"{'on':>9}")
+          f"{'paired':>8}{'daemon off':>12}{'on':>9}{'on/off':>9}"
+          f"{'paired':>8}{'ops/s off':>11}{'on':>9}")
     for w in WORKLOADS:
         def med(cfg, key):
             if key == "cpu":
@@ -110,8 +110,18 @@ def main():
         c0, c1 = med("off", "cpu") * 1e6, med("on", "cpu") * 1e6
         d0, d1 = med("off", "daemon") * 1e6, med("on", "daemon") * 1e6
         o0, o1 = med("off", "ops_s"), med("on", "ops_s")
-        print(f"{w:16}{c0:15.1f}{c1:10.1f}{c1 / c0:9.3f}"
-              f"{d0:12.1f}{d1:9.1f}{d1 / d0:9.3f}{o0:11.0f}{o1:9.0f}")
+        # the median of each repetition's on/off ratio: on and off ran
+        # back to back, so drift of the machine between repetitions
+        # cancels out of each ratio
+        pc = statistics.median(
+            (a[w]["daemon"] + a[w]["client"]) /
+            (b[w]["daemon"] + b[w]["client"])
+            for a, b in zip(runs["on"], runs["off"]))
+        pd = statistics.median(a[w]["daemon"] / b[w]["daemon"]
+                               for a, b in zip(runs["on"], runs["off"]))
+        print(f"{w:16}{c0:15.1f}{c1:10.1f}{c1 / c0:9.3f}{pc:8.3f}"
+              f"{d0:12.1f}{d1:9.1f}{d1 / d0:9.3f}{pd:8.3f}"
+              f"{o0:11.0f}{o1:9.0f}")
 
 
 if __name__ == "__main__":
