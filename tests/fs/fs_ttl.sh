@@ -6,8 +6,9 @@
 # keeps reading it; hard links share the expiry; a new file can take the
 # expired name; an expiry passes while unmounted; the purge is counted
 # and, after compaction, the store gives the space back; -o default_ttl
-# gives every new file a TTL that writes do not reset; lsmfs-ctl check
-# finds the store consistent.
+# gives every new file a TTL that writes do not reset, and a follower
+# hides it at the same instant; lsmfs-ctl check finds the store
+# consistent.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 : "${LSMFS_CTL:?LSMFS_CTL must name lsmfs-ctl}"
@@ -56,6 +57,18 @@ wait_for() {
 }
 
 expired_at_least() { [ "$(stat_of lsmfs_expired_files_total)" -ge "$1" ]; }
+
+M2=$T/mnt2
+mkdir -p "$M2"
+RO_PID=
+ttl_cleanup() {
+	local rc=$?
+	fusermount3 -u -z "$M2" 2>/dev/null || true
+	[ -n "$RO_PID" ] && { kill "$RO_PID" 2>/dev/null; wait "$RO_PID"; } 2>/dev/null
+	(exit $rc)
+	cleanup
+}
+trap ttl_cleanup EXIT
 
 mount_fs -o tombstone_percent=0,idle_compact_ms=0
 mkdir "$M/dir"
@@ -139,8 +152,13 @@ if getfattr --absolute-names -n user.lsmfs.ttl "$M/later" >/dev/null 2>&1; then
 fi
 umount_fs
 
-# -o default_ttl: every new file; a write does not reset it
+# -o default_ttl: every new file; a write does not reset it.  A follower
+# (a read-only mount beside the writer) hides it at the same instant, by
+# its own clock.
 mount_fs -o default_ttl=2
+"$LSMFS" "$D" "$M2" -f -o ro 2>>"$T/lsmfs-ro.log" &
+RO_PID=$!
+wait_for "the follower's mount" grep -q " $M2 fuse" /proc/mounts
 echo x > "$M/d1"
 dl=$(expires_ns "$M/d1")
 ttl=$(getfattr --absolute-names --only-values -n user.lsmfs.ttl "$M/d1")
@@ -152,9 +170,18 @@ fi
 echo more >> "$M/d1"
 [ "$(expires_ns "$M/d1")" = "$dl" ] || fail "a write moved the expiry"
 [ -e "$M/d1" ] || fail "the file went before its expiry"
+follower_has() { [ "$(cat "$M2/d1" 2>/dev/null)" = "$(printf 'x\nmore')" ]; }
+wait_for "d1 on the follower" follower_has
+[ "$(now_ns)" -lt "$dl" ] || fail "the follower took past the expiry"
 wait_past "$dl"
 if [ -e "$M/d1" ]; then fail "a default TTL file outlived its expiry"; fi
+if stat "$M2/d1" >/dev/null 2>&1; then fail "the follower shows d1 after its expiry"; fi
+if ls "$M2" | grep -qx d1; then fail "the follower lists d1 after its expiry"; fi
+if cat "$M2/d1" >/dev/null 2>&1; then fail "the follower reads d1 after its expiry"; fi
 [ -d "$M/d2" ] || fail "the directory expired"
+fusermount3 -u "$M2"
+wait "$RO_PID" || fail "the follower exited with status $?"
+RO_PID=
 umount_fs
 "$LSMFS_CTL" check "$D" || fail "lsmfs-ctl check after expiries"
 echo "fs_ttl: ok"

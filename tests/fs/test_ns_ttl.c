@@ -464,6 +464,39 @@ static void test_default_ttl_and_frozen(void **state)
 	check_clean(f);
 }
 
+/* default_ttl files: the index key's name hint settles the plain file;
+ * a renamed one and a hard-linked one need the scan. */
+static void test_purge_hints(void **state)
+{
+	struct fx *f = *state;
+	struct ns_attr a;
+	uint64_t ia, next;
+	unsigned done;
+
+	f->no.default_ttl = 1;
+	reopen(f);
+	ia = mkfile(f, CODEC_ROOT_INO, "a", 100);
+	mkfile(f, CODEC_ROOT_INO, "b", 100);
+	mkfile(f, CODEC_ROOT_INO, "c", 100);
+	assert_int_equal(ns_rename(f->ns, CODEC_ROOT_INO, "b", CODEC_ROOT_INO,
+				   "b2", 0, NULL), 0);
+	assert_int_equal(ns_link(f->ns, ia, CODEC_ROOT_INO, "a2", &a, NULL),
+			 0);
+	f->no.default_ttl = 0;
+	reopen(f);
+	mkfile(f, CODEC_ROOT_INO, "keep", 10);
+	assert_int_equal(ns_lookup(f->ns, CODEC_ROOT_INO, "c", &a, NULL), 0);
+	wait_until(a.in.expire_ns); /* c was made last */
+	assert_int_equal(ns_expire_run(f->ns, 100, NULL, NULL, &done, &next,
+				       NULL), 0);
+	assert_int_equal(done, 3);
+	assert_true(next == 0);
+	assert_int_equal(count_kind(f, CODEC_K_DENTRY), 1);
+	assert_int_equal(count_kind(f, CODEC_K_EXPIRY), 0);
+	assert_int_equal(count_kind(f, CODEC_K_INODE), 2); /* root, keep */
+	check_clean(f);
+}
+
 /* ---- capacity ---- */
 
 static void test_cap_error(void **state)
@@ -610,6 +643,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_over_expired, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_purge_hints, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_default_ttl_and_frozen,
 						setup, teardown),
