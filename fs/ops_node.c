@@ -14,9 +14,17 @@ void fs_fill_entry(struct lsmfs *fs, const struct ns_attr *a,
 	memset(e, 0, sizeof(*e));
 	e->ino = a->ino;
 	e->generation = 1;
-	/* the kernel's caches must not outlive an expiring file */
-	e->attr_timeout = ns_life_cap(a, fs->attr_timeout);
-	e->entry_timeout = ns_life_cap(a, fs->entry_timeout);
+	e->attr_timeout = fs->attr_timeout;
+	e->entry_timeout = fs->entry_timeout;
+	if (a->in.expire_ns) {
+		/* the kernel's caches must not outlive an expiring file */
+		double life = ns_life_cap(a, FS_DEFAULT_TIMEOUT * 1000);
+
+		if (e->attr_timeout > life)
+			e->attr_timeout = life;
+		if (e->entry_timeout > life)
+			e->entry_timeout = life;
+	}
 	ns_attr_stat(a, &e->attr);
 }
 

@@ -11,8 +11,17 @@ With --cpu_pid the bench samples the CPU time (user + system, from
 workload; divided by the operations, that is CPU-seconds per operation.  Reports the median of the repetitions per workload, on vs
 off, with ops/s beside it.
 
+With --callgrind the daemon runs under valgrind's callgrind, and the
+bench's LSMFS_BENCH_HOOK zeroes its counters before and dumps them after
+each timed workload: instructions per operation, which do not depend on
+what else the machine does (2 shared cores swing CPU times by tens of
+percent).
+
 usage: cache-cost.py LSMFS LSMFS_BENCH [--num=N] [--reps=N] [--dir=DIR]
+                     [--callgrind] [--on=OPTS]   (OPTS: the -o of "on")
 """
+import glob
+import re
 import os
 import shutil
 import statistics
@@ -33,7 +42,7 @@ def cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def run_one(lsmfs, bench, base, opts, num):
+def run_one(lsmfs, bench, base, opts, num, callgrind=False):
     d = tempfile.mkdtemp(dir=base)
     data, mnt = os.path.join(d, "data"), os.path.join(d, "mnt")
     os.mkdir(data)
@@ -41,7 +50,21 @@ def run_one(lsmfs, bench, base, opts, num):
     cmd = [lsmfs, data, mnt, "-f", "-o", "log=" + os.path.join(d, "log")]
     if opts:
         cmd += ["-o", opts]
+    env = dict(os.environ)
+    if callgrind:
+        cmd = ["valgrind", "-q", "--tool=callgrind",
+               "--callgrind-out-file=" + os.path.join(d, "cg.out.%p")] + cmd
     daemon = subprocess.Popen(cmd)
+    if callgrind:
+        hook = os.path.join(d, "hook.sh")
+        with open(hook, "w") as f:
+            f.write("#!/bin/sh\nif [ \"$1\" = start ]; then\n"
+                    f"  callgrind_control -z {daemon.pid} >/dev/null\n"
+                    "else\n"
+                    f"  callgrind_control -d \"$2\" {daemon.pid} >/dev/null\n"
+                    "fi\n")
+        os.chmod(hook, 0o755)
+        env["LSMFS_BENCH_HOOK"] = hook
     try:
         for _ in range(200):
             if os.path.ismount(mnt):
@@ -52,7 +75,7 @@ def run_one(lsmfs, bench, base, opts, num):
         b = subprocess.run([bench, "fs", "x=" + mnt,
                             "--benchmarks=" + ",".join(WORKLOADS),
                             f"--num={num}", f"--cpu_pid={daemon.pid}"],
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, env=env)
         if b.returncode != 0:
             raise SystemExit("lsmfs-bench failed: " + b.stderr)
         res = {}
@@ -65,10 +88,20 @@ def run_one(lsmfs, bench, base, opts, num):
             if len(w) >= 11 and w[0] == "cpu" and w[1] in WORKLOADS:
                 res[w[1]]["daemon"] = float(w[6]) / 1e6
                 res[w[1]]["client"] = float(w[8]) / 1e6
+        if callgrind:
+            for fn in glob.glob(os.path.join(d, "cg.out.*")):
+                with open(fn) as f:
+                    text = f.read()
+                m = re.search(r"^desc: Trigger: dump (\S+)", text, re.M)
+                t = re.search(r"^totals: (\d+)", text, re.M)
+                if m and t and m.group(1) in res:
+                    res[m.group(1)]["instr"] = int(t.group(1)) / num
         return res
     finally:
         subprocess.run(["fusermount3", "-u", mnt], check=False)
         daemon.wait()
+        if callgrind:
+            pass  # the dumps were read above
         shutil.rmtree(d, ignore_errors=True)
 
 
@@ -76,7 +109,7 @@ def main():
     if len(sys.argv) < 3:
         raise SystemExit(__doc__)
     lsmfs, bench = sys.argv[1], sys.argv[2]
-    num, reps, base = 5000, 5, None
+    num, reps, base, cg = 5000, 5, None, False
     for a in sys.argv[3:]:
         if a.startswith("--num="):
             num = int(a[6:])
@@ -84,6 +117,11 @@ def main():
             reps = int(a[7:])
         elif a.startswith("--dir="):
             base = a[6:]
+        elif a == "--callgrind":
+            cg = True
+        elif a.startswith("--on="):
+            global ON
+            ON = a[5:]
         else:
             raise SystemExit(__doc__)
     runs = {"on": [], "off": []}
@@ -91,7 +129,7 @@ def main():
         order = ["on", "off"] if r % 2 == 0 else ["off", "on"]
         for cfg in order:
             runs[cfg].append(run_one(lsmfs, bench, base,
-                                     ON if cfg == "on" else None, num))
+                                     ON if cfg == "on" else None, num, cg))
             print(f"rep {r + 1}/{reps} {cfg}: " + ", ".join(
                 f"{w} {runs[cfg][-1][w]['ops_s']:.0f} ops/s "
                 f"{(runs[cfg][-1][w]['daemon'] + runs[cfg][-1][w]['client']) * 1e6:.1f} us-cpu/op"
@@ -122,6 +160,16 @@ def main():
         print(f"{w:16}{c0:15.1f}{c1:10.1f}{c1 / c0:9.3f}{pc:8.3f}"
               f"{d0:12.1f}{d1:9.1f}{d1 / d0:9.3f}{pd:8.3f}"
               f"{o0:11.0f}{o1:9.0f}")
+    if cg:
+        print(f"\n{'workload':16}{'instr/op off':>14}{'on':>10}{'on/off':>9}"
+              f"{'spread off':>12}{'on':>8}")
+        for w in WORKLOADS:
+            i0 = [x[w]["instr"] for x in runs["off"]]
+            i1 = [x[w]["instr"] for x in runs["on"]]
+            m0, m1 = statistics.median(i0), statistics.median(i1)
+            print(f"{w:16}{m0:14.0f}{m1:10.0f}{m1 / m0:9.3f}"
+                  f"{(max(i0) - min(i0)) / m0:12.3f}"
+                  f"{(max(i1) - min(i1)) / m1:8.3f}")
 
 
 if __name__ == "__main__":
