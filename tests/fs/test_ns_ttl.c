@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -497,6 +498,84 @@ static void test_purge_hints(void **state)
 	check_clean(f);
 }
 
+struct fsck_got {
+	unsigned n;
+	char msgs[8][200];
+	enum ns_fsck_kind kinds[8];
+};
+
+static void on_problem(void *ctx, const struct ns_fsck_problem *p)
+{
+	struct fsck_got *g = ctx;
+
+	if (g->n < 8) {
+		snprintf(g->msgs[g->n], sizeof(g->msgs[0]), "%s", p->msg);
+		g->kinds[g->n] = p->kind;
+	}
+	g->n++;
+}
+
+/* lsmfs-ctl check finds N problems, one of KIND saying SUB. */
+static void fsck_expect(struct fx *f, unsigned n, enum ns_fsck_kind kind,
+			const char *sub)
+{
+	bool found = false;
+
+	struct ns_fsck_options o = { .report = on_problem };
+	struct ns_fsck_stats st;
+	struct fsck_got g = { 0 };
+
+	o.ctx = &g;
+	assert_int_equal(ns_fsck(f->db, &o, &st, NULL), 0);
+	for (unsigned i = 0; i < g.n && i < 8; i++)
+		fprintf(stderr, "  fsck: %s\n", g.msgs[i]);
+	assert_int_equal(g.n, n);
+	for (unsigned i = 0; i < g.n && i < 8; i++)
+		found |= g.kinds[i] == kind && strstr(g.msgs[i], sub);
+	assert_true(found);
+}
+
+/* lsmfs-ctl check: the expiry index against the records. */
+static void test_fsck_expiry(void **state)
+{
+	struct fx *f = *state;
+	uint8_t k[CODEC_EXPIRY_KEY_LEN], sb[CODEC_SUPER_LEN];
+	struct codec_super s;
+	struct ns_attr a;
+	uint64_t ino = mkfile(f, CODEC_ROOT_INO, "a", 10), e;
+
+	e = expire_in(f, ino, 100000);
+	check_clean(f);
+	/* a record with an expiry but no key: never purged */
+	assert_int_equal(lsm_delete(f->db, k, codec_expiry_key(k, e, ino),
+				    NULL), 0);
+	fsck_expect(f, 1, NS_FSCK_INODE, "no expiry index key");
+	/* a key that says another expiry */
+	assert_int_equal(lsm_put(f->db, k, codec_expiry_key(k, e + 1, ino), "",
+				 0, NULL), 0);
+	fsck_expect(f, 2, NS_FSCK_KEY, "says"); /* and the missing key */
+	assert_int_equal(lsm_delete(f->db, k, codec_expiry_key(k, e + 1, ino),
+				    NULL), 0);
+	assert_int_equal(lsm_put(f->db, k, codec_expiry_key(k, e, ino), "", 0,
+				 NULL), 0);
+	check_clean(f);
+	/* a key of no inode */
+	assert_int_equal(lsm_put(f->db, k, codec_expiry_key(k, e, 999), "", 0,
+				 NULL), 0);
+	fsck_expect(f, 1, NS_FSCK_KEY, "no record");
+	assert_int_equal(lsm_delete(f->db, k, codec_expiry_key(k, e, 999),
+				    NULL), 0);
+	/* expiries in a version-1 store */
+	s.version = CODEC_FORMAT_VERSION;
+	s.chunk_size = CS;
+	s.ino_limit = 1u << 20;
+	codec_super_encode(sb, &s);
+	assert_int_equal(lsm_put(f->db, CODEC_SUPER_KEY, CODEC_SUPER_KEY_LEN,
+				 sb, sizeof(sb), NULL), 0);
+	fsck_expect(f, 1, NS_FSCK_SUPER, "format version 1");
+	(void)a;
+}
+
 /* ---- capacity ---- */
 
 static void test_cap_error(void **state)
@@ -645,6 +724,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_create_over_expired, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_purge_hints, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_fsck_expiry, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_default_ttl_and_frozen,
 						setup, teardown),
