@@ -267,31 +267,41 @@ bool ns_name_expired(struct ns *ns, uint64_t parent, const char *name,
 	return ns_expired_at(&in, ns_now_ns());
 }
 
-/* The last name of INO (record IN, no handle open) goes: its data,
- * xattrs and expiry key with it; the record too unless the kernel still
- * knows the inode (then an empty orphan until it forgets it). */
+/* The last name of INO (record IN, no handle open) goes, for WHY: its
+ * data and xattrs with it, and the record and its expiry key too unless
+ * the kernel still knows the inode.  Then an empty orphan stays until it
+ * forgets it, expired (an evicted one as of the epoch's first instant,
+ * with the index key that goes with it), so that an open through a name
+ * the kernel cached before our notification gets ENOENT, not an empty
+ * file. */
 static int drop_last(struct ns *ns, struct lsm_batch *b, uint64_t ino,
-		     struct codec_inode *in, struct lsm_err *err)
+		     struct codec_inode *in, int why, struct lsm_err *err)
 {
 	uint8_t key[CODEC_INO_KEY_LEN];
-	uint64_t bytes = 0;
+	uint64_t bytes = 0, exp;
 	int rc;
 
 	rc = ns_delete_prefix(ns, b, CODEC_K_CHUNK, ino, 0, &bytes, false, err);
 	if (rc == 0)
 		rc = ns_delete_prefix(ns, b, CODEC_K_XATTR, ino, 0, &bytes,
 				      false, err);
-	if (rc == 0)
-		rc = ns_expiry_batch(b, ino, in->expire_ns, 0);
 	if (rc < 0)
 		return rc;
 	in->nlink = 0;
 	ns_touch(in, false, true);
-	if (!ns_is_open(ns, ino))
-		return lsm_batch_delete(b, key, codec_inode_key(key, ino));
+	if (!ns_is_open(ns, ino)) {
+		rc = ns_expiry_batch(b, ino, in->expire_ns, 0);
+		if (rc == 0)
+			rc = lsm_batch_delete(b, key,
+					      codec_inode_key(key, ino));
+		return rc;
+	}
+	exp = why == NS_DROP_EVICT ? NS_GONE_NS : in->expire_ns;
+	rc = ns_expiry_batch(b, ino, in->expire_ns, exp);
 	in->size = in->alloc = 0;
-	in->expire_ns = 0;
-	rc = ns_batch_inode(b, ino, in, NULL, 0);
+	in->expire_ns = exp;
+	if (rc == 0)
+		rc = ns_batch_inode(b, ino, in, NULL, 0);
 	if (rc == 0)
 		rc = lsm_batch_put(b, key, codec_orphan_key(key, ino), "", 0);
 	return rc;
@@ -340,7 +350,7 @@ static int drop_locked(struct ns *ns, uint64_t parent, const char *name,
 			rc = lsm_batch_put(b, key, codec_orphan_key(key, ino),
 					   "", 0);
 	} else {
-		rc = drop_last(ns, b, ino, &in, err);
+		rc = drop_last(ns, b, ino, &in, why, err);
 	}
 	if (rc == 0)
 		rc = ns_commit_frees(ns, b, err);

@@ -182,6 +182,9 @@ bool ns_name_expired(struct ns *ns, uint64_t parent, const char *name,
 /* Removes NAME of PARENT if it still names INO and INO has expired
  * (why NS_DROP_EXPIRED) or may be evicted (NS_DROP_EVICT); see
  * ns_expire.c.  1 when removed, 0 when not (changed meanwhile), -errno. */
+/* The expiry an evicted file's leftover orphan record gets (see
+ * ns_expire.c drop_last): expired since the epoch. */
+#define NS_GONE_NS 1ull
 int ns_drop_name(struct ns *ns, uint64_t parent, const char *name,
 		 size_t len, uint64_t ino, int why, struct lsm_err *err);
 /* Purges every expired entry of directory DIR (before an rmdir that

@@ -21,7 +21,7 @@ RO_PID=
 soak_cleanup() {
 	local rc=$?
 	fusermount3 -u -z "$M2" 2>/dev/null || true
-	[ -n "$RO_PID" ] && { kill "$RO_PID" 2>/dev/null; wait "$RO_PID"; } 2>/dev/null
+	if [ -n "$RO_PID" ]; then kill "$RO_PID" 2>/dev/null || true; wait "$RO_PID" 2>/dev/null || true; fi
 	(exit $rc)
 	cleanup
 }
