@@ -7,7 +7,8 @@
 # both, live bytes under the bound (checked by the driver); then the
 # daemon's memory and the store's disk bytes are bounded and lsmfs-ctl
 # check finds the store consistent.  SECONDS (or LSMFS_SOAK_SECS) [120];
-# an hour: LSMFS_SOAK_SECS=3600 meson test -C build fs-cache-soak.
+# an hour: LSMFS_SOAK_SECS=3600 meson test -C build --timeout-multiplier=5
+# fs-cache-soak (or run this script with LSMFS and LSMFS_CTL set).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -45,7 +46,8 @@ python3 "$here/cache_soak.py" "$M" "$M2" "$SECS" "${LSMFS_SOAK_SEED:-$$}" ||
 	fail "cache_soak.py"
 rss=$(awk '/^VmHWM/ { print $2 }' "/proc/$LSMFS_PID/status")
 echo "daemon peak RSS ${rss} KiB"
-[ "$rss" -lt $((512 * 1024)) ] || fail "daemon peak RSS ${rss} KiB"
+# 50 MiB measured; ASan's quarantine alone takes 256 MiB
+[ "$rss" -lt $((768 * 1024)) ] || fail "daemon peak RSS ${rss} KiB"
 echo compact > "$M/.lsmfs/ctl"
 bytes=$(store_bytes)
 echo "store: $bytes bytes on disk after a compaction (max_size 8 MiB)"
@@ -55,4 +57,7 @@ wait "$RO_PID" || fail "the follower exited with status $?"
 RO_PID=
 umount_fs
 "$LSMFS_CTL" check "$D" || fail "lsmfs-ctl check after the soak"
+if grep -E "AddressSanitizer|LeakSanitizer|runtime error" "$T"/lsmfs*.log; then
+	fail "a sanitizer report in the daemons' logs"
+fi
 echo "fs_cache_soak: ok"
