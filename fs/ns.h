@@ -39,7 +39,8 @@ struct ns_options {
 	 * this time to live, in seconds; 0: none (the default). */
 	uint64_t default_ttl;
 	/* Capacity bound (ns_cap.c): the live bytes of file data (the sum
-	 * of st_blocks * 512 of every inode) never pass MAX_SIZE; 0: no
+	 * of the bytes stored in every inode's chunks, what st_blocks
+	 * counts) never pass MAX_SIZE; 0: no
 	 * bound.  A write that would pass it gets -ENOSPC, or, with
 	 * ON_FULL_EVICT, first evicts unopened files, least recently used
 	 * first (approximately: a sample of NS_EVICT_SAMPLE names). */
@@ -295,8 +296,9 @@ int ns_set_expiry(struct ns *ns, uint64_t ino, uint64_t expire_ns,
  * removed (the daemon tells the kernel to drop it). */
 typedef void (*ns_gone_fn)(void *ctx, int why, uint64_t parent,
 			   uint64_t ino, const char *name, size_t nlen);
-/* Physically deletes up to MAX files expired by now: each name of each
- * (found by the expiry index, then one scan of the directory entries),
+/* Physically deletes up to MAX files expired by now (found by the
+ * expiry index): each name of each (the name its index key remembers,
+ * else found by one scan of the directory entries for all of them),
  * and with the last one the inode, data and xattrs, in one batch per
  * name; a file open by a handle becomes an orphan (its data goes at the
  * last release).  *DONE gets the files purged; *NEXT_NS the next expiry
@@ -316,8 +318,9 @@ void ns_counters(struct ns *ns, struct ns_counters *c);
 /* ---- capacity (ns_cap.c) ---- */
 /* Candidates one eviction round looks at (Redis-style sampling). */
 #define NS_EVICT_SAMPLE 32u
-/* Where the eviction thread... see ns_cap.c: the names removed by
- * evictions are told to FN (set once, before any write). */
+/* FN is told of every name an eviction (in the writer's thread) or a
+ * purge of an expired name met by a create removes (set once, before
+ * any request; ns_expire_run takes its own). */
 void ns_set_gone_fn(struct ns *ns, ns_gone_fn fn, void *ctx);
 /* Records a use of INO (a read) in the approximate recency clock. */
 void ns_touch_access(struct ns *ns, uint64_t ino);
