@@ -152,6 +152,22 @@ if getfattr --absolute-names -n user.lsmfs.ttl "$M/later" >/dev/null 2>&1; then
 fi
 umount_fs
 
+# kill -9 while hundreds of files expire and are purged: after the
+# restart none is back, the rest is intact, the store is consistent
+mount_fs -o default_ttl=1
+mkdir "$M/many"
+for i in $(seq 1 300); do echo "$i" > "$M/many/f$i"; done
+dl=$(expires_ns "$M/many/f300")
+wait_past "$(( $(expires_ns "$M/many/f1") + 100000000 ))"
+crash_fs # the purge is under way (or done)
+"$LSMFS_CTL" check "$D" || fail "lsmfs-ctl check after kill -9 during purges"
+wait_past "$dl"
+mount_fs
+[ -z "$(ls "$M/many")" ] || fail "expired files back after kill -9: $(ls "$M/many" | head -3)"
+[ "$(cat "$M/later")" = later ] || fail "a file without TTL changed"
+umount_fs
+"$LSMFS_CTL" check "$D" || fail "lsmfs-ctl check after the purge"
+
 # -o default_ttl: every new file; a write does not reset it.  A follower
 # (a read-only mount beside the writer) hides it at the same instant, by
 # its own clock.
