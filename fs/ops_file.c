@@ -21,12 +21,17 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (fs_is_ctl(ino))
 		return fs_ctl_open(req, ino, fi);
 	rc = ns_getattr(fs->ns, ino, &a, &err);
+	/* An inode gone (expired, evicted: the daemon removed its names)
+	 * that the kernel still reached through a name it had cached: ESTALE
+	 * makes the kernel look the name up again (LOOKUP_REVAL), so that
+	 * open(O_CREAT) creates a new file and a plain open gets ENOENT. */
+	if (rc == -ENOENT || (rc == 0 && ns_is_expired(fs->ns, &a.in)))
+		rc = lsm_err_set(&err, -ESTALE, "inode %llu is gone",
+				 (unsigned long long)ino);
 	if (rc < 0)
 		return fs_reply_fail(req, FS_OP_OPEN, rc, &err);
 	if (S_ISDIR(a.in.mode))
 		return fs_reply_fail(req, FS_OP_OPEN, -EISDIR, NULL);
-	if (ns_is_expired(fs->ns, &a.in))
-		return fs_reply_fail(req, FS_OP_OPEN, -ENOENT, NULL);
 	if ((fi->flags & O_TRUNC) && (a.in.size > 0 || fs->killpriv)) {
 		/* atomic_o_trunc; libfuse does not pass on whether the
 		 * kernel asked to kill set-user-ID (FUSE_OPEN_KILL_SUIDGID) */

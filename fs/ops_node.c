@@ -166,12 +166,13 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 				 "writer", (unsigned long long)ino);
 	/* An expired file is gone, as after an unlink, except for what
 	 * holds it open: fstat comes here without a handle, so an open
-	 * handle decides.  (A name the kernel cached before the TTL was
-	 * set can bring a stat here too: the purge, at the expiry, tells
-	 * the kernel to drop it.) */
+	 * handle decides.  A stat through a name the kernel cached (set
+	 * before a TTL was, or not yet dropped after a purge or an
+	 * eviction) gets ESTALE, on which the kernel looks the name up
+	 * again: ENOENT. */
 	if (rc == 0 && ns_is_expired(fs->ns, &a.in) &&
 	    !ns_has_handle(fs->ns, ino))
-		rc = lsm_err_set(&err, -ENOENT, "inode %llu expired",
+		rc = lsm_err_set(&err, -ESTALE, "inode %llu expired",
 				 (unsigned long long)ino);
 	if (rc < 0)
 		return fs_reply_fail(req, FS_OP_GETATTR, rc, &err);
