@@ -121,4 +121,29 @@ live_ok "after the huge write"
 [ "$(stat -c %s "$M/huge")" -le $((4 * MB)) ] || fail "huge passed the bound"
 umount_fs
 "$LSMFS_CTL" check "$D" || fail "lsmfs-ctl check after evictions"
+
+# kill -9 while a stream of writes evicts: the store is consistent, the
+# bound holds after the restart, no file holds more than was written
+mount_fs -o max_size=2M,on_full=evict
+rm -f "$M/huge"
+(
+	for i in $(seq 1 400); do
+		head -c 100000 /dev/urandom > "$M/s$i" 2>/dev/null || true
+	done
+) &
+writer=$!
+wait_evictions() { [ "$(stat_of lsmfs_evicted_files_total)" -ge 20 ]; }
+for _ in $(seq 1 400); do wait_evictions && break; sleep 0.05; done
+wait_evictions || fail "no evictions to interrupt"
+crash_fs
+wait "$writer" 2>/dev/null || true
+"$LSMFS_CTL" check "$D" || fail "lsmfs-ctl check after kill -9 during evictions"
+mount_fs -o max_size=2M,on_full=evict
+live_ok "after kill -9 and remount"
+for f in "$M"/s*; do
+	size=$(stat -c %s "$f")
+	[ "$size" -le 100000 ] || fail "$f: $size bytes"
+done
+umount_fs
+"$LSMFS_CTL" check "$D" || fail "lsmfs-ctl check at the end"
 echo "fs_capacity: ok"
