@@ -196,6 +196,17 @@ struct ns_dirent {
 int ns_readdir(struct ns *ns, uint64_t dir, const char *after,
 	       int (*fn)(void *ctx, const struct ns_dirent *d), void *ctx,
 	       struct lsm_err *err);
+/* ns_readdir that also lists expired files (NS_READDIR_ALL): for a caller
+ * that looks each entry up anyway (readdirplus) or checks with
+ * ns_entry_expired, so that a listing reads no record twice. */
+#define NS_READDIR_ALL 0x1u
+int ns_readdir_flags(struct ns *ns, uint64_t dir, const char *after,
+		     unsigned flags,
+		     int (*fn)(void *ctx, const struct ns_dirent *d),
+		     void *ctx, struct lsm_err *err);
+/* Is the entry D (of a listing) an expired file?  Reads its record only
+ * in a store that uses expiry; false when it cannot tell. */
+bool ns_entry_expired(struct ns *ns, const struct ns_dirent *d);
 
 /* ---- file data ---- */
 

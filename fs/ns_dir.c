@@ -555,14 +555,32 @@ int ns_readlink(struct ns *ns, uint64_t ino, char *buf, size_t cap,
 	return 0;
 }
 
+bool ns_entry_expired(struct ns *ns, const struct ns_dirent *d)
+{
+	struct codec_inode in;
+
+	return ns_ttl_on(ns) && !ns->opt.frozen && d->type == S_IFREG &&
+	       ns_get_inode(ns, d->ino, &in, NULL, NULL, NULL) == 0 &&
+	       ns_expired_at(&in, ns_now_ns());
+}
+
 int ns_readdir(struct ns *ns, uint64_t dir, const char *after,
 	       int (*fn)(void *ctx, const struct ns_dirent *d), void *ctx,
 	       struct lsm_err *err)
 {
+	return ns_readdir_flags(ns, dir, after, 0, fn, ctx, err);
+}
+
+int ns_readdir_flags(struct ns *ns, uint64_t dir, const char *after,
+		     unsigned flags,
+		     int (*fn)(void *ctx, const struct ns_dirent *d),
+		     void *ctx, struct lsm_err *err)
+{
 	uint8_t start[CODEC_DENTRY_KEY_MAX];
 	struct lsm_iter *it;
 	size_t slen, alen = after ? strlen(after) : 0;
-	bool ttl = ns_ttl_on(ns) && !ns->opt.frozen;
+	bool ttl = ns_ttl_on(ns) && !ns->opt.frozen &&
+		   !(flags & NS_READDIR_ALL);
 	uint64_t now = ttl ? ns_now_ns() : 0;
 	int rc;
 

@@ -327,6 +327,15 @@ static void test_expiry_hides(void **state)
 			 -ENOENT);
 	assert_int_equal(ns_resolve(f->ns, "a", &a, NULL), -ENOENT);
 	assert_int_equal(listed(f, CODEC_ROOT_INO), 1);
+	/* what readdirplus uses: every entry, and a check per entry */
+	unsigned all = 0;
+	struct ns_dirent de = { ino, S_IFREG, "a", 1 };
+
+	assert_int_equal(ns_readdir_flags(f->ns, CODEC_ROOT_INO, NULL,
+					  NS_READDIR_ALL, count_entries, &all,
+					  NULL), 0);
+	assert_int_equal(all, 2);
+	assert_true(ns_entry_expired(f->ns, &de));
 	/* ... but what holds it open still reads it, before and after the
 	 * purge, which leaves its data until the last release */
 	assert_int_equal(ns_read(f->ns, ino, 0, 4, buf, &got, NULL), 0);
