@@ -146,4 +146,7 @@ for f in "$M"/s*; do
 done
 umount_fs
 "$LSMFS_CTL" check "$D" || fail "lsmfs-ctl check at the end"
+if grep -E "AddressSanitizer|LeakSanitizer|runtime error" "$T"/lsmfs*.log; then
+	fail "a sanitizer report in the daemons' logs"
+fi
 echo "fs_capacity: ok"

@@ -200,4 +200,7 @@ wait "$RO_PID" || fail "the follower exited with status $?"
 RO_PID=
 umount_fs
 "$LSMFS_CTL" check "$D" || fail "lsmfs-ctl check after expiries"
+if grep -E "AddressSanitizer|LeakSanitizer|runtime error" "$T"/lsmfs*.log; then
+	fail "a sanitizer report in the daemons' logs"
+fi
 echo "fs_ttl: ok"
