@@ -143,6 +143,23 @@ size_t codec_chunk_key(uint8_t *out, uint64_t ino, uint64_t idx)
 	return CODEC_CHUNK_KEY_LEN;
 }
 
+size_t codec_expiry_key(uint8_t *out, uint64_t expire_ns, uint64_t ino)
+{
+	codec_prefix(out, CODEC_K_EXPIRY, expire_ns);
+	codec_put_be64(out + 9, ino);
+	return CODEC_EXPIRY_KEY_LEN;
+}
+
+int codec_parse_expiry_key(const uint8_t *key, size_t klen,
+			   uint64_t *expire_ns, uint64_t *ino)
+{
+	if (klen != CODEC_EXPIRY_KEY_LEN || key[0] != CODEC_K_EXPIRY)
+		return -EUCLEAN;
+	*expire_ns = codec_get_be64(key + 1);
+	*ino = codec_get_be64(key + 9);
+	return 0;
+}
+
 size_t codec_dentry_key(uint8_t *out, uint64_t parent, const char *name,
 			size_t len)
 {
@@ -218,8 +235,9 @@ size_t codec_inode_encode(uint8_t *out, const struct codec_inode *in,
 			  const char *target, size_t tlen)
 {
 	uint8_t *p = out;
+	size_t fixed = CODEC_INODE_FIXED;
 
-	*p++ = CODEC_FORMAT_VERSION;
+	*p++ = in->expire_ns ? 2 : 1;
 	codec_put_le32(p, in->mode);
 	codec_put_le32(p + 4, in->uid);
 	codec_put_le32(p + 8, in->gid);
@@ -237,17 +255,27 @@ size_t codec_inode_encode(uint8_t *out, const struct codec_inode *in,
 	codec_put_le64(p + 24, (uint64_t)in->ctime_sec);
 	codec_put_le32(p + 32, in->ctime_nsec);
 	p += 36;
+	if (in->expire_ns) {
+		codec_put_le64(p, in->expire_ns);
+		p += CODEC_INODE_V2_EXTRA;
+		fixed += CODEC_INODE_V2_EXTRA;
+	}
 	if (tlen)
 		memcpy(p, target, tlen);
-	return CODEC_INODE_FIXED + tlen;
+	return fixed + tlen;
 }
 
 int codec_inode_decode(const uint8_t *v, size_t len, struct codec_inode *in,
 		       const char **target, size_t *tlen)
 {
 	const uint8_t *p = v + 1;
+	size_t fixed = CODEC_INODE_FIXED;
 
-	if (len < CODEC_INODE_FIXED || v[0] != CODEC_FORMAT_VERSION)
+	if (len < CODEC_INODE_FIXED || (v[0] != 1 && v[0] != 2))
+		return -EUCLEAN;
+	if (v[0] == 2)
+		fixed += CODEC_INODE_V2_EXTRA;
+	if (len < fixed)
 		return -EUCLEAN;
 	in->mode = codec_get_le32(p);
 	in->uid = codec_get_le32(p + 4);
@@ -265,10 +293,16 @@ int codec_inode_decode(const uint8_t *v, size_t len, struct codec_inode *in,
 	in->mtime_nsec = codec_get_le32(p + 20);
 	in->ctime_sec = (int64_t)codec_get_le64(p + 24);
 	in->ctime_nsec = codec_get_le32(p + 32);
+	in->expire_ns = 0;
+	if (v[0] == 2) {
+		in->expire_ns = codec_get_le64(p + 36);
+		if (in->expire_ns == 0)
+			return -EUCLEAN;
+	}
 	if (target)
-		*target = (const char *)v + CODEC_INODE_FIXED;
+		*target = (const char *)v + fixed;
 	if (tlen)
-		*tlen = len - CODEC_INODE_FIXED;
+		*tlen = len - fixed;
 	return 0;
 }
 
@@ -291,7 +325,8 @@ int codec_super_decode(const uint8_t *v, size_t len, struct codec_super *sb)
 	sb->version = codec_get_le32(v + 4);
 	sb->chunk_size = codec_get_le32(v + 8);
 	sb->ino_limit = codec_get_le64(v + 16);
-	if (sb->version != CODEC_FORMAT_VERSION ||
+	if ((sb->version != CODEC_FORMAT_VERSION &&
+	     sb->version != CODEC_FORMAT_VERSION_TTL) ||
 	    sb->chunk_size < CODEC_MIN_CHUNK ||
 	    sb->chunk_size > CODEC_MAX_CHUNK ||
 	    (sb->chunk_size & (sb->chunk_size - 1)) != 0)

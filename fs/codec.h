@@ -19,6 +19,11 @@
 #define CODEC_ROOT_INO 1u
 #define CODEC_FIRST_INO 16u        /* inodes 2..15 are reserved */
 #define CODEC_FORMAT_VERSION 1u
+/* The superblock version of a store that may hold expiring inodes
+ * (version-2 inode records and 'e' expiry index keys): raised from 1 in
+ * the batch that writes the first expiry, so that an older lsmfs, which
+ * knows neither, refuses the store instead of ignoring expiries. */
+#define CODEC_FORMAT_VERSION_TTL 2u
 /* 4 KiB: an aligned 4 KiB write is a whole chunk (no read of the old
  * chunk, a quarter of the bytes through log, flush and compactions of a
  * 16 KiB chunk's rewrite: random 4 KiB writes 2-2.5x faster, streaming and
@@ -34,12 +39,14 @@
 #define CODEC_K_SUPER '\0'   /* "\0sb": the superblock */
 #define CODEC_K_CHUNK 'c'    /* c ino chunk-index: file data */
 #define CODEC_K_DENTRY 'd'   /* d parent name: directory entry */
+#define CODEC_K_EXPIRY 'e'   /* e expire_ns ino: expiry index (empty) */
 #define CODEC_K_INODE 'i'    /* i ino: inode record */
 #define CODEC_K_ORPHAN 'o'   /* o ino: unlinked inode awaiting reclaim */
 #define CODEC_K_XATTR 'x'    /* x ino name: extended attribute */
 
 #define CODEC_INO_KEY_LEN 9u
 #define CODEC_CHUNK_KEY_LEN 17u
+#define CODEC_EXPIRY_KEY_LEN 17u
 #define CODEC_DENTRY_KEY_MAX (9u + CODEC_NAME_MAX)
 #define CODEC_XATTR_KEY_MAX (9u + CODEC_XATTR_NAME_MAX)
 #define CODEC_SUPER_KEY "\0sb"
@@ -56,9 +63,15 @@ struct codec_inode {
 	uint64_t parent;   /* directories: the parent's ino (root: itself) */
 	int64_t atime_sec, mtime_sec, ctime_sec;
 	uint32_t atime_nsec, mtime_nsec, ctime_nsec;
+	/* Absolute expiry, nanoseconds since the epoch (CLOCK_REALTIME);
+	 * 0: never.  Stored only in version-2 records (see CODEC.md). */
+	uint64_t expire_ns;
 };
 
-#define CODEC_INODE_FIXED 85u /* encoded bytes before the symlink target */
+#define CODEC_INODE_FIXED 85u /* encoded bytes before the symlink target
+                               * (version 1; version 2 adds 8) */
+#define CODEC_INODE_V2_EXTRA 8u
+#define CODEC_INODE_MAX_FIXED (CODEC_INODE_FIXED + CODEC_INODE_V2_EXTRA)
 
 /* The superblock ("\0sb" key). */
 struct codec_super {
@@ -101,6 +114,10 @@ bool codec_is_reserved(uint64_t parent, const char *name, size_t len);
 size_t codec_inode_key(uint8_t *out, uint64_t ino);
 size_t codec_orphan_key(uint8_t *out, uint64_t ino);
 size_t codec_chunk_key(uint8_t *out, uint64_t ino, uint64_t idx);
+/* 'e' expire_ns:be64 ino:be64: orders expiring inodes by expiry. */
+size_t codec_expiry_key(uint8_t *out, uint64_t expire_ns, uint64_t ino);
+int codec_parse_expiry_key(const uint8_t *key, size_t klen,
+			   uint64_t *expire_ns, uint64_t *ino);
 /* OUT needs 9 + LEN bytes (at most CODEC_DENTRY_KEY_MAX). */
 size_t codec_dentry_key(uint8_t *out, uint64_t parent, const char *name,
 			size_t len);
@@ -126,12 +143,15 @@ void codec_dentry_encode(uint8_t out[CODEC_DENTRY_LEN], uint64_t ino,
 int codec_dentry_decode(const uint8_t *v, size_t len, uint64_t *ino,
 			uint32_t *type_mode);
 
-/* Inode record: CODEC_INODE_FIXED bytes + TLEN bytes of symlink TARGET.
- * OUT needs CODEC_INODE_FIXED + TLEN bytes; returns the length. */
+/* Inode record: CODEC_INODE_FIXED bytes (+ 8 for an expiry: version 2)
+ * + TLEN bytes of symlink TARGET.  OUT needs CODEC_INODE_MAX_FIXED + TLEN
+ * bytes; returns the length.  A record without expiry is version 1, byte
+ * for byte what older versions wrote. */
 size_t codec_inode_encode(uint8_t *out, const struct codec_inode *in,
 			  const char *target, size_t tlen);
 /* Decodes V; *TARGET and *TLEN point into V (the symlink target).  -EUCLEAN
- * on a short record or an unknown version. */
+ * on a short record, an unknown version, or a version-2 record of expiry 0
+ * (not the canonical form). */
 int codec_inode_decode(const uint8_t *v, size_t len, struct codec_inode *in,
 		       const char **target, size_t *tlen);
 

@@ -162,6 +162,20 @@ void fs_follow_key(void *ctx, const void *key, size_t klen);
 /* Starts / stops telling SE (the request loop runs between). */
 void fs_follow_session(struct lsmfs *fs, struct fuse_session *se);
 
+/* ---- expire.c: the expiry thread ---- */
+/* Starts (writable mounts, once the session is mounted) / stops the
+ * thread that purges expired files and tells the kernel of names that
+ * purges and evictions removed. */
+void fs_expire_start(struct lsmfs *fs);
+void fs_expire_stop(struct lsmfs *fs);
+/* A new expiry was set: the thread plans its next pass again (the
+ * kernel may hold the file's name for longer than its life: the purge
+ * at the expiry instant is what tells it). */
+void fs_expire_kick(void);
+/* ns_gone_fn: queues the kernel's notification (any thread). */
+void fs_gone(void *ctx, int why, uint64_t parent, uint64_t ino,
+	     const char *name, size_t nlen);
+
 /* ---- handshake.c ---- */
 /* Runs the INIT exchange of the mounted SE before its request loop:
  * libfuse answers it (op_init runs) and lsmfs adds FUSE_HANDLE_KILLPRIV_V2

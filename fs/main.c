@@ -402,7 +402,10 @@ static int serve(struct lsmfs *fs, struct fuse_args *args,
 	detach(d, 0);
 	if (fs->follow)
 		fs_follow_session(fs, se);
+	ns_set_gone_fn(fs->ns, fs_gone, fs);
+	fs_expire_start(fs);
 	rc = run_loop(se, fo);
+	fs_expire_stop(fs);
 	fs_follow_session(fs, NULL);
 out_unmount:
 	fuse_session_unmount(se);

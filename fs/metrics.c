@@ -67,6 +67,32 @@ static void per_op(struct text *t, const char *name, const char *help,
 		    (unsigned long long)v[i]);
 }
 
+/* Expiry (-o default_ttl, user.lsmfs.ttl) and capacity (-o max_size). */
+static void cache_families(struct lsmfs *fs, struct text *t)
+{
+	struct ns_counters c;
+
+	ns_counters(fs->ns, &c);
+	one(t, "lsmfs_expired_files_total", "counter", "Expired files "
+	    "purged (their last name removed).", c.expired_files);
+	one(t, "lsmfs_expired_bytes_total", "counter", "Bytes of file data "
+	    "of the expired files purged.", c.expired_bytes);
+	one(t, "lsmfs_evicted_files_total", "counter", "Files evicted to "
+	    "stay under max_size (on_full=evict).", c.evicted_files);
+	one(t, "lsmfs_evicted_bytes_total", "counter", "Bytes of file data "
+	    "of the files evicted.", c.evicted_bytes);
+	one(t, "lsmfs_full_errors_total", "counter", "Writes refused with "
+	    "ENOSPC because they would pass max_size.", c.enospc);
+	if (!c.max_size)
+		return;
+	one(t, "lsmfs_max_size_bytes", "gauge", "The capacity bound "
+	    "(-o max_size) on the live bytes of file data.", c.max_size);
+	one(t, "lsmfs_live_bytes", "gauge", "Bytes of file data held by "
+	    "all files (what max_size bounds; the disk holds more until "
+	    "compaction drops what was deleted).",
+	    (unsigned long long)(c.live_bytes > 0 ? c.live_bytes : 0));
+}
+
 static void fs_families(struct lsmfs *fs, struct text *t)
 {
 	per_op(t, "lsmfs_operations_total", "FUSE requests served, by "
@@ -88,6 +114,7 @@ static void fs_families(struct lsmfs *fs, struct text *t)
 	    (unsigned long long)fs->cnt.orphans_at_mount);
 	one(t, "lsmfs_read_only", "gauge", "1 when mounted read-only.",
 	    fs->read_only);
+	cache_families(fs, t);
 }
 
 int metrics_render(struct lsmfs *fs, char **text, size_t *len)

@@ -59,7 +59,7 @@ void ns_touch(struct codec_inode *in, bool mtime, bool ctime)
 static int put_super(struct ns *ns, struct lsm_batch *b, uint64_t limit,
 		     struct lsm_err *err)
 {
-	struct codec_super sb = { CODEC_FORMAT_VERSION, ns->cs, limit };
+	struct codec_super sb = { ns->sb_version, ns->cs, limit };
 	uint8_t v[CODEC_SUPER_LEN];
 
 	codec_super_encode(v, &sb);
@@ -100,6 +100,7 @@ static int format(struct ns *ns, struct lsm_err *err)
 	ns_touch(&root, true, true);
 	root.atime_sec = root.mtime_sec;
 	root.atime_nsec = root.mtime_nsec;
+	ns->sb_version = CODEC_FORMAT_VERSION;
 	rc = put_super(ns, b, CODEC_FIRST_INO, err);
 	if (rc == 0)
 		rc = ns_batch_inode(b, CODEC_ROOT_INO, &root, NULL, 0);
@@ -155,6 +156,7 @@ static int load_super(struct ns *ns, struct lsm_err *err)
 		return lsm_err_set(err, -EUCLEAN,
 				   "lsmfs superblock is corrupt or of an unknown version");
 	ns->cs = sb.chunk_size;
+	ns->sb_version = sb.version;
 	ns->next_ino = ns->ino_limit = sb.ino_limit;
 	generation_floor(ns);
 	return 0;
@@ -188,9 +190,13 @@ int ns_open(struct lsm_db *db, const struct ns_options *o, struct ns **out,
 	pthread_mutex_init(&ns->alloc_mu, NULL);
 	pthread_mutex_init(&ns->rename_mu, NULL);
 	pthread_mutex_init(&ns->open_mu, NULL);
+	pthread_mutex_init(&ns->evict_mu, NULL);
+	ns->sb_version = CODEC_FORMAT_VERSION;
 	for (unsigned i = 0; i < NS_NLOCKS; i++)
 		pthread_rwlock_init(&ns->locks[i], NULL);
 	rc = load_super(ns, err);
+	if (rc == 0 && ns->opt.max_size)
+		rc = ns_cap_load(ns, err);
 	if (rc < 0) {
 		ns_close(ns);
 		return ns_err(rc, err);
@@ -210,6 +216,8 @@ void ns_close(struct ns *ns)
 	pthread_mutex_destroy(&ns->alloc_mu);
 	pthread_mutex_destroy(&ns->rename_mu);
 	pthread_mutex_destroy(&ns->open_mu);
+	pthread_mutex_destroy(&ns->evict_mu);
+	free(ns->clock);
 	free(ns);
 }
 
@@ -248,6 +256,27 @@ int ns_alloc_ino(struct ns *ns, uint64_t *ino, struct lsm_err *err)
 	}
 	if (rc == 0)
 		*ino = ns->next_ino++;
+	pthread_mutex_unlock(&ns->alloc_mu);
+	return rc;
+}
+
+int ns_ttl_enable(struct ns *ns, struct lsm_err *err)
+{
+	int rc = 0;
+
+	if (ns_ttl_on(ns))
+		return 0;
+	if (ns->opt.read_only)
+		return lsm_err_set(err, -EROFS, "lsmfs: read-only");
+	pthread_mutex_lock(&ns->alloc_mu);
+	if (!ns_ttl_on(ns)) {
+		/* Durable order, as for ino_limit: the engine recovers a
+		 * prefix of writes, so no expiry survives without it. */
+		ns->sb_version = CODEC_FORMAT_VERSION_TTL;
+		rc = put_super(ns, NULL, ns->ino_limit, err);
+		if (rc < 0)
+			ns->sb_version = CODEC_FORMAT_VERSION;
+	}
 	pthread_mutex_unlock(&ns->alloc_mu);
 	return rc;
 }
@@ -492,9 +521,12 @@ static int setattr_locked(struct ns *ns, uint64_t ino,
 	size_t tlen;
 	int rc;
 
+	uint64_t old_alloc;
+
 	rc = ns_get_inode(ns, ino, &in, target, &tlen, err);
 	if (rc < 0)
 		return rc;
+	old_alloc = in.alloc;
 	if (s->valid & NS_SET_SIZE) {
 		if (ns_is_dir(&in))
 			return lsm_err_set(err, -EISDIR, "truncate: directory");
@@ -520,6 +552,8 @@ static int setattr_locked(struct ns *ns, uint64_t ino,
 		rc = ns_batch_inode(b, ino, &in, target, tlen);
 	if (rc == 0)
 		rc = ns_commit_frees(ns, b, err);
+	if (rc == 0)
+		ns_live_add(ns, (int64_t)in.alloc - (int64_t)old_alloc);
 	if (rc == 0 && out) {
 		out->ino = ino;
 		out->in = in;
@@ -576,6 +610,46 @@ void ns_open_ref(struct ns *ns, uint64_t ino)
 	pthread_mutex_unlock(&ns->open_mu);
 }
 
+void ns_open_handle(struct ns *ns, uint64_t ino, const struct codec_inode *in)
+{
+	struct ns_openref **p;
+
+	ns_open_ref(ns, ino);
+	pthread_mutex_lock(&ns->open_mu);
+	p = open_slot(ns, ino);
+	if (*p)
+		(*p)->handles++;
+	pthread_mutex_unlock(&ns->open_mu);
+	ns_cap_opened(ns, ino, in);
+}
+
+bool ns_has_handle(struct ns *ns, uint64_t ino)
+{
+	struct ns_openref *r;
+	bool open;
+
+	pthread_mutex_lock(&ns->open_mu);
+	r = *open_slot(ns, ino);
+	open = ns->refs_lost || (r && r->handles > 0);
+	pthread_mutex_unlock(&ns->open_mu);
+	return open;
+}
+
+int ns_close_handle(struct ns *ns, uint64_t ino, struct lsm_err *err)
+{
+	struct ns_openref **p;
+	bool last = false;
+
+	pthread_mutex_lock(&ns->open_mu);
+	p = open_slot(ns, ino);
+	if (*p && (*p)->handles > 0)
+		last = --(*p)->handles == 0;
+	pthread_mutex_unlock(&ns->open_mu);
+	if (last && ns->clock)
+		ns_cap_persist_use(ns, ino);
+	return ns_close_ref(ns, ino, err);
+}
+
 bool ns_is_open(struct ns *ns, uint64_t ino)
 {
 	bool open;
@@ -600,6 +674,8 @@ int ns_unref(struct ns *ns, uint64_t ino, uint64_t n, struct lsm_err *err)
 		last = true;
 	} else if (*p) {
 		(*p)->count -= n;
+		if ((*p)->handles > (*p)->count)
+			(*p)->handles = (*p)->count;
 	}
 	pthread_mutex_unlock(&ns->open_mu);
 	if (!last || ns->opt.read_only)
@@ -698,7 +774,7 @@ int ns_reclaim_locked(struct ns *ns, uint64_t ino, struct lsm_err *err)
 {
 	struct lsm_batch *b = lsm_batch_new();
 	uint8_t key[CODEC_INO_KEY_LEN];
-	struct codec_inode in;
+	struct codec_inode in = { 0 };
 	uint64_t bytes = 0;
 	int rc;
 
@@ -709,6 +785,11 @@ int ns_reclaim_locked(struct ns *ns, uint64_t ino, struct lsm_err *err)
 		goto drop_orphan;
 	if (rc < 0 && rc != -ENOENT)
 		goto out;
+	if (rc == 0 && in.expire_ns &&
+	    (rc = ns_expiry_batch(b, ino, in.expire_ns, 0)) < 0)
+		goto out;
+	if (rc == -ENOENT)
+		in.alloc = 0;
 	rc = ns_delete_prefix(ns, b, CODEC_K_CHUNK, ino, 0, &bytes, true, err);
 	if (rc == 0)
 		rc = ns_delete_prefix(ns, b, CODEC_K_XATTR, ino, 0, &bytes,
@@ -724,6 +805,8 @@ drop_orphan:
 	rc = lsm_batch_delete(b, key, sizeof(key));
 	if (rc == 0)
 		rc = ns_commit_frees(ns, b, err);
+	if (rc == 0 && in.nlink == 0)
+		ns_live_add(ns, -(int64_t)in.alloc);
 out:
 	lsm_batch_free(b);
 	return rc;
@@ -800,4 +883,15 @@ int ns_reclaim_orphans(struct ns *ns, unsigned *n, struct lsm_err *err)
 	if (n)
 		*n = done;
 	return rc;
+}
+
+void ns_counters(struct ns *ns, struct ns_counters *c)
+{
+	c->expired_files = ns->expired_files;
+	c->expired_bytes = ns->expired_bytes;
+	c->evicted_files = ns->evicted_files;
+	c->evicted_bytes = ns->evicted_bytes;
+	c->enospc = ns->enospc;
+	c->live_bytes = ns->live_bytes;
+	c->max_size = ns->opt.max_size;
 }

@@ -40,6 +40,23 @@ struct ns_options {
 	 * goes through it, and it implies read_only.  It must outlive the
 	 * ns. */
 	const struct lsm_snapshot *snap;
+	/* Expiring files (ns_expire.c): every regular file created gets
+	 * this time to live, in seconds; 0: none (the default). */
+	uint64_t default_ttl;
+	/* Capacity bound (ns_cap.c): the live bytes of file data (the sum
+	 * of the bytes stored in every inode's chunks, what st_blocks
+	 * counts) never pass MAX_SIZE; 0: no
+	 * bound.  A write that would pass it gets -ENOSPC, or, with
+	 * ON_FULL_EVICT, first evicts unopened files, least recently used
+	 * first (approximately: a sample of NS_EVICT_SAMPLE names). */
+	uint64_t max_size;
+	bool on_full_evict;
+	/* A frozen view (a snapshot's): its clock stands still at FROZEN_NS
+	 * (ns since the epoch, CLOCK_REALTIME; the snapshot's creation): a
+	 * file that had expired then is absent, one that had not stays for
+	 * good; expiries are shown (getfattr) as they were. */
+	bool frozen;
+	uint64_t frozen_ns;
 };
 
 void ns_options_init(struct ns_options *o);
@@ -187,6 +204,17 @@ struct ns_dirent {
 int ns_readdir(struct ns *ns, uint64_t dir, const char *after,
 	       int (*fn)(void *ctx, const struct ns_dirent *d), void *ctx,
 	       struct lsm_err *err);
+/* ns_readdir that also lists expired files (NS_READDIR_ALL): for a caller
+ * that looks each entry up anyway (readdirplus) or checks with
+ * ns_entry_expired, so that a listing reads no record twice. */
+#define NS_READDIR_ALL 0x1u
+int ns_readdir_flags(struct ns *ns, uint64_t dir, const char *after,
+		     unsigned flags,
+		     int (*fn)(void *ctx, const struct ns_dirent *d),
+		     void *ctx, struct lsm_err *err);
+/* Is the entry D (of a listing) an expired file?  Reads its record only
+ * in a store that uses expiry; false when it cannot tell. */
+bool ns_entry_expired(struct ns *ns, const struct ns_dirent *d);
 
 /* ---- file data ---- */
 
@@ -250,6 +278,82 @@ uint64_t *ns_referenced(struct ns *ns, size_t *n);
 int ns_reclaim_orphans(struct ns *ns, unsigned *n, struct lsm_err *err);
 /* lsm_sync: everything acknowledged so far becomes durable. */
 int ns_sync(struct ns *ns, struct lsm_err *err);
+
+/* ---- expiring files (ns_expire.c; fs/CODEC.md "Expiry") ---- */
+
+/* The virtual xattrs of an expiry: TTL reads as the whole seconds of
+ * life left (rounded up; "0" once expired) and is set as seconds from
+ * now; EXPIRES is the absolute expiry, seconds since the epoch
+ * (CLOCK_REALTIME), with up to 9 decimals.  Setting either to 0, or
+ * removing either, clears the expiry.  Regular files only (-EPERM). */
+#define NS_XATTR_TTL "user.lsmfs.ttl"
+#define NS_XATTR_EXPIRES "user.lsmfs.expires"
+
+/* CLOCK_REALTIME in nanoseconds since the epoch. */
+uint64_t ns_now_ns(void);
+/* Is IN expired at NOW (ns)?  A file expires at its expiry instant. */
+static inline bool ns_expired_at(const struct codec_inode *in, uint64_t now)
+{
+	return in->expire_ns != 0 && in->expire_ns <= now;
+}
+/* Is IN gone by expiry in NS (never in a frozen view)? */
+bool ns_is_expired(const struct ns *ns, const struct codec_inode *in);
+/* Seconds of life A has left, capped at CAP (what the kernel may cache of
+ * it): CAP when A never expires, 0 when it has expired. */
+double ns_life_cap(const struct ns_attr *a, double cap);
+/* Sets INO's absolute expiry (ns since the epoch; 0 clears it), with its
+ * index key, in one batch; ctime becomes now.  -EPERM for anything but a
+ * regular file.  The first expiry of a store raises its format version
+ * (CODEC_FORMAT_VERSION_TTL). */
+int ns_set_expiry(struct ns *ns, uint64_t ino, uint64_t expire_ns,
+		  struct lsm_err *err);
+
+/* Why a name went: its file expired, or was evicted for capacity. */
+#define NS_DROP_EXPIRED 1
+#define NS_DROP_EVICT 2
+/* Told, with no lock held, of each name a purge or an eviction (WHY)
+ * removed (the daemon tells the kernel to drop it). */
+typedef void (*ns_gone_fn)(void *ctx, int why, uint64_t parent,
+			   uint64_t ino, const char *name, size_t nlen);
+/* Physically deletes up to MAX files expired by now (found by the
+ * expiry index): each name of each (the name its index key remembers,
+ * else found by one scan of the directory entries for all of them),
+ * and with the last one the inode, data and xattrs, in one batch per
+ * name; a file open by a handle becomes an orphan (its data goes at the
+ * last release).  *DONE gets the files purged; *NEXT_NS the next expiry
+ * in the index (0: none).  Counted in ns_counters. */
+int ns_expire_run(struct ns *ns, unsigned max, ns_gone_fn fn, void *ctx,
+		  unsigned *done, uint64_t *next_ns, struct lsm_err *err);
+
+struct ns_counters {
+	uint64_t expired_files, expired_bytes;  /* purged by expiry */
+	uint64_t evicted_files, evicted_bytes;  /* evicted for capacity */
+	uint64_t enospc;                        /* writes refused: full */
+	int64_t live_bytes;                     /* file data (max_size) */
+	uint64_t max_size;                      /* 0: no bound */
+};
+void ns_counters(struct ns *ns, struct ns_counters *c);
+
+/* ---- capacity (ns_cap.c) ---- */
+/* Candidates one eviction round looks at (Redis-style sampling). */
+#define NS_EVICT_SAMPLE 32u
+/* FN is told of every name an eviction (in the writer's thread) or a
+ * purge of an expired name met by a create removes (set once, before
+ * any request; ns_expire_run takes its own). */
+void ns_set_gone_fn(struct ns *ns, ns_gone_fn fn, void *ctx);
+/* Records a use of INO (a read) in the approximate recency clock. */
+void ns_touch_access(struct ns *ns, uint64_t ino);
+
+/* ---- open handles ---- */
+/* An open file handle: an ns_open_ref that also marks INO as in use
+ * (never evicted; an expired one keeps its data until released) and
+ * counts as a use in the recency clock.  IN (may be NULL) is the record
+ * the caller just read: its atime lets the last close decide, without
+ * reading it again, whether the use is worth storing. */
+void ns_open_handle(struct ns *ns, uint64_t ino, const struct codec_inode *in);
+/* Does an open handle (or a lost reference) hold INO? */
+bool ns_has_handle(struct ns *ns, uint64_t ino);
+int ns_close_handle(struct ns *ns, uint64_t ino, struct lsm_err *err);
 
 /* ---- extended attributes ---- */
 /* The most bytes a name list may take (each name and its NUL): the

@@ -233,6 +233,7 @@ int ns_read(struct ns *ns, uint64_t ino, uint64_t off, size_t len, void *buf,
 	struct ns_lockset ls;
 	int rc;
 
+	ns_touch_access(ns, ino);
 	ns_lock(ns, &ls, &ino, 1, false);
 	rc = read_locked(ns, ino, off, len, buf, got, err);
 	ns_unlock(ns, &ls);
@@ -307,6 +308,9 @@ static int write_locked(struct ns *ns, uint64_t ino, uint64_t off,
 	}
 	if (rc < 0)
 		return rc;
+	rc = ns_cap_check(ns, delta);
+	if (rc < 0)
+		return rc;
 	if (off + len > in.size)
 		in.size = off + len;
 	in.alloc = (uint64_t)((int64_t)in.alloc + delta);
@@ -314,6 +318,8 @@ static int write_locked(struct ns *ns, uint64_t ino, uint64_t off,
 	rc = ns_batch_inode(b, ino, &in, NULL, 0);
 	if (rc == 0)
 		rc = ns_commit(ns, b, err);
+	if (rc == 0)
+		ns_live_add(ns, delta);
 	return rc < 0 ? rc : dropped;
 }
 
@@ -420,13 +426,24 @@ int ns_write_kill(struct ns *ns, uint64_t ino, uint64_t off, const void *buf,
 		return 0;
 	if (off > NS_MAX_FILE_BYTES || len > NS_MAX_FILE_BYTES - off)
 		return lsm_err_set(err, -EFBIG, "write past the maximum size");
-	w = wbuf_get(ns->cs);
-	if (!w)
-		return ns_enomem(err);
-	ns_lock(ns, &ls, &ino, 1, true);
-	rc = write_locked(ns, ino, off, buf, len, kill, w->b, w->tmp, err);
-	ns_unlock(ns, &ls);
-	wbuf_put(w);
+	for (int tries = 0;; tries++) {
+		w = wbuf_get(ns->cs); /* not held across an eviction */
+		if (!w)
+			return ns_enomem(err);
+		lsm_batch_clear(w->b);
+		ns_lock(ns, &ls, &ino, 1, true);
+		rc = write_locked(ns, ino, off, buf, len, kill, w->b, w->tmp,
+				  err);
+		ns_unlock(ns, &ls);
+		wbuf_put(w);
+		if (rc != -EDQUOT) /* past max_size */
+			break;
+		if (!ns->opt.on_full_evict || tries == 3 ||
+		    ns_cap_make_room(ns, len, ino, err) < 0) {
+			rc = ns_cap_full(ns, err);
+			break;
+		}
+	}
 	return ns_err(rc, err);
 }
 
@@ -493,7 +510,10 @@ static int replace_locked(struct ns *ns, uint64_t ino, const uint8_t *data,
 {
 	struct codec_inode in;
 	int rc = ns_get_regular(ns, ino, &in, -EINVAL, err);
+	int64_t delta = (int64_t)len - (int64_t)in.alloc;
 
+	if (rc == 0 && ns_cap_check(ns, delta) < 0)
+		rc = ns_cap_full(ns, err); /* tools: no eviction here */
 	if (rc == 0)
 		rc = ns_trunc_chunks(ns, b, ino, &in, 0, err);
 	for (size_t done = 0; rc == 0 && done < len;) {
@@ -510,6 +530,8 @@ static int replace_locked(struct ns *ns, uint64_t ino, const uint8_t *data,
 	rc = ns_batch_inode(b, ino, &in, NULL, 0);
 	if (rc == 0)
 		rc = ns_commit(ns, b, err);
+	if (rc == 0)
+		ns_live_add(ns, delta);
 	return rc;
 }
 
@@ -570,6 +592,7 @@ static int falloc_locked(struct ns *ns, uint64_t ino, int mode, uint64_t off,
 	struct codec_inode in;
 	int rc = ns_get_regular(ns, ino, &in, -EINVAL, err);
 	bool grow = !(mode & FALLOC_FL_KEEP_SIZE) && off + len > in.size;
+	uint64_t old_alloc = in.alloc;
 
 	if (rc < 0)
 		return rc;
@@ -585,6 +608,8 @@ static int falloc_locked(struct ns *ns, uint64_t ino, int mode, uint64_t off,
 	rc = ns_batch_inode(b, ino, &in, NULL, 0);
 	if (rc == 0)
 		rc = ns_commit_frees(ns, b, err);
+	if (rc == 0)
+		ns_live_add(ns, (int64_t)in.alloc - (int64_t)old_alloc);
 	return rc;
 }
 

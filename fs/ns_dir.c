@@ -51,7 +51,10 @@ int ns_lookup(struct ns *ns, uint64_t parent, const char *name,
 	rc = ns_get_dentry(ns, parent, name, len, &a->ino, &type, err);
 	if (rc < 0)
 		return rc;
-	return ns_get_inode(ns, a->ino, &a->in, NULL, NULL, err);
+	rc = ns_get_inode(ns, a->ino, &a->in, NULL, NULL, err);
+	if (rc == 0 && a->in.expire_ns && ns_is_expired(ns, &a->in))
+		return ns_absent(err); /* expired: as if unlinked */
+	return rc;
 }
 
 int ns_lookup_ref(struct ns *ns, uint64_t parent, const char *name,
@@ -115,9 +118,41 @@ static int absent(struct ns *ns, uint64_t parent, const char *name,
 	if (codec_is_reserved(parent, name, len))
 		return lsm_err_set(err, -EEXIST, "'%s' is reserved", name);
 	rc = ns_get_dentry(ns, parent, name, len, &ino, &type, err);
+	if (rc == 0 && ns_name_expired(ns, parent, name, len))
+		return -EKEYEXPIRED; /* the caller purges it and retries */
 	if (rc == 0)
 		return lsm_err_set(err, -EEXIST, "'%s' exists", name);
 	return rc == -ENOENT ? 0 : rc;
+}
+
+/* After -EKEYEXPIRED from absent(): removes the expired file NAME of
+ * PARENT (no lock held), so that the caller can retry. */
+static int purge_name(struct ns *ns, uint64_t parent, const char *name,
+		      size_t len, struct lsm_err *err)
+{
+	uint64_t ino;
+	uint32_t type;
+	int rc = ns_get_dentry(ns, parent, name, len, &ino, &type, err);
+
+	if (rc == 0)
+		rc = ns_drop_name(ns, parent, name, len, ino, NS_DROP_EXPIRED,
+				  err);
+	if (rc == 1 && ns->gone_fn)
+		ns->gone_fn(ns->gone_ctx, NS_DROP_EXPIRED, parent, ino,
+			    name, len);
+	return rc == -ENOENT ? 0 : rc < 0 ? rc : 0;
+}
+
+/* A new regular file IN (INO), named NAME (LEN bytes; NULL: unnamed) in
+ * PARENT, gets the default expiry into B. */
+static int default_expiry(struct ns *ns, struct lsm_batch *b, uint64_t ino,
+			  struct codec_inode *in, uint64_t parent,
+			  const char *name, size_t len)
+{
+	if (!ns->opt.default_ttl || !S_ISREG(in->mode))
+		return 0;
+	in->expire_ns = ns_now_ns() + ns->opt.default_ttl * 1000000000ull;
+	return ns_expiry_put_hint(b, ino, in->expire_ns, parent, name, len);
 }
 
 /* A new inode of MODE (no umask yet: ns_acl_inherit applies it or the
@@ -197,6 +232,9 @@ static int mknod_locked(struct ns *ns, uint64_t parent, const char *name,
 	in.rdev = rdev;
 	in.size = tlen;
 	in.parent = S_ISDIR(mode) && !target ? parent : 0;
+	rc = default_expiry(ns, b, ino, &in, parent, name, len);
+	if (rc < 0)
+		return rc;
 	if (S_ISDIR(in.mode))
 		dir.nlink++;
 	return commit_name(ns, b, parent, &dir, name, len, ino, &in, target,
@@ -214,13 +252,25 @@ int ns_mknod(struct ns *ns, uint64_t parent, const char *name, uint32_t mode,
 
 	if (rc < 0)
 		return rc;
+	if (ns->opt.default_ttl && (rc = ns_ttl_enable(ns, err)) < 0)
+		return rc;
 	b = lsm_batch_new();
 	if (!b)
 		return ns_enomem(err);
-	ns_lock(ns, &ls, &parent, 1, true);
-	rc = mknod_locked(ns, parent, name, len, mode, rdev, c, target, out, b,
-			  err);
-	ns_unlock(ns, &ls);
+	for (int tries = 0;; tries++) {
+		lsm_batch_clear(b);
+		ns_lock(ns, &ls, &parent, 1, true);
+		rc = mknod_locked(ns, parent, name, len, mode, rdev, c, target,
+				  out, b, err);
+		ns_unlock(ns, &ls);
+		if (rc != -EKEYEXPIRED)
+			break;
+		if (tries == 3 || (rc = purge_name(ns, parent, name, len,
+						   err)) < 0)
+			break;
+	}
+	if (rc == -EKEYEXPIRED)
+		rc = lsm_err_set(err, -EEXIST, "'%s' exists", name);
 	lsm_batch_free(b);
 	return ns_err(rc, err);
 }
@@ -241,6 +291,8 @@ static int tmpfile_locked(struct ns *ns, uint64_t parent, uint32_t mode,
 	init_inode(&in, &dir, S_IFREG | (mode & 07777), c);
 	in.nlink = 0;
 	rc = ns_acl_inherit(ns, b, parent, ino, &in, c->umask, err);
+	if (rc == 0)
+		rc = default_expiry(ns, b, ino, &in, 0, NULL, 0);
 	if (rc == 0)
 		rc = ns_batch_inode(b, ino, &in, NULL, 0);
 	if (rc == 0)
@@ -264,6 +316,10 @@ int ns_tmpfile(struct ns *ns, uint64_t parent, uint32_t mode,
 
 	if (!b)
 		return ns_enomem(err);
+	if (ns->opt.default_ttl && (rc = ns_ttl_enable(ns, err)) < 0) {
+		lsm_batch_free(b);
+		return rc;
+	}
 	ns_lock(ns, &ls, &parent, 1, true);
 	rc = tmpfile_locked(ns, parent, mode, c, out, b, err);
 	if (rc == 0) /* held before anyone can reclaim it */
@@ -326,9 +382,19 @@ int ns_link(struct ns *ns, uint64_t ino, uint64_t newparent,
 	b = lsm_batch_new();
 	if (!b)
 		return ns_enomem(err);
-	ns_lock(ns, &ls, inos, 2, true);
-	rc = link_locked(ns, ino, newparent, newname, len, out, b, err);
-	ns_unlock(ns, &ls);
+	for (int tries = 0;; tries++) {
+		lsm_batch_clear(b);
+		ns_lock(ns, &ls, inos, 2, true);
+		rc = link_locked(ns, ino, newparent, newname, len, out, b, err);
+		ns_unlock(ns, &ls);
+		if (rc != -EKEYEXPIRED)
+			break;
+		if (tries == 3 || (rc = purge_name(ns, newparent, newname, len,
+						   err)) < 0)
+			break;
+	}
+	if (rc == -EKEYEXPIRED)
+		rc = lsm_err_set(err, -EEXIST, "'%s' exists", newname);
 	lsm_batch_free(b);
 	return ns_err(rc, err);
 }
@@ -449,6 +515,10 @@ static int remove_entry(struct ns *ns, uint64_t parent, const char *name,
 		ns_lock(ns, &ls, inos, 2, true);
 		rc = remove_locked(ns, &r, b, err);
 		ns_unlock(ns, &ls);
+		/* a directory that holds only expired files is empty */
+		if (rc == -ENOTEMPTY && dir && ns_ttl_on(ns) &&
+		    ns_expire_dir(ns, r.child, NULL) == 1)
+			rc = -EAGAIN;
 	} while (rc == -EAGAIN);
 	lsm_batch_free(b);
 	if (rc == 0 && r.orphan && !ns_is_open(ns, r.child))
@@ -485,13 +555,32 @@ int ns_readlink(struct ns *ns, uint64_t ino, char *buf, size_t cap,
 	return 0;
 }
 
+bool ns_entry_expired(struct ns *ns, const struct ns_dirent *d)
+{
+	struct codec_inode in;
+
+	return ns_ttl_on(ns) && d->type == S_IFREG &&
+	       ns_get_inode(ns, d->ino, &in, NULL, NULL, NULL) == 0 &&
+	       ns_expired_at(&in, ns_view_now(ns));
+}
+
 int ns_readdir(struct ns *ns, uint64_t dir, const char *after,
 	       int (*fn)(void *ctx, const struct ns_dirent *d), void *ctx,
 	       struct lsm_err *err)
 {
+	return ns_readdir_flags(ns, dir, after, 0, fn, ctx, err);
+}
+
+int ns_readdir_flags(struct ns *ns, uint64_t dir, const char *after,
+		     unsigned flags,
+		     int (*fn)(void *ctx, const struct ns_dirent *d),
+		     void *ctx, struct lsm_err *err)
+{
 	uint8_t start[CODEC_DENTRY_KEY_MAX];
 	struct lsm_iter *it;
 	size_t slen, alen = after ? strlen(after) : 0;
+	bool ttl = ns_ttl_on(ns) && !(flags & NS_READDIR_ALL);
+	uint64_t now = ttl ? ns_view_now(ns) : 0;
 	int rc;
 
 	if (alen > CODEC_NAME_MAX)
@@ -518,6 +607,13 @@ int ns_readdir(struct ns *ns, uint64_t dir, const char *after,
 					 "directory %llu: corrupt entry",
 					 (unsigned long long)dir);
 			break;
+		}
+		if (ttl && d.type == S_IFREG) { /* an expired file is gone */
+			struct codec_inode in;
+
+			if (ns_get_inode(ns, d.ino, &in, NULL, NULL, NULL) == 0 &&
+			    ns_expired_at(&in, now))
+				continue;
 		}
 		rc = fn(ctx, &d);
 		if (rc)

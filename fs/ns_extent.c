@@ -308,7 +308,7 @@ static int shift_locked(struct shift *sh, struct codec_inode *in,
 			struct lsm_err *err)
 {
 	uint8_t key[CODEC_CHUNK_KEY_LEN];
-	uint64_t old_bytes = 0, new_bytes = 0;
+	uint64_t old_bytes = 0, new_bytes = 0, old_alloc = in->alloc;
 	int rc = plan(sh, b, &old_bytes, err);
 
 	for (size_t i = 0; rc == 0 && i < sh->njs; i++) {
@@ -330,6 +330,8 @@ static int shift_locked(struct shift *sh, struct codec_inode *in,
 	rc = ns_batch_inode(b, sh->ino, in, NULL, 0);
 	if (rc == 0)
 		rc = ns_commit_frees(sh->ns, b, err);
+	if (rc == 0)
+		ns_live_add(sh->ns, (int64_t)in->alloc - (int64_t)old_alloc);
 	return rc;
 }
 

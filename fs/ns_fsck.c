@@ -372,11 +372,13 @@ static void decode_super(struct fsck *f, const uint8_t *v, size_t n)
 	}
 	version = codec_get_le32(v + 4);
 	cs = codec_get_le32(v + 8);
-	if (version != CODEC_FORMAT_VERSION) {
+	f->version = version;
+	if (version != CODEC_FORMAT_VERSION &&
+	    version != CODEC_FORMAT_VERSION_TTL) {
 		fsck_problem(f, NS_FSCK_SUPER, 0, NULL, 0,
-			     "unknown format version %u (this tool knows %u): "
-			     "not checked further", version,
-			     CODEC_FORMAT_VERSION);
+			     "unknown format version %u (this tool knows %u "
+			     "and %u): not checked further", version,
+			     CODEC_FORMAT_VERSION, CODEC_FORMAT_VERSION_TTL);
 		f->stop = true;
 		return;
 	}
@@ -422,7 +424,8 @@ static int check_super(struct fsck *f, bool *empty)
 static bool known_kind(uint8_t k)
 {
 	return k == CODEC_K_CHUNK || k == CODEC_K_DENTRY ||
-	       k == CODEC_K_INODE || k == CODEC_K_ORPHAN || k == CODEC_K_XATTR;
+	       k == CODEC_K_INODE || k == CODEC_K_ORPHAN || k == CODEC_K_XATTR ||
+	       k == CODEC_K_EXPIRY;
 }
 
 /* Reports each run of keys of no known kind: one seek past each known
@@ -582,6 +585,8 @@ static int run(struct fsck *f)
 		return rc;
 	f->phase = "keys";
 	rc = check_stray(f);
+	if (rc == 0)
+		rc = fsck_check_expiry(f);
 	if (rc == 0)
 		rc = fsck_scan_inodes(f);
 	if (rc < 0)

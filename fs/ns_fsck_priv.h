@@ -66,6 +66,7 @@ struct fsck {
 	uint64_t ino_limit;    /* UINT64_MAX when unknown */
 	uint64_t max_ino;      /* the largest inode number in use */
 	bool have_super;       /* a superblock key exists */
+	uint32_t version;      /* the superblock's format version */
 	bool stop;             /* unknown format: check nothing more */
 	uint64_t bad_entries;  /* entries found wrong (phase 3) */
 	struct fsck_ino *inos;
@@ -106,6 +107,8 @@ void fsck_vproblem(struct fsck *f, enum ns_fsck_kind k, uint64_t ino,
 void fsck_defer(struct fsck *f, enum ns_fsck_kind k, uint64_t ino,
 		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 bool fsck_known_type(unsigned type);       /* TYPE: st_mode >> 12 */
+/* The expiry index against the inodes' expiries (ns_fsck_expiry.c). */
+int fsck_check_expiry(struct fsck *f);
 const char *fsck_type_name(unsigned type); /* "a directory" */
 
 /* ---- cursors, tables, paths (ns_fsck.c) ---- */

@@ -14,12 +14,13 @@
 #define NS_GEN_INO_SHIFT 48   /* generation G numbers inodes from G << 48 */
 #define NS_OPEN_BUCKETS 1024u
 #define NS_RECLAIM_BATCH 4096u
-#define NS_INODE_BUF (CODEC_INODE_FIXED + CODEC_SYMLINK_MAX + 1)
+#define NS_INODE_BUF (CODEC_INODE_MAX_FIXED + CODEC_SYMLINK_MAX + 1)
 #define NS_MAX_FILE_BYTES (1ull << 62)
 
 struct ns_openref {
 	uint64_t ino;
 	uint64_t count;
+	uint64_t handles; /* of COUNT, open file handles */
 	struct ns_openref *next;
 };
 
@@ -41,6 +42,29 @@ struct ns {
 	 * open, so none is reclaimed before ns_clear_refs; protected by
 	 * open_mu. */
 	bool refs_lost;
+	/* The superblock's format version (1, or CODEC_FORMAT_VERSION_TTL
+	 * once an expiry was written); under alloc_mu, read unlocked as a
+	 * hint (ns_ttl_on). */
+	_Atomic uint32_t sb_version;
+	/* Counters (ns_counters) and the capacity state (ns_cap.c). */
+	_Atomic uint64_t expired_files, expired_bytes;
+	_Atomic uint64_t evicted_files, evicted_bytes, enospc;
+	_Atomic int64_t live_bytes;
+	pthread_mutex_t evict_mu;           /* one eviction at a time */
+	ns_gone_fn gone_fn;
+	void *gone_ctx;
+	struct ns_clock_slot *clock;        /* NS_CLOCK_SLOTS, or NULL */
+	uint64_t evict_rng;                 /* under evict_mu */
+};
+
+/* The approximate recency clock: a direct-mapped table of the last use
+ * (ms since the epoch) of recently used inodes; a collision forgets the
+ * older one (which then falls back to its stored atime/mtime). */
+#define NS_CLOCK_SLOTS 65536u
+struct ns_clock_slot {
+	_Atomic uint64_t ino;
+	_Atomic uint64_t ms;      /* last use */
+	_Atomic uint64_t stored;  /* the atime stored, as last seen (ms) */
 };
 
 /* A set of locked stripes, taken in ascending order (no deadlock). */
@@ -142,6 +166,81 @@ int ns_acl_inherit(struct ns *ns, struct lsm_batch *b, uint64_t parent,
 		   struct lsm_err *err);
 
 void ns_now(int64_t *sec, uint32_t *nsec);
+
+/* ---- expiry and capacity internals (ns_expire.c, ns_cap.c) ---- */
+/* The time expiry is judged at in NS: now, or a frozen view's instant. */
+static inline uint64_t ns_view_now(const struct ns *ns)
+{
+	return ns->opt.frozen ? ns->opt.frozen_ns : ns_now_ns();
+}
+/* Does the store hold expiries (superblock version 2)? */
+static inline bool ns_ttl_on(struct ns *ns)
+{
+	return ns->sb_version >= CODEC_FORMAT_VERSION_TTL;
+}
+/* Raises the superblock to CODEC_FORMAT_VERSION_TTL (durably before the
+ * batch that writes the first expiry). */
+int ns_ttl_enable(struct ns *ns, struct lsm_err *err);
+/* Adds to B the index change of INO's expiry from OLD to NEW (ns). */
+int ns_expiry_batch(struct lsm_batch *b, uint64_t ino, uint64_t old_ns,
+		    uint64_t new_ns);
+/* Adds to B the index key of INO expiring at EXP with a name hint: NAME
+ * (LEN bytes) of PARENT names it (the purge tries it before scanning). */
+int ns_expiry_put_hint(struct lsm_batch *b, uint64_t ino, uint64_t exp,
+		       uint64_t parent, const char *name, size_t len);
+/* Is the inode named NAME in PARENT expired?  (for create over it) */
+bool ns_name_expired(struct ns *ns, uint64_t parent, const char *name,
+		     size_t len);
+/* Removes NAME of PARENT if it still names INO and INO has expired
+ * (why NS_DROP_EXPIRED) or may be evicted (NS_DROP_EVICT); see
+ * ns_expire.c.  1 when removed, 0 when not (changed meanwhile), -errno. */
+/* The expiry an evicted file's leftover orphan record gets (see
+ * ns_expire.c drop_last): expired since the epoch. */
+#define NS_GONE_NS 1ull
+int ns_drop_name(struct ns *ns, uint64_t parent, const char *name,
+		 size_t len, uint64_t ino, int why, struct lsm_err *err);
+/* Purges every expired entry of directory DIR (before an rmdir that
+ * found only those): 1 when some went, 0 when none, -errno. */
+int ns_expire_dir(struct ns *ns, uint64_t dir, struct lsm_err *err);
+/* The virtual xattrs NS_XATTR_TTL and NS_XATTR_EXPIRES (ns_xattr.c
+ * hands them here): is NAME one, and get / set (VAL NULL: remove). */
+bool ns_ttl_xattr(const char *name);
+int ns_ttl_setxattr(struct ns *ns, uint64_t ino, const char *name,
+		    const void *val, size_t len, unsigned flags,
+		    struct lsm_err *err);
+int ns_ttl_getxattr(struct ns *ns, uint64_t ino, const char *name,
+		    void *buf, size_t cap, size_t *len, struct lsm_err *err);
+/* Capacity: counts DELTA bytes of file data into the live bytes. */
+static inline void ns_live_add(struct ns *ns, int64_t delta)
+{
+	if (delta)
+		ns->live_bytes += delta;
+}
+/* May DELTA more bytes of file data be stored?  0, or -EDQUOT (past
+ * max_size: evict first with ns_cap_make_room, or fail with
+ * ns_cap_full).  No message: the callers decide. */
+static inline int ns_cap_check(struct ns *ns, int64_t delta)
+{
+	if (!ns->opt.max_size || delta <= 0 ||
+	    ns->live_bytes + delta <= (int64_t)ns->opt.max_size)
+		return 0;
+	return -EDQUOT;
+}
+/* -ENOSPC "full" (counted), with its message. */
+int ns_cap_full(struct ns *ns, struct lsm_err *err);
+/* Evicts files until NEED bytes are free, never SKIP (the file being
+ * written).  0, -ENOSPC when nothing more may go, -errno. */
+int ns_cap_make_room(struct ns *ns, uint64_t need, uint64_t skip,
+		     struct lsm_err *err);
+/* The last handle of INO closed: its use in the recency clock becomes
+ * its stored atime when that is NS_ATIME_LAZY_S or more older (lazily,
+ * relatime-style: at most one record write per file and period). */
+#define NS_ATIME_LAZY_S 60
+void ns_cap_persist_use(struct ns *ns, uint64_t ino);
+/* A handle of INO opened (IN: its record, or NULL): a use. */
+void ns_cap_opened(struct ns *ns, uint64_t ino, const struct codec_inode *in);
+/* Sums the live bytes of every inode (at open, with a bound). */
+int ns_cap_load(struct ns *ns, struct lsm_err *err);
 void ns_touch(struct codec_inode *in, bool mtime, bool ctime);
 int ns_enomem(struct lsm_err *err);
 /* Returns RC; a negative RC that ERR does not hold yet gets its message

@@ -86,6 +86,8 @@ static int set_or_remove(struct ns *ns, uint64_t ino, const char *name,
 
 	if (rc < 0)
 		return rc;
+	if (ns_ttl_xattr(name))
+		return ns_ttl_setxattr(ns, ino, name, val, len, flags, err);
 	if (len > CODEC_XATTR_VALUE_MAX)
 		return lsm_err_set(err, -E2BIG, "xattr: value too large");
 	klen = codec_xattr_key(key, ino, name, nlen);
@@ -122,6 +124,8 @@ int ns_getxattr(struct ns *ns, uint64_t ino, const char *name, void *buf,
 
 	if (rc < 0)
 		return rc;
+	if (ns_ttl_xattr(name))
+		return ns_ttl_getxattr(ns, ino, name, buf, cap, len, err);
 	rc = lsm_get_buf(ns->db, ns->snap, key,
 			 codec_xattr_key(key, ino, name, nlen),
 			 cap ? buf : &dummy, cap, len, err);

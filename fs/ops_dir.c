@@ -78,7 +78,10 @@ static int dir_fill(struct lsmfs *fs, struct dirh *d, struct lsm_err *err)
 	int rc;
 
 	dir_clear(d);
-	rc = ns_readdir(fs->ns, d->ino, NULL, collect, d, err);
+	/* expired files are left out as the reply is built (add_one): a
+	 * readdirplus looks each entry up then anyway */
+	rc = ns_readdir_flags(fs->ns, d->ino, NULL, NS_READDIR_ALL, collect,
+			      d, err);
 	return rc == -ENOMEM ? lsm_err_set(err, rc, "readdir: no memory") : rc;
 }
 
@@ -177,8 +180,14 @@ static size_t add_one(fuse_req_t req, struct dirh *d, off_t off, char *buf,
 		e.attr.st_ino = de->ino;
 		e.attr.st_mode = de->type;
 	}
-	if (!plus)
+	if (!plus) {
+		struct ns_dirent nd = { de ? de->ino : 0, e.attr.st_mode,
+					name, 0 };
+
+		if (de && ns_entry_expired(fs_of(req)->ns, &nd))
+			return 0; /* expired: as if unlinked */
 		return fuse_add_direntry(req, buf, room, name, &e.attr, off + 1);
+	}
 	n = fuse_add_direntry_plus(req, buf, 0, name, &e, off + 1);
 	if (n > room) /* the size alone: look nothing up for it */
 		return n;

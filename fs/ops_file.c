@@ -21,6 +21,13 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (fs_is_ctl(ino))
 		return fs_ctl_open(req, ino, fi);
 	rc = ns_getattr(fs->ns, ino, &a, &err);
+	/* An inode gone (expired, evicted: the daemon removed its names)
+	 * that the kernel still reached through a name it had cached: ESTALE
+	 * makes the kernel look the name up again (LOOKUP_REVAL), so that
+	 * open(O_CREAT) creates a new file and a plain open gets ENOENT. */
+	if (rc == -ENOENT || (rc == 0 && ns_is_expired(fs->ns, &a.in)))
+		rc = lsm_err_set(&err, -ESTALE, "inode %llu is gone",
+				 (unsigned long long)ino);
 	if (rc < 0)
 		return fs_reply_fail(req, FS_OP_OPEN, rc, &err);
 	if (S_ISDIR(a.in.mode))
@@ -35,13 +42,13 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		if (rc < 0)
 			return fs_reply_fail(req, FS_OP_OPEN, rc, &err);
 	}
-	ns_open_ref(fs->ns, ino);
+	ns_open_handle(fs->ns, ino, &a.in);
 	/* every change goes through this kernel, unless another process
 	 * writes the store */
 	fi->keep_cache = !fs->follow;
 	fi->noflush = 1;    /* flush has nothing to do: no round trip */
-	if (fuse_reply_open(req, fi) != 0)
-		ns_close_ref(fs->ns, ino, NULL); /* interrupted: no release */
+	if (fuse_reply_open(req, fi) != 0) /* interrupted: no release */
+		ns_close_handle(fs->ns, ino, NULL);
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -70,11 +77,13 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fs_fill_entry(fs, &a, &e);
 	if (!tmp) /* ns_tmpfile took the first one */
 		ns_open_ref(fs->ns, a.ino); /* the lookup count */
-	ns_open_ref(fs->ns, a.ino); /* the open handle */
+	ns_open_handle(fs->ns, a.ino, &a.in); /* the open handle */
 	fi->keep_cache = 1;
 	fi->noflush = 1;
-	if (fuse_reply_create(req, &e, fi) != 0)
-		ns_unref(fs->ns, a.ino, 2, NULL);
+	if (fuse_reply_create(req, &e, fi) != 0) {
+		ns_close_handle(fs->ns, a.ino, NULL);
+		ns_close_ref(fs->ns, a.ino, NULL);
+	}
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -145,7 +154,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 	fs_count(fs, FS_OP_RELEASE);
 	if (fs_is_ctl(ino))
 		return fs_ctl_release(req, ino, fi);
-	rc = ns_close_ref(fs->ns, ino, &err);
+	rc = ns_close_handle(fs->ns, ino, &err);
 	if (rc < 0) /* the orphan stays and is reclaimed at next mount */
 		fs_fail(fs, FS_OP_RELEASE, rc, &err);
 	fuse_reply_err(req, 0);

@@ -16,6 +16,15 @@ void fs_fill_entry(struct lsmfs *fs, const struct ns_attr *a,
 	e->generation = 1;
 	e->attr_timeout = fs->attr_timeout;
 	e->entry_timeout = fs->entry_timeout;
+	if (a->in.expire_ns) {
+		/* the kernel's caches must not outlive an expiring file */
+		double life = ns_life_cap(a, FS_DEFAULT_TIMEOUT * 1000);
+
+		if (e->attr_timeout > life)
+			e->attr_timeout = life;
+		if (e->entry_timeout > life)
+			e->entry_timeout = life;
+	}
 	ns_attr_stat(a, &e->attr);
 }
 
@@ -155,10 +164,22 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	if (rc == -ENOENT && fs->follow)
 		rc = lsm_err_set(&err, -ESTALE, "inode %llu was deleted by the "
 				 "writer", (unsigned long long)ino);
+	/* An expired file is gone, as after an unlink, except for what
+	 * holds it open: fstat comes here without a handle, so an open
+	 * handle decides.  A stat through a name the kernel cached (set
+	 * before a TTL was, or not yet dropped after a purge or an
+	 * eviction) gets ESTALE, on which the kernel looks the name up
+	 * again: ENOENT. */
+	if (rc == 0 && ns_is_expired(fs->ns, &a.in) &&
+	    !ns_has_handle(fs->ns, ino))
+		rc = lsm_err_set(&err, -ESTALE, "inode %llu expired",
+				 (unsigned long long)ino);
 	if (rc < 0)
 		return fs_reply_fail(req, FS_OP_GETATTR, rc, &err);
 	ns_attr_stat(&a, &st);
-	fuse_reply_attr(req, &st, fs->attr_timeout);
+	if (ns_is_expired(fs->ns, &a.in))
+		st.st_nlink = 0;
+	fuse_reply_attr(req, &st, ns_life_cap(&a, fs->attr_timeout));
 }
 
 /* FATTR_KILL_SUIDGID of the kernel, which libfuse 3.14 passes in to_set
@@ -223,7 +244,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (rc < 0)
 		return fs_reply_fail(req, FS_OP_SETATTR, rc, &err);
 	ns_attr_stat(&a, &st);
-	fuse_reply_attr(req, &st, fs->attr_timeout);
+	fuse_reply_attr(req, &st, ns_life_cap(&a, fs->attr_timeout));
 }
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)

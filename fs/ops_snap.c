@@ -134,6 +134,9 @@ static int view_open(struct lsmfs *fs, const char *name, struct view **out,
 	ns_options_init(&o);
 	o.read_only = true;
 	o.snap = v->h;
+	o.frozen = true; /* expiry as of the snapshot's instant */
+	o.frozen_ns = (uint64_t)v->info.time_sec * 1000000000u +
+		      v->info.time_nsec;
 	rc = ns_open(fs->db, &o, &v->ns, err);
 	if (rc < 0) {
 		lsm_snapshot_release(fs->db, v->h);

@@ -39,6 +39,8 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	rc = ns_setxattr(fs->ns, ino, name, value, size, nf, &err);
 	if (rc < 0)
 		return fs_reply_fail(req, FS_OP_SETXATTR, rc, &err);
+	if (!strcmp(name, NS_XATTR_TTL) || !strcmp(name, NS_XATTR_EXPIRES))
+		fs_expire_kick();
 	fuse_reply_err(req, 0);
 }
 

@@ -40,6 +40,9 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("log_level=%s", log_level),
 	OPT("lock_timeout=%s", lock_timeout),
 	OPT("metrics=%s", metrics),
+	OPT("default_ttl=%s", default_ttl),
+	OPT("max_size=%s", max_size),
+	OPT("on_full=%s", on_full),
 	{ "sync_writes", offsetof(struct lsmfs_conf, sync_writes), 1 },
 	{ "writeback", offsetof(struct lsmfs_conf, writeback), 1 },
 #ifdef LSMFS_TEST_POWERCUT
@@ -114,7 +117,8 @@ void opts_free(struct lsmfs_conf *c)
 		       &c->log, &c->log_level, &c->lock_timeout, &c->metrics,
 		       &c->wal_archive, &c->wal_archive_age,
 		       &c->test_powercut_seed, &c->tombstone_percent,
-		       &c->idle_compact_ms };
+		       &c->idle_compact_ms, &c->default_ttl, &c->max_size,
+		       &c->on_full };
 
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
 		free(*f[i]);
@@ -243,6 +247,35 @@ static int enum_opts(const struct lsmfs_conf *c, struct lsm_options *lo)
 	return 0;
 }
 
+/* Expiry and capacity: -o default_ttl, max_size, on_full. */
+static int cache_opts(const struct lsmfs_conf *c, struct ns_options *no)
+{
+	unsigned long long sz = 0;
+	unsigned long n = 0;
+
+	if (num_opt("default_ttl", c->default_ttl, 0, 100ul * 365 * 86400,
+		    &n) < 0)
+		return -1;
+	no->default_ttl = n;
+	if (size_opt("max_size", c->max_size, 0, 1ull << 60, &sz) < 0)
+		return -1;
+	no->max_size = sz;
+	if (c->on_full) {
+		if (!strcmp(c->on_full, "evict"))
+			no->on_full_evict = true;
+		else if (strcmp(c->on_full, "error") != 0)
+			return bad("on_full", c->on_full, "use error or evict");
+		if (!c->max_size)
+			return bad("on_full", c->on_full, "needs -o max_size");
+	}
+	if (c->ro && (c->default_ttl || c->max_size))
+		return bad(c->default_ttl ? "default_ttl" : "max_size",
+			   c->default_ttl ? c->default_ttl : c->max_size,
+			   "not with -o ro (a read-only mount creates and "
+			   "writes nothing)");
+	return 0;
+}
+
 int opts_apply(const struct lsmfs_conf *c, struct lsm_options *lo,
 	       struct ns_options *no, struct lsmfs *fs)
 {
@@ -329,6 +362,8 @@ int opts_apply(const struct lsmfs_conf *c, struct lsm_options *lo,
 		return -1;
 	if (c->metrics && metrics_parse(c->metrics, fs) < 0)
 		return -1;
+	if (cache_opts(c, no) < 0)
+		return -1;
 	return enum_opts(c, lo);
 }
 
@@ -363,6 +398,15 @@ void opts_usage(const char *prog)
 	       "                            [4k]; another value is refused\n"
 	       "    -o lock_timeout=SECS    wait this long for an unmounted\n"
 	       "                            lsmfs to close the store [10]\n"
+	       "Expiry and capacity (cache directories):\n"
+	       "    -o default_ttl=SECS     every new file expires SECS after\n"
+	       "                            its creation, 0 never [0]; per\n"
+	       "                            file: setfattr -n user.lsmfs.ttl\n"
+	       "    -o max_size=SIZE        bound on the bytes of file data\n"
+	       "                            (st_blocks of all files), 0 none [0]\n"
+	       "    -o on_full=error|evict  past max_size: the write fails with\n"
+	       "                            ENOSPC, or evicts unopened files,\n"
+	       "                            least recently used first [error]\n"
 	       "Logs and metrics:\n"
 	       "    -o log=WHERE            syslog, stderr or a file path\n"
 	       "                            [stderr with -f, else syslog]\n"

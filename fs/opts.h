@@ -25,6 +25,9 @@ struct lsmfs_conf {
 				     * daemon to release the store */
 	char *metrics;              /* [ADDR:]PORT of the HTTP endpoint */
 	char *wal_archive, *wal_archive_age; /* log archive bounds */
+	char *default_ttl;          /* seconds every new file lives */
+	char *max_size, *on_full;   /* capacity bound, and what passing
+				     * it does: error | evict */
 	/* lsmfs-test only (-DLSMFS_TEST_POWERCUT): -o test_powercut[=SEED]
 	 * (tests/fs/powercut.h); never set in the installed lsmfs */
 	int test_powercut;

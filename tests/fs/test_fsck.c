@@ -477,9 +477,9 @@ static void test_superblock(void **state)
 	expect(&g, NS_FSCK_SUPER, last, "",
 	       "inode limit 16 is not above inode");
 	assert_int_equal(g.n, 1);
-	raw_super(f, 2, 1u << 20);
+	raw_super(f, 3, 1u << 20); /* 2: expiring files (test_ns_ttl.c) */
 	check(f, &g);
-	expect(&g, NS_FSCK_SUPER, 0, "", "unknown format version 2");
+	expect(&g, NS_FSCK_SUPER, 0, "", "unknown format version 3");
 	assert_int_equal(g.n, 1); /* nothing else is interpreted */
 	raw_put(f, CODEC_SUPER_KEY, CODEC_SUPER_KEY_LEN, "LSMF!", 5);
 	check(f, &g);

@@ -68,7 +68,7 @@ static void decode_keys(const uint8_t *b, size_t n)
 
 static void decode_values(const uint8_t *b, size_t n)
 {
-	uint8_t out[CODEC_INODE_FIXED + 4096];
+	uint8_t out[CODEC_INODE_MAX_FIXED + 4096];
 	struct codec_inode in;
 	struct codec_super sb;
 	const char *target;
@@ -83,10 +83,14 @@ static void decode_values(const uint8_t *b, size_t n)
 		FUZZ_CHECK(same(out, CODEC_DENTRY_LEN, b, n));
 	}
 	if (codec_inode_decode(b, n, &in, &target, &tlen) == 0) {
-		FUZZ_CHECK(n >= CODEC_INODE_FIXED);
-		FUZZ_CHECK((const uint8_t *)target == b + CODEC_INODE_FIXED &&
-			   tlen == n - CODEC_INODE_FIXED);
-		if (tlen <= sizeof(out) - CODEC_INODE_FIXED)
+		size_t fixed = b[0] == 2 ? CODEC_INODE_MAX_FIXED :
+					   CODEC_INODE_FIXED;
+
+		FUZZ_CHECK(n >= fixed);
+		FUZZ_CHECK((b[0] == 2) == (in.expire_ns != 0));
+		FUZZ_CHECK((const uint8_t *)target == b + fixed &&
+			   tlen == n - fixed);
+		if (tlen <= sizeof(out) - CODEC_INODE_MAX_FIXED)
 			FUZZ_CHECK(same(out, codec_inode_encode(out, &in,
 								target, tlen),
 					b, n));
@@ -95,7 +99,8 @@ static void decode_values(const uint8_t *b, size_t n)
 		uint8_t want[CODEC_SUPER_LEN];
 
 		FUZZ_CHECK(n == CODEC_SUPER_LEN);
-		FUZZ_CHECK(sb.version == CODEC_FORMAT_VERSION);
+		FUZZ_CHECK(sb.version == CODEC_FORMAT_VERSION ||
+			   sb.version == CODEC_FORMAT_VERSION_TTL);
 		FUZZ_CHECK(sb.chunk_size >= CODEC_MIN_CHUNK &&
 			   sb.chunk_size <= CODEC_MAX_CHUNK &&
 			   !(sb.chunk_size & (sb.chunk_size - 1)));
@@ -150,7 +155,7 @@ static void check_names(const char *s, size_t n)
 
 static void round_trips(struct fuzz_in *in, uint32_t cs)
 {
-	uint8_t out[CODEC_INODE_FIXED + 512];
+	uint8_t out[CODEC_INODE_MAX_FIXED + 512];
 	struct codec_inode a, b;
 	struct codec_super sa, sb;
 	const char *target, *name;
@@ -173,9 +178,11 @@ static void round_trips(struct fuzz_in *in, uint32_t cs)
 	a.atime_nsec = (uint32_t)fuzz_u64(in);
 	a.mtime_nsec = (uint32_t)fuzz_u64(in);
 	a.ctime_nsec = (uint32_t)fuzz_u64(in);
+	a.expire_ns = fuzz_u8(in) & 1 ? fuzz_u64(in) : 0;
 	t = fuzz_bytes(in, fuzz_u8(in), &tlen);
 	len = codec_inode_encode(out, &a, (const char *)t, tlen);
-	FUZZ_CHECK(len == CODEC_INODE_FIXED + tlen);
+	FUZZ_CHECK(len == (a.expire_ns ? CODEC_INODE_MAX_FIXED :
+				       CODEC_INODE_FIXED) + tlen);
 	FUZZ_CHECK(codec_inode_decode(out, len, &b, &target, &nlen) == 0);
 	FUZZ_CHECK(same(target, nlen, t, tlen));
 	FUZZ_CHECK(a.mode == b.mode && a.uid == b.uid && a.gid == b.gid &&
@@ -185,7 +192,7 @@ static void round_trips(struct fuzz_in *in, uint32_t cs)
 		   a.mtime_sec == b.mtime_sec && a.ctime_sec == b.ctime_sec &&
 		   a.atime_nsec == b.atime_nsec &&
 		   a.mtime_nsec == b.mtime_nsec &&
-		   a.ctime_nsec == b.ctime_nsec);
+		   a.ctime_nsec == b.ctime_nsec && a.expire_ns == b.expire_ns);
 
 	ino = fuzz_u64(in);
 	mode = (uint32_t)fuzz_u64(in);

@@ -27,6 +27,8 @@ struct bench_args {
 	const char *tar_source;   /* tree archived once, extracted per dir */
 	bool drop_caches;         /* before read phases (needs root) */
 	uint64_t rand_secs;       /* random I/O runs this long (0: --reads ops) */
+	long cpu_pid;             /* also count this process's CPU (the
+	                           * filesystem daemon); 0: none */
 };
 
 /* Runs BENCH_NAMES (NB of them) on engine E in directory DIR, writing one

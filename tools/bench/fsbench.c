@@ -50,6 +50,7 @@ struct fs_ctx {
 	double bytes;
 	bool created[2];           /* files of layout 0 (1dir) / 1 (tree) */
 	bool file_target;          /* the target is a file: stream_write only */
+	double cpu0[2];            /* --cpu_pid's and our CPU s at t0 */
 	const char *target;        /* DIR as given */
 	char err[256];
 };
@@ -99,6 +100,72 @@ static void fs_path(struct fs_ctx *c, int tree, uint64_t i, char *out)
 	else
 		bench_fmt(out, PATH_MAX, "%s/flat/f%08llu", c->work,
 			 (unsigned long long)i);
+}
+
+/* CPU seconds (user + system) of PID (all its threads); -1 if unknown. */
+static double fs_cpu_of(long pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	/* after ')': state, then fields 4..; utime and stime are 14, 15 */
+	if (!p || sscanf(p + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+			 "%llu %llu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* $LSMFS_BENCH_HOOK, when set, runs (sh -c) with " start NAME" or
+ * " end NAME" appended around each timed part: a profiler's control
+ * (callgrind_control -z / -d) or a marker.  The workload waits for it. */
+static void fs_hook(const char *what, const char *name)
+{
+	const char *hook = getenv("LSMFS_BENCH_HOOK");
+	char cmd[1024];
+
+	if (!hook || !*hook)
+		return;
+	snprintf(cmd, sizeof(cmd), "%s %s %s", hook, what, name);
+	if (system(cmd) != 0)
+		fprintf(stderr, "lsmfs-bench: LSMFS_BENCH_HOOK %s %s failed\n",
+			what, name);
+}
+
+/* The timed part starts: with --cpu_pid, the CPU times now. */
+static void fs_cpu_start(struct fs_ctx *c, const char *name)
+{
+	fs_hook("start", name);
+	if (!c->a->cpu_pid)
+		return;
+	c->cpu0[0] = fs_cpu_of(c->a->cpu_pid);
+	c->cpu0[1] = fs_cpu_of((long)getpid());
+}
+
+/* ... and ends: one line on stderr with the CPU seconds per operation
+ * of --cpu_pid, of this process, and both. */
+static void fs_cpu_report(struct fs_ctx *c, const char *name)
+{
+	double d, s;
+
+	fs_hook("end", name);
+	if (!c->a->cpu_pid || !c->ops)
+		return;
+	d = fs_cpu_of(c->a->cpu_pid) - c->cpu0[0];
+	s = fs_cpu_of((long)getpid()) - c->cpu0[1];
+	fprintf(stderr, "cpu %s %s ops %llu pid_us_per_op %.2f "
+		"self_us_per_op %.2f total_us_per_op %.2f\n", name, c->label,
+		(unsigned long long)c->ops, d * 1e6 / (double)c->ops,
+		s * 1e6 / (double)c->ops, (d + s) * 1e6 / (double)c->ops);
 }
 
 static void fs_tick(struct fs_ctx *c, const char *bench, uint64_t t0)
@@ -304,6 +371,7 @@ static int fs_small(struct fs_ctx *c, int op, int tree, const char *bench)
 	if (op == 1 || op == 2 || op == 3)
 		fs_drop_caches(c);
 	c->total = n;
+	fs_cpu_start(c, bench);
 	c->t0 = bench_now_ns();
 	if (op == 3)
 		return fs_list(c, tree, bench);
@@ -679,10 +747,12 @@ int fs_run_dir(const struct bench_args *a, const char *label, const char *dir,
 		c.ops = 0;
 		c.bytes = 0;
 		c.err[0] = 0;
+		fs_cpu_start(&c, bench_names[i]);
 		c.t0 = bench_now_ns();
 		brc = fs_dispatch(&c, bench_names[i]);
 		if (a->progress)
 			bench_progress_clear();
+		fs_cpu_report(&c, bench_names[i]);
 		fs_result(&c, bench_names[i], i, dir_idx,
 			  (double)(bench_now_ns() - c.t0) / 1e9, brc, &r);
 		rc = fs_push(res, nres, &r);

@@ -81,7 +81,7 @@ static void usage(FILE *f)
 	      "  --distribution=uniform|zipfian|latest --seed= --repeat=N\n"
 	      "  --json=FILE --csv=FILE --svg=FILE --progress=0|1\n"
 	      "  --file_size= --files_per_dir= --stream_size= --tar_source=DIR "
-	      "--drop_caches=1\n  --rand_secs=N\n"
+	      "--drop_caches=1\n  --rand_secs=N --cpu_pid=PID\n"
 	      "see lsmfs-bench(1).\n", f);
 }
 
@@ -175,6 +175,8 @@ static int flag_numeric(struct flag_ctx *fc, const char *n, const char *v)
 		a->stream_bytes = x;
 	else if (strcmp(n, "rand_secs") == 0)
 		a->rand_secs = x;
+	else if (strcmp(n, "cpu_pid") == 0)
+		a->cpu_pid = (long)x;
 	else
 		return 1;
 	return 0;
