@@ -196,6 +196,7 @@ class Soak:
         self.store_max = 0
         self.disk_size = 0
         self.drain = 0
+        self.live_max = 0
 
     def count(self, k, n=1):
         self.counts[k] = self.counts.get(k, 0) + n
@@ -207,7 +208,7 @@ class Soak:
 
     def setup(self):
         os.makedirs(self.disk, exist_ok=True)
-        self.disk_size = 128 << 20
+        self.disk_size = 96 << 20
         subprocess.run(["mount", "-t", "tmpfs", "-o",
                         "size=%d" % self.disk_size, "soak", self.disk],
                        check=True)
@@ -217,7 +218,7 @@ class Soak:
             subprocess.run([LSMFS, "--help"], capture_output=True,
                            text=True).stderr
         self.evict = "on_full" in help_text
-        self.max_size = 48 << 20
+        self.max_size = 8 << 20
         opts = ["memtable_size=1M", "table_size=1M", "reserve=8M",
                 "idle_compact_ms=1000", "wal_archive=16M"]
         if self.evict:
@@ -505,6 +506,21 @@ class Soak:
                 raise Fail("%s: RSS %.0f MB > %d MB" % (d.name, r,
                                                         RSS_LIMIT_MB))
         self.store_max = max(self.store_max, self.store_bytes())
+        if self.evict:
+            st = self.stat("lsmfs_live_bytes")
+            self.live_max = max(self.live_max, st)
+            # one writer: past the bound by at most the write under way
+            if st > self.max_size + MAX_FILE + HDR_LEN:
+                raise Fail("live bytes %d past max_size %d with eviction"
+                           % (st, self.max_size))
+
+    def stat(self, name):
+        with open(os.path.join(self.mp, ".lsmfs", "stats")) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 2 and parts[0] == name:
+                    return int(float(parts[1]))
+        raise Fail("no %s in .lsmfs/stats" % name)
 
     def store_bytes(self):
         n = 0
@@ -515,6 +531,18 @@ class Soak:
                 except FileNotFoundError:
                     pass
         return n
+
+    def compact(self):
+        """A compaction through .lsmfs/ctl; on a full disk it may fail for
+        want of room (ENOSPC), as it says."""
+        try:
+            with open(os.path.join(self.mp, ".lsmfs", "ctl"), "w") as f:
+                f.write("compact\n")
+            self.count("compact")
+        except OSError as e:
+            if not self.free_ok(e):
+                raise Fail("compact: %s" % e)
+            self.count("compact_enospc")
 
     def crash_primary(self):
         self.primary.crash()
@@ -549,15 +577,20 @@ class Soak:
             if e < 0.15:
                 self.crash_primary()
             elif e < 0.35:
-                with open(os.path.join(self.mp, ".lsmfs", "ctl"), "w") as f:
-                    f.write("compact\n")
-                self.count("compact")
+                self.compact()
             elif e < 0.6 and self.snapshots:
                 if len(self.snaps) < 3:
                     self.take_snapshot()
                 else:
                     self.drop_snapshot()
         log("%d operations; counts %s" % (ops, self.counts))
+        if self.evict:
+            st = open(os.path.join(self.mp, ".lsmfs", "stats")).read()
+            ev = [l for l in st.splitlines() if "evict" in l and
+                  not l.startswith("#")]
+            log("eviction: %s; live bytes peaked at %.1f MiB (bound %.1f)"
+                % ("; ".join(ev), self.live_max / 2**20,
+                   self.max_size / 2**20))
         self.finish()
 
     def finish(self):
@@ -583,10 +616,14 @@ class Soak:
                     raise Fail("the replica did not match the primary "
                                "within %d s" % LAG_LIMIT_S)
                 time.sleep(0.5)
-        with open(os.path.join(self.mp, ".lsmfs", "ctl"), "w") as f:
-            f.write("compact\n")
+        self.compact()
         self.bounds()
-        live = sum(m[2] for m in self.model.values())
+        live = 0
+        for r in self.walk(self.mp):
+            try:
+                live += os.stat(self.p(r)).st_size
+            except FileNotFoundError:
+                pass
         used = self.store_bytes()
         slack = 48 << 20  # memtables, log, archive (16M), reserve (8M)
         log("after a compaction: store %.1f MiB for %.1f MiB of files"
