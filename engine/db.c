@@ -733,6 +733,7 @@ static int open_locked(struct lsm_db *db, struct lsm_err *err)
 				     db->block_cache, &db->stats);
 	if (!db->block_cache || !db->tables)
 		return lsm_err_set(err, -ENOMEM, "out of memory");
+	table_cache_set_map(db->tables, db->opts.mmap_reads);
 	state = dir_state(db, err);
 	if (state < 0)
 		return state;

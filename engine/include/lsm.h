@@ -201,6 +201,19 @@ struct lsm_options {
 
 	/* File I/O; NULL means the POSIX implementation.  Must outlive the db. */
 	const struct lsm_io *io;
+
+	/* Reads of table data through mmap(2) instead of pread(2) and the
+	 * block cache (POSIX I/O only; ignored with another IO).  Default
+	 * false.  A point lookup or seek then copies nothing and takes no
+	 * lock for the block; each block's checksum is checked the first
+	 * time it is read while its table is open, not on every read from
+	 * the page cache.  The trade: a read error of the device under a
+	 * mapped page (or a table file truncated behind the engine's back)
+	 * kills the process with SIGBUS instead of failing the lookup with
+	 * -EIO, and damage that appears on the device after a block was
+	 * checked goes unnoticed until the table is opened again.  Compressed
+	 * blocks still go through the block cache. */
+	bool mmap_reads;
 };
 
 #define LSM_MAX_LEVELS 12
