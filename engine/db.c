@@ -33,7 +33,7 @@ void lsm_options_init(struct lsm_options *o)
 	o->l0_compaction_trigger = 4;
 	o->l0_slowdown_trigger = 8;
 	o->l0_stop_trigger = 12;
-	o->level1_bytes = 64u << 20;
+	o->level1_bytes = LSM_LEVEL1_AUTO;
 	o->level_multiplier = 10;
 	o->max_levels = 7;
 	o->table_bytes = 4u << 20;
@@ -117,7 +117,9 @@ static int check_options(const struct lsm_options *o, struct lsm_err *err)
 	if (o->tombstone_percent > 100)
 		return lsm_err_set(err, -EINVAL, "tombstone percent %u not in "
 				   "0..100", o->tombstone_percent);
-	if (o->table_bytes < 4096 || o->level1_bytes < o->table_bytes)
+	if (o->table_bytes < 4096 ||
+	    (o->level1_bytes != LSM_LEVEL1_AUTO &&
+	     o->level1_bytes < o->table_bytes))
 		return lsm_err_set(err, -EINVAL, "table size must be >= 4 KiB"
 				   " and <= the L1 target");
 	return 0;
@@ -655,6 +657,16 @@ static struct lsm_db *db_alloc(const char *dir, const struct lsm_options *o)
 		db->opts = *o;
 	else
 		lsm_options_init(&db->opts);
+	if (db->opts.level1_bytes == LSM_LEVEL1_AUTO) {
+		/* L1 as large as a full L0, so that an L0 compaction rewrites
+		 * about as much of L1 as it brings (a larger L1 makes every
+		 * L0 compaction rewrite all of it) */
+		uint64_t l1 = (uint64_t)db->opts.l0_compaction_trigger *
+			      db->opts.memtable_bytes;
+
+		db->opts.level1_bytes = l1 > db->opts.table_bytes
+						? l1 : db->opts.table_bytes;
+	}
 	db->io = db->opts.io ? db->opts.io : lsm_io_posix();
 	db->read_only = db->opts.read_only;
 	db->lock_fd = -1;

@@ -133,7 +133,11 @@ struct lsm_options {
 	unsigned l0_compaction_trigger;  /* default 4 tables */
 	unsigned l0_slowdown_trigger;    /* default 8: each write waits 1 ms */
 	unsigned l0_stop_trigger;        /* default 12: writes wait */
-	uint64_t level1_bytes;           /* target bytes of L1, default 64 MiB */
+	uint64_t level1_bytes;           /* target bytes of L1, default
+	                                  * LSM_LEVEL1_AUTO: a full L0,
+	                                  * l0_compaction_trigger *
+	                                  * memtable_bytes (32 MiB), at
+	                                  * least table_bytes */
 	unsigned level_multiplier;       /* default 10 */
 	unsigned max_levels;             /* default 7, at most LSM_MAX_LEVELS */
 	uint64_t table_bytes;            /* output table size, default 4 MiB */
@@ -218,6 +222,7 @@ struct lsm_options {
 
 #define LSM_MAX_LEVELS 12
 #define LSM_RESERVE_AUTO UINT64_MAX
+#define LSM_LEVEL1_AUTO 0
 
 /* Fills O with the defaults above. */
 void lsm_options_init(struct lsm_options *o);
