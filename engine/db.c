@@ -84,6 +84,8 @@ void db_set_bg_error(struct lsm_db *db, int rc, const struct lsm_err *err)
 	pthread_cond_broadcast(&db->done_cv);
 }
 
+#define LEVEL1_AUTO_MAX (UINT64_C(64) << 20) /* the L1 target before auto */
+
 static int check_options(const struct lsm_options *o, struct lsm_err *err)
 {
 	if (o->memtable_bytes < 4096 || o->memtable_bytes > (1ull << 32))
@@ -660,10 +662,12 @@ static struct lsm_db *db_alloc(const char *dir, const struct lsm_options *o)
 	if (db->opts.level1_bytes == LSM_LEVEL1_AUTO) {
 		/* L1 as large as a full L0, so that an L0 compaction rewrites
 		 * about as much of L1 as it brings (a larger L1 makes every
-		 * L0 compaction rewrite all of it) */
+		 * L0 compaction rewrite all of it), at most LEVEL1_AUTO_MAX */
 		uint64_t l1 = (uint64_t)db->opts.l0_compaction_trigger *
 			      db->opts.memtable_bytes;
 
+		if (l1 > LEVEL1_AUTO_MAX)
+			l1 = LEVEL1_AUTO_MAX;
 		db->opts.level1_bytes = l1 > db->opts.table_bytes
 						? l1 : db->opts.table_bytes;
 	}

@@ -137,7 +137,8 @@ struct lsm_options {
 	                                  * LSM_LEVEL1_AUTO: a full L0,
 	                                  * l0_compaction_trigger *
 	                                  * memtable_bytes (32 MiB), at
-	                                  * least table_bytes */
+	                                  * least table_bytes, at most
+	                                  * 64 MiB */
 	unsigned level_multiplier;       /* default 10 */
 	unsigned max_levels;             /* default 7, at most LSM_MAX_LEVELS */
 	uint64_t table_bytes;            /* output table size, default 4 MiB */
