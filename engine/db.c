@@ -33,7 +33,7 @@ void lsm_options_init(struct lsm_options *o)
 	o->l0_compaction_trigger = 4;
 	o->l0_slowdown_trigger = 8;
 	o->l0_stop_trigger = 12;
-	o->level1_bytes = 64u << 20;
+	o->level1_bytes = LSM_LEVEL1_AUTO;
 	o->level_multiplier = 10;
 	o->max_levels = 7;
 	o->table_bytes = 4u << 20;
@@ -85,6 +85,8 @@ void db_set_bg_error(struct lsm_db *db, int rc, const struct lsm_err *err)
 	pthread_cond_broadcast(&db->done_cv);
 }
 
+#define LEVEL1_AUTO_MAX (UINT64_C(64) << 20) /* the L1 target before auto */
+
 static int check_options(const struct lsm_options *o, struct lsm_err *err)
 {
 	if (o->memtable_bytes < 4096 || o->memtable_bytes > (1ull << 32))
@@ -121,7 +123,9 @@ static int check_options(const struct lsm_options *o, struct lsm_err *err)
 	if (o->table_prefix_bytes > 64)
 		return lsm_err_set(err, -EINVAL, "table prefix of %u bytes not "
 				   "in 0..64", o->table_prefix_bytes);
-	if (o->table_bytes < 4096 || o->level1_bytes < o->table_bytes)
+	if (o->table_bytes < 4096 ||
+	    (o->level1_bytes != LSM_LEVEL1_AUTO &&
+	     o->level1_bytes < o->table_bytes))
 		return lsm_err_set(err, -EINVAL, "table size must be >= 4 KiB"
 				   " and <= the L1 target");
 	return 0;
@@ -735,6 +739,18 @@ static struct lsm_db *db_alloc(const char *dir, const struct lsm_options *o)
 		db->opts = *o;
 	else
 		lsm_options_init(&db->opts);
+	if (db->opts.level1_bytes == LSM_LEVEL1_AUTO) {
+		/* L1 as large as a full L0, so that an L0 compaction rewrites
+		 * about as much of L1 as it brings (a larger L1 makes every
+		 * L0 compaction rewrite all of it), at most LEVEL1_AUTO_MAX */
+		uint64_t l1 = (uint64_t)db->opts.l0_compaction_trigger *
+			      db->opts.memtable_bytes;
+
+		if (l1 > LEVEL1_AUTO_MAX)
+			l1 = LEVEL1_AUTO_MAX;
+		db->opts.level1_bytes = l1 > db->opts.table_bytes
+						? l1 : db->opts.table_bytes;
+	}
 	db->io = db->opts.io ? db->opts.io : lsm_io_posix();
 	db->read_only = db->opts.read_only;
 	db->lock_fd = -1;
@@ -813,6 +829,7 @@ static int open_locked(struct lsm_db *db, struct lsm_err *err)
 				     db->block_cache, &db->stats);
 	if (!db->block_cache || !db->tables)
 		return lsm_err_set(err, -ENOMEM, "out of memory");
+	table_cache_set_map(db->tables, db->opts.mmap_reads);
 	state = dir_state(db, err);
 	if (state < 0)
 		return state;

@@ -70,6 +70,13 @@ struct lsm_db {
 
 	pthread_mutex_t wq_mu;
 	struct writer *wq_head, *wq_tail; /* under wq_mu */
+	unsigned wq_len;                  /* writers queued, under wq_mu */
+	/* Group commit (db_write.c, under wq_mu): writers in the last group
+	 * that synced, how long its sync took, and whether the leader waits
+	 * for more sync writers (enqueue wakes it). */
+	unsigned sync_group;
+	uint64_t sync_us;
+	bool wq_gathering;
 	struct lsm_batch *group;          /* leader's scratch, under wq_mu */
 
 	/* Write leader state (touched by the leader, or under mu). */

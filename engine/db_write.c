@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "batch.h"
@@ -16,6 +17,7 @@
 
 #define GROUP_MAX_BYTES (1u << 20)
 #define GROUP_SMALL_BYTES (128u << 10)
+#define GATHER_MAX_US 500u /* the longest a sync leader waits for company */
 
 void db_wal_preallocate(struct lsm_db *db)
 {
@@ -214,6 +216,40 @@ static void enqueue(struct lsm_db *db, struct writer *w)
 	else
 		db->wq_head = w;
 	db->wq_tail = w;
+	db->wq_len++;
+	if (db->wq_gathering)
+		pthread_cond_signal(&db->wq_head->cv);
+}
+
+/* A sync leader LEAD alone in the queue although the last synced group
+ * had company (under wq_mu): the others are on their way back from that
+ * group's fsync.  Waits for them a little, so that one fsync covers them
+ * all rather than one now and one for the rest (as PostgreSQL's
+ * commit_delay): until as many writers are queued as were in that group,
+ * for at most half of its sync's duration (and GATHER_MAX_US).  A writer
+ * that stopped writing costs one such wait: the next group is smaller,
+ * and a group of one never waits. */
+static void gather(struct lsm_db *db, struct writer *lead)
+{
+	uint64_t us = db->sync_us / 2;
+	struct timespec until;
+
+	if (db->sync_group < 2 || db->wq_len >= db->sync_group || us == 0)
+		return;
+	if (us > GATHER_MAX_US)
+		us = GATHER_MAX_US;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += (long)(us * 1000);
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	db->wq_gathering = true;
+	while (db->wq_len < db->sync_group)
+		if (pthread_cond_timedwait(&lead->cv, &db->wq_mu, &until))
+			break;
+	db->wq_gathering = false;
+	stat_add(&db->stats.wal_gathers, 1);
 }
 
 /* Gathers the writers after the leader into one group: stops at a sync
@@ -311,7 +347,7 @@ static int group_insert(struct lsm_db *db, struct writer *lead,
  * locks held). */
 static int commit_group(struct lsm_db *db, struct writer *lead,
 			struct writer *last, size_t nrec, bool sync,
-			struct lsm_err *err)
+			uint64_t *sync_us, struct lsm_err *err)
 {
 	struct wal_rec stackrecs[16], *recs = stackrecs;
 	struct group_tally t = { .seq = atomic_load(&db->last_seq) };
@@ -356,7 +392,10 @@ static int commit_group(struct lsm_db *db, struct writer *lead,
 	if (recs != stackrecs)
 		free(recs);
 	if (rc == 0 && sync) {
+		uint64_t t0 = db_now_us();
+
 		rc = wal_sync(db->wal, err);
+		*sync_us = db_now_us() - t0;
 		stat_add(&db->stats.wal_syncs, 1);
 	}
 	if (rc == 0)
@@ -384,6 +423,8 @@ static int write_batch(struct lsm_db *db, struct lsm_batch *b, bool sync,
 	struct writer w; /* not zeroed whole: err is written only on failure */
 	struct writer *last;
 	size_t nrec;
+	uint64_t sync_us = 0;
+	unsigned n = 1;
 	bool gsync;
 	int rc;
 
@@ -408,11 +449,13 @@ static int write_batch(struct lsm_db *db, struct lsm_batch *b, bool sync,
 		return w.rc;
 	}
 	/* We lead.  Followers may keep enqueueing behind us meanwhile. */
+	if (sync && b)
+		gather(db, &w);
 	rc = make_room(db, b == NULL && !sync, err);
 	last = rc == 0 ? build_group(&w, &nrec, &gsync) : &w;
 	pthread_mutex_unlock(&db->wq_mu);
 	if (rc == 0)
-		rc = commit_group(db, &w, last, nrec, gsync, err);
+		rc = commit_group(db, &w, last, nrec, gsync, &sync_us, err);
 	pthread_mutex_lock(&db->wq_mu);
 	for (struct writer *f = w.next, *stop = last->next; f != stop;) {
 		struct writer *nx = f->next;
@@ -423,6 +466,12 @@ static int write_batch(struct lsm_db *db, struct lsm_batch *b, bool sync,
 		f->done = true;
 		pthread_cond_signal(&f->cv);
 		f = nx;
+		n++;
+	}
+	db->wq_len -= n;
+	if (rc == 0 && gsync) {
+		db->sync_group = n;
+		db->sync_us = sync_us;
 	}
 	db->wq_head = last->next;
 	if (!db->wq_head)

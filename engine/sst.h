@@ -96,6 +96,15 @@ int sst_open(const struct lsm_io *io, const char *path, uint64_t id,
 	     struct lsm_err *err);
 void sst_close(struct sst *t); /* accepts NULL */
 
+/* Maps T's data blocks read-only (POSIX I/O only, else -EOPNOTSUPP):
+ * from then on, raw data blocks are read from the mapping instead of
+ * through pread and the block cache, and each one's checksum is checked
+ * the first time it is used (not again while T is open).  On failure T
+ * keeps reading as before.  A read error of the device under a mapped
+ * page kills the process with SIGBUS instead of returning -EIO: see
+ * lsm_options.mmap_reads. */
+int sst_map(struct sst *t, struct lsm_err *err);
+
 /* Looks up the newest version of IKEY's user key with sequence <= IKEY's
  * (IKEY is a seek key: user key + tag(seq, IKEY_TYPE_FOR_SEEK)).  Returns
  * LOOKUP_* (enum lookup, memtable.h) and on LOOKUP_FOUND puts the value in

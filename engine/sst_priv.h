@@ -4,6 +4,7 @@
 #ifndef LSM_SST_PRIV_H
 #define LSM_SST_PRIV_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,7 +50,14 @@ struct sst {
 	size_t filter_len;
 	uint8_t *smallest;
 	size_t smallest_len;
+	/* sst_map: the data blocks mapped read-only, [0, data_end), and per
+	 * data block whether its checksum was checked in the mapping
+	 * (MAP_UNCHECKED, MAP_CHECKED; MAP_READ: compressed, read as usual). */
+	const uint8_t *map;
+	_Atomic uint8_t *map_state;
 };
+
+enum { MAP_UNCHECKED = 0, MAP_CHECKED = 1, MAP_READ = 2 };
 
 /* ikey_cmp for keys of unknown origin: keys shorter than a tag (only in a
  * damaged block) compare bytewise instead of being read out of bounds. */

@@ -91,6 +91,8 @@ static void io(struct out *o, struct stats *s)
 	  "write each).");
 	C(wal_group_batches_total, wal_group_batches, "Batches written by "
 	  "group commits.");
+	C(wal_gathers_total, wal_gathers, "Times a sync write waited for "
+	  "other sync writers to share its fsync.");
 	C(flushes_total, flushes, "Memtables flushed to L0.");
 	C(flush_written_bytes_total, flush_bytes_written, "Bytes of tables "
 	  "written by flushes.");

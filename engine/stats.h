@@ -12,6 +12,7 @@ struct stats {
 	_Atomic uint64_t user_bytes_written;  /* keys + values in writes */
 	_Atomic uint64_t wal_bytes_written;
 	_Atomic uint64_t wal_syncs, wal_group_writes, wal_group_batches;
+	_Atomic uint64_t wal_gathers;
 	_Atomic uint64_t flushes, flush_bytes_written;
 	_Atomic uint64_t compactions, compaction_bytes_read;
 	_Atomic uint64_t compaction_bytes_written, compaction_errors;

@@ -18,6 +18,7 @@ struct table_cache {
 	struct cache *cache;
 	struct cache *block_cache;
 	struct stats *st;
+	bool map;
 };
 
 struct table_cache *table_cache_new(const struct lsm_io *io, const char *dir,
@@ -38,6 +39,11 @@ struct table_cache *table_cache_new(const struct lsm_io *io, const char *dir,
 		return NULL;
 	}
 	return tc;
+}
+
+void table_cache_set_map(struct table_cache *tc, bool map)
+{
+	tc->map = map && tc->io == lsm_io_posix();
 }
 
 void table_cache_free(struct table_cache *tc)
@@ -81,6 +87,8 @@ static int find_table(struct table_cache *tc, uint64_t number,
 				   path);
 	if (rc < 0)
 		return rc;
+	if (tc->map) /* on failure the table reads through pread */
+		(void)sst_map(t, NULL);
 	h = cache_insert(tc->cache, number, 0, t, 1, close_table);
 	if (!h) /* cache_insert closed T through close_table */
 		return lsm_err_set(err, -ENOMEM, "%s: out of memory", path);

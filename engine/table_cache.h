@@ -22,6 +22,9 @@ struct table_cache *table_cache_new(const struct lsm_io *io, const char *dir,
 				    unsigned max_open, struct cache *block_cache,
 				    struct stats *st);
 void table_cache_free(struct table_cache *tc); /* accepts NULL */
+/* MAP: tables opened from now on map their data blocks (sst_map; POSIX
+ * I/O only, ignored otherwise). */
+void table_cache_set_map(struct table_cache *tc, bool map);
 
 /* sst_get on table NUMBER, opening it if needed. */
 int table_cache_get(struct table_cache *tc, uint64_t number,

@@ -146,7 +146,12 @@ struct lsm_options {
 	unsigned l0_compaction_trigger;  /* default 4 tables */
 	unsigned l0_slowdown_trigger;    /* default 8: each write waits 1 ms */
 	unsigned l0_stop_trigger;        /* default 12: writes wait */
-	uint64_t level1_bytes;           /* target bytes of L1, default 64 MiB */
+	uint64_t level1_bytes;           /* target bytes of L1, default
+	                                  * LSM_LEVEL1_AUTO: a full L0,
+	                                  * l0_compaction_trigger *
+	                                  * memtable_bytes (32 MiB), at
+	                                  * least table_bytes, at most
+	                                  * 64 MiB */
 	unsigned level_multiplier;       /* default 10 */
 	unsigned max_levels;             /* default 7, at most LSM_MAX_LEVELS */
 	uint64_t table_bytes;            /* output table size, default 4 MiB */
@@ -234,10 +239,24 @@ struct lsm_options {
 	 * no cuts; at most 64.  With it, a flush's table without deletions
 	 * that overlaps nothing above goes to L1 or L2 directly. */
 	unsigned table_prefix_bytes;
+
+	/* Reads of table data through mmap(2) instead of pread(2) and the
+	 * block cache (POSIX I/O only; ignored with another IO).  Default
+	 * false.  A point lookup or seek then copies nothing and takes no
+	 * lock for the block; each block's checksum is checked the first
+	 * time it is read while its table is open, not on every read from
+	 * the page cache.  The trade: a read error of the device under a
+	 * mapped page (or a table file truncated behind the engine's back)
+	 * kills the process with SIGBUS instead of failing the lookup with
+	 * -EIO, and damage that appears on the device after a block was
+	 * checked goes unnoticed until the table is opened again.  Compressed
+	 * blocks still go through the block cache. */
+	bool mmap_reads;
 };
 
 #define LSM_MAX_LEVELS 12
 #define LSM_RESERVE_AUTO UINT64_MAX
+#define LSM_LEVEL1_AUTO 0
 
 /* Fills O with the defaults above. */
 void lsm_options_init(struct lsm_options *o);

@@ -1,6 +1,8 @@
 /* eng_lsm.c - the lsm engine backend of lsmfs-bench, through the public
  * API (engine/lsm.h) only.  --sync=0 is LSM_SYNC_MANUAL (a process crash
- * loses nothing acknowledged), --sync=1 is LSM_SYNC_ALWAYS. */
+ * loses nothing acknowledged), --sync=1 is LSM_SYNC_ALWAYS.  Two engines:
+ * "lsm" with the library's defaults, "lsm-mmap" with mmap_reads on (the
+ * option's trade is in lsm.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 static void lsm_opts(const struct bench_config *cfg, struct lsm_options *o)
 {
 	lsm_options_init(o);
+	o->mmap_reads = false;
 	o->memtable_bytes = cfg->write_buffer_size;
 	o->cache_bytes = cfg->cache_size;
 	o->bloom_bits_per_key = cfg->bloom_bits;
@@ -20,7 +23,8 @@ static void lsm_opts(const struct bench_config *cfg, struct lsm_options *o)
 	o->sync = cfg->sync ? LSM_SYNC_ALWAYS : LSM_SYNC_MANUAL;
 }
 
-static void lsm_settings(const struct bench_config *cfg, char *buf, size_t n)
+static void settings(const struct bench_config *cfg, bool map, char *buf,
+		     size_t n)
 {
 	struct lsm_options o;
 	char a[32], b[32], c[32], d[32];
@@ -29,7 +33,7 @@ static void lsm_settings(const struct bench_config *cfg, char *buf, size_t n)
 	snprintf(buf, n,
 		 "liblsm %s: write buffer %s, block cache %s, bloom %u bits/key, "
 		 "compression %s, block %s, table %s, L0 trigger %u, "
-		 "sync %s", lsm_version(),
+		 "sync %s, table reads %s", lsm_version(),
 		 eng_fmt_bytes(o.memtable_bytes, a, sizeof(a)),
 		 eng_fmt_bytes(o.cache_bytes, b, sizeof(b)),
 		 o.bloom_bits_per_key, cfg->compression ? "zlib-1" : "none",
@@ -37,7 +41,19 @@ static void lsm_settings(const struct bench_config *cfg, char *buf, size_t n)
 		 eng_fmt_bytes(o.table_bytes, c, sizeof(c)),
 		 o.l0_compaction_trigger,
 		 cfg->sync ? "always (fsync per write, group commit)"
-			   : "manual (no fsync per write)");
+			   : "manual (no fsync per write)",
+		 map ? "mmap (mmap_reads)" : "pread + block cache (default)");
+}
+
+static void lsm_settings(const struct bench_config *cfg, char *buf, size_t n)
+{
+	settings(cfg, false, buf, n);
+}
+
+static void lsm_mmap_settings(const struct bench_config *cfg, char *buf,
+			      size_t n)
+{
+	settings(cfg, true, buf, n);
 }
 
 static void copy_err(char *dst, const struct lsm_err *e)
@@ -45,8 +61,8 @@ static void copy_err(char *dst, const struct lsm_err *e)
 	snprintf(dst, ENG_ERR_LEN, "%s", e->msg);
 }
 
-static int lsm_b_open(const struct bench_config *cfg, const char *dir,
-		      void **h, char *err)
+static int open_db(const struct bench_config *cfg, const char *dir,
+		   bool map, void **h, char *err)
 {
 	struct lsm_options o;
 	struct lsm_err e = { 0 };
@@ -54,6 +70,7 @@ static int lsm_b_open(const struct bench_config *cfg, const char *dir,
 	int rc;
 
 	lsm_opts(cfg, &o);
+	o.mmap_reads = map;
 	rc = lsm_open(dir, &o, &db, &e);
 	if (rc < 0) {
 		copy_err(err, &e);
@@ -61,6 +78,18 @@ static int lsm_b_open(const struct bench_config *cfg, const char *dir,
 	}
 	*h = db;
 	return 0;
+}
+
+static int lsm_b_open(const struct bench_config *cfg, const char *dir,
+		      void **h, char *err)
+{
+	return open_db(cfg, dir, false, h, err);
+}
+
+static int lsm_mmap_b_open(const struct bench_config *cfg, const char *dir,
+			   void **h, char *err)
+{
+	return open_db(cfg, dir, true, h, err);
 }
 
 static void lsm_b_close(void *h)
@@ -169,6 +198,24 @@ const struct bench_engine eng_lsm = {
 	.name = "lsm",
 	.settings = lsm_settings,
 	.open = lsm_b_open,
+	.close = lsm_b_close,
+	.put = lsm_b_put,
+	.del = lsm_b_del,
+	.get = lsm_b_get,
+	.iter_new = lsm_b_iter_new,
+	.iter_seek = lsm_b_iter_seek,
+	.iter_valid = lsm_b_iter_valid,
+	.iter_next = lsm_b_iter_next,
+	.iter_entry = lsm_b_iter_entry,
+	.iter_free = lsm_b_iter_free,
+	.compact = lsm_b_compact,
+	.stats = lsm_b_stats,
+};
+
+const struct bench_engine eng_lsm_mmap = {
+	.name = "lsm-mmap",
+	.settings = lsm_mmap_settings,
+	.open = lsm_mmap_b_open,
 	.close = lsm_b_close,
 	.put = lsm_b_put,
 	.del = lsm_b_del,

@@ -74,6 +74,7 @@ extern const struct bench_engine *const bench_engines[];
 const struct bench_engine *bench_engine_find(const char *name);
 
 extern const struct bench_engine eng_lsm;
+extern const struct bench_engine eng_lsm_mmap;
 #ifdef HAVE_LEVELDB
 extern const struct bench_engine eng_leveldb;
 #endif

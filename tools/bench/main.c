@@ -23,6 +23,7 @@
 
 const struct bench_engine *const bench_engines[] = {
 	&eng_lsm,
+	&eng_lsm_mmap,
 #ifdef HAVE_LEVELDB
 	&eng_leveldb,
 #endif

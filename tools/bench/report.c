@@ -155,6 +155,14 @@ static double ref_ops(const struct bench_result *r, size_t n, size_t i,
 	return -1;
 }
 
+/* The ratio column: "REF/x", at least 6 wide. */
+static int col_width(const char *ref)
+{
+	size_t w = ref && strlen(ref) <= 8 ? strlen(ref) + 2 : 5;
+
+	return w < 6 ? 6 : (int)w;
+}
+
 static void table_row(FILE *f, const struct bench_result *r, size_t n,
 		      size_t i, const char *ref)
 {
@@ -172,7 +180,7 @@ static void table_row(FILE *f, const struct bench_result *r, size_t n,
 	}
 	put_num(f, 11, x->ops_per_sec, 0);
 	/* one convention everywhere: the reference over this row (lsm/peer) */
-	put_num(f, 6, base > 0 && x->ops_per_sec > 0 ?
+	put_num(f, col_width(ref), base > 0 && x->ops_per_sec > 0 ?
 		base / x->ops_per_sec : -1, 2);
 	put_num(f, 7, x->mb_per_sec, 1);
 	put_num(f, 8, x->p50_us, 2);
@@ -194,8 +202,17 @@ static void table_row(FILE *f, const struct bench_result *r, size_t n,
 void report_table(FILE *f, const struct bench_result *r, size_t n,
 		  const char *ref)
 {
-	fprintf(f, "%-14s %-10s %11s %6s %7s %8s %8s %9s %6s %6s %6s %7s\n",
-		"benchmark", "engine", "ops/s", "ref/x", "MB/s", "p50 us",
+	char col[16];
+
+	/* the column says which way it divides: "lsm/x" is lsm's ops/s over
+	 * this row's (above 1, lsm is faster) */
+	if (ref && strlen(ref) <= 8)
+		snprintf(col, sizeof(col), "%s/x", ref);
+	else
+		snprintf(col, sizeof(col), "ref/x");
+	fprintf(f, "%-14s %-10s %11s %*s %7s %8s %8s %9s %6s %6s %6s %7s\n",
+		"benchmark", "engine", "ops/s", col_width(ref), col, "MB/s",
+		"p50 us",
 		"p99 us", "p99.9 us", "w-amp", "io-amp", "s-amp", "rss MB");
 	for (size_t i = 0; i < n; i++) {
 		if (i && r[i].bench_idx != r[i - 1].bench_idx)
@@ -409,12 +426,15 @@ static void svg_group(FILE *f, const struct bench_result *r, size_t n,
 		      size_t i, size_t end, const char **names, size_t ne,
 		      double x0)
 {
-	double best = 0;
+	double best = 0, ref = -1;
 	char val[32];
 
-	for (size_t j = i; j < end; j++)
+	for (size_t j = i; j < end; j++) {
 		if (r[j].ops_per_sec > best)
 			best = r[j].ops_per_sec;
+		if (strcmp(r[j].engine, names[0]) == 0 && r[j].rc == 0)
+			ref = r[j].ops_per_sec;
+	}
 	for (size_t j = i; j < end; j++) {
 		size_t e;
 		double h, x;
@@ -434,10 +454,16 @@ static void svg_group(FILE *f, const struct bench_result *r, size_t n,
 			x + SVG_BAR / 2 - 1, SVG_TOP + SVG_H - h - 3,
 			r[j].rc == 0 ? val :
 			r[j].rc == -EEXIST ? "skip" : "fail");
+		/* under the bar: the reference's ops/s over this bar's */
+		if (e > 0 && ref > 0 && r[j].rc == 0 && r[j].ops_per_sec > 0)
+			fprintf(f, "<text x=\"%.0f\" y=\"%d\" font-size=\"8\" "
+				"text-anchor=\"middle\">%.2fx</text>\n",
+				x + SVG_BAR / 2 - 1, SVG_TOP + SVG_H + 10,
+				ref / r[j].ops_per_sec);
 	}
 	fprintf(f, "<text x=\"%.0f\" y=\"%d\" font-size=\"11\" "
 		"text-anchor=\"middle\">", x0 + (double)ne * SVG_BAR / 2,
-		SVG_TOP + SVG_H + 16);
+		SVG_TOP + SVG_H + 26);
 	report_xml_text(f, r[i].bench);
 	fputs("</text>\n", f);
 	(void)n;
@@ -461,7 +487,12 @@ void report_svg(FILE *f, const struct bench_result *r, size_t n,
 		"<text x=\"%d\" y=\"20\" font-size=\"14\">", width,
 		SVG_TOP + SVG_H + 50, SVG_LEFT);
 	report_xml_text(f, title ? title : "lsmfs-bench");
-	fprintf(f, " (ops/s, each group scaled to its fastest)</text>\n");
+	fprintf(f, " (ops/s, each group scaled to its fastest; under each "
+		"bar: ");
+	report_xml_text(f, ne ? names[0] : "ref");
+	fputs("/x, its ops/s over the bar's: above 1, ", f);
+	report_xml_text(f, ne ? names[0] : "ref");
+	fputs(" is faster)</text>\n", f);
 	for (size_t e = 0; e < ne; e++) {
 		fprintf(f, "<rect x=\"%zu\" y=\"30\" width=\"12\" height=\"12\" "
 			"fill=\"%s\"/><text x=\"%zu\" y=\"41\" font-size=\"11\">",

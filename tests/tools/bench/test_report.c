@@ -86,7 +86,7 @@ static void test_table_ratio(void **state)
 	make(&r[1], "slow", 1, "fillseq", 0, 100);
 	make(&r[2], "fast", 2, "fillseq", 0, 400);
 	out = render(table_lsm, r, 3);
-	assert_non_null(strstr(out, "ref/x"));
+	assert_non_null(strstr(out, " lsm/x "));
 	assert_null(strstr(out, "x ref"));
 	assert_true(row_has(out, " lsm ", " 1.00 "));
 	assert_true(row_has(out, " slow ", " 2.00 "));
@@ -255,6 +255,11 @@ static void test_svg(void **state)
 	assert_non_null(strstr(text, ">readrandom<"));
 	/* the fastest bar of each group is full height (260) */
 	assert_non_null(strstr(text, "height=\"260.0\""));
+	/* ratios under the peers' bars, the same convention as the table:
+	 * lsm's ops/s over the bar's */
+	assert_non_null(strstr(text, ">0.50x<"));
+	assert_non_null(strstr(text, ">2.00x<"));
+	assert_non_null(strstr(text, "lsm/x, its ops/s over the bar's"));
 	free(text);
 }
 

@@ -1,0 +1,262 @@
+/* test_mmap.c - lsm_options.mmap_reads: lookups and iterators over mapped
+ * tables (raw and compressed blocks, before and after compactions) give
+ * exactly what the pread path gives, and a damaged data block in a mapped
+ * table is an error (-EBADMSG), never a crash or wrong bytes. */
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "lsm.h"
+#include "support.h"
+
+#define NKEYS 20000
+
+static struct lsm_db *open_db(const char *dir, bool map, bool zlib)
+{
+	struct lsm_options o;
+	struct lsm_db *db = NULL;
+	struct lsm_err err = { 0 };
+	int rc;
+
+	lsm_options_init(&o);
+	o.mmap_reads = map;
+	o.memtable_bytes = 256u << 10; /* several tables and levels */
+	o.table_bytes = 128u << 10;
+	o.cache_bytes = 64u << 10;
+	o.compression = zlib ? LSM_COMPRESS_ZLIB : LSM_COMPRESS_NONE;
+	rc = lsm_open(dir, &o, &db, &err);
+	if (rc)
+		fprintf(stderr, "lsm_open: %s\n", err.msg);
+	assert_int_equal(rc, 0);
+	return db;
+}
+
+static size_t key_of(int i, char *k)
+{
+	return (size_t)sprintf(k, "k%07d", i);
+}
+
+/* Version VER of key I's value (lengths vary, some compress well). */
+static size_t value_of(int i, int ver, char *v)
+{
+	size_t n = 20 + (size_t)((i * 7 + ver * 13) % 150);
+
+	for (size_t j = 0; j < n; j++)
+		v[j] = (i % 3) ? (char)('a' + (i + ver + (int)j) % 26) : 'z';
+	return n;
+}
+
+/* Keys divisible by 5 deleted, by 3 overwritten (version 1). */
+static void fill(struct lsm_db *db)
+{
+	char k[16], v[200];
+
+	for (int i = 0; i < NKEYS; i++) {
+		size_t kl = key_of(i, k), vl = value_of(i, 0, v);
+
+		assert_int_equal(lsm_put(db, k, kl, v, vl, NULL), 0);
+	}
+	assert_int_equal(lsm_compact_range(db, NULL, 0, NULL, 0, NULL), 0);
+	for (int i = 0; i < NKEYS; i += 3) {
+		size_t kl = key_of(i, k), vl = value_of(i, 1, v);
+
+		assert_int_equal(lsm_put(db, k, kl, v, vl, NULL), 0);
+	}
+	for (int i = 0; i < NKEYS; i += 5) {
+		size_t kl = key_of(i, k);
+
+		assert_int_equal(lsm_delete(db, k, kl, NULL), 0);
+	}
+	assert_int_equal(lsm_flush(db, NULL), 0);
+}
+
+static bool live(int i)
+{
+	return i % 5 != 0;
+}
+
+static int version(int i)
+{
+	return i % 3 == 0 ? 1 : 0;
+}
+
+/* Every key by lookup, then all of them forward and backward. */
+static void check_all(struct lsm_db *db)
+{
+	struct lsm_iter *it;
+	char k[16], v[200];
+	int n = 0;
+
+	for (int i = 0; i < NKEYS; i++) {
+		size_t kl = key_of(i, k), vl, got_len = 0;
+		char got[200];
+		int rc = lsm_get_buf(db, NULL, k, kl, got, sizeof(got),
+				     &got_len, NULL);
+
+		if (!live(i)) {
+			assert_int_equal(rc, 0);
+			continue;
+		}
+		vl = value_of(i, version(i), v);
+		assert_int_equal(rc, 1);
+		assert_int_equal(got_len, vl);
+		assert_memory_equal(got, v, vl);
+	}
+	assert_int_equal(lsm_iter_new(db, NULL, &it, NULL), 0);
+	for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it)) {
+		size_t kl, vl;
+		const void *key = lsm_iter_key(it, &kl);
+		const void *val = lsm_iter_value(it, &vl);
+		int i = atoi((const char *)key + 1);
+
+		assert_true(live(i));
+		assert_int_equal(kl, key_of(i, k));
+		assert_memory_equal(key, k, kl);
+		assert_int_equal(vl, value_of(i, version(i), v));
+		assert_memory_equal(val, v, vl);
+		n++;
+	}
+	assert_int_equal(lsm_iter_status(it, NULL), 0);
+	assert_int_equal(n, NKEYS - NKEYS / 5);
+	for (lsm_iter_seek_last(it); lsm_iter_valid(it); lsm_iter_prev(it))
+		n--;
+	assert_int_equal(lsm_iter_status(it, NULL), 0);
+	assert_int_equal(n, 0);
+	/* seeks land where the pread path lands */
+	for (int i = 1; i < NKEYS; i += 997) {
+		size_t kl = key_of(i, k), gl;
+		int want = i;
+
+		while (!live(want))
+			want++;
+		lsm_iter_seek(it, k, kl);
+		assert_true(lsm_iter_valid(it));
+		kl = key_of(want, k);
+		assert_memory_equal(lsm_iter_key(it, &gl), k, kl);
+	}
+	lsm_iter_free(it);
+}
+
+static void test_mapped_reads_match(void **state)
+{
+	struct tdir *d = *state;
+	struct lsm_db *db = open_db(tdir_root(d), true, false);
+
+	fill(db);
+	check_all(db);  /* first use: checksums checked in the mapping */
+	check_all(db);  /* then trusted */
+	assert_int_equal(lsm_close(db, NULL), 0);
+	db = open_db(tdir_root(d), false, false);
+	check_all(db);  /* the same store through pread */
+	assert_int_equal(lsm_close(db, NULL), 0);
+}
+
+static void test_mapped_compressed(void **state)
+{
+	struct tdir *d = *state;
+	struct lsm_db *db = open_db(tdir_root(d), true, true);
+
+	fill(db);
+	check_all(db);  /* zlib blocks go through the block cache */
+	assert_int_equal(lsm_close(db, NULL), 0);
+	db = open_db(tdir_root(d), true, true);
+	check_all(db);
+	assert_int_equal(lsm_close(db, NULL), 0);
+}
+
+/* The largest table of DIR (NNNNNN.sst) into PATH. */
+static void largest_table(const char *dir, char *path, size_t cap)
+{
+	DIR *dp = opendir(dir);
+	struct dirent *e;
+	long long best = -1;
+
+	assert_non_null(dp);
+	while ((e = readdir(dp))) {
+		char p[512];
+		struct stat st;
+		size_t n = strlen(e->d_name);
+
+		if (n < 5 || strcmp(e->d_name + n - 4, ".sst"))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		assert_int_equal(stat(p, &st), 0);
+		if (st.st_size > best) {
+			best = st.st_size;
+			snprintf(path, cap, "%s", p);
+		}
+	}
+	closedir(dp);
+	assert_true(best > 0);
+}
+
+static void test_mapped_damage(void **state)
+{
+	struct tdir *d = *state;
+	struct lsm_db *db = open_db(tdir_root(d), false, false);
+	char path[512], k[16], v[200];
+	struct stat st;
+	struct lsm_iter *it;
+	int bad = 0;
+
+	fill(db);
+	assert_int_equal(lsm_compact_range(db, NULL, 0, NULL, 0, NULL), 0);
+	assert_int_equal(lsm_close(db, NULL), 0);
+	/* a bit in the middle of a table's data blocks */
+	largest_table(tdir_root(d), path, sizeof(path));
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(corrupt_flip(path, st.st_size / 3, 0x10), 0);
+	db = open_db(tdir_root(d), true, false);
+	for (int pass = 0; pass < 2; pass++) /* the error stays an error */
+		for (int i = 0; i < NKEYS; i++) {
+			size_t kl = key_of(i, k), vl, got_len = 0;
+			char got[200];
+			struct lsm_err err = { 0 };
+			int rc = lsm_get_buf(db, NULL, k, kl, got,
+					     sizeof(got), &got_len, &err);
+
+			if (rc < 0) {
+				assert_int_equal(rc, -EBADMSG);
+				assert_non_null(strstr(err.msg, "checksum"));
+				bad++;
+				continue;
+			}
+			if (!live(i)) {
+				assert_int_equal(rc, 0);
+				continue;
+			}
+			vl = value_of(i, version(i), v);
+			assert_int_equal(rc, 1);
+			assert_int_equal(got_len, vl);
+			assert_memory_equal(got, v, vl);
+		}
+	assert_true(bad > 0 && bad % 2 == 0);
+	assert_int_equal(lsm_iter_new(db, NULL, &it, NULL), 0);
+	for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it))
+		;
+	assert_int_equal(lsm_iter_status(it, NULL), -EBADMSG);
+	lsm_iter_free(it);
+	assert_int_equal(lsm_close(db, NULL), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_mapped_reads_match,
+						tdir_setup, tdir_teardown),
+		cmocka_unit_test_setup_teardown(test_mapped_compressed,
+						tdir_setup, tdir_teardown),
+		cmocka_unit_test_setup_teardown(test_mapped_damage,
+						tdir_setup, tdir_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
