@@ -243,6 +243,12 @@ static inline bool fs_is_snap(uint64_t ino)
  * `return fs_reply_fail(...)`. */
 void fs_reply_fail(fuse_req_t req, enum fs_op op, int rc,
 		   const struct lsm_err *err);
+/* Answers a getxattr/listxattr of SIZE bytes: the error RC (< 0), the
+ * length LEN (SIZE 0: the caller asks how much), or BUF's LEN bytes; frees
+ * BUF (malloc'ed or NULL). */
+void fs_reply_xattr(fuse_req_t req, enum fs_op op, int rc,
+		    const struct lsm_err *err, size_t size, char *buf,
+		    size_t len);
 /* Replies E, taking a reference for the kernel's lookup count. */
 void fs_reply_entry(fuse_req_t req, struct fuse_entry_param *e);
 /* Fills E from A with the configured timeouts. */

@@ -646,13 +646,7 @@ void fs_snap_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 				 &err);
 		view_put(fs, v);
 	}
-	if (rc < 0)
-		fs_reply_fail(req, FS_OP_GETXATTR, rc, &err);
-	else if (size == 0)
-		fuse_reply_xattr(req, len);
-	else
-		fuse_reply_buf(req, buf, len);
-	free(buf);
+	fs_reply_xattr(req, FS_OP_GETXATTR, rc, &err, size, buf, len);
 }
 
 void fs_snap_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
@@ -671,13 +665,7 @@ void fs_snap_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		rc = ns_listxattr(v->ns, ino_of(ino), buf, size, &len, &err);
 		view_put(fs, v);
 	}
-	if (rc < 0)
-		fs_reply_fail(req, FS_OP_LISTXATTR, rc, &err);
-	else if (size == 0)
-		fuse_reply_xattr(req, len);
-	else
-		fuse_reply_buf(req, buf, len);
-	free(buf);
+	fs_reply_xattr(req, FS_OP_LISTXATTR, rc, &err, size, buf, len);
 }
 
 void fs_snap_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence)

@@ -61,13 +61,7 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	if (size && !(buf = malloc(size)))
 		return fs_reply_fail(req, FS_OP_GETXATTR, -ENOMEM, NULL);
 	rc = ns_getxattr(fs->ns, ino, name, buf, size, &len, &err);
-	if (rc < 0)
-		fs_reply_fail(req, FS_OP_GETXATTR, rc, &err);
-	else if (size == 0)
-		fuse_reply_xattr(req, len);
-	else
-		fuse_reply_buf(req, buf, len);
-	free(buf);
+	fs_reply_xattr(req, FS_OP_GETXATTR, rc, &err, size, buf, len);
 }
 
 static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
@@ -84,13 +78,7 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	if (size && !(buf = malloc(size)))
 		return fs_reply_fail(req, FS_OP_LISTXATTR, -ENOMEM, NULL);
 	rc = ns_listxattr(fs->ns, ino, buf, size, &len, &err);
-	if (rc < 0)
-		fs_reply_fail(req, FS_OP_LISTXATTR, rc, &err);
-	else if (size == 0)
-		fuse_reply_xattr(req, len);
-	else
-		fuse_reply_buf(req, buf, len);
-	free(buf);
+	fs_reply_xattr(req, FS_OP_LISTXATTR, rc, &err, size, buf, len);
 }
 
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
@@ -117,4 +105,17 @@ void fs_ops_xattr(struct fuse_lowlevel_ops *ops)
 	ops->getxattr = op_getxattr;
 	ops->listxattr = op_listxattr;
 	ops->removexattr = op_removexattr;
+}
+
+void fs_reply_xattr(fuse_req_t req, enum fs_op op, int rc,
+		    const struct lsm_err *err, size_t size, char *buf,
+		    size_t len)
+{
+	if (rc < 0)
+		fs_reply_fail(req, op, rc, err);
+	else if (size == 0)
+		fuse_reply_xattr(req, len);
+	else
+		fuse_reply_buf(req, buf, len);
+	free(buf);
 }
