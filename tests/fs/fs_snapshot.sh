@@ -17,7 +17,7 @@ snap_cleanup() {
 	local rc=$?
 	set +e # (exit $rc) below must not end the handler before cleanup
 	fusermount3 -u -z "$T/ro" 2>/dev/null || true
-	[ -n "$RO_PID" ] && { kill "$RO_PID" 2>/dev/null; wait "$RO_PID"; } 2>/dev/null
+	[ -n "$RO_PID" ] && { kill "$RO_PID" 2>/dev/null; wait "$RO_PID"; } 2>/dev/null || true
 	(exit $rc)
 	cleanup
 }
