@@ -295,6 +295,11 @@ static int drop_last(struct ns *ns, struct lsm_batch *b, uint64_t ino,
 					      codec_inode_key(key, ino));
 		return rc;
 	}
+	/* An evicted file still open or known to the kernel is marked gone
+	 * by the expiry sentinel: a version-2 record, which the superblock
+	 * must allow first (durably), as for any expiry. */
+	if (why == NS_DROP_EVICT && (rc = ns_ttl_enable(ns, err)) < 0)
+		return rc;
 	exp = why == NS_DROP_EVICT ? NS_GONE_NS : in->expire_ns;
 	rc = ns_expiry_batch(b, ino, in->expire_ns, exp);
 	in->size = in->alloc = 0;
