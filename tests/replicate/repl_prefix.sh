@@ -70,6 +70,13 @@ crash_at "$MP"
 sleep 0.5 # the replicator ships what it can still read
 stop_repl r
 acked=$(tail -1 "$T/acked")
+# read the replica through a fresh mount: the power-cut simulation can
+# discard records the sender had synced itself, the replica is then ahead
+# and rebuilt, and a follower mount kept across a rebuild from the same
+# store does not notice the replacement yet (a known bug, see the stop-18
+# note); the drill checks the replica's contents, not that follower
+umount_at "$MR"
+mount_at "$R" "$MR" -o ro
 kr=$(python3 "$HERE/seq_tool.py" check "$MR/seq")
 umount_at "$MR"
 mount_at "$P" "$MP" -o $OPTS
