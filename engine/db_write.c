@@ -354,7 +354,9 @@ static int commit_group(struct lsm_db *db, struct writer *lead,
 	int rc = 0;
 
 	/* Replicated batches keep the primary's sequence numbers, which must
-	 * go forward (gaps are fine: a primary's power cut can leave them). */
+	 * go forward.  The engine takes a gap; the receiver does not send
+	 * one (a primary's log has none, and a follower of the replica
+	 * would refuse it). */
 	uint64_t at = t.seq;
 
 	for (struct writer *w = lead; ; w = w->next) {

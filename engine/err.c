@@ -1,6 +1,7 @@
 /* err.c - error reporting: a negative errno plus a caller-owned message. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "lsm.h"
 
@@ -10,10 +11,15 @@ int lsm_err_set(struct lsm_err *err, int code, const char *fmt, ...)
 
 	if (!err)
 		return code;
-	err->code = code;
+	/* formatted aside first: callers may pass err->msg as an argument
+	 * (wrapping the reason a callee left) */
+	char msg[sizeof(err->msg)];
+
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	err->code = code;
+	memcpy(err->msg, msg, sizeof(msg));
 	return code;
 }
 

@@ -45,26 +45,127 @@ static void seg_path(const struct cursor *c, uint64_t num, bool archived,
 		 archived ? "/archive" : "", num);
 }
 
-/* Every segment, archived and live, ascending (LOGS: malloc'ed). */
-static int all_segments(const struct lsm_files *f, struct lsm_file_log **out,
-			size_t *n)
+/* The live directory's segment numbers, ascending (*OUT: malloc'ed). */
+static int raw_live(const char *dir, uint64_t **out, size_t *n)
 {
-	size_t a = 0, b = 0, k = 0;
-	struct lsm_file_log *v = calloc(f->narchive + f->nlogs + 1, sizeof(*v));
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t k = 0, cap = 0;
+	uint64_t *v = NULL;
 
-	if (!v)
-		return -ENOMEM;
-	while (a < f->narchive || b < f->nlogs) {
-		if (b == f->nlogs || (a < f->narchive &&
-				      f->archive[a].number < f->logs[b].number))
-			v[k++] = f->archive[a++];
-		else if (a < f->narchive &&
-			 f->archive[a].number == f->logs[b].number)
+	*out = NULL;
+	*n = 0;
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		unsigned long long num;
+		char tail[8];
+		int used = 0;
+
+		if (sscanf(e->d_name, "%llu.%7s%n", &num, tail, &used) != 2 ||
+		    strcmp(tail, "wal") || e->d_name[used])
+			continue;
+		if (k == cap) {
+			uint64_t *nv = realloc(v, (cap ? 2 * cap : 16) *
+						  sizeof(*v));
+
+			if (!nv) {
+				free(v);
+				closedir(d);
+				return -ENOMEM;
+			}
+			v = nv;
+			cap = cap ? 2 * cap : 16;
+		}
+		v[k++] = num;
+	}
+	closedir(d);
+	for (size_t i = 1; i < k; i++)
+		for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
+			uint64_t t = v[j];
+
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+static bool has_log(const struct lsm_file_log *v, size_t n, uint64_t num)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].number == num)
+			return true;
+	return false;
+}
+
+/* Every segment, archived and live, ascending (*SEGS: malloc'ed; *F the
+ * listing it came from, for the caller to free).
+ *
+ * lsm_files_list names the live segments at or above the manifest's log
+ * number, then the archive.  A segment the writer has flushed is first
+ * dropped from the manifest and only then moved to the archive: in that
+ * window it is in neither, and a cursor choosing the segment after the
+ * current one would skip it whole (its records never reached replicas).
+ * So the live directory is also read as it is, before the archive is:
+ * a segment missing from that read was renamed before it ended, hence is
+ * in the archive read after it.  Segments found only there are obsolete
+ * and complete (their records are in tables). */
+static int list_segments(const char *dir, struct lsm_files **f,
+			 struct lsm_file_log **segs, size_t *n,
+			 struct lsm_err *err)
+{
+	uint64_t *raw = NULL;
+	size_t nraw = 0, a = 0, b = 0, r = 0, k = 0;
+	struct lsm_file_log *v;
+	int rc = raw_live(dir, &raw, &nraw);
+
+	*f = NULL;
+	*segs = NULL;
+	*n = 0;
+	if (rc < 0)
+		return lsm_err_set(err, rc, "%s: cannot list: %s", dir,
+				   strerror(-rc));
+	rc = lsm_files_list(dir, f, err);
+	if (rc < 0) {
+		free(raw);
+		return rc;
+	}
+	v = calloc((*f)->narchive + (*f)->nlogs + nraw + 1, sizeof(*v));
+	if (!v) {
+		free(raw);
+		return lsm_err_set(err, -ENOMEM, "out of memory");
+	}
+	while (a < (*f)->narchive || b < (*f)->nlogs) {
+		const struct lsm_file_log *fa = &(*f)->archive[a];
+		const struct lsm_file_log *fb = &(*f)->logs[b];
+
+		if (b == (*f)->nlogs ||
+		    (a < (*f)->narchive && fa->number < fb->number))
+			v[k++] = (*f)->archive[a++];
+		else if (a < (*f)->narchive && fa->number == fb->number)
 			a++; /* renamed between two listings: the live one */
 		else
-			v[k++] = f->logs[b++];
+			v[k++] = (*f)->logs[b++];
 	}
-	*out = v;
+	for (; r < nraw; r++) {
+		if (has_log(v, k, raw[r]))
+			continue;
+		v[k].number = v[k].salt = raw[r];
+		v[k].size = 0; /* obsolete, complete: read to its end */
+		k++;
+	}
+	free(raw);
+	for (size_t i = 1; i < k; i++)
+		for (size_t j = i; j > 0 && v[j - 1].number > v[j].number;
+		     j--) {
+			struct lsm_file_log t = v[j];
+
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	*segs = v;
 	*n = k;
 	return 0;
 }
@@ -164,9 +265,7 @@ int cursor_open(const char *dir, uint64_t seq, bool unsynced,
 		c->ino = -1; /* no events here: poll */
 	}
 	watch(c);
-	rc = lsm_files_list(dir, &f, err);
-	if (rc == 0 && (rc = all_segments(f, &segs, &n)) < 0)
-		lsm_err_set(err, rc, "out of memory");
+	rc = list_segments(dir, &f, &segs, &n, err);
 	if (rc < 0)
 		goto out;
 	/* The last segment whose first record is at or before seq + 1:
@@ -213,29 +312,48 @@ int cursor_open(const char *dir, uint64_t seq, bool unsynced,
 			rc = lsm_err_set(err, -EXDEV, "the replica is at "
 					 "%" PRIu64 ", past the primary (%"
 					 PRIu64 ")", seq, f->last_seq);
-	} else if (l.found && !l.seen_before && l.found_seq != seq + 1) {
-		/* the oldest record kept lies past the position: only one
-		 * exactly at seq + 1 proves that nothing is missing */
-		rc = lsm_err_set(err, -ERANGE, "the primary's log begins at "
+	} else if (l.found && l.found_seq != seq + 1) {
+		/* only a record exactly at seq + 1 proves that nothing is
+		 * missing: either the oldest record kept lies past the
+		 * position, or the log skips over it (never written so by
+		 * a primary; a bootstrap is the way out either way) */
+		rc = lsm_err_set(err, -ERANGE, "the primary's log %s "
 				 "sequence %" PRIu64 ", the replica needs %"
-				 PRIu64, l.found_seq, seq + 1);
+				 PRIu64, l.seen_before ? "goes on at" :
+				 "begins at", l.found_seq, seq + 1);
 	} else if (!l.found && l.last_end < seq) {
 		rc = lsm_err_set(err, -EXDEV, "the replica is at %" PRIu64
 				 ", past the primary's log (%" PRIu64 ")", seq,
 				 l.last_end);
 	}
 	if (rc == 0 && !l.found && n > 0) {
-		/* up to date: go on at the end of the newest segment */
+		/* Up to date: go on in the newest segment after the last
+		 * record at or before the position.  The writer may have
+		 * appended since the look above: a record past the position
+		 * found now is the next one to deliver (going on at the end
+		 * of the segment instead skipped such records, and the
+		 * replica silently lacked them). */
 		struct lsm_file_log *g = &segs[n - 1];
-		struct locate all = { .after = UINT64_MAX - 1 };
+		struct locate tail = { .after = seq };
 		uint64_t end = 0;
 
-		rc = lsm_log_scan(dir, g, 0, locate_cb, &all, &end, err);
+		rc = lsm_log_scan(dir, g, 0, locate_cb, &tail, &end, err);
+		if (rc == STOP_SCAN)
+			rc = 0;
 		if (rc == -ENOENT)
 			rc = -EAGAIN;
+		if (rc == 0 && tail.straddle)
+			rc = lsm_err_set(err, -EXDEV, "a record of the primary "
+					 "spans sequence %" PRIu64 ": the replica "
+					 "is not a prefix of its history", seq);
+		else if (rc == 0 && tail.found && tail.found_seq != seq + 1)
+			rc = lsm_err_set(err, -ERANGE, "the primary's log goes "
+					 "from sequence %" PRIu64 " to %" PRIu64
+					 ": records are missing", seq,
+					 tail.found_seq);
 		c->cur = g->number;
 		c->cur_archived = g->archived;
-		c->off = end;
+		c->off = end; /* before the record found, if any */
 	}
 out:
 	free(segs);
@@ -335,6 +453,15 @@ static int deliver_cb(void *ctx, const struct lsm_log_record *r)
 				    PRIu64, c->seq, r->seq);
 		return d->rc;
 	}
+	if (r->seq != c->seq + 1) {
+		/* a primary's log never skips: records would be missing on
+		 * the replica without a word (the session ends; the next
+		 * one finds the gap at its start and bootstraps) */
+		d->rc = lsm_err_set(d->err, -ERANGE, "the primary's log skips "
+				    "from sequence %" PRIu64 " to %" PRIu64,
+				    c->seq, r->seq);
+		return d->rc;
+	}
 	rc = make_durable(c, r->end, d->err);
 	if (rc < 0) {
 		d->rc = rc;
@@ -363,18 +490,21 @@ static int segment_state(struct cursor *c, struct lsm_file_log *next,
 	struct lsm_file_log *segs = NULL;
 	char path[PATH_MAX];
 	size_t n = 0;
-	int rc = lsm_files_list(c->dir, &f, err), state = -ERANGE;
+	int rc = list_segments(c->dir, &f, &segs, &n, err), state = -ERANGE;
 	bool found = false;
 
 	*have_next = false;
-	if (rc == 0 && (rc = all_segments(f, &segs, &n)) < 0)
-		lsm_err_set(err, rc, "out of memory");
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		if (segs[i].number == c->cur) {
 			found = true;
 			if (segs[i].archived) {
 				state = c->cur_archived && c->cur_final;
 				c->cur_archived = c->cur_final = true;
+			} else if (!has_log(f->logs, f->nlogs, c->cur)) {
+				/* obsolete, on its way to the archive:
+				 * complete; read it once more to its end */
+				state = c->cur_final;
+				c->cur_final = true;
 			} else if (segs[i].sealed) {
 				state = c->off >= segs[i].sealed_size;
 			} else {

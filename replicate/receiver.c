@@ -262,6 +262,14 @@ static int apply(struct rstate *r, const uint8_t *p, size_t len,
 	uint32_t last_len = 0;
 
 	while (lr_records_next(&m, &rec)) {
+		/* the stream is gapless: a record past the next sequence
+		 * means the primary's side lost some, and applying it would
+		 * leave the replica silently without them */
+		if (rec.seq != r->applied + 1)
+			return lsm_err_set(err, -EPROTO, "%s: the primary sent "
+					   "sequence %" PRIu64 " after %" PRIu64
+					   ": records are missing", r->dir,
+					   rec.seq, r->applied);
 		rc = lsm_apply(r->db, rec.batch, rec.len, 0, err);
 		if (rc == -ENOSPC)
 			logsink_printf(LOGSINK_ERR, "receive", "%s: the replica's disk is "

@@ -74,7 +74,11 @@ cleanup() {
 		echo "--- lsmfs log ---" >&2
 		tail -n 50 "$T/lsmfs.log" >&2
 	fi
-	rm -rf "$T"
+	if [ $rc -ne 0 ] && [ -n "${LSMFS_TEST_KEEP:-}" ]; then
+		echo "kept $T (LSMFS_TEST_KEEP)" >&2
+	else
+		rm -rf "$T"
+	fi
 	exit $rc
 }
 trap cleanup EXIT
