@@ -495,7 +495,7 @@ static int input_iter(struct lsm_db *db, struct compaction *c,
 	for (int i = 0; i < 2; i++)
 		for (size_t j = 0; j < c->n[i]; j++) {
 			kids[k] = table_cache_iter(db->tables,
-						   c->in[i][j]->number, false,
+						   fm_key(c->in[i][j]), false,
 						   &e);
 			if (!kids[k]) {
 				while (k > 0)

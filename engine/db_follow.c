@@ -12,7 +12,18 @@
  * -EAGAIN, and the next attempt starts from CURRENT.  Nothing is written
  * to the data directory and the writer's lock is never taken.  The new
  * state is published with one super version install: readers see the old
- * state or the new one, and last_seq never goes back. */
+ * state or the new one, and last_seq never goes back.
+ *
+ * A replica's bootstrap or rebuild replaces the whole store, and the new
+ * one may reuse file numbers (a table NNNNNN.sst of other contents, a
+ * log segment of the same name).  The follower notices: another identity
+ * or generation, a manifest of the same number that is another file, a
+ * table it holds open whose path now names another file, or a log
+ * segment it was part-way through that is another file.  It then starts
+ * over: tables are keyed in the caches with a new incarnation (so no
+ * block or open table of the old store is ever served for the new one),
+ * the memtable is rebuilt, last_seq may go back (another history), and
+ * the caller is told that everything changed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -21,6 +32,7 @@
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -94,10 +106,41 @@ static int apply_record(void *ctx, const uint8_t *rec, size_t len,
 	return 0;
 }
 
+/* Which file FD or PATH is (all zero when it cannot be told). */
+static void file_id_of_fd(int fd, struct file_id *id)
+{
+	struct stat st;
+
+	memset(id, 0, sizeof(*id));
+	if (fstat(fd, &st) == 0) {
+		id->dev = (uint64_t)st.st_dev;
+		id->ino = (uint64_t)st.st_ino;
+	}
+}
+
+static void file_id_of_path(const char *path, struct file_id *id)
+{
+	struct stat st;
+
+	memset(id, 0, sizeof(*id));
+	if (stat(path, &st) == 0) {
+		id->dev = (uint64_t)st.st_dev;
+		id->ino = (uint64_t)st.st_ino;
+	}
+}
+
+/* Whether A and B are known to be different files. */
+static bool file_id_differs(const struct file_id *a, const struct file_id *b)
+{
+	if ((!a->dev && !a->ino) || (!b->dev && !b->ino))
+		return false;
+	return a->dev != b->dev || a->ino != b->ino;
+}
+
 /* The manifest CURRENT names and its size; -EAGAIN when CURRENT was being
  * replaced or the manifest is already gone. */
 static int manifest_id(struct lsm_db *db, uint64_t *number, uint64_t *size,
-		       struct lsm_err *err)
+		       struct file_id *id, struct lsm_err *err)
 {
 	char path[LSM_PATH_MAX];
 	int fd, rc = vset_read_current(&db->vs, number, err);
@@ -113,32 +156,74 @@ static int manifest_id(struct lsm_db *db, uint64_t *number, uint64_t *size,
 	if (rc < 0)
 		return lsm_err_set(err, rc, "%s: %s", path, strerror(-rc));
 	rc = db->io->fsize(db->io, fd, size);
+	if (rc == 0)
+		file_id_of_fd(fd, id);
 	db->io->close(db->io, fd);
 	return rc < 0 ? lsm_err_set(err, rc, "%s: %s", path, strerror(-rc)) : 0;
 }
 
-static int pin_add(struct lsm_db *db, uint64_t number)
+static struct fl_pin *pin_find(struct lsm_db *db, uint64_t key)
 {
 	for (size_t i = 0; i < db->fl_npinned; i++)
-		if (db->fl_pinned[i] == number)
-			return 0;
-	return db_u64_push(&db->fl_pinned, &db->fl_npinned,
-			   &db->fl_cappinned, number);
+		if (db->fl_pinned[i].key == key)
+			return &db->fl_pinned[i];
+	return NULL;
 }
 
-/* Opens every table of V; -EAGAIN when one is gone already (the writer
- * compacted it away after the manifest we read: read it again). */
-static int pin_tables(struct lsm_db *db, const struct version *v,
-		      struct lsm_err *err)
+static int pin_add(struct lsm_db *db, uint64_t key, const struct file_id *id)
 {
+	if (db->fl_npinned == db->fl_cappinned) {
+		size_t cap = db->fl_cappinned ? 2 * db->fl_cappinned : 64;
+		struct fl_pin *p = realloc(db->fl_pinned, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		db->fl_pinned = p;
+		db->fl_cappinned = cap;
+	}
+	db->fl_pinned[db->fl_npinned].key = key;
+	db->fl_pinned[db->fl_npinned++].id = *id;
+	return 0;
+}
+
+/* Keys V's tables with INC (a version just read from a manifest). */
+static void set_incarnation(struct version *v, uint8_t inc)
+{
+	for (int l = 0; l < LSM_MAX_LEVELS; l++)
+		for (size_t i = 0; i < v->nfiles[l]; i++)
+			v->files[l][i]->incarnation = inc;
+}
+
+/* Opens every table of V (under mu); -EAGAIN when one is gone already
+ * (the writer compacted it away after the manifest we read: read it
+ * again).  A table held open already whose path names another file now
+ * sets *REPLACED (nothing more is pinned then). */
+static int pin_tables(struct lsm_db *db, const struct version *v,
+		      bool *replaced, struct lsm_err *err)
+{
+	char path[LSM_PATH_MAX];
+
 	for (int l = 0; l < LSM_MAX_LEVELS; l++) {
 		for (size_t i = 0; i < v->nfiles[l]; i++) {
-			uint64_t n = v->files[l][i]->number;
-			int rc = table_cache_pin(db->tables, n, err);
+			const struct file_meta *f = v->files[l][i];
+			const struct fl_pin *p = pin_find(db, fm_key(f));
+			struct file_id id;
+			int rc;
 
+			if (p) {
+				filename_path(path, db->dir, FILE_TABLE,
+					      f->number);
+				file_id_of_path(path, &id);
+				if (file_id_differs(&p->id, &id)) {
+					*replaced = true;
+					return 0;
+				}
+				continue;
+			}
+			rc = table_cache_pin(db->tables, fm_key(f), &id, err);
 			if (rc == -EUCLEAN && strstr(err->msg, "missing"))
 				return -EAGAIN;
-			if (rc == 0 && pin_add(db, n) < 0)
+			if (rc == 0 && pin_add(db, fm_key(f), &id) < 0)
 				rc = lsm_err_set(err, -ENOMEM, "out of memory");
 			if (rc < 0)
 				return rc;
@@ -156,10 +241,10 @@ static void unpin_dead(struct lsm_db *db)
 	if (db_live_tables(db, &l) < 0)
 		return; /* keep them all open: try again next time */
 	for (size_t i = 0; i < db->fl_npinned; i++) {
-		if (db_is_live(&l, db->fl_pinned[i]))
+		if (db_is_live(&l, db->fl_pinned[i].key))
 			db->fl_pinned[k++] = db->fl_pinned[i];
 		else
-			table_cache_evict(db->tables, db->fl_pinned[i]);
+			table_cache_evict(db->tables, db->fl_pinned[i].key);
 	}
 	db->fl_npinned = k;
 	free(l.nums);
@@ -176,11 +261,13 @@ static uint64_t segment_salt(const struct version_set *vs, uint64_t number)
 }
 
 /* Applies the segments at or above A's start into A->mem: the segment
- * *WAL from *OFF, the newer ones from 0.  Updates *WAL and *OFF to how far it
- * got.  -EAGAIN when a segment vanished or shrank (look again). */
+ * *WAL (the file *WID) from *OFF, the newer ones from 0.  Updates *WAL,
+ * *WID and *OFF to how far it got.  -EAGAIN when a segment vanished or
+ * shrank (look again); *MOVED when segment *WAL is another file now. */
 static int apply_segments(struct lsm_db *db, const struct version_set *vs,
 			  uint64_t from, struct apply *a, uint64_t *wal,
-			  uint64_t *off, struct lsm_err *err)
+			  uint64_t *off, struct file_id *wid, bool *moved,
+			  struct lsm_err *err)
 {
 	char path[LSM_PATH_MAX];
 	struct wal_replay_info info;
@@ -199,8 +286,15 @@ static int apply_segments(struct lsm_db *db, const struct version_set *vs,
 
 		if (nums[i] < *wal)
 			continue; /* applied whole already */
+		struct file_id before, after;
+
 		filename_path(path, db->dir, FILE_WAL, nums[i]);
 		a->path = path;
+		file_id_of_path(path, &before);
+		if (nums[i] == *wal && file_id_differs(&before, wid)) {
+			*moved = true; /* not the file we were reading */
+			break;
+		}
 		/* the newest may be being appended to: stop at its last
 		 * complete record; an older one was synced before the next
 		 * began, and a sealed one is complete */
@@ -214,9 +308,14 @@ static int apply_segments(struct lsm_db *db, const struct version_set *vs,
 				   err);
 		if (rc == -ENOENT || rc == -ESTALE)
 			rc = -EAGAIN;
+		file_id_of_path(path, &after);
+		if (rc == 0 && file_id_differs(&before, &after))
+			rc = lsm_err_set(err, -EAGAIN, "%s: replaced while "
+					 "read", path);
 		if (rc == 0) {
 			*wal = nums[i];
 			*off = info.end;
+			*wid = after;
 		}
 	}
 	free(nums);
@@ -255,48 +354,91 @@ static bool identity_changed(const struct version_set *a,
 		a->identity.generation != b->identity.generation);
 }
 
+/* Takes a new incarnation for the tables of a replaced store (under mu):
+ * from now on nothing of the old one is looked up. */
+static void start_over(struct lsm_db *db)
+{
+	db->fl_incarnation++;
+	db->fl_replaced = true;
+	db->fl_manifest = 0; /* read it, whatever its number */
+}
+
+/* Reads the manifest when it changed and opens its tables (sets
+ * *LOADED); notices a replaced store on the way (sets *REPLACED). */
+struct mf {
+	uint64_t number, size;
+	struct file_id id;
+};
+
+static int load_manifest(struct lsm_db *db, struct version_set *nvs,
+			 struct mf *m, bool *loaded, bool *replaced,
+			 struct lsm_err *err)
+{
+	bool seen = false;
+	int rc = manifest_id(db, &m->number, &m->size, &m->id, err);
+	uint64_t number = m->number, size = m->size;
+	const struct file_id mid = m->id;
+
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&db->mu);
+	if (!db->fl_first && !db->fl_replaced && number == db->fl_manifest &&
+	    file_id_differs(&mid, &db->fl_manifest_id))
+		start_over(db); /* the same name, another manifest */
+	pthread_mutex_unlock(&db->mu);
+	if (number == db->fl_manifest && size == db->fl_manifest_size &&
+	    !db->fl_replaced)
+		return 0;
+	rc = vset_load(nvs, err);
+	if (rc == -ENOENT || rc == -EUCLEAN || rc == -EBADMSG) {
+		/* a manifest replaced or appended to under us: the next
+		 * attempt reads the new one (a real damage stays and is
+		 * reported after the last attempt) */
+		db->fl_last_err = rc;
+		return -EAGAIN;
+	}
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&db->mu);
+	if (!db->fl_first && !db->fl_replaced &&
+	    identity_changed(&db->vs, nvs))
+		start_over(db); /* a promotion, another primary */
+	set_incarnation(nvs->current, db->fl_incarnation);
+	rc = pin_tables(db, nvs->current, &seen, err);
+	if (rc == 0 && seen) {
+		/* a table we hold open is another file now */
+		start_over(db);
+		set_incarnation(nvs->current, db->fl_incarnation);
+		rc = pin_tables(db, nvs->current, &seen, err);
+	}
+	*replaced = db->fl_replaced;
+	pthread_mutex_unlock(&db->mu);
+	if (rc < 0)
+		return rc;
+	*loaded = true;
+	return 0;
+}
+
 /* One attempt; the number of records applied, or -EAGAIN to retry. */
 static int catch_up_once(struct lsm_db *db, struct lsm_err *err)
 {
 	struct version_set nvs;
-	bool loaded = false, rebuild = false, first;
+	bool loaded = false, rebuild = false, replaced = false, first;
 	struct apply a = { .db = db, .keys = BUF_INIT };
-	uint64_t number = 0, size = 0, wal, off;
+	uint64_t wal, off;
+	struct file_id wid = db->fl_wal_id;
+	struct mf m;
 	int rc;
 
-	rc = manifest_id(db, &number, &size, err);
-	if (rc < 0)
-		return rc;
 	vset_init(&nvs, db->io, db->dir, db->opts.max_levels, true);
-	if (number != db->fl_manifest || size != db->fl_manifest_size) {
-		rc = vset_load(&nvs, err);
-		if (rc == -ENOENT || rc == -EUCLEAN || rc == -EBADMSG) {
-			/* a manifest replaced or appended to under us: the
-			 * next attempt reads the new one (a real damage
-			 * stays and is reported after the last attempt) */
-			db->fl_last_err = rc;
-			rc = -EAGAIN;
-		}
-		loaded = rc == 0;
-	}
-	if (rc == 0 && loaded) {
-		pthread_mutex_lock(&db->mu);
-		rc = pin_tables(db, nvs.current, err);
-		pthread_mutex_unlock(&db->mu);
-	}
+	rc = load_manifest(db, &nvs, &m, &loaded, &replaced, err);
 	if (rc < 0)
 		goto out;
 	{
 		const struct version_set *vs = loaded ? &nvs : &db->vs;
+		bool moved = false;
 
-		rebuild = vs->log_number != db->fl_log_number;
-		if (loaded && !db->fl_first && identity_changed(&db->vs, vs)) {
-			/* replaced (a replica rebuilt after a divergence, a
-			 * promotion): nothing of ours carries over */
-			db_log(db, LSM_LOG_WARN, "follow: %s now holds another "
-			       "store or generation; showing it", db->dir);
-			rebuild = true;
-		}
+		rebuild = replaced || vs->log_number != db->fl_log_number;
 		a.mem = rebuild ? memtable_new() : db->mem;
 		if (!a.mem) {
 			rc = lsm_err_set(err, -ENOMEM, "out of memory");
@@ -310,7 +452,17 @@ static int catch_up_once(struct lsm_db *db, struct lsm_err *err)
 		/* Only the follow lock serializes writers of db->mem here;
 		 * readers see the new entries once last_seq says so. */
 		rc = apply_segments(db, vs, vs->log_number, &a, &wal, &off,
-				    err);
+				    &wid, &moved, err);
+		if (rc == 0 && moved) {
+			/* the segment we were part-way through is another
+			 * file: the store was replaced under us */
+			pthread_mutex_lock(&db->mu);
+			start_over(db);
+			pthread_mutex_unlock(&db->mu);
+			rc = lsm_err_set(err, -EAGAIN, "%s: log segment %llu "
+					 "was replaced", db->dir,
+					 (unsigned long long)wal);
+		}
 	}
 	if (rc < 0) {
 		memtable_unref(a.mem);
@@ -318,7 +470,14 @@ static int catch_up_once(struct lsm_db *db, struct lsm_err *err)
 			db->fl_log_number = UINT64_MAX; /* rebuild next */
 		goto out;
 	}
+	if (replaced)
+		db_log(db, LSM_LOG_WARN, "follow: %s was replaced (another "
+		       "store, generation or copy of it: a replica's bootstrap "
+		       "or rebuild, a promotion); showing the new one",
+		       db->dir);
 	pthread_mutex_lock(&db->mu);
+	if (replaced)
+		db->vs.last_seq = 0; /* another history: it may go back */
 	if (loaded && (rc = vset_adopt(&db->vs, &nvs)) < 0) {
 		pthread_mutex_unlock(&db->mu);
 		memtable_unref(a.mem);
@@ -326,8 +485,9 @@ static int catch_up_once(struct lsm_db *db, struct lsm_err *err)
 		goto out;
 	}
 	if (loaded) {
-		db->fl_manifest = number;
-		db->fl_manifest_size = size;
+		db->fl_manifest = m.number;
+		db->fl_manifest_size = m.size;
+		db->fl_manifest_id = m.id;
 	}
 	if (rebuild) {
 		memtable_unref(db->mem);
@@ -338,14 +498,16 @@ static int catch_up_once(struct lsm_db *db, struct lsm_err *err)
 	db->fl_log_number = db->vs.log_number;
 	db->fl_wal = wal;
 	db->fl_wal_off = off;
+	db->fl_wal_id = wid;
 	if (a.next_seq)
 		db->fl_next_seq = a.next_seq;
 	else if (rebuild)
 		db->fl_next_seq = 0;
 	if (db->vs.last_seq > a.max_seq)
 		a.max_seq = db->vs.last_seq;
-	if (a.max_seq < atomic_load(&db->last_seq))
+	if (!replaced && a.max_seq < atomic_load(&db->last_seq))
 		a.max_seq = atomic_load(&db->last_seq); /* never backwards */
+	db->fl_replaced = false;
 	db_log(db, LSM_LOG_DEBUG, "follow: log %llu%s, segment %llu at %llu, "
 	       "%llu records, sequence %llu", (unsigned long long)db->vs.log_number,
 	       rebuild ? " (memtable rebuilt)" : "", (unsigned long long)wal,

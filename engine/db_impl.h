@@ -24,6 +24,7 @@
 #include "lsm.h"
 #include "lsm_io.h"
 #include "memtable.h"
+#include "sst.h"
 #include "stats.h"
 #include "table_cache.h"
 #include "version.h"
@@ -58,6 +59,12 @@ struct writer {
 struct pending {
 	uint64_t *numbers; /* files being written by flush/compaction */
 	size_t n, cap;
+};
+
+/* A table a follower holds open: its cache key and the file it is. */
+struct fl_pin {
+	uint64_t key;
+	struct file_id id;
 };
 
 struct lsm_db {
@@ -133,8 +140,14 @@ struct lsm_db {
 	uint64_t fl_next_seq;         /* sequence of the next batch, 0 any */
 	int fl_last_err;
 	bool fl_first;                /* no catch-up published yet; mu */
-	uint64_t *fl_pinned;          /* tables held open; under mu */
+	struct fl_pin *fl_pinned;     /* tables held open; under mu */
 	size_t fl_npinned, fl_cappinned;
+	/* Replacement of the followed store (a replica's bootstrap or
+	 * rebuild) by one that may reuse file numbers: what we read last
+	 * (zero: unknown), and the incarnation tables are keyed with. */
+	struct file_id fl_manifest_id, fl_wal_id;
+	uint8_t fl_incarnation;
+	bool fl_replaced;             /* seen; the next attempt starts over */
 	_Atomic uint64_t fl_caught_up_us;
 	pthread_t follow_thread;
 	bool follow_started;

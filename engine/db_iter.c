@@ -22,7 +22,7 @@ static struct iiter *level_open(void *ctx, size_t i, struct lsm_err *err)
 {
 	struct level_ctx *c = ctx;
 
-	return table_cache_iter(c->db->tables, c->v->files[c->level][i]->number,
+	return table_cache_iter(c->db->tables, fm_key(c->v->files[c->level][i]),
 				true, err);
 }
 
@@ -78,7 +78,7 @@ struct iiter *db_internal_iter(struct lsm_db *db, struct super *sv,
 	    !(kids[n++] = memtable_iter(sv->imm)))
 		goto oom_kids;
 	for (size_t i = 0; i < v->nfiles[0]; i++) {
-		kids[n] = table_cache_iter(db->tables, v->files[0][i]->number,
+		kids[n] = table_cache_iter(db->tables, fm_key(v->files[0][i]),
 					   true, &e);
 		if (!kids[n])
 			kids[n] = iiter_error(e.code ? e.code : -EIO, e.msg);

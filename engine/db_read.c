@@ -156,7 +156,7 @@ static int get_tables(struct lsm_db *db, const struct version *v,
 		    ukey_cmp(ik, ulen, f->largest,
 			     ikey_ulen(f->largest_len)) > 0)
 			continue;
-		rc = table_cache_get_to(db->tables, f->number, ik, iklen, val,
+		rc = table_cache_get_to(db->tables, fm_key(f), ik, iklen, val,
 					err);
 		if (rc != LOOKUP_MISSING)
 			return rc;
@@ -171,7 +171,7 @@ static int get_tables(struct lsm_db *db, const struct version *v,
 		if (ukey_cmp(ik, ulen, f->smallest,
 			     ikey_ulen(f->smallest_len)) < 0)
 			continue;
-		rc = table_cache_get_to(db->tables, f->number, ik, iklen, val,
+		rc = table_cache_get_to(db->tables, fm_key(f), ik, iklen, val,
 					err);
 		if (rc != LOOKUP_MISSING)
 			return rc;

@@ -11,6 +11,7 @@
 
 #include "filename.h"
 #include "sst.h"
+#include "version.h"
 
 struct table_cache {
 	const struct lsm_io *io;
@@ -74,10 +75,11 @@ static int find_table(struct table_cache *tc, uint64_t number,
 		*out = h;
 		return 0;
 	}
-	rc = filename_path(path, tc->dir, FILE_TABLE, number);
+	rc = filename_path(path, tc->dir, FILE_TABLE, number & FM_NUMBER_MASK);
 	if (rc < 0)
 		return lsm_err_set(err, rc, "%s: table %llu: path too long",
-				   tc->dir, (unsigned long long)number);
+				   tc->dir,
+				   (unsigned long long)(number & FM_NUMBER_MASK));
 	rc = sst_open(tc->io, path, number, tc->block_cache, tc->st, &t, err);
 	/* Every table asked for here is named by a live version: one that
 	 * cannot be found is damage, never "no such key" or a hole. */
@@ -120,13 +122,16 @@ int table_cache_get_to(struct table_cache *tc, uint64_t number,
 }
 
 int table_cache_pin(struct table_cache *tc, uint64_t number,
-		    struct lsm_err *err)
+		    struct file_id *id, struct lsm_err *err)
 {
 	struct cache_handle *h;
 	int rc = find_table(tc, number, &h, err);
 
-	if (rc == 0)
+	if (rc == 0) {
+		if (id && sst_file_id(cache_value(h), id) < 0)
+			memset(id, 0, sizeof(*id)); /* unknown: not compared */
 		cache_release(tc->cache, h);
+	}
 	return rc;
 }
 

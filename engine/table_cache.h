@@ -45,9 +45,15 @@ struct iiter *table_cache_iter(struct table_cache *tc, uint64_t number,
 /* Forgets table NUMBER (its file is being deleted). */
 void table_cache_evict(struct table_cache *tc, uint64_t number);
 /* Opens table NUMBER into the cache (a follower keeps every table of its
- * versions open: the writer may unlink them at any time).  0 or an error;
- * a table that is gone is -EUCLEAN (see find_table). */
+ * versions open: the writer may unlink them at any time), and tells
+ * which file that is (*ID, when not NULL; all zero if unknown).  0 or an
+ * error; a table that is gone is -EUCLEAN (see find_table).
+ *
+ * NUMBER here and everywhere in this header is a cache key (fm_key in
+ * version.h): the file number, with a follower's incarnation in the top
+ * byte.  Blocks are cached under it too. */
+struct file_id;
 int table_cache_pin(struct table_cache *tc, uint64_t number,
-		    struct lsm_err *err);
+		    struct file_id *id, struct lsm_err *err);
 
 #endif /* LSM_TABLE_CACHE_H */

@@ -66,7 +66,21 @@ struct file_meta {
 	 * only because a snapshot sees them (field 65's fourth number; 0
 	 * for flushes and older builds): the stats' pinned estimate. */
 	uint64_t pinned_bytes;
+	/* A follower's count of stores it saw replace the one it followed
+	 * (db_follow.c): a replaced store may reuse file numbers, so the
+	 * table and block caches key tables by fm_key, never by number
+	 * alone.  0 in every other open (the key is the number). */
+	uint8_t incarnation;
 };
+
+/* File numbers stay below 2^56; the incarnation takes the top byte. */
+#define FM_NUMBER_MASK ((UINT64_C(1) << 56) - 1)
+
+/* The key of F's table in the table and block caches. */
+static inline uint64_t fm_key(const struct file_meta *f)
+{
+	return f->number | (uint64_t)f->incarnation << 56;
+}
 
 struct version_set;
 
@@ -334,7 +348,8 @@ static inline uint64_t vset_new_file_number(struct version_set *vs)
 	return vs->next_file++;
 }
 
-/* Calls FN(ctx, number) for every table in any live version. */
+/* Calls FN(ctx, key) for every table in any live version: its cache key
+ * (fm_key), the file number in every open but a follower's. */
 void vset_live_tables(struct version_set *vs,
 		      void (*fn)(void *ctx, uint64_t number), void *ctx);
 

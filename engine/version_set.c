@@ -1319,5 +1319,5 @@ void vset_live_tables(struct version_set *vs,
 	for (v = vs->live.next; v != &vs->live; v = v->next)
 		for (l = 0; l < LSM_MAX_LEVELS; l++)
 			for (i = 0; i < v->nfiles[l]; i++)
-				fn(ctx, v->files[l][i]->number);
+				fn(ctx, fm_key(v->files[l][i]));
 }

@@ -297,6 +297,135 @@ static void test_follow_needs_read_only(void **state)
 	assert_non_null(strstr(err.msg, "read-only"));
 }
 
+/* Writes keys 0..N-1 as "TAG-i-..." (then flushes when FLUSH; the rest
+ * stays in the log: close does not flush). */
+static void fill(const char *dir, const char *tag, long from, long n,
+		 bool flush)
+{
+	struct lsm_options o;
+	struct lsm_db *w;
+	struct lsm_err err = { 0 };
+	char k[24], v[96];
+
+	writer_options(&o);
+	assert_int_equal(lsm_open(dir, &o, &w, &err), 0);
+	for (long i = from; i < n; i++) {
+		key_of(i, k);
+		snprintf(v, sizeof(v), "%s-%ld-%040ld", tag, i, i);
+		assert_int_equal(lsm_put(w, k, strlen(k), v, strlen(v), &err),
+				 0);
+	}
+	if (flush)
+		assert_int_equal(lsm_flush(w, &err), 0);
+	assert_int_equal(lsm_close(w, &err), 0);
+}
+
+/* Every key 0..N-1 reads as TAG's, by get and by a scan. */
+static void expect_tag(struct lsm_db *f, const char *tag, long n)
+{
+	struct lsm_iter *it;
+	struct lsm_err err = { 0 };
+	char k[24], v[96];
+	long i = 0;
+
+	for (long j = 0; j < n; j++) {
+		char got[96];
+		size_t len = 0;
+
+		key_of(j, k);
+		snprintf(v, sizeof(v), "%s-%ld-%040ld", tag, j, j);
+		assert_int_equal(lsm_get_buf(f, NULL, k, strlen(k), got,
+					     sizeof(got), &len, &err), 1);
+		if (len != strlen(v) || memcmp(got, v, len))
+			fail_msg("%s reads '%.*s', not '%s'", k, (int)len, got,
+				 v);
+	}
+	assert_int_equal(lsm_iter_new(f, NULL, &it, &err), 0);
+	for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it)) {
+		size_t vl;
+		const void *vp = lsm_iter_value(it, &vl);
+
+		snprintf(v, sizeof(v), "%s-%ld-%040ld", tag, i, i);
+		if (vl != strlen(v) || memcmp(vp, v, vl))
+			fail_msg("scan: '%.*s' where '%s' belongs", (int)vl,
+				 (const char *)vp, v);
+		i++;
+	}
+	assert_int_equal(lsm_iter_status(it, &err), 0);
+	lsm_iter_free(it);
+	assert_int_equal(i, n);
+}
+
+/* A step over store directories A and B: "copy" A to B, "install"
+ * A over B (as a replica's bootstrap does: CURRENT and tables go, the new
+ * files come). */
+static void sh(const char *what, const char *a, const char *b)
+{
+	char cmd[1024];
+
+	if (!strcmp(what, "copy"))
+		snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s'", a, b);
+	else if (!strcmp(what, "install"))
+		snprintf(cmd, sizeof(cmd), "cd '%s' && rm -f CURRENT *.sst *.wal MANIFEST-* && "
+			 "cp -a '%s'/. '%s'/", b, a, b);
+	else
+		fail_msg("no such step: %s", what);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* A replica's bootstrap or rebuild replaces the store a follower reads
+ * with a copy of the same history (same identity and generation) whose
+ * files reuse the old names for other contents: tables of the same
+ * number, a manifest and a log segment of the same number.  After a
+ * catch-up the follower shows the new store only: no table it held
+ * open, no block it cached, no memtable entry of the old one. */
+static void replaced_case(void **state, bool reopen)
+{
+	struct tdir *d = *state;
+	char *old = strdup(tdir_path(d, "old")), *new = strdup(tdir_path(d,
+								    "new"));
+	struct lsm_db *f;
+	struct lsm_err err = { 0 };
+	const long n = 1500;
+
+	assert_non_null(old);
+	assert_non_null(new);
+	/* one history, copied, then going two ways with the same steps */
+	fill(old, "base", 0, n, true);
+	sh("copy", old, new);
+	fill(old, "old", 0, n, true);
+	fill(new, "new", 0, n, true);
+	if (reopen) /* another manifest number, the same table numbers */
+		fill(new, "new", 0, 0, false);
+	fill(old, "old", n, n + 300, false); /* a log tail in each */
+	fill(new, "new", n, n + 300, false);
+
+	f = open_follower(old, 0);
+	expect_tag(f, "old", n + 300); /* tables open, blocks cached */
+	/* the install: the old files go, the new ones come, CURRENT last */
+	sh("install", new, old);
+	if (lsm_catch_up(f, &err) < 0)
+		fail_msg("catch-up after the install: %s", err.msg);
+	expect_tag(f, "new", n + 300);
+	/* and it goes on following the new one */
+	fill(old, "new", n + 300, n + 400, false);
+	assert_true(lsm_catch_up(f, NULL) >= 0);
+	expect_tag(f, "new", n + 400);
+	assert_int_equal(lsm_close(f, NULL), 0);
+	free(old);
+	free(new);
+}
+
+static void test_follow_store_replaced(void **state)
+{
+	replaced_case(state, false);
+}
+
+static void test_follow_store_replaced_renumbered(void **state)
+{
+	replaced_case(state, true);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, tdir_setup, tdir_teardown)
@@ -305,6 +434,8 @@ int main(void)
 		T(test_follow_pins_tables),
 		T(test_follow_other_process),
 		T(test_follow_needs_read_only),
+		T(test_follow_store_replaced),
+		T(test_follow_store_replaced_renumbered),
 	};
 #undef T
 
