@@ -830,6 +830,8 @@ static int open_locked(struct lsm_db *db, struct lsm_err *err)
 	if (!db->block_cache || !db->tables)
 		return lsm_err_set(err, -ENOMEM, "out of memory");
 	table_cache_set_map(db->tables, db->opts.mmap_reads);
+	if (db->opts.follow)
+		table_cache_set_fresh_ids(db->tables);
 	state = dir_state(db, err);
 	if (state < 0)
 		return state;

@@ -6,6 +6,7 @@
 #include "table_cache.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,10 @@ struct table_cache {
 	struct cache *block_cache;
 	struct stats *st;
 	bool map;
+	/* Block cache ids: the file number, or one of its own per open
+	 * (table_cache_set_fresh_ids). */
+	bool fresh_ids;
+	_Atomic uint64_t next_id;
 };
 
 struct table_cache *table_cache_new(const struct lsm_io *io, const char *dir,
@@ -45,6 +50,12 @@ struct table_cache *table_cache_new(const struct lsm_io *io, const char *dir,
 void table_cache_set_map(struct table_cache *tc, bool map)
 {
 	tc->map = map && tc->io == lsm_io_posix();
+}
+
+void table_cache_set_fresh_ids(struct table_cache *tc)
+{
+	tc->fresh_ids = true;
+	atomic_store(&tc->next_id, UINT64_C(1) << 62); /* past any number */
 }
 
 void table_cache_free(struct table_cache *tc)
@@ -80,7 +91,9 @@ static int find_table(struct table_cache *tc, uint64_t number,
 		return lsm_err_set(err, rc, "%s: table %llu: path too long",
 				   tc->dir,
 				   (unsigned long long)(number & FM_NUMBER_MASK));
-	rc = sst_open(tc->io, path, number, tc->block_cache, tc->st, &t, err);
+	rc = sst_open(tc->io, path, tc->fresh_ids ?
+		      atomic_fetch_add(&tc->next_id, 1) : number,
+		      tc->block_cache, tc->st, &t, err);
 	/* Every table asked for here is named by a live version: one that
 	 * cannot be found is damage, never "no such key" or a hole. */
 	if (rc == -ENOENT || rc == -ENOTDIR)

@@ -26,6 +26,14 @@ void table_cache_free(struct table_cache *tc); /* accepts NULL */
  * I/O only, ignored otherwise). */
 void table_cache_set_map(struct table_cache *tc, bool map);
 
+/* Each table opened from now on caches its blocks under an id of its
+ * own, not its file number: a follower's store can be replaced by one
+ * that reuses numbers for other contents, and no block of the old file
+ * may ever be served for the new one (db_follow.c).  Blocks of a table
+ * closed and opened again are not found again (a follower keeps its
+ * tables open while any version names them). */
+void table_cache_set_fresh_ids(struct table_cache *tc);
+
 /* sst_get on table NUMBER, opening it if needed. */
 int table_cache_get(struct table_cache *tc, uint64_t number,
 		    const uint8_t *ikey, size_t iklen, struct buf *val,

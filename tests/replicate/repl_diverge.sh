@@ -10,7 +10,8 @@
 #      position tells the histories apart.  The replicator reports
 #      DIVERGED and rebuilds the replica, which then equals the restored
 #      primary (it loses the writes the backup lacked, and holds nothing
-#      the primary does not).
+#      the primary does not); its read-only mount, kept across the
+#      rebuild, comes to show exactly the new store.
 set -euo pipefail
 . "$(dirname "$0")/../fs/lib.sh"
 . "$(dirname "$0")/repl_lib.sh"
@@ -25,7 +26,7 @@ sync -f "$MP/a/f1"
 start_repl r "$P" "$R"
 for _ in $(seq 1 300); do [ -f "$R/CURRENT" ] && break; sleep 0.1; done
 [ -f "$R/CURRENT" ] || fail "the replica was not bootstrapped"
-mount_at "$R" "$MR" -o ro
+mount_at "$R" "$MR" -o ro${DIVERGE_MR_OPTS:-}
 wait_same "$MP/a" "$MR/a" 30
 
 # 1. a restart of the primary under a running replicator
@@ -59,7 +60,8 @@ umount_at "$MP"
 p_seq=$("$LSMFS_CTL" info "$P" | sed -n 's/.*last sequence \([0-9]*\).*/\1/p')
 r_seq=$("$LSMFS_CTL" info "$R" | sed -n 's/.*last sequence \([0-9]*\).*/\1/p')
 echo "primary at $p_seq, replica at $r_seq"
-umount_at "$MR"
+# the replica's read-only mount stays: the rebuild replaces the store
+# under it with the same store's other history, under the same names
 "$REPL" --once --log-level info "$P" "$R" 2>"$T/once.log" ||
 	fail "--once failed: $(tail -5 "$T/once.log")"
 grep -q "DIVERGED" "$T/once.log" ||
@@ -68,12 +70,16 @@ grep DIVERGED "$T/once.log"
 grep -q "epoch" "$T/once.log" ||
 	fail "the reason does not name the epoch: $(grep DIVERGED "$T/once.log")"
 mount_at "$P" "$MP" -o ro
-mount_at "$R" "$MR" -o ro
-[ ! -e "$MR/b" ] || fail "the rebuilt replica kept writes its primary lost"
-diff -r "$MP" "$MR" >/dev/null 2>&1 || {
-	diff -r "$MP" "$MR" | head >&2
+mount_at "$R" "$T/mr2" -o ro
+[ ! -e "$T/mr2/b" ] || fail "the rebuilt replica kept writes its primary lost"
+diff -r "$MP" "$T/mr2" >/dev/null 2>&1 || {
+	diff -r "$MP" "$T/mr2" | head >&2
 	fail "the rebuilt replica differs from the restored primary"
 }
+umount_at "$T/mr2"
+# the mount kept across the rebuild shows the new store, whole
+wait_same "$MP" "$MR" 30
+[ ! -e "$MR/b" ] || fail "the kept mount still shows what the rebuild removed"
 umount_at "$MR"
 umount_at "$MP"
 "$LSMFS_CTL" check "$R" >/dev/null || fail "the rebuilt replica fails check"

@@ -70,14 +70,21 @@ crash_at "$MP"
 sleep 0.5 # the replicator ships what it can still read
 stop_repl r
 acked=$(tail -1 "$T/acked")
-# read the replica through a fresh mount: the power-cut simulation can
-# discard records the sender had synced itself, the replica is then ahead
-# and rebuilt, and a follower mount kept across a rebuild from the same
-# store does not notice the replacement yet (a known bug, see the stop-18
-# note); the drill checks the replica's contents, not that follower
-umount_at "$MR"
-mount_at "$R" "$MR" -o ro
-kr=$(python3 "$HERE/seq_tool.py" check "$MR/seq")
+# the replica as a fresh mount reads it, and as the follower mount kept
+# all along comes to read it: the power-cut simulation can discard
+# records the sender had synced itself, the replica is then ahead and
+# rebuilt from the same store, and the kept follower must notice the
+# replacement (a new manifest and tables under the old names), not show
+# a mix of the two stores
+mount_at "$R" "$T/mr2" -o ro
+kr=$(python3 "$HERE/seq_tool.py" check "$T/mr2/seq")
+umount_at "$T/mr2"
+for _ in $(seq 1 100); do
+	kf=$(python3 "$HERE/seq_tool.py" check "$MR/seq" 2>/dev/null) || kf=bad
+	[ "$kf" = "$kr" ] && break
+	sleep 0.1
+done
+[ "$kf" = "$kr" ] || fail "the kept follower mount of the replica shows $kf, a fresh mount $kr"
 umount_at "$MR"
 mount_at "$P" "$MP" -o $OPTS
 kp=$(python3 "$HERE/seq_tool.py" check "$MP/seq")
