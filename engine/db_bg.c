@@ -88,6 +88,15 @@ static int finish_table(struct lsm_db *db, struct sst_builder *b,
 	return 0;
 }
 
+/* The table EDIT just got holds the groups of PLAN's table TABLE. */
+static int add_spans(const struct flush_plan *plan, size_t table,
+		     struct version_edit *edit, struct lsm_err *err)
+{
+	if (flush_plan_spans(plan, table, edit->added[edit->nadded - 1].f) < 0)
+		return lsm_err_set(err, -ENOMEM, "out of memory");
+	return 0;
+}
+
 /* Builds tables from every entry of MEM, cut where PLAN says (one table
  * without a plan); *FIRST is the first table's number. */
 static int build_tables(struct lsm_db *db, struct memtable *mem,
@@ -111,6 +120,8 @@ static int build_tables(struct lsm_db *db, struct memtable *mem,
 		if (b && t != table) {
 			rc = finish_table(db, b, number, edit, err);
 			b = NULL;
+			if (rc == 0)
+				rc = add_spans(plan, table, edit, err);
 			if (rc < 0)
 				break;
 		}
@@ -125,8 +136,10 @@ static int build_tables(struct lsm_db *db, struct memtable *mem,
 		rc = sst_builder_add(b, k, kl, v, vl, err);
 	}
 	iiter_free(it);
-	if (rc == 0 && b)
-		return finish_table(db, b, number, edit, err);
+	if (rc == 0 && b) {
+		rc = finish_table(db, b, number, edit, err);
+		return rc < 0 ? rc : add_spans(plan, table, edit, err);
+	}
 	if (b) {
 		sst_builder_abandon(b);
 		pthread_mutex_lock(&db->mu);

@@ -53,15 +53,40 @@ bool flush_same_prefix(const struct lsm_db *db, const uint8_t *a,
 	return pa == pb && memcmp(a, b, pa) == 0;
 }
 
+/* Whether table F holds a key in [LO, HI], as far as its spans tell. */
+static bool spans_overlap(const struct file_meta *f, const uint8_t *lo,
+			  size_t lolen, const uint8_t *hi, size_t hilen)
+{
+	if (!f->nspans)
+		return true; /* its range overlaps: it may */
+	for (size_t i = 0; i < f->nspans; i++) {
+		const struct key_span *s = &f->spans[i];
+
+		if (ukey_cmp(s->lo, s->lolen, hi, hilen) <= 0 &&
+		    ukey_cmp(s->hi, s->hilen, lo, lolen) >= 0)
+			return true;
+	}
+	return false;
+}
+
+/* Whether LEVEL may hold a key in [LO, HI].  In L1+ a range overlap is
+ * enough (a table placed there must not overlap another's range); in L0
+ * what matters is the keys, and a flush's table that holds several
+ * prefix groups says where its keys are (its spans): an L0 table of a
+ * few inode records whose range happens to cover the chunk keys of a
+ * file being streamed does not keep them in L0. */
 static bool overlaps(const struct version *v, int level, const uint8_t *lo,
 		     size_t lolen, const uint8_t *hi, size_t hilen)
 {
 	struct file_meta **f = NULL;
 	size_t n = 0;
 	int rc = version_overlapping(v, level, lo, lolen, hi, hilen, &f, &n);
+	bool any = rc < 0; /* out of memory: stay above */
 
+	for (size_t i = 0; !any && i < n; i++)
+		any = level > 0 || spans_overlap(f[i], lo, lolen, hi, hilen);
 	free(f);
-	return rc < 0 || n > 0; /* out of memory: stay above */
+	return any;
 }
 
 static uint64_t overlap_bytes(const struct version *v, int level,
@@ -278,4 +303,35 @@ int flush_place_edit(struct lsm_db *db, struct version_edit *e,
 		}
 	}
 	return moved;
+}
+
+int flush_plan_spans(const struct flush_plan *p, size_t table,
+		     struct file_meta *f)
+{
+	size_t n = 0, k = 0;
+
+	if (p->n < 2)
+		return 0; /* one group: smallest..largest says it all */
+	for (size_t i = 0; i < p->n; i++)
+		n += p->g[i].table == table;
+	if (!n || !(f->spans = calloc(n, sizeof(*f->spans))))
+		return n ? -ENOMEM : 0;
+	for (size_t i = 0; i < p->n; i++) {
+		const struct flush_group *g = &p->g[i];
+		struct key_span *s = &f->spans[k];
+
+		if (g->table != table)
+			continue;
+		s->lo = malloc(g->lo.len ? g->lo.len : 1);
+		s->hi = malloc(g->hi.len ? g->hi.len : 1);
+		k++;
+		f->nspans = k; /* what file_meta_unref frees */
+		if (!s->lo || !s->hi)
+			return -ENOMEM;
+		memcpy(s->lo, g->lo.p, g->lo.len);
+		memcpy(s->hi, g->hi.p, g->hi.len);
+		s->lolen = g->lo.len;
+		s->hilen = g->hi.len;
+	}
+	return 0;
 }

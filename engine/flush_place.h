@@ -44,6 +44,11 @@ void flush_plan_free(struct flush_plan *p);
 size_t flush_plan_table(const struct lsm_db *db, const struct flush_plan *p,
 			size_t *hint, const uint8_t *ukey, size_t ulen);
 
+/* Gives F (table number TABLE of the flush) the key ranges of the groups
+ * it holds (file_meta.spans); 0 or -ENOMEM (F frees what it got). */
+int flush_plan_spans(const struct flush_plan *p, size_t table,
+		     struct file_meta *f);
+
 /* The deepest level (0 .. 2) a new table of user keys [LO, HI] may go to
  * now (under mu). */
 int flush_level(struct lsm_db *db, const uint8_t *lo, size_t lolen,

@@ -66,6 +66,11 @@ void file_meta_unref(struct file_meta *f)
 		return;
 	free(f->smallest);
 	free(f->largest);
+	for (size_t i = 0; i < f->nspans; i++) {
+		free(f->spans[i].lo);
+		free(f->spans[i].hi);
+	}
+	free(f->spans);
 	free(f);
 }
 

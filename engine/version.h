@@ -71,6 +71,17 @@ struct file_meta {
 	 * table and block caches key tables by fm_key, never by number
 	 * alone.  0 in every other open (the key is the number). */
 	uint8_t incarnation;
+	/* The user-key ranges of the prefix groups a flush put in the table
+	 * (flush_place.c): its keys all lie within them, a finer bound than
+	 * smallest..largest.  In memory only: none (NULL) for a table read
+	 * from the manifest or written by a compaction. */
+	struct key_span *spans;
+	size_t nspans;
+};
+
+struct key_span {
+	uint8_t *lo, *hi; /* first and last user key, owned */
+	size_t lolen, hilen;
 };
 
 /* File numbers stay below 2^56; the incarnation takes the top byte. */

@@ -50,20 +50,6 @@
  * are safe; they only bound how long the kernel trusts its caches. */
 #define FS_DEFAULT_TIMEOUT 60.0
 
-/* The engine's memtable and table sizes under lsmfs (the engine's own
- * defaults, 8M and 4M, suit small records): file data comes in chunks of
- * 4 KiB and more, and a larger memtable and tables flush and compact less often
- * (measured: streaming and random 4 KiB writes about 2-3x faster).  The
- * cost is memory: up to two memtables, 128 MiB, and a longer log replay
- * after a crash.  -o memtable_size / table_size override them. */
-#define FS_DEFAULT_MEMTABLE (64u << 20)
-#define FS_DEFAULT_TABLE (16u << 20)
-/* Tables are cut where a key's kind (its first byte, fs/CODEC.md)
- * changes: file data ("c" keys) written beside the existing data, as a
- * streamed file's or an untarred tree's, then goes from the memtable
- * straight below L0, instead of sharing an L0 table with the inode
- * records each write also updates (engine/flush_place.c). */
-#define FS_TABLE_PREFIX 1u
 /* How long a mount waits, by default, for the store's lock when no mount
  * serves the store any more: the daemon of a mount that was just
  * unmounted is still closing it (the kernel completes an unmount without

@@ -426,9 +426,7 @@ static int start(struct lsmfs *fs, struct lsmfs_conf *c,
 	int rc;
 
 	lsm_options_init(&lo);
-	lo.memtable_bytes = FS_DEFAULT_MEMTABLE;
-	lo.table_bytes = FS_DEFAULT_TABLE;
-	lo.table_prefix_bytes = FS_TABLE_PREFIX;
+	ns_engine_defaults(&lo); /* -o memtable_size, table_size override */
 	ns_options_init(&no);
 	fs->attr_timeout = fs->entry_timeout = FS_DEFAULT_TIMEOUT;
 	/* everything is checked before the data directory is touched */

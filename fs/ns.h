@@ -60,6 +60,10 @@ struct ns_options {
 };
 
 void ns_options_init(struct ns_options *o);
+/* Sets the engine options an lsmfs store is written with (on top of
+ * lsm_options_init): the mount's defaults (-o memtable_size, table_size
+ * override them), and the replica receiver's. */
+void ns_engine_defaults(struct lsm_options *o);
 
 /* Opens the namespace in DB (which must outlive it).  An empty store is
  * formatted (superblock + root directory) unless read-only; a non-empty

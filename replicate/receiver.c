@@ -22,7 +22,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "codec.h"
 #include "lr_crc.h"
+#include "ns.h"
 #include "repl.h"
 
 #define SYNC_EVERY_MS 50
@@ -43,6 +45,8 @@ struct rstate {
 	double lag_s;          /* sender's read of the last record -> apply */
 	uint64_t last_stats_ms;
 	struct lr_buf b;
+	int lsmfs_store;       /* the replica holds an lsmfs namespace: 1,
+	                        * 0 not, -1 not known yet */
 };
 
 /* Our own lock on DIR/LOCK while no store is open. */
@@ -77,12 +81,14 @@ static void unlock_dir(struct rstate *r)
 	r->lock_fd = -1;
 }
 
-static int open_replica(struct rstate *r, struct lsm_err *err)
+static int open_with(struct rstate *r, bool lsmfs, struct lsm_err *err)
 {
 	struct lsm_options o;
 	int rc;
 
 	lsm_options_init(&o);
+	if (lsmfs)
+		ns_engine_defaults(&o);
 	o.replica = true;
 	o.create_if_missing = false;
 	o.sync = LSM_SYNC_MANUAL;
@@ -95,6 +101,60 @@ static int open_replica(struct rstate *r, struct lsm_err *err)
 	}
 	r->applied = r->durable = lsm_last_seq(r->db);
 	return 0;
+}
+
+static int super_op(void *ctx, uint64_t seq, bool is_delete, const void *key,
+		    size_t klen, const void *val, size_t vlen)
+{
+	(void)seq; (void)is_delete; (void)val; (void)vlen;
+	if (klen == CODEC_SUPER_KEY_LEN &&
+	    !memcmp(key, CODEC_SUPER_KEY, CODEC_SUPER_KEY_LEN))
+		*(bool *)ctx = true;
+	return 0;
+}
+
+static int super_rec(void *ctx, const struct lsm_log_record *rec)
+{
+	return lsm_batch_ops(rec->batch, rec->len, super_op, ctx, NULL) < 0 ?
+	       0 : 0; /* a bad batch is the open's to report */
+}
+
+/* Whether the store in DIR holds an lsmfs namespace, read from its files
+ * without opening it: the superblock key sorts first, so it is the
+ * smallest key of a table, or it is still in the log (a store formatted
+ * since its last flush). */
+static bool lsmfs_store(const char *dir)
+{
+	struct lsm_files *f = NULL;
+	bool found = false;
+
+	if (lsm_files_list(dir, &f, NULL) < 0)
+		return false;
+	for (size_t i = 0; !found && i < f->ntables; i++)
+		found = f->tables[i].smallest_len == CODEC_SUPER_KEY_LEN &&
+			!memcmp(f->tables[i].smallest, CODEC_SUPER_KEY,
+				CODEC_SUPER_KEY_LEN);
+	for (size_t i = 0; !found && i < f->nlogs; i++)
+		lsm_log_scan(dir, &f->logs[i], 0, super_rec, &found, NULL, NULL);
+	lsm_files_free(f);
+	return found;
+}
+
+/* Opens the replica's store.  An lsmfs store is written with the engine
+ * options its mount uses (64 MiB memtables, 16 MiB tables, tables cut at
+ * a change of key kind: fs/ns.c), so that the replica flushes and
+ * compacts as little as its primary and a promoted replica is laid out as
+ * a primary is; any other store with the engine's defaults (cutting its
+ * tables at every change of first byte would split them small).  Which it
+ * is is read from the files before the first open: an open with the other
+ * options would already flush its recovered log the other way (one L0
+ * table across every kind of key, under which no later flush could
+ * place its file data below L0). */
+static int open_replica(struct rstate *r, struct lsm_err *err)
+{
+	if (r->lsmfs_store < 0)
+		r->lsmfs_store = lsmfs_store(r->dir);
+	return open_with(r, r->lsmfs_store == 1, err);
 }
 
 /* Snapshots do not travel to replicas (README, "Snapshots"): those of
@@ -493,7 +553,8 @@ static int look(const char *dir, struct lsm_files **f, struct lsm_err *err)
 int receiver_run(const char *dir, struct lr_conn *c, const struct repl_opts *o,
 		 struct lsm_err *err)
 {
-	struct rstate r = { .dir = dir, .o = o, .lock_fd = -1 };
+	struct rstate r = { .dir = dir, .o = o, .lock_fd = -1,
+			    .lsmfs_store = -1 };
 	struct lr_hello h = { 0 };
 	struct lr_welcome w = { 0 };
 	struct lr_history hist[LSM_HISTORY_MAX];

@@ -168,6 +168,76 @@ static void test_overlap_stays_above(void **state)
 	assert_int_equal(lsm_close(db, NULL), 0);
 }
 
+static void put_kv(struct lsm_db *db, const char *k, const char *v)
+{
+	assert_int_equal(lsm_put(db, k, strlen(k), v, strlen(v), NULL), 0);
+}
+
+/* Whether an L0 table's range begins or ends with a KIND key. */
+static bool l0_holds(struct lsm_db *db, char kind)
+{
+	const struct version *v;
+	bool found = false;
+
+	pthread_mutex_lock(&db->mu);
+	v = db->vs.current;
+	for (size_t i = 0; i < v->nfiles[0]; i++)
+		found |= v->files[0][i]->smallest[0] == kind ||
+			 v->files[0][i]->largest[0] == kind;
+	pthread_mutex_unlock(&db->mu);
+	return found;
+}
+
+/* A small flush whose keys of two kinds share an L0 table ("a1" and "z1",
+ * kept in L0 by an L1 table between them) spans every kind in between by
+ * its range, but holds none of them: a later flush's "c" keys go below L0
+ * all the same (the table's spans say where its keys are).  Before, the
+ * "c" keys stayed in L0 and shared a table with the "i" key, which then
+ * held back the next flush too: after a remount's recovery flush, no
+ * streamed file's data went below L0 again. */
+static void test_small_spanning_table_holds_nothing_back(void **state)
+{
+	struct tdir *d = *state;
+	struct lsm_options o;
+	struct lsm_db *db;
+	unsigned c[7];
+
+	options(&o, 1);
+	assert_int_equal(lsm_open(tdir_root(d), &o, &db, NULL), 0);
+	put_kv(db, "m0", "old");
+	assert_int_equal(lsm_flush(db, NULL), 0); /* L2 */
+	put_kv(db, "m0", "new");
+	assert_int_equal(lsm_flush(db, NULL), 0); /* L1, above it */
+	put_kv(db, "a1", "a");
+	put_kv(db, "z1", "z");
+	assert_int_equal(lsm_flush(db, NULL), 0);
+	counts(db, c);
+	assert_int_equal(c[0], 1); /* [a1 .. z1] overlaps m0 in L1 */
+	for (int r = 0; r < 3; r++) {
+		for (int i = r * 200; i < r * 200 + 200; i++)
+			put_c(db, i, 0);
+		put_i(db, r);
+		assert_int_equal(lsm_flush(db, NULL), 0);
+		/* the "c" table went below L0, beside the older ones */
+		assert_false(l0_holds(db, 'c'));
+		check_levels(db);
+	}
+	for (int i = 0; i < 600; i++)
+		expect_c(db, NULL, i, 0);
+	expect_i(db, 2);
+	/* reopened, the tables have no spans: reads are the same */
+	assert_int_equal(lsm_close(db, NULL), 0);
+	assert_int_equal(lsm_open(tdir_root(d), &o, &db, NULL), 0);
+	check_levels(db);
+	for (int i = 0; i < 600; i += 3)
+		expect_c(db, NULL, i, 0);
+	expect_i(db, 2);
+	assert_int_equal(lsm_compact_range(db, NULL, 0, NULL, 0, NULL), 0);
+	for (int i = 0; i < 600; i++)
+		expect_c(db, NULL, i, 0);
+	assert_int_equal(lsm_close(db, NULL), 0);
+}
+
 /* A table with deletions stays in L0, and without the option every flush
  * does (the engine's behaviour unchanged). */
 static void test_tombstones_and_default_stay(void **state)
@@ -335,6 +405,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_new_keys_go_down, tdir_setup, tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_overlap_stays_above, tdir_setup, tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_tombstones_and_default_stay, tdir_setup, tdir_teardown),
+		cmocka_unit_test_setup_teardown(test_small_spanning_table_holds_nothing_back, tdir_setup, tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_compaction_cuts, tdir_setup, tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_race_with_compactions, tdir_setup, tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_option_checked, tdir_setup, tdir_teardown),
