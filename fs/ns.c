@@ -4,6 +4,7 @@
  * ns_dir.c, file data in ns_data.c, xattrs in ns_xattr.c, paths in
  * ns_path.c. */
 #include "ns_priv.h"
+#include "lsm_files.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -32,6 +33,41 @@ void ns_engine_defaults(struct lsm_options *o)
 	o->memtable_bytes = 64u << 20;
 	o->table_bytes = 16u << 20;
 	o->table_prefix_bytes = 1;
+}
+
+static int super_op(void *ctx, uint64_t seq, bool is_delete, const void *key,
+		    size_t klen, const void *val, size_t vlen)
+{
+	(void)seq; (void)is_delete; (void)val; (void)vlen;
+	if (klen == CODEC_SUPER_KEY_LEN &&
+	    !memcmp(key, CODEC_SUPER_KEY, CODEC_SUPER_KEY_LEN))
+		*(bool *)ctx = true;
+	return 0;
+}
+
+static int super_rec(void *ctx, const struct lsm_log_record *rec)
+{
+	return lsm_batch_ops(rec->batch, rec->len, super_op, ctx, NULL) < 0 ?
+	       0 : 0; /* a bad batch is the open's to report */
+}
+
+/* The superblock key sorts first, so it is the smallest key of a table,
+ * or it is still in the log (a store formatted since its last flush). */
+bool ns_store_is_lsmfs(const char *dir)
+{
+	struct lsm_files *f = NULL;
+	bool found = false;
+
+	if (lsm_files_list(dir, &f, NULL) < 0)
+		return false;
+	for (size_t i = 0; !found && i < f->ntables; i++)
+		found = f->tables[i].smallest_len == CODEC_SUPER_KEY_LEN &&
+			!memcmp(f->tables[i].smallest, CODEC_SUPER_KEY,
+				CODEC_SUPER_KEY_LEN);
+	for (size_t i = 0; !found && i < f->nlogs; i++)
+		lsm_log_scan(dir, &f->logs[i], 0, super_rec, &found, NULL, NULL);
+	lsm_files_free(f);
+	return found;
 }
 
 int ns_enomem(struct lsm_err *err)

@@ -64,6 +64,11 @@ void ns_options_init(struct ns_options *o);
  * lsm_options_init): the mount's defaults (-o memtable_size, table_size
  * override them), and the replica receiver's. */
 void ns_engine_defaults(struct lsm_options *o);
+/* Whether the store in DIR holds an lsmfs namespace, read from its files
+ * without opening it (lsm_files.h): to open it with ns_engine_defaults
+ * from the start, since an open with other options would already flush
+ * its recovered log with them.  False when it cannot be told. */
+bool ns_store_is_lsmfs(const char *dir);
 
 /* Opens the namespace in DB (which must outlive it).  An empty store is
  * formatted (superblock + root directory) unless read-only; a non-empty

@@ -22,7 +22,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "codec.h"
 #include "lr_crc.h"
 #include "ns.h"
 #include "repl.h"
@@ -103,43 +102,6 @@ static int open_with(struct rstate *r, bool lsmfs, struct lsm_err *err)
 	return 0;
 }
 
-static int super_op(void *ctx, uint64_t seq, bool is_delete, const void *key,
-		    size_t klen, const void *val, size_t vlen)
-{
-	(void)seq; (void)is_delete; (void)val; (void)vlen;
-	if (klen == CODEC_SUPER_KEY_LEN &&
-	    !memcmp(key, CODEC_SUPER_KEY, CODEC_SUPER_KEY_LEN))
-		*(bool *)ctx = true;
-	return 0;
-}
-
-static int super_rec(void *ctx, const struct lsm_log_record *rec)
-{
-	return lsm_batch_ops(rec->batch, rec->len, super_op, ctx, NULL) < 0 ?
-	       0 : 0; /* a bad batch is the open's to report */
-}
-
-/* Whether the store in DIR holds an lsmfs namespace, read from its files
- * without opening it: the superblock key sorts first, so it is the
- * smallest key of a table, or it is still in the log (a store formatted
- * since its last flush). */
-static bool lsmfs_store(const char *dir)
-{
-	struct lsm_files *f = NULL;
-	bool found = false;
-
-	if (lsm_files_list(dir, &f, NULL) < 0)
-		return false;
-	for (size_t i = 0; !found && i < f->ntables; i++)
-		found = f->tables[i].smallest_len == CODEC_SUPER_KEY_LEN &&
-			!memcmp(f->tables[i].smallest, CODEC_SUPER_KEY,
-				CODEC_SUPER_KEY_LEN);
-	for (size_t i = 0; !found && i < f->nlogs; i++)
-		lsm_log_scan(dir, &f->logs[i], 0, super_rec, &found, NULL, NULL);
-	lsm_files_free(f);
-	return found;
-}
-
 /* Opens the replica's store.  An lsmfs store is written with the engine
  * options its mount uses (64 MiB memtables, 16 MiB tables, tables cut at
  * a change of key kind: fs/ns.c), so that the replica flushes and
@@ -153,7 +115,7 @@ static bool lsmfs_store(const char *dir)
 static int open_replica(struct rstate *r, struct lsm_err *err)
 {
 	if (r->lsmfs_store < 0)
-		r->lsmfs_store = lsmfs_store(r->dir);
+		r->lsmfs_store = ns_store_is_lsmfs(r->dir);
 	return open_with(r, r->lsmfs_store == 1, err);
 }
 

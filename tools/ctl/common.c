@@ -186,6 +186,10 @@ int ctl_open(struct ctl_store *s, const struct ctl_cmd *c, const char *dir,
 	if (rc != CTL_OK)
 		return rc;
 	lsm_options_init(&o);
+	/* an lsmfs store is written as its mount writes it (a compaction
+	 * run here cuts its tables at key kinds too) */
+	if (!c->read_only && ns_store_is_lsmfs(dir))
+		ns_engine_defaults(&o);
 	o.read_only = c->read_only;
 	o.create_if_missing = flags & CTL_OPEN_CREATE;
 	o.background_compaction = !(flags & CTL_OPEN_NOBG);

@@ -166,7 +166,9 @@ expect 64 "dump CURRENT" "$CTL" dump "$D" CURRENT
 # ---- compact ----
 expect 0 "compact" "$CTL" compact "$D"
 has "$T/out" '^before: L0=' "compact prints the levels before"
-has "$T/out" '^after: L[1-9]=1$' "compact leaves one table"
+# one level, no L0; an lsmfs store's tables are cut where the key's kind
+# changes (the mount's options, which lsmfs-ctl uses for such a store)
+has "$T/out" '^after: L[1-9]=[1-9]$' "compact leaves one level"
 expect 0 "get after compact" "$CTL" get "$D" x/bin.dat
 cmp -s "$T/bin" "$T/out" && ok "data intact after compact" ||
 	bad "data differs after compact"
