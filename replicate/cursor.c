@@ -322,9 +322,22 @@ int cursor_open(const char *dir, uint64_t seq, bool unsynced,
 				 PRIu64, l.seen_before ? "goes on at" :
 				 "begins at", l.found_seq, seq + 1);
 	} else if (!l.found && l.last_end < seq) {
-		rc = lsm_err_set(err, -EXDEV, "the replica is at %" PRIu64
-				 ", past the primary's log (%" PRIu64 ")", seq,
-				 l.last_end);
+		/* The log ends before the position, but the primary's newest
+		 * records may be in tables only (flushed by a recovery, their
+		 * segments pruned from the archive): a replica at the
+		 * manifest's last sequence is up to date, one before it lacks
+		 * records no log holds, one past it is past the primary.
+		 * (Taking the log's end alone rebuilt an up-to-date replica
+		 * every session, in a loop: found by the hour-long soak.) */
+		if (seq > f->last_seq)
+			rc = lsm_err_set(err, -EXDEV, "the replica is at %"
+					 PRIu64 ", past the primary (its log "
+					 "ends at %" PRIu64 ", its tables at %"
+					 PRIu64 ")", seq, l.last_end,
+					 f->last_seq);
+		else if (seq < f->last_seq)
+			rc = lsm_err_set(err, -ERANGE, "the primary's log no "
+					 "longer holds sequence %" PRIu64, seq + 1);
 	}
 	if (rc == 0 && !l.found && n > 0) {
 		/* Up to date: go on in the newest segment after the last
