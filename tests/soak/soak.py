@@ -616,6 +616,15 @@ class Soak:
                     raise Fail("the replica did not match the primary "
                                "within %d s" % LAG_LIMIT_S)
                 time.sleep(0.5)
+            # The primary is killed, never cut off from its disk, and the
+            # sender ships only what the primary made durable: a replica
+            # can fall behind (a bootstrap), never diverge.
+            with open(os.path.join(self.work, "replicate.log"),
+                      errors="replace") as f:
+                div = [ln for ln in f if "DIVERGED" in ln]
+            if div:
+                raise Fail("the replica was rebuilt %d times; first: %s"
+                           % (len(div), div[0].strip()[:300]))
         self.compact()
         self.bounds()
         live = 0
