@@ -107,6 +107,10 @@ void db_archive_trim(struct lsm_db *db, bool all)
 		    snprintf(path, sizeof(path), "%s/%s", dir, names[i]) >=
 			    (int)sizeof(path) || stat(path, &st) < 0)
 			continue;
+		/* archived by a build that kept the room allocated ahead */
+		if ((uint64_t)st.st_blocks * 512 >
+		    (uint64_t)st.st_size + (64u << 10))
+			release_tail(db, path);
 		segs[m++] = (struct aseg){ num, (uint64_t)st.st_size,
 					   st.st_mtime };
 		total += (uint64_t)st.st_size;
