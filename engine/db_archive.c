@@ -35,8 +35,8 @@ static int archive_dir(const struct lsm_db *db, char *out)
  * archive kept it: the archive's bound counts file sizes, so on a small
  * disk it took several times its bound (found by the soak: 62 MiB of
  * blocks for a 16 MiB archive, with a kill -9 every few seconds).
- * Truncating to the same size frees the blocks past it (ext4, XFS,
- * tmpfs); where it does not, nothing is lost but the blocks. */
+ * Truncating to the same size frees the blocks past it (checked on ext4
+ * and tmpfs); where it does not, nothing is lost but the blocks. */
 static void release_tail(struct lsm_db *db, const char *path)
 {
 	uint64_t size;
