@@ -27,21 +27,32 @@ struct store {
 	uint64_t last_seq;
 };
 
-/* A store with many small archived segments: PUTS synced puts of about
- * 300 bytes through 32 KiB memtables. */
-static void make_store(struct store *s)
+/* The store in DIR opened for writing: 32 KiB memtables, every segment
+ * archived. */
+static struct lsm_db *open_writer(const char *dir)
 {
 	struct lsm_options o;
+	struct lsm_err err = { 0 };
+	struct lsm_db *db = NULL;
+
+	lsm_options_init(&o);
+	o.memtable_bytes = 32 << 10;
+	o.wal_archive_bytes = 1ull << 30;
+	assert_int_equal(lsm_open(dir, &o, &db, &err), 0);
+	return db;
+}
+
+/* A store with many small archived segments: PUTS puts of about 300
+ * bytes. */
+static void make_store(struct store *s)
+{
 	struct lsm_err err = { 0 };
 	struct lsm_db *db;
 	char key[32], val[300];
 
 	strcpy(s->dir, "/tmp/test_cursor.XXXXXX");
 	assert_non_null(mkdtemp(s->dir));
-	lsm_options_init(&o);
-	o.memtable_bytes = 32 << 10;
-	o.wal_archive_bytes = 1ull << 30;
-	assert_int_equal(lsm_open(s->dir, &o, &db, &err), 0);
+	db = open_writer(s->dir);
 	memset(val, 'v', sizeof(val));
 	for (int i = 0; i < PUTS; i++) {
 		int n = snprintf(key, sizeof(key), "key%06d", i);
@@ -196,7 +207,6 @@ static void test_missing_segment_is_refused(void **state)
 static void test_up_to_date_then_more(void **state)
 {
 	struct store s;
-	struct lsm_options o;
 	struct lsm_err err = { 0 };
 	struct lsm_db *db;
 	struct cursor *c = NULL;
@@ -204,10 +214,7 @@ static void test_up_to_date_then_more(void **state)
 
 	(void)state;
 	make_store(&s);
-	lsm_options_init(&o);
-	o.memtable_bytes = 32 << 10;
-	o.wal_archive_bytes = 1ull << 30;
-	assert_int_equal(lsm_open(s.dir, &o, &db, &err), 0);
+	db = open_writer(s.dir);
 	s.last_seq = lsm_last_seq(db);
 	assert_int_equal(cursor_open(s.dir, s.last_seq, false, &c, &err), 0);
 	seen.next = s.last_seq + 1;
@@ -238,7 +245,6 @@ static void test_up_to_date_then_more(void **state)
 static void test_newest_records_in_tables_only(void **state)
 {
 	struct store s;
-	struct lsm_options o;
 	struct lsm_err err = { 0 };
 	struct lsm_db *db;
 	struct cursor *c = NULL;
@@ -249,12 +255,8 @@ static void test_newest_records_in_tables_only(void **state)
 
 	(void)state;
 	make_store(&s);
-	lsm_options_init(&o);
-	o.memtable_bytes = 32 << 10;
-	o.wal_archive_bytes = 1ull << 30;
 	/* a reopen: the recovery turns the log into a table */
-	assert_int_equal(lsm_open(s.dir, &o, &db, &err), 0);
-	assert_int_equal(lsm_close(db, &err), 0);
+	assert_int_equal(lsm_close(open_writer(s.dir), &err), 0);
 	n = archived(s.dir, nums, 512);
 	assert_true(n >= 2);
 	snprintf(path, sizeof(path), "%s/archive/%06llu.wal", s.dir,
@@ -269,7 +271,7 @@ static void test_newest_records_in_tables_only(void **state)
 				     &(struct cursor *){ NULL }, &err),
 			 -EXDEV);
 	/* the up-to-date cursor gets what comes next */
-	assert_int_equal(lsm_open(s.dir, &o, &db, &err), 0);
+	db = open_writer(s.dir);
 	assert_int_equal(lsm_put(db, "next", 4, "v", 1, &err), 0);
 	assert_int_equal(lsm_sync(db, &err), 0);
 	seen.next = s.last_seq + 1;
