@@ -20,10 +20,12 @@
  * or generation, a manifest of the same number that is another file, a
  * table it holds open whose path now names another file, or a log
  * segment it was part-way through that is another file.  It then starts
- * over: tables are keyed in the caches with a new incarnation (so no
- * block or open table of the old store is ever served for the new one),
- * the memtable is rebuilt, last_seq may go back (another history), and
- * the caller is told that everything changed. */
+ * over: open tables are keyed with a new incarnation (so readers of the
+ * old state keep the old files while no one gets them for the new), the
+ * memtable is rebuilt, last_seq may go back (another history), and the
+ * caller is told that everything changed.  Blocks never mix: a follower's
+ * tables cache them under an id of their own open
+ * (table_cache_set_fresh_ids), not under a file number. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -32,7 +34,6 @@
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -105,37 +106,6 @@ static int apply_record(void *ctx, const uint8_t *rec, size_t len,
 	a->records++;
 	a->next_seq = first + count;
 	return 0;
-}
-
-/* Which file FD or PATH is (all zero when it cannot be told). */
-static void file_id_of_fd(int fd, struct file_id *id)
-{
-	struct stat st;
-
-	memset(id, 0, sizeof(*id));
-	if (fstat(fd, &st) == 0) {
-		id->dev = (uint64_t)st.st_dev;
-		id->ino = (uint64_t)st.st_ino;
-	}
-}
-
-static void file_id_of_path(const char *path, struct file_id *id)
-{
-	struct stat st;
-
-	memset(id, 0, sizeof(*id));
-	if (stat(path, &st) == 0) {
-		id->dev = (uint64_t)st.st_dev;
-		id->ino = (uint64_t)st.st_ino;
-	}
-}
-
-/* Whether A and B are known to be different files. */
-static bool file_id_differs(const struct file_id *a, const struct file_id *b)
-{
-	if ((!a->dev && !a->ino) || (!b->dev && !b->ino))
-		return false;
-	return a->dev != b->dev || a->ino != b->ino;
 }
 
 /* The manifest CURRENT names and its size; -EAGAIN when CURRENT was being
@@ -364,13 +334,14 @@ static void start_over(struct lsm_db *db)
 	db->fl_manifest = 0; /* read it, whatever its number */
 }
 
-/* Reads the manifest when it changed and opens its tables (sets
- * *LOADED); notices a replaced store on the way (sets *REPLACED). */
+/* The manifest a catch-up looked at. */
 struct mf {
 	uint64_t number, size;
 	struct file_id id;
 };
 
+/* Reads the manifest when it changed and opens its tables (sets
+ * *LOADED); notices a replaced store on the way (sets *REPLACED). */
 static int load_manifest(struct lsm_db *db, struct version_set *nvs,
 			 struct mf *m, bool *loaded, bool *replaced,
 			 struct lsm_err *err)

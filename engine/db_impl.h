@@ -21,10 +21,10 @@
 
 #include "buf.h"
 #include "cache.h"
+#include "filename.h"
 #include "lsm.h"
 #include "lsm_io.h"
 #include "memtable.h"
-#include "sst.h"
 #include "stats.h"
 #include "table_cache.h"
 #include "version.h"

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define NUM_MIN_DIGITS 6
 
@@ -117,4 +118,35 @@ enum file_kind filename_parse(const char *name, uint64_t *number)
 		return numbered[i].kind;
 	}
 	return FILE_OTHER;
+}
+
+static void file_id_of(const struct stat *st, struct file_id *id)
+{
+	id->dev = (uint64_t)st->st_dev;
+	id->ino = (uint64_t)st->st_ino;
+}
+
+void file_id_of_fd(int fd, struct file_id *id)
+{
+	struct stat st;
+
+	memset(id, 0, sizeof(*id));
+	if (fd >= 0 && fstat(fd, &st) == 0)
+		file_id_of(&st, id);
+}
+
+void file_id_of_path(const char *path, struct file_id *id)
+{
+	struct stat st;
+
+	memset(id, 0, sizeof(*id));
+	if (stat(path, &st) == 0)
+		file_id_of(&st, id);
+}
+
+bool file_id_differs(const struct file_id *a, const struct file_id *b)
+{
+	if ((!a->dev && !a->ino) || (!b->dev && !b->ino))
+		return false;
+	return a->dev != b->dev || a->ino != b->ino;
 }

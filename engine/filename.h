@@ -35,4 +35,15 @@ int filename_path(char *out, const char *dir, enum file_kind k,
 /* Parses a bare file name; FILE_OTHER for foreign names. */
 enum file_kind filename_parse(const char *name, uint64_t *number);
 
+/* Which file a descriptor or a path is (device and inode), all zero when
+ * it cannot be told: a follower tells a file apart from another one of the
+ * same name (a replaced store reuses numbers, db_follow.c). */
+struct file_id {
+	uint64_t dev, ino;
+};
+void file_id_of_fd(int fd, struct file_id *id);
+void file_id_of_path(const char *path, struct file_id *id);
+/* Whether A and B are known to be different files. */
+bool file_id_differs(const struct file_id *a, const struct file_id *b);
+
 #endif /* LSM_FILENAME_H */

@@ -95,11 +95,10 @@ int sst_open(const struct lsm_io *io, const char *path, uint64_t id,
 	     struct cache *cache, struct stats *st, struct sst **out,
 	     struct lsm_err *err);
 /* Which file an open table is (the follower compares it with what the
- * path names now: a replaced store may reuse numbers). */
-struct file_id {
-	uint64_t dev, ino;
-};
-int sst_file_id(const struct sst *t, struct file_id *id);
+ * path names now: a replaced store may reuse numbers); all zero if it
+ * cannot be told. */
+struct file_id;
+void sst_file_id(const struct sst *t, struct file_id *id);
 void sst_close(struct sst *t); /* accepts NULL */
 
 /* Maps T's data blocks read-only (POSIX I/O only, else -EOPNOTSUPP):

@@ -10,13 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <zlib.h>
 
 #include "block.h"
 #include "bloom.h"
 #include "coding.h"
 #include "crc.h"
+#include "filename.h"
 #include "memtable.h"
 #include "sst.h"
 #include "sst_priv.h"
@@ -570,17 +570,11 @@ static int sst_load(struct sst *t, struct lsm_err *err)
 	return rc;
 }
 
-int sst_file_id(const struct sst *t, struct file_id *id)
+void sst_file_id(const struct sst *t, struct file_id *id)
 {
-	struct stat st;
-
 	/* descriptors of lsm_io_posix (and of the fault layer, which wraps
 	 * it) are the kernel's */
-	if (t->fd < 0 || fstat(t->fd, &st) < 0)
-		return -EBADF;
-	id->dev = (uint64_t)st.st_dev;
-	id->ino = (uint64_t)st.st_ino;
-	return 0;
+	file_id_of_fd(t->fd, id);
 }
 
 int sst_open(const struct lsm_io *io, const char *path, uint64_t id,

@@ -141,8 +141,8 @@ int table_cache_pin(struct table_cache *tc, uint64_t number,
 	int rc = find_table(tc, number, &h, err);
 
 	if (rc == 0) {
-		if (id && sst_file_id(cache_value(h), id) < 0)
-			memset(id, 0, sizeof(*id)); /* unknown: not compared */
+		if (id)
+			sst_file_id(cache_value(h), id);
 		cache_release(tc->cache, h);
 	}
 	return rc;

@@ -59,7 +59,7 @@ void table_cache_evict(struct table_cache *tc, uint64_t number);
  *
  * NUMBER here and everywhere in this header is a cache key (fm_key in
  * version.h): the file number, with a follower's incarnation in the top
- * byte.  Blocks are cached under it too. */
+ * byte.  Blocks are cached under it too, unless fresh ids are on. */
 struct file_id;
 int table_cache_pin(struct table_cache *tc, uint64_t number,
 		    struct file_id *id, struct lsm_err *err);
