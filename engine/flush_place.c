@@ -322,16 +322,15 @@ int flush_plan_spans(const struct flush_plan *p, size_t table,
 
 		if (g->table != table)
 			continue;
-		s->lo = malloc(g->lo.len ? g->lo.len : 1);
-		s->hi = malloc(g->hi.len ? g->hi.len : 1);
-		k++;
-		f->nspans = k; /* what file_meta_unref frees */
-		if (!s->lo || !s->hi)
-			return -ENOMEM;
+		/* one block per span: lo, then hi */
+		if (!(s->lo = malloc(g->lo.len + g->hi.len + 1)))
+			return -ENOMEM; /* F frees the spans it holds */
+		s->hi = s->lo + g->lo.len;
 		memcpy(s->lo, g->lo.p, g->lo.len);
 		memcpy(s->hi, g->hi.p, g->hi.len);
 		s->lolen = g->lo.len;
 		s->hilen = g->hi.len;
+		f->nspans = ++k;
 	}
 	return 0;
 }

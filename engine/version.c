@@ -66,10 +66,8 @@ void file_meta_unref(struct file_meta *f)
 		return;
 	free(f->smallest);
 	free(f->largest);
-	for (size_t i = 0; i < f->nspans; i++) {
-		free(f->spans[i].lo);
-		free(f->spans[i].hi);
-	}
+	for (size_t i = 0; i < f->nspans; i++)
+		free(f->spans[i].lo); /* hi shares its block */
 	free(f->spans);
 	free(f);
 }

@@ -68,8 +68,8 @@ struct file_meta {
 	uint64_t pinned_bytes;
 	/* A follower's count of stores it saw replace the one it followed
 	 * (db_follow.c): a replaced store may reuse file numbers, so the
-	 * table and block caches key tables by fm_key, never by number
-	 * alone.  0 in every other open (the key is the number). */
+	 * table cache keys tables by fm_key, never by number alone.  0 in
+	 * every other open (the key is the number). */
 	uint8_t incarnation;
 	/* The user-key ranges of the prefix groups a flush put in the table
 	 * (flush_place.c): its keys all lie within them, a finer bound than
@@ -80,7 +80,8 @@ struct file_meta {
 };
 
 struct key_span {
-	uint8_t *lo, *hi; /* first and last user key, owned */
+	uint8_t *lo, *hi; /* first and last user key: one block, owned
+	                   * through lo */
 	size_t lolen, hilen;
 };
 
