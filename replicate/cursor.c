@@ -45,6 +45,19 @@ static void seg_path(const struct cursor *c, uint64_t num, bool archived,
 		 archived ? "/archive" : "", num);
 }
 
+static int cmp_num(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_log(const void *a, const void *b)
+{
+	return cmp_num(&((const struct lsm_file_log *)a)->number,
+		       &((const struct lsm_file_log *)b)->number);
+}
+
 /* The live directory's segment numbers, ascending (*OUT: malloc'ed). */
 static int raw_live(const char *dir, uint64_t **out, size_t *n)
 {
@@ -80,13 +93,8 @@ static int raw_live(const char *dir, uint64_t **out, size_t *n)
 		v[k++] = num;
 	}
 	closedir(d);
-	for (size_t i = 1; i < k; i++)
-		for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
-			uint64_t t = v[j];
-
-			v[j] = v[j - 1];
-			v[j - 1] = t;
-		}
+	if (k)
+		qsort(v, k, sizeof(*v), cmp_num);
 	*out = v;
 	*n = k;
 	return 0;
@@ -157,14 +165,8 @@ static int list_segments(const char *dir, struct lsm_files **f,
 		k++;
 	}
 	free(raw);
-	for (size_t i = 1; i < k; i++)
-		for (size_t j = i; j > 0 && v[j - 1].number > v[j].number;
-		     j--) {
-			struct lsm_file_log t = v[j];
-
-			v[j] = v[j - 1];
-			v[j - 1] = t;
-		}
+	if (k)
+		qsort(v, k, sizeof(*v), cmp_log);
 	*segs = v;
 	*n = k;
 	return 0;
@@ -560,21 +562,14 @@ static int segment_state(struct cursor *c, struct lsm_file_log *next,
  * directory read, before the manifest is read again.) */
 static bool newer_segment(const struct cursor *c)
 {
-	DIR *d = opendir(c->dir);
-	struct dirent *e;
-	bool found = false;
+	uint64_t *v = NULL;
+	size_t n = 0;
+	bool found;
 
-	if (!d)
-		return true;
-	while (!found && (e = readdir(d))) {
-		unsigned long long num;
-		char tail[8];
-
-		if (sscanf(e->d_name, "%llu.%7s", &num, tail) == 2 &&
-		    !strcmp(tail, "wal") && num > c->cur)
-			found = true;
-	}
-	closedir(d);
+	if (raw_live(c->dir, &v, &n) < 0)
+		return true; /* look at the manifest */
+	found = n > 0 && v[n - 1] > c->cur;
+	free(v);
 	return found;
 }
 
