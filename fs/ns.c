@@ -45,10 +45,12 @@ static int super_op(void *ctx, uint64_t seq, bool is_delete, const void *key,
 	return 0;
 }
 
+/* Stops the scan (-ECANCELED) once the superblock was seen; a bad batch
+ * is the open's to report. */
 static int super_rec(void *ctx, const struct lsm_log_record *rec)
 {
-	return lsm_batch_ops(rec->batch, rec->len, super_op, ctx, NULL) < 0 ?
-	       0 : 0; /* a bad batch is the open's to report */
+	lsm_batch_ops(rec->batch, rec->len, super_op, ctx, NULL);
+	return *(bool *)ctx ? -ECANCELED : 0;
 }
 
 /* The superblock key sorts first, so it is the smallest key of a table,

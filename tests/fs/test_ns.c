@@ -574,6 +574,39 @@ static void test_reopen(void **state)
 	assert_true(ino2 > ino); /* numbers are never reused */
 }
 
+/* ns_store_is_lsmfs tells an lsmfs store from its files, unopened: one
+ * formatted since its last flush (the superblock in the log only), one
+ * flushed (in a table), and not a plain engine store, an empty or a
+ * missing directory. */
+static void test_store_is_lsmfs(void **state)
+{
+	struct fx *f = *state;
+	struct lsm_options o;
+	struct lsm_db *db;
+	char plain[512];
+
+	close_all(f); /* formatted, not flushed: the log holds it all */
+	assert_true(ns_store_is_lsmfs(tdir_root(f->d)));
+	open_all(f);
+	assert_int_equal(lsm_flush(f->db, NULL), 0);
+	close_all(f);
+	assert_true(ns_store_is_lsmfs(tdir_root(f->d)));
+	open_all(f);
+
+	snprintf(plain, sizeof(plain), "%s/plain", tdir_root(f->d));
+	assert_false(ns_store_is_lsmfs(plain)); /* missing */
+	lsm_options_init(&o);
+	assert_int_equal(lsm_open(plain, &o, &db, NULL), 0);
+	assert_int_equal(lsm_put(db, "\0sa", 3, "x", 1, NULL), 0);
+	assert_int_equal(lsm_put(db, "key", 3, "x", 1, NULL), 0);
+	assert_int_equal(lsm_close(db, NULL), 0);
+	assert_false(ns_store_is_lsmfs(plain)); /* in the log */
+	assert_int_equal(lsm_open(plain, &o, &db, NULL), 0);
+	assert_int_equal(lsm_flush(db, NULL), 0);
+	assert_int_equal(lsm_close(db, NULL), 0);
+	assert_false(ns_store_is_lsmfs(plain)); /* in a table */
+}
+
 /* Random writes/truncates/reads checked against a flat buffer. */
 static void test_random_model(void **state)
 {
@@ -628,6 +661,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_root_and_create, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_is_lsmfs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_boundaries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sparse_and_truncate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncate_paths, setup, teardown),
