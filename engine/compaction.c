@@ -671,8 +671,10 @@ static bool can_move(struct lsm_db *db, struct compaction *c)
 	if (gl >= (int)db->opts.max_levels)
 		return true;
 	if (version_overlapping(c->v, gl, lo, ikey_ulen(lolen), hi,
-				ikey_ulen(hilen), &gp, &ngp) < 0)
+				ikey_ulen(hilen), &gp, &ngp) < 0) {
+		free(gp); /* what it gathered before running out */
 		return false;
+	}
 	ok = files_bytes(gp, ngp) <= 10 * db->opts.table_bytes;
 	free(gp);
 	return ok;

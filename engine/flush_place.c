@@ -97,8 +97,10 @@ static uint64_t overlap_bytes(const struct version *v, int level,
 	size_t n = 0;
 	uint64_t sum = 0;
 
-	if (version_overlapping(v, level, lo, lolen, hi, hilen, &f, &n) < 0)
+	if (version_overlapping(v, level, lo, lolen, hi, hilen, &f, &n) < 0) {
+		free(f); /* what it gathered before running out */
 		return UINT64_MAX;
+	}
 	for (size_t i = 0; i < n; i++)
 		sum += f[i]->size;
 	free(f);

@@ -213,7 +213,9 @@ size_t version_find_file(const struct version *v, int level,
 /* Appends to *OUT (malloc'ed array, *N entries) the files of LEVEL whose
  * user-key range overlaps [BEGIN, END] (user keys; NULL = unbounded).
  * For L0, the range grows to cover the overlapping files, transitively
- * (L0 files may overlap each other).  0 or -ENOMEM. */
+ * (L0 files may overlap each other).  0 or -ENOMEM; *OUT is the
+ * caller's to free either way (after -ENOMEM it may hold what was
+ * gathered before). */
 int version_overlapping(const struct version *v, int level,
 			const uint8_t *begin, size_t blen,
 			const uint8_t *end, size_t elen,
