@@ -13,7 +13,8 @@
  *     (one L0 table per flush when no group can go down, as before).
  *     Compactions cut their outputs where that prefix changes too
  *     (compaction.c), so that the tables below do not straddle groups.
- *   - Placement (with table_prefix_bytes too): a table without
+ *   - Placement (every flush, with or without prefix groups; LevelDB
+ *     places a memtable's output the same way): a table without
  *     tombstones whose user-key range overlaps nothing in L0 goes down
  *     while the next level holds nothing it overlaps,
  *     nothing a running compaction into that level could write over it,
@@ -286,8 +287,6 @@ int flush_place_edit(struct lsm_db *db, struct version_edit *e,
 {
 	int moved = 0;
 
-	if (db->opts.table_prefix_bytes == 0)
-		return 0;
 	for (size_t i = from; i < e->nadded; i++) {
 		struct file_meta *f = e->added[i].f;
 		int level;

@@ -236,8 +236,9 @@ struct lsm_options {
 	 * their outputs at a prefix change, so that data written beside
 	 * what exists (new files' chunk keys in lsmfs, whose inode records
 	 * sort elsewhere) is not rewritten by L0 compactions.  Default 0:
-	 * no cuts; at most 64.  With it, a flush's table without deletions
-	 * that overlaps nothing above goes to L1 or L2 directly. */
+	 * no cuts; at most 64.  (With or without it, a flush's table
+	 * without deletions that overlaps nothing above goes to L1 or L2
+	 * directly.) */
 	unsigned table_prefix_bytes;
 
 	/* Reads of table data through mmap(2) instead of pread(2) and the
