@@ -21,6 +21,14 @@
  * table at a time for every table above the deepest level that holds any
  * tombstone or whose counts are unknown.  Both only ever move data down,
  * so they end.
+ *
+ * Reads (read_sample_bytes, as LevelDB's seek compaction): iterators
+ * sample the keys they visit; a sampled key held by two or more tables
+ * charges the shallowest, and a table charged once per 16 KiB of its
+ * size (at least 100 times) is compacted into the level below when no
+ * size or tombstone compaction is due.  After a burst of writes, the
+ * scans that follow then touch one table per level again, not every L0
+ * table besides.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -33,7 +41,7 @@
 #include "sst.h"
 
 /* Why a compaction runs. */
-enum why { WHY_SIZE, WHY_TOMBSTONES, WHY_IDLE, WHY_MANUAL };
+enum why { WHY_SIZE, WHY_TOMBSTONES, WHY_IDLE, WHY_READS, WHY_MANUAL };
 
 struct compaction {
 	int level;                      /* inputs[0] from here, into +1 */
@@ -694,6 +702,8 @@ static int run(struct lsm_db *db, struct compaction *c, struct lsm_err *err)
 		return lsm_err_set(err, -ENOMEM, "out of memory");
 	if (can_move(db, c)) {
 		rc = trivial_move(db, c, err);
+		if (rc == 0 && c->why == WHY_READS)
+			stat_add(&db->stats.read_compactions, 1);
 		if (rc == 0)
 			db_log(db, LSM_LOG_DEBUG, "moved table %llu to L%d",
 			       (unsigned long long)c->in[0][0]->number,
@@ -713,6 +723,8 @@ static int run(struct lsm_db *db, struct compaction *c, struct lsm_err *err)
 			stat_add(&db->stats.tombstone_compactions, 1);
 		else if (c->why == WHY_IDLE)
 			stat_add(&db->stats.idle_compactions, 1);
+		else if (c->why == WHY_READS)
+			stat_add(&db->stats.read_compactions, 1);
 		stat_add(&db->stats.compactions, 1);
 		stat_add(&db->stats.compaction_bytes_read, c->bytes_read);
 		stat_add(&db->stats.compaction_bytes_written, c->bytes_written);
@@ -751,11 +763,87 @@ static int run_picked(struct lsm_db *db,
 	return rc;
 }
 
+/* The table reads marked (db->read_compact_number), if it is still
+ * where it was: 1 with C filled, 0 if none. */
+static int pick_reads(struct lsm_db *db, struct compaction *c)
+{
+	struct version *v = db->vs.current;
+	uint64_t number = db->read_compact_number;
+	int level = db->read_compact_level;
+
+	db->read_compact_number = 0;
+	if (!number || level + 1 >= (int)db->opts.max_levels)
+		return 0;
+	for (size_t i = 0; i < v->nfiles[level]; i++) {
+		struct file_meta *f = v->files[level][i];
+
+		if (f->number == number)
+			return f->compacting ? 0 :
+			       pick_table(db, c, level, f, WHY_READS);
+	}
+	return 0;
+}
+
 int compaction_run_auto(struct lsm_db *db, struct lsm_err *err)
 {
 	int rc = run_picked(db, pick_auto, err);
 
-	return rc == 0 ? run_picked(db, pick_tombstones, err) : rc;
+	if (rc == 0)
+		rc = run_picked(db, pick_tombstones, err);
+	return rc == 0 ? run_picked(db, pick_reads, err) : rc;
+}
+
+/* Does F hold user key U as far as its range tells? */
+static bool range_holds(const struct file_meta *f, const uint8_t *u,
+			size_t ulen)
+{
+	return ukey_cmp(f->smallest, ikey_ulen(f->smallest_len), u, ulen) <=
+		       0 &&
+	       ukey_cmp(f->largest, ikey_ulen(f->largest_len), u, ulen) >= 0;
+}
+
+void compaction_read_sample(struct lsm_db *db, const struct version *v,
+			    const uint8_t *ikey, size_t iklen)
+{
+	const uint8_t *u = ikey;
+	size_t ulen = ikey_ulen(iklen);
+	struct file_meta *first = NULL;
+	int first_level = 0, held = 0;
+	unsigned budget;
+
+	for (int l = 0; l < (int)db->opts.max_levels && held < 2; l++) {
+		if (l == 0) {
+			for (size_t i = 0; i < v->nfiles[0] && held < 2; i++)
+				if (range_holds(v->files[0][i], u, ulen) &&
+				    held++ == 0)
+					first = v->files[0][i];
+			continue;
+		}
+		size_t i = version_find_file(v, l, ikey, iklen);
+
+		if (i < v->nfiles[l] && range_holds(v->files[l][i], u, ulen) &&
+		    held++ == 0) {
+			first = v->files[l][i];
+			first_level = l;
+		}
+	}
+	if (held < 2)
+		return;
+	budget = (unsigned)(first->size / (16u << 10));
+	if (budget < 100)
+		budget = 100;
+	/* at the budget and after it: a mark lost to a busy input (or to
+	 * another table's mark) is made again by the next sample */
+	if (atomic_fetch_add_explicit(&first->read_charges, 1,
+				      memory_order_relaxed) + 1 < budget)
+		return;
+	pthread_mutex_lock(&db->mu);
+	if (!db->read_compact_number) {
+		db->read_compact_number = first->number;
+		db->read_compact_level = first_level;
+		db_bg_kick(db);
+	}
+	pthread_mutex_unlock(&db->mu);
 }
 
 /* After a snapshot was dropped (db->snap_reclaim_below), a table written

@@ -42,6 +42,7 @@ void lsm_options_init(struct lsm_options *o)
 	o->background_compaction = true;
 	o->tombstone_percent = 20;
 	o->idle_compaction_ms = 5000;
+	o->read_sample_bytes = 1u << 20;
 	o->reserve_bytes = LSM_RESERVE_AUTO;
 	o->replica = false;
 	o->wal_archive_bytes = 0;

@@ -159,6 +159,11 @@ struct lsm_db {
 	 * idle pass, to free what only the dropped one needed (0: none to
 	 * look at; db_snapshot.c, compaction.c); under mu. */
 	uint64_t snap_reclaim_below;
+	/* A table that reads were charged enough for (read_sample_bytes):
+	 * its number and level, compacted next when nothing else is due
+	 * (0: none); under mu. */
+	uint64_t read_compact_number;
+	int read_compact_level;
 	uint64_t reclaim_us;      /* last reclaim; under mu */
 	unsigned reclaim_failed;  /* reclaims failed in a row; under mu */
 };
@@ -259,6 +264,12 @@ int compaction_run_auto(struct lsm_db *db, struct lsm_err *err);
  * unknown counts, above the deepest level, pushed down one level); same
  * contract as compaction_run_auto. */
 int compaction_run_idle(struct lsm_db *db, struct lsm_err *err);
+/* An iterator of version V visited internal key IKEY (a sample, taken
+ * every read_sample_bytes on average): when two or more tables hold its
+ * user key, the shallowest is charged, and marked for compaction when
+ * charged enough.  Takes mu only then. */
+void compaction_read_sample(struct lsm_db *db, const struct version *v,
+			    const uint8_t *ikey, size_t iklen);
 /* lsm_compact_range body, with mu held. */
 int compaction_run_range(struct lsm_db *db, const uint8_t *begin, size_t blen,
 			 const uint8_t *end, size_t elen, struct lsm_err *err);

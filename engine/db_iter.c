@@ -6,6 +6,7 @@
  * backward, it sits just before the current key's entries and the current
  * key and value are copied out. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,7 +119,41 @@ struct lsm_iter {
 	int status;
 	struct lsm_err err;
 	uint64_t steps;   /* internal entries visited; into stats at free */
+	/* bytes of keys and values left before the next read sample
+	 * (compaction_read_sample); INT64_MAX: this db takes none */
+	int64_t sample_left;
+	uint64_t rnd;     /* xorshift state for the sampling period */
 };
+
+/* The bytes until the next sample: uniform in [0, 2 x read_sample_bytes),
+ * read_sample_bytes on average (LevelDB's period is random too, so that
+ * scans of one stride do not always sample the same keys). */
+static int64_t sample_period(struct lsm_iter *i)
+{
+	uint64_t x = i->rnd, span = 2 * (uint64_t)i->db->opts.read_sample_bytes;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	i->rnd = x;
+	return (int64_t)(x % span);
+}
+
+/* Counts the entry at the internal iterator (key K) toward the next read
+ * sample. */
+static void sample(struct lsm_iter *i, const uint8_t *k, size_t kl)
+{
+	size_t vl;
+
+	if (i->sample_left == INT64_MAX)
+		return;
+	(void)iiter_value(i->it, &vl);
+	i->sample_left -= (int64_t)(kl + vl);
+	while (i->sample_left < 0) {
+		i->sample_left += sample_period(i);
+		compaction_read_sample(i->db, i->sv->v, k, kl);
+	}
+}
 
 static void set_error(struct lsm_iter *i, int rc, const char *msg)
 {
@@ -170,6 +205,7 @@ static void find_next(struct lsm_iter *i, bool skipping)
 		if (!parse(i, &k, &kl))
 			return;
 		i->steps++;
+		sample(i, k, kl);
 		if (ikey_seq(k, kl) > i->seq)
 			continue;
 		if (skipping && ukey_cmp(k, ikey_ulen(kl), i->key.p,
@@ -202,6 +238,7 @@ static void find_prev(struct lsm_iter *i)
 		if (!parse(i, &k, &kl))
 			return;
 		i->steps++;
+		sample(i, k, kl);
 		if (ikey_seq(k, kl) <= i->seq) {
 			if (last != IKEY_DELETE &&
 			    ukey_cmp(k, ikey_ulen(kl), i->key.p, i->key.len) < 0)
@@ -251,6 +288,12 @@ int lsm_iter_new(struct lsm_db *db, const struct lsm_snapshot *snap,
 	i->err.code = 0;
 	i->err.msg[0] = '\0';
 	i->steps = 0;
+	i->rnd = ((uint64_t)(uintptr_t)i ^ (db_now_us() << 16)) | 1;
+	i->sample_left = INT64_MAX;
+	/* only a db that compacts in the background acts on samples */
+	if (db->opts.read_sample_bytes && db->opts.background_compaction &&
+	    !db->read_only && !db->opts.follow)
+		i->sample_left = sample_period(i);
 	if (snap && snap->sv) { /* a follower's snapshot holds its state */
 		i->sv = snap->sv;
 		atomic_fetch_add(&i->sv->refs, 1);

@@ -236,6 +236,8 @@ static void space(struct out *o, struct lsm_db *db, struct super *sv)
 	  "picked for a table's share of deletions.");
 	C(idle_compactions_total, idle_compactions, "Compactions run by the "
 	  "idle pass.");
+	C(read_compactions_total, read_compactions, "Compactions of a table "
+	  "that reads met above another holding the same keys.");
 	gauge(o, "tombstones", "Deletion entries in live tables (tables of "
 	      "older builds not counted).", tombstones(db, sv->v));
 }

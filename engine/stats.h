@@ -17,6 +17,7 @@ struct stats {
 	_Atomic uint64_t compactions, compaction_bytes_read;
 	_Atomic uint64_t compaction_bytes_written, compaction_errors;
 	_Atomic uint64_t tombstone_compactions, idle_compactions;
+	_Atomic uint64_t read_compactions;
 	_Atomic uint64_t manifest_bytes_written;
 	_Atomic uint64_t stall_micros, slowdown_micros, stalls, slowdowns;
 	_Atomic uint64_t bloom_checks, bloom_negatives, bloom_false_positives;

@@ -40,6 +40,7 @@
 #ifndef LSM_VERSION_H
 #define LSM_VERSION_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -71,6 +72,9 @@ struct file_meta {
 	 * table cache keys tables by fm_key, never by number alone.  0 in
 	 * every other open (the key is the number). */
 	uint8_t incarnation;
+	/* Reads that met the table above another holding the same key
+	 * (compaction_read_sample); any thread. */
+	atomic_uint read_charges;
 	/* The user-key ranges of the prefix groups a flush put in the table
 	 * (flush_place.c): its keys all lie within them, a finer bound than
 	 * smallest..largest.  In memory only: none (NULL) for a table read

@@ -171,6 +171,14 @@ struct lsm_options {
 	 * builds) one at a time, pushing them down until none is left;
 	 * writes stop it.  Default 5000, 0 = never. */
 	unsigned idle_compaction_ms;
+	/* Read-triggered compaction (LevelDB's seek compaction): iterators
+	 * sample a key every read_sample_bytes of keys and values they
+	 * visit, on average; a sampled key that lies in two or more tables
+	 * charges the shallowest, and a table charged once per 16 KiB of
+	 * its size (at least 100 times) is compacted into the level below,
+	 * so that the reads which follow a burst of writes touch fewer
+	 * tables.  Default 1 MiB, 0 = never. */
+	size_t read_sample_bytes;
 
 	/* Disk space held back (DATADIR/RESERVE) for a full disk: when a
 	 * write, flush or compaction runs out of space the reserve is

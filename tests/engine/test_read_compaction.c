@@ -1,0 +1,210 @@
+/* test_read_compaction.c - read-triggered compaction (read_sample_bytes,
+ * engine/compaction.c): scans over keys that several tables hold compact
+ * the shallowest table down until each key is in one table, every key
+ * still reads its newest value (also through a snapshot taken before);
+ * nothing happens with the option off, in a read-only open, or over keys
+ * that only one table holds. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "db_impl.h"
+#include "lsm.h"
+#include "support.h"
+
+#define NKEYS 2000
+
+static void options(struct lsm_options *o, size_t sample_bytes)
+{
+	lsm_options_init(o);
+	o->memtable_bytes = 4u << 20; /* flushes only when asked */
+	o->table_bytes = 64u << 10;
+	o->l0_compaction_trigger = 8; /* no size-triggered L0 compaction */
+	o->read_sample_bytes = sample_bytes;
+	o->io = test_io_nosync();
+}
+
+static void put_round(struct lsm_db *db, int round, int step)
+{
+	char k[32], v[64];
+
+	for (int i = 0; i < NKEYS; i += step) {
+		snprintf(k, sizeof(k), "k%06d", i);
+		snprintf(v, sizeof(v), "v%d/%d", i, round);
+		assert_int_equal(lsm_put(db, k, strlen(k), v, strlen(v), NULL),
+				 0);
+	}
+	assert_int_equal(lsm_flush(db, NULL), 0);
+}
+
+/* The round each key was last written in, for put_round's pattern. */
+static int newest_round(int i, int rounds, const int *steps)
+{
+	int last = -1;
+
+	for (int r = 0; r < rounds; r++)
+		if (i % steps[r] == 0)
+			last = r;
+	return last;
+}
+
+/* Scans every key once, checking it holds round EXPECT(i). */
+static void scan(struct lsm_db *db, const struct lsm_snapshot *snap,
+		 int rounds, const int *steps)
+{
+	struct lsm_iter *it;
+	int n = 0;
+
+	assert_int_equal(lsm_iter_new(db, snap, &it, NULL), 0);
+	for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it)) {
+		size_t kl, vl;
+		const char *k = lsm_iter_key(it, &kl);
+		const char *v = lsm_iter_value(it, &vl);
+		char want[64];
+		int i = atoi(k + 1);
+
+		snprintf(want, sizeof(want), "v%d/%d", i,
+			 newest_round(i, rounds, steps));
+		assert_int_equal(vl, strlen(want));
+		assert_memory_equal(v, want, vl);
+		n++;
+	}
+	assert_int_equal(lsm_iter_status(it, NULL), 0);
+	assert_int_equal(n, NKEYS);
+	lsm_iter_free(it);
+}
+
+static unsigned total_tables(struct lsm_db *db, unsigned c[7])
+{
+	unsigned t = 0;
+
+	assert_int_equal(lsm_level_tables(db, c, 7), 0);
+	for (int l = 0; l < 7; l++)
+		t += c[l];
+	return t;
+}
+
+/* Waits for the compaction thread to be done with what reads marked. */
+static void settle(struct lsm_db *db)
+{
+	for (int i = 0; i < 200; i++) {
+		bool busy;
+
+		pthread_mutex_lock(&db->mu);
+		busy = db->read_compact_number || db->compaction_running;
+		pthread_mutex_unlock(&db->mu);
+		if (!busy)
+			return;
+		usleep(10000);
+	}
+}
+
+/* Three overlapping flushes (placed L2, L1, L0: each covers the whole
+ * range), then scans: the shallow tables are compacted down. */
+static void test_scans_compact_overlap(void **state)
+{
+	struct tdir *d = *state;
+	static const int steps[] = { 1, 2, 3 };
+	const struct lsm_snapshot *snap;
+	struct lsm_options o;
+	struct lsm_db *db;
+	unsigned c[7];
+	int passes = 0;
+
+	options(&o, 64);
+	assert_int_equal(lsm_open(tdir_root(d), &o, &db, NULL), 0);
+	for (int r = 0; r < 3; r++)
+		put_round(db, r, steps[r]);
+	total_tables(db, c);
+	assert_true(c[0] >= 1 && c[1] >= 1 && c[2] >= 1);
+	snap = lsm_snapshot_new(db);
+	assert_non_null(snap);
+	while (atomic_load(&db->stats.read_compactions) == 0 && passes < 500) {
+		scan(db, NULL, 3, steps);
+		passes++;
+	}
+	assert_true(atomic_load(&db->stats.read_compactions) > 0);
+	/* keep scanning until every key is in one table */
+	for (int i = 0; i < 500; i++) {
+		settle(db);
+		total_tables(db, c);
+		if (c[0] == 0 && c[1] == 0)
+			break;
+		scan(db, NULL, 3, steps);
+	}
+	settle(db);
+	total_tables(db, c);
+	assert_int_equal(c[0], 0);
+	assert_int_equal(c[1], 0);
+	check_levels(db);
+	scan(db, NULL, 3, steps);
+	scan(db, snap, 3, steps); /* the snapshot saw all three rounds */
+	lsm_snapshot_release(db, snap);
+	assert_int_equal(lsm_close(db, NULL), 0);
+
+	/* and after a reopen */
+	assert_int_equal(lsm_open(tdir_root(d), &o, &db, NULL), 0);
+	scan(db, NULL, 3, steps);
+	assert_int_equal(lsm_close(db, NULL), 0);
+}
+
+/* Off (0), read-only, and a store where one table holds each key: no
+ * compaction however much is scanned. */
+static void test_no_compaction_when_not_due(void **state)
+{
+	struct tdir *d = *state;
+	static const int steps[] = { 1, 2 };
+	struct lsm_options o;
+	struct lsm_db *db;
+	unsigned c[7], before;
+
+	options(&o, 0);
+	assert_int_equal(lsm_open(tdir_path(d, "off"), &o, &db, NULL), 0);
+	put_round(db, 0, 1);
+	put_round(db, 1, 2);
+	before = total_tables(db, c);
+	for (int i = 0; i < 200; i++)
+		scan(db, NULL, 2, steps);
+	settle(db);
+	assert_int_equal(total_tables(db, c), before);
+	assert_int_equal(atomic_load(&db->stats.read_compactions), 0);
+	assert_int_equal(lsm_close(db, NULL), 0);
+
+	options(&o, 64);
+	o.read_only = true;
+	assert_int_equal(lsm_open(tdir_path(d, "off"), &o, &db, NULL), 0);
+	for (int i = 0; i < 200; i++)
+		scan(db, NULL, 2, steps);
+	assert_int_equal(atomic_load(&db->stats.read_compactions), 0);
+	assert_int_equal(total_tables(db, c), before);
+	assert_int_equal(lsm_close(db, NULL), 0);
+
+	/* one flush of keys in order: one level, one table per key */
+	options(&o, 64);
+	assert_int_equal(lsm_open(tdir_path(d, "one"), &o, &db, NULL), 0);
+	put_round(db, 0, 1);
+	before = total_tables(db, c);
+	for (int i = 0; i < 200; i++)
+		scan(db, NULL, 1, steps);
+	settle(db);
+	assert_int_equal(atomic_load(&db->stats.read_compactions), 0);
+	assert_int_equal(total_tables(db, c), before);
+	assert_int_equal(lsm_close(db, NULL), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_scans_compact_overlap, tdir_setup, tdir_teardown),
+		cmocka_unit_test_setup_teardown(test_no_compaction_when_not_due, tdir_setup, tdir_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
