@@ -130,7 +130,9 @@ struct lsm_iter {
  * scans of one stride do not always sample the same keys). */
 static int64_t sample_period(struct lsm_iter *i)
 {
-	uint64_t x = i->rnd, span = 2 * (uint64_t)i->db->opts.read_sample_bytes;
+	uint64_t x = i->rnd, bytes = i->db->opts.read_sample_bytes;
+	uint64_t span = bytes < (UINT64_C(1) << 61) ? 2 * bytes :
+			UINT64_C(1) << 62; /* no overflow, never 0 */
 
 	x ^= x << 13;
 	x ^= x >> 7;
