@@ -793,38 +793,29 @@ int compaction_run_auto(struct lsm_db *db, struct lsm_err *err)
 	return rc == 0 ? run_picked(db, pick_reads, err) : rc;
 }
 
-/* Does F hold user key U as far as its range tells? */
-static bool range_holds(const struct file_meta *f, const uint8_t *u,
-			size_t ulen)
-{
-	return ukey_cmp(f->smallest, ikey_ulen(f->smallest_len), u, ulen) <=
-		       0 &&
-	       ukey_cmp(f->largest, ikey_ulen(f->largest_len), u, ulen) >= 0;
-}
-
 void compaction_read_sample(struct lsm_db *db, const struct version *v,
 			    const uint8_t *ikey, size_t iklen)
 {
-	const uint8_t *u = ikey;
 	size_t ulen = ikey_ulen(iklen);
 	struct file_meta *first = NULL;
 	int first_level = 0, held = 0;
 	unsigned budget;
 
+	/* the tables a lookup would read, in its order: every L0 table
+	 * whose range holds the key, then one per deeper level */
 	for (int l = 0; l < (int)db->opts.max_levels && held < 2; l++) {
-		if (l == 0) {
-			for (size_t i = 0; i < v->nfiles[0] && held < 2; i++)
-				if (range_holds(v->files[0][i], u, ulen) &&
-				    held++ == 0)
-					first = v->files[0][i];
-			continue;
-		}
-		size_t i = version_find_file(v, l, ikey, iklen);
+		size_t i = l ? version_find_file(v, l, ikey, iklen) : 0;
+		size_t end = l ? i + 1 : v->nfiles[0];
 
-		if (i < v->nfiles[l] && range_holds(v->files[l][i], u, ulen) &&
-		    held++ == 0) {
-			first = v->files[l][i];
-			first_level = l;
+		for (; i < end && i < v->nfiles[l] && held < 2; i++) {
+			struct file_meta *f = v->files[l][i];
+
+			if (!file_range_holds(f, ikey, ulen))
+				continue;
+			if (held++ == 0) {
+				first = f;
+				first_level = l;
+			}
 		}
 	}
 	if (held < 2)

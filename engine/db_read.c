@@ -151,10 +151,7 @@ static int get_tables(struct lsm_db *db, const struct version *v,
 	for (size_t i = 0; i < v->nfiles[0]; i++) {
 		const struct file_meta *f = v->files[0][i];
 
-		if (ukey_cmp(ik, ulen, f->smallest,
-			     ikey_ulen(f->smallest_len)) < 0 ||
-		    ukey_cmp(ik, ulen, f->largest,
-			     ikey_ulen(f->largest_len)) > 0)
+		if (!file_range_holds(f, ik, ulen))
 			continue;
 		rc = table_cache_get_to(db->tables, fm_key(f), ik, iklen, val,
 					err);

@@ -46,6 +46,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "ikey.h"
 #include "lsm.h"
 #include "lsm_io.h"
 
@@ -213,6 +214,15 @@ uint64_t version_level_bytes(const struct version *v, int level);
  * (binary search); nfiles when none. */
 size_t version_find_file(const struct version *v, int level,
 			 const uint8_t *ikey, size_t iklen);
+
+/* Whether user key U lies within F's range (so F may hold it). */
+static inline bool file_range_holds(const struct file_meta *f,
+				    const uint8_t *u, size_t ulen)
+{
+	return ukey_cmp(u, ulen, f->smallest, ikey_ulen(f->smallest_len)) >=
+		       0 &&
+	       ukey_cmp(u, ulen, f->largest, ikey_ulen(f->largest_len)) <= 0;
+}
 
 /* Appends to *OUT (malloc'ed array, *N entries) the files of LEVEL whose
  * user-key range overlaps [BEGIN, END] (user keys; NULL = unbounded).
