@@ -307,8 +307,11 @@ static inline bool ns_expired_at(const struct codec_inode *in, uint64_t now)
 }
 /* Is IN gone by expiry in NS (never in a frozen view)? */
 bool ns_is_expired(const struct ns *ns, const struct codec_inode *in);
-/* Seconds of life A has left, capped at CAP (what the kernel may cache of
- * it): CAP when A never expires, 0 when it has expired. */
+/* How long before an expiry the kernel's caches of the file end (ns). */
+#define NS_CACHE_MARGIN_NS 250000000ull
+/* Seconds of life A has left, less NS_CACHE_MARGIN_NS, capped at CAP
+ * (what the kernel may cache of it): CAP when A never expires, 0 when it
+ * has expired or is about to. */
 double ns_life_cap(const struct ns_attr *a, double cap);
 /* Sets INO's absolute expiry (ns since the epoch; 0 clears it), with its
  * index key, in one batch; ctime becomes now.  -EPERM for anything but a

@@ -36,7 +36,10 @@ double ns_life_cap(const struct ns_attr *a, double cap)
 
 	if (!a->in.expire_ns)
 		return cap;
-	now = ns_now_ns();
+	/* The kernel counts a timeout from when it takes the reply, rounded
+	 * up to a tick; ending its caches NS_CACHE_MARGIN_NS early keeps a
+	 * late reply from showing the file past its expiry. */
+	now = ns_now_ns() + NS_CACHE_MARGIN_NS;
 	if (a->in.expire_ns <= now)
 		return 0;
 	left = (double)(a->in.expire_ns - now) / 1e9;

@@ -15,8 +15,7 @@ follow_cleanup() {
 	local rc=$?
 	fusermount3 -u -z "$M2" 2>/dev/null || true
 	[ -n "$RO_PID" ] && { kill "$RO_PID" 2>/dev/null; wait "$RO_PID"; } 2>/dev/null || true
-	(exit $rc)
-	cleanup
+	cleanup "$rc"
 }
 trap follow_cleanup EXIT
 

@@ -29,8 +29,7 @@ full_cleanup() {
 		LSMFS_PID=
 	fi
 	small_cleanup
-	(exit $rc)
-	cleanup
+	cleanup "$rc"
 }
 trap full_cleanup EXIT
 OPTS=memtable_size=1M,table_size=512k,reserve=4M

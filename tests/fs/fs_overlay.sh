@@ -25,7 +25,7 @@ if ! grep -qw overlay /proc/filesystems; then
 fi
 HERE=$(cd "$(dirname "$0")" && pwd)
 O=$T/ovl
-trap 'rc=$?; umount "$O" 2>/dev/null || true; (exit $rc); cleanup' EXIT
+trap 'rc=$?; umount "$O" 2>/dev/null || true; cleanup "$rc"' EXIT
 
 # view DIR: every path with its type, mode and contents, sorted.
 view() {

@@ -15,11 +15,9 @@ S=$M/.lsmfs/snapshots
 RO_PID=
 snap_cleanup() {
 	local rc=$?
-	set +e # (exit $rc) below must not end the handler before cleanup
 	fusermount3 -u -z "$T/ro" 2>/dev/null || true
 	[ -n "$RO_PID" ] && { kill "$RO_PID" 2>/dev/null; wait "$RO_PID"; } 2>/dev/null || true
-	(exit $rc)
-	cleanup
+	cleanup "$rc"
 }
 trap snap_cleanup EXIT
 

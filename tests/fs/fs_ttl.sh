@@ -65,8 +65,7 @@ ttl_cleanup() {
 	local rc=$?
 	fusermount3 -u -z "$M2" 2>/dev/null || true
 	if [ -n "$RO_PID" ]; then kill "$RO_PID" 2>/dev/null || true; wait "$RO_PID" 2>/dev/null || true; fi
-	(exit $rc)
-	cleanup
+	cleanup "$rc"
 }
 trap ttl_cleanup EXIT
 

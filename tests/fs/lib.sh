@@ -60,8 +60,12 @@ crash_fs() {
 	fusermount3 -u -z "$M" 2>/dev/null || umount -l "$M" 2>/dev/null || true
 }
 
+# cleanup [RC]: the EXIT handler; a test's own handler passes its exit
+# status on as RC (not through "(exit $rc)", which under set -e would end
+# the handler before anything is unmounted, leaving a daemon behind).
 cleanup() {
-	local rc=$?
+	local rc=${1:-$?}
+	set +e # whatever fails here, the rest must still run
 	cd /
 	if grep -q " $M fuse" /proc/mounts 2>/dev/null; then
 		fusermount3 -u -z "$M" 2>/dev/null || umount -l "$M" || true

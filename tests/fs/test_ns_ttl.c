@@ -744,10 +744,31 @@ static void test_cap_lazy_atime(void **state)
 	check_clean(f);
 }
 
+/* What the kernel may cache of an expiring file ends NS_CACHE_MARGIN_NS
+ * before its expiry (a reply the kernel takes late must not show it past
+ * that instant); a file that never expires keeps the cap. */
+static void test_life_cap_margin(void **state)
+{
+	struct ns_attr a;
+	double life;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	assert_true(ns_life_cap(&a, 60) == 60);
+	a.in.expire_ns = ns_now_ns() + 10000000000ull;
+	life = ns_life_cap(&a, 60);
+	assert_true(life <= 10.0 - NS_CACHE_MARGIN_NS / 1e9);
+	assert_true(life > 9.0 - NS_CACHE_MARGIN_NS / 1e9);
+	assert_true(ns_life_cap(&a, 2) == 2);
+	a.in.expire_ns = ns_now_ns() + NS_CACHE_MARGIN_NS / 2;
+	assert_true(ns_life_cap(&a, 60) == 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_codec_v2),
+		cmocka_unit_test(test_life_cap_margin),
 		cmocka_unit_test_setup_teardown(test_xattrs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expiry_hides, setup,
 						teardown),

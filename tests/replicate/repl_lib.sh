@@ -96,8 +96,7 @@ repl_exit() {
 			tail -n 30 "$f" >&2
 		done
 	fi
-	(exit $rc)
-	cleanup
+	cleanup "$rc"
 }
 trap repl_exit EXIT
 
