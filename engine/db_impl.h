@@ -79,11 +79,10 @@ struct lsm_db {
 	struct writer *wq_head, *wq_tail; /* under wq_mu */
 	unsigned wq_len;                  /* writers queued, under wq_mu */
 	/* Group commit (db_write.c, under wq_mu): writers in the last group
-	 * that synced, how long its sync took, and whether the leader waits
-	 * for more sync writers (enqueue wakes it). */
+	 * that synced and how long its sync took; they tell a sync leader how
+	 * long to gather and a sync follower how long to poll. */
 	unsigned sync_group;
 	uint64_t sync_us;
-	bool wq_gathering;
 	struct lsm_batch *group;          /* leader's scratch, under wq_mu */
 
 	/* Write leader state (touched by the leader, or under mu). */
