@@ -8,16 +8,28 @@
  * neither cached nor referenced.  Usage counts every entry not yet freed,
  * including erased or replaced ones still in use, so the budget tracks the
  * memory actually held.  Each shard gets ceil(capacity / 16): a small
- * table cache (max_open < 16) still keeps a table per shard. */
+ * table cache (max_open < 16) still keeps a table per shard.
+ *
+ * Beside the shards, a doorkeeper for cache_admit: a table of 32-bit key
+ * hashes, four slots per block the budget holds (counting CACHE_UNIT_GUESS
+ * bytes a block), so a key is remembered across about four cache turnovers
+ * of misses.  It is 4-way set-associative: direct-mapped, two keys read in
+ * turn that shared a slot would push each other out forever (a scan
+ * repeated over them never caching either). */
 #include "cache.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
 #define CACHE_SHARD_BITS 4
 #define CACHE_SHARDS (1u << CACHE_SHARD_BITS)
 #define CACHE_MIN_BUCKETS 16
+#define CACHE_UNIT_GUESS 4096u  /* a block's charge, to size the doorkeeper */
+#define DOOR_MIN_SLOTS 1024u
+#define DOOR_WAYS 4u  /* a key may sit in any of its set's 4 slots */
+#define DOOR_MAX_SLOTS (1u << 22)
 
 struct cache_handle {
 	uint64_t id, off;
@@ -46,6 +58,9 @@ struct shard {
 struct cache {
 	size_t capacity;
 	struct shard shards[CACHE_SHARDS];
+	_Atomic uint32_t *door;            /* cache_admit's key hashes */
+	size_t ndoor;                      /* a power of two */
+	_Atomic uint64_t rejects;
 };
 
 static uint64_t cache_hash(uint64_t id, uint64_t off)
@@ -73,6 +88,15 @@ struct cache *cache_new(size_t capacity)
 	if (!c)
 		return NULL;
 	c->capacity = capacity;
+	c->ndoor = DOOR_MIN_SLOTS;
+	while (c->ndoor < DOOR_MAX_SLOTS &&
+	       c->ndoor < capacity / CACHE_UNIT_GUESS * 4)
+		c->ndoor *= 2;
+	c->door = calloc(c->ndoor, sizeof(*c->door));
+	if (!c->door) {
+		free(c);
+		return NULL;
+	}
 	for (i = 0; i < CACHE_SHARDS; i++) {
 		struct shard *s = &c->shards[i];
 
@@ -92,6 +116,7 @@ fail:
 		pthread_mutex_destroy(&c->shards[i].mu);
 		free(c->shards[i].buckets);
 	}
+	free(c->door);
 	free(c);
 	return NULL;
 }
@@ -209,7 +234,38 @@ void cache_free(struct cache *c)
 		free(s->buckets);
 		pthread_mutex_destroy(&s->mu);
 	}
+	free(c->door);
 	free(c);
+}
+
+bool cache_admit(struct cache *c, uint64_t id, uint64_t off)
+{
+	static _Thread_local unsigned turn; /* which way a miss replaces */
+	uint64_t hash = cache_hash(id, off);
+	/* the set from the low bits, the tag from the high ones; a tag of 0
+	 * marks an empty way, so it is never stored */
+	_Atomic uint32_t *set = &c->door[(hash & (c->ndoor / DOOR_WAYS - 1)) *
+					 DOOR_WAYS];
+	uint32_t tag = (uint32_t)(hash >> 32) | 1u;
+	unsigned way = DOOR_WAYS;
+
+	for (unsigned i = 0; i < DOOR_WAYS; i++) {
+		uint32_t t = atomic_load_explicit(&set[i],
+						  memory_order_relaxed);
+
+		if (t == tag) {
+			atomic_store_explicit(&set[i], 0,
+					      memory_order_relaxed);
+			return true;
+		}
+		if (t == 0 && way == DOOR_WAYS)
+			way = i;
+	}
+	if (way == DOOR_WAYS) /* full: one of them, in turn */
+		way = turn++ % DOOR_WAYS;
+	atomic_store_explicit(&set[way], tag, memory_order_relaxed);
+	atomic_fetch_add_explicit(&c->rejects, 1, memory_order_relaxed);
+	return false;
 }
 
 struct cache_handle *cache_lookup(struct cache *c, uint64_t id, uint64_t off)
@@ -337,7 +393,11 @@ void cache_get_stats(struct cache *c, struct cache_stats *st)
 {
 	unsigned i;
 
-	*st = (struct cache_stats){ .capacity = c->capacity };
+	*st = (struct cache_stats){
+		.capacity = c->capacity,
+		.rejects = atomic_load_explicit(&c->rejects,
+						memory_order_relaxed),
+	};
 	for (i = 0; i < CACHE_SHARDS; i++) {
 		struct shard *s = &c->shards[i];
 

@@ -6,6 +6,7 @@
 #ifndef LSM_CACHE_H
 #define LSM_CACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,6 +15,7 @@ struct cache_handle;
 
 struct cache_stats {
 	uint64_t hits, misses, inserts, evictions;
+	uint64_t rejects;  /* misses cache_admit turned away */
 	uint64_t usage;    /* charge of entries held (cached or in use) */
 	uint64_t capacity;
 	uint64_t entries;
@@ -33,6 +35,17 @@ struct cache_handle *cache_lookup(struct cache *c, uint64_t id, uint64_t off);
 struct cache_handle *cache_insert(struct cache *c, uint64_t id, uint64_t off,
 				  void *value, size_t charge,
 				  void (*deleter)(void *value));
+
+/* Admission, for callers that read a miss themselves before inserting:
+ * true when the key (ID, OFF) already missed recently, so that it is worth
+ * caching; otherwise it remembers the key and answers false (the caller
+ * uses what it read and frees it).  A data set much larger than the cache,
+ * read at random, then no longer churns the cache (every miss evicting
+ * something to cache a block that will not be read again before it is
+ * evicted in turn), while a block read again within about four cache
+ * turnovers of misses gets in on its second read.  Lock-free: a
+ * set-associative table of key hashes ("doorkeeper", as TinyLFU's). */
+bool cache_admit(struct cache *c, uint64_t id, uint64_t off);
 
 void *cache_value(const struct cache_handle *h);
 void cache_release(struct cache *c, struct cache_handle *h); /* accepts NULL */

@@ -251,8 +251,9 @@ int sst_map(struct sst *t, struct lsm_err *err)
 }
 
 /* Gets data block I: from the mapping, the cache, or read (and cached when
- * FILL).  On success *HP is the cache handle or NULL when the caller owns
- * *BP. */
+ * FILL and the cache admits it: cache_admit takes a block on its second
+ * miss in a while).  On success *HP is the cache handle or NULL when the
+ * caller owns *BP. */
 int sst_load_block(struct sst *t, size_t i, bool fill, struct block **bp,
 		      struct cache_handle **hp, struct lsm_err *err)
 {
@@ -281,7 +282,7 @@ int sst_load_block(struct sst *t, size_t i, bool fill, struct block **bp,
 	rc = sst_read_parsed(t, h, &b, err);
 	if (rc < 0)
 		return rc;
-	if (t->cache && fill) {
+	if (t->cache && fill && cache_admit(t->cache, t->id, h->off)) {
 		ch = cache_insert(t->cache, t->id, h->off, b, block_size(b),
 				  block_deleter);
 		if (!ch)

@@ -180,6 +180,9 @@ static void memory(struct out *o, struct lsm_db *db, struct super *sv)
 		cs.inserts);
 	counter(o, "block_cache_evictions_total", "Blocks evicted.",
 		cs.evictions);
+	counter(o, "block_cache_rejects_total", "Blocks read but not "
+		"cached: their first miss in a while (admission).",
+		cs.rejects);
 	gauge(o, "block_cache_bytes", "Bytes held by the block cache.",
 	      cs.usage);
 	gauge(o, "block_cache_capacity_bytes", "Block cache budget.",

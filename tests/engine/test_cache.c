@@ -554,6 +554,41 @@ static void test_table_cache_threads(void **state)
 	cache_free(blocks);
 }
 
+/* Admission (cache_admit): a key is admitted on its second miss while the
+ * doorkeeper still remembers the first, once; keys missed once each, many
+ * more than the doorkeeper holds, are mostly forgotten (a uniform random
+ * read of a data set far larger than the cache caches almost nothing);
+ * the rejects are counted. */
+static void test_admit(void **state)
+{
+	struct cache *c = cache_new(8u << 20); /* 8192 doorkeeper slots */
+	struct cache_stats st;
+	unsigned admitted = 0;
+
+	(void)state;
+	assert_false(cache_admit(c, 7, 4096));
+	assert_false(cache_admit(c, 8, 4096)); /* another key */
+	assert_true(cache_admit(c, 7, 4096));
+	assert_false(cache_admit(c, 7, 4096)); /* the slot was cleared */
+	assert_true(cache_admit(c, 8, 4096));
+	/* a stream of 100,000 distinct keys, then the same again: by then
+	 * each first miss was overwritten by later keys, nearly always */
+	for (int pass = 0; pass < 2; pass++)
+		for (uint64_t k = 0; k < 100000; k++)
+			admitted += cache_admit(c, 1000 + k / 64,
+						(k % 64) * 4096);
+	assert_true(admitted < 100000 / 20);
+	/* keys read again within the window all get in */
+	admitted = 0;
+	for (int pass = 0; pass < 2; pass++)
+		for (uint64_t k = 0; k < 200; k++)
+			admitted += cache_admit(c, 5000, k * 4096);
+	assert_true(admitted >= 180); /* a few share a slot */
+	cache_get_stats(c, &st);
+	assert_true(st.rejects >= 3 + 200000 - 100000 / 20 + 200);
+	cache_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -565,6 +600,7 @@ int main(void)
 		cmocka_unit_test(test_zero_capacity),
 		cmocka_unit_test(test_stats),
 		cmocka_unit_test(test_stress),
+		cmocka_unit_test(test_admit),
 		cmocka_unit_test_setup_teardown(test_table_cache, tdir_setup,
 						tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_table_cache_threads,

@@ -554,13 +554,26 @@ static void test_fill_cache(void **state)
 	iiter_free(it);
 	cache_get_stats(c, &cs1);
 	assert_int_equal(cs1.inserts, cs0.inserts);
-	it = sst_iter(t, true, NULL, NULL);
-	for (iiter_seek_first(it); iiter_valid(it); iiter_next(it))
-		;
-	iiter_free(it);
-	cache_get_stats(c, &cs1);
-	/* block 0 was cached at open */
-	assert_int_equal(cs1.inserts, cs0.inserts + blocks - 1);
+	/* A filling scan caches what missed before (cache_admit): the first
+	 * one block 0 only, which the open read; the second nearly every
+	 * block (a few may share their doorkeeper set with too many others
+	 * and need another pass); soon a scan finds them all. */
+	for (int pass = 0;; pass++) {
+		cache_get_stats(c, &cs0);
+		it = sst_iter(t, true, NULL, NULL);
+		for (iiter_seek_first(it); iiter_valid(it); iiter_next(it))
+			;
+		iiter_free(it);
+		cache_get_stats(c, &cs1);
+		if (pass == 0)
+			assert_int_equal(cs1.inserts - cs0.inserts, 1);
+		if (pass == 1)
+			assert_true(cs1.inserts - cs0.inserts >=
+				    (blocks - 1) * 95 / 100);
+		if (cs1.hits - cs0.hits == blocks)
+			break;
+		assert_true(pass < 6);
+	}
 	sst_close(t);
 	cache_free(c);   /* every handle was released */
 }
