@@ -1,8 +1,13 @@
-/* bloom.c - bloom filters over 32-bit key hashes (bloom.h).  The k probe
- * positions come from one hash by double hashing: h, h + d, h + 2d, ...
- * with d = rotl(h, 15).  The hash is a murmur-style multiply/rotate mix of
- * our own; it need not resist attackers, only spread keys evenly. */
+/* bloom.c - bloom filters over 32-bit key hashes (bloom.h), in two
+ * encodings (engine/doc/table.md): blocked, all k probes of a key in one
+ * 64-byte block, written now; flat, probes by double hashing over the whole
+ * filter (h, h + d, h + 2d, ... with d = mix(h) | 1), of older tables and
+ * still read.  The hash is a murmur-style multiply/rotate mix of our own;
+ * it need not resist attackers, only spread keys evenly. */
 #include "bloom.h"
+
+#include <string.h>
+
 #include "coding.h"
 
 #define BLOOM_MAX_K 30
@@ -74,27 +79,87 @@ static unsigned bloom_k(unsigned bits_per_key)
 	return (unsigned)k;
 }
 
+/* The cache-line blocked layout: block ((h * nblocks) >> 32) of 64 bytes
+ * takes all k probes of a key, bit (x >> 23) for x = mix(h) | 1, then x
+ * times 0x9e3779b9 for each next probe (the top 9 bits of a
+ * multiplicative sequence).  A lookup then reads one cache line (two when
+ * the filter is not aligned) instead of up to k scattered ones. */
+static inline const uint8_t *blocked_block(const uint8_t *arr,
+					   size_t nblocks, uint32_t h)
+{
+	return arr + (size_t)(((uint64_t)h * nblocks) >> 32) *
+			     BLOOM_BLOCK_BYTES;
+}
+
+#define PROBE_MUL 0x9e3779b9u
+
+/* Whether N keys of BITS_PER_KEY bits can be counted in a size_t (else
+ * OUT is marked out of memory). */
+static bool bits_fit(struct buf *out, size_t n, unsigned bits_per_key)
+{
+	if (bits_per_key && n > SIZE_MAX / 16 / bits_per_key) {
+		out->oom = true;
+		return false;
+	}
+	return true;
+}
+
+/* Appends BYTES zero bytes and the kbyte's place to OUT: the filter's
+ * bits, or NULL (OUT marked) when out of memory. */
+static uint8_t *zeroed_filter(struct buf *out, size_t bytes)
+{
+	uint8_t *arr;
+
+	if (!buf_reserve(out, bytes + 1))
+		return NULL;
+	arr = out->p + out->len;
+	memset(arr, 0, bytes + 1);
+	out->len += bytes + 1;
+	return arr;
+}
+
 void bloom_build(struct buf *out, const uint32_t *hashes, size_t n,
 		 unsigned bits_per_key)
 {
-	size_t bits, bytes, start = out->len;
+	size_t nblocks, bytes;
 	unsigned k = bloom_k(bits_per_key);
 	uint8_t *arr;
 
-	if (bits_per_key && n > SIZE_MAX / 16 / bits_per_key) {
-		out->oom = true;
+	if (!bits_fit(out, n, bits_per_key))
 		return;
+	nblocks = (n * bits_per_key + BLOOM_BLOCK_BYTES * 8 - 1) /
+		  (BLOOM_BLOCK_BYTES * 8);
+	if (nblocks == 0)
+		nblocks = 1;
+	bytes = nblocks * BLOOM_BLOCK_BYTES;
+	if (!(arr = zeroed_filter(out, bytes)))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *b = (uint8_t *)blocked_block(arr, nblocks, hashes[i]);
+		uint32_t x = probe_step(hashes[i]);
+
+		for (unsigned j = 0; j < k; j++, x *= PROBE_MUL)
+			b[x >> 26] |= (uint8_t)(1u << ((x >> 23) & 7));
 	}
+	arr[bytes] = (uint8_t)(BLOOM_BLOCKED | k);
+}
+
+void bloom_build_flat(struct buf *out, const uint32_t *hashes, size_t n,
+		      unsigned bits_per_key)
+{
+	size_t bits, bytes;
+	unsigned k = bloom_k(bits_per_key);
+	uint8_t *arr;
+
+	if (!bits_fit(out, n, bits_per_key))
+		return;
 	bits = n * bits_per_key;
 	if (bits < BLOOM_MIN_BITS)
 		bits = BLOOM_MIN_BITS;
 	bytes = (bits + 7) / 8;
 	bits = bytes * 8;
-	if (!buf_reserve(out, bytes + 1))
+	if (!(arr = zeroed_filter(out, bytes)))
 		return;
-	arr = out->p + start;
-	for (size_t i = 0; i < bytes; i++)
-		arr[i] = 0;
 	for (size_t i = 0; i < n; i++) {
 		uint32_t h = hashes[i], delta = probe_step(h);
 
@@ -105,7 +170,6 @@ void bloom_build(struct buf *out, const uint32_t *hashes, size_t n,
 		}
 	}
 	arr[bytes] = (uint8_t)k;
-	out->len = start + bytes + 1;
 }
 
 bool bloom_may_contain(const uint8_t *filter, size_t len, uint32_t hash)
@@ -117,6 +181,21 @@ bool bloom_may_contain(const uint8_t *filter, size_t len, uint32_t hash)
 	if (len < 2)
 		return true; /* no filter, or not one we can read */
 	k = filter[len - 1];
+	if (k & BLOOM_BLOCKED) {
+		size_t nblocks = (len - 1) / BLOOM_BLOCK_BYTES;
+		const uint8_t *b;
+		uint32_t x = delta;
+
+		k &= ~BLOOM_BLOCKED;
+		if (k == 0 || k > BLOOM_MAX_K ||
+		    (len - 1) % BLOOM_BLOCK_BYTES != 0)
+			return true; /* malformed: never a wrong "absent" */
+		b = blocked_block(filter, nblocks, hash);
+		for (unsigned j = 0; j < k; j++, x *= PROBE_MUL)
+			if (!(b[x >> 26] & (1u << ((x >> 23) & 7))))
+				return false;
+		return true;
+	}
 	if (k == 0 || k > BLOOM_MAX_K)
 		return true; /* an encoding from the future */
 	bits = (len - 1) * 8;

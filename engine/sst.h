@@ -49,6 +49,8 @@ struct sst_options {
 	unsigned bloom_bits_per_key;
 	enum lsm_compression compression;
 	int zlib_level;
+	bool bloom_flat; /* the filter encoding of older tables (for tests
+			    that read them); false: cache-line blocked */
 };
 
 struct sst_builder;

@@ -359,7 +359,10 @@ static int emit_filter(struct sst_builder *b, uint8_t *handle)
 	uint64_t off, size;
 	int rc;
 
-	if (b->o.bloom_bits_per_key)
+	if (b->o.bloom_bits_per_key && b->o.bloom_flat)
+		bloom_build_flat(&f, b->hashes, b->nhashes,
+				 b->o.bloom_bits_per_key);
+	else if (b->o.bloom_bits_per_key)
 		bloom_build(&f, b->hashes, b->nhashes, b->o.bloom_bits_per_key);
 	if (!buf_ok(&f)) {
 		buf_free(&f);

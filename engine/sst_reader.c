@@ -352,9 +352,23 @@ static int read_footer(struct sst *t, uint64_t size, struct lsm_err *err)
 	return 0;
 }
 
+/* Reads the filter into memory aligned to a cache line, so that a lookup
+ * in a blocked filter touches one line, not two. */
 static int read_filter(struct sst *t, struct lsm_err *err)
 {
-	return sst_read_block(t, &t->meta[0], &t->filter, &t->filter_len, err);
+	void *aligned;
+	int rc = sst_read_block(t, &t->meta[0], &t->filter, &t->filter_len,
+				err);
+
+	if (rc < 0 || t->filter_len == 0 ||
+	    (uintptr_t)t->filter % BLOOM_BLOCK_BYTES == 0)
+		return rc;
+	if (posix_memalign(&aligned, BLOOM_BLOCK_BYTES, t->filter_len) != 0)
+		return 0; /* it still works unaligned */
+	memcpy(aligned, t->filter, t->filter_len);
+	free(t->filter);
+	t->filter = aligned;
+	return 0;
 }
 
 static int set_prop(struct sst_props *p, const uint8_t *k, size_t klen,

@@ -420,6 +420,11 @@ static int run_engine_child(const struct bench_args *a,
 	got = collect(fds[0], res, n);
 	close(fds[0]);
 	waitpid(pid, &status, 0);
+	/* What this engine left dirty reaches the disk before the next one
+	 * runs: the kernel's writeback of one engine's files (LMDB writes
+	 * over 100 times its data) took CPU and disk from the next engine's
+	 * workloads, and so from whichever engine followed it in the order. */
+	sync();
 	if (got < 0)
 		return got;
 	if (got < nb) {
