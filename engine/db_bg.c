@@ -23,11 +23,13 @@ void db_bg_kick(struct lsm_db *db)
 
 void db_sst_options(const struct lsm_db *db, struct sst_options *o)
 {
-	o->block_bytes = db->opts.block_bytes;
-	o->restart_interval = BLOCK_RESTART_INTERVAL;
-	o->bloom_bits_per_key = db->opts.bloom_bits_per_key;
-	o->compression = db->opts.compression;
-	o->zlib_level = db->opts.zlib_level;
+	*o = (struct sst_options){
+		.block_bytes = db->opts.block_bytes,
+		.restart_interval = BLOCK_RESTART_INTERVAL,
+		.bloom_bits_per_key = db->opts.bloom_bits_per_key,
+		.compression = db->opts.compression,
+		.zlib_level = db->opts.zlib_level,
+	};
 }
 
 /* Starts a new table for a flush: *NUMBER, pending until the edit that

@@ -332,7 +332,7 @@ static int cmp_entry(const void *a, const void *b)
 
 static void build_and_check(struct lsm_io *io, struct fuzz_in *in)
 {
-	struct sst_options o;
+	struct sst_options o = { 0 };
 	struct list l = { 0 };
 	struct sst_builder *b;
 	struct lsm_err err = { 0 };
