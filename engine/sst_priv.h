@@ -46,6 +46,11 @@ struct sst {
 	struct index_entry *index;  /* one per data block */
 	size_t nblocks;
 	uint8_t *keys;              /* index keys, back to back */
+	/* For sst_index_lower_bound: per index key, 8 bytes of its user key
+	 * from ipfx_skip on (the bytes every index key of the table shares
+	 * before that), big-endian and zero-padded; NULL when not built. */
+	uint64_t *ipfx;
+	size_t ipfx_skip;
 	uint8_t *filter;
 	size_t filter_len;
 	uint8_t *smallest;

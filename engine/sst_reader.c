@@ -509,6 +509,47 @@ static int decode_index(struct sst *t, struct iiter *it, struct buf *keys)
 	return rc;
 }
 
+/* 8 bytes of user key U (ULEN bytes) from SKIP on, big-endian, zero past
+ * its end: a strictly smaller value means a strictly smaller key. */
+static uint64_t key_prefix(const uint8_t *u, size_t ulen, size_t skip)
+{
+	uint64_t v = 0;
+
+	for (size_t i = skip; i < skip + 8; i++)
+		v = v << 8 | (i < ulen ? u[i] : 0);
+	return v;
+}
+
+/* Builds t->ipfx, which lets the index search compare one word per step
+ * (the index keys' own bytes sit elsewhere: a cache miss or two per step
+ * in a table of thousands of blocks).  Index keys ascend, so the prefix
+ * they all share is that of the first and the last.  Without memory, or
+ * with a key too short to hold a tag (damage), the search compares whole
+ * keys as before. */
+static void build_index_prefixes(struct sst *t)
+{
+	const uint8_t *f, *l, *k;
+	size_t flen, llen, klen, skip = 0;
+
+	for (size_t i = 0; i < t->nblocks; i++)
+		if (t->index[i].klen < IKEY_TAG_BYTES)
+			return;
+	f = sst_index_key(t, 0, &flen);
+	l = sst_index_key(t, t->nblocks - 1, &llen);
+	flen -= IKEY_TAG_BYTES;
+	llen -= IKEY_TAG_BYTES;
+	while (skip < flen && skip < llen && f[skip] == l[skip])
+		skip++;
+	t->ipfx = malloc(t->nblocks * sizeof(*t->ipfx));
+	if (!t->ipfx)
+		return;
+	for (size_t i = 0; i < t->nblocks; i++) {
+		k = sst_index_key(t, i, &klen);
+		t->ipfx[i] = key_prefix(k, klen - IKEY_TAG_BYTES, skip);
+	}
+	t->ipfx_skip = skip;
+}
+
 static int read_index(struct sst *t, struct lsm_err *err)
 {
 	struct buf keys = BUF_INIT;
@@ -530,6 +571,7 @@ static int read_index(struct sst *t, struct lsm_err *err)
 				   "offset %llu (entry %zu)", t->path,
 				   (unsigned long long)t->meta[2].off,
 				   t->nblocks);
+	build_index_prefixes(t);
 	return 0;
 }
 
@@ -640,6 +682,7 @@ void sst_close(struct sst *t)
 		t->io->close(t->io, t->fd);
 	free(t->index);
 	free(t->keys);
+	free(t->ipfx);
 	free(t->filter);
 	free(t->smallest);
 	free(t->path);
@@ -667,12 +710,35 @@ size_t sst_index_lower_bound(const struct sst *t, const uint8_t *key,
 				size_t klen)
 {
 	size_t lo = 0, hi = t->nblocks;
+	bool fast = t->ipfx && klen >= IKEY_TAG_BYTES;
+	uint64_t kp = 0;
 
+	if (fast) {
+		/* KEY against the prefix all index keys share: before or
+		 * after all of them, or the words decide (whole keys only
+		 * where the words are equal) */
+		size_t ulen = klen - IKEY_TAG_BYTES, skip = t->ipfx_skip;
+		int c = memcmp(key, t->keys + t->index[0].koff,
+			       ulen < skip ? ulen : skip);
+
+		if (c < 0 || (c == 0 && ulen < skip))
+			return 0;
+		if (c > 0)
+			return t->nblocks;
+		kp = key_prefix(key, ulen, skip);
+	}
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2, mlen;
-		const uint8_t *mk = sst_index_key(t, mid, &mlen);
+		const uint8_t *mk;
+		int c;
 
-		if (sst_safe_ikey_cmp(mk, mlen, key, klen) < 0)
+		if (fast && t->ipfx[mid] != kp) {
+			c = t->ipfx[mid] < kp ? -1 : 1;
+		} else {
+			mk = sst_index_key(t, mid, &mlen);
+			c = sst_safe_ikey_cmp(mk, mlen, key, klen);
+		}
+		if (c < 0)
 			lo = mid + 1;
 		else
 			hi = mid;

@@ -19,6 +19,7 @@
 #include "faulty_io.h"
 #include "memtable.h"
 #include "sst.h"
+#include "sst_priv.h"
 #include "support.h"
 
 #define IK_MAX 64
@@ -291,6 +292,99 @@ static void test_flat_filter(void **state)
 	o.bloom_flat = true;
 	build_even(lsm_io_posix(), path, 20000, &o);
 	check_table(path, 20000, NULL);
+}
+
+/* The index search (sst_index_lower_bound) compares 8-byte words of the
+ * keys past the prefix every index key shares before whole keys; it must
+ * answer exactly what a plain scan of the index answers, for targets
+ * inside, before and after that prefix, shorter than it, equal to an
+ * index key's user key with any sequence number, and differing past the
+ * word.  Tables whose keys share 0, 17 and 30 bytes; blocks of 256 bytes
+ * (hundreds of index keys). */
+static void test_index_search(void **state)
+{
+	static const char *const prefixes[] = { "", "user/0000042/file", "ab" };
+	struct tdir *d = *state;
+	struct sst_options o = opts(256, false);
+	struct rng r;
+
+	rng_init(&r, "index search", 0);
+	for (size_t p = 0; p < 3; p++) {
+		const char *path = tdir_path(d, "000014.sst");
+		struct sst_builder *b;
+		struct sst *t;
+		uint8_t ik[IK_MAX + 64];
+		char u[96];
+		size_t n = 3000;
+
+		/* keys: PREFIX + "/c-" + 8 digits, or (third table) a long
+		 * shared run of 'x' then digits, so the prefix ends past 8 */
+		assert_int_equal(sst_builder_new(lsm_io_posix(), path, &o, &b,
+						 NULL), 0);
+		for (size_t i = 0; i < n; i++) {
+			int ul = p == 2 ? snprintf(u, sizeof(u), "%sxxxxxxxxxxxx"
+						   "xxxxxxxxxxxxxxxx%06zu",
+						   prefixes[p], i * 3)
+					: snprintf(u, sizeof(u), "%s/c-%08zu",
+						   prefixes[p], i * 3);
+			size_t iklen = ikey_encode(ik, u, (size_t)ul, n - i,
+						   IKEY_VALUE);
+
+			assert_int_equal(sst_builder_add(b, ik, iklen,
+							 (const uint8_t *)"v",
+							 1, NULL), 0);
+		}
+		assert_int_equal(sst_builder_finish(b, NULL, NULL), 0);
+		assert_int_equal(sst_open(lsm_io_posix(), path, 1, NULL, NULL,
+					  &t, NULL), 0);
+		assert_true(t->nblocks > 100);
+		assert_non_null(t->ipfx);
+		for (int j = 0; j < 20000; j++) {
+			size_t ul, iklen, want = 0, mlen;
+			const uint8_t *mk;
+
+			/* a key of the table, or one near it, cut or grown */
+			size_t at = rng_next(&r) % t->nblocks;
+
+			mk = sst_index_key(t, at, &mlen);
+			ul = mlen - IKEY_TAG_BYTES;
+			memcpy(u, mk, ul);
+			switch (rng_next(&r) % 6) {
+			case 0: /* the key itself */
+				break;
+			case 1: /* cut anywhere, also inside the prefix */
+				ul = rng_next(&r) % (ul + 1);
+				break;
+			case 2: /* one byte changed anywhere */
+				u[rng_next(&r) % ul] = (char)rng_next(&r);
+				break;
+			case 3: /* grown by a byte, 0 or not */
+				u[ul++] = (char)(rng_next(&r) % 2 ? 0 : 'z');
+				break;
+			case 4: /* before or after everything */
+				u[0] = rng_next(&r) % 2 ? '\0' : '\377';
+				break;
+			default: /* a digit past the first 8 bytes changed */
+				u[ul - 1 - rng_next(&r) % 3] ^= 1;
+				break;
+			}
+			iklen = ikey_encode(ik, u, ul,
+					    rng_next(&r) % (n + 2),
+					    IKEY_TYPE_FOR_SEEK);
+			while (want < t->nblocks) {
+				mk = sst_index_key(t, want, &mlen);
+				if (sst_safe_ikey_cmp(mk, mlen, ik, iklen) >= 0)
+					break;
+				want++;
+			}
+			assert_int_equal(sst_index_lower_bound(t, ik, iklen),
+					 want);
+		}
+		print_message("prefix \"%s\": %zu blocks, words from byte "
+			      "%zu\n", prefixes[p], t->nblocks, t->ipfx_skip);
+		sst_close(t);
+		unlink(path);
+	}
 }
 
 static void test_no_filter(void **state)
@@ -665,6 +759,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_many_zlib_cached,
 						tdir_setup, tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_flat_filter, tdir_setup,
+						tdir_teardown),
+		cmocka_unit_test_setup_teardown(test_index_search, tdir_setup,
 						tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_no_filter, tdir_setup,
 						tdir_teardown),
