@@ -101,6 +101,20 @@ static void empty_dir(const char *dir)
 	lsm_io_free_names(names, n);
 }
 
+/* Whether a table of V may point into log segment NUM (vlog.h). */
+static bool pointed_into(const struct version *v, uint64_t num)
+{
+	for (int l = 0; l < LSM_MAX_LEVELS; l++)
+		for (size_t i = 0; i < v->nfiles[l]; i++) {
+			const struct vlog_refs *r = &v->files[l][i]->vlog;
+
+			if (r->min_segment && num >= r->min_segment &&
+			    num <= r->max_segment)
+				return true;
+		}
+	return false;
+}
+
 /* One attempt: -EAGAIN when the writer moved on under us. */
 static int attempt(const char *dir, const char *dest, bool *try_link,
 		   struct lsm_err *err)
@@ -110,6 +124,16 @@ static int attempt(const char *dir, const char *dest, bool *try_link,
 	char from[LSM_PATH_MAX], to[LSM_PATH_MAX];
 	int rc;
 
+	char **names = NULL;
+	size_t nnames = 0;
+
+	/* Listed before the manifest is read: a log segment a table of that
+	 * manifest points into (the value log) cannot have been deleted
+	 * before this listing, as no version named it any more then. */
+	rc = io->list_dir(io, dir, &names, &nnames);
+	if (rc < 0)
+		return lsm_err_set(err, rc, "%s: cannot list: %s", dir,
+				   strerror(-rc));
 	vset_init(&vs, io, dir, LSM_MAX_LEVELS, true);
 	rc = vset_load(&vs, err);
 	if (rc == -ENOENT || rc == -EUCLEAN) /* CURRENT being switched */
@@ -127,6 +151,23 @@ static int attempt(const char *dir, const char *dest, bool *try_link,
 				lsm_err_set(err, rc, "%s -> %s: %s", from, to,
 					    strerror(-rc));
 		}
+	/* the kept segments the tables point into, linked like tables */
+	for (size_t i = 0; rc == 0 && i < nnames; i++) {
+		uint64_t num;
+
+		if (filename_parse(names[i], &num) != FILE_WAL ||
+		    num >= vs.log_number || !pointed_into(vs.current, num))
+			continue;
+		filename_path(from, dir, FILE_WAL, num);
+		filename_path(to, dest, FILE_WAL, num);
+		rc = link_or_copy(from, to, UINT64_MAX, try_link);
+		if (rc == -ENOENT)
+			rc = -EAGAIN; /* collected meanwhile */
+		else if (rc < 0)
+			lsm_err_set(err, rc, "%s -> %s: %s", from, to,
+				    strerror(-rc));
+	}
+	lsm_io_free_names(names, nnames);
 	for (size_t i = 0; rc == 0 && i < vs.nwals; i++) {
 		const struct edit_wal *w = &vs.wals[i];
 

@@ -39,9 +39,11 @@
 #include "flush_place.h"
 #include "iter.h"
 #include "sst.h"
+#include "vlog.h"
 
 /* Why a compaction runs. */
-enum why { WHY_SIZE, WHY_TOMBSTONES, WHY_IDLE, WHY_READS, WHY_MANUAL };
+enum why { WHY_SIZE, WHY_TOMBSTONES, WHY_IDLE, WHY_READS, WHY_MANUAL,
+	   WHY_VLOG };
 
 struct compaction {
 	int level;                      /* inputs[0] from here, into +1 */
@@ -57,6 +59,12 @@ struct compaction {
 	uint64_t *snaps;
 	size_t nsnaps;
 	uint64_t pinned;                /* of the output being written */
+	struct vlog_refs vlog;          /* of the output being written */
+	/* Pointers into segments below this are replaced by their values
+	 * (the value log's collection, db->vlog_gc_floor when it began). */
+	uint64_t vlog_floor;
+	struct buf inlined;             /* the value replacing one */
+	struct buf ptr_key;             /* its key, typed IKEY_VALUE */
 	bool manual;
 	/* outputs */
 	struct version_edit edit;
@@ -400,7 +408,9 @@ static int finish_output(struct lsm_db *db, struct compaction *c,
 		return rc;
 	c->edit.added[c->edit.nadded - 1].f->size = size;
 	c->edit.added[c->edit.nadded - 1].f->pinned_bytes = c->pinned;
+	c->edit.added[c->edit.nadded - 1].f->vlog = c->vlog;
 	c->pinned = 0;
+	c->vlog = (struct vlog_refs){ 0 };
 	c->bytes_written += size;
 	(void)db;
 	return 0;
@@ -520,6 +530,44 @@ static int input_iter(struct lsm_db *db, struct compaction *c,
 	return *out ? 0 : lsm_err_set(err, -ENOMEM, "out of memory");
 }
 
+/* A pointer the merge meets (key K of KL bytes, value *V): counted for
+ * the output, or, when it names a segment below the collection's floor,
+ * replaced by the value itself (read and checked), so that the segment
+ * can go. */
+static int merge_pointer(struct lsm_db *db, struct compaction *c,
+			 const uint8_t **k, size_t kl, const uint8_t **v,
+			 size_t *vl, struct lsm_err *err)
+{
+	struct vptr p;
+	int rc;
+
+	if (vptr_decode(*v, *vl, &p) < 0)
+		return lsm_err_set(err, -EUCLEAN, "%s: malformed value "
+				   "pointer in a compaction input", db->dir);
+	if (p.segment >= c->vlog_floor) {
+		vlog_refs_add(&c->vlog, &p);
+		return 0;
+	}
+	buf_clear(&c->inlined);
+	if (!buf_reserve(&c->inlined, p.length ? p.length : 1))
+		return lsm_err_set(err, -ENOMEM, "out of memory");
+	rc = vlog_read_into(db->vlog, &p, c->inlined.p, err);
+	if (rc < 0)
+		return rc;
+	c->inlined.len = p.length;
+	buf_clear(&c->ptr_key);
+	buf_append(&c->ptr_key, *k, kl);
+	if (!buf_ok(&c->ptr_key))
+		return lsm_err_set(err, -ENOMEM, "out of memory");
+	put_u64le(c->ptr_key.p + kl - IKEY_TAG_BYTES,
+		  ikey_pack_tag(ikey_seq(*k, kl), IKEY_VALUE));
+	*k = c->ptr_key.p;
+	*v = c->inlined.p;
+	*vl = p.length;
+	stat_add(&db->stats.vlog_inlined_bytes, p.length);
+	return 0;
+}
+
 /* Merges the inputs into new tables (mu not held). */
 static int do_merge(struct lsm_db *db, struct compaction *c,
 		    struct lsm_err *err)
@@ -530,6 +578,7 @@ static int do_merge(struct lsm_db *db, struct compaction *c,
 
 	if (rc < 0)
 		return rc;
+	c->vlog_floor = atomic_load(&db->vlog_gc_floor);
 	for (iiter_seek_first(it); iiter_valid(it); iiter_next(it)) {
 		size_t kl, vl;
 		const uint8_t *k = iiter_key(it, &kl);
@@ -554,6 +603,9 @@ static int do_merge(struct lsm_db *db, struct compaction *c,
 		}
 		if (!c->b && (rc = open_output(db, c, err)) < 0)
 			break;
+		if (ikey_type(k, kl) == IKEY_VALUE_PTR &&
+		    (rc = merge_pointer(db, c, &k, kl, &v, &vl, err)) < 0)
+			break;
 		rc = sst_builder_add(c->b, k, kl, v, vl, err);
 		if (rc < 0)
 			break;
@@ -568,6 +620,8 @@ static int do_merge(struct lsm_db *db, struct compaction *c,
 	}
 	iiter_free(it);
 	buf_free(&m.cur_ukey);
+	buf_free(&c->inlined);
+	buf_free(&c->ptr_key);
 	return rc;
 }
 
@@ -669,8 +723,8 @@ static bool can_move(struct lsm_db *db, struct compaction *c)
 	size_t ngp = 0;
 	bool ok;
 
-	if (c->manual || c->n[0] != 1 || c->n[1] != 0)
-		return false;
+	if (c->manual || c->n[0] != 1 || c->n[1] != 0 || c->why == WHY_VLOG)
+		return false; /* (the value log's collection must rewrite) */
 	files_range(c->in[0], 1, &lo, &lolen, &hi, &hilen);
 	/* Tombstones with nothing below to hide are dropped by a rewrite:
 	 * moving them would only carry them down. */
@@ -784,12 +838,50 @@ static int pick_reads(struct lsm_db *db, struct compaction *c)
 	return 0;
 }
 
+/* A table pointing into a log segment below the value log's floor
+ * (db_delete_obsolete raised it: the segments kept hold too much that no
+ * table names), rewritten so that its values come back into the table:
+ * into the level below, or merged again into the deepest level.  1 with
+ * C filled, 0 if none. */
+static int pick_vlog(struct lsm_db *db, struct compaction *c)
+{
+	struct version *v = db->vs.current;
+	uint64_t floor = atomic_load(&db->vlog_gc_floor);
+	int deepest = deepest_level(v, db->opts.max_levels);
+
+	if (!floor)
+		return 0;
+	for (int l = 0; l <= deepest; l++)
+		for (size_t i = 0; i < v->nfiles[l]; i++) {
+			struct file_meta *f = v->files[l][i];
+
+			if (f->compacting || !f->vlog.min_segment ||
+			    f->vlog.min_segment >= floor)
+				continue;
+			if (l < deepest || l == 0)
+				return pick_table(db, c, l, f, WHY_VLOG);
+			c->level = l - 1;
+			c->why = WHY_VLOG;
+			c->v = v;
+			version_ref(v);
+			c->in[1] = malloc(sizeof(*c->in[1]));
+			if (!c->in[1])
+				return -ENOMEM;
+			c->in[1][0] = f;
+			c->n[1] = 1;
+			return 1;
+		}
+	return 0;
+}
+
 int compaction_run_auto(struct lsm_db *db, struct lsm_err *err)
 {
 	int rc = run_picked(db, pick_auto, err);
 
 	if (rc == 0)
 		rc = run_picked(db, pick_tombstones, err);
+	if (rc == 0)
+		rc = run_picked(db, pick_vlog, err);
 	return rc == 0 ? run_picked(db, pick_reads, err) : rc;
 }
 

@@ -766,6 +766,8 @@ static struct lsm_db *db_alloc(const char *dir, const struct lsm_options *o)
 	db->open_time_us = db_now_us();
 	vset_init(&db->vs, db->io, db->dir, db->opts.max_levels,
 		  db->read_only);
+	db->vs.want_value_log = db->opts.value_log_min_bytes > 0 &&
+				!db->read_only && !db->opts.follow;
 	return db;
 }
 
@@ -778,11 +780,13 @@ static void db_release(struct lsm_db *db)
 	wal_close(db->wal, false, NULL);
 	vset_destroy(&db->vs);
 	table_cache_free(db->tables);
+	vlog_free(db->vlog);
 	cache_free(db->block_cache);
 	if (db->lock_fd >= 0)
 		db->io->close(db->io, db->lock_fd);
 	free(db->pending.numbers);
 	free(db->fl_pinned);
+	free(db->fl_segs);
 	db_follow_close(db);
 	pthread_mutex_destroy(&db->follow_mu);
 	pthread_mutex_destroy(&db->wq_mu);
@@ -828,7 +832,8 @@ static int open_locked(struct lsm_db *db, struct lsm_err *err)
 	db->tables = table_cache_new(db->io, db->dir, db->opts.follow ?
 				     UINT_MAX : db->opts.max_open_tables,
 				     db->block_cache, &db->stats);
-	if (!db->block_cache || !db->tables)
+	db->vlog = vlog_new(db->io, db->dir);
+	if (!db->block_cache || !db->tables || !db->vlog)
 		return lsm_err_set(err, -ENOMEM, "out of memory");
 	table_cache_set_map(db->tables, db->opts.mmap_reads);
 	if (db->opts.follow)
@@ -1016,6 +1021,7 @@ int db_live_tables(struct lsm_db *db, struct db_live *l)
 {
 	memset(l, 0, sizeof(*l));
 	vset_live_tables(&db->vs, db_live_add, l);
+	vset_vlog_span(&db->vs, &l->vlog_min, &l->vlog_bytes);
 	for (size_t i = 0; i < db->pending.n; i++)
 		db_live_add(l, db->pending.numbers[i]);
 	if (l->oom) {
@@ -1033,14 +1039,90 @@ bool db_is_live(const struct db_live *l, uint64_t number)
 			       cmp_u64) != NULL;
 }
 
+/* The log segments kept because tables point into them (L->vlog_min up
+ * to the log number; mu not held): counted, linked into the archive
+ * when it is on (a replica that is behind reads them there, as it would
+ * have read them had they been archived), and weighed against what the
+ * current version still names.  When they hold more than twice that
+ * (and two memtables), the collection's floor rises past the oldest of them,
+ * and compactions copy the values still named below it back into
+ * tables (compaction.c, pick_vlog). */
+struct kept_seg {
+	uint64_t number, size;
+};
+
+static int cmp_kept(const void *a, const void *b)
+{
+	const struct kept_seg *x = a, *y = b;
+
+	return x->number < y->number ? -1 : x->number > y->number;
+}
+
+static void vlog_keep(struct lsm_db *db, const struct db_live *l,
+		      char **names, size_t n, bool archive,
+		      uint64_t log_number, uint64_t wal_number,
+		      uint64_t linked)
+{
+	uint64_t kept = 0, count = 0, num, size, floor, top = 0;
+	struct kept_seg *segs = calloc(n + 1, sizeof(*segs));
+	size_t m = 0;
+	char path[LSM_PATH_MAX];
+
+	for (size_t i = 0; segs && i < n; i++) {
+		if (filename_parse(names[i], &num) != FILE_WAL ||
+		    num < l->vlog_min || num >= log_number ||
+		    num == wal_number)
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", db->dir, names[i]) >=
+		    (int)sizeof(path) ||
+		    lsm_io_path_size(db->io, path, &size) < 0)
+			continue;
+		count++;
+		kept += size;
+		segs[m].number = num;
+		segs[m++].size = size;
+		if (archive && num > linked &&
+		    db_archive_link(db, names[i]) == 0 && num > top)
+			top = num;
+	}
+	stat_set(&db->stats.vlog_segments_kept, count);
+	pthread_mutex_lock(&db->mu);
+	if (top > db->vlog_linked)
+		db->vlog_linked = top;
+	pthread_mutex_unlock(&db->mu);
+	floor = atomic_load(&db->vlog_gc_floor);
+	if (m && kept > 2 * l->vlog_bytes + 2 * db->opts.memtable_bytes) {
+		/* oldest first, until what stays is 1.5x what is named */
+		qsort(segs, m, sizeof(*segs), cmp_kept);
+		for (size_t i = 0; i < m && kept > l->vlog_bytes * 3 / 2; i++) {
+			kept -= segs[i].size;
+			if (segs[i].number + 1 > floor)
+				floor = segs[i].number + 1;
+		}
+		if (floor > atomic_load(&db->vlog_gc_floor)) {
+			atomic_store(&db->vlog_gc_floor, floor);
+			db_log(db, LSM_LOG_INFO, "value log: %llu segments "
+			       "(%llu MiB) kept for %llu MiB of values; "
+			       "copying those below %06llu back into tables",
+			       (unsigned long long)count,
+			       (unsigned long long)(kept >> 20),
+			       (unsigned long long)(l->vlog_bytes >> 20),
+			       (unsigned long long)floor);
+			db_bg_kick(db);
+		}
+	}
+	free(segs);
+}
+
 static bool obsolete(struct lsm_db *db, const struct db_live *l,
 		     enum file_kind k, uint64_t num)
 {
 	switch (k) {
 	case FILE_TABLE:
 		return !db_is_live(l, num);
-	case FILE_WAL:
-		return num < db->vs.log_number && num != db->wal_number;
+	case FILE_WAL: /* and no table points into it */
+		return num < db->vs.log_number && num != db->wal_number &&
+		       (!l->vlog_min || num < l->vlog_min);
 	case FILE_MANIFEST:
 		return num != db->vs.manifest_number;
 	case FILE_TEMP:
@@ -1055,7 +1137,7 @@ void db_delete_obsolete(struct lsm_db *db)
 	struct db_live l;
 	char **names = NULL, path[LSM_PATH_MAX];
 	size_t n = 0;
-	uint64_t num;
+	uint64_t num, linked, log_number, wal_number;
 	bool *doomed, archive, archived = false;
 
 	if (db->read_only || db->bg_error || db_live_tables(db, &l) < 0)
@@ -1071,14 +1153,30 @@ void db_delete_obsolete(struct lsm_db *db)
 		doomed[i] = obsolete(db, &l, k, num);
 		if (doomed[i] && k == FILE_TABLE)
 			table_cache_evict(db->tables, num);
+		if (doomed[i] && k == FILE_WAL)
+			vlog_forget(db->vlog, num);
 	}
 	archive = db_archive_on(db) && !atomic_load(&db->space_low);
+	linked = db->vlog_linked;
+	log_number = db->vs.log_number;
+	wal_number = db->wal_number;
 	pthread_mutex_unlock(&db->mu);
-	for (size_t i = 0; i < n; i++) {
-		if (!doomed[i] || snprintf(path, sizeof(path), "%s/%s", db->dir,
-					   names[i]) >= (int)sizeof(path))
+	if (l.vlog_min)
+		vlog_keep(db, &l, names, n, archive, log_number, wal_number,
+			  linked);
+	/* Tables first, log segments after: a follower that finds a table
+	 * still there knows the segments it points into are too
+	 * (db_follow.c, hold_segments). */
+	for (size_t j = 0; j < 2 * n; j++) {
+		size_t i = j % n;
+
+		if (!doomed[i] || (j < n) != (filename_parse(names[i], &num) !=
+					      FILE_WAL) ||
+		    snprintf(path, sizeof(path), "%s/%s", db->dir, names[i]) >=
+			    (int)sizeof(path))
 			continue;
-		if (archive && filename_parse(names[i], &num) == FILE_WAL) {
+		if (archive && filename_parse(names[i], &num) == FILE_WAL &&
+		    num > linked) {
 			int rc = db_archive_wal(db, names[i]);
 
 			if (rc == 0) {

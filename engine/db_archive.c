@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "db_impl.h"
 #include "filename.h"
@@ -70,6 +71,28 @@ int db_archive_wal(struct lsm_db *db, const char *name)
 		rc = db->io->sync_dir(db->io, db->dir);
 	if (rc == 0)
 		db_log(db, LSM_LOG_DEBUG, "archived %s", from);
+	return rc;
+}
+
+int db_archive_link(struct lsm_db *db, const char *name)
+{
+	char from[LSM_PATH_MAX], dir[LSM_PATH_MAX], to[LSM_PATH_MAX];
+	int rc;
+
+	if (archive_dir(db, dir) < 0 ||
+	    snprintf(from, sizeof(from), "%s/%s", db->dir, name) >=
+		    (int)sizeof(from) ||
+	    snprintf(to, sizeof(to), "%s/%s", dir, name) >= (int)sizeof(to))
+		return -ENAMETOOLONG;
+	rc = db->io->mkdir(db->io, dir, 0755);
+	if (rc < 0 && rc != -EEXIST)
+		return rc;
+	release_tail(db, from);
+	if (link(from, to) < 0 && errno != EEXIST)
+		return -errno;
+	rc = db->io->sync_dir(db->io, dir);
+	if (rc == 0)
+		db_log(db, LSM_LOG_DEBUG, "linked %s into the archive", from);
 	return rc;
 }
 

@@ -11,10 +11,12 @@
 
 #include "db_impl.h"
 #include "block.h"
+#include "crc.h"
 #include "filename.h"
 #include "flush_place.h"
 #include "memtable.h"
 #include "sst.h"
+#include "vlog.h"
 
 void db_bg_kick(struct lsm_db *db)
 {
@@ -58,10 +60,11 @@ static int open_table(struct lsm_db *db, struct sst_builder **b,
 	return rc;
 }
 
-/* Finishes B (table NUMBER) and adds it to EDIT at level 0. */
+/* Finishes B (table NUMBER, whose pointers name REFS) and adds it to
+ * EDIT at level 0. */
 static int finish_table(struct lsm_db *db, struct sst_builder *b,
-			uint64_t number, struct version_edit *edit,
-			struct lsm_err *err)
+			uint64_t number, const struct vlog_refs *refs,
+			struct version_edit *edit, struct lsm_err *err)
 {
 	const uint8_t *smallest, *largest;
 	size_t slen = 0, llen = 0;
@@ -82,6 +85,8 @@ static int finish_table(struct lsm_db *db, struct sst_builder *b,
 	}
 	version_edit_set_counts(edit, number, sst_builder_entries(b),
 				sst_builder_deletions(b));
+	edit->added[edit->nadded - 1].f->vlog = *refs;
+	stat_add(&db->stats.vlog_pointed_bytes, refs->bytes);
 	rc = sst_builder_finish(b, &size, err);
 	if (rc < 0)
 		return rc;
@@ -99,6 +104,32 @@ static int add_spans(const struct flush_plan *plan, size_t table,
 	return 0;
 }
 
+/* The entry at IT as a table gets it: a value the log holds (noted by
+ * the write path when the value log is on) becomes a pointer there, the
+ * key its type IKEY_VALUE_PTR (in KBUF, VBUF); REFS counts it. */
+static void entry_for_table(struct iiter *it, const uint8_t **k, size_t *kl,
+			    const uint8_t **v, size_t *vl, struct buf *kbuf,
+			    uint8_t *vbuf, struct vlog_refs *refs)
+{
+	struct vptr p;
+
+	if (!memtable_iter_where(it, &p.segment, &p.offset))
+		return;
+	p.length = (uint32_t)*vl;
+	p.crc = crc32_of(*v, *vl);
+	buf_clear(kbuf);
+	buf_append(kbuf, *k, *kl);
+	if (!buf_ok(kbuf))
+		return; /* out of memory: the value stays in the table */
+	put_u64le(kbuf->p + *kl - IKEY_TAG_BYTES,
+		  ikey_pack_tag(ikey_seq(*k, *kl), IKEY_VALUE_PTR));
+	*k = kbuf->p;
+	*vl = vptr_encode(vbuf, &p);
+	*v = vbuf;
+	vlog_refs_add(refs, &p);
+}
+
+
 /* Builds tables from every entry of MEM, cut where PLAN says (one table
  * without a plan); *FIRST is the first table's number. */
 static int build_tables(struct lsm_db *db, struct memtable *mem,
@@ -107,6 +138,9 @@ static int build_tables(struct lsm_db *db, struct memtable *mem,
 {
 	struct sst_builder *b = NULL;
 	struct iiter *it = memtable_iter(mem);
+	struct vlog_refs refs = { 0 };
+	struct buf kbuf = BUF_INIT;
+	uint8_t vbuf[VPTR_MAX_BYTES];
 	uint64_t number = 0;
 	size_t hint = 0, table = 0;
 	int rc = 0;
@@ -120,7 +154,8 @@ static int build_tables(struct lsm_db *db, struct memtable *mem,
 
 		t = flush_plan_table(db, plan, &hint, k, ikey_ulen(kl));
 		if (b && t != table) {
-			rc = finish_table(db, b, number, edit, err);
+			rc = finish_table(db, b, number, &refs, edit, err);
+			refs = (struct vlog_refs){ 0 };
 			b = NULL;
 			if (rc == 0)
 				rc = add_spans(plan, table, edit, err);
@@ -135,11 +170,15 @@ static int build_tables(struct lsm_db *db, struct memtable *mem,
 			if (!*first)
 				*first = number;
 		}
+		entry_for_table(it, &k, &kl, &v, &vl, &kbuf, vbuf, &refs);
+		if (ikey_type(k, kl) == IKEY_VALUE_PTR)
+			stat_add(&db->stats.vlog_pointers, 1);
 		rc = sst_builder_add(b, k, kl, v, vl, err);
 	}
 	iiter_free(it);
+	buf_free(&kbuf);
 	if (rc == 0 && b) {
-		rc = finish_table(db, b, number, edit, err);
+		rc = finish_table(db, b, number, &refs, edit, err);
 		return rc < 0 ? rc : add_spans(plan, table, edit, err);
 	}
 	if (b) {

@@ -165,6 +165,88 @@ static void set_incarnation(struct version *v, uint8_t inc)
 			v->files[l][i]->incarnation = inc;
 }
 
+static bool seg_held(const struct lsm_db *db, uint64_t num)
+{
+	for (size_t i = 0; i < db->fl_nsegs; i++)
+		if (db->fl_segs[i] == num)
+			return true;
+	return false;
+}
+
+/* Holds open the log segments table F (just pinned) points into: the
+ * writer deletes a segment once no version of its own names it, and ours
+ * may be older.  A number in F's range without a segment is a table's or
+ * a manifest's, unless F itself is gone by now: the writer deletes a
+ * table before the segments it pointed into (db_delete_obsolete), so a
+ * missing segment with F still there was never a segment.  -EAGAIN when
+ * F is gone (look again). */
+static int hold_segments(struct lsm_db *db, const struct file_meta *f,
+			 struct lsm_err *err)
+{
+	char path[LSM_PATH_MAX];
+	uint64_t size;
+
+	if (!f->vlog.min_segment)
+		return 0;
+	for (uint64_t n = f->vlog.min_segment; n <= f->vlog.max_segment; n++) {
+		int rc;
+
+		if (seg_held(db, n))
+			continue;
+		rc = vlog_hold(db->vlog, n);
+		if (rc == -ENOENT) {
+			filename_path(path, db->dir, FILE_TABLE, f->number);
+			if (lsm_io_path_size(db->io, path, &size) == -ENOENT)
+				return -EAGAIN;
+			continue;
+		}
+		if (rc == 0 && db_u64_push(&db->fl_segs, &db->fl_nsegs,
+					   &db->fl_capsegs, n) < 0) {
+			vlog_forget(db->vlog, n);
+			rc = -ENOMEM;
+		}
+		if (rc < 0)
+			return lsm_err_set(err, rc, "%s: cannot open log "
+					   "segment %06llu: %s", db->dir,
+					   (unsigned long long)n,
+					   strerror(-rc));
+	}
+	return 0;
+}
+
+/* Lets go of the segments no table of ours points into (under mu); all
+ * of them with ALL (the store was replaced: its numbers mean other
+ * files now). */
+static void release_segments(struct lsm_db *db, bool all)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < db->fl_nsegs; i++) {
+		uint64_t n = db->fl_segs[i];
+		bool keep = false;
+
+		for (struct version *v = db->vs.live.next;
+		     !all && !keep && v != &db->vs.live; v = v->next)
+			for (int l = 0; !keep && l < LSM_MAX_LEVELS; l++)
+				for (size_t j = 0; j < v->nfiles[l]; j++) {
+					const struct vlog_refs *r =
+						&v->files[l][j]->vlog;
+
+					if (r->min_segment &&
+					    n >= r->min_segment &&
+					    n <= r->max_segment) {
+						keep = true;
+						break;
+					}
+				}
+		if (keep)
+			db->fl_segs[k++] = n;
+		else
+			vlog_forget(db->vlog, n);
+	}
+	db->fl_nsegs = k;
+}
+
 /* Opens every table of V (under mu); -EAGAIN when one is gone already
  * (the writer compacted it away after the manifest we read: read it
  * again).  A table held open already whose path names another file now
@@ -189,6 +271,9 @@ static int pin_tables(struct lsm_db *db, const struct version *v,
 					*replaced = true;
 					return 0;
 				}
+				rc = hold_segments(db, f, err);
+				if (rc < 0)
+					return rc;
 				continue;
 			}
 			rc = table_cache_pin(db->tables, fm_key(f), &id, err);
@@ -196,6 +281,8 @@ static int pin_tables(struct lsm_db *db, const struct version *v,
 				return -EAGAIN;
 			if (rc == 0 && pin_add(db, fm_key(f), &id) < 0)
 				rc = lsm_err_set(err, -ENOMEM, "out of memory");
+			if (rc == 0)
+				rc = hold_segments(db, f, err);
 			if (rc < 0)
 				return rc;
 		}
@@ -219,6 +306,7 @@ static void unpin_dead(struct lsm_db *db)
 	}
 	db->fl_npinned = k;
 	free(l.nums);
+	release_segments(db, false);
 }
 
 /* Salt of segment NUMBER in VS's store (see plan_wals in db.c). */
@@ -331,6 +419,7 @@ static void start_over(struct lsm_db *db)
 {
 	db->fl_incarnation++;
 	db->fl_replaced = true;
+	release_segments(db, true);
 	db->fl_manifest = 0; /* read it, whatever its number */
 }
 

@@ -122,6 +122,13 @@ struct lsm_db {
 
 	struct cache *block_cache;
 	struct table_cache *tables;
+	struct vlog *vlog;        /* reads values tables point to */
+	/* The value log's collection: compactions replace pointers into
+	 * segments below this by their values (db_vlog.c). */
+	_Atomic uint64_t vlog_gc_floor;
+	uint64_t vlog_linked;     /* segments up to it are in the archive
+	                           * already (kept ones are linked there
+	                           * early); under mu */
 	struct stats stats;
 	uint64_t open_time_us;
 
@@ -141,6 +148,10 @@ struct lsm_db {
 	bool fl_first;                /* no catch-up published yet; mu */
 	struct fl_pin *fl_pinned;     /* tables held open; under mu */
 	size_t fl_npinned, fl_cappinned;
+	uint64_t *fl_segs;            /* log segments held open for the
+	                               * pointers of pinned tables (vlog.h);
+	                               * under mu */
+	size_t fl_nsegs, fl_capsegs;
 	/* Replacement of the followed store (a replica's bootstrap or
 	 * rebuild) by one that may reuse file numbers: what we read last
 	 * (zero: unknown), and the incarnation tables are keyed with. */
@@ -183,6 +194,8 @@ struct db_live {
 	uint64_t *nums;  /* malloc'ed; free() it */
 	size_t n, cap;
 	bool oom;
+	uint64_t vlog_min;   /* oldest segment a table points into; 0: none */
+	uint64_t vlog_bytes; /* what the current version's pointers name */
 };
 /* Fills L (under mu); -ENOMEM leaves nothing to free. */
 int db_live_tables(struct lsm_db *db, struct db_live *l);
@@ -198,6 +211,10 @@ void db_delete_obsolete(struct lsm_db *db);
 /* The log archive (db_archive.c). */
 bool db_archive_on(const struct lsm_db *db);
 /* Moves segment NAME of DIR into the archive (no lock needed). */
+/* Hard-links log segment NAME into the archive, keeping it in place (a
+ * segment tables still point into, vlog.h): 0 (also when it is there
+ * already) or -errno. */
+int db_archive_link(struct lsm_db *db, const char *name);
 int db_archive_wal(struct lsm_db *db, const char *name);
 /* Drops the oldest archived segments past the bounds, or ALL. */
 void db_archive_trim(struct lsm_db *db, bool all);

@@ -116,6 +116,10 @@ struct lsm_iter {
 	bool valid;
 	struct buf key;   /* REVERSE: current key; FORWARD: skip key */
 	struct buf val;   /* REVERSE: current value */
+	/* FORWARD: the value of the current entry when it is a pointer
+	 * (IKEY_VALUE_PTR), read from the log (PVAL_ON) */
+	struct buf pval;
+	bool pval_on;
 	int status;
 	struct lsm_err err;
 	uint64_t steps;   /* internal entries visited; into stats at free */
@@ -196,6 +200,46 @@ static void save(struct buf *b, const void *p, size_t n)
 	buf_append(b, p, n);
 }
 
+/* Reads the value the pointer P (PLEN bytes) names into OUT. */
+static bool follow(struct lsm_iter *i, const uint8_t *p, size_t plen,
+		   struct buf *out)
+{
+	struct lsm_err e = { 0 };
+	struct vptr ptr;
+	int rc;
+
+	if (vptr_decode(p, plen, &ptr) < 0) {
+		set_error(i, -EUCLEAN, "iterator met a malformed value pointer");
+		return false;
+	}
+	stat_add(&i->db->stats.vlog_reads, 1);
+	buf_clear(out);
+	if (!buf_reserve(out, ptr.length ? ptr.length : 1)) {
+		set_error(i, -ENOMEM, "out of memory");
+		return false;
+	}
+	rc = vlog_read_into(i->db->vlog, &ptr, out->p, &e);
+	if (rc < 0) {
+		set_error(i, rc, e.msg);
+		return false;
+	}
+	out->len = ptr.length;
+	return true;
+}
+
+/* The forward iterator stands on (K, KL): a pointer's value is read. */
+static bool land(struct lsm_iter *i, const uint8_t *k, size_t kl)
+{
+	size_t vl;
+	const uint8_t *v;
+
+	i->pval_on = ikey_type(k, kl) == IKEY_VALUE_PTR;
+	if (!i->pval_on)
+		return true;
+	v = iiter_value(i->it, &vl);
+	return follow(i, v, vl, &i->pval);
+}
+
 /* Moves forward to the next visible entry; with SKIPPING, hides entries
  * whose user key is <= i->key. */
 static void find_next(struct lsm_iter *i, bool skipping)
@@ -222,6 +266,8 @@ static void find_next(struct lsm_iter *i, bool skipping)
 			skipping = true;
 			continue;
 		}
+		if (!land(i, k, kl))
+			return;
 		i->valid = true;
 		return;
 	}
@@ -268,6 +314,16 @@ static void find_prev(struct lsm_iter *i)
 	}
 	if (!iiter_valid(i->it))
 		check_status(i);
+	if (last == IKEY_VALUE_PTR && !i->status) {
+		struct buf p = BUF_INIT;
+
+		buf_append(&p, i->val.p, i->val.len);
+		if (!buf_ok(&p))
+			set_error(i, -ENOMEM, "out of memory");
+		else
+			follow(i, p.p, p.len, &i->val);
+		buf_free(&p);
+	}
 	i->valid = last != IKEY_DELETE && !i->status;
 	if (!i->valid)
 		i->dir = FORWARD;
@@ -286,6 +342,8 @@ int lsm_iter_new(struct lsm_db *db, const struct lsm_snapshot *snap,
 	i->valid = false;
 	i->key = (struct buf)BUF_INIT;
 	i->val = (struct buf)BUF_INIT;
+	i->pval = (struct buf)BUF_INIT;
+	i->pval_on = false;
 	i->status = 0;
 	i->err.code = 0;
 	i->err.msg[0] = '\0';
@@ -325,6 +383,7 @@ void lsm_iter_free(struct lsm_iter *i)
 	db_super_put(i->db, i->sv);
 	buf_free(&i->key);
 	buf_free(&i->val);
+	buf_free(&i->pval);
 	free(i);
 }
 
@@ -443,6 +502,10 @@ const void *lsm_iter_value(const struct lsm_iter *i, size_t *vlen)
 	if (i->dir == REVERSE) {
 		*vlen = i->val.len;
 		return i->val.p ? (const void *)i->val.p : "";
+	}
+	if (i->pval_on) {
+		*vlen = i->pval.len;
+		return i->pval.p;
 	}
 	return iiter_value(i->it, vlen);
 }

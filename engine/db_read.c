@@ -176,6 +176,41 @@ static int get_tables(struct lsm_db *db, const struct version *v,
 	return LOOKUP_MISSING;
 }
 
+/* Follows the pointer a table lookup left in VAL to the value. */
+static int follow_pointer(struct lsm_db *db, struct sst_value *val,
+			  struct lsm_err *err)
+{
+	struct vptr p;
+	uint8_t *v = NULL;
+	int rc;
+
+	val->is_ptr = false;
+	if (vptr_decode(val->ptr, val->ptr_len, &p) < 0)
+		return lsm_err_set(err, -EUCLEAN, "%s: malformed value pointer",
+				   db->dir);
+	stat_add(&db->stats.vlog_reads, 1);
+	if (!val->buf && val->cap >= p.length) { /* straight to the caller */
+		rc = vlog_read_into(db->vlog, &p, val->out, err);
+		if (rc == 0)
+			val->len = p.length;
+		return rc < 0 ? rc : LOOKUP_FOUND;
+	}
+	if (val->buf)
+		buf_clear(val->buf);
+	if (val->buf && buf_reserve(val->buf, p.length ? p.length : 1)) {
+		rc = vlog_read_into(db->vlog, &p, val->buf->p, err);
+		if (rc == 0)
+			val->buf->len = val->len = p.length;
+		return rc < 0 ? rc : LOOKUP_FOUND;
+	}
+	rc = vlog_read(db->vlog, &p, &v, err);
+	if (rc < 0)
+		return rc;
+	rc = sst_value_put(val, v, p.length);
+	free(v);
+	return rc < 0 ? lsm_err_set(err, rc, "out of memory") : LOOKUP_FOUND;
+}
+
 /* Looks KEY up at SEQ; on LOOKUP_FOUND the value is in VAL. */
 static int db_lookup(struct lsm_db *db, const struct lsm_snapshot *snap,
 		     const void *key, size_t klen, struct sst_value *val,
@@ -210,6 +245,8 @@ static int db_lookup(struct lsm_db *db, const struct lsm_snapshot *snap,
 			ikey_encode(ik, key, klen, seq, IKEY_TYPE_FOR_SEEK);
 			rc = get_tables(db, sv->v, ik, klen + IKEY_TAG_BYTES,
 					val, err);
+			if (rc == LOOKUP_FOUND && val->is_ptr)
+				rc = follow_pointer(db, val, err);
 			if (ik != stackkey)
 				free(ik);
 		}

@@ -277,6 +277,12 @@ static struct writer *build_group(struct writer *lead, size_t *nrec,
 
 struct insert_ctx {
 	struct memtable *mem;
+	/* With the value log: the segment, and where the batch being
+	 * inserted (REP) starts in it; values of MIN bytes and more are
+	 * noted with their place (vlog.h). */
+	uint64_t segment, base;
+	const uint8_t *rep;
+	size_t min;
 };
 
 static int insert_op(void *ctx, uint64_t seq, enum ikey_type t,
@@ -285,6 +291,10 @@ static int insert_op(void *ctx, uint64_t seq, enum ikey_type t,
 {
 	struct insert_ctx *c = ctx;
 
+	if (c->segment && t == IKEY_VALUE && vlen >= c->min)
+		return memtable_add_at(c->mem, seq, t, key, klen, val, vlen,
+				       c->segment,
+				       c->base + (uint64_t)(val - c->rep));
 	return memtable_add(c->mem, seq, t, key, klen, val, vlen);
 }
 
@@ -323,16 +333,25 @@ static void group_stamp(struct writer *lead, struct writer *last,
 }
 
 /* Inserts the group's batches into the memtable.  They were built by
- * lsm_batch_* and so skip batch_decode's validation pass. */
+ * lsm_batch_* and so skip batch_decode's validation pass.  AT is where
+ * the group's first record starts in the log segment. */
 static int group_insert(struct lsm_db *db, struct writer *lead,
-			struct writer *last, struct lsm_err *err)
+			struct writer *last, uint64_t at, struct lsm_err *err)
 {
 	struct insert_ctx ic = { db->mem };
 	int rc = 0;
 
+	if (db->opts.value_log_min_bytes) {
+		ic.segment = db->wal_number;
+		ic.min = db->opts.value_log_min_bytes;
+	}
 	for (struct writer *w = lead; rc == 0; w = w->next) {
-		if (w->batch && w->batch->count)
+		if (w->batch && w->batch->count) {
+			ic.rep = w->batch->rep.p;
+			ic.base = at + WAL_HEADER_BYTES;
 			rc = batch_iterate(w->batch, insert_op, &ic, err);
+			at += WAL_HEADER_BYTES + w->batch->rep.len;
+		}
 		if (w == last)
 			break;
 	}
@@ -347,6 +366,7 @@ static int commit_group(struct lsm_db *db, struct writer *lead,
 {
 	struct wal_rec stackrecs[16], *recs = stackrecs;
 	struct group_tally t = { .seq = atomic_load(&db->last_seq) };
+	uint64_t where = 0;
 	int rc = 0;
 
 	/* Replicated batches keep the primary's sequence numbers, which must
@@ -373,7 +393,7 @@ static int commit_group(struct lsm_db *db, struct writer *lead,
 		return lsm_err_set(err, -ENOMEM, "out of memory");
 	group_stamp(lead, last, recs, &t);
 	if (nrec)
-		rc = wal_append(db->wal, recs, nrec, err);
+		rc = wal_append_at(db->wal, recs, nrec, &where, err);
 	if (db_space_error(rc) && !wal_is_broken(db->wal)) {
 		/* Nothing of the group reached the log.  Release the reserve
 		 * (the group was admitted before the disk filled) and try
@@ -385,7 +405,7 @@ static int commit_group(struct lsm_db *db, struct writer *lead,
 		db_space_exhausted(db, "log write");
 		pthread_mutex_unlock(&db->mu);
 		if (!was_full)
-			rc = wal_append(db->wal, recs, nrec, err);
+			rc = wal_append_at(db->wal, recs, nrec, &where, err);
 	}
 	if (recs != stackrecs)
 		free(recs);
@@ -397,7 +417,7 @@ static int commit_group(struct lsm_db *db, struct writer *lead,
 		stat_add(&db->stats.wal_syncs, 1);
 	}
 	if (rc == 0)
-		rc = group_insert(db, lead, last, err);
+		rc = group_insert(db, lead, last, where, err);
 	if (db_space_error(rc) && !wal_is_broken(db->wal))
 		return rc; /* not logged, not applied: the store goes on */
 	if (rc < 0) {

@@ -16,8 +16,11 @@
 enum ikey_type {
 	IKEY_DELETE = 0,
 	IKEY_VALUE = 1,
+	/* A value kept in a log segment; the entry's value is a pointer to
+	 * it (vlog.h).  Tables only, in stores with the value_log feature. */
+	IKEY_VALUE_PTR = 2,
 };
-#define IKEY_TYPE_FOR_SEEK IKEY_VALUE /* the highest type */
+#define IKEY_TYPE_FOR_SEEK IKEY_VALUE_PTR /* the highest type */
 #define IKEY_TAG_BYTES 8
 #define IKEY_MAX_SEQ ((UINT64_C(1) << 56) - 1)
 
@@ -52,7 +55,7 @@ static inline enum ikey_type ikey_type(const uint8_t *ik, size_t iklen)
 }
 static inline bool ikey_valid(const uint8_t *ik, size_t iklen)
 {
-	return iklen >= IKEY_TAG_BYTES && (ikey_tag(ik, iklen) & 0xff) <= 1;
+	return iklen >= IKEY_TAG_BYTES && (ikey_tag(ik, iklen) & 0xff) <= IKEY_VALUE_PTR;
 }
 
 /* Bytewise user-key order. */

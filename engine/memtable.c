@@ -22,13 +22,18 @@
 #define ARENA_ALIGN sizeof(void *)
 
 /* A node and its entry, contiguous in the arena:
- *   node = key-ptr klen vlen next[height] ikey[klen] value[vlen]
+ *   node = key-ptr klen vlen next[height] ikey[klen] value[vlen] [where]
+ * where WHERE (present when vlen has VLEN_WHERE set) is the log segment and
+ * offset holding the value's bytes (u64le each; memtable_add_at).
  * where ikey is the user key + 8-byte tag (ikey.h).  KEY points just past
  * next[height], so the height need not be stored. */
+#define VLEN_WHERE 0x80000000u
+#define WHERE_BYTES 16
+
 struct mt_node {
 	const uint8_t *key;
 	uint32_t klen;                  /* internal key length */
-	uint32_t vlen;
+	uint32_t vlen;                  /* | VLEN_WHERE */
 	_Atomic(struct mt_node *) next[]; /* next[0] is the full list */
 };
 
@@ -371,23 +376,44 @@ static bool prev_at_tail(struct memtable *m, const struct mt_target *t,
 	return true;
 }
 
+static inline uint32_t node_vlen(const struct mt_node *n)
+{
+	return n->vlen & ~VLEN_WHERE;
+}
+
 int memtable_add(struct memtable *m, uint64_t seq, enum ikey_type t,
 		 const void *key, size_t klen, const void *val, size_t vlen)
 {
+	return memtable_add_at(m, seq, t, key, klen, val, vlen, 0, 0);
+}
+
+int memtable_add_at(struct memtable *m, uint64_t seq, enum ikey_type t,
+		    const void *key, size_t klen, const void *val, size_t vlen,
+		    uint64_t segment, uint64_t offset)
+{
 	struct mt_node *prev[MT_MAX_HEIGHT], *n;
 	struct mt_target tgt;
+	size_t extra = segment ? WHERE_BYTES : 0;
 	int height;
 
-	if (klen > UINT32_MAX - IKEY_TAG_BYTES || vlen > UINT32_MAX ||
-	    seq > IKEY_MAX_SEQ)
+	if (klen > UINT32_MAX - IKEY_TAG_BYTES || vlen >= VLEN_WHERE ||
+	    seq > IKEY_MAX_SEQ || (t != IKEY_DELETE && t != IKEY_VALUE))
 		return -EINVAL;
 	height = random_height(m);
-	n = node_new(m, height, klen + IKEY_TAG_BYTES, vlen);
+	n = node_new(m, height, klen + IKEY_TAG_BYTES, vlen + extra);
 	if (!n)
 		return -ENOMEM;
 	ikey_encode((uint8_t *)n->key, key, klen, seq, t);
 	if (vlen)
 		memcpy((uint8_t *)n->key + n->klen, val, vlen);
+	n->vlen = (uint32_t)vlen;
+	if (segment) {
+		uint8_t *w = (uint8_t *)n->key + n->klen + vlen;
+
+		put_u64le(w, segment);
+		put_u64le(w + 8, offset);
+		n->vlen |= VLEN_WHERE;
+	}
 	tgt.ukey = n->key;
 	tgt.ulen = klen;
 	tgt.tag = ikey_pack_tag(seq, t);
@@ -421,7 +447,7 @@ int memtable_get(struct memtable *m, const void *key, size_t klen,
 	if (ikey_type(n->key, n->klen) != IKEY_VALUE)
 		return LOOKUP_DELETED;
 	*val = n->key + n->klen;
-	*vlen = n->vlen;
+	*vlen = node_vlen(n);
 	return LOOKUP_FOUND;
 }
 
@@ -527,8 +553,22 @@ static const uint8_t *mi_value(struct iiter *it, size_t *vlen)
 {
 	struct mt_node *n = mt_iter_of(it)->node;
 
-	*vlen = n->vlen;
+	*vlen = node_vlen(n);
 	return n->key + n->klen;
+}
+
+bool memtable_iter_where(struct iiter *it, uint64_t *segment,
+			 uint64_t *offset)
+{
+	struct mt_node *n = mt_iter_of(it)->node;
+	const uint8_t *w;
+
+	if (!(n->vlen & VLEN_WHERE))
+		return false;
+	w = n->key + n->klen + node_vlen(n);
+	*segment = get_u64le(w);
+	*offset = get_u64le(w + 8);
+	return true;
 }
 
 static int mi_status(struct iiter *it, struct lsm_err *err)

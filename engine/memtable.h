@@ -6,6 +6,7 @@
 #ifndef LSM_MEMTABLE_H
 #define LSM_MEMTABLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,13 @@ void memtable_unref(struct memtable *m);     /* frees at 0; accepts NULL */
 int memtable_add(struct memtable *m, uint64_t seq, enum ikey_type t,
 		 const void *key, size_t klen, const void *val, size_t vlen);
 
+/* memtable_add, noting that the value's bytes also lie at OFFSET in log
+ * segment SEGMENT (0: nowhere known), for a flush to point there
+ * (vlog.h).  Values of 2 GiB or more are -EINVAL. */
+int memtable_add_at(struct memtable *m, uint64_t seq, enum ikey_type t,
+		    const void *key, size_t klen, const void *val, size_t vlen,
+		    uint64_t segment, uint64_t offset);
+
 /* The newest version of KEY with sequence <= SEQ.  On LOOKUP_FOUND *VAL
  * borrows the value (valid while the caller holds a reference). */
 int memtable_get(struct memtable *m, const void *key, size_t klen,
@@ -45,6 +53,10 @@ size_t memtable_data_bytes(const struct memtable *m);
 /* An iterator over every entry in internal-key order; holds a reference
  * on M until freed.  NULL on ENOMEM. */
 struct iiter *memtable_iter(struct memtable *m);
+/* Where the log holds the value of IT's (a memtable_iter's, valid)
+ * entry: false when it was added without a place. */
+bool memtable_iter_where(struct iiter *it, uint64_t *segment,
+			 uint64_t *offset);
 
 /* The process-wide pool of free arena blocks (memtable.c): LIMIT raises
  * its bound to BYTES (a db's memtable_bytes); TRIM frees what it holds. */

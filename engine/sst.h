@@ -127,6 +127,12 @@ struct sst_value {
 	void *out;
 	size_t cap;
 	size_t len;
+	/* A lookup that finds a pointer (IKEY_VALUE_PTR) returns
+	 * LOOKUP_FOUND with the pointer here, the value itself untouched:
+	 * the caller follows it (vlog.h). */
+	bool is_ptr;
+	uint8_t ptr[32];
+	size_t ptr_len;
 };
 
 /* Delivers the N bytes at V to D: 0, or -ENOMEM (BUF could not grow). */

@@ -796,6 +796,18 @@ static int get_in_block(struct sst *t, size_t i, const uint8_t *ikey,
 		*present = ukey_just_before(t, i, &c, ikey, ulen);
 	} else if (ikey_type(k, klen) == IKEY_DELETE) {
 		rc = LOOKUP_DELETED;
+	} else if (ikey_type(k, klen) == IKEY_VALUE_PTR) {
+		v = block_cursor_value(&c, &vlen);
+		if (vlen > sizeof(dst->ptr)) {
+			rc = lsm_err_set(err, -EUCLEAN, "%s: malformed value "
+					 "pointer in the data block at offset "
+					 "%llu", t->path, off);
+		} else {
+			memcpy(dst->ptr, v, vlen);
+			dst->ptr_len = vlen;
+			dst->is_ptr = true;
+			rc = LOOKUP_FOUND;
+		}
 	} else {
 		v = block_cursor_value(&c, &vlen);
 		rc = sst_value_put(dst, v, vlen) == 0

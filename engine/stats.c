@@ -243,6 +243,15 @@ static void space(struct out *o, struct lsm_db *db, struct super *sv)
 	  "that reads met above another holding the same keys.");
 	gauge(o, "tombstones", "Deletion entries in live tables (tables of "
 	      "older builds not counted).", tombstones(db, sv->v));
+	C(vlog_pointers_total, vlog_pointers, "Values a flush left in the "
+	  "log, writing a pointer to them instead (value log).");
+	C(vlog_pointed_bytes_total, vlog_pointed_bytes, "Bytes of those "
+	  "values: what the value log saved the flushes from writing.");
+	C(vlog_reads_total, vlog_reads, "Values read through a pointer.");
+	C(vlog_inlined_bytes_total, vlog_inlined_bytes, "Bytes of values "
+	  "compactions copied back into tables to free old log segments.");
+	gauge(o, "vlog_segments_kept", "Log segments kept only because "
+	      "tables point into them.", stat_get(&s->vlog_segments_kept));
 }
 
 int lsm_stats(struct lsm_db *db, char **text, struct lsm_err *err)

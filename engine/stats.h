@@ -26,11 +26,19 @@ struct stats {
 	_Atomic uint64_t space_exhausted;
 	_Atomic uint64_t follow_catch_ups, follow_records;
 	_Atomic uint64_t wal_archived, wal_archive_dropped;
+	/* value log (vlog.h) */
+	_Atomic uint64_t vlog_pointers, vlog_pointed_bytes, vlog_reads;
+	_Atomic uint64_t vlog_inlined_bytes, vlog_segments_kept;
 };
 
 static inline void stat_add(_Atomic uint64_t *c, uint64_t n)
 {
 	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+static inline void stat_set(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, n, memory_order_relaxed);
 }
 
 static inline uint64_t stat_get(_Atomic uint64_t *c)

@@ -133,6 +133,7 @@ struct chk {
 	bool have_current, have_manifest;
 	bool torn_told; /* the manifest's damaged tail was reported */
 	uint64_t newest_manifest; /* the highest MANIFEST-* here, or 0 */
+	struct vlog *vlog;        /* reads what tables point to */
 };
 
 static void chk_report(struct chk *c, const char *file, uint64_t off,
@@ -258,6 +259,61 @@ static void chk_key_range(struct chk *c, const char *path, struct sst *t,
 	}
 }
 
+/* Reads every value table T (at PATH; F its manifest entry or NULL)
+ * points to in the log segments and checks it (vlog.h), and that the
+ * manifest's segment range for the table covers them.  At most 10
+ * findings per table. */
+static void chk_pointers(struct chk *c, const char *path, struct sst *t,
+			 const struct file_meta *f)
+{
+	struct iiter *it = sst_iter(t, false, NULL, NULL);
+	struct lsm_err e = { 0 };
+	unsigned found = 0;
+	uint8_t *v;
+
+	if (!it) {
+		chk_report(c, path, LSM_CHECK_NO_OFFSET, "out of memory");
+		return;
+	}
+	if (!c->vlog && !(c->vlog = vlog_new(c->io, c->dir))) {
+		iiter_free(it);
+		chk_report(c, path, LSM_CHECK_NO_OFFSET, "out of memory");
+		return;
+	}
+	for (iiter_seek_first(it); iiter_valid(it) && found < 10;
+	     iiter_next(it)) {
+		size_t kl, vl;
+		const uint8_t *k = iiter_key(it, &kl), *pv;
+		struct vptr p;
+
+		if (kl < IKEY_TAG_BYTES || ikey_type(k, kl) != IKEY_VALUE_PTR)
+			continue;
+		pv = iiter_value(it, &vl);
+		if (vptr_decode(pv, vl, &p) < 0) {
+			chk_report(c, path, LSM_CHECK_NO_OFFSET, "a malformed "
+				   "value pointer");
+			found++;
+			continue;
+		}
+		if (f && (p.segment < f->vlog.min_segment ||
+			  p.segment > f->vlog.max_segment)) {
+			chk_report(c, path, LSM_CHECK_NO_OFFSET, "points into "
+				   "log segment %06" PRIu64 ", outside the "
+				   "manifest's %06" PRIu64 "-%06" PRIu64,
+				   p.segment, f->vlog.min_segment,
+				   f->vlog.max_segment);
+			found++;
+		}
+		if (vlog_read(c->vlog, &p, &v, &e) < 0) {
+			chk_report_err(c, path, &e);
+			found++;
+			continue;
+		}
+		free(v);
+	}
+	iiter_free(it);
+}
+
 /* Verifies table D (F: its manifest entry, NULL when not listed). */
 static void chk_table(struct chk *c, const struct disk_file *d,
 		      const struct file_meta *f)
@@ -273,6 +329,8 @@ static void chk_table(struct chk *c, const struct disk_file *d,
 	}
 	if (sst_verify(t, &e) < 0)
 		chk_report_err(c, path, &e);
+	else if (c->vs.features.incompat & LSM_FEAT_INCOMPAT_VALUE_LOG)
+		chk_pointers(c, path, t, f);
 	if (f && f->size != d->size)
 		chk_report(c, path, LSM_CHECK_NO_OFFSET, "%" PRIu64 " bytes,"
 			   " the manifest says %" PRIu64, d->size, f->size);
@@ -561,6 +619,7 @@ int lsm_check_dir(const char *dir, const struct lsm_options *o,
 	rc = 0;
 out:
 	vset_destroy(&c.vs);
+	vlog_free(c.vlog);
 	free(c.files);
 	return rc;
 }

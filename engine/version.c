@@ -32,6 +32,9 @@ enum edit_tag {
 	TAG_EPOCHS = 68,
 	/* The list of durable snapshots (ro_compat `snapshots`). */
 	TAG_SNAPSHOTS = 66,
+	/* The log segments the pointers of a table added in the same edit
+	 * name (incompat feature `value_log`). */
+	TAG_TABLE_VLOG = 69,
 };
 
 #define COMPARATOR_NAME "lsm.bytewise"
@@ -197,8 +200,10 @@ void version_edit_set_counts(struct version_edit *e, uint64_t number,
 void version_edit_copy_counts(struct version_edit *e, uint64_t number,
 			      const struct file_meta *f)
 {
-	struct file_meta *to;
+	struct file_meta *to = added_file(e, number);
 
+	if (to)
+		to->vlog = f->vlog;
 	if (!f->has_counts)
 		return;
 	version_edit_set_counts(e, number, f->entries, f->deletions);
@@ -306,6 +311,16 @@ void version_edit_encode(const struct version_edit *e, struct buf *out)
 			if (f->pinned_bytes)
 				q = put_varint64(q, f->pinned_bytes);
 			buf_put_varint(out, TAG_TABLE_COUNTS);
+			buf_put_lenbytes(out, tmp, (size_t)(q - tmp));
+		}
+		if (f->vlog.min_segment) {
+			uint8_t tmp[40], *q = tmp;
+
+			q = put_varint64(q, f->number);
+			q = put_varint64(q, f->vlog.min_segment);
+			q = put_varint64(q, f->vlog.max_segment);
+			q = put_varint64(q, f->vlog.bytes);
+			buf_put_varint(out, TAG_TABLE_VLOG);
 			buf_put_lenbytes(out, tmp, (size_t)(q - tmp));
 		}
 	}
@@ -628,6 +643,36 @@ static int dec_counts(struct dec *d, struct version_edit *e)
 	return 0;
 }
 
+/* Field 69: the segments a table this edit added before it points into.
+ * Bytes after the four numbers are left for later additions. */
+static int dec_vlog(struct dec *d, struct version_edit *e)
+{
+	struct dec in = *d;
+	uint64_t number;
+	struct vlog_refs r;
+	struct file_meta *f;
+	const uint8_t *p;
+	size_t len;
+
+	d->p = get_lenbytes(d->p, d->end, &p, &len);
+	if (!d->p)
+		return bad(d, "truncated table segments");
+	in.p = p;
+	in.end = p + len;
+	if (get_u64(&in, &number, "truncated table segments") < 0 ||
+	    get_u64(&in, &r.min_segment, "truncated table segments") < 0 ||
+	    get_u64(&in, &r.max_segment, "truncated table segments") < 0 ||
+	    get_u64(&in, &r.bytes, "truncated table segments") < 0)
+		return bad(d, "truncated table segments");
+	if (!r.min_segment || r.min_segment > r.max_segment)
+		return bad(d, "table segments out of order");
+	f = added_file(e, number);
+	if (!f || f->vlog.min_segment)
+		return bad(d, "table segments without their table");
+	f->vlog = r;
+	return 0;
+}
+
 /* Field 66: the whole list of durable snapshots. */
 static int dec_snapshots(struct dec *d, struct version_edit *e)
 {
@@ -735,6 +780,8 @@ static int dec_field(struct dec *d, struct version_edit *e)
 		return dec_identity(d, e);
 	case TAG_TABLE_COUNTS:
 		return dec_counts(d, e);
+	case TAG_TABLE_VLOG:
+		return dec_vlog(d, e);
 	case TAG_EPOCHS:
 		return dec_epochs(d, e);
 	case TAG_SNAPSHOTS:

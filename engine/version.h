@@ -49,6 +49,7 @@
 #include "ikey.h"
 #include "lsm.h"
 #include "lsm_io.h"
+#include "vlog.h"
 
 struct file_meta {
 	uint64_t number;
@@ -82,6 +83,10 @@ struct file_meta {
 	 * from the manifest or written by a compaction. */
 	struct key_span *spans;
 	size_t nspans;
+	/* The log segments the table's pointers name (value log; manifest
+	 * field 69): a segment is kept while a table of a live version
+	 * names one at or below it (vlog.h). */
+	struct vlog_refs vlog;
 };
 
 struct key_span {
@@ -136,7 +141,11 @@ struct edit_file {
                                              * that does not know them would
                                              * compact away what they pin */
 #define LSM_FEAT_RO_COMPAT_KNOWN LSM_FEAT_RO_COMPAT_SNAPSHOTS
-#define LSM_FEAT_INCOMPAT_KNOWN LSM_FEAT_INCOMPAT_WAL_V2
+#define LSM_FEAT_INCOMPAT_VALUE_LOG 0x2u /* tables may point into log
+                                          * segments (vlog.h), which are
+                                          * kept while they do */
+#define LSM_FEAT_INCOMPAT_KNOWN (LSM_FEAT_INCOMPAT_WAL_V2 | \
+				 LSM_FEAT_INCOMPAT_VALUE_LOG)
 
 struct lsm_features {
 	uint64_t compat, ro_compat, incompat;
@@ -261,6 +270,7 @@ struct version_set {
 	struct version live;   /* sentinel of the live versions list */
 	struct buf pointers[LSM_MAX_LEVELS]; /* compact pointers (ikeys) */
 	bool read_only;
+	bool want_value_log;   /* a writable open sets the feature */
 	uint64_t manifest_limit; /* roll over past this many bytes; vset_init
 	                          * sets VSET_MANIFEST_LIMIT (tests lower it) */
 	struct lsm_features features; /* zero: a store made before format
@@ -378,6 +388,10 @@ static inline uint64_t vset_new_file_number(struct version_set *vs)
 
 /* Calls FN(ctx, key) for every table in any live version: its cache key
  * (fm_key), the file number in every open but a follower's. */
+/* The oldest log segment a table of any live version points into (0:
+ * none), and the bytes the current version's pointers name (vlog.h). */
+void vset_vlog_span(struct version_set *vs, uint64_t *min_segment,
+		    uint64_t *current_bytes);
 void vset_live_tables(struct version_set *vs,
 		      void (*fn)(void *ctx, uint64_t number), void *ctx);
 

@@ -742,6 +742,8 @@ int vset_create(struct version_set *vs, struct lsm_err *err)
 	vs->log_number = vs->last_seq = 0;
 	vs->manifest_number = 1;
 	vs->features.incompat = LSM_FEAT_INCOMPAT_WAL_V2;
+	if (vs->want_value_log)
+		vs->features.incompat |= LSM_FEAT_INCOMPAT_VALUE_LOG;
 	vs->features.compat |= LSM_FEAT_COMPAT_IDENTITY |
 			       LSM_FEAT_COMPAT_EPOCHS;
 	rc = identity_make(&vs->identity, 1);
@@ -1101,6 +1103,8 @@ int vset_rewrite(struct version_set *vs, struct lsm_err *err)
 	/* Written from now on: segments tracked and salted (older segments,
 	 * untracked, are still replayed as they were written). */
 	vs->features.incompat |= LSM_FEAT_INCOMPAT_WAL_V2;
+	if (vs->want_value_log)
+		vs->features.incompat |= LSM_FEAT_INCOMPAT_VALUE_LOG;
 	if (!vs->has_identity) { /* a store made before identities */
 		rc = identity_make(&vs->identity, vs->last_seq + 1);
 		if (rc < 0)
@@ -1320,4 +1324,25 @@ void vset_live_tables(struct version_set *vs,
 		for (l = 0; l < LSM_MAX_LEVELS; l++)
 			for (i = 0; i < v->nfiles[l]; i++)
 				fn(ctx, fm_key(v->files[l][i]));
+}
+
+void vset_vlog_span(struct version_set *vs, uint64_t *min_segment,
+		    uint64_t *current_bytes)
+{
+	uint64_t min = 0, bytes = 0;
+
+	for (struct version *v = vs->live.next; v != &vs->live; v = v->next)
+		for (int l = 0; l < LSM_MAX_LEVELS; l++)
+			for (size_t i = 0; i < v->nfiles[l]; i++) {
+				const struct vlog_refs *r =
+					&v->files[l][i]->vlog;
+
+				if (r->min_segment &&
+				    (!min || r->min_segment < min))
+					min = r->min_segment;
+				if (v == vs->current)
+					bytes += r->bytes;
+			}
+	*min_segment = min;
+	*current_bytes = bytes;
 }

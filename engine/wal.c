@@ -163,9 +163,17 @@ static int wal_build_frames(struct wal *w, const struct wal_rec *recs,
 int wal_append(struct wal *w, const struct wal_rec *recs, size_t n,
 	       struct lsm_err *err)
 {
+	return wal_append_at(w, recs, n, NULL, err);
+}
+
+int wal_append_at(struct wal *w, const struct wal_rec *recs, size_t n,
+		  uint64_t *at, struct lsm_err *err)
+{
 	uint64_t off = atomic_load(&w->size);
 	int rc;
 
+	if (at)
+		*at = off;
 	rc = wal_check_broken(w, err);
 	if (rc || n == 0)
 		return rc;

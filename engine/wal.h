@@ -47,6 +47,10 @@ int wal_create_salted(const struct lsm_io *io, const char *path,
  * the first error (the caller turns read-only). */
 int wal_append(struct wal *w, const struct wal_rec *recs, size_t n,
 	       struct lsm_err *err);
+/* wal_append telling where the first record starts (*AT); the others
+ * follow it back to back, each WAL_HEADER_BYTES + its length. */
+int wal_append_at(struct wal *w, const struct wal_rec *recs, size_t n,
+		  uint64_t *at, struct lsm_err *err);
 
 /* Makes every record appended before the call durable.  May run in another
  * thread concurrently with wal_append. */

@@ -261,6 +261,14 @@ struct lsm_options {
 	 * checked goes unnoticed until the table is opened again.  Compressed
 	 * blocks still go through the block cache. */
 	bool mmap_reads;
+
+	/* Values of at least this many bytes are written once: a flush
+	 * puts a pointer into the log segment that already holds the value
+	 * in the table instead of the value (engine/doc/value-log.md), and
+	 * the segment is kept while a table points into it.  Default 0:
+	 * off.  Setting it marks the store with the value_log feature,
+	 * which builds before it cannot open. */
+	uint32_t value_log_min_bytes;
 };
 
 #define LSM_MAX_LEVELS 12

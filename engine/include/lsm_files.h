@@ -20,6 +20,7 @@ extern "C" {
 
 /* Format feature bits (engine/doc/manifest.md). */
 #define LSM_FEATURE_INCOMPAT_WAL_V2 0x1u
+#define LSM_FEATURE_INCOMPAT_VALUE_LOG 0x2u /* tables point into log segments */
 
 struct lsm_file_table {
 	unsigned level;

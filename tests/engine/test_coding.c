@@ -202,7 +202,10 @@ static void test_ikey_encode(void **state)
 	assert_int_equal(ikey_type(a, n), IKEY_DELETE);
 	assert_true(ikey_valid(a, n));
 	assert_false(ikey_valid(a, 7));
-	a[0] = 2; /* type byte 2 is not a valid type */
+	a[0] = 2; /* a value pointer (the value log) */
+	assert_true(ikey_valid(a, n));
+	assert_int_equal(ikey_type(a, n), IKEY_VALUE_PTR);
+	a[0] = 3; /* type byte 3 is not a valid type */
 	assert_false(ikey_valid(a, n));
 }
 

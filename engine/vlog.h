@@ -1,0 +1,77 @@
+/* vlog.h - the value log: large values stay in the log segment that first
+ * received them, and tables hold a pointer to them (engine/doc/value-log.md).
+ *
+ * A pointer is the value of an entry of type IKEY_VALUE_PTR (tables only,
+ * never the log or the memtable):
+ *   segment (varint64) | offset (varint64) | length (varint32) | crc32 (u32le)
+ * where OFFSET is where the value's bytes start in NNNNNN.wal and CRC is
+ * zlib's CRC-32 of the value alone.
+ *
+ * The reader keeps a bounded set of open segment descriptors; a segment is
+ * found in the data directory or, once archived, in DIR/archive/. */
+#ifndef LSM_VLOG_H
+#define LSM_VLOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lsm.h"
+#include "lsm_io.h"
+
+#define VPTR_MAX_BYTES (10 + 10 + 5 + 4)
+
+struct vptr {
+	uint64_t segment;
+	uint64_t offset;
+	uint32_t length;
+	uint32_t crc;
+};
+
+/* Encodes P at OUT (VPTR_MAX_BYTES of room); returns the length. */
+size_t vptr_encode(uint8_t *out, const struct vptr *p);
+/* 0, or -EUCLEAN for a malformed pointer (trailing bytes included). */
+int vptr_decode(const uint8_t *p, size_t len, struct vptr *out);
+
+/* What a table's pointers name (file_meta's vlog fields). */
+struct vlog_refs {
+	uint64_t min_segment; /* 0: no pointer */
+	uint64_t max_segment;
+	uint64_t bytes;       /* sum of the values' lengths */
+};
+
+static inline void vlog_refs_add(struct vlog_refs *r, const struct vptr *p)
+{
+	if (!r->min_segment || p->segment < r->min_segment)
+		r->min_segment = p->segment;
+	if (p->segment > r->max_segment)
+		r->max_segment = p->segment;
+	r->bytes += p->length;
+}
+
+struct vlog;
+
+/* A reader of the segments in DIR (IO and DIR must outlive it).  NULL on
+ * ENOMEM. */
+struct vlog *vlog_new(const struct lsm_io *io, const char *dir);
+void vlog_free(struct vlog *vl); /* accepts NULL */
+
+/* Reads the value P names into *DST (malloc'ed, *LEN bytes; the caller
+ * frees it) and checks its CRC.  -EUCLEAN (with a message naming the
+ * segment and offset) for a value that is missing, cut short or damaged;
+ * -ENOMEM; other -errno from the file system. */
+int vlog_read(struct vlog *vl, const struct vptr *p, uint8_t **dst,
+	      struct lsm_err *err);
+/* The same into BUF of CAP >= P->length bytes. */
+int vlog_read_into(struct vlog *vl, const struct vptr *p, void *buf,
+		   struct lsm_err *err);
+
+/* Opens segment NUMBER now and keeps it open until vlog_forget (a
+ * follower holds every segment its versions point into: the writer may
+ * delete one at any time).  0, -ENOENT when it is gone, or -errno. */
+int vlog_hold(struct vlog *vl, uint64_t number);
+/* Closes segment NUMBER (it is being deleted or no longer held); a read
+ * under way keeps its descriptor until it is done. */
+void vlog_forget(struct vlog *vl, uint64_t number);
+
+#endif /* LSM_VLOG_H */
