@@ -736,7 +736,8 @@ static void bikey(struct buf *b, const uint8_t *ik, size_t len)
 	lsm_escape((char *)b->p + b->len, need + 1, ik, ikey_ulen(len));
 	b->len += need;
 	bprintf(b, "'@%" PRIu64 "%s", ikey_seq(ik, len),
-		ikey_type(ik, len) == IKEY_DELETE ? "/del" : "");
+		ikey_type(ik, len) == IKEY_DELETE ? "/del" :
+		ikey_type(ik, len) == IKEY_VALUE_PTR ? "/ptr" : "");
 }
 
 static void edit_text(const struct version_edit *e, struct buf *b)
@@ -747,6 +748,8 @@ static void edit_text(const struct version_edit *e, struct buf *b)
 		bprintf(b, "features compat 0x%" PRIx64 " ro_compat 0x%" PRIx64
 			" incompat 0x%" PRIx64 "%s\n", e->features.compat,
 			e->features.ro_compat, e->features.incompat,
+			e->features.incompat & LSM_FEAT_INCOMPAT_VALUE_LOG ?
+			" (wal_v2, value_log)" :
 			e->features.incompat & LSM_FEAT_INCOMPAT_WAL_V2 ?
 			" (wal_v2)" : "");
 	if (e->has_log_number)

@@ -18,6 +18,7 @@ enum { KEY_HELP, KEY_VERSION, KEY_RO, KEY_DROP };
 static const struct fuse_opt opt_spec[] = {
 	OPT("memtable_size=%s", memtable_size),
 	OPT("cache_size=%s", cache_size),
+	OPT("value_log=%s", value_log),
 	OPT("block_size=%s", block_size),
 	OPT("table_size=%s", table_size),
 	OPT("chunk_size=%s", chunk_size),
@@ -109,6 +110,7 @@ int opts_parse(struct fuse_args *args, struct lsmfs_conf *c)
 void opts_free(struct lsmfs_conf *c)
 {
 	char **f[] = { &c->datadir, &c->mountpoint, &c->memtable_size, &c->cache_size,
+		       &c->value_log,
 		       &c->block_size, &c->table_size, &c->chunk_size,
 		       &c->compression, &c->zlib_level, &c->sync,
 		       &c->sync_interval_ms, &c->bloom_bits,
@@ -302,6 +304,7 @@ int opts_apply(const struct lsmfs_conf *c, struct lsm_options *lo,
 	SIZE(memtable_size, "memtable_size", 64ull << 10, 1ull << 30,
 	     lo->memtable_bytes);
 	SIZE(cache_size, "cache_size", 0, 64ull << 30, lo->cache_bytes);
+	SIZE(value_log, "value_log", 0, 1ull << 30, lo->value_log_min_bytes);
 	SIZE(block_size, "block_size", 512, 1ull << 20, lo->block_bytes);
 	SIZE(table_size, "table_size", 64ull << 10, 1ull << 30,
 	     lo->table_bytes);
@@ -417,6 +420,10 @@ void opts_usage(const char *prog)
 	       "Engine options:\n"
 	       "    -o memtable_size=SIZE   [64M; two may be in memory]\n"
 	       "    -o cache_size=SIZE      block cache [32M]\n"
+	       "    -o value_log=SIZE       file data of SIZE and more (4k: every\n"
+	       "                            whole chunk) is written once, kept in\n"
+	       "                            the log; marks the store (older lsmfs\n"
+	       "                            then refuses it); 0 off [0]\n"
 	       "    -o block_size=SIZE      table data block [4k]\n"
 	       "    -o table_size=SIZE      compaction output table [16M]\n"
 	       "    -o compression=none|zlib [none]\n"

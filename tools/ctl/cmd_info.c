@@ -110,6 +110,8 @@ static void print_files(const char *dir)
 	       "0x%llx%s\n", (unsigned long long)f->compat,
 	       (unsigned long long)f->ro_compat,
 	       (unsigned long long)f->incompat,
+	       f->incompat & LSM_FEATURE_INCOMPAT_VALUE_LOG ?
+	       " (wal_v2, value_log)" :
 	       f->incompat & LSM_FEATURE_INCOMPAT_WAL_V2 ? " (wal_v2)" :
 	       " (none: made before format features)");
 	printf("manifest: MANIFEST-%06llu, last sequence %llu\n",
