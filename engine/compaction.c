@@ -838,6 +838,26 @@ static int pick_reads(struct lsm_db *db, struct compaction *c)
 	return 0;
 }
 
+/* Table F of LEVEL rewritten: pushed into the level below, or, in the
+ * DEEPEST level, merged again into that same level (in[1] only, as
+ * rewrite_bottom does).  1 with C filled, 0 if an input is busy. */
+static int pick_rewrite(struct lsm_db *db, struct compaction *c, int level,
+			int deepest, struct file_meta *f, enum why why)
+{
+	if (level < deepest || level == 0)
+		return pick_table(db, c, level, f, why);
+	c->level = level - 1;
+	c->why = why;
+	c->v = db->vs.current;
+	version_ref(c->v);
+	c->in[1] = malloc(sizeof(*c->in[1]));
+	if (!c->in[1])
+		return -ENOMEM;
+	c->in[1][0] = f;
+	c->n[1] = 1;
+	return 1;
+}
+
 /* A table pointing into a log segment below the value log's floor
  * (db_delete_obsolete raised it: the segments kept hold too much that no
  * table names), rewritten so that its values come back into the table:
@@ -858,18 +878,7 @@ static int pick_vlog(struct lsm_db *db, struct compaction *c)
 			if (f->compacting || !f->vlog.min_segment ||
 			    f->vlog.min_segment >= floor)
 				continue;
-			if (l < deepest || l == 0)
-				return pick_table(db, c, l, f, WHY_VLOG);
-			c->level = l - 1;
-			c->why = WHY_VLOG;
-			c->v = v;
-			version_ref(v);
-			c->in[1] = malloc(sizeof(*c->in[1]));
-			if (!c->in[1])
-				return -ENOMEM;
-			c->in[1][0] = f;
-			c->n[1] = 1;
-			return 1;
+			return pick_rewrite(db, c, l, deepest, f, WHY_VLOG);
 		}
 	return 0;
 }
@@ -949,18 +958,7 @@ static int pick_reclaim(struct lsm_db *db, struct compaction *c)
 			if (f->compacting || !f->pinned_bytes ||
 			    f->number >= db->snap_reclaim_below)
 				continue;
-			if (l < deepest || l == 0)
-				return pick_table(db, c, l, f, WHY_IDLE);
-			c->level = l - 1;
-			c->why = WHY_IDLE;
-			c->v = v;
-			version_ref(v);
-			c->in[1] = malloc(sizeof(*c->in[1]));
-			if (!c->in[1])
-				return -ENOMEM;
-			c->in[1][0] = f;
-			c->n[1] = 1;
-			return 1;
+			return pick_rewrite(db, c, l, deepest, f, WHY_IDLE);
 		}
 	db->snap_reclaim_below = 0;
 	return 0;

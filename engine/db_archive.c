@@ -50,20 +50,32 @@ static void release_tail(struct lsm_db *db, const char *path)
 	db->io->close(db->io, fd);
 }
 
-int db_archive_wal(struct lsm_db *db, const char *name)
+/* Segment NAME's path FROM and its archive path TO (the archive DIR made
+ * when missing), its preallocated tail given back: 0 or -errno. */
+static int archive_prepare(struct lsm_db *db, const char *name, char *from,
+			   char *dir, char *to)
 {
-	char from[LSM_PATH_MAX], dir[LSM_PATH_MAX], to[LSM_PATH_MAX];
 	int rc;
 
 	if (archive_dir(db, dir) < 0 ||
-	    snprintf(from, sizeof(from), "%s/%s", db->dir, name) >=
-		    (int)sizeof(from) ||
-	    snprintf(to, sizeof(to), "%s/%s", dir, name) >= (int)sizeof(to))
+	    snprintf(from, LSM_PATH_MAX, "%s/%s", db->dir, name) >=
+		    LSM_PATH_MAX ||
+	    snprintf(to, LSM_PATH_MAX, "%s/%s", dir, name) >= LSM_PATH_MAX)
 		return -ENAMETOOLONG;
 	rc = db->io->mkdir(db->io, dir, 0755);
 	if (rc < 0 && rc != -EEXIST)
 		return rc;
 	release_tail(db, from);
+	return 0;
+}
+
+int db_archive_wal(struct lsm_db *db, const char *name)
+{
+	char from[LSM_PATH_MAX], dir[LSM_PATH_MAX], to[LSM_PATH_MAX];
+	int rc = archive_prepare(db, name, from, dir, to);
+
+	if (rc < 0)
+		return rc;
 	rc = db->io->rename(db->io, from, to);
 	if (rc == 0)
 		rc = db->io->sync_dir(db->io, dir);
@@ -77,17 +89,10 @@ int db_archive_wal(struct lsm_db *db, const char *name)
 int db_archive_link(struct lsm_db *db, const char *name)
 {
 	char from[LSM_PATH_MAX], dir[LSM_PATH_MAX], to[LSM_PATH_MAX];
-	int rc;
+	int rc = archive_prepare(db, name, from, dir, to);
 
-	if (archive_dir(db, dir) < 0 ||
-	    snprintf(from, sizeof(from), "%s/%s", db->dir, name) >=
-		    (int)sizeof(from) ||
-	    snprintf(to, sizeof(to), "%s/%s", dir, name) >= (int)sizeof(to))
-		return -ENAMETOOLONG;
-	rc = db->io->mkdir(db->io, dir, 0755);
-	if (rc < 0 && rc != -EEXIST)
+	if (rc < 0)
 		return rc;
-	release_tail(db, from);
 	if (link(from, to) < 0 && errno != EEXIST)
 		return -errno;
 	rc = db->io->sync_dir(db->io, dir);
