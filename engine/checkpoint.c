@@ -101,15 +101,12 @@ static void empty_dir(const char *dir)
 	lsm_io_free_names(names, n);
 }
 
-/* Whether a table of V may point into log segment NUM (vlog.h). */
+/* Whether a table of V points into log segment NUM (vlog.h). */
 static bool pointed_into(const struct version *v, uint64_t num)
 {
 	for (int l = 0; l < LSM_MAX_LEVELS; l++)
 		for (size_t i = 0; i < v->nfiles[l]; i++) {
-			const struct vlog_refs *r = &v->files[l][i]->vlog;
-
-			if (r->min_segment && num >= r->min_segment &&
-			    num <= r->max_segment)
+			if (vlog_refs_has(&v->files[l][i]->vlog, num))
 				return true;
 		}
 	return false;

@@ -60,9 +60,9 @@ struct compaction {
 	size_t nsnaps;
 	uint64_t pinned;                /* of the output being written */
 	struct vlog_refs vlog;          /* of the output being written */
-	/* Pointers into segments below this are replaced by their values
-	 * (the value log's collection, db->vlog_gc_floor when it began). */
-	uint64_t vlog_floor;
+	/* Pointers into these segments are replaced by their values (the
+	 * value log's collection: db->vlog_collect when it began). */
+	struct vlog_refs collect;
 	struct buf inlined;             /* the value replacing one */
 	struct buf ptr_key;             /* its key, typed IKEY_VALUE */
 	bool manual;
@@ -530,6 +530,17 @@ static int input_iter(struct lsm_db *db, struct compaction *c,
 	return *out ? 0 : lsm_err_set(err, -ENOMEM, "out of memory");
 }
 
+/* The bytes of the value of entry (K, V): a pointer's value's length. */
+static size_t value_bytes(const uint8_t *k, size_t kl, const uint8_t *v,
+			  size_t vl)
+{
+	struct vptr p;
+
+	if (ikey_type(k, kl) == IKEY_VALUE_PTR && vptr_decode(v, vl, &p) == 0)
+		return p.length;
+	return vl;
+}
+
 /* A pointer the merge meets (key K of KL bytes, value *V): counted for
  * the output, or, when it names a segment below the collection's floor,
  * replaced by the value itself (read and checked), so that the segment
@@ -544,10 +555,10 @@ static int merge_pointer(struct lsm_db *db, struct compaction *c,
 	if (vptr_decode(*v, *vl, &p) < 0)
 		return lsm_err_set(err, -EUCLEAN, "%s: malformed value "
 				   "pointer in a compaction input", db->dir);
-	if (p.segment >= c->vlog_floor) {
-		vlog_refs_add(&c->vlog, &p);
-		return 0;
-	}
+	if (!vlog_refs_has(&c->collect, p.segment))
+		return vlog_refs_add(&c->vlog, p.segment, p.length) < 0
+			       ? lsm_err_set(err, -ENOMEM, "out of memory")
+			       : 0;
 	buf_clear(&c->inlined);
 	if (!buf_reserve(&c->inlined, p.length ? p.length : 1))
 		return lsm_err_set(err, -ENOMEM, "out of memory");
@@ -578,7 +589,13 @@ static int do_merge(struct lsm_db *db, struct compaction *c,
 
 	if (rc < 0)
 		return rc;
-	c->vlog_floor = atomic_load(&db->vlog_gc_floor);
+	pthread_mutex_lock(&db->mu);
+	rc = vlog_refs_copy(&c->collect, &db->vlog_collect);
+	pthread_mutex_unlock(&db->mu);
+	if (rc < 0) {
+		iiter_free(it);
+		return lsm_err_set(err, rc, "out of memory");
+	}
 	for (iiter_seek_first(it); iiter_valid(it); iiter_next(it)) {
 		size_t kl, vl;
 		const uint8_t *k = iiter_key(it, &kl);
@@ -595,7 +612,7 @@ static int do_merge(struct lsm_db *db, struct compaction *c,
 		if (drop)
 			continue;
 		if (!new_key) /* an older version kept for a snapshot */
-			c->pinned += kl + vl;
+			c->pinned += kl + value_bytes(k, kl, v, vl);
 		if (c->b && new_key && stop_before(db, c, k, kl)) {
 			rc = finish_output(db, c, err);
 			if (rc < 0)
@@ -622,6 +639,8 @@ static int do_merge(struct lsm_db *db, struct compaction *c,
 	buf_free(&m.cur_ukey);
 	buf_free(&c->inlined);
 	buf_free(&c->ptr_key);
+	vlog_refs_free(&c->collect);
+	vlog_refs_free(&c->vlog);
 	return rc;
 }
 
@@ -683,9 +702,10 @@ static int trivial_move(struct lsm_db *db, struct compaction *c,
 					   f->size, f->smallest,
 					   f->smallest_len, f->largest,
 					   f->largest_len);
+	if (rc == 0)
+		rc = version_edit_copy_counts(&c->edit, f->number, f);
 	if (rc < 0)
 		return lsm_err_set(err, rc, "out of memory");
-	version_edit_copy_counts(&c->edit, f->number, f);
 	rc = db_log_and_apply(db, &c->edit, err);
 	if (rc < 0) {
 		if (db_manifest_error_fatal(db, rc))
@@ -858,27 +878,28 @@ static int pick_rewrite(struct lsm_db *db, struct compaction *c, int level,
 	return 1;
 }
 
-/* A table pointing into a log segment below the value log's floor
- * (db_delete_obsolete raised it: the segments kept hold too much that no
- * table names), rewritten so that its values come back into the table:
- * into the level below, or merged again into the deepest level.  1 with
+/* A table pointing into a log segment the value log collects (mostly
+ * dead: db_delete_obsolete listed it in db->vlog_collect), rewritten so
+ * that its values there come back into the table (pick_rewrite).  1 with
  * C filled, 0 if none. */
 static int pick_vlog(struct lsm_db *db, struct compaction *c)
 {
 	struct version *v = db->vs.current;
-	uint64_t floor = atomic_load(&db->vlog_gc_floor);
 	int deepest = deepest_level(v, db->opts.max_levels);
 
-	if (!floor)
+	if (!db->vlog_collect.n)
 		return 0;
 	for (int l = 0; l <= deepest; l++)
 		for (size_t i = 0; i < v->nfiles[l]; i++) {
 			struct file_meta *f = v->files[l][i];
+			bool hit = false;
 
-			if (f->compacting || !f->vlog.min_segment ||
-			    f->vlog.min_segment >= floor)
-				continue;
-			return pick_rewrite(db, c, l, deepest, f, WHY_VLOG);
+			for (size_t j = 0; !hit && j < f->vlog.n; j++)
+				hit = vlog_refs_has(&db->vlog_collect,
+						    f->vlog.v[j].segment);
+			if (hit && !f->compacting)
+				return pick_rewrite(db, c, l, deepest, f,
+						    WHY_VLOG);
 		}
 	return 0;
 }
@@ -1031,13 +1052,16 @@ int compaction_run_range(struct lsm_db *db, const uint8_t *begin, size_t blen,
 
 	if (last == 0)
 		last = 1;
+	db->vlog_eager = true; /* its sweeps list what to collect */
 	for (int level = 0; level < last && rc == 0; level++) {
 		struct compaction c = { .level = level, .manual = true,
 					.why = WHY_MANUAL };
 
-		if (db->bg_error)
+		if (db->bg_error) {
+			db->vlog_eager = false;
 			return lsm_err_set(err, db->bg_error, "%s",
 					   db->bg_err.msg);
+		}
 		version_edit_init(&c.edit);
 		c.v = db->vs.current;
 		version_ref(c.v);
@@ -1054,5 +1078,15 @@ int compaction_run_range(struct lsm_db *db, const uint8_t *begin, size_t blen,
 	}
 	if (rc == 0)
 		rc = rewrite_bottom(db, begin, blen, end, elen, err);
+	/* the log segments it left mostly dead are collected now, so that
+	 * an explicit compaction gives their space back before it returns
+	 * (the last sweep above listed them) */
+	for (int i = 0; rc == 0 && i < 1000; i++) {
+		rc = run_picked(db, pick_vlog, err);
+		if (rc == 0)
+			break;
+		rc = rc > 0 ? 0 : rc;
+	}
+	db->vlog_eager = false;
 	return rc;
 }

@@ -781,6 +781,7 @@ static void db_release(struct lsm_db *db)
 	vset_destroy(&db->vs);
 	table_cache_free(db->tables);
 	vlog_free(db->vlog);
+	vlog_refs_free(&db->vlog_collect);
 	cache_free(db->block_cache);
 	if (db->lock_fd >= 0)
 		db->io->close(db->io, db->lock_fd);
@@ -1021,11 +1022,13 @@ int db_live_tables(struct lsm_db *db, struct db_live *l)
 {
 	memset(l, 0, sizeof(*l));
 	vset_live_tables(&db->vs, db_live_add, l);
-	vset_vlog_span(&db->vs, &l->vlog_min, &l->vlog_bytes);
+	if (vset_vlog_live(&db->vs, &l->segs) < 0)
+		l->oom = true;
 	for (size_t i = 0; i < db->pending.n; i++)
 		db_live_add(l, db->pending.numbers[i]);
 	if (l->oom) {
 		free(l->nums);
+		vlog_refs_free(&l->segs);
 		return -ENOMEM;
 	}
 	if (l->n)
@@ -1039,79 +1042,87 @@ bool db_is_live(const struct db_live *l, uint64_t number)
 			       cmp_u64) != NULL;
 }
 
-/* The log segments kept because tables point into them (L->vlog_min up
- * to the log number; mu not held): counted, linked into the archive
- * when it is on (a replica that is behind reads them there, as it would
- * have read them had they been archived), and weighed against what the
- * current version still names.  When they hold more than twice that
- * (and two memtables), the collection's floor rises past the oldest of them,
- * and compactions copy the values still named below it back into
- * tables (compaction.c, pick_vlog). */
-struct kept_seg {
-	uint64_t number, size;
-};
-
-static int cmp_kept(const void *a, const void *b)
-{
-	const struct kept_seg *x = a, *y = b;
-
-	return x->number < y->number ? -1 : x->number > y->number;
-}
-
+/* The log segments kept because tables point into them (below the log
+ * number; mu not held): counted, linked into the archive when it is on
+ * (a replica that is behind reads them there, as it would have read them
+ * had they been archived), and weighed against what the current version
+ * names in each.  A segment that holds less than half its size in named
+ * values, while the kept segments hold more dead bytes than a quarter of
+ * the named ones (and half a memtable at least), is collected:
+ * compactions copy its values back into tables, and it goes
+ * (compaction.c, pick_vlog).  During an explicit compaction (EAGER) every
+ * segment a quarter dead is.  Dead segments go without any of that: no
+ * table names them. */
 static void vlog_keep(struct lsm_db *db, const struct db_live *l,
 		      char **names, size_t n, bool archive,
 		      uint64_t log_number, uint64_t wal_number,
-		      uint64_t linked)
+		      uint64_t linked, bool eager)
 {
-	uint64_t kept = 0, count = 0, num, size, floor, top = 0;
-	struct kept_seg *segs = calloc(n + 1, sizeof(*segs));
-	size_t m = 0;
+	struct vlog_refs cand = { 0 };
+	uint64_t kept = 0, named = 0, count = 0, num, size, top = 0;
+	uint64_t slack = db->opts.memtable_bytes / 2;
 	char path[LSM_PATH_MAX];
 
-	for (size_t i = 0; segs && i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
+		size_t lo = 0, hi = l->segs.n;
+
 		if (filename_parse(names[i], &num) != FILE_WAL ||
-		    num < l->vlog_min || num >= log_number ||
-		    num == wal_number)
+		    num >= log_number || num == wal_number ||
+		    !vlog_refs_has(&l->segs, num))
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", db->dir, names[i]) >=
 		    (int)sizeof(path) ||
 		    lsm_io_path_size(db->io, path, &size) < 0)
 			continue;
+		while (lo < hi) { /* its entry in l->segs */
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (l->segs.v[mid].segment < num)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
 		count++;
 		kept += size;
-		segs[m].number = num;
-		segs[m++].size = size;
+		named += l->segs.v[lo].bytes;
+		if (l->segs.v[lo].bytes < (eager ? size / 4 * 3 : size / 2))
+			(void)vlog_refs_add(&cand, num,
+					    size - l->segs.v[lo].bytes);
 		if (archive && num > linked &&
 		    db_archive_link(db, names[i]) == 0 && num > top)
 			top = num;
 	}
 	stat_set(&db->stats.vlog_segments_kept, count);
+	if (top) /* counted in the archive's bytes: a full disk trims them */
+		db_archive_trim(db, false);
+	if (!eager && (kept <= named || kept - named <= named / 4 ||
+		       kept - named < slack))
+		vlog_refs_free(&cand); /* not worth a rewrite yet */
 	pthread_mutex_lock(&db->mu);
 	if (top > db->vlog_linked)
 		db->vlog_linked = top;
-	pthread_mutex_unlock(&db->mu);
-	floor = atomic_load(&db->vlog_gc_floor);
-	if (m && kept > 2 * l->vlog_bytes + 2 * db->opts.memtable_bytes) {
-		/* oldest first, until what stays is 1.5x what is named */
-		qsort(segs, m, sizeof(*segs), cmp_kept);
-		for (size_t i = 0; i < m && kept > l->vlog_bytes * 3 / 2; i++) {
-			kept -= segs[i].size;
-			if (segs[i].number + 1 > floor)
-				floor = segs[i].number + 1;
-		}
-		if (floor > atomic_load(&db->vlog_gc_floor)) {
-			atomic_store(&db->vlog_gc_floor, floor);
+	if (cand.n || db->vlog_collect.n) {
+		bool more = false;
+
+		for (size_t i = 0; i < cand.n; i++)
+			more |= !vlog_refs_has(&db->vlog_collect,
+					       cand.v[i].segment);
+		if (more)
 			db_log(db, LSM_LOG_INFO, "value log: %llu segments "
 			       "(%llu MiB) kept for %llu MiB of values; "
-			       "copying those below %06llu back into tables",
+			       "collecting %zu of them",
 			       (unsigned long long)count,
 			       (unsigned long long)(kept >> 20),
-			       (unsigned long long)(l->vlog_bytes >> 20),
-			       (unsigned long long)floor);
+			       (unsigned long long)(named >> 20), cand.n);
+		vlog_refs_free(&db->vlog_collect);
+		db->vlog_collect = cand; /* what is collected and gone
+					  * is no longer listed */
+		cand = (struct vlog_refs){ 0 };
+		if (more)
 			db_bg_kick(db);
-		}
 	}
-	free(segs);
+	pthread_mutex_unlock(&db->mu);
+	vlog_refs_free(&cand);
 }
 
 static bool obsolete(struct lsm_db *db, const struct db_live *l,
@@ -1122,7 +1133,7 @@ static bool obsolete(struct lsm_db *db, const struct db_live *l,
 		return !db_is_live(l, num);
 	case FILE_WAL: /* and no table points into it */
 		return num < db->vs.log_number && num != db->wal_number &&
-		       (!l->vlog_min || num < l->vlog_min);
+		       !vlog_refs_has(&l->segs, num);
 	case FILE_MANIFEST:
 		return num != db->vs.manifest_number;
 	case FILE_TEMP:
@@ -1138,7 +1149,7 @@ void db_delete_obsolete(struct lsm_db *db)
 	char **names = NULL, path[LSM_PATH_MAX];
 	size_t n = 0;
 	uint64_t num, linked, log_number, wal_number;
-	bool *doomed, archive, archived = false;
+	bool *doomed, archive, archived = false, collecting, eager;
 
 	if (db->read_only || db->bg_error || db_live_tables(db, &l) < 0)
 		return;
@@ -1158,12 +1169,14 @@ void db_delete_obsolete(struct lsm_db *db)
 	}
 	archive = db_archive_on(db) && !atomic_load(&db->space_low);
 	linked = db->vlog_linked;
+	collecting = db->vlog_collect.n > 0;
+	eager = db->vlog_eager;
 	log_number = db->vs.log_number;
 	wal_number = db->wal_number;
 	pthread_mutex_unlock(&db->mu);
-	if (l.vlog_min)
+	if (l.segs.n || collecting)
 		vlog_keep(db, &l, names, n, archive, log_number, wal_number,
-			  linked);
+			  linked, eager);
 	/* Tables first, log segments after: a follower that finds a table
 	 * still there knows the segments it points into are too
 	 * (db_follow.c, hold_segments). */
@@ -1201,4 +1214,5 @@ void db_delete_obsolete(struct lsm_db *db)
 out:
 	lsm_io_free_names(names, n);
 	free(l.nums);
+	vlog_refs_free(&l.segs);
 }

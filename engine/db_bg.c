@@ -60,10 +60,10 @@ static int open_table(struct lsm_db *db, struct sst_builder **b,
 	return rc;
 }
 
-/* Finishes B (table NUMBER, whose pointers name REFS) and adds it to
- * EDIT at level 0. */
+/* Finishes B (table NUMBER, whose pointers name REFS, which it takes)
+ * and adds it to EDIT at level 0. */
 static int finish_table(struct lsm_db *db, struct sst_builder *b,
-			uint64_t number, const struct vlog_refs *refs,
+			uint64_t number, struct vlog_refs *refs,
 			struct version_edit *edit, struct lsm_err *err)
 {
 	const uint8_t *smallest, *largest;
@@ -77,6 +77,7 @@ static int finish_table(struct lsm_db *db, struct sst_builder *b,
 	rc = version_edit_add_file(edit, 0, number, 0, smallest, slen,
 				   largest, llen);
 	if (rc < 0) { /* not in EDIT: no longer pending here */
+		vlog_refs_free(refs);
 		sst_builder_abandon(b);
 		pthread_mutex_lock(&db->mu);
 		db_pending_remove(db, number);
@@ -85,8 +86,9 @@ static int finish_table(struct lsm_db *db, struct sst_builder *b,
 	}
 	version_edit_set_counts(edit, number, sst_builder_entries(b),
 				sst_builder_deletions(b));
+	stat_add(&db->stats.vlog_pointed_bytes, vlog_refs_bytes(refs));
 	edit->added[edit->nadded - 1].f->vlog = *refs;
-	stat_add(&db->stats.vlog_pointed_bytes, refs->bytes);
+	*refs = (struct vlog_refs){ 0 };
 	rc = sst_builder_finish(b, &size, err);
 	if (rc < 0)
 		return rc;
@@ -119,14 +121,14 @@ static void entry_for_table(struct iiter *it, const uint8_t **k, size_t *kl,
 	p.crc = crc32_of(*v, *vl);
 	buf_clear(kbuf);
 	buf_append(kbuf, *k, *kl);
-	if (!buf_ok(kbuf))
-		return; /* out of memory: the value stays in the table */
+	/* out of memory: the value stays in the table */
+	if (!buf_ok(kbuf) || vlog_refs_add(refs, p.segment, p.length) < 0)
+		return;
 	put_u64le(kbuf->p + *kl - IKEY_TAG_BYTES,
 		  ikey_pack_tag(ikey_seq(*k, *kl), IKEY_VALUE_PTR));
 	*k = kbuf->p;
 	*vl = vptr_encode(vbuf, &p);
 	*v = vbuf;
-	vlog_refs_add(refs, &p);
 }
 
 
@@ -155,7 +157,6 @@ static int build_tables(struct lsm_db *db, struct memtable *mem,
 		t = flush_plan_table(db, plan, &hint, k, ikey_ulen(kl));
 		if (b && t != table) {
 			rc = finish_table(db, b, number, &refs, edit, err);
-			refs = (struct vlog_refs){ 0 };
 			b = NULL;
 			if (rc == 0)
 				rc = add_spans(plan, table, edit, err);
@@ -181,6 +182,7 @@ static int build_tables(struct lsm_db *db, struct memtable *mem,
 		rc = finish_table(db, b, number, &refs, edit, err);
 		return rc < 0 ? rc : add_spans(plan, table, edit, err);
 	}
+	vlog_refs_free(&refs);
 	if (b) {
 		sst_builder_abandon(b);
 		pthread_mutex_lock(&db->mu);

@@ -175,31 +175,19 @@ static bool seg_held(const struct lsm_db *db, uint64_t num)
 
 /* Holds open the log segments table F (just pinned) points into: the
  * writer deletes a segment once no version of its own names it, and ours
- * may be older.  A number in F's range without a segment is a table's or
- * a manifest's, unless F itself is gone by now: the writer deletes a
- * table before the segments it pointed into (db_delete_obsolete), so a
- * missing segment with F still there was never a segment.  -EAGAIN when
- * F is gone (look again). */
+ * may be older.  -EAGAIN when one is gone already (look again). */
 static int hold_segments(struct lsm_db *db, const struct file_meta *f,
 			 struct lsm_err *err)
 {
-	char path[LSM_PATH_MAX];
-	uint64_t size;
-
-	if (!f->vlog.min_segment)
-		return 0;
-	for (uint64_t n = f->vlog.min_segment; n <= f->vlog.max_segment; n++) {
+	for (size_t i = 0; i < f->vlog.n; i++) {
+		uint64_t n = f->vlog.v[i].segment;
 		int rc;
 
 		if (seg_held(db, n))
 			continue;
 		rc = vlog_hold(db->vlog, n);
-		if (rc == -ENOENT) {
-			filename_path(path, db->dir, FILE_TABLE, f->number);
-			if (lsm_io_path_size(db->io, path, &size) == -ENOENT)
-				return -EAGAIN;
-			continue;
-		}
+		if (rc == -ENOENT)
+			return -EAGAIN;
 		if (rc == 0 && db_u64_push(&db->fl_segs, &db->fl_nsegs,
 					   &db->fl_capsegs, n) < 0) {
 			vlog_forget(db->vlog, n);
@@ -228,17 +216,10 @@ static void release_segments(struct lsm_db *db, bool all)
 		for (struct version *v = db->vs.live.next;
 		     !all && !keep && v != &db->vs.live; v = v->next)
 			for (int l = 0; !keep && l < LSM_MAX_LEVELS; l++)
-				for (size_t j = 0; j < v->nfiles[l]; j++) {
-					const struct vlog_refs *r =
-						&v->files[l][j]->vlog;
-
-					if (r->min_segment &&
-					    n >= r->min_segment &&
-					    n <= r->max_segment) {
-						keep = true;
-						break;
-					}
-				}
+				for (size_t j = 0; !keep && j < v->nfiles[l];
+				     j++)
+					keep = vlog_refs_has(
+						&v->files[l][j]->vlog, n);
 		if (keep)
 			db->fl_segs[k++] = n;
 		else
@@ -306,6 +287,7 @@ static void unpin_dead(struct lsm_db *db)
 	}
 	db->fl_npinned = k;
 	free(l.nums);
+	vlog_refs_free(&l.segs);
 	release_segments(db, false);
 }
 

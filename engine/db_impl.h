@@ -123,9 +123,12 @@ struct lsm_db {
 	struct cache *block_cache;
 	struct table_cache *tables;
 	struct vlog *vlog;        /* reads values tables point to */
-	/* The value log's collection: compactions replace pointers into
-	 * segments below this by their values (db_vlog.c). */
-	_Atomic uint64_t vlog_gc_floor;
+	/* The value log's collection: segments whose values compactions
+	 * copy back into tables (mostly dead ones; db.c vlog_keep); under
+	 * mu. */
+	struct vlog_refs vlog_collect;
+	bool vlog_eager;          /* an explicit compaction runs: collect
+	                           * every segment a quarter dead, now */
 	uint64_t vlog_linked;     /* segments up to it are in the archive
 	                           * already (kept ones are linked there
 	                           * early); under mu */
@@ -194,8 +197,9 @@ struct db_live {
 	uint64_t *nums;  /* malloc'ed; free() it */
 	size_t n, cap;
 	bool oom;
-	uint64_t vlog_min;   /* oldest segment a table points into; 0: none */
-	uint64_t vlog_bytes; /* what the current version's pointers name */
+	/* The segments tables of live versions point into, with the bytes
+	 * the current version names in each (vlog.h). */
+	struct vlog_refs segs;
 };
 /* Fills L (under mu); -ENOMEM leaves nothing to free. */
 int db_live_tables(struct lsm_db *db, struct db_live *l);

@@ -72,6 +72,7 @@ void file_meta_unref(struct file_meta *f)
 	for (size_t i = 0; i < f->nspans; i++)
 		free(f->spans[i].lo); /* hi shares its block */
 	free(f->spans);
+	vlog_refs_free(&f->vlog);
 	free(f);
 }
 
@@ -197,19 +198,20 @@ void version_edit_set_counts(struct version_edit *e, uint64_t number,
 	f->deletions = deletions;
 }
 
-void version_edit_copy_counts(struct version_edit *e, uint64_t number,
-			      const struct file_meta *f)
+int version_edit_copy_counts(struct version_edit *e, uint64_t number,
+			     const struct file_meta *f)
 {
 	struct file_meta *to = added_file(e, number);
 
-	if (to)
-		to->vlog = f->vlog;
+	if (to && vlog_refs_copy(&to->vlog, &f->vlog) < 0)
+		return -ENOMEM; /* the edit would lose the segments */
 	if (!f->has_counts)
-		return;
+		return 0;
 	version_edit_set_counts(e, number, f->entries, f->deletions);
 	to = added_file(e, number);
 	if (to)
 		to->pinned_bytes = f->pinned_bytes;
+	return 0;
 }
 
 int version_edit_set_pointer(struct version_edit *e, int level,
@@ -313,15 +315,21 @@ void version_edit_encode(const struct version_edit *e, struct buf *out)
 			buf_put_varint(out, TAG_TABLE_COUNTS);
 			buf_put_lenbytes(out, tmp, (size_t)(q - tmp));
 		}
-		if (f->vlog.min_segment) {
-			uint8_t tmp[40], *q = tmp;
+		if (f->vlog.n) {
+			struct buf t = BUF_INIT;
 
-			q = put_varint64(q, f->number);
-			q = put_varint64(q, f->vlog.min_segment);
-			q = put_varint64(q, f->vlog.max_segment);
-			q = put_varint64(q, f->vlog.bytes);
+			buf_put_varint(&t, f->number);
+			buf_put_varint(&t, f->vlog.n);
+			for (size_t j = 0; j < f->vlog.n; j++) {
+				buf_put_varint(&t, f->vlog.v[j].segment);
+				buf_put_varint(&t, f->vlog.v[j].bytes);
+			}
 			buf_put_varint(out, TAG_TABLE_VLOG);
-			buf_put_lenbytes(out, tmp, (size_t)(q - tmp));
+			if (buf_ok(&t))
+				buf_put_lenbytes(out, t.p, t.len);
+			else
+				out->oom = true;
+			buf_free(&t);
 		}
 	}
 	if (e->has_identity) {
@@ -643,13 +651,13 @@ static int dec_counts(struct dec *d, struct version_edit *e)
 	return 0;
 }
 
-/* Field 69: the segments a table this edit added before it points into.
- * Bytes after the four numbers are left for later additions. */
+/* Field 69: the segments a table this edit added before it points into,
+ * each with the bytes it names there: ascending, no repeats.  Bytes after
+ * the list are left for later additions. */
 static int dec_vlog(struct dec *d, struct version_edit *e)
 {
 	struct dec in = *d;
-	uint64_t number;
-	struct vlog_refs r;
+	uint64_t number, n, seg, bytes, prev = 0;
 	struct file_meta *f;
 	const uint8_t *p;
 	size_t len;
@@ -660,16 +668,24 @@ static int dec_vlog(struct dec *d, struct version_edit *e)
 	in.p = p;
 	in.end = p + len;
 	if (get_u64(&in, &number, "truncated table segments") < 0 ||
-	    get_u64(&in, &r.min_segment, "truncated table segments") < 0 ||
-	    get_u64(&in, &r.max_segment, "truncated table segments") < 0 ||
-	    get_u64(&in, &r.bytes, "truncated table segments") < 0)
+	    get_u64(&in, &n, "truncated table segments") < 0)
 		return bad(d, "truncated table segments");
-	if (!r.min_segment || r.min_segment > r.max_segment)
-		return bad(d, "table segments out of order");
 	f = added_file(e, number);
-	if (!f || f->vlog.min_segment)
+	if (!f || f->vlog.n)
 		return bad(d, "table segments without their table");
-	f->vlog = r;
+	if (n == 0 || n > len)
+		return bad(d, "table segments: a bad count");
+	for (uint64_t i = 0; i < n; i++) {
+		if (get_u64(&in, &seg, "truncated table segments") < 0 ||
+		    get_u64(&in, &bytes, "truncated table segments") < 0)
+			return bad(d, "truncated table segments");
+		if (seg == 0 || seg <= prev)
+			return bad(d, "table segments out of order");
+		if (vlog_refs_add(&f->vlog, seg, bytes) < 0)
+			return lsm_err_set(d->err, -ENOMEM,
+					   "version edit: out of memory");
+		prev = seg;
+	}
 	return 0;
 }
 

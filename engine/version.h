@@ -84,8 +84,8 @@ struct file_meta {
 	struct key_span *spans;
 	size_t nspans;
 	/* The log segments the table's pointers name (value log; manifest
-	 * field 69): a segment is kept while a table of a live version
-	 * names one at or below it (vlog.h). */
+	 * field 69), owned: a segment is kept while a table of a live
+	 * version names it (vlog.h). */
 	struct vlog_refs vlog;
 };
 
@@ -194,9 +194,10 @@ int version_edit_delete_file(struct version_edit *e, int level,
  * been added to E (the last such addition takes them). */
 void version_edit_set_counts(struct version_edit *e, uint64_t number,
 			     uint64_t entries, uint64_t deletions);
-/* Copies F's counts (if known) to the table NUMBER added to E. */
-void version_edit_copy_counts(struct version_edit *e, uint64_t number,
-			      const struct file_meta *f);
+/* Copies F's counts (if known) and the segments it points into to the
+ * table NUMBER added to E: 0 or -ENOMEM. */
+int version_edit_copy_counts(struct version_edit *e, uint64_t number,
+			     const struct file_meta *f);
 int version_edit_set_pointer(struct version_edit *e, int level,
 			     const uint8_t *key, size_t len);
 /* Records that WAL segment NUMBER was created / sealed at SIZE bytes. */
@@ -388,10 +389,10 @@ static inline uint64_t vset_new_file_number(struct version_set *vs)
 
 /* Calls FN(ctx, key) for every table in any live version: its cache key
  * (fm_key), the file number in every open but a follower's. */
-/* The oldest log segment a table of any live version points into (0:
- * none), and the bytes the current version's pointers name (vlog.h). */
-void vset_vlog_span(struct version_set *vs, uint64_t *min_segment,
-		    uint64_t *current_bytes);
+/* Adds to OUT every log segment a table of a live version points into,
+ * with the bytes the current version names there (vlog.h): 0 or
+ * -ENOMEM. */
+int vset_vlog_live(struct version_set *vs, struct vlog_refs *out);
 void vset_live_tables(struct version_set *vs,
 		      void (*fn)(void *ctx, uint64_t number), void *ctx);
 

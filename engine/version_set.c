@@ -542,7 +542,8 @@ static int snapshot_encode(const struct version_set *vs,
 						   f->smallest, f->smallest_len,
 						   f->largest, f->largest_len);
 			if (rc == 0)
-				version_edit_copy_counts(&s, f->number, f);
+				rc = version_edit_copy_counts(&s, f->number,
+							      f);
 		}
 	}
 	if (rc == 0)
@@ -1326,23 +1327,19 @@ void vset_live_tables(struct version_set *vs,
 				fn(ctx, fm_key(v->files[l][i]));
 }
 
-void vset_vlog_span(struct version_set *vs, uint64_t *min_segment,
-		    uint64_t *current_bytes)
+int vset_vlog_live(struct version_set *vs, struct vlog_refs *out)
 {
-	uint64_t min = 0, bytes = 0;
-
 	for (struct version *v = vs->live.next; v != &vs->live; v = v->next)
 		for (int l = 0; l < LSM_MAX_LEVELS; l++)
 			for (size_t i = 0; i < v->nfiles[l]; i++) {
 				const struct vlog_refs *r =
 					&v->files[l][i]->vlog;
 
-				if (r->min_segment &&
-				    (!min || r->min_segment < min))
-					min = r->min_segment;
-				if (v == vs->current)
-					bytes += r->bytes;
+				for (size_t j = 0; j < r->n; j++)
+					if (vlog_refs_add(out, r->v[j].segment,
+							  v == vs->current ?
+							  r->v[j].bytes : 0))
+						return -ENOMEM;
 			}
-	*min_segment = min;
-	*current_bytes = bytes;
+	return 0;
 }

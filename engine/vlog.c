@@ -41,6 +41,75 @@ int vptr_decode(const uint8_t *p, size_t len, struct vptr *out)
 	return 0;
 }
 
+int vlog_refs_add(struct vlog_refs *r, uint64_t segment, uint64_t bytes)
+{
+	size_t lo = 0, hi = r->n;
+
+	while (lo < hi) { /* the first at or past SEGMENT */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (r->v[mid].segment < segment)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < r->n && r->v[lo].segment == segment) {
+		r->v[lo].bytes += bytes;
+		return 0;
+	}
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 4;
+		struct vlog_ref *v = realloc(r->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		r->v = v;
+		r->cap = cap;
+	}
+	memmove(&r->v[lo + 1], &r->v[lo], (r->n - lo) * sizeof(*r->v));
+	r->v[lo].segment = segment;
+	r->v[lo].bytes = bytes;
+	r->n++;
+	return 0;
+}
+
+bool vlog_refs_has(const struct vlog_refs *r, uint64_t segment)
+{
+	size_t lo = 0, hi = r->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (r->v[mid].segment == segment)
+			return true;
+		if (r->v[mid].segment < segment)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+int vlog_refs_copy(struct vlog_refs *to, const struct vlog_refs *from)
+{
+	vlog_refs_free(to);
+	if (!from->n)
+		return 0;
+	to->v = malloc(from->n * sizeof(*to->v));
+	if (!to->v)
+		return -ENOMEM;
+	memcpy(to->v, from->v, from->n * sizeof(*to->v));
+	to->n = to->cap = from->n;
+	return 0;
+}
+
+void vlog_refs_free(struct vlog_refs *r)
+{
+	free(r->v);
+	r->v = NULL;
+	r->n = r->cap = 0;
+}
+
 struct vl_file {
 	uint64_t number;
 	int fd;

@@ -33,20 +33,33 @@ size_t vptr_encode(uint8_t *out, const struct vptr *p);
 /* 0, or -EUCLEAN for a malformed pointer (trailing bytes included). */
 int vptr_decode(const uint8_t *p, size_t len, struct vptr *out);
 
-/* What a table's pointers name (file_meta's vlog fields). */
-struct vlog_refs {
-	uint64_t min_segment; /* 0: no pointer */
-	uint64_t max_segment;
-	uint64_t bytes;       /* sum of the values' lengths */
+/* The log segments a table's pointers name, and the bytes of the values
+ * it names in each (file_meta's vlog; manifest field 69): ascending by
+ * segment, no repeats.  Malloc'ed; owned by whoever holds the struct. */
+struct vlog_ref {
+	uint64_t segment;
+	uint64_t bytes;
 };
 
-static inline void vlog_refs_add(struct vlog_refs *r, const struct vptr *p)
+struct vlog_refs {
+	struct vlog_ref *v;
+	size_t n, cap;
+};
+
+/* Counts P in R: 0 or -ENOMEM (R unchanged). */
+int vlog_refs_add(struct vlog_refs *r, uint64_t segment, uint64_t bytes);
+/* Whether R names SEGMENT. */
+bool vlog_refs_has(const struct vlog_refs *r, uint64_t segment);
+/* A deep copy of FROM into *TO (emptied first): 0 or -ENOMEM. */
+int vlog_refs_copy(struct vlog_refs *to, const struct vlog_refs *from);
+void vlog_refs_free(struct vlog_refs *r); /* empties R */
+static inline uint64_t vlog_refs_bytes(const struct vlog_refs *r)
 {
-	if (!r->min_segment || p->segment < r->min_segment)
-		r->min_segment = p->segment;
-	if (p->segment > r->max_segment)
-		r->max_segment = p->segment;
-	r->bytes += p->length;
+	uint64_t b = 0;
+
+	for (size_t i = 0; i < r->n; i++)
+		b += r->v[i].bytes;
+	return b;
 }
 
 struct vlog;

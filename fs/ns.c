@@ -33,6 +33,8 @@ void ns_engine_defaults(struct lsm_options *o)
 	o->memtable_bytes = 64u << 20;
 	o->table_bytes = 16u << 20;
 	o->table_prefix_bytes = 1;
+	/* whole chunks of file data are written once (the value log) */
+	o->value_log_min_bytes = NS_VALUE_LOG_BYTES;
 }
 
 static int super_op(void *ctx, uint64_t seq, bool is_delete, const void *key,

@@ -63,6 +63,10 @@ void ns_options_init(struct ns_options *o);
 /* Sets the engine options an lsmfs store is written with (on top of
  * lsm_options_init): the mount's defaults (-o memtable_size, table_size
  * override them), and the replica receiver's. */
+/* Values of this many bytes and more (whole chunks of file data) are
+ * written once, kept in the log (engine/doc/value-log.md); -o value_log
+ * changes it, 0 turns it off. */
+#define NS_VALUE_LOG_BYTES 4096u
 void ns_engine_defaults(struct lsm_options *o);
 /* Whether the store in DIR holds an lsmfs namespace, read from its files
  * without opening it (lsm_files.h): to open it with ns_engine_defaults

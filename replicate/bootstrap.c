@@ -31,10 +31,11 @@
 #include <zlib.h>
 
 #include "lr_crc.h"
+#include <sodium.h>
 #include "repl.h"
 
-/* Checksums of files already read, by identity (device, inode, size,
- * modification time): tables never change in place, and a checkpoint's
+/* Identities of files already read (file_ident), by device, inode, size
+ * and modification time: tables never change in place, and a checkpoint's
  * tables are hard links of the primary's, so a reconnecting replica or a
  * second bootstrap does not read every table again.  Direct-mapped; a
  * collision only costs a read. */
@@ -66,20 +67,22 @@ static bool same_file(const struct crc_slot *c, const struct stat *st)
 	       c->mtime.tv_nsec == st->st_mtim.tv_nsec;
 }
 
-int file_crc(const char *path, uint64_t *size, uint32_t *crc)
+int file_ident(const char *path, uint64_t *size, uint32_t *crc)
 {
 	static __thread unsigned char buf[1 << 16];
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	struct stat st;
 	struct crc_slot *slot;
+	crypto_generichash_state h;
+	unsigned char digest[16];
 	uint32_t c = 0;
 	uint64_t total = 0;
 	ssize_t n;
 
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0) {
-		int rc = -errno;
+	if (fstat(fd, &st) < 0 || sodium_init() < 0) {
+		int rc = errno ? -errno : -EIO;
 
 		close(fd);
 		return rc;
@@ -94,6 +97,7 @@ int file_crc(const char *path, uint64_t *size, uint32_t *crc)
 		return 0;
 	}
 	pthread_mutex_unlock(&crc_mu);
+	crypto_generichash_init(&h, NULL, 0, sizeof(digest));
 	while ((n = read(fd, buf, sizeof(buf))) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -103,10 +107,14 @@ int file_crc(const char *path, uint64_t *size, uint32_t *crc)
 			close(fd);
 			return rc;
 		}
-		c = lr_crc32(c, buf, (size_t)n);
+		crypto_generichash_update(&h, buf, (size_t)n);
 		total += (uint64_t)n;
 	}
 	close(fd);
+	crypto_generichash_final(&h, digest, sizeof(digest));
+	for (int i = 0; i < 4; i++) /* the 16 bytes folded to 4 */
+		c |= (uint32_t)(digest[i] ^ digest[4 + i] ^ digest[8 + i] ^
+				digest[12 + i]) << (8 * i);
 	*size = total;
 	*crc = c;
 	if (total == (uint64_t)st.st_size) { /* unchanged while read */
@@ -265,7 +273,7 @@ int boot_prepare(const char *dir, const struct lr_hello *h,
 		/* a checksum up front only where it may spare the copy: the
 		 * others get theirs computed as they are sent (FILE_END) */
 		if (have && have->size == fb->id.size) {
-			rc = file_crc(path, &fb->id.size, &fb->id.crc);
+			rc = file_ident(path, &fb->id.size, &fb->id.crc);
 			if (rc < 0) {
 				lsm_err_set(err, rc, "%s: %s", path,
 					    strerror(-rc));
@@ -569,7 +577,7 @@ int boot_receive(const char *dir, struct lr_conn *c, uint64_t *seq,
 
 				/* never trust a claim: look at our copy */
 				pjoin(path, dir, fb.id.name);
-				rc = file_crc(path, &size, &crc);
+				rc = file_ident(path, &size, &crc);
 				if (rc < 0 || size != fb.id.size ||
 				    crc != fb.id.crc) {
 					rc = lsm_err_set(err, -EPROTO, "the "

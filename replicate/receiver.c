@@ -191,7 +191,7 @@ static int list_held(const char *dir, struct lr_hello *h,
 		snprintf(id->name, sizeof(id->name), "%06" PRIu64 ".sst",
 			 f->tables[i].number);
 		pjoin(path, dir, id->name);
-		if (file_crc(path, &id->size, &id->crc) == 0)
+		if (file_ident(path, &id->size, &id->crc) == 0)
 			h->nfiles++;
 	}
 	lsm_files_free(f);

@@ -120,9 +120,16 @@ int boot_receive(const char *dir, struct lr_conn *c, uint64_t *seq,
 int boot_recover(const char *dir, struct lsm_err *err);
 /* Removes checkpoints a killed sender left in DIR. */
 void boot_sweep(const char *dir);
-/* crc32 of the whole file PATH (remembered by file identity: a file read
- * before and unchanged since is not read again). */
-int file_crc(const char *path, uint64_t *size, uint32_t *crc);
+/* The identity of the contents of file PATH, for deciding that a replica
+ * already holds a file the sender would send (the hello's and FILE_BEGIN's
+ * `crc` field): BLAKE2b (libsodium) of the whole file folded to 32 bits.
+ * Not a CRC-32: a table's blocks end in their own CRC-32, and a CRC-32 of
+ * the whole file is then the same for any contents of blocks of the same
+ * lengths (CRC's residue), so two different tables of one name and size
+ * passed for the same file (found with value pointers: a diverged replica
+ * kept its own table).  Remembered by file identity: a file read before
+ * and unchanged since is not read again. */
+int file_ident(const char *path, uint64_t *size, uint32_t *crc);
 
 #define BOOT_STAGING "replica-bootstrap"
 #define BOOT_MARKER "REPLICA-REBUILD"

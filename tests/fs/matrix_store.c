@@ -2,6 +2,7 @@
  * (matrix_store.h) and describes their files: kind, table regions from the
  * footer, log record offsets. */
 #include "matrix_store.h"
+#include "lsm_files.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -24,7 +25,7 @@ const char *mx_fkind_name(enum mx_fkind k)
 	static const char *const names[MXK_N] = {
 		"table L0 raw", "table L0 zlib", "table L1 raw",
 		"table L1 zlib", "wal sealed, older", "wal newest unsealed",
-		"wal newest sealed", "MANIFEST", "CURRENT", "LOCK",
+		"wal newest sealed", "wal kept (value log)", "MANIFEST", "CURRENT", "LOCK",
 	};
 
 	return k < MXK_N ? names[k] : "?";
@@ -75,6 +76,7 @@ struct bld {
 	struct ns_cred cred;
 	unsigned names;
 	bool tail;          /* recording the newest segment's operations */
+	bool vlog_on;       /* a session used the value log */
 	char wal[8192];     /* its path */
 	uint64_t zlib[64];  /* tables written with zlib */
 	size_t nzlib;
@@ -96,6 +98,13 @@ static void b_open(struct bld *b, enum lsm_compression comp,
 	o.memtable_bytes = 8u << 20; /* switches only when asked */
 	o.block_bytes = 1024;
 	o.table_bytes = 128u << 10;
+	/* whole chunks stay in the log from session 2 on, as lsmfs does; the
+	 * bulk of session 1 is in the tables, so that its zlib L1 tables of
+	 * file data outlive session 2's compaction (with pointers they are
+	 * small, and that compaction may rewrite all of them) */
+	o.value_log_min_bytes = comp == LSM_COMPRESS_ZLIB && !b->vlog_on ?
+				0 : MX_CHUNK;
+	b->vlog_on = true;
 	o.level1_bytes = 4u << 20;
 	rc = lsm_open(b->s->scen[1].dir, &o, &b->db, &err);
 	if (rc == 0) {
@@ -639,9 +648,16 @@ static void describe(struct bld *b, struct mx_scenario *sc, bool crash)
 	struct dirent *e;
 	struct levels l;
 	char path[8192];
-	uint64_t n;
+	uint64_t n, log_number;
 
 	table_levels(sc->dir, &l);
+	{
+		struct lsm_files *lf = NULL;
+
+		assert_int_equal(lsm_files_list(sc->dir, &lf, NULL), 0);
+		log_number = lf->log_number;
+		lsm_files_free(lf);
+	}
 	assert_non_null(dh);
 	while ((e = readdir(dh))) {
 		struct mx_pfile *f;
@@ -664,6 +680,10 @@ static void describe(struct bld *b, struct mx_scenario *sc, bool crash)
 			if (f->zlib)
 				assert_true(f->kind == MXK_L0_ZLIB ||
 					    f->kind == MXK_L1_ZLIB);
+		} else if (strstr(e->d_name, ".wal") &&
+			   strtoull(e->d_name, NULL, 10) < log_number) {
+			f->kind = MXK_WAL_KEPT;
+			log_records(path, f);
 		} else if (strstr(e->d_name, ".wal")) {
 			f->kind = !crash ? MXK_WAL_CLOSED :
 				  strcmp(e->d_name, strrchr(b->wal, '/') + 1)
@@ -755,8 +775,12 @@ void mx_store_build(struct mx_store *s, struct rng *r)
 				check_tail(s, &s->scen[i].f[k]);
 		}
 	}
-	for (int k = 0; k < MXK_N; k++) /* every kind, in its scenario */
+	for (int k = 0; k < MXK_N; k++) { /* every kind, in its scenario */
+		if (kinds[0][k] + kinds[1][k] == 0)
+			fprintf(stderr, "matrix: no %s in either store\n",
+				mx_fkind_name((enum mx_fkind)k));
 		assert_true(kinds[0][k] + kinds[1][k] > 0);
+	}
 }
 
 void mx_store_free(struct mx_store *s)

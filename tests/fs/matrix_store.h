@@ -3,7 +3,9 @@
  * sparse, a symlink, hard links, xattrs) written through the ns library in
  * sessions that leave every kind of engine file behind:
  *
- *   session 1 (zlib)  the bulk, compacted into L1 tables;
+ *   session 1 (zlib)  the bulk, compacted into L1 tables (the value log
+ *                     off; every later session has it on, so whole
+ *                     chunks written since stay in kept log segments);
  *   session 2 (raw)   new files compacted into L1 (the zlib L1 tables of
  *                     old file data stay), then overwrites, truncations,
  *                     unlinks, renames, links: two raw L0 tables;
@@ -34,6 +36,8 @@ enum mx_fkind {
 	MXK_WAL_OLD,    /* sealed at a switch, unflushed */
 	MXK_WAL_NEW,    /* the newest, unsealed (a crash) */
 	MXK_WAL_CLOSED, /* the newest, sealed by a clean close */
+	MXK_WAL_KEPT,   /* flushed, kept: tables point into it (the value
+	                 * log; whole chunks are written once) */
 	MXK_MANIFEST,
 	MXK_CURRENT,
 	MXK_LOCK,

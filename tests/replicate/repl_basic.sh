@@ -135,6 +135,10 @@ if "$REPL" --once "$P" "$R2" 2>"$T/refuse.log"; then
 fi
 grep -q "not a replica" "$T/refuse.log" || { cat "$T/refuse.log" >&2;
 	fail "no clear refusal for a promoted replica"; }
+"$LSMFS_CTL" check "$R2" >"$T/check2" 2>&1 ||
+	{ cat "$T/check2" >&2; fail "the promoted replica fails check"; }
+"$LSMFS_CTL" check "$R1" >"$T/check1" 2>&1 ||
+	{ cat "$T/check1" >&2; fail "replica 1 fails check"; }
 # R1 followed the old primary past the promotion point: replicating the
 # new primary (R2) into it finds it diverged and rebuilds it
 stop_repl r1b
@@ -148,5 +152,6 @@ grep -q "DIVERGED" "$T/rebuild.log" || { cat "$T/rebuild.log" >&2;
 if "$LSMFS_CTL" get "$R1" oldline >/dev/null 2>&1; then
 	fail "rebuilt replica kept the old primary's divergent write"
 fi
-"$LSMFS_CTL" check "$R1" >/dev/null || fail "rebuilt replica fails check"
+"$LSMFS_CTL" check "$R1" >"$T/check1" 2>&1 ||
+	{ cat "$T/check1" >&2; fail "rebuilt replica fails check"; }
 echo "replication basics: OK"
