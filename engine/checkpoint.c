@@ -101,17 +101,6 @@ static void empty_dir(const char *dir)
 	lsm_io_free_names(names, n);
 }
 
-/* Whether a table of V points into log segment NUM (vlog.h). */
-static bool pointed_into(const struct version *v, uint64_t num)
-{
-	for (int l = 0; l < LSM_MAX_LEVELS; l++)
-		for (size_t i = 0; i < v->nfiles[l]; i++) {
-			if (vlog_refs_has(&v->files[l][i]->vlog, num))
-				return true;
-		}
-	return false;
-}
-
 /* One attempt: -EAGAIN when the writer moved on under us. */
 static int attempt(const char *dir, const char *dest, bool *try_link,
 		   struct lsm_err *err)
@@ -121,6 +110,7 @@ static int attempt(const char *dir, const char *dest, bool *try_link,
 	char from[LSM_PATH_MAX], to[LSM_PATH_MAX];
 	int rc;
 
+	struct vlog_refs kept = { 0 };
 	char **names = NULL;
 	size_t nnames = 0;
 
@@ -149,11 +139,13 @@ static int attempt(const char *dir, const char *dest, bool *try_link,
 					    strerror(-rc));
 		}
 	/* the kept segments the tables point into, linked like tables */
+	if (rc == 0 && vset_vlog_live(&vs, &kept) < 0)
+		rc = lsm_err_set(err, -ENOMEM, "out of memory");
 	for (size_t i = 0; rc == 0 && i < nnames; i++) {
 		uint64_t num;
 
 		if (filename_parse(names[i], &num) != FILE_WAL ||
-		    num >= vs.log_number || !pointed_into(vs.current, num))
+		    num >= vs.log_number || !vlog_refs_has(&kept, num))
 			continue;
 		filename_path(from, dir, FILE_WAL, num);
 		filename_path(to, dest, FILE_WAL, num);
@@ -165,6 +157,7 @@ static int attempt(const char *dir, const char *dest, bool *try_link,
 				    strerror(-rc));
 	}
 	lsm_io_free_names(names, nnames);
+	vlog_refs_free(&kept);
 	for (size_t i = 0; rc == 0 && i < vs.nwals; i++) {
 		const struct edit_wal *w = &vs.wals[i];
 

@@ -559,13 +559,9 @@ static int merge_pointer(struct lsm_db *db, struct compaction *c,
 		return vlog_refs_add(&c->vlog, p.segment, p.length) < 0
 			       ? lsm_err_set(err, -ENOMEM, "out of memory")
 			       : 0;
-	buf_clear(&c->inlined);
-	if (!buf_reserve(&c->inlined, p.length ? p.length : 1))
-		return lsm_err_set(err, -ENOMEM, "out of memory");
-	rc = vlog_read_into(db->vlog, &p, c->inlined.p, err);
+	rc = vlog_read_buf(db->vlog, &p, &c->inlined, err);
 	if (rc < 0)
 		return rc;
-	c->inlined.len = p.length;
 	buf_clear(&c->ptr_key);
 	buf_append(&c->ptr_key, *k, kl);
 	if (!buf_ok(&c->ptr_key))

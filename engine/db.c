@@ -1064,30 +1064,21 @@ static void vlog_keep(struct lsm_db *db, const struct db_live *l,
 	char path[LSM_PATH_MAX];
 
 	for (size_t i = 0; i < n; i++) {
-		size_t lo = 0, hi = l->segs.n;
+		const struct vlog_ref *r;
 
 		if (filename_parse(names[i], &num) != FILE_WAL ||
 		    num >= log_number || num == wal_number ||
-		    !vlog_refs_has(&l->segs, num))
+		    !(r = vlog_refs_find(&l->segs, num)))
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", db->dir, names[i]) >=
 		    (int)sizeof(path) ||
 		    lsm_io_path_size(db->io, path, &size) < 0)
 			continue;
-		while (lo < hi) { /* its entry in l->segs */
-			size_t mid = lo + (hi - lo) / 2;
-
-			if (l->segs.v[mid].segment < num)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
 		count++;
 		kept += size;
-		named += l->segs.v[lo].bytes;
-		if (l->segs.v[lo].bytes < (eager ? size / 4 * 3 : size / 2))
-			(void)vlog_refs_add(&cand, num,
-					    size - l->segs.v[lo].bytes);
+		named += r->bytes;
+		if (r->bytes < (eager ? size / 4 * 3 : size / 2))
+			(void)vlog_refs_add(&cand, num, size - r->bytes);
 		if (archive && num > linked &&
 		    db_archive_link(db, names[i]) == 0 && num > top)
 			top = num;

@@ -202,25 +202,17 @@ static int hold_segments(struct lsm_db *db, const struct file_meta *f,
 	return 0;
 }
 
-/* Lets go of the segments no table of ours points into (under mu); all
- * of them with ALL (the store was replaced: its numbers mean other
- * files now). */
-static void release_segments(struct lsm_db *db, bool all)
+/* Lets go of the segments no table of ours points into (LIVE: those the
+ * live versions name; NULL: all of them, the store was replaced and its
+ * numbers mean other files now).  Under mu. */
+static void release_segments(struct lsm_db *db, const struct vlog_refs *live)
 {
 	size_t k = 0;
 
 	for (size_t i = 0; i < db->fl_nsegs; i++) {
 		uint64_t n = db->fl_segs[i];
-		bool keep = false;
 
-		for (struct version *v = db->vs.live.next;
-		     !all && !keep && v != &db->vs.live; v = v->next)
-			for (int l = 0; !keep && l < LSM_MAX_LEVELS; l++)
-				for (size_t j = 0; !keep && j < v->nfiles[l];
-				     j++)
-					keep = vlog_refs_has(
-						&v->files[l][j]->vlog, n);
-		if (keep)
+		if (live && vlog_refs_has(live, n))
 			db->fl_segs[k++] = n;
 		else
 			vlog_forget(db->vlog, n);
@@ -286,9 +278,9 @@ static void unpin_dead(struct lsm_db *db)
 			table_cache_evict(db->tables, db->fl_pinned[i].key);
 	}
 	db->fl_npinned = k;
+	release_segments(db, &l.segs);
 	free(l.nums);
 	vlog_refs_free(&l.segs);
-	release_segments(db, false);
 }
 
 /* Salt of segment NUMBER in VS's store (see plan_wals in db.c). */
@@ -401,7 +393,7 @@ static void start_over(struct lsm_db *db)
 {
 	db->fl_incarnation++;
 	db->fl_replaced = true;
-	release_segments(db, true);
+	release_segments(db, NULL);
 	db->fl_manifest = 0; /* read it, whatever its number */
 }
 

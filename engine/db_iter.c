@@ -200,7 +200,8 @@ static void save(struct buf *b, const void *p, size_t n)
 	buf_append(b, p, n);
 }
 
-/* Reads the value the pointer P (PLEN bytes) names into OUT. */
+/* Reads the value the pointer P (PLEN bytes) names into OUT (which may
+ * hold P itself: P is decoded first). */
 static bool follow(struct lsm_iter *i, const uint8_t *p, size_t plen,
 		   struct buf *out)
 {
@@ -213,17 +214,11 @@ static bool follow(struct lsm_iter *i, const uint8_t *p, size_t plen,
 		return false;
 	}
 	stat_add(&i->db->stats.vlog_reads, 1);
-	buf_clear(out);
-	if (!buf_reserve(out, ptr.length ? ptr.length : 1)) {
-		set_error(i, -ENOMEM, "out of memory");
-		return false;
-	}
-	rc = vlog_read_into(i->db->vlog, &ptr, out->p, &e);
+	rc = vlog_read_buf(i->db->vlog, &ptr, out, &e);
 	if (rc < 0) {
 		set_error(i, rc, e.msg);
 		return false;
 	}
-	out->len = ptr.length;
 	return true;
 }
 
@@ -314,16 +309,8 @@ static void find_prev(struct lsm_iter *i)
 	}
 	if (!iiter_valid(i->it))
 		check_status(i);
-	if (last == IKEY_VALUE_PTR && !i->status) {
-		struct buf p = BUF_INIT;
-
-		buf_append(&p, i->val.p, i->val.len);
-		if (!buf_ok(&p))
-			set_error(i, -ENOMEM, "out of memory");
-		else
-			follow(i, p.p, p.len, &i->val);
-		buf_free(&p);
-	}
+	if (last == IKEY_VALUE_PTR && !i->status)
+		follow(i, i->val.p, i->val.len, &i->val); /* the pointer's value */
 	i->valid = last != IKEY_DELETE && !i->status;
 	if (!i->valid)
 		i->dir = FORWARD;

@@ -180,8 +180,8 @@ static int get_tables(struct lsm_db *db, const struct version *v,
 static int follow_pointer(struct lsm_db *db, struct sst_value *val,
 			  struct lsm_err *err)
 {
+	struct buf tmp = BUF_INIT;
 	struct vptr p;
-	uint8_t *v = NULL;
 	int rc;
 
 	val->is_ptr = false;
@@ -189,26 +189,19 @@ static int follow_pointer(struct lsm_db *db, struct sst_value *val,
 		return lsm_err_set(err, -EUCLEAN, "%s: malformed value pointer",
 				   db->dir);
 	stat_add(&db->stats.vlog_reads, 1);
-	if (!val->buf && val->cap >= p.length) { /* straight to the caller */
+	if (val->buf || val->cap < p.length) {
+		/* into the caller's buffer, or a whole copy to cut short */
+		rc = vlog_read_buf(db->vlog, &p, val->buf ? val->buf : &tmp,
+				   err);
+		if (rc == 0 && !val->buf)
+			rc = sst_value_put(val, tmp.p, p.length);
+		val->len = p.length;
+		buf_free(&tmp);
+	} else { /* straight to the caller */
 		rc = vlog_read_into(db->vlog, &p, val->out, err);
-		if (rc == 0)
-			val->len = p.length;
-		return rc < 0 ? rc : LOOKUP_FOUND;
+		val->len = p.length;
 	}
-	if (val->buf)
-		buf_clear(val->buf);
-	if (val->buf && buf_reserve(val->buf, p.length ? p.length : 1)) {
-		rc = vlog_read_into(db->vlog, &p, val->buf->p, err);
-		if (rc == 0)
-			val->buf->len = val->len = p.length;
-		return rc < 0 ? rc : LOOKUP_FOUND;
-	}
-	rc = vlog_read(db->vlog, &p, &v, err);
-	if (rc < 0)
-		return rc;
-	rc = sst_value_put(val, v, p.length);
-	free(v);
-	return rc < 0 ? lsm_err_set(err, rc, "out of memory") : LOOKUP_FOUND;
+	return rc < 0 ? rc : LOOKUP_FOUND;
 }
 
 /* Looks KEY up at SEQ; on LOOKUP_FOUND the value is in VAL. */

@@ -134,6 +134,8 @@ struct chk {
 	bool torn_told; /* the manifest's damaged tail was reported */
 	uint64_t newest_manifest; /* the highest MANIFEST-* here, or 0 */
 	struct vlog *vlog;        /* reads what tables point to */
+	struct vlog_refs kept;    /* segments tables point into */
+	bool kept_listed;
 };
 
 static void chk_report(struct chk *c, const char *file, uint64_t off,
@@ -268,8 +270,8 @@ static void chk_pointers(struct chk *c, const char *path, struct sst *t,
 {
 	struct iiter *it = sst_iter(t, false, NULL, NULL);
 	struct lsm_err e = { 0 };
+	struct buf v = BUF_INIT;
 	unsigned found = 0;
-	uint8_t *v;
 
 	if (!it) {
 		chk_report(c, path, LSM_CHECK_NO_OFFSET, "out of memory");
@@ -301,7 +303,7 @@ static void chk_pointers(struct chk *c, const char *path, struct sst *t,
 				   "manifest does not list for it", p.segment);
 			found++;
 		}
-		if (vlog_read(c->vlog, &p, &v, &e) < 0) {
+		if (vlog_read_buf(c->vlog, &p, &v, &e) < 0) {
 			char seg[LSM_PATH_MAX];
 
 			/* the damage is the segment's: name it, and the table
@@ -312,8 +314,8 @@ static void chk_pointers(struct chk *c, const char *path, struct sst *t,
 			found++;
 			continue;
 		}
-		free(v);
 	}
+	buf_free(&v);
 	iiter_free(it);
 }
 
@@ -500,18 +502,19 @@ static void chk_missing_wals(struct chk *c)
 }
 
 /* Whether a table of the manifest's version points into segment NUM (a
- * segment below the log number kept by the value log). */
-static bool chk_kept_segment(const struct chk *c, uint64_t num)
+ * segment below the log number kept by the value log; c->kept, listed at
+ * the first call). */
+static bool chk_kept_segment(struct chk *c, uint64_t num)
 {
-	const struct version *v = c->vs.current;
-
-	if (!(c->vs.features.incompat & LSM_FEAT_INCOMPAT_VALUE_LOG) || !v)
+	if (!(c->vs.features.incompat & LSM_FEAT_INCOMPAT_VALUE_LOG))
 		return false;
-	for (int l = 0; l < LSM_MAX_LEVELS; l++)
-		for (size_t i = 0; i < v->nfiles[l]; i++)
-			if (vlog_refs_has(&v->files[l][i]->vlog, num))
-				return true;
-	return false;
+	if (!c->kept_listed) {
+		c->kept_listed = true;
+		if (vset_vlog_live(&c->vs, &c->kept) < 0)
+			chk_report(c, "MANIFEST", LSM_CHECK_NO_OFFSET,
+				   "out of memory listing kept log segments");
+	}
+	return vlog_refs_has(&c->kept, num);
 }
 
 /* Replays the live log segments as recovery would (engine/db.c
@@ -654,6 +657,7 @@ int lsm_check_dir(const char *dir, const struct lsm_options *o,
 out:
 	vset_destroy(&c.vs);
 	vlog_free(c.vlog);
+	vlog_refs_free(&c.kept);
 	free(c.files);
 	return rc;
 }

@@ -41,11 +41,12 @@ int vptr_decode(const uint8_t *p, size_t len, struct vptr *out)
 	return 0;
 }
 
-int vlog_refs_add(struct vlog_refs *r, uint64_t segment, uint64_t bytes)
+/* Index of the first entry of R at or past SEGMENT. */
+static size_t refs_lower_bound(const struct vlog_refs *r, uint64_t segment)
 {
 	size_t lo = 0, hi = r->n;
 
-	while (lo < hi) { /* the first at or past SEGMENT */
+	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
 		if (r->v[mid].segment < segment)
@@ -53,6 +54,13 @@ int vlog_refs_add(struct vlog_refs *r, uint64_t segment, uint64_t bytes)
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+int vlog_refs_add(struct vlog_refs *r, uint64_t segment, uint64_t bytes)
+{
+	size_t lo = refs_lower_bound(r, segment);
+
 	if (lo < r->n && r->v[lo].segment == segment) {
 		r->v[lo].bytes += bytes;
 		return 0;
@@ -73,21 +81,17 @@ int vlog_refs_add(struct vlog_refs *r, uint64_t segment, uint64_t bytes)
 	return 0;
 }
 
+const struct vlog_ref *vlog_refs_find(const struct vlog_refs *r,
+				      uint64_t segment)
+{
+	size_t i = refs_lower_bound(r, segment);
+
+	return i < r->n && r->v[i].segment == segment ? &r->v[i] : NULL;
+}
+
 bool vlog_refs_has(const struct vlog_refs *r, uint64_t segment)
 {
-	size_t lo = 0, hi = r->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (r->v[mid].segment == segment)
-			return true;
-		if (r->v[mid].segment < segment)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
+	return vlog_refs_find(r, segment) != NULL;
 }
 
 int vlog_refs_copy(struct vlog_refs *to, const struct vlog_refs *from)
@@ -284,22 +288,19 @@ int vlog_read_into(struct vlog *vl, const struct vptr *p, void *buf,
 	return 0;
 }
 
-int vlog_read(struct vlog *vl, const struct vptr *p, uint8_t **dst,
-	      struct lsm_err *err)
+int vlog_read_buf(struct vlog *vl, const struct vptr *p, struct buf *out,
+		  struct lsm_err *err)
 {
-	uint8_t *b = malloc(p->length ? p->length : 1);
 	int rc;
 
-	if (!b)
+	buf_clear(out);
+	if (!buf_reserve(out, p->length ? p->length : 1))
 		return lsm_err_set(err, -ENOMEM, "out of memory reading a "
 				   "value of %u bytes", p->length);
-	rc = vlog_read_into(vl, p, b, err);
-	if (rc < 0) {
-		free(b);
-		return rc;
-	}
-	*dst = b;
-	return 0;
+	rc = vlog_read_into(vl, p, out->p, err);
+	if (rc == 0)
+		out->len = p->length;
+	return rc;
 }
 
 int vlog_hold(struct vlog *vl, uint64_t number)

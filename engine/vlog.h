@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "lsm.h"
 #include "lsm_io.h"
 
@@ -48,6 +49,9 @@ struct vlog_refs {
 
 /* Counts P in R: 0 or -ENOMEM (R unchanged). */
 int vlog_refs_add(struct vlog_refs *r, uint64_t segment, uint64_t bytes);
+/* R's entry for SEGMENT, or NULL. */
+const struct vlog_ref *vlog_refs_find(const struct vlog_refs *r,
+				      uint64_t segment);
 /* Whether R names SEGMENT. */
 bool vlog_refs_has(const struct vlog_refs *r, uint64_t segment);
 /* A deep copy of FROM into *TO (emptied first): 0 or -ENOMEM. */
@@ -69,15 +73,16 @@ struct vlog;
 struct vlog *vlog_new(const struct lsm_io *io, const char *dir);
 void vlog_free(struct vlog *vl); /* accepts NULL */
 
-/* Reads the value P names into *DST (malloc'ed, *LEN bytes; the caller
- * frees it) and checks its CRC.  -EUCLEAN (with a message naming the
- * segment and offset) for a value that is missing, cut short or damaged;
- * -ENOMEM; other -errno from the file system. */
-int vlog_read(struct vlog *vl, const struct vptr *p, uint8_t **dst,
-	      struct lsm_err *err);
-/* The same into BUF of CAP >= P->length bytes. */
+/* Reads the value P names into BUF of CAP >= P->length bytes and checks
+ * its CRC.  -EUCLEAN (with a message naming the segment and offset) for a
+ * value that is missing, cut short or damaged; other -errno from the file
+ * system. */
 int vlog_read_into(struct vlog *vl, const struct vptr *p, void *buf,
 		   struct lsm_err *err);
+/* The same into OUT (its contents replaced; grown as needed): 0, -ENOMEM
+ * or vlog_read_into's errors. */
+int vlog_read_buf(struct vlog *vl, const struct vptr *p, struct buf *out,
+		  struct lsm_err *err);
 
 /* Opens segment NUMBER now and keeps it open until vlog_forget (a
  * follower holds every segment its versions point into: the writer may

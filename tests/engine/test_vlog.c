@@ -136,6 +136,19 @@ static unsigned check_problems(const char *dir)
 	return problems;
 }
 
+/* Opens DIR with the value log (O gets the options) and writes and
+ * flushes round 0: its large values are pointers. */
+static struct lsm_db *open_round0(const char *dir, struct lsm_options *o)
+{
+	struct lsm_db *db;
+
+	options(o, 1024);
+	assert_int_equal(lsm_open(dir, o, &db, NULL), 0);
+	put_round(db, 0);
+	assert_int_equal(lsm_flush(db, NULL), 0);
+	return db;
+}
+
 static bool segment_exists(const char *dir, uint64_t n)
 {
 	char path[LSM_PATH_MAX];
@@ -234,10 +247,7 @@ static void test_feature_refused(void **state)
 	struct lsm_options o;
 	struct lsm_db *db;
 
-	options(&o, 1024);
-	assert_int_equal(lsm_open(tdir_root(d), &o, &db, NULL), 0);
-	put_round(db, 0);
-	assert_int_equal(lsm_flush(db, NULL), 0);
+	db = open_round0(tdir_root(d), &o);
 	assert_int_equal(lsm_close(db, NULL), 0);
 	/* what lsm_files reports is what an older build would check */
 	{
@@ -262,10 +272,7 @@ static void test_retention(void **state)
 	struct lsm_db *db;
 	uint64_t first;
 
-	options(&o, 1024);
-	assert_int_equal(lsm_open(tdir_root(d), &o, &db, NULL), 0);
-	put_round(db, 0);
-	assert_int_equal(lsm_flush(db, NULL), 0);
+	db = open_round0(tdir_root(d), &o);
 	first = min_pointed(db);
 	assert_true(first > 0);
 	/* more flushes move the log number on: the segment stays */
@@ -444,10 +451,7 @@ static void test_damage(void **state)
 	size_t vl;
 	int bad = 0;
 
-	options(&o, 1024);
-	assert_int_equal(lsm_open(tdir_root(d), &o, &db, NULL), 0);
-	put_round(db, 0);
-	assert_int_equal(lsm_flush(db, NULL), 0);
+	db = open_round0(tdir_root(d), &o);
 	first = min_pointed(db);
 	assert_true(first > 0);
 	/* flip a byte inside key 100's value */
@@ -577,10 +581,7 @@ static void test_checkpoint(void **state)
 	struct lsm_options o;
 	struct lsm_db *db;
 
-	options(&o, 1024);
-	assert_int_equal(lsm_open(tdir_root(d), &o, &db, NULL), 0);
-	put_round(db, 0);
-	assert_int_equal(lsm_flush(db, NULL), 0);
+	db = open_round0(tdir_root(d), &o);
 	snprintf(dest, sizeof(dest), "%s/cp", tdir_root(d));
 	assert_int_equal(lsm_checkpoint(tdir_root(d), dest, NULL, NULL), 0);
 	assert_int_equal(lsm_close(db, NULL), 0);
