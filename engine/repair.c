@@ -30,6 +30,7 @@
 #include "ikey.h"
 #include "sst.h"
 #include "version.h"
+#include "vlog.h"
 #include "wal.h"
 
 /* Log bytes after a cut are parsed in memory up to this size (beyond, only
@@ -60,6 +61,10 @@ struct rep {
 	struct lsm_repair_result *res;
 	unsigned max_levels;
 	struct version_set vs;   /* read-only, for the find pass */
+	struct vlog *vlog;       /* reads what tables point to */
+	/* the log segments dropped tables point into: copied into lost/
+	 * beside them (the next open deletes those no table names) */
+	struct vlog_refs dropped_segs;
 	struct version_edit edit; /* seals and table removals */
 	struct rep_finding *fs;
 	size_t nfs, capfs;
@@ -189,10 +194,63 @@ static void rep_unlock(struct rep *r)
 
 /* ---- tables ---- */
 
+/* What the pointers of one table found: their count, the first message. */
+struct rep_ptrs {
+	struct rep *r;
+	uint64_t table;
+	long bad;
+	char first[256];
+};
+
+static int rep_bad_pointer(void *ctx, enum vlog_bad what, const void *key,
+			   size_t klen, const struct vptr *p, const char *msg)
+{
+	struct rep_ptrs *x = ctx;
+	const struct lsm_repair_options *o = x->r->o;
+
+	(void)what;
+	(void)p;
+	if (!x->bad++)
+		snprintf(x->first, sizeof(x->first), "%s", msg);
+	if (o->damaged_value)
+		o->damaged_value(o->ctx, x->table, key, klen);
+	return 0;
+}
+
+/* Whether the values table T (F) points to in the log segments all read
+ * back (a lost or damaged kept segment damages the tables that point into
+ * it): 1 with WHY and *BAD when not, 0, or -ENOMEM. */
+static int pointers_problem(struct rep *r, const struct file_meta *f,
+			    struct sst *t, char *why, size_t cap,
+			    uint64_t *bad)
+{
+	struct rep_ptrs x = { .r = r, .table = f->number };
+	struct lsm_err e = { 0 };
+	long n;
+
+	if (!(r->vs.features.incompat & LSM_FEAT_INCOMPAT_VALUE_LOG))
+		return 0;
+	if (!r->vlog && !(r->vlog = vlog_new(r->io, r->dir)))
+		return -ENOMEM;
+	n = vlog_check_table(r->vlog, t, &f->vlog, rep_bad_pointer, &x, &e);
+	if (n == -ENOMEM)
+		return -ENOMEM;
+	if (n < 0) {
+		snprintf(why, cap, "%s", e.msg);
+		return 1;
+	}
+	if (n == 0)
+		return 0;
+	*bad = (uint64_t)n;
+	snprintf(why, cap, "%ld value%s in the log unreadable, the first: "
+		 "%s", n, n == 1 ? "" : "s", strip_path(x.first, r->dir));
+	return 1;
+}
+
 /* Why table F (at PATH) cannot be used, in WHY; 0 when it is fine. */
 static int table_problem(struct rep *r, const struct file_meta *f,
 			 const char *path, char *why, size_t cap,
-			 bool *present)
+			 bool *present, uint64_t *values)
 {
 	struct lsm_err e = { 0 };
 	struct sst *t;
@@ -213,7 +271,11 @@ static int table_problem(struct rep *r, const struct file_meta *f,
 	rc = sst_open(r->io, path, f->number, NULL, NULL, &t, &e);
 	if (rc == 0) {
 		rc = sst_verify(t, &e);
+		if (rc == 0)
+			rc = pointers_problem(r, f, t, why, cap, values);
 		sst_close(t);
+		if (rc > 0)
+			return 1;
 	}
 	if (rc == -ENOMEM)
 		return rc;
@@ -227,11 +289,12 @@ static int rep_table(struct rep *r, unsigned level, const struct file_meta *f,
 {
 	char path[LSM_PATH_MAX], why[300];
 	struct rep_finding *x;
+	uint64_t values = 0;
 	bool present;
 	int rc;
 
 	filename_path(path, r->dir, FILE_TABLE, f->number);
-	rc = table_problem(r, f, path, why, sizeof(why), &present);
+	rc = table_problem(r, f, path, why, sizeof(why), &present, &values);
 	rep_progress(r, f->size);
 	if (rc <= 0)
 		return rc == -ENOMEM ? enomem(err) : 0;
@@ -240,6 +303,7 @@ static int rep_table(struct rep *r, unsigned level, const struct file_meta *f,
 	if (!x)
 		return enomem(err);
 	x->f.level = level;
+	x->f.values = values;
 	x->smallest = malloc(f->smallest_len);
 	x->largest = malloc(f->largest_len);
 	if (!x->smallest || !x->largest)
@@ -253,6 +317,10 @@ static int rep_table(struct rep *r, unsigned level, const struct file_meta *f,
 		return 0;
 	x->f.dropped = true;
 	x->act = present ? ACT_MOVE_TABLE : ACT_NONE;
+	for (size_t i = 0; i < f->vlog.n; i++)
+		if (vlog_refs_add(&r->dropped_segs, f->vlog.v[i].segment,
+				  f->vlog.v[i].bytes) < 0)
+			return enomem(err);
 	r->res->tables_dropped++;
 	if (version_edit_delete_file(&r->edit, (int)level, f->number) < 0)
 		return enomem(err);
@@ -715,6 +783,26 @@ static int save_table(struct rep *r, struct rep_finding *x, char *saved,
 	return 0;
 }
 
+/* Copies the log segments dropped tables point into (those present) into
+ * lost/, so that the tables saved there keep their values. */
+static int save_segments(struct rep *r, struct lsm_err *err)
+{
+	char path[LSM_PATH_MAX], saved[LSM_PATH_MAX], base[64];
+	uint64_t size;
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < r->dropped_segs.n; i++) {
+		uint64_t num = r->dropped_segs.v[i].segment;
+
+		filename_path(path, r->dir, FILE_WAL, num);
+		if (lsm_io_path_size(r->io, path, &size) < 0)
+			continue; /* missing: nothing to keep */
+		snprintf(base, sizeof(base), "%06" PRIu64 ".wal", num);
+		rc = save_copy(r, path, 0, size, base, saved, err);
+	}
+	return rc;
+}
+
 /* Step 1: what is dropped goes to lost/ (copies; tables moved). */
 static int act_save(struct rep *r, struct lsm_err *err)
 {
@@ -746,6 +834,9 @@ static int act_save(struct rep *r, struct lsm_err *err)
 		if (!(x->saved = strdup(saved)))
 			return enomem(err);
 	}
+	rc = save_segments(r, err);
+	if (rc < 0)
+		return rc;
 	rc = r->io->sync_dir(r->io, lost);
 	if (rc == 0)
 		rc = r->io->sync_dir(r->io, r->dir);
@@ -852,6 +943,8 @@ static void rep_free(struct rep *r)
 	}
 	free(r->fs);
 	version_edit_free(&r->edit);
+	vlog_free(r->vlog);
+	vlog_refs_free(&r->dropped_segs);
 	vset_destroy(&r->vs);
 	rep_unlock(r);
 }

@@ -261,62 +261,49 @@ static void chk_key_range(struct chk *c, const char *path, struct sst *t,
 	}
 }
 
+struct chk_ptr {
+	struct chk *c;
+	const char *path;
+	unsigned found;
+};
+
+/* A bad pointer of a table: the damage of a value is its segment's, so
+ * the segment is named, and the table that points there. */
+static int chk_bad_pointer(void *ctx, enum vlog_bad what, const void *key,
+			   size_t klen, const struct vptr *p, const char *msg)
+{
+	struct chk_ptr *x = ctx;
+	char seg[LSM_PATH_MAX];
+
+	(void)key;
+	(void)klen;
+	if (what != VLOG_BAD_VALUE) {
+		chk_report(x->c, x->path, LSM_CHECK_NO_OFFSET, "%s", msg);
+	} else {
+		filename_path(seg, x->c->dir, FILE_WAL, p->segment);
+		chk_report(x->c, seg, LSM_CHECK_NO_OFFSET, "%s (a value %s "
+			   "points to)", msg, x->path);
+	}
+	return ++x->found >= 10;
+}
+
 /* Reads every value table T (at PATH; F its manifest entry or NULL)
- * points to in the log segments and checks it (vlog.h), and that the
- * manifest lists each segment for the table.  At most 10
+ * points to in the log segments and checks it (vlog_check_table), and
+ * that the manifest lists each segment for the table.  At most 10
  * findings per table. */
 static void chk_pointers(struct chk *c, const char *path, struct sst *t,
 			 const struct file_meta *f)
 {
-	struct iiter *it = sst_iter(t, false, NULL, NULL);
+	struct chk_ptr x = { .c = c, .path = path };
 	struct lsm_err e = { 0 };
-	struct buf v = BUF_INIT;
-	unsigned found = 0;
 
-	if (!it) {
-		chk_report(c, path, LSM_CHECK_NO_OFFSET, "out of memory");
-		return;
-	}
 	if (!c->vlog && !(c->vlog = vlog_new(c->io, c->dir))) {
-		iiter_free(it);
 		chk_report(c, path, LSM_CHECK_NO_OFFSET, "out of memory");
 		return;
 	}
-	for (iiter_seek_first(it); iiter_valid(it) && found < 10;
-	     iiter_next(it)) {
-		size_t kl, vl;
-		const uint8_t *k = iiter_key(it, &kl), *pv;
-		struct vptr p;
-
-		if (kl < IKEY_TAG_BYTES || ikey_type(k, kl) != IKEY_VALUE_PTR)
-			continue;
-		pv = iiter_value(it, &vl);
-		if (vptr_decode(pv, vl, &p) < 0) {
-			chk_report(c, path, LSM_CHECK_NO_OFFSET, "a malformed "
-				   "value pointer");
-			found++;
-			continue;
-		}
-		if (f && !vlog_refs_has(&f->vlog, p.segment)) {
-			chk_report(c, path, LSM_CHECK_NO_OFFSET, "points into "
-				   "log segment %06" PRIu64 ", which the "
-				   "manifest does not list for it", p.segment);
-			found++;
-		}
-		if (vlog_read_buf(c->vlog, &p, &v, &e) < 0) {
-			char seg[LSM_PATH_MAX];
-
-			/* the damage is the segment's: name it, and the table
-			 * that points there */
-			filename_path(seg, c->dir, FILE_WAL, p.segment);
-			chk_report(c, seg, LSM_CHECK_NO_OFFSET, "%s (a value "
-				   "%s points to)", e.msg, path);
-			found++;
-			continue;
-		}
-	}
-	buf_free(&v);
-	iiter_free(it);
+	if (vlog_check_table(c->vlog, t, f ? &f->vlog : NULL,
+			     chk_bad_pointer, &x, &e) < 0)
+		chk_report_err(c, path, &e);
 }
 
 /* Verifies table D (F: its manifest entry, NULL when not listed). */

@@ -14,6 +14,9 @@
 #include "coding.h"
 #include "crc.h"
 #include "filename.h"
+#include "ikey.h"
+#include "iter.h"
+#include "sst.h"
 
 #define VLOG_MAX_OPEN 64
 
@@ -336,4 +339,60 @@ void vlog_forget(struct vlog *vl, uint64_t number)
 		break;
 	}
 	pthread_mutex_unlock(&vl->mu);
+}
+
+long vlog_check_table(struct vlog *vl, struct sst *t,
+		      const struct vlog_refs *listed, vlog_bad_fn bad,
+		      void *ctx, struct lsm_err *err)
+{
+	struct iiter *it = sst_iter(t, false, NULL, NULL);
+	struct buf v = BUF_INIT;
+	long found = 0;
+	int rc = 0, stop = 0;
+
+	if (!it)
+		return lsm_err_set(err, -ENOMEM, "out of memory");
+	for (iiter_seek_first(it); iiter_valid(it) && !stop;
+	     iiter_next(it)) {
+		size_t kl, vl_len;
+		const uint8_t *k = iiter_key(it, &kl), *pv;
+		struct lsm_err e = { 0 };
+		char msg[300];
+		struct vptr p;
+
+		if (kl < IKEY_TAG_BYTES || ikey_type(k, kl) != IKEY_VALUE_PTR)
+			continue;
+		pv = iiter_value(it, &vl_len);
+		if (vptr_decode(pv, vl_len, &p) < 0) {
+			found++;
+			stop = bad(ctx, VLOG_BAD_POINTER, k, ikey_ulen(kl), NULL,
+				   "a malformed value pointer");
+			continue;
+		}
+		if (listed && !vlog_refs_has(listed, p.segment)) {
+			snprintf(msg, sizeof(msg), "points into log segment "
+				 "%06llu, which the manifest does not list "
+				 "for it", (unsigned long long)p.segment);
+			found++;
+			if ((stop = bad(ctx, VLOG_BAD_UNLISTED, k, ikey_ulen(kl),
+					&p, msg)))
+				break;
+		}
+		rc = vlog_read_buf(vl, &p, &v, &e);
+		if (rc == -ENOMEM) {
+			*err = e;
+			break;
+		}
+		rc = 0;
+		if (e.code) {
+			found++;
+			stop = bad(ctx, VLOG_BAD_VALUE, k, ikey_ulen(kl), &p,
+				   e.msg);
+		}
+	}
+	if (rc == 0)
+		rc = iiter_status(it, err);
+	buf_free(&v);
+	iiter_free(it);
+	return rc < 0 ? rc : found;
 }

@@ -84,6 +84,21 @@ int vlog_read_into(struct vlog *vl, const struct vptr *p, void *buf,
 int vlog_read_buf(struct vlog *vl, const struct vptr *p, struct buf *out,
 		  struct lsm_err *err);
 
+/* Reads every value table T points to and checks it (check and repair).
+ * Calls BAD(CTX, WHAT, KEY, KLEN, P, MSG) (KEY: the entry's user key,
+ * borrowed) for each pointer that is malformed (P
+ * NULL), that names a segment LISTED (the table's manifest list; NULL: not
+ * checked) does not hold, or whose value does not read back whole and
+ * intact; a nonzero return from BAD stops the walk.  Returns the number
+ * of bad pointers seen, or -ENOMEM / the table's own read error in ERR. */
+struct sst;
+enum vlog_bad { VLOG_BAD_POINTER, VLOG_BAD_UNLISTED, VLOG_BAD_VALUE };
+typedef int (*vlog_bad_fn)(void *ctx, enum vlog_bad what, const void *key,
+			   size_t klen, const struct vptr *p, const char *msg);
+long vlog_check_table(struct vlog *vl, struct sst *t,
+		      const struct vlog_refs *listed, vlog_bad_fn bad,
+		      void *ctx, struct lsm_err *err);
+
 /* Opens segment NUMBER now and keeps it open until vlog_forget (a
  * follower holds every segment its versions point into: the writer may
  * delete one at any time).  0, -ENOENT when it is gone, or -errno. */

@@ -143,6 +143,10 @@ struct lsm_repair_finding {
 	const void *smallest, *largest;
 	size_t smallest_len, largest_len;
 	bool dropped;            /* removed from the manifest */
+	/* LSM_REPAIR_TABLE: how many of the values it points to in kept log
+	 * segments (the value log) are missing or damaged; the table itself
+	 * is intact when this is nonzero. */
+	uint64_t values;
 };
 
 struct lsm_repair_options {
@@ -157,6 +161,11 @@ struct lsm_repair_options {
 	 * NULL); KEY is borrowed for the call. */
 	void (*dropped_key)(void *ctx, const void *key, size_t klen,
 			    uint64_t seq, bool is_delete);
+	/* Each user key whose value in a kept log segment is missing or
+	 * damaged, with the number of the table pointing there (may be
+	 * NULL); KEY is borrowed for the call. */
+	void (*damaged_value)(void *ctx, uint64_t table, const void *key,
+			      size_t klen);
 	/* Bytes of tables and logs read so far, and the total (may be NULL). */
 	void (*progress)(void *ctx, uint64_t done, uint64_t total);
 	void *ctx;

@@ -1,8 +1,9 @@
 /* test_repair.c - lsm_repair (lsm_tool.h) and the read-only point-in-time
  * open (lsm_options.wal_recovery): a bit flip in the middle of the live
  * log, a deleted tracked segment, a truncated sealed segment, a damaged
- * table (kept listed, or dropped), a dry run that changes nothing, a store
- * in use.  Each store is refused before, and after the repair opens with
+ * table (kept listed, or dropped), a value log segment that lost a value
+ * (the table pointing there is damaged: kept, or dropped with the segment
+ * saved beside it), a dry run that changes nothing, a store in use.  Each store is refused before, and after the repair opens with
  * exactly the writes before the damage; what was dropped is in lost/. */
 #include <dirent.h>
 #include <errno.h>
@@ -135,6 +136,8 @@ struct seen {
 	char lo[8][64], hi[8][64];
 	uint64_t keys;
 	char first_key[64];
+	uint64_t bad_values;    /* damaged_value calls */
+	char bad_key[64];       /* the last one's key */
 };
 
 static void on_finding(void *ctx, const struct lsm_repair_finding *f)
@@ -168,6 +171,17 @@ static void on_key(void *ctx, const void *key, size_t klen, uint64_t seq,
 			 (int)klen, (const char *)key);
 }
 
+static void on_value(void *ctx, uint64_t table, const void *key,
+		     size_t klen)
+{
+	struct seen *s = ctx;
+
+	assert_true(table > 0);
+	s->bad_values++;
+	snprintf(s->bad_key, sizeof(s->bad_key), "%.*s", (int)klen,
+		 (const char *)key);
+}
+
 static int repair(const char *dir, bool dry, bool drop, struct seen *s,
 		  struct lsm_repair_result *res, struct lsm_err *err)
 {
@@ -179,6 +193,7 @@ static int repair(const char *dir, bool dry, bool drop, struct seen *s,
 	o.drop_tables = drop;
 	o.finding = on_finding;
 	o.dropped_key = on_key;
+	o.damaged_value = on_value;
 	o.ctx = s;
 	return lsm_repair(dir, &o, res, err);
 }
@@ -490,6 +505,169 @@ static void test_missing_table(void **state)
 	assert_string_equal(s.saved[0], ""); /* nothing to move */
 }
 
+/* A store with the value log: "k000".."k099" hold VLOG_OLD values, then
+ * VLOG_NEW ones; both rounds flushed, so tables point into two kept log
+ * segments.  Returns the path of the segment holding the new values and
+ * the offset of key 50's new value in it (*AT). */
+#define VLOG_VALUE 200
+static const char *vlog_store(const char *dir, long long *at)
+{
+	static char found[4096];
+	char val[VLOG_VALUE + 1], k[32];
+	struct lsm_options o;
+	struct lsm_db *db;
+	struct dirent *e;
+	DIR *dh;
+
+	lsm_options_init(&o);
+	o.background_compaction = false;
+	o.value_log_min_bytes = 64;
+	assert_int_equal(lsm_open(dir, &o, &db, NULL), 0);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < NKEYS; i++) {
+			snprintf(k, sizeof(k), "k%03d", i);
+			memset(val, 'a' + i % 26, VLOG_VALUE);
+			snprintf(val, sizeof(val), "%s%03d", round ? "NEW" :
+				 "OLD", i);
+			val[6] = '-';
+			assert_int_equal(lsm_put(db, k, strlen(k), val,
+						 VLOG_VALUE, NULL), 0);
+		}
+		assert_int_equal(lsm_flush(db, NULL), 0);
+		if (round == 0)
+			assert_int_equal(lsm_compact_range(db, NULL, 0, NULL,
+							   0, NULL), 0);
+	}
+	assert_int_equal(lsm_close(db, NULL), 0);
+	found[0] = '\0';
+	dh = opendir(dir);
+	assert_non_null(dh);
+	while ((e = readdir(dh))) {
+		char path[4096];
+		size_t len, l = strlen(e->d_name);
+		uint8_t *all;
+		const uint8_t *hit;
+
+		if (l < 5 || strcmp(e->d_name + l - 4, ".wal"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		all = file_read_all(path, &len);
+		hit = all ? memmem(all, len, "NEW050-", 7) : NULL;
+		if (hit) {
+			assert_true(found[0] == '\0'); /* one segment */
+			snprintf(found, sizeof(found), "%s", path);
+			*at = hit - all;
+		}
+		free(all);
+	}
+	closedir(dh);
+	assert_true(found[0] != '\0');
+	return found;
+}
+
+/* Key I's value in DIR: 1 and its first 6 bytes in HEAD, or the error. */
+static int vlog_get(const char *dir, int i, char *head)
+{
+	struct lsm_db *db;
+	struct lsm_err err = { 0 };
+	char k[32];
+	void *v = NULL;
+	size_t n;
+	int rc;
+
+	db = open_db(dir, true, LSM_WAL_STRICT, &rc, &err);
+	assert_non_null(db);
+	snprintf(k, sizeof(k), "k%03d", i);
+	rc = lsm_get(db, NULL, k, strlen(k), &v, &n, NULL);
+	if (rc == 1) {
+		assert_int_equal(n, VLOG_VALUE);
+		memcpy(head, v, 6);
+		head[6] = '\0';
+	}
+	free(v);
+	lsm_close(db, NULL);
+	return rc;
+}
+
+static void test_damaged_value_segment(void **state)
+{
+	const char *dir = dir_of(state);
+	char seg[4096], lost[4096], head[8];
+	struct lsm_repair_result res;
+	struct lsm_err err = { 0 };
+	unsigned problems = 0;
+	long long at = 0, seg_size;
+	struct seen s;
+
+	snprintf(seg, sizeof(seg), "%s", vlog_store(dir, &at));
+	seg_size = file_size(seg);
+	assert_int_equal(corrupt_flip(seg, at + 100, 0x10), 0);
+	/* kept: one value reads as damaged, the others as they were */
+	assert_int_equal(repair(dir, false, false, &s, &res, &err), 0);
+	assert_int_equal(res.tables_damaged, 1);
+	assert_int_equal(res.tables_dropped, 0);
+	assert_false(res.changed);
+	assert_int_equal(s.findings, 1);
+	assert_int_equal(s.f[0].kind, LSM_REPAIR_TABLE);
+	assert_non_null(strstr(s.problem[0], "1 value in the log unreadable"));
+	assert_non_null(strstr(s.problem[0], "checksum mismatch"));
+	assert_int_equal(s.f[0].values, 1);
+	assert_int_equal(s.bad_values, 1);
+	assert_string_equal(s.bad_key, "k050");
+	assert_string_equal(s.lo[0], "k000");
+	assert_string_equal(s.hi[0], "k099");
+	assert_int_equal(vlog_get(dir, 50, head), -EUCLEAN);
+	assert_int_equal(vlog_get(dir, 51, head), 1);
+	assert_string_equal(head, "NEW051");
+	/* dropped: the older values come back; the table and the segment it
+	 * pointed into are both in lost/ */
+	assert_int_equal(repair(dir, false, true, &s, &res, &err), 0);
+	assert_int_equal(res.tables_dropped, 1);
+	assert_true(res.changed);
+	assert_int_equal(res.reopen.code, 0);
+	snprintf(lost, sizeof(lost), "%s/lost/%s", dir, strrchr(seg, '/') + 1);
+	assert_int_equal(file_size(lost), seg_size);
+	/* which is why: no table names the segment any more, the reopen
+	 * deleted it */
+	assert_int_equal(file_size(seg), -1);
+	assert_int_equal(vlog_get(dir, 50, head), 1);
+	assert_string_equal(head, "OLD050");
+	assert_int_equal(lsm_check_dir(dir, NULL, NULL, NULL, NULL, &problems,
+				       NULL), 0);
+	assert_int_equal(problems, 0);
+}
+
+static void test_missing_value_segment(void **state)
+{
+	const char *dir = dir_of(state);
+	char seg[4096], head[8];
+	struct lsm_repair_result res;
+	struct lsm_err err = { 0 };
+	long long at = 0;
+	struct seen s;
+
+	snprintf(seg, sizeof(seg), "%s", vlog_store(dir, &at));
+	assert_int_equal(unlink(seg), 0);
+	assert_int_equal(repair(dir, true, false, &s, &res, &err), 0);
+	assert_int_equal(res.tables_damaged, 1);
+	assert_non_null(strstr(s.problem[0], "100 values in the log "
+			       "unreadable"));
+	assert_non_null(strstr(s.problem[0], "is missing"));
+	assert_int_equal(s.f[0].values, NKEYS);
+	assert_int_equal(s.bad_values, NKEYS);
+	assert_int_equal(vlog_get(dir, 7, head), -EUCLEAN);
+	assert_int_equal(repair(dir, false, true, &s, &res, &err), 0);
+	assert_int_equal(res.tables_dropped, 1);
+	assert_int_equal(res.reopen.code, 0);
+	for (int i = 0; i < NKEYS; i += 33) {
+		char want[8];
+
+		snprintf(want, sizeof(want), "OLD%03d", i);
+		assert_int_equal(vlog_get(dir, i, head), 1);
+		assert_string_equal(head, want);
+	}
+}
+
 /* Every file under DIR (one level of subdirectories) and its bytes. */
 static char *snapshot(const char *dir)
 {
@@ -603,6 +781,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_damaged_table_kept,
 						tdir_setup, tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_table_dropped,
+						tdir_setup, tdir_teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_value_segment,
+						tdir_setup, tdir_teardown),
+		cmocka_unit_test_setup_teardown(test_missing_value_segment,
 						tdir_setup, tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_missing_table,
 						tdir_setup, tdir_teardown),

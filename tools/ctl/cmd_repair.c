@@ -15,12 +15,24 @@
 
 #define KEYS_SHOWN 5    /* dropped keys printed */
 #define PATHS_SHOWN 20  /* paths printed per damaged table */
+/* Keys (one per file and kind of key) kept per table whose values in the
+ * log are lost; beyond, its whole range is named. */
+#define VKEYS_MAX 64
+
+/* A key whose value in the log is lost, of table TABLE. */
+struct vkey {
+	uint64_t table;
+	uint8_t *k;
+	size_t len;
+};
 
 struct table {
 	char *file;
 	uint8_t *lo, *hi;
 	size_t lo_len, hi_len;
 	bool dropped;
+	uint64_t number, values;
+	size_t nvkeys;         /* of o->vkeys; SIZE_MAX: too many kept */
 };
 
 struct rep_out {
@@ -30,8 +42,11 @@ struct rep_out {
 	size_t nkeys;
 	struct table *tables;
 	size_t ntables;
+	struct vkey *vkeys;
+	size_t nvkeys;
 	bool oom;
 	size_t cur_range, paths; /* the path listing */
+	size_t *owner;           /* range -> table */
 };
 
 static void put_key(FILE *f, const void *k, size_t n)
@@ -65,6 +80,8 @@ static int keep_table(struct rep_out *o, const struct lsm_repair_finding *f)
 	t->lo_len = f->smallest_len;
 	t->hi_len = f->largest_len;
 	t->dropped = f->dropped;
+	t->number = f->number;
+	t->values = f->values;
 	if (!t->file || !t->lo || !t->hi) {
 		free(t->file), free(t->lo), free(t->hi);
 		return -1;
@@ -81,7 +98,12 @@ static void table_finding(struct rep_out *o,
 	fputs(" .. ", stdout);
 	put_key(stdout, f->largest, f->largest_len);
 	fputc('\n', stdout);
-	if (!f->dropped) {
+	if (!f->dropped && f->values) {
+		printf("  left in the manifest: reads of the %" PRIu64 " value%s "
+		       "it lost fail (EIO), the\n  others read as before; "
+		       "--drop-tables removes the whole table\n", f->values,
+		       f->values == 1 ? "" : "s");
+	} else if (!f->dropped) {
 		printf("  left in the manifest: reads of keys in this range "
 		       "fail (EIO) until the\n  table is restored; "
 		       "--drop-tables removes it\n");
@@ -115,6 +137,39 @@ static void finding(void *ctx, const struct lsm_repair_finding *f)
 		printf("  would drop %" PRIu64 " bytes (saved in lost/)\n",
 		       f->bytes);
 	fflush(stdout);
+}
+
+/* Keeps KEY, lost in the log, unless a kept key of TABLE already names
+ * the same file and kind of key (its first 9 bytes); past VKEYS_MAX per
+ * table, the table is named by its range (the count goes past). */
+static void damaged_value(void *ctx, uint64_t table, const void *key,
+			  size_t klen)
+{
+	struct rep_out *o = ctx;
+	size_t same = 0, pfx = klen < 9 ? klen : 9;
+	struct vkey *a;
+
+	for (size_t i = 0; i < o->nvkeys; i++) {
+		if (o->vkeys[i].table != table)
+			continue;
+		if (o->vkeys[i].len >= pfx &&
+		    memcmp(o->vkeys[i].k, key, pfx) == 0)
+			return;
+		if (++same > VKEYS_MAX)
+			return;
+	}
+	a = realloc(o->vkeys, (o->nvkeys + 1) * sizeof(*a));
+	if (!a) {
+		o->oom = true;
+		return;
+	}
+	o->vkeys = a;
+	a[o->nvkeys] = (struct vkey){ table, dup_bytes(key, klen), klen };
+	if (!a[o->nvkeys].k) {
+		o->oom = true;
+		return;
+	}
+	o->nvkeys++;
 }
 
 static void dropped_key(void *ctx, const void *key, size_t klen,
@@ -182,12 +237,18 @@ static void path_found(void *ctx, size_t range, const char *path,
 {
 	struct rep_out *o = ctx;
 
-	if (range != o->cur_range || o->paths == 0) {
+	const struct table *t = &o->tables[o->owner[range]];
+
+	if (o->owner[range] != o->cur_range || o->paths == 0) {
 		if (o->paths > PATHS_SHOWN)
 			printf("  ... and %zu more\n", o->paths - PATHS_SHOWN);
-		o->cur_range = range;
+		o->cur_range = o->owner[range];
 		o->paths = 0;
-		printf("files in the range of %s:\n", o->tables[range].file);
+		if (t->nvkeys != SIZE_MAX)
+			printf("files whose data %s points to in the log is "
+			       "lost (reads fail with EIO):\n", t->file);
+		else
+			printf("files in the range of %s:\n", t->file);
 	}
 	if (++o->paths <= PATHS_SHOWN) {
 		fputs("  ", stdout);
@@ -196,24 +257,60 @@ static void path_found(void *ctx, size_t range, const char *path,
 	}
 }
 
-/* Names the files whose keys lie in the damaged tables' ranges. */
+/* Whether table T is named by the keys whose values it lost (it stays
+ * listed, so only they fail; their number in T->nvkeys) rather than by
+ * its range. */
+static bool by_keys(const struct rep_out *o, struct table *t)
+{
+	size_t n = 0;
+
+	t->nvkeys = SIZE_MAX;
+	if (t->dropped || !t->values)
+		return false;
+	for (size_t i = 0; i < o->nvkeys; i++)
+		n += o->vkeys[i].table == t->number;
+	if (n == 0 || n > VKEYS_MAX)
+		return false;
+	t->nvkeys = n;
+	return true;
+}
+
+/* Names the files whose keys lie in the damaged tables' ranges, or, for a
+ * table that only lost values in the log, the files of those values. */
 static void table_paths(struct rep_out *o, const char *dir)
 {
-	struct ctl_range *r = calloc(o->ntables + 1, sizeof(*r));
+	size_t cap = o->ntables + o->nvkeys + 1, nr = 0;
+	struct ctl_range *r = calloc(cap, sizeof(*r));
 	struct lsm_err err = { 0 };
 	int rc;
 
-	if (!o->ntables || !r) {
+	o->owner = calloc(cap, sizeof(*o->owner));
+	if (!o->ntables || !r || !o->owner) {
 		free(r);
 		return;
 	}
-	for (size_t i = 0; i < o->ntables; i++)
-		r[i] = (struct ctl_range){ o->tables[i].lo, o->tables[i].hi,
-					   o->tables[i].lo_len,
-					   o->tables[i].hi_len };
+	for (size_t i = 0; i < o->ntables; i++) {
+		struct table *t = &o->tables[i];
+
+		if (!by_keys(o, t)) {
+			o->owner[nr] = i;
+			r[nr++] = (struct ctl_range){ t->lo, t->hi, t->lo_len,
+						      t->hi_len };
+			continue;
+		}
+		for (size_t j = 0; j < o->nvkeys; j++) {
+			const struct vkey *v = &o->vkeys[j];
+
+			if (v->table != t->number)
+				continue;
+			o->owner[nr] = i;
+			r[nr++] = (struct ctl_range){ v->k, v->k, v->len,
+						      v->len };
+		}
+	}
 	o->cur_range = 0;
 	o->paths = 0;
-	rc = ctl_range_paths(dir, r, o->ntables, path_found, o, &err);
+	rc = ctl_range_paths(dir, r, nr, path_found, o, &err);
 	if (o->paths > PATHS_SHOWN)
 		printf("  ... and %zu more\n", o->paths - PATHS_SHOWN);
 	if (rc < 0)
@@ -289,6 +386,10 @@ static void out_free(struct rep_out *o)
 		free(o->tables[i].hi);
 	}
 	free(o->tables);
+	for (size_t i = 0; i < o->nvkeys; i++)
+		free(o->vkeys[i].k);
+	free(o->vkeys);
+	free(o->owner);
 }
 
 static int run(const struct ctl_cmd *c, int argc, char **argv)
@@ -322,6 +423,7 @@ static int run(const struct ctl_cmd *c, int argc, char **argv)
 	o.drop_tables = drop;
 	o.finding = finding;
 	o.dropped_key = dropped_key;
+	o.damaged_value = damaged_value;
 	o.progress = progress;
 	o.ctx = &out;
 	o.engine = &eo;
@@ -359,7 +461,10 @@ const struct ctl_cmd cmd_repair = {
 		"they stay in the manifest (reads in\ntheir range fail with "
 		"EIO); --drop-tables removes them and moves them to\nlost/: "
 		"older versions of their keys then come back, and files they "
-		"had\ndeleted may reappear.  Then checks the filesystem.\n\n"
+		"had\ndeleted may reappear.  A table whose values in the log "
+		"(the value log) are\nlost is damaged too: the files of "
+		"those values are named, and only they fail\nwhile it stays "
+		"listed.  Then checks the filesystem.\n\n"
 		"  --dry-run      report what would be dropped, change "
 		"nothing\n"
 		"  --drop-tables  remove damaged tables from the manifest\n\n"

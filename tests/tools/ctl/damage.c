@@ -5,7 +5,12 @@
  *   ctl_damage DIR nlink PATH N    set PATH's link count to N
  * and, for `lsmfs-ctl repair`, fills the live log:
  *   ctl_damage DIR files PREFIX N  create files PREFIX0..PREFIX<N-1> (one
- *                                  log record each, left in the log) */
+ *                                  log record each, left in the log)
+ * and, for a repair of the value log:
+ *   ctl_damage DIR vfiles PREFIX N create files PREFIX0..PREFIX<N-1> of
+ *                                  8 KiB ("PREFIXi" then 'x's), with the
+ *                                  value log on, and flush: their chunks
+ *                                  are pointers into a kept log segment */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +27,20 @@ static int damage(struct lsm_db *db, struct ns *ns, char **argv,
 	char name[300], data[64];
 	int rc;
 
+	if (strcmp(argv[2], "vfiles") == 0 && argv[4]) {
+		long n = strtol(argv[4], NULL, 10);
+		static char big[8192];
+
+		rc = 0;
+		for (long i = 0; rc == 0 && i < n; i++) {
+			snprintf(name, sizeof(name), "%s%ld", argv[3], i);
+			memset(big, 'x', sizeof(big));
+			memcpy(big, name, strlen(name));
+			rc = ns_put_path(ns, name, big, sizeof(big), &cred,
+					 err);
+		}
+		return rc == 0 ? lsm_flush(db, err) : rc;
+	}
 	if (strcmp(argv[2], "files") == 0 && argv[4]) {
 		long n = strtol(argv[4], NULL, 10);
 
@@ -58,10 +77,15 @@ int main(int argc, char **argv)
 
 	if (argc < 4) {
 		fprintf(stderr, "usage: ctl_damage DIR rm-inode PATH | "
-			"nlink PATH N | files PREFIX N\n");
+			"nlink PATH N | files PREFIX N | vfiles PREFIX N\n");
 		return 2;
 	}
-	rc = lsm_open(argv[1], NULL, &db, &err);
+	struct lsm_options o;
+
+	lsm_options_init(&o);
+	if (strcmp(argv[2], "vfiles") == 0)
+		o.value_log_min_bytes = 1024;
+	rc = lsm_open(argv[1], &o, &db, &err);
 	if (rc == 0)
 		rc = ns_open(db, NULL, &ns, &err);
 	if (rc == 0)

@@ -269,6 +269,32 @@ has "$T/out" "filesystem: .*: consistent$" "repair --drop-tables checks the file
 [ -f "$T/rept/lost/$sst" ] && [ ! -e "$T/rept/$sst" ] &&
 	ok "the dropped table is in lost/" || bad "dropped table not in lost/"
 rm -rf "$T/rept"
+# a value lost from a kept log segment (the value log): the table that
+# points there is kept, only that file fails, and repair names it
+V=$T/repv
+expect 0 "repair: a value-log store" "$CTL" put --create "$V" a/b/c hello
+"$DAMAGE" "$V" vfiles v/g 20 || bad "ctl_damage vfiles failed"
+seg=$(cd "$V" && grep -l 'v/g7x' *.wal | head -1)
+off=$(grep -abo 'v/g7xxxx' "$V/$seg" | head -1 | cut -d: -f1)
+if [ -n "$seg" ] && [ -n "$off" ]; then
+	printf 'ZZ' | dd of="$V/$seg" bs=1 seek=$((off + 100)) conv=notrunc 2>/dev/null
+	expect 1 "repair keeps a table whose value is lost" "$CTL" repair "$V"
+	has "$T/out" ": 1 value in the log unreadable, the first: checksum mismatch" \
+		"repair counts the lost value and says why"
+	has "$T/out" "reads of the 1 value it lost fail" "repair says only that value fails"
+	has "$T/out" "^files whose data .* points to in the log is lost" \
+		"repair names the files that lost data"
+	has "$T/out" "^  /v/g7$" "repair names exactly the damaged file"
+	grep -q "^  /v/g8$" "$T/out" && bad "repair named an intact file" ||
+		ok "repair names no intact file"
+	expect 5 "the damaged file reads fail" "$CTL" get "$V" v/g7
+	expect 0 "another file of the same table reads" "$CTL" get "$V" v/g8
+	expect 1 "check finds the lost value" "$CTL" check "$V"
+	has "$T/out" "$seg: .*checksum mismatch" "check names the segment"
+else
+	bad "no log segment holds v/g7's data"
+fi
+rm -rf "$V"
 
 # ---- in use ----
 mkfifo "$T/fifo"
