@@ -120,6 +120,10 @@ struct lsm_iter {
 	 * (IKEY_VALUE_PTR), read from the log (PVAL_ON) */
 	struct buf pval;
 	bool pval_on;
+	bool keys_only;   /* LSM_ITER_KEYS_ONLY: pointers are not followed */
+	/* the length of the current value when it is a pointer not followed
+	 * (keys_only), else SIZE_MAX */
+	size_t ptr_len;
 	int status;
 	struct lsm_err err;
 	uint64_t steps;   /* internal entries visited; into stats at free */
@@ -222,16 +226,35 @@ static bool follow(struct lsm_iter *i, const uint8_t *p, size_t plen,
 	return true;
 }
 
-/* The forward iterator stands on (K, KL): a pointer's value is read. */
+/* The length of the value pointer P (PLEN bytes) names, in i->ptr_len. */
+static bool pointed_len(struct lsm_iter *i, const uint8_t *p, size_t plen)
+{
+	struct vptr ptr;
+
+	if (vptr_decode(p, plen, &ptr) < 0) {
+		set_error(i, -EUCLEAN, "iterator met a malformed value pointer");
+		return false;
+	}
+	i->ptr_len = ptr.length;
+	return true;
+}
+
+/* The forward iterator stands on (K, KL): a pointer's value is read (its
+ * length only, keys_only). */
 static bool land(struct lsm_iter *i, const uint8_t *k, size_t kl)
 {
 	size_t vl;
 	const uint8_t *v;
 
+	i->ptr_len = SIZE_MAX;
 	i->pval_on = ikey_type(k, kl) == IKEY_VALUE_PTR;
 	if (!i->pval_on)
 		return true;
 	v = iiter_value(i->it, &vl);
+	if (i->keys_only) {
+		i->pval_on = false;
+		return pointed_len(i, v, vl);
+	}
 	return follow(i, v, vl, &i->pval);
 }
 
@@ -309,7 +332,10 @@ static void find_prev(struct lsm_iter *i)
 	}
 	if (!iiter_valid(i->it))
 		check_status(i);
-	if (last == IKEY_VALUE_PTR && !i->status)
+	i->ptr_len = SIZE_MAX;
+	if (last == IKEY_VALUE_PTR && !i->status && i->keys_only)
+		pointed_len(i, i->val.p, i->val.len);
+	else if (last == IKEY_VALUE_PTR && !i->status)
 		follow(i, i->val.p, i->val.len, &i->val); /* the pointer's value */
 	i->valid = last != IKEY_DELETE && !i->status;
 	if (!i->valid)
@@ -319,8 +345,19 @@ static void find_prev(struct lsm_iter *i)
 int lsm_iter_new(struct lsm_db *db, const struct lsm_snapshot *snap,
 		 struct lsm_iter **out, struct lsm_err *err)
 {
-	struct lsm_iter *i = malloc(sizeof(*i));
+	return lsm_iter_new_ex(db, snap, 0, out, err);
+}
 
+int lsm_iter_new_ex(struct lsm_db *db, const struct lsm_snapshot *snap,
+		    unsigned flags, struct lsm_iter **out,
+		    struct lsm_err *err)
+{
+	struct lsm_iter *i;
+
+	if (flags & ~(unsigned)LSM_ITER_KEYS_ONLY)
+		return lsm_err_set(err, -EINVAL, "unknown iterator flags "
+				   "0x%x", flags);
+	i = malloc(sizeof(*i));
 	if (!i)
 		return lsm_err_set(err, -ENOMEM, "out of memory");
 	/* Field by field, not calloc: err.msg alone is 256 bytes. */
@@ -331,6 +368,8 @@ int lsm_iter_new(struct lsm_db *db, const struct lsm_snapshot *snap,
 	i->val = (struct buf)BUF_INIT;
 	i->pval = (struct buf)BUF_INIT;
 	i->pval_on = false;
+	i->keys_only = flags & LSM_ITER_KEYS_ONLY;
+	i->ptr_len = SIZE_MAX;
 	i->status = 0;
 	i->err.code = 0;
 	i->err.msg[0] = '\0';
@@ -486,6 +525,10 @@ const void *lsm_iter_key(const struct lsm_iter *i, size_t *klen)
 
 const void *lsm_iter_value(const struct lsm_iter *i, size_t *vlen)
 {
+	if (i->keys_only) {
+		*vlen = 0;
+		return NULL;
+	}
 	if (i->dir == REVERSE) {
 		*vlen = i->val.len;
 		return i->val.p ? (const void *)i->val.p : "";
@@ -502,4 +545,18 @@ int lsm_iter_status(const struct lsm_iter *i, struct lsm_err *err)
 	if (i->status && err)
 		*err = i->err;
 	return i->status;
+}
+
+size_t lsm_iter_value_len(const struct lsm_iter *i)
+{
+	size_t vl;
+
+	if (i->ptr_len != SIZE_MAX)
+		return i->ptr_len;
+	if (i->dir == REVERSE)
+		return i->val.len;
+	if (i->pval_on)
+		return i->pval.len;
+	(void)iiter_value(i->it, &vl);
+	return vl;
 }

@@ -130,7 +130,8 @@ static int put_super(struct ns *ns, struct lsm_batch *b, uint64_t limit,
 static int store_is_empty(struct ns *ns, bool *empty, struct lsm_err *err)
 {
 	struct lsm_iter *it;
-	int rc = lsm_iter_new(ns->db, ns->snap, &it, err);
+	int rc = lsm_iter_new_ex(ns->db, ns->snap, LSM_ITER_KEYS_ONLY,
+				 &it, err);
 
 	if (rc < 0)
 		return rc;
@@ -797,7 +798,8 @@ int ns_delete_prefix(struct ns *ns, struct lsm_batch *b, char k,
 	uint8_t start[CODEC_CHUNK_KEY_LEN];
 	struct lsm_iter *it;
 	size_t slen = codec_prefix(start, k, ino);
-	int rc = lsm_iter_new(ns->db, ns->snap, &it, err);
+	int rc = lsm_iter_new_ex(ns->db, ns->snap, LSM_ITER_KEYS_ONLY, &it,
+				 err);
 
 	if (rc < 0)
 		return rc;
@@ -805,13 +807,12 @@ int ns_delete_prefix(struct ns *ns, struct lsm_batch *b, char k,
 		slen = codec_chunk_key(start, ino, from_idx);
 	for (lsm_iter_seek(it, start, slen); lsm_iter_valid(it);
 	     lsm_iter_next(it)) {
-		size_t klen, vlen;
+		size_t klen;
 		const void *key = lsm_iter_key(it, &klen);
 
 		if (klen < 9 || memcmp(key, start, 9) != 0)
 			break;
-		lsm_iter_value(it, &vlen);
-		*bytes += vlen;
+		*bytes += lsm_iter_value_len(it); /* not read */
 		rc = lsm_batch_delete(b, key, klen);
 		if (rc == 0 && commit_full &&
 		    lsm_batch_count(b) >= NS_RECLAIM_BATCH) {
@@ -891,7 +892,8 @@ static int collect_orphans(struct ns *ns, uint64_t **inos, size_t *n,
 	uint8_t start[1] = { CODEC_K_ORPHAN };
 	struct lsm_iter *it;
 	size_t cap = 0;
-	int rc = lsm_iter_new(ns->db, ns->snap, &it, err);
+	int rc = lsm_iter_new_ex(ns->db, ns->snap, LSM_ITER_KEYS_ONLY,
+				 &it, err);
 
 	if (rc < 0)
 		return rc;

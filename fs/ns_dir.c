@@ -405,7 +405,8 @@ static int dir_empty(struct ns *ns, uint64_t ino, struct lsm_err *err)
 	uint8_t pfx[9];
 	struct lsm_iter *it;
 	size_t klen;
-	int rc = lsm_iter_new(ns->db, ns->snap, &it, err);
+	int rc = lsm_iter_new_ex(ns->db, ns->snap, LSM_ITER_KEYS_ONLY,
+				 &it, err);
 
 	if (rc < 0)
 		return rc;

@@ -201,7 +201,8 @@ static int plan(struct shift *sh, struct lsm_batch *b, uint64_t *bytes,
 	uint8_t start[CODEC_CHUNK_KEY_LEN];
 	struct lsm_iter *it;
 	uint64_t j0 = sh->off / sh->ns->cs;
-	int rc = lsm_iter_new(sh->ns->db, sh->ns->snap, &it, err);
+	int rc = lsm_iter_new_ex(sh->ns->db, sh->ns->snap,
+				 LSM_ITER_KEYS_ONLY, &it, err);
 
 	if (rc < 0)
 		return rc;
@@ -209,15 +210,14 @@ static int plan(struct shift *sh, struct lsm_batch *b, uint64_t *bytes,
 	codec_chunk_key(start, sh->ino, j0);
 	for (lsm_iter_seek(it, start, sizeof(start));
 	     rc == 0 && lsm_iter_valid(it); lsm_iter_next(it)) {
-		size_t klen, vlen;
+		size_t klen;
 		const uint8_t *k = lsm_iter_key(it, &klen);
 		uint64_t kino, idx;
 
 		if (codec_parse_chunk_key(k, klen, &kino, &idx) < 0 ||
 		    kino != sh->ino)
 			break;
-		lsm_iter_value(it, &vlen);
-		*bytes += vlen;
+		*bytes += lsm_iter_value_len(it); /* not read */
 		rc = lsm_batch_delete(b, k, klen);
 		if (rc == 0)
 			rc = map_old_chunk(sh, idx);

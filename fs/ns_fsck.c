@@ -186,7 +186,12 @@ static void cur_load(struct fsck *f, struct fsck_cur *c)
 		fsck_tick(f);
 		lsm_iter_next(c->it);
 	}
-	c->val = lsm_iter_value(c->it, &c->vlen);
+	if (c->kind == CODEC_K_CHUNK) {
+		c->val = NULL;
+		c->vlen = lsm_iter_value_len(c->it);
+	} else {
+		c->val = lsm_iter_value(c->it, &c->vlen);
+	}
 	c->ino = codec_get_be64(c->key + 1);
 }
 
@@ -199,7 +204,8 @@ int fsck_cur_open(struct fsck *f, struct fsck_cur *c, char kind,
 	memset(c, 0, sizeof(*c));
 	c->kind = k;
 	c->quiet = quiet;
-	rc = lsm_iter_new(f->db, f->snap, &c->it, f->err);
+	rc = lsm_iter_new_ex(f->db, f->snap, k == CODEC_K_CHUNK ?
+			     LSM_ITER_KEYS_ONLY : 0, &c->it, f->err);
 	if (rc < 0)
 		return rc;
 	lsm_iter_seek(c->it, &k, 1);

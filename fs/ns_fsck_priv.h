@@ -89,6 +89,8 @@ struct fsck_cur {
 	bool quiet;
 	bool valid;
 	uint64_t ino;
+	/* VAL is NULL for data chunks: their values are not read (only
+	 * their lengths count here; lsm_check_dir reads every value) */
 	const uint8_t *key, *val;
 	size_t klen, vlen;
 };

@@ -465,6 +465,18 @@ int lsm_get_buf(struct lsm_db *db, const struct lsm_snapshot *snap,
 struct lsm_iter;
 int lsm_iter_new(struct lsm_db *db, const struct lsm_snapshot *snap,
 		 struct lsm_iter **out, struct lsm_err *err);
+/* lsm_iter_new_ex's flags. */
+enum {
+	/* Values are not read: lsm_iter_value must not be called (it returns
+	 * NULL), lsm_iter_value_len gives each value's length.  A value kept
+	 * in the log (value_log_min_bytes) costs no read then: a scan that
+	 * deletes keys, or counts their bytes, reads only the tables. */
+	LSM_ITER_KEYS_ONLY = 1u << 0,
+};
+/* lsm_iter_new with FLAGS (LSM_ITER_*). */
+int lsm_iter_new_ex(struct lsm_db *db, const struct lsm_snapshot *snap,
+		    unsigned flags, struct lsm_iter **out,
+		    struct lsm_err *err);
 void lsm_iter_free(struct lsm_iter *it); /* accepts NULL */
 void lsm_iter_seek_first(struct lsm_iter *it);
 void lsm_iter_seek_last(struct lsm_iter *it);
@@ -476,6 +488,9 @@ void lsm_iter_prev(struct lsm_iter *it);  /* requires valid */
 /* Borrowed; valid until the iterator moves or is freed. */
 const void *lsm_iter_key(const struct lsm_iter *it, size_t *klen);
 const void *lsm_iter_value(const struct lsm_iter *it, size_t *vlen);
+/* The current value's length (without reading it under
+ * LSM_ITER_KEYS_ONLY). */
+size_t lsm_iter_value_len(const struct lsm_iter *it);
 /* 0, or the error that made the iterator stop early (e.g. -EBADMSG).
  * Check it when lsm_iter_valid turns false. */
 int lsm_iter_status(const struct lsm_iter *it, struct lsm_err *err);

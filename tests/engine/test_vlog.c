@@ -240,6 +240,80 @@ static void test_reads(void **state)
 	assert_int_equal(lsm_close(db, NULL), 0);
 }
 
+/* Keys and value lengths of a keys-only scan of round R, forward and
+ * backward (from a memtable or from tables alike). */
+static void check_keys_only(struct lsm_db *db, int r)
+{
+	uint8_t want[BIG];
+	struct lsm_iter *it;
+	char k[16];
+	int i = 0;
+
+	assert_int_equal(lsm_iter_new_ex(db, NULL, LSM_ITER_KEYS_ONLY, &it,
+					 NULL), 0);
+	for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it)) {
+		size_t kl, vl;
+		const void *key = lsm_iter_key(it, &kl);
+
+		key_of(i, k);
+		assert_int_equal(kl, strlen(k));
+		assert_memory_equal(key, k, kl);
+		assert_int_equal(lsm_iter_value_len(it), value_of(i, r, want));
+		assert_null(lsm_iter_value(it, &vl));
+		assert_int_equal(vl, 0);
+		i++;
+	}
+	assert_int_equal(lsm_iter_status(it, NULL), 0);
+	assert_int_equal(i, NKEYS);
+	for (lsm_iter_seek_last(it); lsm_iter_valid(it); lsm_iter_prev(it)) {
+		i--;
+		assert_int_equal(lsm_iter_value_len(it), value_of(i, r, want));
+	}
+	assert_int_equal(lsm_iter_status(it, NULL), 0);
+	assert_int_equal(i, 0);
+	lsm_iter_free(it);
+}
+
+/* A keys-only scan reads no pointed value: it gives their lengths, costs
+ * no read of the log, and goes through even when a segment is lost. */
+static void test_keys_only(void **state)
+{
+	struct tdir *d = *state;
+	char path[LSM_PATH_MAX];
+	struct lsm_options o;
+	struct lsm_err err = { 0 };
+	struct lsm_iter *it;
+	struct lsm_db *db;
+	uint64_t reads;
+
+	options(&o, 1024);
+	assert_int_equal(lsm_open(tdir_root(d), &o, &db, NULL), 0);
+	assert_int_equal(lsm_iter_new_ex(db, NULL, 0x80, &it, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "unknown iterator flags"));
+	put_round(db, 0);
+	check_keys_only(db, 0); /* the memtable */
+	assert_int_equal(lsm_flush(db, NULL), 0);
+	reads = stat_get(&db->stats.vlog_reads);
+	check_keys_only(db, 0); /* pointers */
+	assert_int_equal(stat_get(&db->stats.vlog_reads), reads);
+	/* the same scan reading values does read the log */
+	check_scan(db, NULL, 0);
+	assert_true(stat_get(&db->stats.vlog_reads) >= reads + NKEYS);
+	/* a lost segment fails reads of values, not a keys-only scan */
+	filename_path(path, tdir_root(d), FILE_WAL, min_pointed(db));
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(lsm_close(db, NULL), 0);
+	assert_int_equal(lsm_open(tdir_root(d), &o, &db, NULL), 0);
+	check_keys_only(db, 0);
+	assert_int_equal(lsm_iter_new(db, NULL, &it, NULL), 0);
+	lsm_iter_seek_first(it);
+	assert_false(lsm_iter_valid(it)); /* key 0's value is pointed */
+	assert_int_equal(lsm_iter_status(it, &err), -EUCLEAN);
+	assert_non_null(strstr(err.msg, "is missing"));
+	lsm_iter_free(it);
+	assert_int_equal(lsm_close(db, NULL), 0);
+}
+
 /* An older build knows only wal_v2: it must refuse the store. */
 static void test_feature_refused(void **state)
 {
@@ -597,6 +671,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pointer_codec),
 		cmocka_unit_test_setup_teardown(test_reads, tdir_setup,
+						tdir_teardown),
+		cmocka_unit_test_setup_teardown(test_keys_only, tdir_setup,
 						tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_feature_refused,
 						tdir_setup, tdir_teardown),
