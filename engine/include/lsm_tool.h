@@ -161,17 +161,17 @@ struct lsm_repair_options {
 	 * NULL); KEY is borrowed for the call. */
 	void (*dropped_key)(void *ctx, const void *key, size_t klen,
 			    uint64_t seq, bool is_delete);
-	/* Each user key whose value in a kept log segment is missing or
-	 * damaged, with the number of the table pointing there (may be
-	 * NULL); KEY is borrowed for the call. */
-	void (*damaged_value)(void *ctx, uint64_t table, const void *key,
-			      size_t klen);
 	/* Bytes of tables and logs read so far, and the total (may be NULL). */
 	void (*progress)(void *ctx, uint64_t done, uint64_t total);
 	void *ctx;
 	/* Engine options for the reading and the final open (io, max_levels,
 	 * log_fn); NULL: defaults. */
 	const struct lsm_options *engine;
+	/* Each user key whose value in a kept log segment is missing or
+	 * damaged, with the number of the table pointing there (may be
+	 * NULL); KEY is borrowed for the call. */
+	void (*damaged_value)(void *ctx, uint64_t table, const void *key,
+			      size_t klen);
 };
 
 void lsm_repair_options_init(struct lsm_repair_options *o);
