@@ -43,6 +43,7 @@ void lsm_options_init(struct lsm_options *o)
 	o->tombstone_percent = 20;
 	o->idle_compaction_ms = 5000;
 	o->read_sample_bytes = 1u << 20;
+	o->map_tables = true;
 	o->reserve_bytes = LSM_RESERVE_AUTO;
 	o->replica = false;
 	o->wal_archive_bytes = 0;
@@ -836,7 +837,8 @@ static int open_locked(struct lsm_db *db, struct lsm_err *err)
 	db->vlog = vlog_new(db->io, db->dir);
 	if (!db->block_cache || !db->tables || !db->vlog)
 		return lsm_err_set(err, -ENOMEM, "out of memory");
-	table_cache_set_map(db->tables, db->opts.mmap_reads);
+	table_cache_set_map(db->tables, db->opts.map_tables ||
+			    db->opts.mmap_reads, db->opts.mmap_reads);
 	if (db->opts.follow)
 		table_cache_set_fresh_ids(db->tables);
 	state = dir_state(db, err);

@@ -103,14 +103,16 @@ struct file_id;
 void sst_file_id(const struct sst *t, struct file_id *id);
 void sst_close(struct sst *t); /* accepts NULL */
 
-/* Maps T's data blocks read-only (POSIX I/O only, else -EOPNOTSUPP):
- * from then on, raw data blocks are read from the mapping instead of
- * through pread and the block cache, and each one's checksum is checked
- * the first time it is used (not again while T is open).  On failure T
- * keeps reading as before.  A read error of the device under a mapped
- * page kills the process with SIGBUS instead of returning -EIO: see
- * lsm_options.mmap_reads. */
-int sst_map(struct sst *t, struct lsm_err *err);
+/* Maps T's data blocks read-only (POSIX I/O only, else -EOPNOTSUPP).
+ * From then on a block is read by copying it out of the mapping instead
+ * of pread (no system call; checked as every read is, and cached as
+ * before); a page that cannot be read fails the read with -EIO
+ * (mapcopy.h).  With ZERO_COPY (lsm_options.mmap_reads) raw data blocks
+ * are used in the mapping instead, without the block cache, and each
+ * one's checksum is checked the first time it is used (not again while T
+ * is open); a read error of the device under such a block kills the
+ * process with SIGBUS.  On failure T keeps reading through pread. */
+int sst_map(struct sst *t, bool zero_copy, struct lsm_err *err);
 
 /* Looks up the newest version of IKEY's user key with sequence <= IKEY's
  * (IKEY is a seek key: user key + tag(seq, IKEY_TYPE_FOR_SEEK)).  Returns

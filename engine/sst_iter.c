@@ -312,7 +312,7 @@ static int verify_block(struct sst *t, size_t i, struct verify_state *vs,
 	const uint8_t *ik;
 	size_t iklen;
 	struct lsm_err e;
-	int rc = sst_read_parsed(t, &t->index[i].h, &b, err);
+	int rc = sst_read_parsed(t, &t->index[i].h, false, &b, err);
 
 	if (rc < 0)
 		return rc;

@@ -55,9 +55,12 @@ struct sst {
 	size_t filter_len;
 	uint8_t *smallest;
 	size_t smallest_len;
-	/* sst_map: the data blocks mapped read-only, [0, data_end), and per
-	 * data block whether its checksum was checked in the mapping
-	 * (MAP_UNCHECKED, MAP_CHECKED; MAP_READ: compressed, read as usual). */
+	/* sst_map: the data blocks mapped read-only, [0, data_end).  Blocks
+	 * are read by a guarded copy from it (map_copy) instead of pread;
+	 * with MAP_STATE (zero copy, lsm_options.mmap_reads) they are used in
+	 * place, and MAP_STATE says per data block whether its checksum was
+	 * checked in the mapping (MAP_UNCHECKED, MAP_CHECKED; MAP_READ:
+	 * compressed, read as usual). */
 	const uint8_t *map;
 	_Atomic uint8_t *map_state;
 };
@@ -107,8 +110,9 @@ size_t sst_index_lower_bound(const struct sst *t, const uint8_t *key,
 /* Reads the block at H, checks its checksum and inflates it. */
 int sst_read_block(struct sst *t, const struct handle *h, uint8_t **out,
 		   size_t *len, struct lsm_err *err);
-/* Reads and parses the block at H (not through the cache). */
-int sst_read_parsed(struct sst *t, const struct handle *h,
+/* Reads and parses the block at H (not through the cache); copied out of
+ * T's mapping when T is mapped and MAP is set. */
+int sst_read_parsed(struct sst *t, const struct handle *h, bool map,
 		    struct block **out, struct lsm_err *err);
 
 #endif /* LSM_SST_PRIV_H */

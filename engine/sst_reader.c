@@ -17,6 +17,7 @@
 #include "coding.h"
 #include "crc.h"
 #include "filename.h"
+#include "mapcopy.h"
 #include "memtable.h"
 #include "sst.h"
 #include "sst_priv.h"
@@ -65,19 +66,24 @@ static int check_block_size(struct sst *t, const struct handle *h,
 	return 0;
 }
 
-/* Reads the block at H with its trailer into P (h->size + trailer bytes)
- * and checks its checksum and type. */
+/* Reads the block at H with its trailer into P (h->size + trailer bytes),
+ * copied out of the mapping when T is mapped and MAP is set, and checks
+ * its checksum and type. */
 static int read_checked(struct sst *t, const struct handle *h, uint8_t *p,
-			struct lsm_err *err)
+			bool map, struct lsm_err *err)
 {
 	unsigned long long off = (unsigned long long)h->off;
 	size_t n = (size_t)h->size;
-	int rc = lsm_io_read_full(t->io, t->fd, p, n + SST_BLOCK_TRAILER,
+	bool mapped = map && t->map && h->off + n + SST_BLOCK_TRAILER <= t->data_end;
+	int rc = mapped ? map_copy(p, t->map + h->off, n + SST_BLOCK_TRAILER) :
+		 lsm_io_read_full(t->io, t->fd, p, n + SST_BLOCK_TRAILER,
 				  h->off);
 
 	if (rc < 0)
 		return lsm_err_set(err, rc, "%s: read of block at offset %llu "
-				   "failed: %s", t->path, off, strerror(-rc));
+				   "failed: %s%s", t->path, off, strerror(-rc),
+				   mapped ? " (a page of the mapped file could "
+				   "not be read)" : "");
 	STAT(t, block_reads, 1);
 	STAT(t, block_read_bytes, n + SST_BLOCK_TRAILER);
 	if (crc32_of(p, n + 1) != get_u32le(p + n + 1)) {
@@ -105,7 +111,7 @@ int sst_read_block(struct sst *t, const struct handle *h, uint8_t **out,
 	p = malloc(n + SST_BLOCK_TRAILER);
 	if (!p)
 		return lsm_err_set(err, -ENOMEM, "%s: out of memory", t->path);
-	rc = read_checked(t, h, p, err);
+	rc = read_checked(t, h, p, false, err);
 	if (rc == 0 && p[n] == BLOCK_RAW) {
 		*out = p;
 		*len = n;
@@ -151,8 +157,8 @@ static int parse_read(struct sst *t, const struct handle *h, struct block *b,
 
 /* Reads and parses the block at H (not through the cache).  A raw block
  * takes one allocation, the block and its bytes together. */
-int sst_read_parsed(struct sst *t, const struct handle *h,
-		       struct block **out, struct lsm_err *err)
+int sst_read_parsed(struct sst *t, const struct handle *h, bool map,
+		    struct block **out, struct lsm_err *err)
 {
 	struct block *b;
 	uint8_t *p;
@@ -163,7 +169,7 @@ int sst_read_parsed(struct sst *t, const struct handle *h,
 	b = block_alloc((size_t)h->size + SST_BLOCK_TRAILER, &p);
 	if (!b)
 		return lsm_err_set(err, -ENOMEM, "%s: out of memory", t->path);
-	rc = read_checked(t, h, p, err);
+	rc = read_checked(t, h, p, map, err);
 	if (rc < 0) {
 		block_free(b);
 		return rc;
@@ -223,9 +229,10 @@ static int map_block(struct sst *t, size_t i, struct block **bp,
 	return 0;
 }
 
-int sst_map(struct sst *t, struct lsm_err *err)
+int sst_map(struct sst *t, bool zero_copy, struct lsm_err *err)
 {
 	void *m;
+	int rc;
 
 	if (t->map)
 		return 0;
@@ -234,13 +241,19 @@ int sst_map(struct sst *t, struct lsm_err *err)
 				   "POSIX I/O", t->path);
 	if (t->data_end == 0)
 		return 0;
-	t->map_state = calloc(t->nblocks, sizeof(*t->map_state));
-	if (!t->map_state)
-		return lsm_err_set(err, -ENOMEM, "%s: out of memory", t->path);
+	rc = map_copy_init();
+	if (rc < 0)
+		return lsm_err_set(err, rc, "%s: cannot guard a mapping: %s",
+				   t->path, strerror(-rc));
+	if (zero_copy) {
+		t->map_state = calloc(t->nblocks, sizeof(*t->map_state));
+		if (!t->map_state)
+			return lsm_err_set(err, -ENOMEM, "%s: out of memory",
+					   t->path);
+	}
 	m = mmap(NULL, (size_t)t->data_end, PROT_READ, MAP_SHARED, t->fd, 0);
 	if (m == MAP_FAILED) {
-		int rc = -errno;
-
+		rc = -errno;
 		free(t->map_state);
 		t->map_state = NULL;
 		return lsm_err_set(err, rc, "%s: cannot map: %s", t->path,
@@ -264,7 +277,7 @@ int sst_load_block(struct sst *t, size_t i, bool fill, struct block **bp,
 
 	/* FILL is false for compactions' one pass over a table: faulting
 	 * its pages in through the mapping costs more than pread. */
-	if (t->map && fill && atomic_load_explicit(&t->map_state[i],
+	if (t->map_state && fill && atomic_load_explicit(&t->map_state[i],
 					   memory_order_acquire) != MAP_READ) {
 		*hp = NULL;
 		rc = map_block(t, i, bp, err);
@@ -279,7 +292,9 @@ int sst_load_block(struct sst *t, size_t i, bool fill, struct block **bp,
 			return 0;
 		}
 	}
-	rc = sst_read_parsed(t, h, &b, err);
+	/* compactions (!FILL) read through pread: their one pass over a
+	 * table faults pages in through the mapping at a higher cost */
+	rc = sst_read_parsed(t, h, fill, &b, err);
 	if (rc < 0)
 		return rc;
 	if (t->cache && fill && cache_admit(t->cache, t->id, h->off)) {
@@ -404,7 +419,7 @@ static int read_props(struct sst *t, struct lsm_err *err)
 {
 	struct block *b;
 	struct iiter *it;
-	int rc = sst_read_parsed(t, &t->meta[1], &b, err);
+	int rc = sst_read_parsed(t, &t->meta[1], false, &b, err);
 
 	if (rc < 0)
 		return rc;
@@ -555,7 +570,7 @@ static int read_index(struct sst *t, struct lsm_err *err)
 	struct buf keys = BUF_INIT;
 	struct block *b;
 	struct iiter *it;
-	int rc = sst_read_parsed(t, &t->meta[2], &b, err);
+	int rc = sst_read_parsed(t, &t->meta[2], false, &b, err);
 
 	if (rc < 0)
 		return rc;

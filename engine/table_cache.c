@@ -21,6 +21,7 @@ struct table_cache {
 	struct cache *block_cache;
 	struct stats *st;
 	bool map;
+	bool zero_copy;
 	/* Block cache ids: the file number, or one of its own per open
 	 * (table_cache_set_fresh_ids). */
 	bool fresh_ids;
@@ -47,9 +48,10 @@ struct table_cache *table_cache_new(const struct lsm_io *io, const char *dir,
 	return tc;
 }
 
-void table_cache_set_map(struct table_cache *tc, bool map)
+void table_cache_set_map(struct table_cache *tc, bool map, bool zero_copy)
 {
 	tc->map = map && tc->io == lsm_io_posix();
+	tc->zero_copy = zero_copy;
 }
 
 void table_cache_set_fresh_ids(struct table_cache *tc)
@@ -103,7 +105,7 @@ static int find_table(struct table_cache *tc, uint64_t number,
 	if (rc < 0)
 		return rc;
 	if (tc->map) /* on failure the table reads through pread */
-		(void)sst_map(t, NULL);
+		(void)sst_map(t, tc->zero_copy, NULL);
 	h = cache_insert(tc->cache, number, 0, t, 1, close_table);
 	if (!h) /* cache_insert closed T through close_table */
 		return lsm_err_set(err, -ENOMEM, "%s: out of memory", path);

@@ -23,8 +23,8 @@ struct table_cache *table_cache_new(const struct lsm_io *io, const char *dir,
 				    struct stats *st);
 void table_cache_free(struct table_cache *tc); /* accepts NULL */
 /* MAP: tables opened from now on map their data blocks (sst_map; POSIX
- * I/O only, ignored otherwise). */
-void table_cache_set_map(struct table_cache *tc, bool map);
+ * I/O only, ignored otherwise), ZERO_COPY as sst_map's. */
+void table_cache_set_map(struct table_cache *tc, bool map, bool zero_copy);
 
 /* Each table opened from now on caches its blocks under an id of its
  * own, not its file number: a follower's store can be replaced by one

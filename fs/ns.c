@@ -35,6 +35,12 @@ void ns_engine_defaults(struct lsm_options *o)
 	o->table_prefix_bytes = 1;
 	/* whole chunks of file data are written once (the value log) */
 	o->value_log_min_bytes = NS_VALUE_LOG_BYTES;
+	/* Tables are read through pread: the daemon's reads are bound by
+	 * FUSE round trips, not by the block read (a cold ls -lR and read
+	 * of /usr/include twice over moved within the machine's noise), and
+	 * pages read through a mapping would count in its resident set (95
+	 * MiB more for that tree), which is what its users watch. */
+	o->map_tables = false;
 }
 
 static int super_op(void *ctx, uint64_t seq, bool is_delete, const void *key,

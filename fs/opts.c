@@ -19,6 +19,7 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("memtable_size=%s", memtable_size),
 	OPT("cache_size=%s", cache_size),
 	OPT("value_log=%s", value_log),
+	OPT("map_tables=%s", map_tables),
 	OPT("block_size=%s", block_size),
 	OPT("table_size=%s", table_size),
 	OPT("chunk_size=%s", chunk_size),
@@ -110,7 +111,7 @@ int opts_parse(struct fuse_args *args, struct lsmfs_conf *c)
 void opts_free(struct lsmfs_conf *c)
 {
 	char **f[] = { &c->datadir, &c->mountpoint, &c->memtable_size, &c->cache_size,
-		       &c->value_log,
+		       &c->value_log, &c->map_tables,
 		       &c->block_size, &c->table_size, &c->chunk_size,
 		       &c->compression, &c->zlib_level, &c->sync,
 		       &c->sync_interval_ms, &c->bloom_bits,
@@ -305,6 +306,7 @@ int opts_apply(const struct lsmfs_conf *c, struct lsm_options *lo,
 	     lo->memtable_bytes);
 	SIZE(cache_size, "cache_size", 0, 64ull << 30, lo->cache_bytes);
 	SIZE(value_log, "value_log", 0, 1ull << 30, lo->value_log_min_bytes);
+	NUM(map_tables, "map_tables", 0, 1, lo->map_tables);
 	SIZE(block_size, "block_size", 512, 1ull << 20, lo->block_bytes);
 	SIZE(table_size, "table_size", 64ull << 10, 1ull << 30,
 	     lo->table_bytes);
@@ -424,6 +426,8 @@ void opts_usage(const char *prog)
 	       "                            once, kept in the log; marks the store\n"
 	       "                            (older builds refuse it); 0 turns it\n"
 	       "                            off [4k: every whole chunk]\n"
+	       "    -o map_tables=0|1       read table blocks by copying them out\n"
+	       "                            of a mapping instead of pread [0]\n"
 	       "    -o block_size=SIZE      table data block [4k]\n"
 	       "    -o table_size=SIZE      compaction output table [16M]\n"
 	       "    -o compression=none|zlib [none]\n"

@@ -15,6 +15,7 @@ struct lsmfs_conf {
 	int ro, sync_writes, writeback, help, version;
 	char *memtable_size, *cache_size, *block_size, *table_size;
 	char *value_log;
+	char *map_tables;
 	char *chunk_size, *compression, *zlib_level, *sync;
 	char *sync_interval_ms, *bloom_bits, *max_open_tables, *reserve;
 	char *tombstone_percent, *idle_compact_ms;

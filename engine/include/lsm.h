@@ -269,6 +269,22 @@ struct lsm_options {
 	 * off.  Setting it marks the store with the value_log feature,
 	 * which builds before it cannot open. */
 	uint32_t value_log_min_bytes;
+
+	/* Table data blocks are read by copying them out of a read-only
+	 * mapping of the table (mmap(2)) instead of pread(2): no system call
+	 * and no lookup of the kernel's page cache per block.  Everything
+	 * else is as with pread: every block read is checked against its
+	 * checksum, goes through the block cache, and a page that cannot be
+	 * read (a device error, a table file cut short behind the engine's
+	 * back) fails the read with -EIO, not the process: the engine
+	 * installs a SIGBUS handler for its own copies and passes any other
+	 * SIGBUS to the disposition the process had (a handler the program
+	 * installs later must do the same).  POSIX I/O only (ignored with
+	 * another IO); compactions keep using pread.  The trade: the pages a
+	 * process has read through its mappings count in its resident set
+	 * (they are the kernel's page cache, shared and reclaimable).
+	 * Default true; mmap_reads takes precedence. */
+	bool map_tables;
 };
 
 #define LSM_MAX_LEVELS 12

@@ -1,25 +1,38 @@
-/* test_mmap.c - lsm_options.mmap_reads: lookups and iterators over mapped
- * tables (raw and compressed blocks, before and after compactions) give
- * exactly what the pread path gives, and a damaged data block in a mapped
- * table is an error (-EBADMSG), never a crash or wrong bytes. */
+/* test_mmap.c - mapped tables: lsm_options.mmap_reads (blocks used in the
+ * mapping) and map_tables (the default: blocks copied out of it).
+ * Lookups and iterators over mapped tables (raw and compressed blocks,
+ * before and after compactions) give exactly what the pread path gives; a
+ * damaged data block in a mapped table is an error (-EBADMSG), never a
+ * crash or wrong bytes; and a table cut short behind an open store fails
+ * its reads with -EIO instead of killing the process with SIGBUS (a
+ * SIGBUS outside the engine's copies still reaches the program's own
+ * handler). */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "lsm.h"
+#include "mapcopy.h"
 #include "support.h"
 
 #define NKEYS 20000
 
-static struct lsm_db *open_db(const char *dir, bool map, bool zlib)
+/* How tables are read. */
+enum mode { PREAD, COPY, ZERO_COPY };
+
+static struct lsm_db *open_mode(const char *dir, enum mode m, bool zlib)
 {
 	struct lsm_options o;
 	struct lsm_db *db = NULL;
@@ -27,7 +40,8 @@ static struct lsm_db *open_db(const char *dir, bool map, bool zlib)
 	int rc;
 
 	lsm_options_init(&o);
-	o.mmap_reads = map;
+	o.mmap_reads = m == ZERO_COPY;
+	o.map_tables = m == COPY;
 	o.memtable_bytes = 256u << 10; /* several tables and levels */
 	o.table_bytes = 128u << 10;
 	o.cache_bytes = 64u << 10;
@@ -37,6 +51,11 @@ static struct lsm_db *open_db(const char *dir, bool map, bool zlib)
 		fprintf(stderr, "lsm_open: %s\n", err.msg);
 	assert_int_equal(rc, 0);
 	return db;
+}
+
+static struct lsm_db *open_db(const char *dir, bool map, bool zlib)
+{
+	return open_mode(dir, map ? ZERO_COPY : PREAD, zlib);
 }
 
 static size_t key_of(int i, char *k)
@@ -157,6 +176,10 @@ static void test_mapped_reads_match(void **state)
 	db = open_db(tdir_root(d), false, false);
 	check_all(db);  /* the same store through pread */
 	assert_int_equal(lsm_close(db, NULL), 0);
+	db = open_mode(tdir_root(d), COPY, false);
+	check_all(db);  /* and copied out of the mapping */
+	check_all(db);
+	assert_int_equal(lsm_close(db, NULL), 0);
 }
 
 static void test_mapped_compressed(void **state)
@@ -168,6 +191,9 @@ static void test_mapped_compressed(void **state)
 	check_all(db);  /* zlib blocks go through the block cache */
 	assert_int_equal(lsm_close(db, NULL), 0);
 	db = open_db(tdir_root(d), true, true);
+	check_all(db);
+	assert_int_equal(lsm_close(db, NULL), 0);
+	db = open_mode(tdir_root(d), COPY, true);
 	check_all(db);
 	assert_int_equal(lsm_close(db, NULL), 0);
 }
@@ -247,15 +273,150 @@ static void test_mapped_damage(void **state)
 	assert_int_equal(lsm_close(db, NULL), 0);
 }
 
+/* The copy itself: a page past the end of the file under the mapping is
+ * -EIO, and the copy before it and after it works. */
+static void test_map_copy_fault(void **state)
+{
+	struct tdir *d = *state;
+	char path[512], buf[8192];
+	long page = sysconf(_SC_PAGESIZE);
+	uint8_t *m;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/f", tdir_root(d));
+	fd = open(path, O_RDWR | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	memset(buf, 'x', sizeof(buf));
+	assert_int_equal(write(fd, buf, (size_t)page * 2), page * 2);
+	m = mmap(NULL, (size_t)page * 2, PROT_READ, MAP_SHARED, fd, 0);
+	assert_true(m != MAP_FAILED);
+	assert_int_equal(map_copy_init(), 0);
+	assert_int_equal(map_copy(buf, m, (size_t)page * 2), 0);
+	assert_int_equal(ftruncate(fd, page), 0); /* the second page goes */
+	assert_int_equal(map_copy(buf, m, 100), 0);
+	assert_int_equal(map_copy(buf, m + page, 100), -EIO);
+	assert_int_equal(map_copy(buf, m + page - 50, 100), -EIO);
+	assert_int_equal(map_copy(buf, m + page, 100), -EIO); /* again */
+	assert_int_equal(map_copy(buf, m, (size_t)page), 0);
+	assert_int_equal(buf[0], 'x');
+	munmap(m, (size_t)page * 2);
+	close(fd);
+}
+
+static sigjmp_buf program_env;
+
+static void program_handler(int sig)
+{
+	(void)sig;
+	siglongjmp(program_env, 1);
+}
+
+/* A SIGBUS the engine did not cause goes to the handler the program had
+ * installed before the engine's.  Runs first: the engine installs its
+ * handler once per process, at the first mapped table. */
+static void test_foreign_sigbus(void **state)
+{
+	struct tdir *d = *state;
+	char path[512], buf[64];
+	struct sigaction sa, old, cur;
+	long page = sysconf(_SC_PAGESIZE);
+	volatile uint8_t *m;
+	volatile int caught = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/g", tdir_root(d));
+	fd = open(path, O_RDWR | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, page), 0);
+	m = mmap(NULL, (size_t)page * 2, PROT_READ, MAP_SHARED, fd, 0);
+	assert_true(m != MAP_FAILED);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = program_handler;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_NODEFER;
+	assert_int_equal(sigaction(SIGBUS, &sa, &old), 0);
+	assert_int_equal(map_copy_init(), 0); /* the engine's goes on top */
+	assert_int_equal(sigaction(SIGBUS, NULL, &cur), 0);
+	assert_true(cur.sa_handler != program_handler);
+	/* the engine's own fault is the engine's */
+	assert_int_equal(map_copy(buf, (const void *)(m + page), 8), -EIO);
+	/* a fault of the program's reaches the program's handler */
+	if (sigsetjmp(program_env, 1) == 0)
+		(void)m[page];
+	else
+		caught = 1;
+	assert_int_equal(caught, 1);
+	munmap((void *)m, (size_t)page * 2);
+	close(fd);
+}
+
+/* A table cut short behind an open store (mapped, blocks copied out):
+ * reads there fail with -EIO, nothing kills the process, and reads
+ * elsewhere go on. */
+static void test_truncated_table(void **state)
+{
+	struct tdir *d = *state;
+	struct lsm_db *db = open_mode(tdir_root(d), COPY, false);
+	char path[512], k[16];
+	struct stat st;
+	int eio = 0, ok = 0;
+
+	fill(db);
+	assert_int_equal(lsm_compact_range(db, NULL, 0, NULL, 0, NULL), 0);
+	assert_int_equal(lsm_close(db, NULL), 0);
+	db = open_mode(tdir_root(d), COPY, false);
+	largest_table(tdir_root(d), path, sizeof(path));
+	assert_int_equal(stat(path, &st), 0);
+	/* open the tables (a read through each), then cut the largest */
+	for (int i = 0; i < NKEYS; i += 50) {
+		size_t kl = key_of(i, k), gl;
+		char got[200];
+
+		assert_true(lsm_get_buf(db, NULL, k, kl, got, sizeof(got),
+					&gl, NULL) >= 0);
+	}
+	assert_int_equal(truncate(path, st.st_size / 4), 0);
+	for (int i = 0; i < NKEYS; i++) {
+		size_t kl = key_of(i, k), gl;
+		char got[200];
+		struct lsm_err err = { 0 };
+		int rc = lsm_get_buf(db, NULL, k, kl, got, sizeof(got), &gl,
+				     &err);
+
+		if (rc == -EIO) { /* a page past the cut */
+			assert_non_null(strstr(err.msg, "mapped file"));
+			eio++;
+		} else if (rc == -EBADMSG) { /* the page the cut is in */
+			assert_non_null(strstr(err.msg, "checksum"));
+		} else {
+			if (rc < 0)
+				fprintf(stderr, "rc %d: %s\n", rc, err.msg);
+			assert_true(rc == 0 || rc == 1);
+			ok++;
+		}
+	}
+	assert_true(eio > 0);
+	assert_true(ok > 0);
+	lsm_close(db, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		/* first: before any table is mapped (see the test) */
+		cmocka_unit_test_setup_teardown(test_foreign_sigbus,
+						tdir_setup, tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_mapped_reads_match,
 						tdir_setup, tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_mapped_compressed,
 						tdir_setup, tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_mapped_damage,
 						tdir_setup, tdir_teardown),
+		cmocka_unit_test_setup_teardown(test_map_copy_fault,
+						tdir_setup, tdir_teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_table,
+						tdir_setup, tdir_teardown),
+
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,7 +42,9 @@ static void settings(const struct bench_config *cfg, bool map, char *buf,
 		 o.l0_compaction_trigger,
 		 cfg->sync ? "always (fsync per write, group commit)"
 			   : "manual (no fsync per write)",
-		 map ? "mmap (mmap_reads)" : "pread + block cache (default)");
+		 map ? "mmap (mmap_reads)" :
+		 o.map_tables ? "copies out of a mapping + block cache "
+				"(default)" : "pread + block cache");
 }
 
 static void lsm_settings(const struct bench_config *cfg, char *buf, size_t n)
