@@ -23,9 +23,13 @@
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct sigaction prev; /* the disposition ours was put on top of */
 
-/* Set only while this thread copies; read by the handler on this thread. */
-static _Thread_local sigjmp_buf *armed;
-static _Thread_local uintptr_t armed_lo, armed_hi;
+/* Set only while this thread copies; read by the handler on this thread.
+ * Static TLS (initial-exec): reading it in a signal handler must not
+ * allocate, which a lazily allocated TLS block of a dlopen'ed library
+ * could. */
+#define TLS_IE __attribute__((tls_model("initial-exec")))
+static _Thread_local sigjmp_buf *armed TLS_IE;
+static _Thread_local uintptr_t armed_lo TLS_IE, armed_hi TLS_IE;
 
 static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
