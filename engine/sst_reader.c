@@ -74,7 +74,8 @@ static int read_checked(struct sst *t, const struct handle *h, uint8_t *p,
 {
 	unsigned long long off = (unsigned long long)h->off;
 	size_t n = (size_t)h->size;
-	bool mapped = map && t->map && h->off + n + SST_BLOCK_TRAILER <= t->data_end;
+	bool mapped = map && t->map &&
+		      h->off + n + SST_BLOCK_TRAILER <= t->data_end;
 	int rc = mapped ? map_copy(p, t->map + h->off, n + SST_BLOCK_TRAILER) :
 		 lsm_io_read_full(t->io, t->fd, p, n + SST_BLOCK_TRAILER,
 				  h->off);

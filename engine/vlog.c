@@ -347,6 +347,8 @@ long vlog_check_table(struct vlog *vl, struct sst *t,
 {
 	struct iiter *it = sst_iter(t, false, NULL, NULL);
 	struct buf v = BUF_INIT;
+	struct lsm_err e;
+	char msg[300];
 	long found = 0;
 	int rc = 0, stop = 0;
 
@@ -356,8 +358,6 @@ long vlog_check_table(struct vlog *vl, struct sst *t,
 	     iiter_next(it)) {
 		size_t kl, vl_len;
 		const uint8_t *k = iiter_key(it, &kl), *pv;
-		struct lsm_err e = { 0 };
-		char msg[300];
 		struct vptr p;
 
 		if (kl < IKEY_TAG_BYTES || ikey_type(k, kl) != IKEY_VALUE_PTR)
@@ -378,6 +378,7 @@ long vlog_check_table(struct vlog *vl, struct sst *t,
 					&p, msg)))
 				break;
 		}
+		e.code = 0;
 		rc = vlog_read_buf(vl, &p, &v, &e);
 		if (rc == -ENOMEM) {
 			*err = e;

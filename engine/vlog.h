@@ -86,11 +86,11 @@ int vlog_read_buf(struct vlog *vl, const struct vptr *p, struct buf *out,
 
 /* Reads every value table T points to and checks it (check and repair).
  * Calls BAD(CTX, WHAT, KEY, KLEN, P, MSG) (KEY: the entry's user key,
- * borrowed) for each pointer that is malformed (P
- * NULL), that names a segment LISTED (the table's manifest list; NULL: not
- * checked) does not hold, or whose value does not read back whole and
- * intact; a nonzero return from BAD stops the walk.  Returns the number
- * of bad pointers seen, or -ENOMEM / the table's own read error in ERR. */
+ * borrowed) for each pointer that is malformed (P NULL), that names a
+ * segment LISTED (the table's manifest list; NULL: not checked) does not
+ * hold, or whose value does not read back whole and intact; a nonzero
+ * return from BAD stops the walk.  Returns the number of bad pointers
+ * seen, or -ENOMEM / the table's own read error in ERR. */
 struct sst;
 enum vlog_bad { VLOG_BAD_POINTER, VLOG_BAD_UNLISTED, VLOG_BAD_VALUE };
 typedef int (*vlog_bad_fn)(void *ctx, enum vlog_bad what, const void *key,

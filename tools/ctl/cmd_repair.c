@@ -32,7 +32,8 @@ struct table {
 	size_t lo_len, hi_len;
 	bool dropped;
 	uint64_t number, values;
-	size_t nvkeys;         /* of o->vkeys; SIZE_MAX: too many kept */
+	size_t nvkeys;         /* of o->vkeys naming it; SIZE_MAX: it is
+	                        * named by its range (by_keys) */
 };
 
 struct rep_out {
@@ -45,7 +46,7 @@ struct rep_out {
 	struct vkey *vkeys;
 	size_t nvkeys;
 	bool oom;
-	size_t cur_range, paths; /* the path listing */
+	size_t cur_table, paths; /* the path listing */
 	size_t *owner;           /* range -> table */
 };
 
@@ -141,7 +142,8 @@ static void finding(void *ctx, const struct lsm_repair_finding *f)
 
 /* Keeps KEY, lost in the log, unless a kept key of TABLE already names
  * the same file and kind of key (its first 9 bytes); past VKEYS_MAX per
- * table, the table is named by its range (the count goes past). */
+ * table, the table is named by its range (one key more is kept to tell).
+ * Repair reports a table's keys together, so TABLE's are the last ones. */
 static void damaged_value(void *ctx, uint64_t table, const void *key,
 			  size_t klen)
 {
@@ -149,9 +151,7 @@ static void damaged_value(void *ctx, uint64_t table, const void *key,
 	size_t same = 0, pfx = klen < 9 ? klen : 9;
 	struct vkey *a;
 
-	for (size_t i = 0; i < o->nvkeys; i++) {
-		if (o->vkeys[i].table != table)
-			continue;
+	for (size_t i = o->nvkeys; i-- > 0 && o->vkeys[i].table == table;) {
 		if (o->vkeys[i].len >= pfx &&
 		    memcmp(o->vkeys[i].k, key, pfx) == 0)
 			return;
@@ -236,13 +236,12 @@ static void path_found(void *ctx, size_t range, const char *path,
 		       size_t len)
 {
 	struct rep_out *o = ctx;
-
 	const struct table *t = &o->tables[o->owner[range]];
 
-	if (o->owner[range] != o->cur_range || o->paths == 0) {
+	if (o->owner[range] != o->cur_table || o->paths == 0) {
 		if (o->paths > PATHS_SHOWN)
 			printf("  ... and %zu more\n", o->paths - PATHS_SHOWN);
-		o->cur_range = o->owner[range];
+		o->cur_table = o->owner[range];
 		o->paths = 0;
 		if (t->nvkeys != SIZE_MAX)
 			printf("files whose data %s points to in the log is "
@@ -308,7 +307,7 @@ static void table_paths(struct rep_out *o, const char *dir)
 						      v->len };
 		}
 	}
-	o->cur_range = 0;
+	o->cur_table = 0;
 	o->paths = 0;
 	rc = ctl_range_paths(dir, r, nr, path_found, o, &err);
 	if (o->paths > PATHS_SHOWN)
