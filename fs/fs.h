@@ -6,6 +6,7 @@
 #define LSMFS_FS_H
 
 #include <fuse_lowlevel.h>
+#include <linux/fuse.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -56,6 +57,10 @@
  * waiting for the daemon). */
 #define FS_DEFAULT_LOCK_TIMEOUT 10.0
 
+/* Ring entries per CPU with -o io_uring (uring.c): requests the kernel
+ * can hand a CPU's thread at once. */
+#define FS_URING_DEPTH 8
+
 enum fs_op {
 	FS_OP_LOOKUP, FS_OP_GETATTR, FS_OP_SETATTR, FS_OP_READLINK,
 	FS_OP_MKNOD, FS_OP_MKDIR, FS_OP_UNLINK, FS_OP_RMDIR, FS_OP_SYMLINK,
@@ -75,6 +80,7 @@ struct fs_counters {
 	atomic_uint_fast64_t bytes_read, bytes_written;
 	atomic_uint_fast64_t corruption; /* EIO from -EBADMSG/-EUCLEAN */
 	atomic_uint_fast64_t orphans_at_mount; /* reclaimed when mounting */
+	atomic_uint_fast64_t uring_requests; /* served over io_uring */
 };
 
 struct lsmfs {
@@ -94,6 +100,13 @@ struct lsmfs {
 	/* -o writeback: the kernel's writeback cache (off by default: a
 	 * write returns before lsmfs has it). */
 	bool writeback;
+	/* -o io_uring: requests over io_uring when the kernel offers it,
+	 * with this many ring entries per CPU (uring.c). */
+	bool io_uring;
+	unsigned uring_depth;
+	/* The running rings, or NULL: read by the session's writer on any
+	 * thread (tmpfile.c). */
+	struct fs_uring *_Atomic uring;
 	struct fuse_session *session; /* set before the request loop */
 	double lock_timeout;    /* -o lock_timeout, seconds */
 	char metrics_addr[64];  /* -o metrics: numeric address ... */
@@ -163,11 +176,20 @@ void fs_gone(void *ctx, int why, uint64_t parent, uint64_t ino,
 	     const char *name, size_t nlen);
 
 /* ---- handshake.c ---- */
+/* What lsmfs asks of the INIT exchange, and what it got. */
+struct fs_init {
+	bool killpriv;          /* FUSE_HANDLE_KILLPRIV_V2 */
+	bool uring;             /* FUSE_OVER_IO_URING (uring.c) */
+	bool uring_offered;     /* got: the kernel offered it */
+	uint32_t max_write;     /* got: as libfuse answered */
+	uint32_t max_pages;     /* got: 0 when not negotiated */
+};
 /* Runs the INIT exchange of the mounted SE before its request loop:
- * libfuse answers it (op_init runs) and lsmfs adds FUSE_HANDLE_KILLPRIV_V2
- * when the kernel offers it (*KILLPRIV: granted).  0, or -errno (SE is
+ * libfuse answers it (op_init runs) and lsmfs adds the flags of WANT the
+ * kernel offers; *GOT says what was granted.  0, or -errno (SE is
  * unusable). */
-int fs_handshake(struct fuse_session *se, bool *killpriv);
+int fs_handshake(struct fuse_session *se, const struct fs_init *want,
+		 struct fs_init *got);
 
 /* ---- killpriv.c ---- */
 /* NS_SET_KILL_* for a write or truncation of INO by REQ: SUIDGID 1 when
@@ -241,11 +263,38 @@ void fs_reply_entry(fuse_req_t req, struct fuse_entry_param *e);
 void fs_fill_entry(struct lsmfs *fs, const struct ns_attr *a,
 		   struct fuse_entry_param *e);
 
+/* ---- uring.c: FUSE requests over io_uring ---- */
+struct fs_uring;
+struct fs_uring_conf {
+	uint32_t max_write;     /* as INIT granted them (struct fs_init) */
+	uint32_t max_pages;
+	unsigned depth;         /* ring entries per CPU */
+	atomic_uint_fast64_t *served; /* counts the requests served */
+};
+/* Registers C->depth ring entries per CPU with the kernel for SE, whose
+ * INIT granted FUSE_OVER_IO_URING, and starts one thread per CPU that
+ * serves them; *OUT holds them from before the first request (the
+ * session's writer reads it).  0, or -errno and *OUT NULL. */
+int fs_uring_start(struct fuse_session *se, const struct fs_uring_conf *c,
+		   struct fs_uring *_Atomic *out);
+/* Stops the threads (after the unmount) and frees U; NULL is a no-op. */
+void fs_uring_stop(struct fs_uring *u);
+/* Sends the reply in IOV if it answers a request U holds: its length,
+ * -ENOENT when it is not one (a notification, a /dev/fuse request), or
+ * another -errno. */
+ssize_t fs_uring_reply(struct fs_uring *u, const struct iovec *iov,
+		       int count);
+/* The number of queues (one per possible CPU). */
+unsigned fs_uring_queues(const struct fs_uring *u);
+
 /* ---- tmpfile.c ---- */
 /* Reads SE's requests (after fuse_session_mount) through a reader that
- * turns FUSE_TMPFILE into a FUSE_CREATE of the name FS_TMPFILE_NAME.
- * 0 or a negative errno. */
+ * turns FUSE_TMPFILE into a FUSE_CREATE of the name FS_TMPFILE_NAME, and
+ * writes replies through a writer that gives those of requests served
+ * over io_uring to fs->uring.  0 or a negative errno. */
 int fs_tmpfile_io(struct fuse_session *se);
+/* The same change to a request header H read elsewhere (uring.c). */
+void fs_tmpfile_fix(struct fuse_in_header *h);
 #define FS_TMPFILE_NAME "/"
 
 /* ---- ops_ctl.c: the control directory ---- */

@@ -63,8 +63,11 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	 * NFS export, overlayfs index=on / nfs_export=on). */
 	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
 		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
-	/* tmpfile.c reads requests with read(2) to see FUSE_TMPFILE. */
-	conn->want &= ~FUSE_CAP_SPLICE_READ;
+	/* tmpfile.c reads requests with read(2) to see FUSE_TMPFILE, and
+	 * writes replies with its writer, which sends those of requests
+	 * served over io_uring back on their ring. */
+	conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE |
+			FUSE_CAP_SPLICE_MOVE);
 }
 
 static void op_destroy(void *userdata)
@@ -370,6 +373,43 @@ static int run_loop(struct fuse_session *se, struct fuse_cmdline_opts *fo)
 	return rc;
 }
 
+/* The INIT exchange (handshake.c), then the rings of -o io_uring when the
+ * kernel granted them; without them requests keep coming over /dev/fuse.
+ * 0 or -errno (the session is unusable). */
+static int init_exchange(struct lsmfs *fs, struct fuse_session *se)
+{
+	struct fs_init want = { .killpriv = !fs->read_only,
+				.uring = fs->io_uring };
+	struct fs_init got;
+	int rc = fs_handshake(se, &want, &got);
+
+	if (rc < 0)
+		return rc;
+	fs->killpriv = got.killpriv;
+	if (!fs->io_uring)
+		return 0;
+	if (!got.uring) {
+		fs_log_c(FS_LOG_WARN, "io_uring",
+			 "the kernel does not offer FUSE over io_uring (Linux "
+			 "6.14 or later, with 'echo Y > /sys/module/fuse/"
+			 "parameters/enable_uring'): requests go over /dev/fuse");
+		return 0;
+	}
+	rc = fs_uring_start(se, &(struct fs_uring_conf){
+				    got.max_write, got.max_pages,
+				    fs->uring_depth, &fs->cnt.uring_requests },
+			    &fs->uring);
+	if (rc < 0) {
+		fs_log_c(FS_LOG_WARN, "io_uring",
+			 "no rings (%s): requests go over /dev/fuse",
+			 strerror(-rc));
+		return 0;
+	}
+	fs_log_c(FS_LOG_INFO, "io_uring", "requests over io_uring: %u queues "
+		 "of %u entries", fs_uring_queues(fs->uring), fs->uring_depth);
+	return 0;
+}
+
 static int serve(struct lsmfs *fs, struct fuse_args *args,
 		 struct fuse_cmdline_opts *fo, struct daemon_ctx *d)
 {
@@ -393,7 +433,8 @@ static int serve(struct lsmfs *fs, struct fuse_args *args,
 	if (fs_tmpfile_io(se) != 0)
 		fs_log(FS_LOG_WARN, "O_TMPFILE unsupported: no custom reader");
 	fs->session = se;
-	if (!fs->read_only && (rc = fs_handshake(se, &fs->killpriv)) < 0) {
+	if ((!fs->read_only || fs->io_uring) &&
+	    (rc = init_exchange(fs, se)) < 0) {
 		fs_log(FS_LOG_ERR, "FUSE INIT: %s", strerror(-rc));
 		rc = -1;
 		goto out_unmount;
@@ -409,6 +450,8 @@ static int serve(struct lsmfs *fs, struct fuse_args *args,
 	fs_follow_session(fs, NULL);
 out_unmount:
 	fuse_session_unmount(se);
+	/* the unmount ended the rings' commands; requests no longer come */
+	fs_uring_stop(atomic_exchange(&fs->uring, NULL));
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_destroy:

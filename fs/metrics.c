@@ -114,6 +114,9 @@ static void fs_families(struct lsmfs *fs, struct text *t)
 	    (unsigned long long)fs->cnt.orphans_at_mount);
 	one(t, "lsmfs_read_only", "gauge", "1 when mounted read-only.",
 	    fs->read_only);
+	one(t, "lsmfs_io_uring_requests_total", "counter", "FUSE requests "
+	    "served over io_uring (-o io_uring) rather than /dev/fuse.",
+	    (unsigned long long)fs->cnt.uring_requests);
 	cache_families(fs, t);
 }
 

@@ -45,8 +45,10 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("default_ttl=%s", default_ttl),
 	OPT("max_size=%s", max_size),
 	OPT("on_full=%s", on_full),
+	OPT("io_uring_depth=%s", io_uring_depth),
 	{ "sync_writes", offsetof(struct lsmfs_conf, sync_writes), 1 },
 	{ "writeback", offsetof(struct lsmfs_conf, writeback), 1 },
+	{ "io_uring", offsetof(struct lsmfs_conf, io_uring), 1 },
 #ifdef LSMFS_TEST_POWERCUT
 	{ "test_powercut", offsetof(struct lsmfs_conf, test_powercut), 1 },
 	OPT("test_powercut=%s", test_powercut_seed),
@@ -121,7 +123,7 @@ void opts_free(struct lsmfs_conf *c)
 		       &c->wal_archive, &c->wal_archive_age,
 		       &c->test_powercut_seed, &c->tombstone_percent,
 		       &c->idle_compact_ms, &c->default_ttl, &c->max_size,
-		       &c->on_full };
+		       &c->on_full, &c->io_uring_depth };
 
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
 		free(*f[i]);
@@ -360,6 +362,13 @@ int opts_apply(const struct lsmfs_conf *c, struct lsm_options *lo,
 	if (c->writeback && c->ro)
 		return bad("writeback", "1", "not with -o ro");
 	fs->writeback = c->writeback;
+	fs->io_uring = c->io_uring;
+	fs->uring_depth = FS_URING_DEPTH;
+	n = 0;
+	if (num_opt("io_uring_depth", c->io_uring_depth, 1, 256, &n) < 0)
+		return -1;
+	if (c->io_uring_depth)
+		fs->uring_depth = (unsigned)n;
 	fs->lock_timeout = FS_DEFAULT_LOCK_TIMEOUT;
 	if (secs_opt("attr_timeout", c->attr_timeout, &fs->attr_timeout) < 0 ||
 	    secs_opt("entry_timeout", c->entry_timeout, &fs->entry_timeout) < 0 ||
@@ -391,6 +400,11 @@ void opts_usage(const char *prog)
 	       "    -o writeback            the kernel's writeback cache: writes\n"
 	       "                            return before lsmfs has them (a\n"
 	       "                            crash of lsmfs loses them) [off]\n"
+	       "    -o io_uring             requests over io_uring, a queue per\n"
+	       "                            CPU, when the kernel offers it\n"
+	       "                            (Linux 6.14+, fuse enable_uring=Y)\n"
+	       "                            [off]\n"
+	       "    -o io_uring_depth=N     ring entries per CPU, 1-256 [8]\n"
 	       "    -o sync_interval_ms=N   [100]\n"
 	       "    -o attr_timeout=SECS    kernel attribute cache [60]\n"
 	       "    -o entry_timeout=SECS   kernel name cache [60]\n"

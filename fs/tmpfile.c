@@ -5,7 +5,12 @@
  * (the same fuse_create_in, the same entry + open reply); its name is
  * the kernel's "/", which no create can carry, so op_create knows it.
  * Needs requests read with read(2), not spliced: main.c's op_init keeps
- * FUSE_CAP_SPLICE_READ off. */
+ * FUSE_CAP_SPLICE_READ off.
+ *
+ * Every reply goes out through this writer too: one that answers a
+ * request served over io_uring goes back on its ring (uring.c), never to
+ * /dev/fuse, which knows nothing of it.  main.c's op_init keeps splice
+ * writing off for that. */
 #include <errno.h>
 #include <linux/fuse.h>
 #include <sys/uio.h>
@@ -13,21 +18,36 @@
 
 #include "fs.h"
 
+void fs_tmpfile_fix(struct fuse_in_header *h)
+{
+	if (h->opcode == FUSE_TMPFILE)
+		h->opcode = FUSE_CREATE;
+}
+
 static ssize_t tmpfile_read(int fd, void *buf, size_t len, void *userdata)
 {
 	ssize_t n = read(fd, buf, len);
-	struct fuse_in_header *h = buf;
 
 	(void)userdata;
-	if (n >= (ssize_t)sizeof(*h) && h->opcode == FUSE_TMPFILE)
-		h->opcode = FUSE_CREATE;
+	if (n >= (ssize_t)sizeof(struct fuse_in_header))
+		fs_tmpfile_fix(buf);
 	return n;
 }
 
 static ssize_t tmpfile_writev(int fd, struct iovec *iov, int count,
 			      void *userdata)
 {
-	(void)userdata;
+	struct lsmfs *fs = userdata;
+	struct fs_uring *u = atomic_load_explicit(&fs->uring,
+						  memory_order_acquire);
+	ssize_t n;
+
+	if (u && (n = fs_uring_reply(u, iov, count)) != -ENOENT) {
+		if (n >= 0)
+			return n;
+		errno = (int)-n;
+		return -1;
+	}
 	return writev(fd, iov, count);
 }
 

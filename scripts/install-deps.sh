@@ -5,7 +5,7 @@
 set -euo pipefail
 
 pkgs=(meson ninja-build pkg-config gcc libc6-dev zlib1g-dev libdeflate-dev libcmocka-dev
-      libfuse3-dev libsodium-dev fuse3 attr acl rsync git tar python3 time
+      libfuse3-dev liburing-dev libsodium-dev fuse3 attr acl rsync git tar python3 time
       libmicrohttpd-dev curl # lsmfs -o metrics (HTTP endpoint), and its test
       libleveldb-dev librocksdb-dev liblmdb-dev
       clang libclang-rt-dev) # clang + its libFuzzer/ASan runtimes: scripts/fuzz.sh
