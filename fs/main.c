@@ -389,7 +389,7 @@ static int init_exchange(struct lsmfs *fs, struct fuse_session *se)
 	if (!fs->io_uring)
 		return 0;
 	if (!got.uring) {
-		fs_log_c(FS_LOG_WARN, "io_uring",
+		fs_log_c(FS_LOG_WARN, "uring",
 			 "the kernel does not offer FUSE over io_uring (Linux "
 			 "6.14 or later, with 'echo Y > /sys/module/fuse/"
 			 "parameters/enable_uring'): requests go over /dev/fuse");
@@ -400,12 +400,12 @@ static int init_exchange(struct lsmfs *fs, struct fuse_session *se)
 				    fs->uring_depth, &fs->cnt.uring_requests },
 			    &fs->uring);
 	if (rc < 0) {
-		fs_log_c(FS_LOG_WARN, "io_uring",
+		fs_log_c(FS_LOG_WARN, "uring",
 			 "no rings (%s): requests go over /dev/fuse",
 			 strerror(-rc));
 		return 0;
 	}
-	fs_log_c(FS_LOG_INFO, "io_uring", "requests over io_uring: %u queues "
+	fs_log_c(FS_LOG_INFO, "uring", "requests over io_uring: %u queues "
 		 "of %u entries", fs_uring_queues(fs->uring), fs->uring_depth);
 	return 0;
 }
@@ -450,7 +450,10 @@ static int serve(struct lsmfs *fs, struct fuse_args *args,
 	fs_follow_session(fs, NULL);
 out_unmount:
 	fuse_session_unmount(se);
-	/* the unmount ended the rings' commands; requests no longer come */
+	/* The unmount ended the rings' commands; requests no longer come.
+	 * A /.lsmfs/ctl job still running answers through the rings. */
+	if (atomic_load(&fs->uring))
+		fs_ctl_wait(fs);
 	fs_uring_stop(atomic_exchange(&fs->uring, NULL));
 out_signals:
 	fuse_remove_signal_handlers(se);

@@ -190,7 +190,7 @@ static void ur_commit(struct ur_ent *e)
 
 	if (!ur_sqe(q, e, UR_COMMIT_AND_FETCH) && !q->err) {
 		q->err = -EOVERFLOW;
-		fs_log_c(FS_LOG_ERR, "io_uring", "queue %u: no free SQE",
+		fs_log_c(FS_LOG_ERR, "uring", "queue %u: no free SQE",
 			 q->qid);
 	}
 }
@@ -250,7 +250,7 @@ static void ur_handle(struct ur_ent *e)
 	 * argument went to op_in, the others to the payload. */
 	if (ih.len < sizeof(ih) + (uint64_t)psz || psz > u->payload ||
 	    (arg0 = ih.len - sizeof(ih) - psz) > sizeof(h->op_in)) {
-		fs_log_c(FS_LOG_ERR, "io_uring",
+		fs_log_c(FS_LOG_ERR, "uring",
 			 "request %llu (opcode %u): length %u does not match "
 			 "its payload of %u bytes",
 			 (unsigned long long)ih.unique, ih.opcode, ih.len, psz);
@@ -299,7 +299,7 @@ static int ur_complete(struct ur_queue *q, struct io_uring_cqe *cqe)
 		return 1;
 	/* The kernel refused the command (it names the reason in its log):
 	 * this entry is gone, the others go on. */
-	fs_log_c(FS_LOG_ERR, "io_uring", "queue %u: %s command: %s", q->qid,
+	fs_log_c(FS_LOG_ERR, "uring", "queue %u: %s command: %s", q->qid,
 		 e->commit_id ? "commit" : "register", strerror(-cqe->res));
 	if (--q->live == 0 && !q->err)
 		q->err = cqe->res;
@@ -376,7 +376,7 @@ static void *ur_main(void *arg)
 		rc = io_uring_submit_and_wait(&q->ring, 1);
 		if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
 			q->err = rc;
-			fs_log_c(FS_LOG_ERR, "io_uring", "queue %u: %s",
+			fs_log_c(FS_LOG_ERR, "uring", "queue %u: %s",
 				 q->qid, strerror(-rc));
 			break;
 		}
@@ -494,7 +494,7 @@ void fs_uring_stop(struct fs_uring *u)
 
 		if (u->q[i].efd >= 0 &&
 		    write(u->q[i].efd, &one, sizeof(one)) < 0)
-			fs_log_c(FS_LOG_WARN, "io_uring", "wake queue %u: %s",
+			fs_log_c(FS_LOG_WARN, "uring", "wake queue %u: %s",
 				 i, strerror(errno));
 	}
 	for (unsigned i = 0; i < u->nq; i++)
@@ -543,7 +543,7 @@ ssize_t fs_uring_reply(struct fs_uring *u, const struct iovec *iov,
 		if (len + iov[i].iov_len > u->payload) {
 			oh.error = -EIO;
 			len = 0;
-			fs_log_c(FS_LOG_ERR, "io_uring",
+			fs_log_c(FS_LOG_ERR, "uring",
 				 "reply to %llu exceeds %zu bytes",
 				 (unsigned long long)oh.unique, u->payload);
 			break;
@@ -564,7 +564,7 @@ ssize_t fs_uring_reply(struct fs_uring *u, const struct iovec *iov,
 		q->foreign = e;
 		pthread_mutex_unlock(&q->mu);
 		if (write(q->efd, &one, sizeof(one)) < 0)
-			fs_log_c(FS_LOG_ERR, "io_uring", "wake queue %u: %s",
+			fs_log_c(FS_LOG_ERR, "uring", "wake queue %u: %s",
 				 q->qid, strerror(errno));
 	}
 	return (ssize_t)oh.len;

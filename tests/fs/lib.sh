@@ -26,12 +26,17 @@ fail() {
 
 # mount_fs [-o opts...]: mounts $D on $M in the foreground (as a child of
 # this shell, so tests can kill -9 it) and waits until it serves.
+# LSMFS_MOUNT_OPTS, when set, is added to every such mount's options
+# (fs_uring.sh runs whole scripts with io_uring); LSMFS_EXPECT_URING=1
+# then checks that the mount serves its requests over io_uring.
 mount_fs() {
-	"$LSMFS" "$D" "$M" -f "$@" 2>>"$T/lsmfs.log" &
+	"$LSMFS" "$D" "$M" -f "$@" ${LSMFS_MOUNT_OPTS:+-o "$LSMFS_MOUNT_OPTS"} \
+		2>>"$T/lsmfs.log" &
 	LSMFS_PID=$!
 	for _ in $(seq 1 200); do
 		if grep -q " $M fuse" /proc/mounts && stat "$M/." >/dev/null 2>&1
 		then
+			[ "${LSMFS_EXPECT_URING:-0}" = 1 ] && expect_uring "$M"
 			return 0
 		fi
 		if ! kill -0 "$LSMFS_PID" 2>/dev/null; then
@@ -41,6 +46,15 @@ mount_fs() {
 		sleep 0.05
 	done
 	fail "lsmfs did not mount within 10 s"
+}
+
+# expect_uring MNT: fails unless MNT has served requests over io_uring.
+expect_uring() {
+	local n
+	n=$(awk '$1 == "lsmfs_io_uring_requests_total" { print $2 }' \
+		"$1/.lsmfs/stats")
+	[ "${n:-0}" -gt 0 ] ||
+		fail "$1: no request served over io_uring (${n:-no counter})"
 }
 
 # umount_fs: clean unmount; waits for the daemon to exit.
