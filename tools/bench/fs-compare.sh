@@ -10,7 +10,9 @@
 # PASSTHROUGH_LL, FUSE_NULL (binaries; found in BUILD / built when unset),
 # LSMFS_OPTS (extra lsmfs options, e.g. "-o writeback"), LSMFS_BEFORE (a
 # second lsmfs binary, e.g. of an older commit, mounted beside the first as
-# lsmfs_before: before -> after in one run), PASSTHROUGH=0 (leave
+# lsmfs_before: before -> after in one run), LSMFS_BEFORE_OPTS (its
+# options, LSMFS_OPTS when unset: the same binary with other options is a
+# before -> after of an option), PASSTHROUGH=0 (leave
 # passthrough_ll out: it holds a descriptor per inode, and a tree larger
 # than the open-file limit fails there), TMPDIR.
 # Needs /dev/fuse and fusermount3.  Everything is unmounted and removed on
@@ -82,7 +84,7 @@ if [ -x "$lsmfs" ]; then
 		mkdir "$tmp/lsm0_data" "$tmp/lsm0_mnt"
 		# shellcheck disable=SC2086
 		"$LSMFS_BEFORE" "$tmp/lsm0_data" "$tmp/lsm0_mnt" -f \
-			${LSMFS_OPTS:-} &
+			${LSMFS_BEFORE_OPTS-${LSMFS_OPTS:-}} &
 		pids="$pids $!"
 		wait_mounted "$tmp/lsm0_mnt" $! ||
 			die "$LSMFS_BEFORE did not mount"
