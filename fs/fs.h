@@ -57,9 +57,10 @@
  * waiting for the daemon). */
 #define FS_DEFAULT_LOCK_TIMEOUT 10.0
 
-/* Ring entries per CPU with -o io_uring (uring.c): requests the kernel
- * can hand a CPU's thread at once. */
-#define FS_URING_DEPTH 8
+/* Threads per CPU with -o io_uring (uring.c): requests served at once
+ * from one CPU (a request that waits, for an fsync say, holds up no
+ * other; group commit needs several). */
+#define FS_URING_THREADS 8
 
 enum fs_op {
 	FS_OP_LOOKUP, FS_OP_GETATTR, FS_OP_SETATTR, FS_OP_READLINK,
@@ -101,9 +102,9 @@ struct lsmfs {
 	 * write returns before lsmfs has it). */
 	bool writeback;
 	/* -o io_uring: requests over io_uring when the kernel offers it,
-	 * with this many ring entries per CPU (uring.c). */
+	 * served by this many threads per CPU (uring.c). */
 	bool io_uring;
-	unsigned uring_depth;
+	unsigned uring_threads;
 	/* The running rings, or NULL: read by the session's writer on any
 	 * thread (tmpfile.c). */
 	struct fs_uring *_Atomic uring;
@@ -268,12 +269,12 @@ struct fs_uring;
 struct fs_uring_conf {
 	uint32_t max_write;     /* as INIT granted them (struct fs_init) */
 	uint32_t max_pages;
-	unsigned depth;         /* ring entries per CPU */
+	unsigned threads;       /* per CPU, each with one request at a time */
 	atomic_uint_fast64_t *served; /* counts the requests served */
 };
-/* Registers C->depth ring entries per CPU with the kernel for SE, whose
- * INIT granted FUSE_OVER_IO_URING, and starts one thread per CPU that
- * serves them; *OUT holds them from before the first request (the
+/* Starts C->threads threads per CPU, pinned to it, that each register a
+ * ring entry of that CPU's queue with the kernel for SE (whose INIT
+ * granted FUSE_OVER_IO_URING) and serve the requests put in it; *OUT holds them from before the first request (the
  * session's writer reads it).  0, or -errno and *OUT NULL. */
 int fs_uring_start(struct fuse_session *se, const struct fs_uring_conf *c,
 		   struct fs_uring *_Atomic *out);

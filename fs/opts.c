@@ -45,7 +45,7 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("default_ttl=%s", default_ttl),
 	OPT("max_size=%s", max_size),
 	OPT("on_full=%s", on_full),
-	OPT("io_uring_depth=%s", io_uring_depth),
+	OPT("io_uring_threads=%s", io_uring_threads),
 	{ "sync_writes", offsetof(struct lsmfs_conf, sync_writes), 1 },
 	{ "writeback", offsetof(struct lsmfs_conf, writeback), 1 },
 	{ "io_uring", offsetof(struct lsmfs_conf, io_uring), 1 },
@@ -123,7 +123,7 @@ void opts_free(struct lsmfs_conf *c)
 		       &c->wal_archive, &c->wal_archive_age,
 		       &c->test_powercut_seed, &c->tombstone_percent,
 		       &c->idle_compact_ms, &c->default_ttl, &c->max_size,
-		       &c->on_full, &c->io_uring_depth };
+		       &c->on_full, &c->io_uring_threads };
 
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
 		free(*f[i]);
@@ -363,12 +363,12 @@ int opts_apply(const struct lsmfs_conf *c, struct lsm_options *lo,
 		return bad("writeback", "1", "not with -o ro");
 	fs->writeback = c->writeback;
 	fs->io_uring = c->io_uring;
-	fs->uring_depth = FS_URING_DEPTH;
+	fs->uring_threads = FS_URING_THREADS;
 	n = 0;
-	if (num_opt("io_uring_depth", c->io_uring_depth, 1, 256, &n) < 0)
+	if (num_opt("io_uring_threads", c->io_uring_threads, 1, 64, &n) < 0)
 		return -1;
-	if (c->io_uring_depth)
-		fs->uring_depth = (unsigned)n;
+	if (c->io_uring_threads)
+		fs->uring_threads = (unsigned)n;
 	fs->lock_timeout = FS_DEFAULT_LOCK_TIMEOUT;
 	if (secs_opt("attr_timeout", c->attr_timeout, &fs->attr_timeout) < 0 ||
 	    secs_opt("entry_timeout", c->entry_timeout, &fs->entry_timeout) < 0 ||
@@ -404,7 +404,8 @@ void opts_usage(const char *prog)
 	       "                            CPU, when the kernel offers it\n"
 	       "                            (Linux 6.14+, fuse enable_uring=Y)\n"
 	       "                            [off]\n"
-	       "    -o io_uring_depth=N     ring entries per CPU, 1-256 [8]\n"
+	       "    -o io_uring_threads=N   threads per CPU serving them, each\n"
+	       "                            one request at a time, 1-64 [8]\n"
 	       "    -o sync_interval_ms=N   [100]\n"
 	       "    -o attr_timeout=SECS    kernel attribute cache [60]\n"
 	       "    -o entry_timeout=SECS   kernel name cache [60]\n"

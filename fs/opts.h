@@ -13,7 +13,7 @@ struct lsmfs_conf {
 	char *mountpoint;          /* as given, for an early check */
 	int nonopts;                /* positional arguments seen */
 	int ro, sync_writes, writeback, io_uring, help, version;
-	char *io_uring_depth;       /* ring entries per CPU */
+	char *io_uring_threads;     /* -o io_uring: threads per CPU */
 	char *memtable_size, *cache_size, *block_size, *table_size;
 	char *value_log;
 	char *map_tables;

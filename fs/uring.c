@@ -80,6 +80,11 @@ _Static_assert(sizeof(struct ur_cmd) == 24, "fuse_uring_cmd_req");
 #define UR_ROOM 4096u
 /* user_data of the eventfd's poll; entries' are their addresses */
 #define UR_WAKE 1u
+/* Entries per ring.  One: a thread holds one request at a time, so a
+ * request that blocks (an fsync waiting for the disk, a cold read) holds
+ * up no other; the kernel gives a new request to the entry that came
+ * back last, so one thread per CPU stays busy and the others sleep. */
+#define UR_ENTRIES 1u
 
 struct fs_uring;
 struct ur_queue;
@@ -107,7 +112,7 @@ struct ur_queue {
 	bool th_ok;
 	pthread_mutex_t mu;
 	struct ur_ent *foreign; /* replies made on other threads, under mu */
-	struct ur_ent *ent;     /* depth entries */
+	struct ur_ent *ent;     /* u->depth entries */
 	unsigned live;          /* entries with a command in the kernel */
 	int err;                /* the first failure; the thread then ends */
 };
@@ -116,7 +121,10 @@ struct fs_uring {
 	struct fuse_session *se;
 	int fd;                 /* /dev/fuse */
 	size_t payload;
-	unsigned nq, depth;
+	unsigned nq;            /* the kernel's queues: one per CPU */
+	unsigned per;           /* threads (rings) per queue */
+	unsigned nr;            /* nq * per rings, ring i serves queue i / per */
+	unsigned depth;         /* entries per ring: UR_ENTRIES */
 	atomic_bool stop;
 	atomic_uint_fast64_t *served;
 	struct ur_queue *q;
@@ -356,7 +364,9 @@ static void *ur_main(void *arg)
 	char name[16];
 	int rc;
 
-	snprintf(name, sizeof(name), "lsmfs-ring%u", q->qid);
+	/* "lsmfs-uCPU.N", within the 15 characters of a thread name */
+	snprintf(name, sizeof(name), "lsmfs-u%u.%u", q->qid % 1000u,
+		 (unsigned)(q - u->q) % u->per % 100u);
 	pthread_setname_np(pthread_self(), name);
 	CPU_ZERO(&cpus);
 	CPU_SET(q->qid, &cpus);
@@ -395,7 +405,7 @@ static void *ur_main(void *arg)
 
 static void ur_free(struct fs_uring *u)
 {
-	for (unsigned i = 0; i < u->nq; i++) {
+	for (unsigned i = 0; i < u->nr; i++) {
 		struct ur_queue *q = &u->q[i];
 
 		if (q->ring_ok)
@@ -418,7 +428,7 @@ int fs_uring_start(struct fuse_session *se, const struct fs_uring_conf *c,
 		   struct fs_uring *_Atomic *out)
 {
 	uint32_t max_write = c->max_write, max_pages = c->max_pages;
-	unsigned depth = c->depth;
+	unsigned threads = c->threads ? c->threads : 1;
 	long page = sysconf(_SC_PAGESIZE);
 	struct fs_uring *u = calloc(1, sizeof(*u));
 	size_t payload;
@@ -439,24 +449,26 @@ int fs_uring_start(struct fuse_session *se, const struct fs_uring_conf *c,
 	u->se = se;
 	u->fd = fuse_session_fd(se);
 	u->payload = payload;
-	u->depth = depth;
+	u->depth = UR_ENTRIES;
 	u->served = c->served;
 	u->nq = possible_cpus();
+	u->per = threads;
+	u->nr = u->nq * threads;
 	pthread_mutex_init(&u->mu, NULL);
 	pthread_cond_init(&u->cv, NULL);
-	u->q = calloc(u->nq, sizeof(*u->q));
+	u->q = calloc(u->nr, sizeof(*u->q));
 	if (!u->q) {
 		ur_free(u);
 		return -ENOMEM;
 	}
-	for (i = 0; i < u->nq; i++) {
+	for (i = 0; i < u->nr; i++) {
 		struct ur_queue *q = &u->q[i];
 
 		q->u = u;
-		q->qid = i;
+		q->qid = i / threads;
 		q->efd = -1;
 		pthread_mutex_init(&q->mu, NULL);
-		q->ent = calloc(depth, sizeof(*q->ent));
+		q->ent = calloc(u->depth, sizeof(*q->ent));
 		if (!q->ent)
 			rc = -ENOMEM;
 	}
@@ -464,7 +476,7 @@ int fs_uring_start(struct fuse_session *se, const struct fs_uring_conf *c,
 	 * reply must find them */
 	if (rc == 0)
 		atomic_store(out, u);
-	for (i = 0; rc == 0 && i < u->nq; i++) {
+	for (i = 0; rc == 0 && i < u->nr; i++) {
 		rc = -pthread_create(&u->q[i].th, NULL, ur_main, &u->q[i]);
 		u->q[i].th_ok = rc == 0;
 	}
@@ -472,7 +484,7 @@ int fs_uring_start(struct fuse_session *se, const struct fs_uring_conf *c,
 	while (u->started < i - (rc != 0))
 		pthread_cond_wait(&u->cv, &u->mu);
 	pthread_mutex_unlock(&u->mu);
-	for (i = 0; rc == 0 && i < u->nq; i++)
+	for (i = 0; rc == 0 && i < u->nr; i++)
 		rc = u->q[i].err;
 	if (rc < 0) {
 		/* A queue that failed leaves the kernel on /dev/fuse: its
@@ -489,7 +501,7 @@ void fs_uring_stop(struct fs_uring *u)
 	if (!u)
 		return;
 	atomic_store(&u->stop, true);
-	for (unsigned i = 0; i < u->nq; i++) {
+	for (unsigned i = 0; i < u->nr; i++) {
 		uint64_t one = 1;
 
 		if (u->q[i].efd >= 0 &&
@@ -497,7 +509,7 @@ void fs_uring_stop(struct fs_uring *u)
 			fs_log_c(FS_LOG_WARN, "uring", "wake queue %u: %s",
 				 i, strerror(errno));
 	}
-	for (unsigned i = 0; i < u->nq; i++)
+	for (unsigned i = 0; i < u->nr; i++)
 		if (u->q[i].th_ok)
 			pthread_join(u->q[i].th, NULL);
 	ur_free(u);
@@ -515,7 +527,7 @@ static struct ur_ent *ur_find(struct fs_uring *u, uint64_t unique)
 	if (e && atomic_load_explicit(&e->unique, memory_order_acquire) ==
 			 unique)
 		return e;
-	for (unsigned i = 0; i < u->nq; i++)
+	for (unsigned i = 0; i < u->nr; i++)
 		for (unsigned k = 0; k < u->depth; k++) {
 			e = &u->q[i].ent[k];
 			if (atomic_load_explicit(&e->unique,

@@ -144,11 +144,11 @@ umount_fs
 echo Y >"$PARAM"
 
 # ---- bad values ----
-if "$LSMFS" "$D" "$M" -o io_uring,io_uring_depth=0 2>"$T/depth.err"; then
+if "$LSMFS" "$D" "$M" -o io_uring,io_uring_threads=0 2>"$T/depth.err"; then
 	fusermount3 -u "$M"
 	fail "io_uring_depth=0 accepted"
 fi
-grep -q "io_uring_depth" "$T/depth.err" || fail "unclear: $(cat "$T/depth.err")"
+grep -q "io_uring_threads" "$T/depth.err" || fail "unclear: $(cat "$T/depth.err")"
 
 # ---- whole scripts with every mount over io_uring ----
 export LSMFS_MOUNT_OPTS=io_uring LSMFS_EXPECT_URING=1
