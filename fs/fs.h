@@ -101,9 +101,11 @@ struct lsmfs {
 	/* -o writeback: the kernel's writeback cache (off by default: a
 	 * write returns before lsmfs has it). */
 	bool writeback;
-	/* -o io_uring: requests over io_uring when the kernel offers it,
-	 * served by this many threads per CPU (uring.c). */
+	/* Requests over io_uring when the kernel offers it (the default;
+	 * -o io_uring=0 turns it off), served by this many threads per CPU
+	 * (uring.c); ASKED: -o io_uring given, a warning when not offered. */
 	bool io_uring;
+	bool io_uring_asked;
 	unsigned uring_threads;
 	/* The running rings, or NULL: read by the session's writer on any
 	 * thread (tmpfile.c). */

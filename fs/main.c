@@ -389,7 +389,7 @@ static int init_exchange(struct lsmfs *fs, struct fuse_session *se)
 	if (!fs->io_uring)
 		return 0;
 	if (!got.uring) {
-		fs_log_c(FS_LOG_WARN, "uring",
+		fs_log_c(fs->io_uring_asked ? FS_LOG_WARN : FS_LOG_DEBUG, "uring",
 			 "the kernel does not offer FUSE over io_uring (Linux "
 			 "6.14 or later, with 'echo Y > /sys/module/fuse/"
 			 "parameters/enable_uring'): requests go over /dev/fuse");

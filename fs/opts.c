@@ -46,6 +46,7 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("max_size=%s", max_size),
 	OPT("on_full=%s", on_full),
 	OPT("io_uring_threads=%s", io_uring_threads),
+	OPT("io_uring=%s", io_uring_s),
 	{ "sync_writes", offsetof(struct lsmfs_conf, sync_writes), 1 },
 	{ "writeback", offsetof(struct lsmfs_conf, writeback), 1 },
 	{ "io_uring", offsetof(struct lsmfs_conf, io_uring), 1 },
@@ -123,7 +124,7 @@ void opts_free(struct lsmfs_conf *c)
 		       &c->wal_archive, &c->wal_archive_age,
 		       &c->test_powercut_seed, &c->tombstone_percent,
 		       &c->idle_compact_ms, &c->default_ttl, &c->max_size,
-		       &c->on_full, &c->io_uring_threads };
+		       &c->on_full, &c->io_uring_threads, &c->io_uring_s };
 
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
 		free(*f[i]);
@@ -362,7 +363,16 @@ int opts_apply(const struct lsmfs_conf *c, struct lsm_options *lo,
 	if (c->writeback && c->ro)
 		return bad("writeback", "1", "not with -o ro");
 	fs->writeback = c->writeback;
-	fs->io_uring = c->io_uring;
+	/* on when the kernel offers it (its administrator turned it on) */
+	fs->io_uring = true;
+	fs->io_uring_asked = c->io_uring != 0;
+	n = 1;
+	if (num_opt("io_uring", c->io_uring_s, 0, 1, &n) < 0)
+		return -1;
+	if (c->io_uring_s) {
+		fs->io_uring = n != 0;
+		fs->io_uring_asked = n != 0;
+	}
 	fs->uring_threads = FS_URING_THREADS;
 	n = 0;
 	if (num_opt("io_uring_threads", c->io_uring_threads, 1, 64, &n) < 0)
@@ -400,10 +410,10 @@ void opts_usage(const char *prog)
 	       "    -o writeback            the kernel's writeback cache: writes\n"
 	       "                            return before lsmfs has them (a\n"
 	       "                            crash of lsmfs loses them) [off]\n"
-	       "    -o io_uring             requests over io_uring, a queue per\n"
+	       "    -o io_uring=0|1         requests over io_uring, a queue per\n"
 	       "                            CPU, when the kernel offers it\n"
-	       "                            (Linux 6.14+, fuse enable_uring=Y)\n"
-	       "                            [off]\n"
+	       "                            (Linux 6.14+, fuse enable_uring=Y);\n"
+	       "                            1 also says so when it does not [on]\n"
 	       "    -o io_uring_threads=N   threads per CPU serving them, each\n"
 	       "                            one request at a time, 1-64 [8]\n"
 	       "    -o sync_interval_ms=N   [100]\n"

@@ -14,6 +14,7 @@ struct lsmfs_conf {
 	int nonopts;                /* positional arguments seen */
 	int ro, sync_writes, writeback, io_uring, help, version;
 	char *io_uring_threads;     /* -o io_uring: threads per CPU */
+	char *io_uring_s;           /* -o io_uring=0|1 (io_uring: the flag) */
 	char *memtable_size, *cache_size, *block_size, *table_size;
 	char *value_log;
 	char *map_tables;

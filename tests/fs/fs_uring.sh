@@ -8,8 +8,9 @@
 #    its ring;
 #  - the daemon ends cleanly at unmount, also a lazy one with readers
 #    still busy, and kill -9 loses nothing that was fsynced;
-#  - without the kernel's offer the mount says so and serves over
-#    /dev/fuse;
+#  - it is the default when the kernel offers it, io_uring=0 turns it
+#    off; without the kernel's offer an explicit -o io_uring says so and
+#    the mount serves over /dev/fuse;
 #  - then whole test scripts (POSIX against the local filesystem, random
 #    operations, crashes, tools, snapshots, full disks) run with every
 #    mount over io_uring (lib.sh's LSMFS_MOUNT_OPTS), each mount checked
@@ -132,6 +133,15 @@ lines=$(wc -l <"$M/crash")
 [ "$lines" -gt "$acked" ] || fail "fsynced records lost: $lines lines, record $acked acknowledged"
 head -n "$lines" "$M/crash" | awk '{ if ($1 + 0 != NR - 1) { exit 1 } }' ||
 	fail "the crashed file's records are not 0..$((lines - 1))"
+umount_fs
+
+# ---- the default is io_uring when offered; io_uring=0 turns it off ----
+mount_fs
+expect_uring "$M"
+umount_fs
+mount_fs -o io_uring=0
+echo y >"$M/off"
+[ "$(uring_count)" -eq 0 ] || fail "io_uring=0 served over io_uring"
 umount_fs
 
 # ---- the kernel does not offer it: /dev/fuse, and the log says why ----
