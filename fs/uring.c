@@ -405,7 +405,7 @@ static void *ur_main(void *arg)
 
 static void ur_free(struct fs_uring *u)
 {
-	for (unsigned i = 0; i < u->nr; i++) {
+	for (unsigned i = 0; u->q && i < u->nr; i++) {
 		struct ur_queue *q = &u->q[i];
 
 		if (q->ring_ok)
@@ -428,7 +428,7 @@ int fs_uring_start(struct fuse_session *se, const struct fs_uring_conf *c,
 		   struct fs_uring *_Atomic *out)
 {
 	uint32_t max_write = c->max_write, max_pages = c->max_pages;
-	unsigned threads = c->threads ? c->threads : 1;
+	unsigned threads = c->threads ? c->threads : 1, started;
 	long page = sysconf(_SC_PAGESIZE);
 	struct fs_uring *u = calloc(1, sizeof(*u));
 	size_t payload;
@@ -484,15 +484,27 @@ int fs_uring_start(struct fuse_session *se, const struct fs_uring_conf *c,
 	while (u->started < i - (rc != 0))
 		pthread_cond_wait(&u->cv, &u->mu);
 	pthread_mutex_unlock(&u->mu);
-	for (i = 0; rc == 0 && i < u->nr; i++)
-		rc = u->q[i].err;
-	if (rc < 0) {
-		/* A queue that failed leaves the kernel on /dev/fuse: its
-		 * rings are ready only once every queue has an entry. */
+	/* Threads that registered their entry stay, even when others
+	 * failed: once every queue has an entry the kernel sends requests
+	 * there and nowhere else, and stopping them then would leave those
+	 * requests waiting for good.  (A queue without any leaves the kernel
+	 * on /dev/fuse.) */
+	started = 0;
+	for (unsigned k = 0; k < u->nr; k++) {
+		if (u->q[k].th_ok && !u->q[k].err)
+			started++;
+		else if (rc == 0)
+			rc = u->q[k].err ? u->q[k].err : -EAGAIN;
+	}
+	if (started == 0) {
 		atomic_store(out, NULL);
 		fs_uring_stop(u);
-		return rc;
+		return rc < 0 ? rc : -EAGAIN;
 	}
+	if (rc < 0)
+		fs_log_c(FS_LOG_WARN, "uring", "%u of %u ring threads failed "
+			 "to start: %s", u->nr - started, u->nr,
+			 strerror(-rc));
 	return 0;
 }
 
