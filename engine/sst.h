@@ -117,7 +117,9 @@ int sst_map(struct sst *t, bool zero_copy, struct lsm_err *err);
 /* Looks up the newest version of IKEY's user key with sequence <= IKEY's
  * (IKEY is a seek key: user key + tag(seq, IKEY_TYPE_FOR_SEEK)).  Returns
  * LOOKUP_* (enum lookup, memtable.h) and on LOOKUP_FOUND puts the value in
- * VAL (cleared first), or a negative error. */
+ * VAL (cleared first) -- for an IKEY_VALUE_PTR entry the pointer's bytes,
+ * as an iterator gives them -- or a negative error (-EUCLEAN for a
+ * pointer longer than any). */
 int sst_get(struct sst *t, const uint8_t *ikey, size_t iklen, struct buf *val,
 	    struct lsm_err *err);
 

@@ -840,8 +840,19 @@ int sst_get(struct sst *t, const uint8_t *ikey, size_t iklen, struct buf *val,
 	    struct lsm_err *err)
 {
 	struct sst_value dst = { .buf = val };
+	int rc = sst_get_to(t, ikey, iklen, &dst, err);
 
-	return sst_get_to(t, ikey, iklen, &dst, err);
+	/* A pointer into the value log: its bytes are the value here, as an
+	 * iterator shows them (the caller follows it, vlog.h); VAL must not
+	 * keep what it held before. */
+	if (rc == LOOKUP_FOUND && dst.is_ptr) {
+		buf_clear(val);
+		buf_append(val, dst.ptr, dst.ptr_len);
+		if (!buf_ok(val))
+			rc = lsm_err_set(err, -ENOMEM, "%s: out of memory",
+					 t->path);
+	}
+	return rc;
 }
 
 int sst_get_to(struct sst *t, const uint8_t *ikey, size_t iklen,

@@ -142,10 +142,17 @@ static void probe(struct sst *t, const struct list *l, const uint8_t *ukey,
 	iklen = ikey_encode(ik, ukey, ulen, seq, IKEY_TYPE_FOR_SEEK);
 	rc = sst_get(t, ik, iklen, &val, &err);
 	want = model_get(l, ik, iklen, &hit);
+	/* a pointer into the value log longer than any is malformed */
+	if (want == LOOKUP_FOUND &&
+	    ikey_type(hit->k, hit->klen) == IKEY_VALUE_PTR &&
+	    hit->vlen > sizeof(((struct sst_value *)0)->ptr))
+		want = -EUCLEAN;
 	if (rc != want)
 		fprintf(stderr, "sst_get: %d (%s), model: %d\n", rc, err.msg,
 			want);
 	FUZZ_CHECK(rc == want);
+	if (rc < 0)
+		FUZZ_CHECK(err.code == rc && err.msg[0]);
 	if (rc == LOOKUP_FOUND)
 		FUZZ_CHECK(same(val.p, val.len, hit->v, hit->vlen));
 	buf_free(&val);
