@@ -8,14 +8,15 @@
  * ~115 us on a virtual machine against ~9 us when both sides share a CPU
  * (README, "What a FUSE round trip costs").  Over io_uring the kernel
  * keeps one queue per CPU: a request goes to the queue of the CPU its
- * caller runs on, served by one thread of ours pinned to that CPU, and
- * both wakeups stay local.
+ * caller runs on, served by threads of ours pinned to that CPU, and both
+ * wakeups stay local.
  *
- * The kernel's protocol (include/uapi/linux/fuse.h, protocol 7.42): each
- * queue thread registers ring entries with IORING_OP_URING_CMD on the
- * /dev/fuse descriptor (SQE128); an entry is a header (the in header, the
- * operation's first argument, and the entry's commit id and payload
- * length) and a payload buffer (the rest of the arguments).  The command
+ * The kernel's protocol (include/uapi/linux/fuse.h, protocol 7.42): a
+ * thread registers ring entries of its CPU's queue with
+ * IORING_OP_URING_CMD on the /dev/fuse descriptor (SQE128); an entry is
+ * a header (the in header, the operation's first argument, and the
+ * entry's commit id and payload length) and a payload buffer (the rest
+ * of the arguments).  The command
  * completes when a request is put in the entry; the reply goes back in
  * the same buffers with COMMIT_AND_FETCH, which also waits for the next
  * request.  The kernel switches to the ring once every queue (one per
@@ -27,10 +28,13 @@
  * of a write is not copied), and handed to libfuse's
  * fuse_session_process_buf.  The reply reaches the session's writer
  * (tmpfile.c), which gives it to fs_uring_reply: a reply made on the
- * queue's own thread is queued on its ring and submitted with the next
+ * entry's own thread is queued on its ring and submitted with the next
  * wait, one system call per request; one made on another thread (a
- * /.lsmfs/ctl job) is handed to the queue's thread through an eventfd,
- * which keeps each ring single-issuer. */
+ * /.lsmfs/ctl job) is handed to the entry's thread through an eventfd,
+ * which keeps each ring single-issuer.
+ *
+ * Each CPU has -o io_uring_threads threads, each with its own ring and
+ * one entry (UR_ENTRIES), so a request that blocks holds up no other. */
 #include <errno.h>
 #include <liburing.h>
 #include <poll.h>
@@ -87,10 +91,10 @@ _Static_assert(sizeof(struct ur_cmd) == 24, "fuse_uring_cmd_req");
 #define UR_ENTRIES 1u
 
 struct fs_uring;
-struct ur_queue;
+struct ur_ring;
 
 struct ur_ent {
-	struct ur_queue *q;
+	struct ur_ring *q;
 	uint8_t *mem;           /* UR_ROOM + the payload, mapped */
 	struct ur_header *hdr;  /* at mem */
 	uint8_t *payload;       /* at mem + UR_ROOM */
@@ -99,10 +103,12 @@ struct ur_ent {
 	/* The request the daemon holds in this entry, 0 once answered: how
 	 * a reply finds its entry. */
 	_Atomic uint64_t unique;
-	struct ur_ent *next;    /* on the queue's list of foreign replies */
+	struct ur_ent *next;    /* on its ring's list of foreign replies */
 };
 
-struct ur_queue {
+/* One thread, its ring and its entries, serving the kernel's queue QID
+ * (the CPU it is pinned to). */
+struct ur_ring {
 	struct fs_uring *u;
 	unsigned qid;
 	struct io_uring ring;
@@ -127,7 +133,7 @@ struct fs_uring {
 	unsigned depth;         /* entries per ring: UR_ENTRIES */
 	atomic_bool stop;
 	atomic_uint_fast64_t *served;
-	struct ur_queue *q;
+	struct ur_ring *q;      /* nr rings */
 	/* start: the threads report their rings ready */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -164,7 +170,7 @@ static unsigned possible_cpus(void)
 	return n ? n : (unsigned)get_nprocs_conf();
 }
 
-static struct io_uring_sqe *ur_sqe(struct ur_queue *q, struct ur_ent *e,
+static struct io_uring_sqe *ur_sqe(struct ur_ring *q, struct ur_ent *e,
 				   unsigned cmd)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
@@ -194,7 +200,7 @@ static struct io_uring_sqe *ur_sqe(struct ur_queue *q, struct ur_ent *e,
  * eventfd. */
 static void ur_commit(struct ur_ent *e)
 {
-	struct ur_queue *q = e->q;
+	struct ur_ring *q = e->q;
 
 	if (!ur_sqe(q, e, UR_COMMIT_AND_FETCH) && !q->err) {
 		q->err = -EOVERFLOW;
@@ -203,7 +209,7 @@ static void ur_commit(struct ur_ent *e)
 	}
 }
 
-static void ur_arm_wake(struct ur_queue *q)
+static void ur_arm_wake(struct ur_ring *q)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
 
@@ -214,7 +220,7 @@ static void ur_arm_wake(struct ur_queue *q)
 }
 
 /* Commits the replies other threads left for Q. */
-static void ur_take_foreign(struct ur_queue *q)
+static void ur_take_foreign(struct ur_ring *q)
 {
 	struct ur_ent *e, *next;
 	uint64_t v;
@@ -279,7 +285,7 @@ static void ur_handle(struct ur_ent *e)
 }
 
 /* One completion: a request, the eventfd, or a command that failed. */
-static int ur_complete(struct ur_queue *q, struct io_uring_cqe *cqe)
+static int ur_complete(struct ur_ring *q, struct io_uring_cqe *cqe)
 {
 	struct ur_ent *e;
 
@@ -314,7 +320,7 @@ static int ur_complete(struct ur_queue *q, struct io_uring_cqe *cqe)
 	return q->live == 0;
 }
 
-static int ur_setup(struct ur_queue *q)
+static int ur_setup(struct ur_ring *q)
 {
 	struct fs_uring *u = q->u;
 	struct io_uring_params p = { 0 };
@@ -357,7 +363,7 @@ static int ur_setup(struct ur_queue *q)
 
 static void *ur_main(void *arg)
 {
-	struct ur_queue *q = arg;
+	struct ur_ring *q = arg;
 	struct fs_uring *u = q->u;
 	struct io_uring_cqe *cqe;
 	cpu_set_t cpus;
@@ -406,7 +412,7 @@ static void *ur_main(void *arg)
 static void ur_free(struct fs_uring *u)
 {
 	for (unsigned i = 0; u->q && i < u->nr; i++) {
-		struct ur_queue *q = &u->q[i];
+		struct ur_ring *q = &u->q[i];
 
 		if (q->ring_ok)
 			io_uring_queue_exit(&q->ring);
@@ -462,7 +468,7 @@ int fs_uring_start(struct fuse_session *se, const struct fs_uring_conf *c,
 		return -ENOMEM;
 	}
 	for (i = 0; i < u->nr; i++) {
-		struct ur_queue *q = &u->q[i];
+		struct ur_ring *q = &u->q[i];
 
 		q->u = u;
 		q->qid = i / threads;
@@ -554,7 +560,7 @@ ssize_t fs_uring_reply(struct fs_uring *u, const struct iovec *iov,
 {
 	struct fuse_out_header oh;
 	struct ur_ent *e;
-	struct ur_queue *q;
+	struct ur_ring *q;
 	size_t len = 0;
 	uint64_t one = 1;
 
