@@ -183,7 +183,6 @@ void fs_gone(void *ctx, int why, uint64_t parent, uint64_t ino,
 struct fs_init {
 	bool killpriv;          /* FUSE_HANDLE_KILLPRIV_V2 */
 	bool uring;             /* FUSE_OVER_IO_URING (uring.c) */
-	bool uring_offered;     /* got: the kernel offered it */
 	uint32_t max_write;     /* got: as libfuse answered */
 	uint32_t max_pages;     /* got: 0 when not negotiated */
 };
@@ -276,8 +275,9 @@ struct fs_uring_conf {
 };
 /* Starts C->threads threads per CPU, pinned to it, that each register a
  * ring entry of that CPU's queue with the kernel for SE (whose INIT
- * granted FUSE_OVER_IO_URING) and serve the requests put in it; *OUT holds them from before the first request (the
- * session's writer reads it).  0, or -errno and *OUT NULL. */
+ * granted FUSE_OVER_IO_URING) and serve the requests put in it; *OUT
+ * holds them from before the first request (the session's writer reads
+ * it).  0, or -errno and *OUT NULL. */
 int fs_uring_start(struct fuse_session *se, const struct fs_uring_conf *c,
 		   struct fs_uring *_Atomic *out);
 /* Stops the threads (after the unmount) and frees U; NULL is a no-op. */

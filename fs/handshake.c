@@ -100,8 +100,7 @@ static void add_flags(struct hs *h, size_t len, const struct fs_init *want,
 		return;
 	got->max_write = out->max_write;
 	got->max_pages = (out->flags & FUSE_MAX_PAGES) ? out->max_pages : 0;
-	got->uring_offered = (offered2 & HS_OVER_IO_URING_FLAGS2) != 0;
-	if (want->uring && got->uring_offered) {
+	if (want->uring && (offered2 & HS_OVER_IO_URING_FLAGS2)) {
 		out->flags |= FUSE_INIT_EXT;
 		out->flags2 |= HS_OVER_IO_URING_FLAGS2;
 		got->uring = true;
