@@ -1,7 +1,7 @@
 /* mapcopy.c - guarded copies out of file mappings (mapcopy.h).
  *
- * The copy runs with a per-thread jump buffer armed and the source range
- * noted.  The SIGBUS handler jumps back when the faulting address lies in
+ * The copy (or map_guard's function) runs with a per-thread jump buffer
+ * armed and the source range noted.  The SIGBUS handler jumps back when the faulting address lies in
  * that range and the thread is copying; any other SIGBUS is handed to the
  * disposition that was there before (or, when that was the default, the
  * default is restored and the faulting access repeats and ends the
@@ -80,19 +80,41 @@ int map_copy_init(void)
 	return rc;
 }
 
-int map_copy(void *dst, const void *src, size_t n)
+int map_guard(const void *lo, size_t n, int (*fn)(void *arg), void *arg)
 {
 	sigjmp_buf env;
+	int rc;
 
 	if (sigsetjmp(env, 0))
 		return -EIO; /* the handler disarmed */
-	armed_lo = (uintptr_t)src;
-	armed_hi = (uintptr_t)src + n;
+	armed_lo = (uintptr_t)lo;
+	armed_hi = (uintptr_t)lo + n;
 	atomic_signal_fence(memory_order_seq_cst);
 	armed = &env;
 	atomic_signal_fence(memory_order_seq_cst);
-	memcpy(dst, src, n);
+	rc = fn(arg);
 	atomic_signal_fence(memory_order_seq_cst);
 	armed = NULL;
+	return rc;
+}
+
+struct copy_args {
+	void *dst;
+	const void *src;
+	size_t n;
+};
+
+static int copy_fn(void *arg)
+{
+	struct copy_args *a = arg;
+
+	memcpy(a->dst, a->src, a->n);
 	return 0;
+}
+
+int map_copy(void *dst, const void *src, size_t n)
+{
+	struct copy_args a = { dst, src, n };
+
+	return map_guard(src, n, copy_fn, &a);
 }

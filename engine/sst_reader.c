@@ -784,53 +784,148 @@ static bool ukey_just_before(const struct sst *t, size_t i,
 	       !ukey_cmp(k, ikey_ulen(klen), ukey, ulen);
 }
 
+/* Seeks IKEY in block I, parsed into B, with cursor C, and classifies
+ * what it finds.  *PRESENT tells whether IKEY's user key is in the table
+ * at all (for the filter stats). */
+static int lookup_in_block(struct sst *t, size_t i, const struct block *b,
+			   struct block_cursor *c, const uint8_t *ikey,
+			   size_t iklen, struct sst_value *dst, bool *present,
+			   struct lsm_err *err)
+{
+	unsigned long long off = (unsigned long long)t->index[i].h.off;
+	size_t klen, vlen, ulen = ikey_ulen(iklen);
+	const uint8_t *k, *v;
+
+	block_cursor_rebind(c, b);
+	block_cursor_seek(c, ikey, iklen);
+	*present = true;
+	k = block_cursor_key(c, &klen);
+	if (!block_cursor_valid(c) || !ikey_valid(k, klen))
+		return lsm_err_set(err, -EUCLEAN, "%s: malformed data block at "
+				   "offset %llu", t->path, off);
+	if (ukey_cmp(k, ikey_ulen(klen), ikey, ulen)) {
+		*present = ukey_just_before(t, i, c, ikey, ulen);
+		return LOOKUP_MISSING;
+	}
+	if (ikey_type(k, klen) == IKEY_DELETE)
+		return LOOKUP_DELETED;
+	v = block_cursor_value(c, &vlen);
+	if (ikey_type(k, klen) == IKEY_VALUE_PTR) {
+		if (vlen > sizeof(dst->ptr))
+			return lsm_err_set(err, -EUCLEAN, "%s: malformed value "
+					   "pointer in the data block at offset "
+					   "%llu", t->path, off);
+		memcpy(dst->ptr, v, vlen);
+		dst->ptr_len = vlen;
+		dst->is_ptr = true;
+		return LOOKUP_FOUND;
+	}
+	return sst_value_put(dst, v, vlen) == 0
+		       ? LOOKUP_FOUND
+		       : lsm_err_set(err, -ENOMEM, "%s: out of memory",
+				     t->path);
+}
+
+/* A lookup in a raw data block of a mapped table, in place: map_guard
+ * runs it, so a page that cannot be read fails it with -EIO.  What it
+ * allocates (the block, the cursor's key) stays here for the caller to
+ * free, since a fault cuts it short. */
+enum { MAPPED_READ_USUAL = 3 }; /* not a LOOKUP_* */
+
+struct mapped_get {
+	struct sst *t;
+	size_t i;
+	const uint8_t *ikey;
+	size_t iklen;
+	struct sst_value *dst;
+	bool present;
+	struct block *b;
+	struct block_cursor c;
+	struct lsm_err *err;
+};
+
+static int mapped_get_fn(void *arg)
+{
+	struct mapped_get *g = arg;
+	struct sst *t = g->t;
+	const struct handle *h = &t->index[g->i].h;
+	const uint8_t *p = t->map + h->off;
+	size_t n = (size_t)h->size;
+	struct lsm_err e;
+	int rc;
+
+	/* a compressed block (or a damaged type byte) is read as usual,
+	 * inflated into the cache */
+	if (p[n] != BLOCK_RAW)
+		return MAPPED_READ_USUAL;
+	STAT(t, block_reads, 1);
+	STAT(t, block_read_bytes, n + SST_BLOCK_TRAILER);
+	if (crc32_of(p, n + 1) != get_u32le(p + n + 1)) {
+		STAT(t, checksum_errors, 1);
+		return lsm_err_set(g->err, -EBADMSG, "%s: checksum mismatch "
+				   "in block at offset %llu", t->path,
+				   (unsigned long long)h->off);
+	}
+	rc = block_new(p, n, false, &g->b, &e);
+	if (rc < 0)
+		return lsm_err_set(g->err, rc, "%s: block at offset %llu: %s",
+				   t->path, (unsigned long long)h->off, e.msg);
+	return lookup_in_block(t, g->i, g->b, &g->c, g->ikey, g->iklen,
+			       g->dst, &g->present, g->err);
+}
+
+/* Block I of a mapped table, looked up where it lies: its checksum is
+ * checked in the mapping at every lookup (nothing is trusted from an
+ * earlier one) and the value copied out, with no copy of the block and no
+ * trip through the block cache.  MAPPED_READ_USUAL when the block must be
+ * read as usual (compressed, or not wholly inside the mapping). */
+static int get_in_mapped_block(struct sst *t, size_t i, const uint8_t *ikey,
+			       size_t iklen, struct sst_value *dst,
+			       bool *present, struct lsm_err *err)
+{
+	const struct handle *h = &t->index[i].h;
+	struct mapped_get g = { .t = t, .i = i, .ikey = ikey, .iklen = iklen,
+				.dst = dst, .err = err };
+	int rc = check_block_size(t, h, err);
+
+	if (rc < 0)
+		return rc;
+	if (h->off + h->size + SST_BLOCK_TRAILER > t->data_end)
+		return MAPPED_READ_USUAL;
+	block_cursor_init(&g.c, NULL, sst_safe_ikey_cmp);
+	rc = map_guard(t->map + h->off, (size_t)h->size + SST_BLOCK_TRAILER,
+		       mapped_get_fn, &g);
+	if (rc == -EIO) /* only the guard fails so */
+		lsm_err_set(err, rc, "%s: read of block at offset %llu failed: "
+			    "%s (a page of the mapped file could not be read)",
+			    t->path, (unsigned long long)h->off, strerror(EIO));
+	block_cursor_done(&g.c);
+	block_free(g.b);
+	*present = g.present;
+	return rc;
+}
+
 /* Seeks IKEY in block I and classifies what it finds.  *PRESENT tells
  * whether IKEY's user key is in the table at all (for the filter stats). */
 static int get_in_block(struct sst *t, size_t i, const uint8_t *ikey,
 			size_t iklen, struct sst_value *dst, bool *present,
 			struct lsm_err *err)
 {
-	unsigned long long off = (unsigned long long)t->index[i].h.off;
-	size_t klen, vlen, ulen = ikey_ulen(iklen);
 	struct cache_handle *h;
 	struct block_cursor c;
 	struct block *b;
-	const uint8_t *k, *v;
-	int rc = sst_load_block(t, i, true, &b, &h, err);
+	int rc;
 
+	if (t->map) {
+		rc = get_in_mapped_block(t, i, ikey, iklen, dst, present, err);
+		if (rc != MAPPED_READ_USUAL)
+			return rc;
+	}
+	rc = sst_load_block(t, i, true, &b, &h, err);
 	if (rc < 0)
 		return rc;
-	block_cursor_init(&c, b, sst_safe_ikey_cmp);
-	block_cursor_seek(&c, ikey, iklen);
-	*present = true;
-	k = block_cursor_key(&c, &klen);
-	if (!block_cursor_valid(&c) || !ikey_valid(k, klen)) {
-		rc = lsm_err_set(err, -EUCLEAN, "%s: malformed data block at "
-				 "offset %llu", t->path, off);
-	} else if (ukey_cmp(k, ikey_ulen(klen), ikey, ulen)) {
-		rc = LOOKUP_MISSING;
-		*present = ukey_just_before(t, i, &c, ikey, ulen);
-	} else if (ikey_type(k, klen) == IKEY_DELETE) {
-		rc = LOOKUP_DELETED;
-	} else if (ikey_type(k, klen) == IKEY_VALUE_PTR) {
-		v = block_cursor_value(&c, &vlen);
-		if (vlen > sizeof(dst->ptr)) {
-			rc = lsm_err_set(err, -EUCLEAN, "%s: malformed value "
-					 "pointer in the data block at offset "
-					 "%llu", t->path, off);
-		} else {
-			memcpy(dst->ptr, v, vlen);
-			dst->ptr_len = vlen;
-			dst->is_ptr = true;
-			rc = LOOKUP_FOUND;
-		}
-	} else {
-		v = block_cursor_value(&c, &vlen);
-		rc = sst_value_put(dst, v, vlen) == 0
-			     ? LOOKUP_FOUND
-			     : lsm_err_set(err, -ENOMEM, "%s: out of memory",
-					   t->path);
-	}
+	block_cursor_init(&c, NULL, sst_safe_ikey_cmp);
+	rc = lookup_in_block(t, i, b, &c, ikey, iklen, dst, present, err);
 	block_cursor_done(&c);
 	sst_unload_block(t, b, h);
 	return rc;

@@ -251,14 +251,15 @@ struct lsm_options {
 
 	/* Reads of table data through mmap(2) instead of pread(2) and the
 	 * block cache (POSIX I/O only; ignored with another IO).  Default
-	 * false.  A point lookup or seek then copies nothing and takes no
-	 * lock for the block; each block's checksum is checked the first
-	 * time it is read while its table is open, not on every read from
-	 * the page cache.  The trade: a read error of the device under a
-	 * mapped page (or a table file truncated behind the engine's back)
-	 * kills the process with SIGBUS instead of failing the lookup with
-	 * -EIO, and damage that appears on the device after a block was
-	 * checked goes unnoticed until the table is opened again.  Compressed
+	 * false.  Iterators then copy nothing and take no lock for a block;
+	 * each block's checksum is checked the first time an iterator reads
+	 * it while its table is open, not on every read from the page cache.
+	 * The trade: a read error of the device under a mapped page (or a
+	 * table file truncated behind the engine's back) kills the process
+	 * with SIGBUS instead of failing the iterator with -EIO, and damage
+	 * that appears on the device after a block was checked goes unnoticed
+	 * by iterators until the table is opened again.  Point lookups are
+	 * as with map_tables (checked at every read, guarded).  Compressed
 	 * blocks still go through the block cache. */
 	bool mmap_reads;
 
@@ -270,20 +271,24 @@ struct lsm_options {
 	 * which builds before it cannot open. */
 	uint32_t value_log_min_bytes;
 
-	/* Table data blocks are read by copying them out of a read-only
-	 * mapping of the table (mmap(2)) instead of pread(2): no system call
-	 * and no lookup of the kernel's page cache per block.  Everything
-	 * else is as with pread: every block read is checked against its
-	 * checksum, goes through the block cache, and a page that cannot be
-	 * read (a device error, a table file cut short behind the engine's
-	 * back) fails the read with -EIO, not the process: the engine
-	 * installs a SIGBUS handler for its own copies and passes any other
-	 * SIGBUS to the disposition the process had (a handler the program
-	 * installs later must do the same).  POSIX I/O only (ignored with
-	 * another IO); compactions keep using pread.  The trade: the pages a
-	 * process has read through its mappings count in its resident set
-	 * (they are the kernel's page cache, shared and reclaimable).
-	 * Default true; mmap_reads takes precedence. */
+	/* Table data blocks are read through a read-only mapping of the
+	 * table (mmap(2)) instead of pread(2): no system call and no lookup
+	 * of the kernel's page cache per block.  Iterators copy a block out
+	 * of the mapping into the block cache as pread would have.  A point
+	 * lookup in an uncompressed block works in the mapping: it checks the
+	 * block's checksum there, at every lookup, finds the key and copies
+	 * out only its value, with no copy of the block and no trip through
+	 * the block cache.  Either way every block read is checked against
+	 * its checksum, and a page that cannot be read (a device error, a
+	 * table file cut short behind the engine's back) fails the read with
+	 * -EIO, not the process: the engine installs a SIGBUS handler for its
+	 * own reads of the mapping and passes any other SIGBUS to the
+	 * disposition the process had (a handler the program installs later
+	 * must do the same).  POSIX I/O only (ignored with another IO);
+	 * compactions keep using pread.  The trade: the pages a process has
+	 * read through its mappings count in its resident set (they are the
+	 * kernel's page cache, shared and reclaimable).  Default true;
+	 * mmap_reads takes precedence for iterators. */
 	bool map_tables;
 };
 
