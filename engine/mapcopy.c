@@ -1,16 +1,16 @@
 /* mapcopy.c - guarded copies out of file mappings (mapcopy.h).
  *
  * The copy (or map_guard's function) runs with a per-thread jump buffer
- * armed and the source range noted.  The SIGBUS handler jumps back when the faulting address lies in
- * that range and the thread is copying; any other SIGBUS is handed to the
- * disposition that was there before (or, when that was the default, the
- * default is restored and the faulting access repeats and ends the
- * process as it would have).  The handler runs with SA_NODEFER, so the
- * jump leaves the thread's signal mask as it was and sigsetjmp need not
- * save it (no system call per copy).  map_copy_init (re)installs the
- * handler at every table mapped: when something replaced it since (a
- * program's own handler, a test harness's), the engine's goes back on top
- * and chains to that one. */
+ * armed and the source range noted.  The SIGBUS handler jumps back when
+ * the faulting address lies in that range and the thread is copying; any
+ * other SIGBUS is handed to the disposition that was there before (or,
+ * when that was the default, the default is restored and the faulting
+ * access repeats and ends the process as it would have).  The handler
+ * runs with SA_NODEFER, so the jump leaves the thread's signal mask as it
+ * was and sigsetjmp need not save it (no system call per copy).
+ * map_copy_init (re)installs the handler at every table mapped: when
+ * something replaced it since (a program's own handler, a test
+ * harness's), the engine's goes back on top and chains to that one. */
 #include "mapcopy.h"
 
 #include <errno.h>
