@@ -82,22 +82,24 @@ static int check_block_size(struct sst *t, const struct handle *h,
 /* Reads the block at H with its trailer into P (h->size + trailer bytes),
  * copied out of the mapping when T is mapped and MAP is set, and checks
  * its checksum and type. */
-static int read_checked(struct sst *t, const struct handle *h, uint8_t *p,
-			bool map, struct lsm_err *err)
+/* The read of the block at H failed with RC (-errno). */
+static int read_failed(struct sst *t, const struct handle *h, int rc,
+		       bool mapped, struct lsm_err *err)
+{
+	return lsm_err_set(err, rc, "%s: read of block at offset %llu failed: "
+			   "%s%s", t->path, (unsigned long long)h->off,
+			   strerror(-rc), mapped ? " (a page of the mapped "
+			   "file could not be read)" : "");
+}
+
+/* Counts a read of the block at H, whose bytes and trailer are at P, and
+ * checks its checksum and type. */
+static int check_block(struct sst *t, const struct handle *h,
+		       const uint8_t *p, struct lsm_err *err)
 {
 	unsigned long long off = (unsigned long long)h->off;
 	size_t n = (size_t)h->size;
-	bool mapped = map && t->map &&
-		      h->off + n + SST_BLOCK_TRAILER <= t->data_end;
-	int rc = mapped ? map_copy(p, t->map + h->off, n + SST_BLOCK_TRAILER) :
-		 lsm_io_read_full(t->io, t->fd, p, n + SST_BLOCK_TRAILER,
-				  h->off);
 
-	if (rc < 0)
-		return lsm_err_set(err, rc, "%s: read of block at offset %llu "
-				   "failed: %s%s", t->path, off, strerror(-rc),
-				   mapped ? " (a page of the mapped file could "
-				   "not be read)" : "");
 	STAT(t, block_reads, 1);
 	STAT(t, block_read_bytes, n + SST_BLOCK_TRAILER);
 	if (crc32_of(p, n + 1) != get_u32le(p + n + 1)) {
@@ -109,6 +111,20 @@ static int read_checked(struct sst *t, const struct handle *h, uint8_t *p,
 		return lsm_err_set(err, -EUCLEAN, "%s: block at offset %llu "
 				   "has unknown type %u", t->path, off, p[n]);
 	return 0;
+}
+
+static int read_checked(struct sst *t, const struct handle *h, uint8_t *p,
+			bool map, struct lsm_err *err)
+{
+	size_t n = (size_t)h->size;
+	bool mapped = map && t->map &&
+		      h->off + n + SST_BLOCK_TRAILER <= t->data_end;
+	int rc = mapped ? map_copy(p, t->map + h->off, n + SST_BLOCK_TRAILER) :
+		 lsm_io_read_full(t->io, t->fd, p, n + SST_BLOCK_TRAILER,
+				  h->off);
+
+	return rc < 0 ? read_failed(t, h, rc, mapped, err)
+		      : check_block(t, h, p, err);
 }
 
 /* Reads the block at H, checks its checksum and inflates it: *OUT gets
@@ -196,6 +212,20 @@ static void block_deleter(void *value)
 	block_free(value);
 }
 
+/* A block over the mapped bytes of the block at H (raw, its restart
+ * array checked; the bytes stay the mapping's). */
+static int block_in_map(struct sst *t, const struct handle *h,
+			struct block **bp, struct lsm_err *err)
+{
+	struct lsm_err e;
+	int rc = block_new(t->map + h->off, (size_t)h->size, false, bp, &e);
+
+	if (rc < 0)
+		return lsm_err_set(err, rc, "%s: block at offset %llu: %s",
+				   t->path, (unsigned long long)h->off, e.msg);
+	return 0;
+}
+
 /* Data block I of a mapped table (sst_map), without a copy: its checksum
  * and type are checked in the mapping the first time, and then trusted
  * like a block in the cache.  0 with *BP a block over the mapping (the
@@ -207,28 +237,15 @@ static int map_block(struct sst *t, size_t i, struct block **bp,
 	const struct handle *h = &t->index[i].h;
 	const uint8_t *p = t->map + h->off;
 	size_t n = (size_t)h->size;
-	struct lsm_err e;
 	int rc;
 
 	if (atomic_load_explicit(&t->map_state[i], memory_order_acquire) ==
 	    MAP_UNCHECKED) {
 		rc = check_block_size(t, h, err);
+		if (rc == 0)
+			rc = check_block(t, h, p, err);
 		if (rc < 0)
 			return rc;
-		STAT(t, block_reads, 1);
-		STAT(t, block_read_bytes, n + SST_BLOCK_TRAILER);
-		if (crc32_of(p, n + 1) != get_u32le(p + n + 1)) {
-			STAT(t, checksum_errors, 1);
-			return lsm_err_set(err, -EBADMSG, "%s: checksum "
-					   "mismatch in block at offset %llu",
-					   t->path,
-					   (unsigned long long)h->off);
-		}
-		if (p[n] != BLOCK_RAW && p[n] != BLOCK_ZLIB)
-			return lsm_err_set(err, -EUCLEAN, "%s: block at "
-					   "offset %llu has unknown type %u",
-					   t->path,
-					   (unsigned long long)h->off, p[n]);
 		atomic_store_explicit(&t->map_state[i],
 				      p[n] == BLOCK_RAW ? MAP_CHECKED
 							: MAP_READ,
@@ -236,11 +253,7 @@ static int map_block(struct sst *t, size_t i, struct block **bp,
 		if (p[n] != BLOCK_RAW)
 			return 1;
 	}
-	rc = block_new(p, n, false, bp, &e);
-	if (rc < 0)
-		return lsm_err_set(err, rc, "%s: block at offset %llu: %s",
-				   t->path, (unsigned long long)h->off, e.msg);
-	return 0;
+	return block_in_map(t, h, bp, err);
 }
 
 int sst_map(struct sst *t, bool zero_copy, struct lsm_err *err)
@@ -864,35 +877,24 @@ static int mapped_get_fn(void *arg)
 	const struct handle *h = &t->index[g->i].h;
 	const uint8_t *p = t->map + h->off;
 	size_t n = (size_t)h->size;
-	struct lsm_err e;
-	int rc;
+	int rc, checked;
 
 	/* a compressed block (or a damaged type byte) is read as usual,
 	 * inflated into the cache */
 	if (p[n] != BLOCK_RAW)
 		return MAPPED_READ_USUAL;
-	STAT(t, block_reads, 1);
-	STAT(t, block_read_bytes, n + SST_BLOCK_TRAILER);
 	/* The lookup runs first (it trusts nothing in the block), the
 	 * checksum after it: damage in the page at any moment of the lookup
 	 * is still there for the check, so the lookup's result is given only
 	 * when the bytes it read pass it.  The prefetch makes the block's
 	 * cache misses overlap (the checksum reads all of it anyway). */
 	prefetch(p, n + SST_BLOCK_TRAILER);
-	rc = block_new(p, n, false, &g->b, &e);
-	if (rc < 0)
-		rc = lsm_err_set(g->err, rc, "%s: block at offset %llu: %s",
-				 t->path, (unsigned long long)h->off, e.msg);
-	else
+	rc = block_in_map(t, h, &g->b, g->err);
+	if (rc == 0)
 		rc = lookup_in_block(t, g->i, g->b, &g->c, g->ikey, g->iklen,
 				     g->dst, &g->present, g->err);
-	if (crc32_of(p, n + 1) != get_u32le(p + n + 1)) {
-		STAT(t, checksum_errors, 1);
-		return lsm_err_set(g->err, -EBADMSG, "%s: checksum mismatch "
-				   "in block at offset %llu", t->path,
-				   (unsigned long long)h->off);
-	}
-	return rc;
+	checked = check_block(t, h, p, g->err);
+	return checked < 0 ? checked : rc;
 }
 
 /* Block I of a mapped table, looked up where it lies, and the value copied
@@ -917,9 +919,7 @@ static int get_in_mapped_block(struct sst *t, size_t i, const uint8_t *ikey,
 	rc = map_guard(t->map + h->off, (size_t)h->size + SST_BLOCK_TRAILER,
 		       mapped_get_fn, &g);
 	if (rc == -EIO) /* only the guard fails so */
-		lsm_err_set(err, rc, "%s: read of block at offset %llu failed: "
-			    "%s (a page of the mapped file could not be read)",
-			    t->path, (unsigned long long)h->off, strerror(EIO));
+		read_failed(t, h, rc, true, err);
 	block_cursor_done(&g.c);
 	block_free(g.b);
 	*present = g.present;
