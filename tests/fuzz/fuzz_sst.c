@@ -135,19 +135,18 @@ static struct sst *open_mapped(struct lsm_io *io, struct cache *cache)
 	snprintf(path, sizeof(path), "%s/lsmfs-fuzz-sst-%ld.sst",
 		 dir ? dir : "/tmp", (long)getpid());
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
+	rc = fd < 0 || (n && write(fd, p, n) != (ssize_t)n) ? -1 : 0;
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0) {
 		static bool told;
 
 		if (!told)
-			fprintf(stderr, "fuzz_sst: cannot create %s: mapped "
+			fprintf(stderr, "fuzz_sst: cannot write %s: mapped "
 				"lookups go unchecked (set TMPDIR to a "
 				"writable directory)\n", path);
 		told = true;
-		return NULL;
-	}
-	rc = n && write(fd, p, n) != (ssize_t)n ? -1 : 0;
-	close(fd);
-	if (rc == 0) {
+	} else {
 		struct lsm_err err = { 0 };
 
 		/* it opened in memory: it opens here too (id 8: its blocks
