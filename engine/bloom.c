@@ -6,6 +6,8 @@
  * it need not resist attackers, only spread keys evenly. */
 #include "bloom.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "coding.h"
@@ -203,6 +205,87 @@ bool bloom_may_contain(const uint8_t *filter, size_t len, uint32_t hash)
 		size_t pos = probe_bit(h, bits);
 
 		if (!(filter[pos / 8] & (1u << (pos % 8))))
+			return false;
+	}
+	return true;
+}
+
+/* ---- the live filter (bloom_live) ----
+ * The blocked layout's probes (bit x >> 23 of a 512-bit block, for x
+ * stepping by PROBE_MUL from mix(h) | 1), in eight 64-bit words a block so
+ * that the adder can set a bit with a plain atomic store: there is one
+ * adder at a time.  Six probes: about 1% false positives at 10 bits a
+ * key, the memtable's budget for its smallest entries. */
+#define BLOOM_LIVE_K 6
+
+int bloom_live_init(struct bloom_live *f, size_t bytes)
+{
+	size_t n = bytes / BLOOM_BLOCK_BYTES;
+	void *p;
+
+	f->words = NULL;
+	f->nblocks = 0;
+	if (n == 0)
+		return 0;
+	if (posix_memalign(&p, BLOOM_BLOCK_BYTES, n * BLOOM_BLOCK_BYTES))
+		return -ENOMEM;
+	f->words = p;
+	for (size_t i = 0; i < n * 8; i++)
+		atomic_init(&f->words[i], 0);
+	f->nblocks = n;
+	return 0;
+}
+
+void bloom_live_free(struct bloom_live *f)
+{
+	free(f->words);
+	f->words = NULL;
+	f->nblocks = 0;
+}
+
+size_t bloom_live_bytes(const struct bloom_live *f)
+{
+	return f->nblocks * BLOOM_BLOCK_BYTES;
+}
+
+static inline _Atomic uint64_t *live_block(const struct bloom_live *f,
+					   uint32_t h)
+{
+	return f->words + (size_t)(((uint64_t)h * f->nblocks) >> 32) * 8;
+}
+
+void bloom_live_add(struct bloom_live *f, uint32_t hash)
+{
+	_Atomic uint64_t *b;
+	uint32_t x = probe_step(hash);
+
+	if (f->nblocks == 0)
+		return;
+	b = live_block(f, hash);
+	for (unsigned j = 0; j < BLOOM_LIVE_K; j++, x *= PROBE_MUL) {
+		_Atomic uint64_t *w = &b[x >> 29];
+		uint64_t bit = 1ull << ((x >> 23) & 63);
+		uint64_t v = atomic_load_explicit(w, memory_order_relaxed);
+
+		if (!(v & bit))
+			atomic_store_explicit(w, v | bit,
+					      memory_order_relaxed);
+	}
+}
+
+bool bloom_live_may_contain(const struct bloom_live *f, uint32_t hash)
+{
+	const _Atomic uint64_t *b;
+	uint32_t x = probe_step(hash);
+
+	if (f->nblocks == 0)
+		return true;
+	b = live_block(f, hash);
+	for (unsigned j = 0; j < BLOOM_LIVE_K; j++, x *= PROBE_MUL) {
+		uint64_t v = atomic_load_explicit(&b[x >> 29],
+						  memory_order_relaxed);
+
+		if (!(v & (1ull << ((x >> 23) & 63))))
 			return false;
 	}
 	return true;

@@ -14,6 +14,7 @@
 #ifndef LSM_BLOOM_H
 #define LSM_BLOOM_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,5 +37,23 @@ void bloom_build_flat(struct buf *out, const uint32_t *hashes, size_t n,
 /* false only when the key is certainly absent.  A malformed filter
  * answers true (it can never cause a wrong "absent"). */
 bool bloom_may_contain(const uint8_t *filter, size_t len, uint32_t hash);
+
+/* A blocked filter kept in memory while keys are added: the memtable's,
+ * over the user keys of its entries.  Not a format: nothing writes it out.
+ * One thread adds at a time while any number test (relaxed atomic words):
+ * a key whose bloom_live_add happened before a test, in the C11 sense, is
+ * always found.  A filter of no blocks (bytes 0) answers "maybe". */
+struct bloom_live {
+	_Atomic uint64_t *words;        /* nblocks * 8, 64-byte aligned */
+	size_t nblocks;
+};
+
+/* A zeroed filter of BYTES rounded down to whole 64-byte blocks.
+ * 0 or -ENOMEM. */
+int bloom_live_init(struct bloom_live *f, size_t bytes);
+void bloom_live_free(struct bloom_live *f);
+size_t bloom_live_bytes(const struct bloom_live *f);
+void bloom_live_add(struct bloom_live *f, uint32_t hash);
+bool bloom_live_may_contain(const struct bloom_live *f, uint32_t hash);
 
 #endif /* LSM_BLOOM_H */

@@ -348,7 +348,7 @@ static int replay_record(void *ctx, const uint8_t *rec, size_t len,
 	if (rc < 0)
 		return rc;
 	memtable_unref(r->mem);
-	r->mem = memtable_new();
+	r->mem = memtable_new(db->opts.memtable_bytes);
 	return r->mem ? 0 : lsm_err_set(err, -ENOMEM, "out of memory");
 }
 
@@ -549,7 +549,7 @@ static int recover_wals(struct lsm_db *db, struct version_edit *edit,
 	size_t n = 0, np = 0;
 	int rc;
 
-	r.mem = memtable_new();
+	r.mem = memtable_new(db->opts.memtable_bytes);
 	if (!r.mem)
 		return lsm_err_set(err, -ENOMEM, "out of memory");
 	rc = db_list_wals(db, db->vs.log_number, &nums, &n, err);
@@ -722,7 +722,7 @@ static int recover(struct lsm_db *db, bool fresh, struct lsm_err *err)
 	atomic_store(&db->last_seq, db->vs.last_seq);
 	db_write_gates_refresh(db);
 	if (!db->mem)
-		db->mem = memtable_new();
+		db->mem = memtable_new(db->opts.memtable_bytes);
 	return db->mem ? 0 : lsm_err_set(err, -ENOMEM, "out of memory");
 }
 
@@ -809,7 +809,7 @@ static int open_follower(struct lsm_db *db, struct lsm_err *err)
 	if (!db->read_only)
 		return lsm_err_set(err, -EINVAL, "%s: following a store needs a "
 				   "read-only open", db->dir);
-	db->mem = memtable_new();
+	db->mem = memtable_new(db->opts.memtable_bytes);
 	if (!db->mem)
 		return lsm_err_set(err, -ENOMEM, "out of memory");
 	rc = vset_load(&db->vs, err); /* a first version to start from */

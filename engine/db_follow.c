@@ -474,7 +474,8 @@ static int catch_up_once(struct lsm_db *db, struct lsm_err *err)
 		bool moved = false;
 
 		rebuild = replaced || vs->log_number != db->fl_log_number;
-		a.mem = rebuild ? memtable_new() : db->mem;
+		a.mem = rebuild ? memtable_new(db->opts.memtable_bytes)
+				: db->mem;
 		if (!a.mem) {
 			rc = lsm_err_set(err, -ENOMEM, "out of memory");
 			goto out;

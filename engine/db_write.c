@@ -58,7 +58,7 @@ static int track_switch(struct lsm_db *db, uint64_t old, uint64_t size,
  * have a torn tail. */
 static int switch_memtable(struct lsm_db *db, struct lsm_err *err)
 {
-	struct memtable *fresh = memtable_new();
+	struct memtable *fresh = memtable_new(db->opts.memtable_bytes);
 	struct super *sv = db_super_new(); /* published below: cannot fail */
 	struct wal *old = db->wal;
 	uint64_t old_number = db->wal_number;

@@ -22,7 +22,11 @@ enum lookup {
 
 struct memtable;
 
-struct memtable *memtable_new(void);         /* refs = 1; NULL on ENOMEM */
+/* A memtable expected to grow to about BYTES of entries
+ * (memtable_data_bytes), which sizes its key filter (0: none; a larger
+ * memtable is still right, its filter only less selective).  refs = 1;
+ * NULL on ENOMEM. */
+struct memtable *memtable_new(size_t bytes);
 void memtable_ref(struct memtable *m);
 void memtable_unref(struct memtable *m);     /* frees at 0; accepts NULL */
 
@@ -39,9 +43,15 @@ int memtable_add_at(struct memtable *m, uint64_t seq, enum ikey_type t,
 		    uint64_t segment, uint64_t offset);
 
 /* The newest version of KEY with sequence <= SEQ.  On LOOKUP_FOUND *VAL
- * borrows the value (valid while the caller holds a reference). */
+ * borrows the value (valid while the caller holds a reference).  A key
+ * the filter rules out costs no search. */
 int memtable_get(struct memtable *m, const void *key, size_t klen,
 		 uint64_t seq, const uint8_t **val, size_t *vlen);
+
+/* false only when no version of KEY was ever added (the key filter); a
+ * key whose memtable_add happened before the call is always true. */
+bool memtable_may_contain(const struct memtable *m, const void *key,
+			  size_t klen);
 
 size_t memtable_bytes(const struct memtable *m);   /* memory in use */
 uint64_t memtable_count(const struct memtable *m); /* entries */

@@ -252,9 +252,68 @@ static void test_false_positive_rates(void **state)
 	flat = false;
 }
 
+/* The live filter (the memtable's): sized in whole 64-byte blocks, "maybe"
+ * with no blocks, every key added is found, and the false-positive rate
+ * is the blocked theory's for its six probes at 10 and 20 bits a key. */
+static void test_live_filter(void **state)
+{
+	static const unsigned bits[] = { 10, 20 };
+	struct bloom_live f;
+	struct rng r;
+	char k[64];
+
+	(void)state;
+	assert_int_equal(bloom_live_init(&f, 63), 0);
+	assert_int_equal(bloom_live_bytes(&f), 0);
+	assert_true(bloom_live_may_contain(&f, 12345));
+	bloom_live_add(&f, 12345); /* nowhere to put it: still "maybe" */
+	assert_true(bloom_live_may_contain(&f, 99));
+	bloom_live_free(&f);
+	rng_init(&r, "bloom live", 0);
+	for (size_t b = 0; b < sizeof(bits) / sizeof(bits[0]); b++) {
+		enum { N = 100000, ABSENT = 200000 };
+		uint64_t salt = rng_next(&r);
+		double theory = blocked_theory(bits[b], 6), rate;
+		size_t fp = 0;
+
+		assert_int_equal(bloom_live_init(&f, N * bits[b] / 8 + 10),
+				 0);
+		assert_int_equal(bloom_live_bytes(&f) % 64, 0);
+		assert_true(bloom_live_bytes(&f) <= N * bits[b] / 8 + 10);
+		assert_int_equal((uintptr_t)f.words % 64, 0);
+		for (size_t i = 0; i < N; i++) {
+			size_t n = key_of(k, salt, 2 * i);
+
+			assert_false(i == 0 &&
+				     bloom_live_may_contain(&f,
+							    bloom_hash(k, n)));
+			bloom_live_add(&f, bloom_hash(k, n));
+		}
+		for (size_t i = 0; i < N; i++) {
+			size_t n = key_of(k, salt, 2 * i);
+
+			assert_true(bloom_live_may_contain(&f,
+							   bloom_hash(k, n)));
+		}
+		for (size_t i = 0; i < ABSENT; i++) {
+			size_t n = key_of(k, salt, 2 * i + 1);
+
+			fp += bloom_live_may_contain(&f, bloom_hash(k, n));
+		}
+		rate = (double)fp / ABSENT;
+		print_message("live n=%d %u bits/key: %.4f%% (theory "
+			      "%.4f%%)\n", N, bits[b], 100 * rate,
+			      100 * theory);
+		assert_true(rate <= theory * 1.25 + 1e-4);
+		bloom_live_free(&f);
+		assert_int_equal(bloom_live_bytes(&f), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_live_filter),
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_malformed_filters_say_maybe),
 		cmocka_unit_test(test_blocked_is_maybe_to_old_readers),

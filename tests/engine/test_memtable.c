@@ -51,7 +51,7 @@ static void assert_at(struct iiter *it, const struct ref_ent *r)
 
 static void test_empty(void **state)
 {
-	struct memtable *m = memtable_new();
+	struct memtable *m = memtable_new(1u << 20);
 	struct iiter *it;
 	const uint8_t *v;
 	size_t vl;
@@ -179,7 +179,7 @@ static void check_get(struct memtable *mt, const struct model *md,
 
 static void test_get_snapshots(void **state)
 {
-	struct memtable *mt = memtable_new();
+	struct memtable *mt = memtable_new(1u << 20);
 	struct model md;
 	struct rng r;
 	uint8_t absent[MAX_UKEY + 1];
@@ -236,7 +236,7 @@ static void check_seek(struct iiter *it, const struct model *md,
 
 static void test_iterate(void **state)
 {
-	struct memtable *mt = memtable_new();
+	struct memtable *mt = memtable_new(1u << 20);
 	struct iiter *it;
 	struct model md;
 	struct rng r;
@@ -288,7 +288,7 @@ static void test_iterate(void **state)
 
 static void test_big_entries(void **state)
 {
-	struct memtable *mt = memtable_new();
+	struct memtable *mt = memtable_new(1u << 20);
 	size_t big = 300 * 1024, before, vl;
 	uint8_t *val = malloc(big);
 	const uint8_t *v;
@@ -325,7 +325,7 @@ static void test_big_entries(void **state)
 
 static void test_duplicate_ikey(void **state)
 {
-	struct memtable *mt = memtable_new();
+	struct memtable *mt = memtable_new(1u << 20);
 	struct iiter *it;
 	const uint8_t *v;
 	size_t vl, n = 0;
@@ -348,7 +348,7 @@ static void test_duplicate_ikey(void **state)
 
 static void test_ref_keeps_alive(void **state)
 {
-	struct memtable *mt = memtable_new();
+	struct memtable *mt = memtable_new(1u << 20);
 	struct iiter *it;
 	const uint8_t *k, *v;
 	size_t kl, vl;
@@ -540,7 +540,7 @@ static void test_block_pool(void **state)
 	(void)state;
 	memtable_pool_limit(2u << 20); /* two blocks; the rest is freed */
 	for (int gen = 0; gen < 4; gen++) {
-		struct memtable *m = memtable_new();
+		struct memtable *m = memtable_new(1u << 20);
 		char k[32];
 
 		assert_non_null(m);
@@ -572,7 +572,7 @@ static void test_block_pool(void **state)
 
 static void test_concurrent_readers(void **state)
 {
-	struct race rc = { .mt = memtable_new() };
+	struct race rc = { .mt = memtable_new(1u << 20) };
 	pthread_t w, rd[CW_READERS];
 	struct iiter *it;
 	struct rng r;
@@ -603,9 +603,73 @@ static void test_concurrent_readers(void **state)
 	memtable_unref(rc.mt);
 }
 
+/* The key filter: every key added (value or tombstone, at any seq) is
+ * "maybe" and found; a memtable within its expected size rules out
+ * nearly every absent key (at 1% expected, 3% allowed); one grown far past it
+ * (a read-only open's replay) and one with no filter still answer every
+ * lookup right. */
+static void test_key_filter(void **state)
+{
+	enum { N = 8000, ABSENT = 20000 };
+	static const size_t sizes[] = { 1u << 20, 4096, 0 };
+	char k[32], v[8] = "value";
+
+	(void)state;
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		struct memtable *m = memtable_new(sizes[s]);
+		size_t fp = 0;
+
+		assert_non_null(m);
+		for (int i = 0; i < N; i++) {
+			snprintf(k, sizeof(k), "key%07d", 2 * i);
+			assert_int_equal(memtable_add(m, (uint64_t)i + 1,
+						      i % 5 ? IKEY_VALUE :
+						      IKEY_DELETE, k,
+						      strlen(k), v,
+						      i % 5 ? sizeof(v) : 0),
+					 0);
+		}
+		/* Under the budget: 8000 entries of about 80 bytes. */
+		assert_true(s > 0 || memtable_data_bytes(m) < sizes[0]);
+		for (int i = 0; i < N; i++) {
+			const uint8_t *got;
+			size_t gl;
+
+			snprintf(k, sizeof(k), "key%07d", 2 * i);
+			assert_true(memtable_may_contain(m, k, strlen(k)));
+			assert_int_equal(memtable_get(m, k, strlen(k),
+						      UINT64_MAX, &got, &gl),
+					 i % 5 ? LOOKUP_FOUND :
+					 LOOKUP_DELETED);
+			/* Before its seq the key is missing, filter or not. */
+			assert_int_equal(memtable_get(m, k, strlen(k),
+						      (uint64_t)i, &got, &gl),
+					 LOOKUP_MISSING);
+		}
+		for (int i = 0; i < ABSENT; i++) {
+			const uint8_t *got;
+			size_t gl;
+
+			snprintf(k, sizeof(k), "key%07d", 2 * i + 1);
+			fp += memtable_may_contain(m, k, strlen(k));
+			assert_int_equal(memtable_get(m, k, strlen(k),
+						      UINT64_MAX, &got, &gl),
+					 LOOKUP_MISSING);
+		}
+		print_message("memtable_new(%zu): %zu of %d absent keys "
+			      "pass the filter\n", sizes[s], fp, ABSENT);
+		if (s == 0)
+			assert_true(fp < ABSENT * 3 / 100);
+		if (s == 2)
+			assert_int_equal(fp, ABSENT);
+		memtable_unref(m);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_key_filter),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_get_snapshots),
 		cmocka_unit_test(test_iterate),
