@@ -132,7 +132,8 @@ struct lsm_options {
 	                                * taken for writing, WAL replayed in
 	                                * memory only */
 	enum lsm_wal_recovery wal_recovery; /* default LSM_WAL_STRICT */
-	size_t memtable_bytes;         /* default 8 MiB */
+	size_t memtable_bytes;         /* default 8 MiB; each memtable also
+	                                * keeps a key filter of 1/64 of it */
 	enum lsm_sync_policy sync;     /* default LSM_SYNC_MANUAL */
 	unsigned sync_interval_ms;     /* default 100 (LSM_SYNC_INTERVAL) */
 	size_t block_bytes;            /* default 4096 (uncompressed) */
