@@ -23,8 +23,8 @@ static struct iiter *level_open(void *ctx, size_t i, struct lsm_err *err)
 {
 	struct level_ctx *c = ctx;
 
-	return table_cache_iter(c->db->tables, fm_key(c->v->files[c->level][i]),
-				true, err);
+	return table_cache_iter_fm(c->db->tables, c->v->files[c->level][i],
+				   true, err);
 }
 
 static const uint8_t *level_last(void *ctx, size_t i, size_t *klen)
@@ -79,8 +79,8 @@ struct iiter *db_internal_iter(struct lsm_db *db, struct super *sv,
 	    !(kids[n++] = memtable_iter(sv->imm)))
 		goto oom_kids;
 	for (size_t i = 0; i < v->nfiles[0]; i++) {
-		kids[n] = table_cache_iter(db->tables, fm_key(v->files[0][i]),
-					   true, &e);
+		kids[n] = table_cache_iter_fm(db->tables, v->files[0][i],
+					      true, &e);
 		if (!kids[n])
 			kids[n] = iiter_error(e.code ? e.code : -EIO, e.msg);
 		if (!kids[n++])

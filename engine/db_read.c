@@ -153,8 +153,7 @@ static int get_tables(struct lsm_db *db, const struct version *v,
 
 		if (!file_range_holds(f, ik, ulen))
 			continue;
-		rc = table_cache_get_to(db->tables, fm_key(f), ik, iklen, val,
-					err);
+		rc = table_cache_get_fm(db->tables, f, ik, iklen, val, err);
 		if (rc != LOOKUP_MISSING)
 			return rc;
 	}
@@ -168,8 +167,7 @@ static int get_tables(struct lsm_db *db, const struct version *v,
 		if (ukey_cmp(ik, ulen, f->smallest,
 			     ikey_ulen(f->smallest_len)) < 0)
 			continue;
-		rc = table_cache_get_to(db->tables, fm_key(f), ik, iklen, val,
-					err);
+		rc = table_cache_get_fm(db->tables, f, ik, iklen, val, err);
 		if (rc != LOOKUP_MISSING)
 			return rc;
 	}

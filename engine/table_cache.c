@@ -26,6 +26,16 @@ struct table_cache {
 	 * (table_cache_set_fresh_ids). */
 	bool fresh_ids;
 	_Atomic uint64_t next_id;
+	/* Handles kept by file_metas (table_pin), at most pin_max: a store
+	 * of more tables than that reads the rest through the cache, and
+	 * open files stay bounded by max_open. */
+	_Atomic unsigned pinned;
+	unsigned pin_max;
+};
+
+struct table_pin {
+	struct cache_handle *h;
+	_Atomic unsigned *pinned;       /* the table cache's count */
 };
 
 struct table_cache *table_cache_new(const struct lsm_io *io, const char *dir,
@@ -41,6 +51,7 @@ struct table_cache *table_cache_new(const struct lsm_io *io, const char *dir,
 	tc->st = st;
 	tc->dir = strdup(dir);
 	tc->cache = cache_new(max_open);
+	tc->pin_max = max_open / 2;
 	if (!tc->dir || !tc->cache) {
 		table_cache_free(tc);
 		return NULL;
@@ -134,6 +145,104 @@ int table_cache_get_to(struct table_cache *tc, uint64_t number,
 	rc = sst_get_to(cache_value(h), ikey, iklen, dst, err);
 	cache_release(tc->cache, h);
 	return rc;
+}
+
+void table_pin_release(struct table_pin *p)
+{
+	if (!p)
+		return;
+	atomic_fetch_sub_explicit(p->pinned, 1, memory_order_relaxed);
+	cache_unpin(p->h);
+	free(p);
+}
+
+unsigned table_cache_pinned(struct table_cache *tc)
+{
+	return atomic_load_explicit(&tc->pinned, memory_order_relaxed);
+}
+
+/* Gives H to F as its pin when another table may be pinned and F has
+ * none yet: true when H is F's now (the caller must not release it). */
+static bool keep_pin(struct table_cache *tc, struct file_meta *f,
+		     struct cache_handle *h)
+{
+	struct table_pin *p, *none = NULL;
+
+	if (atomic_fetch_add_explicit(&tc->pinned, 1, memory_order_relaxed) >=
+	    tc->pin_max)
+		goto undo;
+	p = malloc(sizeof(*p));
+	if (!p)
+		goto undo; /* read through the cache: nothing lost */
+	p->h = h;
+	p->pinned = &tc->pinned;
+	if (atomic_compare_exchange_strong_explicit(&f->pin, &none, p,
+						    memory_order_acq_rel,
+						    memory_order_acquire))
+		return true;
+	free(p); /* another reader pinned it first */
+undo:
+	atomic_fetch_sub_explicit(&tc->pinned, 1, memory_order_relaxed);
+	return false;
+}
+
+/* The open table of F: *T, and in *H a handle to release after use, or
+ * NULL when F's pin holds the table. */
+static int fm_table(struct table_cache *tc, const struct file_meta *cf,
+		    struct sst **t, struct cache_handle **h,
+		    struct lsm_err *err)
+{
+	/* Only the atomic pin is written through this pointer. */
+	struct file_meta *f = (struct file_meta *)cf;
+	struct table_pin *p = atomic_load_explicit(&f->pin,
+						   memory_order_acquire);
+	int rc;
+
+	*h = NULL;
+	if (p) {
+		*t = cache_value(p->h);
+		return 0;
+	}
+	rc = find_table(tc, fm_key(f), h, err);
+	if (rc < 0)
+		return rc;
+	*t = cache_value(*h);
+	if (keep_pin(tc, f, *h))
+		*h = NULL;
+	return 0;
+}
+
+int table_cache_get_fm(struct table_cache *tc, const struct file_meta *f,
+		       const uint8_t *ikey, size_t iklen,
+		       struct sst_value *dst, struct lsm_err *err)
+{
+	struct cache_handle *h;
+	struct sst *t;
+	int rc = fm_table(tc, f, &t, &h, err);
+
+	if (rc < 0)
+		return rc;
+	rc = sst_get_to(t, ikey, iklen, dst, err);
+	cache_release(tc->cache, h);
+	return rc;
+}
+
+struct iiter *table_cache_iter_fm(struct table_cache *tc,
+				  const struct file_meta *f, bool fill_cache,
+				  struct lsm_err *err)
+{
+	struct cache_handle *h;
+	struct iiter *it;
+	struct sst *t;
+
+	if (fm_table(tc, f, &t, &h, err) < 0)
+		return NULL;
+	/* On failure sst_iter has released the handle already. */
+	it = sst_iter(t, fill_cache, h ? cache_unpin : NULL, h);
+	if (!it)
+		lsm_err_set(err, -ENOMEM, "table %llu: out of memory",
+			    (unsigned long long)fm_key(f));
+	return it;
 }
 
 int table_cache_pin(struct table_cache *tc, uint64_t number,

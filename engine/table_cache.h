@@ -50,6 +50,26 @@ int table_cache_get_to(struct table_cache *tc, uint64_t number,
 struct iiter *table_cache_iter(struct table_cache *tc, uint64_t number,
 			       bool fill_cache, struct lsm_err *err);
 
+/* table_cache_get_to and table_cache_iter on the table of F, a file of a
+ * version the caller holds a reference on until the call returns (the
+ * iterator: until it is freed).  The first max_open / 2 tables read this
+ * way keep their open handle in F until F is freed (F->pin), so that later
+ * reads of them take no lock of the table cache (a lookup and a release
+ * each); the others are read through the cache every time. */
+struct file_meta;
+int table_cache_get_fm(struct table_cache *tc, const struct file_meta *f,
+		       const uint8_t *ikey, size_t iklen,
+		       struct sst_value *dst, struct lsm_err *err);
+struct iiter *table_cache_iter_fm(struct table_cache *tc,
+				  const struct file_meta *f, bool fill_cache,
+				  struct lsm_err *err);
+/* Lets go of the handle a file_meta kept (file_meta_unref); the table
+ * stays in the cache.  Accepts NULL. */
+struct table_pin;
+void table_pin_release(struct table_pin *p);
+/* Tables kept open by file_meta pins. */
+unsigned table_cache_pinned(struct table_cache *tc);
+
 /* Forgets table NUMBER (its file is being deleted). */
 void table_cache_evict(struct table_cache *tc, uint64_t number);
 /* Opens table NUMBER into the cache (a follower keeps every table of its

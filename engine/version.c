@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "coding.h"
+#include "table_cache.h"
 #include "ikey.h"
 
 enum edit_tag {
@@ -73,6 +74,7 @@ void file_meta_unref(struct file_meta *f)
 		free(f->spans[i].lo); /* hi shares its block */
 	free(f->spans);
 	vlog_refs_free(&f->vlog);
+	table_pin_release(atomic_load_explicit(&f->pin, memory_order_acquire));
 	free(f);
 }
 

@@ -87,7 +87,13 @@ struct file_meta {
 	 * field 69), owned: a segment is kept while a table of a live
 	 * version names it (vlog.h). */
 	struct vlog_refs vlog;
+	/* The table's open handle once a read kept it (table_cache_get_fm):
+	 * reads of a live version's tables then skip the table cache.  Set
+	 * at most once, by any thread; released by file_meta_unref. */
+	_Atomic(struct table_pin *) pin;
 };
+
+struct table_pin;
 
 struct key_span {
 	uint8_t *lo, *hi; /* first and last user key: one block, owned
