@@ -12,8 +12,11 @@ import json
 import sys
 
 ENGINES = [("lsm", "lsm"), ("lsm-mmap", "lsm, mmap_reads"),
-           ("leveldb", "LevelDB 1.23"), ("rocksdb", "RocksDB 7.8.3"),
-           ("lmdb", "LMDB 0.9.24")]
+           ("leveldb", "LevelDB 1.23"),
+           ("leveldb-verify", "LevelDB, verify_checksums"),
+           ("rocksdb", "RocksDB 7.8.3"), ("lmdb", "LMDB 0.9.24")]
+# Columns of the engine runs only (the sync runs have neither).
+ONLY_RUNS = ("lsm-mmap", "leveldb-verify")
 # benchmark -> (goal against LevelDB, goal against LMDB), as lsm/peer
 GOALS = {"fillseq": (1.5, None), "fillrandom": (1.5, None),
          "overwrite": (1.5, None), "readrandom": (2.0, 0.5),
@@ -107,12 +110,12 @@ def main(argv):
         s1, s4 = index(load(opts["sync1"])), index(load(opts["sync4"]))
         print()
         print("| 4 sync writers / 1 sync writer | " +
-              " | ".join(e[1] for e in ENGINES if e[0] != "lsm-mmap") +
+              " | ".join(e[1] for e in ENGINES if e[0] not in ONLY_RUNS) +
               " | goal |")
-        print("|---|" + "---|" * (len(ENGINES) - 1) + "---|")
+        print("|---|" + "---|" * (len(ENGINES) - len(ONLY_RUNS)) + "---|")
         row = ["fillrandom --sync=1, 4 threads over 1"]
         for e, _ in ENGINES:
-            if e == "lsm-mmap":
+            if e in ONLY_RUNS:
                 continue
             a, c = s4.get(("fillrandom", e)), s1.get(("fillrandom", e))
             cell = fx(ratio(a, c))

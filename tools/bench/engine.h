@@ -77,6 +77,7 @@ extern const struct bench_engine eng_lsm;
 extern const struct bench_engine eng_lsm_mmap;
 #ifdef HAVE_LEVELDB
 extern const struct bench_engine eng_leveldb;
+extern const struct bench_engine eng_leveldb_verify;
 #endif
 #ifdef HAVE_ROCKSDB
 extern const struct bench_engine eng_rocksdb;

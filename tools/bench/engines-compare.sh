@@ -1,7 +1,7 @@
 #!/bin/sh
 # engines-compare.sh - the engine rows of README's performance section in
-# one go: lsm (defaults), lsm with mmap_reads, LevelDB, RocksDB and LMDB side
-# by side at 1M keys (every engine workload) and at 4M keys (fills, random
+# one go: lsm (defaults), lsm with mmap_reads, LevelDB (and LevelDB with
+# verify_checksums, lsm's integrity), RocksDB and LMDB side by side at 1M keys (every engine workload) and at 4M keys (fills, random
 # reads and seeks; 1M reads), and fillrandom with every write fsync'ed by 1
 # and by 4 threads (group commit).  With BEFORE=path/to/old/lsmfs-bench each
 # run is repeated right after by that binary for engine lsm only (its
@@ -20,7 +20,7 @@ BEFORE=${BEFORE:-}
 D=${DB:-/tmp/engines-compare}
 P=${OUT:-docs/perf}
 R=${REPEAT:-3}
-ENGINES=lsm,lsm-mmap,leveldb,rocksdb,lmdb
+ENGINES=lsm,lsm-mmap,leveldb,leveldb-verify,rocksdb,lmdb
 
 [ -x "$B" ] || { echo "engines-compare.sh: no $B (build first)" >&2; exit 1; }
 rm -rf "$D"

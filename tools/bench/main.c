@@ -26,6 +26,7 @@ const struct bench_engine *const bench_engines[] = {
 	&eng_lsm_mmap,
 #ifdef HAVE_LEVELDB
 	&eng_leveldb,
+	&eng_leveldb_verify,
 #endif
 #ifdef HAVE_ROCKSDB
 	&eng_rocksdb,

@@ -169,7 +169,7 @@ static void table_row(FILE *f, const struct bench_result *r, size_t n,
 	const struct bench_result *x = &r[i];
 	double base = ref_ops(r, n, i, ref);
 
-	fprintf(f, "%-14s %-10s", x->bench, x->engine);
+	fprintf(f, "%-14s %-14s", x->bench, x->engine);
 	if (x->rc == -EEXIST) {          /* skipped, e.g. --use_existing_db */
 		fprintf(f, " %s\n", x->err);
 		return;
@@ -210,7 +210,7 @@ void report_table(FILE *f, const struct bench_result *r, size_t n,
 		snprintf(col, sizeof(col), "%s/x", ref);
 	else
 		snprintf(col, sizeof(col), "ref/x");
-	fprintf(f, "%-14s %-10s %11s %*s %7s %8s %8s %9s %6s %6s %6s %7s\n",
+	fprintf(f, "%-14s %-14s %11s %*s %7s %8s %8s %9s %6s %6s %6s %7s\n",
 		"benchmark", "engine", "ops/s", col_width(ref), col, "MB/s",
 		"p50 us",
 		"p99 us", "p99.9 us", "w-amp", "io-amp", "s-amp", "rss MB");

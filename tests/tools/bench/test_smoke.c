@@ -131,6 +131,7 @@ static void test_engine_peers(void **state)
 	(void)state;
 #ifdef HAVE_LEVELDB
 	run_engine("leveldb");
+	run_engine("leveldb-verify");
 #endif
 #ifdef HAVE_ROCKSDB
 	run_engine("rocksdb");
