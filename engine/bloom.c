@@ -264,12 +264,11 @@ void bloom_live_add(struct bloom_live *f, uint32_t hash)
 	b = live_block(f, hash);
 	for (unsigned j = 0; j < BLOOM_LIVE_K; j++, x *= PROBE_MUL) {
 		_Atomic uint64_t *w = &b[x >> 29];
-		uint64_t bit = 1ull << ((x >> 23) & 63);
 		uint64_t v = atomic_load_explicit(w, memory_order_relaxed);
 
-		if (!(v & bit))
-			atomic_store_explicit(w, v | bit,
-					      memory_order_relaxed);
+		/* Stored even when set: a branch on it mispredicts. */
+		atomic_store_explicit(w, v | 1ull << ((x >> 23) & 63),
+				      memory_order_relaxed);
 	}
 }
 

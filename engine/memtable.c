@@ -4,14 +4,14 @@
  * Nothing is ever unlinked, so a reader never meets a freed node. */
 #include "memtable.h"
 
-#include "bloom.h"
-
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "bloom.h"
 
 #define MT_MAX_HEIGHT 12
 #define MT_BRANCH 4                  /* 1 in MT_BRANCH nodes grows a level */
