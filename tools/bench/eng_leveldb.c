@@ -224,38 +224,25 @@ static int ldb_compact(void *h, char *err)
 	return 0;
 }
 
+/* What both LevelDB engines share: all but the name, settings and open. */
+#define LDB_OPS                                                          \
+	.close = ldb_close, .put = ldb_put, .del = ldb_del, .get = ldb_get, \
+	.iter_new = ldb_iter_new, .iter_seek = ldb_iter_seek,             \
+	.iter_valid = ldb_iter_valid, .iter_next = ldb_iter_next,         \
+	.iter_entry = ldb_iter_entry, .iter_free = ldb_iter_free,         \
+	.compact = ldb_compact,                                           \
+	.stats = NULL /* leveldb.stats is a table, not name/value */
+
 const struct bench_engine eng_leveldb = {
 	.name = "leveldb",
 	.settings = ldb_settings,
 	.open = ldb_open,
-	.close = ldb_close,
-	.put = ldb_put,
-	.del = ldb_del,
-	.get = ldb_get,
-	.iter_new = ldb_iter_new,
-	.iter_seek = ldb_iter_seek,
-	.iter_valid = ldb_iter_valid,
-	.iter_next = ldb_iter_next,
-	.iter_entry = ldb_iter_entry,
-	.iter_free = ldb_iter_free,
-	.compact = ldb_compact,
-	.stats = NULL, /* leveldb.stats is a table, not name/value */
+	LDB_OPS,
 };
 
 const struct bench_engine eng_leveldb_verify = {
 	.name = "leveldb-verify",
 	.settings = ldbv_settings,
 	.open = ldbv_open,
-	.close = ldb_close,
-	.put = ldb_put,
-	.del = ldb_del,
-	.get = ldb_get,
-	.iter_new = ldb_iter_new,
-	.iter_seek = ldb_iter_seek,
-	.iter_valid = ldb_iter_valid,
-	.iter_next = ldb_iter_next,
-	.iter_entry = ldb_iter_entry,
-	.iter_free = ldb_iter_free,
-	.compact = ldb_compact,
-	.stats = NULL,
+	LDB_OPS,
 };
