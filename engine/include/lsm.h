@@ -141,12 +141,14 @@ struct lsm_options {
 	enum lsm_compression compression; /* default LSM_COMPRESS_NONE */
 	int zlib_level;                /* default 1 (fast) */
 	size_t cache_bytes;            /* block cache budget, default 32 MiB */
-	unsigned max_open_tables;      /* table cache size, default 512.
-	                                * The first half of that many
-	                                * tables read stay open while a
-	                                * version names them (no cache
-	                                * lookup per read): at most 1.5x
-	                                * this many are open at worst */
+	unsigned max_open_tables;      /* table cache size, default 512
+	                                * (rounded up to a multiple of
+	                                * 16, the cache's shards).  The
+	                                * first half of that many tables
+	                                * read stay open while a version
+	                                * names them (no cache lookup per
+	                                * read): at most 1.5x this many
+	                                * are open at worst */
 
 	/* Leveled compaction. */
 	unsigned l0_compaction_trigger;  /* default 4 tables */
