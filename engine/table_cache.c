@@ -124,29 +124,6 @@ static int find_table(struct table_cache *tc, uint64_t number,
 	return 0;
 }
 
-int table_cache_get(struct table_cache *tc, uint64_t number,
-		    const uint8_t *ikey, size_t iklen, struct buf *val,
-		    struct lsm_err *err)
-{
-	struct sst_value dst = { .buf = val };
-
-	return table_cache_get_to(tc, number, ikey, iklen, &dst, err);
-}
-
-int table_cache_get_to(struct table_cache *tc, uint64_t number,
-		       const uint8_t *ikey, size_t iklen,
-		       struct sst_value *dst, struct lsm_err *err)
-{
-	struct cache_handle *h;
-	int rc = find_table(tc, number, &h, err);
-
-	if (rc < 0)
-		return rc;
-	rc = sst_get_to(cache_value(h), ikey, iklen, dst, err);
-	cache_release(tc->cache, h);
-	return rc;
-}
-
 void table_pin_release(struct table_pin *p)
 {
 	if (!p)
@@ -186,16 +163,19 @@ undo:
 	return false;
 }
 
-/* The open table of F: *T, and in *H a handle to release after use, or
- * NULL when F's pin holds the table. */
-static int fm_table(struct table_cache *tc, const struct file_meta *cf,
-		    struct sst **t, struct cache_handle **h,
-		    struct lsm_err *err)
+/* The open table NUMBER: *T, and in *H a handle to release after use, or
+ * NULL when the pin of F (the table's file_meta, or NULL) holds the
+ * table.  A table opened or found in the cache here becomes F's pin when
+ * it may. */
+static int open_table(struct table_cache *tc, uint64_t number,
+		      const struct file_meta *cf, struct sst **t,
+		      struct cache_handle **h, struct lsm_err *err)
 {
 	/* Only the atomic pin is written through this pointer. */
 	struct file_meta *f = (struct file_meta *)cf;
-	struct table_pin *p = atomic_load_explicit(&f->pin,
-						   memory_order_acquire);
+	struct table_pin *p = f ? atomic_load_explicit(&f->pin,
+						       memory_order_acquire)
+				: NULL;
 	int rc;
 
 	*h = NULL;
@@ -203,22 +183,22 @@ static int fm_table(struct table_cache *tc, const struct file_meta *cf,
 		*t = cache_value(p->h);
 		return 0;
 	}
-	rc = find_table(tc, fm_key(f), h, err);
+	rc = find_table(tc, number, h, err);
 	if (rc < 0)
 		return rc;
 	*t = cache_value(*h);
-	if (keep_pin(tc, f, *h))
+	if (f && keep_pin(tc, f, *h))
 		*h = NULL;
 	return 0;
 }
 
-int table_cache_get_fm(struct table_cache *tc, const struct file_meta *f,
-		       const uint8_t *ikey, size_t iklen,
-		       struct sst_value *dst, struct lsm_err *err)
+static int get(struct table_cache *tc, uint64_t number,
+	       const struct file_meta *f, const uint8_t *ikey, size_t iklen,
+	       struct sst_value *dst, struct lsm_err *err)
 {
 	struct cache_handle *h;
 	struct sst *t;
-	int rc = fm_table(tc, f, &t, &h, err);
+	int rc = open_table(tc, number, f, &t, &h, err);
 
 	if (rc < 0)
 		return rc;
@@ -227,22 +207,51 @@ int table_cache_get_fm(struct table_cache *tc, const struct file_meta *f,
 	return rc;
 }
 
-struct iiter *table_cache_iter_fm(struct table_cache *tc,
-				  const struct file_meta *f, bool fill_cache,
-				  struct lsm_err *err)
+static struct iiter *iter(struct table_cache *tc, uint64_t number,
+			  const struct file_meta *f, bool fill_cache,
+			  struct lsm_err *err)
 {
 	struct cache_handle *h;
 	struct iiter *it;
 	struct sst *t;
 
-	if (fm_table(tc, f, &t, &h, err) < 0)
+	if (open_table(tc, number, f, &t, &h, err) < 0)
 		return NULL;
 	/* On failure sst_iter has released the handle already. */
 	it = sst_iter(t, fill_cache, h ? cache_unpin : NULL, h);
 	if (!it)
 		lsm_err_set(err, -ENOMEM, "table %llu: out of memory",
-			    (unsigned long long)fm_key(f));
+			    (unsigned long long)number);
 	return it;
+}
+
+int table_cache_get(struct table_cache *tc, uint64_t number,
+		    const uint8_t *ikey, size_t iklen, struct buf *val,
+		    struct lsm_err *err)
+{
+	struct sst_value dst = { .buf = val };
+
+	return get(tc, number, NULL, ikey, iklen, &dst, err);
+}
+
+int table_cache_get_fm(struct table_cache *tc, const struct file_meta *f,
+		       const uint8_t *ikey, size_t iklen,
+		       struct sst_value *dst, struct lsm_err *err)
+{
+	return get(tc, fm_key(f), f, ikey, iklen, dst, err);
+}
+
+struct iiter *table_cache_iter(struct table_cache *tc, uint64_t number,
+			       bool fill_cache, struct lsm_err *err)
+{
+	return iter(tc, number, NULL, fill_cache, err);
+}
+
+struct iiter *table_cache_iter_fm(struct table_cache *tc,
+				  const struct file_meta *f, bool fill_cache,
+				  struct lsm_err *err)
+{
+	return iter(tc, fm_key(f), f, fill_cache, err);
 }
 
 int table_cache_pin(struct table_cache *tc, uint64_t number,
@@ -257,23 +266,6 @@ int table_cache_pin(struct table_cache *tc, uint64_t number,
 		cache_release(tc->cache, h);
 	}
 	return rc;
-}
-
-struct iiter *table_cache_iter(struct table_cache *tc, uint64_t number,
-			       bool fill_cache, struct lsm_err *err)
-{
-	struct cache_handle *h;
-	struct iiter *it;
-	int rc = find_table(tc, number, &h, err);
-
-	if (rc < 0)
-		return NULL;
-	/* On failure sst_iter has released the handle already. */
-	it = sst_iter(cache_value(h), fill_cache, cache_unpin, h);
-	if (!it)
-		lsm_err_set(err, -ENOMEM, "table %llu: out of memory",
-			    (unsigned long long)number);
-	return it;
 }
 
 void table_cache_evict(struct table_cache *tc, uint64_t number)

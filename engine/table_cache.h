@@ -39,24 +39,20 @@ int table_cache_get(struct table_cache *tc, uint64_t number,
 		    const uint8_t *ikey, size_t iklen, struct buf *val,
 		    struct lsm_err *err);
 
-/* table_cache_get delivering the value to DST (sst.h). */
-struct sst_value;
-int table_cache_get_to(struct table_cache *tc, uint64_t number,
-		       const uint8_t *ikey, size_t iklen,
-		       struct sst_value *dst, struct lsm_err *err);
-
 /* An iterator over table NUMBER that keeps the table open until freed.
  * NULL with *ERR set on failure. */
 struct iiter *table_cache_iter(struct table_cache *tc, uint64_t number,
 			       bool fill_cache, struct lsm_err *err);
 
-/* table_cache_get_to and table_cache_iter on the table of F, a file of a
- * version the caller holds a reference on until the call returns (the
- * iterator: until it is freed).  The first max_open / 2 tables read this
+/* table_cache_get, delivering the value to DST (sst.h), and
+ * table_cache_iter, on the table of F, a file of a version the caller
+ * holds a reference on until the call returns (the iterator: until it is
+ * freed).  The first max_open / 2 tables read this
  * way keep their open handle in F until F is freed (F->pin), so that later
  * reads of them take no lock of the table cache (a lookup and a release
  * each); the others are read through the cache every time. */
 struct file_meta;
+struct sst_value;
 int table_cache_get_fm(struct table_cache *tc, const struct file_meta *f,
 		       const uint8_t *ikey, size_t iklen,
 		       struct sst_value *dst, struct lsm_err *err);
