@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bloom.h"
 #include "db_impl.h"
 #include "ikey.h"
 #include "sst.h"
@@ -140,10 +141,11 @@ void lsm_snapshot_release(struct lsm_db *db, const struct lsm_snapshot *cs)
 
 /* ---- lookups ---- */
 
-/* Finds the version of IKEY's user key in the tables of V. */
+/* Finds the version of IKEY's user key, whose bloom hash is HASH, in the
+ * tables of V. */
 static int get_tables(struct lsm_db *db, const struct version *v,
-		      const uint8_t *ik, size_t iklen, struct sst_value *val,
-		      struct lsm_err *err)
+		      const uint8_t *ik, size_t iklen, uint32_t hash,
+		      struct sst_value *val, struct lsm_err *err)
 {
 	size_t ulen = ikey_ulen(iklen);
 	int rc;
@@ -153,7 +155,8 @@ static int get_tables(struct lsm_db *db, const struct version *v,
 
 		if (!file_range_holds(f, ik, ulen))
 			continue;
-		rc = table_cache_get_fm(db->tables, f, ik, iklen, val, err);
+		rc = table_cache_get_fm(db->tables, f, ik, iklen, hash, val,
+					err);
 		if (rc != LOOKUP_MISSING)
 			return rc;
 	}
@@ -167,7 +170,8 @@ static int get_tables(struct lsm_db *db, const struct version *v,
 		if (ukey_cmp(ik, ulen, f->smallest,
 			     ikey_ulen(f->smallest_len)) < 0)
 			continue;
-		rc = table_cache_get_fm(db->tables, f, ik, iklen, val, err);
+		rc = table_cache_get_fm(db->tables, f, ik, iklen, hash, val,
+					err);
 		if (rc != LOOKUP_MISSING)
 			return rc;
 	}
@@ -212,6 +216,8 @@ static int db_lookup(struct lsm_db *db, const struct lsm_snapshot *snap,
 	const uint8_t *v;
 	size_t vlen;
 	uint8_t stackkey[256], *ik = stackkey;
+	/* one hash of the key for every filter the lookup asks */
+	uint32_t hash = bloom_hash(key, klen);
 	int rc;
 
 	if (snap && snap->sv) { /* a follower's snapshot holds its state */
@@ -222,9 +228,10 @@ static int db_lookup(struct lsm_db *db, const struct lsm_snapshot *snap,
 	}
 	if (snap)
 		seq = snap->seq; /* registered: compactions keep what it sees */
-	rc = memtable_get(sv->mem, key, klen, seq, &v, &vlen);
+	rc = memtable_get_hashed(sv->mem, key, klen, hash, seq, &v, &vlen);
 	if (rc == LOOKUP_MISSING && sv->imm)
-		rc = memtable_get(sv->imm, key, klen, seq, &v, &vlen);
+		rc = memtable_get_hashed(sv->imm, key, klen, hash, seq, &v,
+					 &vlen);
 	if (rc == LOOKUP_FOUND && sst_value_put(val, v, vlen) < 0)
 		rc = -ENOMEM;
 	if (rc == LOOKUP_MISSING) {
@@ -235,7 +242,7 @@ static int db_lookup(struct lsm_db *db, const struct lsm_snapshot *snap,
 		} else {
 			ikey_encode(ik, key, klen, seq, IKEY_TYPE_FOR_SEEK);
 			rc = get_tables(db, sv->v, ik, klen + IKEY_TAG_BYTES,
-					val, err);
+					hash, val, err);
 			if (rc == LOOKUP_FOUND && val->is_ptr)
 				rc = follow_pointer(db, val, err);
 			if (ik != stackkey)

@@ -460,10 +460,18 @@ int memtable_add_at(struct memtable *m, uint64_t seq, enum ikey_type t,
 int memtable_get(struct memtable *m, const void *key, size_t klen,
 		 uint64_t seq, const uint8_t **val, size_t *vlen)
 {
+	return memtable_get_hashed(m, key, klen, bloom_hash(key, klen), seq,
+				   val, vlen);
+}
+
+int memtable_get_hashed(struct memtable *m, const void *key, size_t klen,
+			uint32_t hash, uint64_t seq, const uint8_t **val,
+			size_t *vlen)
+{
 	struct mt_target tgt = { key, klen, 0 };
 	struct mt_node *n;
 
-	if (!memtable_may_contain(m, key, klen))
+	if (!bloom_live_may_contain(&m->filter, hash))
 		return LOOKUP_MISSING;
 	if (seq > IKEY_MAX_SEQ)
 		seq = IKEY_MAX_SEQ;

@@ -47,6 +47,11 @@ int memtable_add_at(struct memtable *m, uint64_t seq, enum ikey_type t,
  * the filter rules out costs no search. */
 int memtable_get(struct memtable *m, const void *key, size_t klen,
 		 uint64_t seq, const uint8_t **val, size_t *vlen);
+/* memtable_get with HASH = bloom_hash(KEY, KLEN), for a lookup that asks
+ * several memtables and tables and hashes its key once. */
+int memtable_get_hashed(struct memtable *m, const void *key, size_t klen,
+			uint32_t hash, uint64_t seq, const uint8_t **val,
+			size_t *vlen);
 
 /* false only when no version of KEY was ever added (the key filter); a
  * key whose memtable_add happened before the call is always true. */

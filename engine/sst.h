@@ -153,9 +153,14 @@ static inline int sst_value_put(struct sst_value *d, const void *v, size_t n)
 	return buf_ok(d->buf) ? 0 : -ENOMEM;
 }
 
-/* sst_get delivering the value to DST. */
+/* sst_get delivering the value to DST.  HASH is bloom_hash of IKEY's
+ * user key: a lookup that asks several tables hashes its key once. */
 int sst_get_to(struct sst *t, const uint8_t *ikey, size_t iklen,
-	       struct sst_value *dst, struct lsm_err *err);
+	       uint32_t hash, struct sst_value *dst, struct lsm_err *err);
+
+/* bloom_hash of the user key of lookup key IKEY (0 when IKEY is too short
+ * to have one: the lookup then fails with -EINVAL). */
+uint32_t sst_key_hash(const uint8_t *ikey, size_t iklen);
 
 /* An iterator over every entry.  T must outlive it; RELEASE(ARG) runs when
  * it is freed.  FILL_CACHE false reads blocks without caching them (for

@@ -956,7 +956,8 @@ int sst_get(struct sst *t, const uint8_t *ikey, size_t iklen, struct buf *val,
 	    struct lsm_err *err)
 {
 	struct sst_value dst = { .buf = val };
-	int rc = sst_get_to(t, ikey, iklen, &dst, err);
+	int rc = sst_get_to(t, ikey, iklen, sst_key_hash(ikey, iklen), &dst,
+			    err);
 
 	/* A pointer into the value log: its bytes are the value here, as an
 	 * iterator shows them (the caller follows it, vlog.h); VAL must not
@@ -971,8 +972,13 @@ int sst_get(struct sst *t, const uint8_t *ikey, size_t iklen, struct buf *val,
 	return rc;
 }
 
+uint32_t sst_key_hash(const uint8_t *ikey, size_t iklen)
+{
+	return iklen < IKEY_TAG_BYTES ? 0 : bloom_hash(ikey, ikey_ulen(iklen));
+}
+
 int sst_get_to(struct sst *t, const uint8_t *ikey, size_t iklen,
-	       struct sst_value *dst, struct lsm_err *err)
+	       uint32_t hash, struct sst_value *dst, struct lsm_err *err)
 {
 	bool filtered = t->filter_len > 0, present = false;
 	size_t i, klen, ulen = ikey_ulen(iklen);
@@ -984,8 +990,7 @@ int sst_get_to(struct sst *t, const uint8_t *ikey, size_t iklen,
 				   t->path);
 	if (filtered) {
 		STAT(t, bloom_checks, 1);
-		if (!bloom_may_contain(t->filter, t->filter_len,
-				       bloom_hash(ikey, ulen))) {
+		if (!bloom_may_contain(t->filter, t->filter_len, hash)) {
 			STAT(t, bloom_negatives, 1);
 			return LOOKUP_MISSING;
 		}

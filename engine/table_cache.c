@@ -194,7 +194,7 @@ static int open_table(struct table_cache *tc, uint64_t number,
 
 static int get(struct table_cache *tc, uint64_t number,
 	       const struct file_meta *f, const uint8_t *ikey, size_t iklen,
-	       struct sst_value *dst, struct lsm_err *err)
+	       uint32_t hash, struct sst_value *dst, struct lsm_err *err)
 {
 	struct cache_handle *h;
 	struct sst *t;
@@ -202,7 +202,7 @@ static int get(struct table_cache *tc, uint64_t number,
 
 	if (rc < 0)
 		return rc;
-	rc = sst_get_to(t, ikey, iklen, dst, err);
+	rc = sst_get_to(t, ikey, iklen, hash, dst, err);
 	cache_release(tc->cache, h);
 	return rc;
 }
@@ -231,14 +231,15 @@ int table_cache_get(struct table_cache *tc, uint64_t number,
 {
 	struct sst_value dst = { .buf = val };
 
-	return get(tc, number, NULL, ikey, iklen, &dst, err);
+	return get(tc, number, NULL, ikey, iklen, sst_key_hash(ikey, iklen),
+		   &dst, err);
 }
 
 int table_cache_get_fm(struct table_cache *tc, const struct file_meta *f,
-		       const uint8_t *ikey, size_t iklen,
+		       const uint8_t *ikey, size_t iklen, uint32_t hash,
 		       struct sst_value *dst, struct lsm_err *err)
 {
-	return get(tc, fm_key(f), f, ikey, iklen, dst, err);
+	return get(tc, fm_key(f), f, ikey, iklen, hash, dst, err);
 }
 
 struct iiter *table_cache_iter(struct table_cache *tc, uint64_t number,

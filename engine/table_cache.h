@@ -44,7 +44,8 @@ int table_cache_get(struct table_cache *tc, uint64_t number,
 struct iiter *table_cache_iter(struct table_cache *tc, uint64_t number,
 			       bool fill_cache, struct lsm_err *err);
 
-/* table_cache_get, delivering the value to DST (sst.h), and
+/* table_cache_get, delivering the value to DST and taking the key's
+ * HASH (sst_get_to), and
  * table_cache_iter, on the table of F, a file of a version the caller
  * holds a reference on until the call returns (the iterator: until it is
  * freed).  The first max_open / 2 tables read this
@@ -54,7 +55,7 @@ struct iiter *table_cache_iter(struct table_cache *tc, uint64_t number,
 struct file_meta;
 struct sst_value;
 int table_cache_get_fm(struct table_cache *tc, const struct file_meta *f,
-		       const uint8_t *ikey, size_t iklen,
+		       const uint8_t *ikey, size_t iklen, uint32_t hash,
 		       struct sst_value *dst, struct lsm_err *err);
 struct iiter *table_cache_iter_fm(struct table_cache *tc,
 				  const struct file_meta *f, bool fill_cache,
