@@ -79,9 +79,6 @@ static int check_block_size(struct sst *t, const struct handle *h,
 	return 0;
 }
 
-/* Reads the block at H with its trailer into P (h->size + trailer bytes),
- * copied out of the mapping when T is mapped and MAP is set, and checks
- * its checksum and type. */
 /* The read of the block at H failed with RC (-errno). */
 static int read_failed(struct sst *t, const struct handle *h, int rc,
 		       bool mapped, struct lsm_err *err)
@@ -113,6 +110,9 @@ static int check_block(struct sst *t, const struct handle *h,
 	return 0;
 }
 
+/* Reads the block at H with its trailer into P (h->size + trailer bytes),
+ * copied out of the mapping when T is mapped and MAP is set, and checks
+ * its checksum and type. */
 static int read_checked(struct sst *t, const struct handle *h, uint8_t *p,
 			bool map, struct lsm_err *err)
 {
