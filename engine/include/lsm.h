@@ -483,7 +483,9 @@ int lsm_get(struct lsm_db *db, const struct lsm_snapshot *snap,
 
 /* Like lsm_get (1 found, 0 absent, < 0 error) but copies at most CAP
  * bytes into BUF; *VLEN gets the full length (which may exceed CAP).
- * Saves an allocation on hot paths. */
+ * Saves an allocation on hot paths.  After an error BUF holds nothing to
+ * use: a value is checked after it is copied there (from a mapped table
+ * or the value log), so it may hold the bytes that failed the check. */
 int lsm_get_buf(struct lsm_db *db, const struct lsm_snapshot *snap,
 		const void *key, size_t klen, void *buf, size_t cap,
 		size_t *vlen, struct lsm_err *err);
