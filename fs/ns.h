@@ -311,8 +311,10 @@ static inline bool ns_expired_at(const struct codec_inode *in, uint64_t now)
 }
 /* Is IN gone by expiry in NS (never in a frozen view)? */
 bool ns_is_expired(const struct ns *ns, const struct codec_inode *in);
-/* How long before an expiry the kernel's caches of the file end (ns). */
-#define NS_CACHE_MARGIN_NS 250000000ull
+/* How long before an expiry the kernel's caches of the file end (ns);
+ * the daemon also has the kernel drop the file's names then
+ * (ns_expire_names). */
+#define NS_CACHE_MARGIN_NS 1000000000ull
 /* Seconds of life A has left, less NS_CACHE_MARGIN_NS, capped at CAP
  * (what the kernel may cache of it): CAP when A never expires, 0 when it
  * has expired or is about to. */
@@ -340,6 +342,18 @@ typedef void (*ns_gone_fn)(void *ctx, int why, uint64_t parent,
  * in the index (0: none).  Counted in ns_counters. */
 int ns_expire_run(struct ns *ns, unsigned max, ns_gone_fn fn, void *ctx,
 		  unsigned *done, uint64_t *next_ns, struct lsm_err *err);
+
+/* Tells FN (WHY 0) of every name of every file whose expiry lies in
+ * (AFTER_NS, UNTIL_NS], up to MAX files (names found as ns_expire_run
+ * finds them), deleting nothing: the daemon has the kernel drop those
+ * names before the files expire, so that a name it cached before a TTL
+ * was set does not outlive the file.  *COVERED_NS: the instant up to
+ * which every file was told (UNTIL_NS unless MAX cut the pass short);
+ * *NEXT_NS the first expiry after it (0: none). */
+int ns_expire_names(struct ns *ns, uint64_t after_ns, uint64_t until_ns,
+		    unsigned max, ns_gone_fn fn, void *ctx,
+		    uint64_t *covered_ns, uint64_t *next_ns,
+		    struct lsm_err *err);
 
 struct ns_counters {
 	uint64_t expired_files, expired_bytes;  /* purged by expiry */

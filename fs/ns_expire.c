@@ -637,3 +637,111 @@ int ns_expire_run(struct ns *ns, unsigned max, ns_gone_fn fn, void *ctx,
 	*done = (unsigned)(ns->expired_files - before);
 	return rc;
 }
+
+/* ---- telling the names of files about to expire ---- */
+
+/* The files of the index expiring in (AFTER, UNTIL], up to MAX: their
+ * inodes into *WANT (sorted) unless the key's name hint is the file's
+ * only name and still names it (then into NAMED). */
+static int collect_expiring(struct ns *ns, uint64_t after, uint64_t until,
+			    unsigned max, uint64_t **want, size_t *n,
+			    struct found_list *named, uint64_t *covered,
+			    uint64_t *next_ns, struct lsm_err *err)
+{
+	uint8_t start[CODEC_EXPIRY_KEY_LEN];
+	struct lsm_iter *it;
+	unsigned files = 0;
+	int rc;
+
+	*covered = until;
+	*next_ns = 0;
+	*want = calloc(max ? max : 1, sizeof(**want));
+	if (!*want)
+		return ns_enomem(err);
+	rc = lsm_iter_new(ns->db, NULL, &it, err);
+	if (rc < 0)
+		return rc;
+	for (lsm_iter_seek(it, start, codec_expiry_key(start, after + 1, 0));
+	     lsm_iter_valid(it); lsm_iter_next(it)) {
+		size_t klen, vlen;
+		const uint8_t *k = lsm_iter_key(it, &klen);
+		const uint8_t *v;
+		struct codec_inode in;
+		uint64_t exp, ino, hparent, hino;
+		uint32_t type;
+
+		if (klen == 0 || k[0] != CODEC_K_EXPIRY)
+			break;
+		if (codec_parse_expiry_key(k, klen, &exp, &ino) < 0)
+			continue;
+		if (exp > until) {
+			*next_ns = exp;
+			break;
+		}
+		if (files == max) { /* the rest of this instant next time */
+			*covered = exp - 1;
+			*next_ns = exp;
+			break;
+		}
+		/* stale keys (no record, another expiry) are the purge's */
+		if (ns_get_inode(ns, ino, &in, NULL, NULL, NULL) < 0 ||
+		    in.expire_ns != exp || in.nlink == 0)
+			continue;
+		files++;
+		v = lsm_iter_value(it, &vlen);
+		if (in.nlink == 1 && vlen > 8 && vlen <= 8 + CODEC_NAME_MAX) {
+			hparent = codec_get_le64(v);
+			if (ns_get_dentry(ns, hparent, (const char *)v + 8,
+					  vlen - 8, &hino, &type, NULL) == 0 &&
+			    hino == ino) {
+				if (found_add(named, hparent, ino,
+					      (const char *)v + 8,
+					      vlen - 8) < 0) {
+					rc = ns_enomem(err);
+					break;
+				}
+				continue;
+			}
+		}
+		(*want)[(*n)++] = ino;
+	}
+	if (rc == 0)
+		rc = lsm_iter_status(it, err);
+	lsm_iter_free(it);
+	qsort(*want, *n, sizeof(**want), cmp_u64);
+	return rc;
+}
+
+int ns_expire_names(struct ns *ns, uint64_t after_ns, uint64_t until_ns,
+		    unsigned max, ns_gone_fn fn, void *ctx,
+		    uint64_t *covered_ns, uint64_t *next_ns,
+		    struct lsm_err *err)
+{
+	struct found_list named = { 0 }, l = { 0 };
+	uint64_t *want = NULL;
+	size_t n = 0;
+	bool live = false;
+	int rc;
+
+	*covered_ns = until_ns;
+	*next_ns = 0;
+	if (!ns_ttl_on(ns) || ns->opt.read_only || until_ns <= after_ns)
+		return 0;
+	rc = collect_expiring(ns, after_ns, until_ns, max, &want, &n, &named,
+			      covered_ns, next_ns, err);
+	/* the others (linked, renamed, no hint): one scan for them all */
+	if (rc == 0 && n)
+		rc = scan_names(ns, 0, want, n, &l, &live, err);
+	for (size_t i = 0; rc == 0 && i < named.n; i++)
+		fn(ctx, 0, named.v[i].parent, named.v[i].ino, named.v[i].name,
+		   named.v[i].nlen);
+	for (size_t i = 0; rc == 0 && i < l.n; i++)
+		fn(ctx, 0, l.v[i].parent, l.v[i].ino, l.v[i].name,
+		   l.v[i].nlen);
+	if (rc < 0)
+		*covered_ns = after_ns; /* all again next time */
+	free(named.v);
+	free(l.v);
+	free(want);
+	return rc;
+}

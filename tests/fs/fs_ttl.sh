@@ -131,6 +131,32 @@ after=$(store_bytes)
 echo "store: $before bytes before expiry, $after after purge and compaction"
 [ "$after" -lt $((2 * MB)) ] || fail "the space of the expired file is still held ($after bytes)"
 
+# A name the kernel cached before a TTL was set (entry timeout 60 s) is
+# dropped from its cache a margin (1 s) ahead of the expiry, not only by
+# the purge after it: in that last second every stat of it reaches the
+# daemon as a lookup (none is cached any more), before the file expires.
+lookups() { stat_of 'lsmfs_operations_total{op="lookup"}'; }
+echo early > "$M/early"
+ln "$M/early" "$M/early.link"
+stat "$M/early.link" >/dev/null
+l0=$(lookups)
+for _ in $(seq 1 20); do stat "$M/early.link" >/dev/null; done
+l1=$(lookups)
+[ $((l1 - l0)) -lt 10 ] ||
+	fail "a cached name was looked up $((l1 - l0)) times in 20 stats"
+setfattr -n user.lsmfs.ttl -v 3 "$M/early"
+dl=$(expires_ns "$M/early")
+wait_past $((dl - 600000000))
+l0=$(lookups)
+for _ in $(seq 1 20); do stat "$M/early.link" >/dev/null; done
+l1=$(lookups)
+[ "$(now_ns)" -lt "$dl" ] ||
+	fail "the stats before expiry took past it (machine too loaded?)"
+[ $((l1 - l0)) -ge 20 ] || fail "in its last second, 20 stats of a name" \
+	"cached before its TTL was set looked it up $((l1 - l0)) times"
+wait_past "$dl"
+if [ -e "$M/early.link" ]; then fail "early.link is there after expiry"; fi
+
 # an expiry that passes while unmounted; a long one survives a remount
 echo soon > "$M/soon"
 echo later > "$M/later"

@@ -522,6 +522,111 @@ static void test_purge_hints(void **state)
 	check_clean(f);
 }
 
+/* What ns_expire_names told: names in order, "name@parent". */
+struct told {
+	unsigned n;
+	char names[8][64];
+};
+
+static void on_told(void *ctx, int why, uint64_t parent, uint64_t ino,
+		    const char *name, size_t nlen)
+{
+	struct told *t = ctx;
+
+	(void)ino;
+	assert_int_equal(why, 0);
+	if (t->n < 8)
+		snprintf(t->names[t->n], sizeof(t->names[0]), "%.*s@%llu",
+			 (int)nlen, name, (unsigned long long)parent);
+	t->n++;
+}
+
+static bool told_has(const struct told *t, const char *name)
+{
+	char want[64];
+
+	snprintf(want, sizeof(want), "%s@%llu", name,
+		 (unsigned long long)CODEC_ROOT_INO);
+	for (unsigned i = 0; i < t->n && i < 8; i++)
+		if (!strcmp(t->names[i], want))
+			return true;
+	return false;
+}
+
+/* ns_expire_names: every name of the files expiring in the window (the
+ * hint when it is the only name and still right, else found by a scan),
+ * none of the others; nothing deleted; MAX cuts a pass short. */
+static void test_expire_names(void **state)
+{
+	struct fx *f = *state;
+	struct ns_attr a;
+	struct told t = { 0 };
+	uint64_t ia, ic, ilate, now, covered, next, exp_a;
+
+	f->no.default_ttl = 100;
+	reopen(f);
+	ia = mkfile(f, CODEC_ROOT_INO, "a", 10);
+	mkfile(f, CODEC_ROOT_INO, "b", 10);
+	ic = mkfile(f, CODEC_ROOT_INO, "c", 10);
+	assert_int_equal(ns_rename(f->ns, CODEC_ROOT_INO, "b", CODEC_ROOT_INO,
+				   "b2", 0, NULL), 0);
+	assert_int_equal(ns_link(f->ns, ic, CODEC_ROOT_INO, "c2", &a, NULL),
+			 0);
+	f->no.default_ttl = 0;
+	reopen(f);
+	mkfile(f, CODEC_ROOT_INO, "keep", 10);
+	ilate = mkfile(f, CODEC_ROOT_INO, "late", 10);
+	now = ns_now_ns();
+	assert_int_equal(ns_set_expiry(f->ns, ilate, now + 1000000000000ull,
+				       NULL), 0);
+	assert_int_equal(ns_lookup(f->ns, CODEC_ROOT_INO, "a", &a, NULL), 0);
+	assert_int_equal(a.ino, ia);
+	exp_a = a.in.expire_ns;
+
+	/* a window before them all: nothing, and the first expiry next */
+	assert_int_equal(ns_expire_names(f->ns, now, now + 1000000000ull, 100,
+					 on_told, &t, &covered, &next, NULL),
+			 0);
+	assert_int_equal(t.n, 0);
+	assert_true(covered == now + 1000000000ull);
+	assert_true(next == exp_a);
+
+	/* a window over the three: their four names, not keep's or late's */
+	assert_int_equal(ns_expire_names(f->ns, now, now + 200000000000ull,
+					 100, on_told, &t, &covered, &next,
+					 NULL), 0);
+	assert_int_equal(t.n, 4);
+	assert_true(told_has(&t, "a"));
+	assert_true(told_has(&t, "b2"));
+	assert_true(told_has(&t, "c"));
+	assert_true(told_has(&t, "c2"));
+	assert_true(covered == now + 200000000000ull);
+	assert_true(next == now + 1000000000000ull);
+
+	/* MAX 1: one file per pass; going on from COVERED tells the rest */
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(ns_expire_names(f->ns, now, now + 200000000000ull, 1,
+					 on_told, &t, &covered, &next, NULL),
+			 0);
+	assert_int_equal(t.n, 1);
+	assert_true(told_has(&t, "a"));
+	assert_true(covered < now + 200000000000ull);
+	for (int pass = 0; pass < 4 && covered < now + 200000000000ull;
+	     pass++)
+		assert_int_equal(ns_expire_names(f->ns, covered,
+						 now + 200000000000ull, 1,
+						 on_told, &t, &covered, &next,
+						 NULL), 0);
+	assert_true(covered == now + 200000000000ull);
+	assert_true(told_has(&t, "b2"));
+	assert_true(told_has(&t, "c") && told_has(&t, "c2"));
+
+	/* nothing was deleted */
+	assert_int_equal(ns_lookup(f->ns, CODEC_ROOT_INO, "c2", &a, NULL), 0);
+	assert_int_equal(count_kind(f, CODEC_K_EXPIRY), 4);
+	check_clean(f);
+}
+
 struct fsck_got {
 	unsigned n;
 	char msgs[8][200];
@@ -774,6 +879,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_over_expired, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_expire_names, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_purge_hints, setup,
 						teardown),
