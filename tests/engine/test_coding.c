@@ -249,6 +249,67 @@ static void test_ikey_order(void **state)
 
 /* A seek key (seq, IKEY_TYPE_FOR_SEEK) sorts at or before every entry of
  * the same user key with a sequence <= seq, and after newer ones. */
+/* The sign of memcmp, then the shorter first: what ukey_cmp must give. */
+static int ref_ukey_cmp(const uint8_t *a, size_t alen, const uint8_t *b,
+			size_t blen)
+{
+	size_t n = alen < blen ? alen : blen;
+	int r = n ? memcmp(a, b, n) : 0;
+
+	if (r)
+		return r < 0 ? -1 : 1;
+	return alen < blen ? -1 : alen > blen ? 1 : 0;
+}
+
+/* ukey_cmp (a word at a time) against memcmp: every length from 0 to 40
+ * on both sides, keys equal but for one byte at each position (high bytes
+ * too: words compare unsigned), prefixes of each other, and random bytes
+ * from a tiny alphabet (long common prefixes), at unaligned addresses. */
+static void test_ukey_cmp_words(void **state)
+{
+	uint8_t abuf[48], bbuf[48];
+	uint64_t rnd = 12345;
+
+	(void)state;
+	for (size_t off = 0; off < 3; off++) {
+		uint8_t *a = abuf + off, *b = bbuf + 1;
+
+		for (size_t alen = 0; alen <= 40; alen++)
+			for (size_t blen = 0; blen <= 40; blen++) {
+				memset(a, 0x41, 40);
+				memset(b, 0x41, 40);
+				assert_int_equal(ukey_cmp(a, alen, b, blen),
+						 ref_ukey_cmp(a, alen, b, blen));
+				for (size_t i = 0; i < alen && i < blen; i++) {
+					b[i] = 0xc1; /* a byte past 0x7f */
+					assert_int_equal(
+						ukey_cmp(a, alen, b, blen),
+						ref_ukey_cmp(a, alen, b, blen));
+					assert_int_equal(
+						ukey_cmp(b, blen, a, alen),
+						ref_ukey_cmp(b, blen, a, alen));
+					b[i] = 0x41;
+				}
+			}
+	}
+	for (int round = 0; round < 200000; round++) {
+		size_t alen, blen;
+
+		rnd = rnd * 6364136223846793005ull + 1442695040888963407ull;
+		alen = (rnd >> 33) % 41;
+		blen = (rnd >> 45) % 41;
+		for (size_t i = 0; i < 41; i++) {
+			rnd = rnd * 6364136223846793005ull + 1;
+			abuf[i] = (uint8_t)(0x7e + ((rnd >> 60) & 3));
+			bbuf[i] = (uint8_t)(0x7e + ((rnd >> 58) & 3));
+			if ((rnd >> 40) % 8)
+				bbuf[i] = abuf[i];
+		}
+		assert_int_equal(ukey_cmp(abuf, alen, bbuf, blen),
+				 ref_ukey_cmp(abuf, alen, bbuf, blen));
+	}
+}
+
 static void test_ikey_seek_key(void **state)
 {
 	(void)state;
@@ -361,6 +422,7 @@ int main(void)
 		cmocka_unit_test(test_buf),
 		cmocka_unit_test(test_ikey_encode),
 		cmocka_unit_test(test_ikey_order),
+		cmocka_unit_test(test_ukey_cmp_words),
 		cmocka_unit_test(test_ikey_seek_key),
 		cmocka_unit_test(test_crc_matches_zlib),
 		cmocka_unit_test(test_filename_round_trip),
