@@ -527,21 +527,25 @@ int ns_expire_dir(struct ns *ns, uint64_t dir, struct lsm_err *err)
 
 /* ---- the purge ---- */
 
-/* Up to MAX inodes of the index expired by NOW, into *WANT (sorted),
- * and the name hints of their keys into HINTS; stale index keys (no
- * record, another expiry) are deleted. */
-static int collect_expired(struct ns *ns, uint64_t now, unsigned max,
-			   uint64_t **want, size_t *n, struct found_list *hints,
-			   uint64_t *next_ns, struct lsm_err *err)
+/* Up to MAX inodes of the index whose expiry lies in (AFTER, UNTIL], into
+ * *WANT (sorted), and the name hints of their keys into HINTS.  Index keys
+ * gone stale (no record, another expiry) are deleted when STALE is set,
+ * else skipped.  *COVERED: UNTIL, or just before the expiry where MAX
+ * stopped the walk; *NEXT_NS the first expiry after *COVERED (0: none). */
+static int collect_due(struct ns *ns, uint64_t after, uint64_t until,
+		       unsigned max, bool stale_too, uint64_t **want,
+		       size_t *n, struct found_list *hints, uint64_t *covered,
+		       uint64_t *next_ns, struct lsm_err *err)
 {
-	uint8_t start[1] = { CODEC_K_EXPIRY };
-	struct lsm_batch *stale = lsm_batch_new();
+	uint8_t start[CODEC_EXPIRY_KEY_LEN];
+	struct lsm_batch *stale = stale_too ? lsm_batch_new() : NULL;
 	struct lsm_iter *it;
 	int rc;
 
+	*covered = until;
 	*next_ns = 0;
 	*want = calloc(max ? max : 1, sizeof(**want));
-	if (!stale || !*want) {
+	if ((stale_too && !stale) || !*want) {
 		lsm_batch_free(stale);
 		return ns_enomem(err);
 	}
@@ -550,8 +554,8 @@ static int collect_expired(struct ns *ns, uint64_t now, unsigned max,
 		lsm_batch_free(stale);
 		return rc;
 	}
-	for (lsm_iter_seek(it, start, 1); lsm_iter_valid(it);
-	     lsm_iter_next(it)) {
+	for (lsm_iter_seek(it, start, codec_expiry_key(start, after + 1, 0));
+	     lsm_iter_valid(it); lsm_iter_next(it)) {
 		size_t klen;
 		const uint8_t *k = lsm_iter_key(it, &klen);
 		struct codec_inode in;
@@ -562,13 +566,15 @@ static int collect_expired(struct ns *ns, uint64_t now, unsigned max,
 			break;
 		if (codec_parse_expiry_key(k, klen, &exp, &ino) < 0)
 			continue;
-		if (exp > now || *n >= max) {
+		if (exp > until || *n >= max) {
+			if (exp <= until) /* the rest of this instant next */
+				*covered = exp - 1;
 			*next_ns = exp;
 			break;
 		}
 		g = ns_get_inode(ns, ino, &in, NULL, NULL, NULL);
 		if (g == -ENOENT || (g == 0 && in.expire_ns != exp)) {
-			if (lsm_batch_delete(stale, k, klen) < 0) {
+			if (stale && lsm_batch_delete(stale, k, klen) < 0) {
 				rc = ns_enomem(err);
 				break;
 			}
@@ -590,7 +596,7 @@ static int collect_expired(struct ns *ns, uint64_t now, unsigned max,
 	if (rc == 0)
 		rc = lsm_iter_status(it, err);
 	lsm_iter_free(it);
-	if (rc == 0 && lsm_batch_count(stale))
+	if (rc == 0 && stale && lsm_batch_count(stale))
 		rc = ns_commit_frees(ns, stale, err);
 	lsm_batch_free(stale);
 	qsort(*want, *n, sizeof(**want), cmp_u64);
@@ -601,7 +607,7 @@ int ns_expire_run(struct ns *ns, unsigned max, ns_gone_fn fn, void *ctx,
 		  unsigned *done, uint64_t *next_ns, struct lsm_err *err)
 {
 	struct found_list l = { 0 }, hints = { 0 };
-	uint64_t *want = NULL, before = ns->expired_files;
+	uint64_t *want = NULL, before = ns->expired_files, covered;
 	unsigned dropped = 0;
 	size_t n = 0;
 	bool live = false;
@@ -611,8 +617,8 @@ int ns_expire_run(struct ns *ns, unsigned max, ns_gone_fn fn, void *ctx,
 	*next_ns = 0;
 	if (!ns_ttl_on(ns) || ns->opt.read_only)
 		return 0;
-	rc = collect_expired(ns, ns_now_ns(), max, &want, &n, &hints, next_ns,
-			     err);
+	rc = collect_due(ns, 0, ns_now_ns(), max, true, &want, &n, &hints,
+			 &covered, next_ns, err);
 	/* the names the index keys remember first: a file that had one
 	 * name, still there, goes without a scan */
 	if (rc == 0 && hints.n)
@@ -640,76 +646,17 @@ int ns_expire_run(struct ns *ns, unsigned max, ns_gone_fn fn, void *ctx,
 
 /* ---- telling the names of files about to expire ---- */
 
-/* The files of the index expiring in (AFTER, UNTIL], up to MAX: their
- * inodes into *WANT (sorted) unless the key's name hint is the file's
- * only name and still names it (then into NAMED). */
-static int collect_expiring(struct ns *ns, uint64_t after, uint64_t until,
-			    unsigned max, uint64_t **want, size_t *n,
-			    struct found_list *named, uint64_t *covered,
-			    uint64_t *next_ns, struct lsm_err *err)
+/* Is hint H the only name of its file, and does it still name it? */
+static bool hint_is_only_name(struct ns *ns, const struct found *h)
 {
-	uint8_t start[CODEC_EXPIRY_KEY_LEN];
-	struct lsm_iter *it;
-	unsigned files = 0;
-	int rc;
+	struct codec_inode in;
+	uint64_t ino;
+	uint32_t type;
 
-	*covered = until;
-	*next_ns = 0;
-	*want = calloc(max ? max : 1, sizeof(**want));
-	if (!*want)
-		return ns_enomem(err);
-	rc = lsm_iter_new(ns->db, NULL, &it, err);
-	if (rc < 0)
-		return rc;
-	for (lsm_iter_seek(it, start, codec_expiry_key(start, after + 1, 0));
-	     lsm_iter_valid(it); lsm_iter_next(it)) {
-		size_t klen, vlen;
-		const uint8_t *k = lsm_iter_key(it, &klen);
-		const uint8_t *v;
-		struct codec_inode in;
-		uint64_t exp, ino, hparent, hino;
-		uint32_t type;
-
-		if (klen == 0 || k[0] != CODEC_K_EXPIRY)
-			break;
-		if (codec_parse_expiry_key(k, klen, &exp, &ino) < 0)
-			continue;
-		if (exp > until) {
-			*next_ns = exp;
-			break;
-		}
-		if (files == max) { /* the rest of this instant next time */
-			*covered = exp - 1;
-			*next_ns = exp;
-			break;
-		}
-		/* stale keys (no record, another expiry) are the purge's */
-		if (ns_get_inode(ns, ino, &in, NULL, NULL, NULL) < 0 ||
-		    in.expire_ns != exp || in.nlink == 0)
-			continue;
-		files++;
-		v = lsm_iter_value(it, &vlen);
-		if (in.nlink == 1 && vlen > 8 && vlen <= 8 + CODEC_NAME_MAX) {
-			hparent = codec_get_le64(v);
-			if (ns_get_dentry(ns, hparent, (const char *)v + 8,
-					  vlen - 8, &hino, &type, NULL) == 0 &&
-			    hino == ino) {
-				if (found_add(named, hparent, ino,
-					      (const char *)v + 8,
-					      vlen - 8) < 0) {
-					rc = ns_enomem(err);
-					break;
-				}
-				continue;
-			}
-		}
-		(*want)[(*n)++] = ino;
-	}
-	if (rc == 0)
-		rc = lsm_iter_status(it, err);
-	lsm_iter_free(it);
-	qsort(*want, *n, sizeof(**want), cmp_u64);
-	return rc;
+	return ns_get_inode(ns, h->ino, &in, NULL, NULL, NULL) == 0 &&
+	       in.nlink == 1 &&
+	       ns_get_dentry(ns, h->parent, h->name, h->nlen, &ino, &type,
+			     NULL) == 0 && ino == h->ino;
 }
 
 int ns_expire_names(struct ns *ns, uint64_t after_ns, uint64_t until_ns,
@@ -717,9 +664,9 @@ int ns_expire_names(struct ns *ns, uint64_t after_ns, uint64_t until_ns,
 		    uint64_t *covered_ns, uint64_t *next_ns,
 		    struct lsm_err *err)
 {
-	struct found_list named = { 0 }, l = { 0 };
-	uint64_t *want = NULL;
-	size_t n = 0;
+	struct found_list hints = { 0 }, l = { 0 };
+	uint64_t *want = NULL, *told = NULL;
+	size_t n = 0, k = 0, ntold = 0;
 	bool live = false;
 	int rc;
 
@@ -727,21 +674,36 @@ int ns_expire_names(struct ns *ns, uint64_t after_ns, uint64_t until_ns,
 	*next_ns = 0;
 	if (!ns_ttl_on(ns) || ns->opt.read_only || until_ns <= after_ns)
 		return 0;
-	rc = collect_expiring(ns, after_ns, until_ns, max, &want, &n, &named,
-			      covered_ns, next_ns, err);
-	/* the others (linked, renamed, no hint): one scan for them all */
-	if (rc == 0 && n)
-		rc = scan_names(ns, 0, want, n, &l, &live, err);
-	for (size_t i = 0; rc == 0 && i < named.n; i++)
-		fn(ctx, 0, named.v[i].parent, named.v[i].ino, named.v[i].name,
-		   named.v[i].nlen);
+	rc = collect_due(ns, after_ns, until_ns, max, false, &want, &n, &hints,
+			 covered_ns, next_ns, err);
+	if (rc == 0 && hints.n && !(told = calloc(hints.n, sizeof(*told))))
+		rc = ns_enomem(err);
+	/* a hint that is its file's only name, still right, is told as it
+	 * is; the others (linked, renamed, no hint): one scan for them all */
+	for (size_t i = 0; rc == 0 && i < hints.n; i++) {
+		const struct found *h = &hints.v[i];
+
+		if (!hint_is_only_name(ns, h))
+			continue;
+		fn(ctx, 0, h->parent, h->ino, h->name, h->nlen);
+		told[ntold++] = h->ino;
+	}
+	if (ntold)
+		qsort(told, ntold, sizeof(*told), cmp_u64);
+	for (size_t i = 0; i < n; i++)
+		if (!ntold ||
+		    !bsearch(&want[i], told, ntold, sizeof(*told), cmp_u64))
+			want[k++] = want[i];
+	if (rc == 0 && k)
+		rc = scan_names(ns, 0, want, k, &l, &live, err);
 	for (size_t i = 0; rc == 0 && i < l.n; i++)
 		fn(ctx, 0, l.v[i].parent, l.v[i].ino, l.v[i].name,
 		   l.v[i].nlen);
 	if (rc < 0)
 		*covered_ns = after_ns; /* all again next time */
-	free(named.v);
+	free(hints.v);
 	free(l.v);
+	free(told);
 	free(want);
 	return rc;
 }
