@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "lsm_io.h"
+#include "writeback.h"
 
 static int posix_open(const struct lsm_io *io, const char *path, int flags,
 		      mode_t mode, int *fd)
@@ -367,4 +368,23 @@ int lsm_io_path_size(const struct lsm_io *io, const char *path,
 	rc = io->fsize(io, fd, size);
 	io->close(io, fd);
 	return rc;
+}
+
+void writeback_note(struct writeback *wb, const struct lsm_io *io, int fd,
+		    uint64_t end)
+{
+#ifdef SYNC_FILE_RANGE_WRITE
+	if (io != lsm_io_posix() || end < wb->from ||
+	    end - wb->from < WRITEBACK_BYTES)
+		return;
+	end &= ~(uint64_t)4095;
+	(void)sync_file_range(fd, (off_t)wb->from, (off_t)(end - wb->from),
+			      SYNC_FILE_RANGE_WRITE);
+	wb->from = end;
+#else
+	(void)wb;
+	(void)io;
+	(void)fd;
+	(void)end;
+#endif
 }

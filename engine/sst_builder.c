@@ -14,6 +14,7 @@
 #include "coding.h"
 #include "crc.h"
 #include "sst.h"
+#include "writeback.h"
 
 #define SST_WRITE_BYTES (64 * 1024)
 
@@ -27,6 +28,7 @@ struct sst_builder {
 	struct block_builder *data, *index;
 	struct buf wbuf;           /* output not yet written */
 	uint64_t written;          /* file offset of wbuf.p[0] */
+	struct writeback wb;       /* for the fsync at the end */
 	struct buf zbuf;           /* compressed block */
 	z_stream zs;
 	bool zs_ready;
@@ -121,6 +123,7 @@ static int flush_wbuf(struct sst_builder *b)
 	}
 	b->written += b->wbuf.len;
 	buf_clear(&b->wbuf);
+	writeback_note(&b->wb, b->io, b->fd, b->written);
 	return 0;
 }
 

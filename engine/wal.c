@@ -16,13 +16,10 @@
 #include "buf.h"
 #include "coding.h"
 #include "crc.h"
+#include "writeback.h"
 
 /* Larger frame buffers are released after the append that needed them. */
 #define WAL_KEEP_FRAME_BYTES (4u << 20)
-
-/* Every this many bytes appended, the kernel is asked to start writing
- * them out (wal_start_writeback). */
-#define WAL_WRITEBACK_BYTES (1u << 20)
 
 struct wal {
 	const struct lsm_io *io;
@@ -36,7 +33,10 @@ struct wal {
 	bool synced_once;        /* protected by mu */
 	struct lsm_err broken;   /* first failure, code 0 if none; by mu */
 	atomic_bool is_broken;   /* broken.code != 0, read without mu */
-	uint64_t writeback_from; /* where the next writeback starts; appender */
+	/* the fsync that seals a segment at a memtable switch is in the write
+	 * path: its pages are written as the segment grows (4 ms of a 4 MiB
+	 * segment, 10-20% of the bench's fills otherwise; README) */
+	struct writeback wb;     /* appender */
 };
 
 /* The CRC state a record's checksum starts from: nothing for the legacy
@@ -165,32 +165,6 @@ static int wal_build_frames(struct wal *w, const struct wal_rec *recs,
 	return 0;
 }
 
-/* Starts the writeback of what was appended since the last call, in
- * whole pages, once WAL_WRITEBACK_BYTES have piled up (as RocksDB's
- * wal_bytes_per_sync), without waiting for it: the fsync that seals a
- * segment at a memtable switch, in the write path, then finds its pages
- * written already instead of writing the whole memtable's log (4 ms of a
- * 4 MiB segment, 10-20% of the bench's fills; README, Performance).  A
- * hint that makes nothing durable and promises nothing, so it goes past
- * the I/O seam, to the POSIX io's descriptors only, and its errors are
- * ignored: an fsync reports any that matter. */
-static void wal_start_writeback(struct wal *w, uint64_t end)
-{
-#ifdef SYNC_FILE_RANGE_WRITE
-	if (w->io != lsm_io_posix() || end - w->writeback_from <
-					       WAL_WRITEBACK_BYTES)
-		return;
-	end &= ~(uint64_t)4095;
-	(void)sync_file_range(w->fd, (off_t)w->writeback_from,
-			      (off_t)(end - w->writeback_from),
-			      SYNC_FILE_RANGE_WRITE);
-	w->writeback_from = end;
-#else
-	(void)w;
-	(void)end;
-#endif
-}
-
 int wal_append(struct wal *w, const struct wal_rec *recs, size_t n,
 	       struct lsm_err *err)
 {
@@ -224,7 +198,7 @@ int wal_append_at(struct wal *w, const struct wal_rec *recs, size_t n,
 		rc = wal_break(w, err, rc, "write", off);
 	} else {
 		atomic_store(&w->size, off + w->frame.len);
-		wal_start_writeback(w, off + w->frame.len);
+		writeback_note(&w->wb, w->io, w->fd, off + w->frame.len);
 	}
 	if (w->frame.cap > WAL_KEEP_FRAME_BYTES)
 		buf_free(&w->frame);
