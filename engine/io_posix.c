@@ -374,8 +374,9 @@ void writeback_note(struct writeback *wb, const struct lsm_io *io, int fd,
 		    uint64_t end)
 {
 #ifdef SYNC_FILE_RANGE_WRITE
-	if (io != lsm_io_posix() || end < wb->from ||
-	    end - wb->from < WRITEBACK_BYTES)
+	/* the byte count first: it is what rules out almost every append */
+	if (end < wb->from || end - wb->from < WRITEBACK_BYTES ||
+	    io != lsm_io_posix())
 		return;
 	end &= ~(uint64_t)4095;
 	(void)sync_file_range(fd, (off_t)wb->from, (off_t)(end - wb->from),

@@ -35,7 +35,8 @@ struct wal {
 	atomic_bool is_broken;   /* broken.code != 0, read without mu */
 	/* the fsync that seals a segment at a memtable switch is in the write
 	 * path: its pages are written as the segment grows (4 ms of a 4 MiB
-	 * segment, 10-20% of the bench's fills otherwise; README) */
+	 * segment otherwise, about 15% of the writer's time in a 1M-key
+	 * fillseq; README) */
 	struct writeback wb;     /* appender */
 };
 
