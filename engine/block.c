@@ -93,6 +93,11 @@ int block_parse(struct block *b, size_t len, struct lsm_err *err)
 	return rc;
 }
 
+uint8_t *block_buffer(struct block *b)
+{
+	return (uint8_t *)(b + 1);
+}
+
 void block_free(struct block *b)
 {
 	if (!b)

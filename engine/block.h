@@ -50,6 +50,10 @@ struct block *block_alloc(size_t cap, uint8_t **data);
 /* Makes B (from block_alloc) the block of its first LEN <= CAP data bytes,
  * validating the restart array like block_new (-EUCLEAN). */
 int block_parse(struct block *b, size_t len, struct lsm_err *err);
+/* The CAP data bytes of B (from block_alloc), to be filled again and
+ * parsed again with block_parse: a reader reuses one allocation for
+ * block after block. */
+uint8_t *block_buffer(struct block *b);
 /* Checks that B's restart points are where its entries start (which
  * iteration and seeks rely on and block_new does not check): 0 or
  * -EUCLEAN with a message.  Linear in the block; for verification. */

@@ -535,6 +535,7 @@ void db_bg_stop(struct lsm_db *db)
 	db->sync_started = db->compact_started = db->flush_started = false;
 	db->follow_started = false;
 	memtable_pool_trim();
+	sst_iter_stash_trim();
 }
 
 int db_wait_flush(struct lsm_db *db, struct lsm_err *err)

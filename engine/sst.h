@@ -167,6 +167,11 @@ uint32_t sst_key_hash(const uint8_t *ikey, size_t iklen);
  * compaction).  NULL on ENOMEM. */
 struct iiter *sst_iter(struct sst *t, bool fill_cache,
 		       void (*release)(void *arg), void *arg);
+/* Iterators that read a table's mapping keep their block buffers for the
+ * calling thread's next iterators (at most 32 KiB a thread, freed when
+ * the thread exits).  This frees the calling thread's now (a closing
+ * store's). */
+void sst_iter_stash_trim(void);
 
 const struct sst_props *sst_get_props(const struct sst *t);
 /* Smallest and largest internal keys (borrowed for T's life). */

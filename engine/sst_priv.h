@@ -63,6 +63,9 @@ struct sst {
 	 * compressed, read as usual). */
 	const uint8_t *map;
 	_Atomic uint8_t *map_state;
+	/* A compressed data block was read: iterators take T's blocks
+	 * through the cache (sst_load_block), not sst_load_block_spare. */
+	atomic_bool zlib_seen;
 };
 
 enum { MAP_UNCHECKED = 0, MAP_CHECKED = 1, MAP_READ = 2 };
@@ -104,6 +107,15 @@ static inline const uint8_t *sst_index_key(const struct sst *t, size_t i, size_t
 int sst_load_block(struct sst *t, size_t i, bool fill, struct block **bp,
 		   struct cache_handle **hp, struct lsm_err *err);
 void sst_unload_block(struct sst *t, struct block *b, struct cache_handle *h);
+/* Gets data block I of mapped table T into the caller's *SPARE (a
+ * block_alloc'ed block of *CAP bytes, or NULL; replaced by a larger one
+ * when block I does not fit), bypassing the cache: a guarded copy out of
+ * the mapping, its checksum checked, parsed.  0 with *SPARE block I; 1
+ * when block I is not read this way (T is not mapped, or compressed
+ * blocks were seen in it: use sst_load_block); or an error, with *SPARE
+ * still the caller's to free and no block in it. */
+int sst_load_block_spare(struct sst *t, size_t i, struct block **spare,
+			 size_t *cap, struct lsm_err *err);
 /* First block whose last key is >= KEY (nblocks when none). */
 size_t sst_index_lower_bound(const struct sst *t, const uint8_t *key,
 			     size_t klen);

@@ -281,8 +281,11 @@ struct lsm_options {
 
 	/* Table data blocks are read through a read-only mapping of the
 	 * table (mmap(2)) instead of pread(2): no system call and no lookup
-	 * of the kernel's page cache per block.  Iterators copy a block out
-	 * of the mapping into the block cache as pread would have.  A point
+	 * of the kernel's page cache per block.  Iterators copy an
+	 * uncompressed block out of the mapping into a buffer of their own
+	 * (reused, and kept per thread: at most 32 KiB a thread) and check
+	 * it there at every load, without the block cache; compressed blocks
+	 * go through the cache as with pread.  A point
 	 * lookup in an uncompressed block works in the mapping: it checks the
 	 * block's checksum there, at every lookup, finds the key and copies
 	 * out only its value, with no copy of the block and no trip through

@@ -394,6 +394,16 @@ static void test_damage_after_read(void **state)
 					      0x01), 0);
 		bad = lookup_all(db);
 		assert_true(bad > 0 || m == PREAD);
+		if (m == COPY) {
+			/* iterators copy and check every block they load
+			 * (no cached copy to hide the damage) */
+			assert_int_equal(lsm_iter_new(db, NULL, &it, NULL), 0);
+			for (lsm_iter_seek_first(it); lsm_iter_valid(it);
+			     lsm_iter_next(it))
+				;
+			assert_int_equal(lsm_iter_status(it, NULL), -EBADMSG);
+			lsm_iter_free(it);
+		}
 		assert_int_equal(lsm_close(db, NULL), 0);
 		/* undo it for the next mode */
 		assert_int_equal(corrupt_flip(path, st.st_size / 3 + m * 512,
@@ -495,7 +505,83 @@ static void test_truncated_table(void **state)
 	}
 	assert_true(eio > 0);
 	assert_true(ok > 0);
+	/* an iterator stops at the cut with an error, forward and back */
+	{
+		struct lsm_iter *it;
+		int rc;
+
+		assert_int_equal(lsm_iter_new(db, NULL, &it, NULL), 0);
+		for (lsm_iter_seek_first(it); lsm_iter_valid(it);
+		     lsm_iter_next(it))
+			;
+		rc = lsm_iter_status(it, NULL);
+		assert_true(rc == -EIO || rc == -EBADMSG);
+		lsm_iter_free(it);
+		assert_int_equal(lsm_iter_new(db, NULL, &it, NULL), 0);
+		for (lsm_iter_seek_last(it); lsm_iter_valid(it);
+		     lsm_iter_prev(it))
+			;
+		rc = lsm_iter_status(it, NULL);
+		assert_true(rc == -EIO || rc == -EBADMSG);
+		lsm_iter_free(it);
+	}
 	lsm_close(db, NULL);
+}
+
+/* Blocks larger than an iterator's buffer (values of up to 40 KiB make
+ * blocks of one entry each) between small ones: the buffer grows, and
+ * buffers handed from one iterator to the next carry no stale bytes. */
+#define BIG_KEYS 400
+static size_t big_value(int i, char *v)
+{
+	size_t n = (i % 7 == 0) ? 9000 + (size_t)(i % 5) * 8000
+				: 50 + (size_t)(i % 40);
+
+	for (size_t j = 0; j < n; j++)
+		v[j] = (char)('A' + (i * 31 + (int)j) % 53);
+	return n;
+}
+
+static void test_iter_large_blocks(void **state)
+{
+	struct tdir *d = *state;
+	struct lsm_db *db = open_mode(tdir_root(d), COPY, false);
+	static char v[48000];
+	char k[16];
+
+	for (int i = 0; i < BIG_KEYS; i++) {
+		size_t kl = key_of(i, k), vl = big_value(i, v);
+
+		assert_int_equal(lsm_put(db, k, kl, v, vl, NULL), 0);
+	}
+	assert_int_equal(lsm_compact_range(db, NULL, 0, NULL, 0, NULL), 0);
+	for (int round = 0; round < 3; round++) {
+		for (int start = 0; start < BIG_KEYS; start += 37) {
+			struct lsm_iter *it;
+			size_t kl = key_of(start, k);
+			int i = start;
+
+			assert_int_equal(lsm_iter_new(db, NULL, &it, NULL), 0);
+			for (lsm_iter_seek(it, k, kl);
+			     lsm_iter_valid(it) && i < start + 60;
+			     lsm_iter_next(it), i++) {
+				size_t gl, vl = big_value(i, v);
+				const void *g = lsm_iter_key(it, &gl);
+				char want[16];
+
+				kl = key_of(i, want);
+				assert_int_equal(gl, kl);
+				assert_memory_equal(g, want, kl);
+				g = lsm_iter_value(it, &gl);
+				assert_int_equal(gl, vl);
+				assert_memory_equal(g, v, vl);
+			}
+			assert_int_equal(lsm_iter_status(it, NULL), 0);
+			assert_true(i == start + 60 || i == BIG_KEYS);
+			lsm_iter_free(it);
+		}
+	}
+	assert_int_equal(lsm_close(db, NULL), 0);
 }
 
 int main(void)
@@ -517,6 +603,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_map_guard_fault,
 						tdir_setup, tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_damage_after_read,
+						tdir_setup, tdir_teardown),
+		cmocka_unit_test_setup_teardown(test_iter_large_blocks,
 						tdir_setup, tdir_teardown),
 
 	};
