@@ -21,10 +21,11 @@
 /* ---- iteration: index position -> data block cursor ---- */
 
 /* The spare blocks of freed iterators, kept per thread for the next ones
- * (sst_load_block_spare): a seek makes an iterator per table, and a
- * buffer each from the allocator cost about 5% of a seek.  At most
- * STASH_MAX (with buffers of 8 KiB: 32 KiB a thread), freed when the
- * thread exits. */
+ * (sst_load_block_spare): a seek makes an iterator per table, and taking
+ * a buffer each from the allocator was about 5% of a seek's profile
+ * (1-3% of seekrandom's rate, README).  At most STASH_MAX buffers of
+ * SST_SPARE_MIN bytes (32 KiB a thread; a larger one, grown for a large
+ * block, is freed), freed when the thread exits. */
 #define STASH_MAX 4
 
 struct stash {
@@ -92,7 +93,7 @@ static void stash_give(struct block *b, size_t cap)
 		}
 		stash_tls = st;
 	}
-	if (!st || st->n == STASH_MAX) {
+	if (!st || st->n == STASH_MAX || cap > SST_SPARE_MIN) {
 		block_free(b);
 		return;
 	}

@@ -116,6 +116,9 @@ void sst_unload_block(struct sst *t, struct block *b, struct cache_handle *h);
  * still the caller's to free and no block in it. */
 int sst_load_block_spare(struct sst *t, size_t i, struct block **spare,
 			 size_t *cap, struct lsm_err *err);
+/* sst_load_block_spare's smallest buffer (a default block and its
+ * trailer fit); only buffers of this size are kept for later iterators. */
+#define SST_SPARE_MIN (8u << 10)
 /* First block whose last key is >= KEY (nblocks when none). */
 size_t sst_index_lower_bound(const struct sst *t, const uint8_t *key,
 			     size_t klen);

@@ -61,8 +61,6 @@ static int inflate_block(struct sst *t, uint64_t off, const uint8_t *body,
  * lookup's dependent reads (a block in the page cache is rarely in the
  * CPU's caches). */
 #define PREFETCH_MAX (16u << 10)
-/* sst_load_block_spare's smallest buffer: a default block and more. */
-#define SPARE_MIN (8u << 10)
 static inline void prefetch(const uint8_t *p, size_t n)
 {
 	if (n > PREFETCH_MAX)
@@ -366,15 +364,15 @@ int sst_load_block_spare(struct sst *t, size_t i, struct block **spare,
 	if (h->off + need > t->data_end)
 		return 1; /* read_checked would pread it; so does the cache */
 	if (!*spare || *cap < need) {
-		struct block *b = block_alloc(need < SPARE_MIN ? SPARE_MIN
-							: need, &p);
+		size_t want = need < SST_SPARE_MIN ? SST_SPARE_MIN : need;
+		struct block *b = block_alloc(want, &p);
 
 		if (!b)
 			return lsm_err_set(err, -ENOMEM, "%s: out of memory",
 					   t->path);
 		block_free(*spare);
 		*spare = b;
-		*cap = need < SPARE_MIN ? SPARE_MIN : need;
+		*cap = want;
 	}
 	p = block_buffer(*spare);
 	rc = read_checked(t, h, p, true, err);
