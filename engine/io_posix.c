@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include "lsm_io.h"
-#include "writeback.h"
 
 static int posix_open(const struct lsm_io *io, const char *path, int flags,
 		      mode_t mode, int *fd)
@@ -288,6 +287,20 @@ static int posix_preallocate(const struct lsm_io *io, int fd, uint64_t off,
 	return r < 0 ? -errno : 0;
 }
 
+static void posix_start_writeback(const struct lsm_io *io, int fd,
+				  uint64_t off, uint64_t len)
+{
+	(void)io;
+#ifdef SYNC_FILE_RANGE_WRITE
+	(void)sync_file_range(fd, (off_t)off, (off_t)len,
+			      SYNC_FILE_RANGE_WRITE);
+#else
+	(void)fd;
+	(void)off;
+	(void)len;
+#endif
+}
+
 static const struct lsm_io posix_io = {
 	.open = posix_open,
 	.close = posix_close,
@@ -304,6 +317,7 @@ static const struct lsm_io posix_io = {
 	.lock = posix_lock,
 	.preallocate = posix_preallocate,
 	.ctx = NULL,
+	.start_writeback = posix_start_writeback,
 };
 
 const struct lsm_io *lsm_io_posix(void)
@@ -368,24 +382,4 @@ int lsm_io_path_size(const struct lsm_io *io, const char *path,
 	rc = io->fsize(io, fd, size);
 	io->close(io, fd);
 	return rc;
-}
-
-void writeback_note(struct writeback *wb, const struct lsm_io *io, int fd,
-		    uint64_t end)
-{
-#ifdef SYNC_FILE_RANGE_WRITE
-	/* the byte count first: it is what rules out almost every append */
-	if (end < wb->from || end - wb->from < WRITEBACK_BYTES ||
-	    io != lsm_io_posix())
-		return;
-	end &= ~(uint64_t)4095;
-	(void)sync_file_range(fd, (off_t)wb->from, (off_t)(end - wb->from),
-			      SYNC_FILE_RANGE_WRITE);
-	wb->from = end;
-#else
-	(void)wb;
-	(void)io;
-	(void)fd;
-	(void)end;
-#endif
 }

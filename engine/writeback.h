@@ -2,9 +2,8 @@
  * it grows, for the engine's big appenders (log segments, tables): the
  * fsync that ends the file then finds most pages written instead of
  * writing them all while its caller waits (RocksDB's bytes_per_sync).  A
- * hint: it makes nothing durable, and its errors are ignored (the fsync
- * reports any that matter).  It goes past the I/O seam, to descriptors of
- * the POSIX io only (lsm_io_posix()); with any other io it does nothing. */
+ * hint through the I/O seam (lsm_io.start_writeback): it makes nothing
+ * durable, and an io without the hint (NULL) gets none. */
 #ifndef LSM_WRITEBACK_H
 #define LSM_WRITEBACK_H
 
@@ -21,8 +20,18 @@ struct writeback {
 
 /* After an append through IO that brought FD's file to END bytes: once
  * WRITEBACK_BYTES have piled up since the last start, starts writing
- * them (in whole pages) without waiting. */
-void writeback_note(struct writeback *wb, const struct lsm_io *io, int fd,
-		    uint64_t end);
+ * them (in whole pages) without waiting.  Called on every log append:
+ * the byte count comes first, as it rules out almost every call. */
+static inline void writeback_note(struct writeback *wb,
+				  const struct lsm_io *io, int fd,
+				  uint64_t end)
+{
+	if (end < wb->from || end - wb->from < WRITEBACK_BYTES ||
+	    !io->start_writeback)
+		return;
+	end &= ~(uint64_t)4095;
+	io->start_writeback(io, fd, wb->from, end - wb->from);
+	wb->from = end;
+}
 
 #endif /* LSM_WRITEBACK_H */

@@ -48,6 +48,14 @@ struct lsm_io {
 	int (*preallocate)(const struct lsm_io *io, int fd, uint64_t off,
 			   uint64_t len);
 	void *ctx; /* for wrappers */
+	/* Starts writing FD's dirty pages in [OFF, OFF + LEN) to the device
+	 * without waiting (sync_file_range SYNC_FILE_RANGE_WRITE), so that
+	 * the fsync ending a large file has little left to write.  A hint:
+	 * it makes nothing durable, and it reports no error (the fsync
+	 * does).  May be NULL (no hint).  (After ctx: older layouts stay
+	 * valid.) */
+	void (*start_writeback)(const struct lsm_io *io, int fd, uint64_t off,
+				uint64_t len);
 };
 
 const struct lsm_io *lsm_io_posix(void);
