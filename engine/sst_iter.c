@@ -167,7 +167,6 @@ static bool si_open_block(struct sst_iter *si, size_t i)
 /* After a move: turns a block error or a malformed key into status. */
 static bool si_check(struct sst_iter *si)
 {
-	unsigned long long off;
 	struct lsm_err e; /* set before use: zeroing it costs every step */
 	const uint8_t *k;
 	size_t klen;
@@ -183,9 +182,7 @@ static bool si_check(struct sst_iter *si)
 		if (!rc)
 			return false;
 	}
-	off = (unsigned long long)si->t->index[si->bi].h.off;
-	lsm_err_set(&si->err, rc, "%s: block at offset %llu: %s",
-		    si->t->path, off, e.msg);
+	sst_block_err(si->t, si->t->index[si->bi].h.off, rc, &e, &si->err);
 	si_fail(si, rc);
 	return true;
 }
@@ -396,8 +393,7 @@ static int verify_entries(struct sst *t, size_t i, struct iiter *it,
 	}
 	rc = iiter_status(it, &e);
 	if (rc < 0)
-		return lsm_err_set(err, rc, "%s: block at offset %llu: %s",
-				   t->path, off, e.msg);
+		return sst_block_err(t, off, rc, &e, err);
 	return 0;
 }
 

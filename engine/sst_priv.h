@@ -86,6 +86,15 @@ static inline int sst_bytewise_cmp(const uint8_t *a, size_t alen, const uint8_t 
 	return ukey_cmp(a, alen, b, blen);
 }
 
+/* ERR gets RC with E's message about T's block at OFF (what every
+ * failure to parse or walk a data block reports); returns RC. */
+static inline int sst_block_err(const struct sst *t, uint64_t off, int rc,
+				const struct lsm_err *e, struct lsm_err *err)
+{
+	return lsm_err_set(err, rc, "%s: block at offset %llu: %s", t->path,
+			   (unsigned long long)off, e->msg);
+}
+
 /* Whether IT is at a well-formed internal key (then in *K, *KLEN). */
 static inline bool sst_at_ikey(struct iiter *it, const uint8_t **k, size_t *klen)
 {

@@ -178,8 +178,7 @@ static int parse_read(struct sst *t, const struct handle *h, struct block *b,
 	}
 	if (rc < 0) {
 		block_free(b);
-		return lsm_err_set(err, rc, "%s: block at offset %llu: %s",
-				   t->path, (unsigned long long)h->off, e.msg);
+		return sst_block_err(t, h->off, rc, &e, err);
 	}
 	*out = b;
 	return 0;
@@ -221,8 +220,7 @@ static int block_in_map(struct sst *t, const struct handle *h,
 	int rc = block_new(t->map + h->off, (size_t)h->size, false, bp, &e);
 
 	if (rc < 0)
-		return lsm_err_set(err, rc, "%s: block at offset %llu: %s",
-				   t->path, (unsigned long long)h->off, e.msg);
+		return sst_block_err(t, h->off, rc, &e, err);
 	return 0;
 }
 
@@ -385,8 +383,7 @@ int sst_load_block_spare(struct sst *t, size_t i, struct block **spare,
 	}
 	rc = block_parse(*spare, n, &e);
 	if (rc < 0)
-		return lsm_err_set(err, rc, "%s: block at offset %llu: %s",
-				   t->path, (unsigned long long)h->off, e.msg);
+		return sst_block_err(t, h->off, rc, &e, err);
 	return 0;
 }
 
