@@ -24,11 +24,15 @@
  *
  * Reads (read_sample_bytes, as LevelDB's seek compaction): iterators
  * sample the keys they visit; a sampled key held by two or more tables
- * charges the shallowest, and a table charged once per 16 KiB of its
- * size (at least 100 times) is compacted into the level below when no
- * size or tombstone compaction is due.  After a burst of writes, the
- * scans that follow then touch one table per level again, not every L0
- * table besides.
+ * charges the shallowest.  A lookup that read a block of one table in
+ * vain on its way to a deeper one charges that table (db_read.c; LevelDB
+ * charges every lookup that asks two tables, even one a filter turned
+ * away: here only the reads a compaction would have spared count, so
+ * lookups of absent names, which filters answer, do not compact).  A
+ * table charged once per 16 KiB of its size (at least 100 times) is
+ * compacted into the level below when no size or tombstone compaction is
+ * due.  After a burst of writes, the scans and lookups that follow then
+ * touch one table per level again, not every L0 table besides.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -917,7 +921,6 @@ void compaction_read_sample(struct lsm_db *db, const struct version *v,
 	size_t ulen = ikey_ulen(iklen);
 	struct file_meta *first = NULL;
 	int first_level = 0, held = 0;
-	unsigned budget;
 
 	/* the tables a lookup would read, in its order: every L0 table
 	 * whose range holds the key, then one per deeper level */
@@ -936,20 +939,26 @@ void compaction_read_sample(struct lsm_db *db, const struct version *v,
 			}
 		}
 	}
-	if (held < 2)
-		return;
-	budget = (unsigned)(first->size / (16u << 10));
+	if (held >= 2)
+		compaction_read_charge(db, first, first_level);
+}
+
+void compaction_read_charge(struct lsm_db *db, struct file_meta *f,
+			    int level)
+{
+	unsigned budget = (unsigned)(f->size / (16u << 10));
+
 	if (budget < 100)
 		budget = 100;
 	/* at the budget and after it: a mark lost to a busy input (or to
-	 * another table's mark) is made again by the next sample */
-	if (atomic_fetch_add_explicit(&first->read_charges, 1,
+	 * another table's mark) is made again by the next charge */
+	if (atomic_fetch_add_explicit(&f->read_charges, 1,
 				      memory_order_relaxed) + 1 < budget)
 		return;
 	pthread_mutex_lock(&db->mu);
 	if (!db->read_compact_number) {
-		db->read_compact_number = first->number;
-		db->read_compact_level = first_level;
+		db->read_compact_number = f->number;
+		db->read_compact_level = level;
 		db_bg_kick(db);
 	}
 	pthread_mutex_unlock(&db->mu);

@@ -755,6 +755,10 @@ static struct lsm_db *db_alloc(const char *dir, const struct lsm_options *o)
 	}
 	db->io = db->opts.io ? db->opts.io : lsm_io_posix();
 	db->read_only = db->opts.read_only;
+	/* only a db that compacts in the background acts on read charges */
+	db->reads_charge = db->opts.read_sample_bytes &&
+			   db->opts.background_compaction && !db->read_only &&
+			   !db->opts.follow;
 	db->lock_fd = -1;
 	db->fl_wake_fd = db->fl_inotify_fd = -1;
 	pthread_mutex_init(&db->follow_mu, NULL);

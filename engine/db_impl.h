@@ -74,6 +74,10 @@ struct lsm_db {
 	const struct lsm_io *io;
 	int lock_fd;
 	bool read_only;
+	/* Reads charge tables for read-triggered compaction (iterators'
+	 * samples, lookups' blocks read in vain): read_sample_bytes set, a
+	 * compaction thread, writable, not a follower. */
+	bool reads_charge;
 
 	pthread_mutex_t wq_mu;
 	struct writer *wq_head, *wq_tail; /* under wq_mu */
@@ -290,6 +294,11 @@ int compaction_run_idle(struct lsm_db *db, struct lsm_err *err);
  * charged enough.  Takes mu only then. */
 void compaction_read_sample(struct lsm_db *db, const struct version *v,
 			    const uint8_t *ikey, size_t iklen);
+/* Charges table F of LEVEL with one read that went through it to a
+ * deeper table (read_sample_bytes); marks it for compaction when charged
+ * enough.  Takes mu only then. */
+void compaction_read_charge(struct lsm_db *db, struct file_meta *f,
+			    int level);
 /* lsm_compact_range body, with mu held. */
 int compaction_run_range(struct lsm_db *db, const uint8_t *begin, size_t blen,
 			 const uint8_t *end, size_t elen, struct lsm_err *err);

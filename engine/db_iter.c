@@ -376,9 +376,7 @@ int lsm_iter_new_ex(struct lsm_db *db, const struct lsm_snapshot *snap,
 	i->steps = 0;
 	i->rnd = ((uint64_t)(uintptr_t)i ^ (db_now_us() << 16)) | 1;
 	i->sample_left = INT64_MAX;
-	/* only a db that compacts in the background acts on samples */
-	if (db->opts.read_sample_bytes && db->opts.background_compaction &&
-	    !db->read_only && !db->opts.follow)
+	if (db->reads_charge)
 		i->sample_left = sample_period(i);
 	if (snap && snap->sv) { /* a follower's snapshot holds its state */
 		i->sv = snap->sv;

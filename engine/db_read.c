@@ -141,6 +141,38 @@ void lsm_snapshot_release(struct lsm_db *db, const struct lsm_snapshot *cs)
 
 /* ---- lookups ---- */
 
+/* What a lookup knows for read-triggered compaction: the table that read
+ * a data block in vain (MISSED, of LEVEL), until a deeper table is asked
+ * and it is charged; at most one charge per lookup (OFF after it, or when
+ * the db takes none). */
+struct read_charge {
+	struct file_meta *missed;
+	int level;
+	bool off;
+};
+
+/* Asks table F of LEVEL for IKEY, charging the table before it that read
+ * a block in vain: pushing that one down would have spared the read. */
+static int get_table(struct lsm_db *db, struct file_meta *f, int level,
+		     const uint8_t *ik, size_t iklen, uint32_t hash,
+		     struct sst_value *val, struct read_charge *ch,
+		     struct lsm_err *err)
+{
+	int rc;
+
+	if (ch->missed) {
+		compaction_read_charge(db, ch->missed, ch->level);
+		ch->missed = NULL;
+		ch->off = true;
+	}
+	rc = table_cache_get_fm(db->tables, f, ik, iklen, hash, val, err);
+	if (rc == LOOKUP_MISSING && val->block_missed && !ch->off) {
+		ch->missed = f;
+		ch->level = level;
+	}
+	return rc;
+}
+
 /* Finds the version of IKEY's user key, whose bloom hash is HASH, in the
  * tables of V. */
 static int get_tables(struct lsm_db *db, const struct version *v,
@@ -148,21 +180,21 @@ static int get_tables(struct lsm_db *db, const struct version *v,
 		      struct sst_value *val, struct lsm_err *err)
 {
 	size_t ulen = ikey_ulen(iklen);
+	struct read_charge charge = { .off = !db->reads_charge };
 	int rc;
 
 	for (size_t i = 0; i < v->nfiles[0]; i++) {
-		const struct file_meta *f = v->files[0][i];
+		struct file_meta *f = v->files[0][i];
 
 		if (!file_range_holds(f, ik, ulen))
 			continue;
-		rc = table_cache_get_fm(db->tables, f, ik, iklen, hash, val,
-					err);
+		rc = get_table(db, f, 0, ik, iklen, hash, val, &charge, err);
 		if (rc != LOOKUP_MISSING)
 			return rc;
 	}
 	for (int level = 1; level < (int)db->opts.max_levels; level++) {
 		size_t i = version_find_file(v, level, ik, iklen);
-		const struct file_meta *f;
+		struct file_meta *f;
 
 		if (i >= v->nfiles[level])
 			continue;
@@ -170,8 +202,8 @@ static int get_tables(struct lsm_db *db, const struct version *v,
 		if (ukey_cmp(ik, ulen, f->smallest,
 			     ikey_ulen(f->smallest_len)) < 0)
 			continue;
-		rc = table_cache_get_fm(db->tables, f, ik, iklen, hash, val,
-					err);
+		rc = get_table(db, f, level, ik, iklen, hash, val, &charge,
+			       err);
 		if (rc != LOOKUP_MISSING)
 			return rc;
 	}

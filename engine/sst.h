@@ -137,6 +137,11 @@ struct sst_value {
 	bool is_ptr;
 	uint8_t ptr[32];
 	size_t ptr_len;
+	/* Set by a lookup that read one of the table's data blocks (its
+	 * filter let the key through) and found no visible version there:
+	 * a block read in vain, which read-triggered compaction counts
+	 * (db_read.c).  Cleared by every lookup. */
+	bool block_missed;
 };
 
 /* Delivers the N bytes at V to D: 0, or -ENOMEM (BUF could not grow). */

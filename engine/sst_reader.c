@@ -1036,6 +1036,7 @@ int sst_get_to(struct sst *t, const uint8_t *ikey, size_t iklen,
 	const uint8_t *k;
 	int rc;
 
+	dst->block_missed = false;
 	if (iklen < IKEY_TAG_BYTES)
 		return lsm_err_set(err, -EINVAL, "%s: lookup key too short",
 				   t->path);
@@ -1049,6 +1050,7 @@ int sst_get_to(struct sst *t, const uint8_t *ikey, size_t iklen,
 	i = sst_index_lower_bound(t, ikey, iklen);
 	if (i < t->nblocks) {
 		rc = get_in_block(t, i, ikey, iklen, dst, &present, err);
+		dst->block_missed = rc == LOOKUP_MISSING;
 	} else {
 		rc = LOOKUP_MISSING;  /* past the largest key */
 		k = sst_index_key(t, t->nblocks - 1, &klen);

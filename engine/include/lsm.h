@@ -182,10 +182,13 @@ struct lsm_options {
 	/* Read-triggered compaction (LevelDB's seek compaction): iterators
 	 * sample a key every read_sample_bytes of keys and values they
 	 * visit, on average; a sampled key that lies in two or more tables
-	 * charges the shallowest, and a table charged once per 16 KiB of
-	 * its size (at least 100 times) is compacted into the level below,
-	 * so that the reads which follow a burst of writes touch fewer
-	 * tables.  Default 1 MiB, 0 = never. */
+	 * charges the shallowest.  A point lookup that read a data block of
+	 * a table in vain (its filter let the key through, no version
+	 * there) and then asks a deeper table charges the first.  A table
+	 * charged once per 16 KiB of its size (at least 100 times) is
+	 * compacted into the level below, so that the reads which follow a
+	 * burst of writes touch fewer tables.  Default 1 MiB, 0 = never
+	 * (neither kind of charge). */
 	size_t read_sample_bytes;
 
 	/* Disk space held back (DATADIR/RESERVE) for a full disk: when a

@@ -2,8 +2,11 @@
  * engine/compaction.c): scans over keys that several tables hold compact
  * the shallowest table down until each key is in one table, every key
  * still reads its newest value (also through a snapshot taken before);
- * nothing happens with the option off, in a read-only open, or over keys
- * that only one table holds. */
+ * so do lookups that read a table's block in vain on their way to a
+ * deeper table, while lookups that its filter turns away, or that find
+ * their key in the first table they ask, charge nothing; nothing happens
+ * with the option off, in a read-only open, or over keys that only one
+ * table holds. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -155,6 +158,118 @@ static void test_scans_compact_overlap(void **state)
 	assert_int_equal(lsm_close(db, NULL), 0);
 }
 
+/* Looks up key I and checks it holds round ROUND (-1: absent). */
+static void get_key(struct lsm_db *db, int i, int round)
+{
+	char k[32], want[64], buf[64];
+	size_t vl;
+	int rc;
+
+	snprintf(k, sizeof(k), "k%06d", i);
+	rc = lsm_get_buf(db, NULL, k, strlen(k), buf, sizeof(buf), &vl, NULL);
+	if (round < 0) {
+		assert_int_equal(rc, 0);
+		return;
+	}
+	assert_int_equal(rc, 1);
+	snprintf(want, sizeof(want), "v%d/%d", i, round);
+	assert_int_equal(vl, strlen(want));
+	assert_memory_equal(buf, want, vl);
+}
+
+/* The charges of every table above the deepest level that holds one. */
+static unsigned upper_charges(struct lsm_db *db)
+{
+	struct version *v;
+	unsigned sum = 0;
+	int deepest = 0;
+
+	pthread_mutex_lock(&db->mu);
+	v = db->vs.current;
+	for (int l = 0; l < (int)db->opts.max_levels; l++)
+		if (v->nfiles[l])
+			deepest = l;
+	for (int l = 0; l < deepest; l++)
+		for (size_t i = 0; i < v->nfiles[l]; i++)
+			sum += atomic_load(&v->files[l][i]->read_charges);
+	pthread_mutex_unlock(&db->mu);
+	return sum;
+}
+
+/* Two overlapping flushes, every key then the even ones, without filters:
+ * a lookup of an odd key reads a block of the upper table in vain before
+ * the lower one has it.  Those lookups push the upper tables down; even
+ * keys, found in the first table asked, charge nothing. */
+static void test_lookups_compact_blocks_missed(void **state)
+{
+	struct tdir *d = *state;
+	static const int steps[] = { 1, 2 };
+	struct lsm_options o;
+	struct lsm_db *db;
+	unsigned c[7];
+	int passes = 0;
+
+	options(&o, 64);
+	o.bloom_bits_per_key = 0;
+	assert_int_equal(lsm_open(tdir_root(d), &o, &db, NULL), 0);
+	put_round(db, 0, 1);
+	put_round(db, 1, 2);
+	total_tables(db, c);
+	assert_true(c[0] + c[1] >= 1);
+
+	for (int pass = 0; pass < 3; pass++)
+		for (int i = 0; i < NKEYS; i += 2)
+			get_key(db, i, 1);
+	assert_int_equal(upper_charges(db), 0);
+	assert_int_equal(atomic_load(&db->stats.read_compactions), 0);
+
+	while (atomic_load(&db->stats.read_compactions) == 0 && passes < 50) {
+		for (int i = 1; i < NKEYS; i += 2)
+			get_key(db, i, 0);
+		passes++;
+	}
+	assert_true(atomic_load(&db->stats.read_compactions) > 0);
+	for (int i = 0; i < 200; i++) {
+		settle(db);
+		total_tables(db, c);
+		if (c[0] == 0 && c[1] == 0)
+			break;
+		for (int k = 1; k < NKEYS; k += 2)
+			get_key(db, k, 0);
+	}
+	settle(db);
+	total_tables(db, c);
+	assert_int_equal(c[0], 0);
+	assert_int_equal(c[1], 0);
+	check_levels(db);
+	for (int i = 0; i < NKEYS; i++)
+		get_key(db, i, newest_round(i, 2, steps));
+	get_key(db, NKEYS + 1, -1);
+	scan(db, NULL, 2, steps);
+	assert_int_equal(lsm_close(db, NULL), 0);
+}
+
+/* With filters (the default), a lookup the upper table's filter turns
+ * away reads no block there: only its false positives charge it. */
+static void test_filtered_lookups_charge_little(void **state)
+{
+	struct tdir *d = *state;
+	struct lsm_options o;
+	struct lsm_db *db;
+	unsigned lookups = 0;
+
+	options(&o, 64);
+	assert_int_equal(lsm_open(tdir_root(d), &o, &db, NULL), 0);
+	put_round(db, 0, 1);
+	put_round(db, 1, 2);
+	for (int pass = 0; pass < 3; pass++)
+		for (int i = 1; i < NKEYS; i += 2, lookups++)
+			get_key(db, i, 0);
+	/* 10 bits a key: about 1% false positives; 5% is far above */
+	assert_true(upper_charges(db) <= lookups / 20);
+	assert_int_equal(lsm_close(db, NULL), 0);
+}
+
 /* Off (0), read-only, and a store where one table holds each key: no
  * compaction however much is scanned. */
 static void test_no_compaction_when_not_due(void **state)
@@ -172,16 +287,25 @@ static void test_no_compaction_when_not_due(void **state)
 	before = total_tables(db, c);
 	for (int i = 0; i < 200; i++)
 		scan(db, NULL, 2, steps);
+	for (int pass = 0; pass < 20; pass++)
+		for (int i = 1; i < NKEYS; i += 2)
+			get_key(db, i, 0);
 	settle(db);
 	assert_int_equal(total_tables(db, c), before);
 	assert_int_equal(atomic_load(&db->stats.read_compactions), 0);
+	assert_int_equal(upper_charges(db), 0);
 	assert_int_equal(lsm_close(db, NULL), 0);
 
 	options(&o, 64);
 	o.read_only = true;
+	o.bloom_bits_per_key = 0;
 	assert_int_equal(lsm_open(tdir_path(d, "off"), &o, &db, NULL), 0);
 	for (int i = 0; i < 200; i++)
 		scan(db, NULL, 2, steps);
+	for (int pass = 0; pass < 20; pass++)
+		for (int i = 1; i < NKEYS; i += 2)
+			get_key(db, i, 0);
+	assert_int_equal(upper_charges(db), 0);
 	assert_int_equal(atomic_load(&db->stats.read_compactions), 0);
 	assert_int_equal(total_tables(db, c), before);
 	assert_int_equal(lsm_close(db, NULL), 0);
@@ -203,6 +327,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_scans_compact_overlap, tdir_setup, tdir_teardown),
+		cmocka_unit_test_setup_teardown(test_lookups_compact_blocks_missed, tdir_setup, tdir_teardown),
+		cmocka_unit_test_setup_teardown(test_filtered_lookups_charge_little, tdir_setup, tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_no_compaction_when_not_due, tdir_setup, tdir_teardown),
 	};
 
