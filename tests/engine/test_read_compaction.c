@@ -109,6 +109,40 @@ static void settle(struct lsm_db *db)
 	}
 }
 
+/* Reads with READ(DB, ARG) until a read-triggered compaction ran (at most
+ * FIRST passes), then until L0 and L1 are empty (at most MORE), letting
+ * the compaction thread finish between passes; checks they ended empty
+ * and the levels sound. */
+static void read_until_pushed_down(struct lsm_db *db,
+				   void (*read)(struct lsm_db *, void *),
+				   void *arg, int first, int more)
+{
+	unsigned c[7];
+
+	for (int i = 0; i < first &&
+	     atomic_load(&db->stats.read_compactions) == 0; i++)
+		read(db, arg);
+	assert_true(atomic_load(&db->stats.read_compactions) > 0);
+	for (int i = 0; i < more; i++) {
+		settle(db);
+		total_tables(db, c);
+		if (c[0] == 0 && c[1] == 0)
+			break;
+		read(db, arg);
+	}
+	settle(db);
+	total_tables(db, c);
+	assert_int_equal(c[0], 0);
+	assert_int_equal(c[1], 0);
+	check_levels(db);
+}
+
+/* A scan of every key written in rounds with the steps ARG (3 rounds). */
+static void scan_three(struct lsm_db *db, void *arg)
+{
+	scan(db, NULL, 3, arg);
+}
+
 /* Three overlapping flushes (placed L2, L1, L0: each covers the whole
  * range), then scans: the shallow tables are compacted down. */
 static void test_scans_compact_overlap(void **state)
@@ -119,7 +153,6 @@ static void test_scans_compact_overlap(void **state)
 	struct lsm_options o;
 	struct lsm_db *db;
 	unsigned c[7];
-	int passes = 0;
 
 	options(&o, 64);
 	assert_int_equal(lsm_open(tdir_root(d), &o, &db, NULL), 0);
@@ -129,24 +162,8 @@ static void test_scans_compact_overlap(void **state)
 	assert_true(c[0] >= 1 && c[1] >= 1 && c[2] >= 1);
 	snap = lsm_snapshot_new(db);
 	assert_non_null(snap);
-	while (atomic_load(&db->stats.read_compactions) == 0 && passes < 500) {
-		scan(db, NULL, 3, steps);
-		passes++;
-	}
-	assert_true(atomic_load(&db->stats.read_compactions) > 0);
-	/* keep scanning until every key is in one table */
-	for (int i = 0; i < 500; i++) {
-		settle(db);
-		total_tables(db, c);
-		if (c[0] == 0 && c[1] == 0)
-			break;
-		scan(db, NULL, 3, steps);
-	}
-	settle(db);
-	total_tables(db, c);
-	assert_int_equal(c[0], 0);
-	assert_int_equal(c[1], 0);
-	check_levels(db);
+	/* scans until every key is in one table */
+	read_until_pushed_down(db, scan_three, (void *)steps, 500, 500);
 	scan(db, NULL, 3, steps);
 	scan(db, snap, 3, steps); /* the snapshot saw all three rounds */
 	lsm_snapshot_release(db, snap);
@@ -175,6 +192,14 @@ static void get_key(struct lsm_db *db, int i, int round)
 	snprintf(want, sizeof(want), "v%d/%d", i, round);
 	assert_int_equal(vl, strlen(want));
 	assert_memory_equal(buf, want, vl);
+}
+
+/* Looks up every odd key, which only the first round (0) wrote. */
+static void get_odd(struct lsm_db *db, void *arg)
+{
+	(void)arg;
+	for (int i = 1; i < NKEYS; i += 2)
+		get_key(db, i, 0);
 }
 
 /* The charges of every table above the deepest level that holds one. */
@@ -207,7 +232,6 @@ static void test_lookups_compact_blocks_missed(void **state)
 	struct lsm_options o;
 	struct lsm_db *db;
 	unsigned c[7];
-	int passes = 0;
 
 	options(&o, 64);
 	o.bloom_bits_per_key = 0;
@@ -223,25 +247,7 @@ static void test_lookups_compact_blocks_missed(void **state)
 	assert_int_equal(upper_charges(db), 0);
 	assert_int_equal(atomic_load(&db->stats.read_compactions), 0);
 
-	while (atomic_load(&db->stats.read_compactions) == 0 && passes < 50) {
-		for (int i = 1; i < NKEYS; i += 2)
-			get_key(db, i, 0);
-		passes++;
-	}
-	assert_true(atomic_load(&db->stats.read_compactions) > 0);
-	for (int i = 0; i < 200; i++) {
-		settle(db);
-		total_tables(db, c);
-		if (c[0] == 0 && c[1] == 0)
-			break;
-		for (int k = 1; k < NKEYS; k += 2)
-			get_key(db, k, 0);
-	}
-	settle(db);
-	total_tables(db, c);
-	assert_int_equal(c[0], 0);
-	assert_int_equal(c[1], 0);
-	check_levels(db);
+	read_until_pushed_down(db, get_odd, NULL, 50, 200);
 	for (int i = 0; i < NKEYS; i++)
 		get_key(db, i, newest_round(i, 2, steps));
 	get_key(db, NKEYS + 1, -1);
