@@ -12,7 +12,7 @@
 #define NS_NLOCKS 256u        /* striped inode locks */
 #define NS_INO_STEP 4096u     /* inode numbers reserved per superblock put */
 #define NS_GEN_INO_SHIFT 48   /* generation G numbers inodes from G << 48 */
-#define NS_OPEN_BUCKETS 1024u
+#define NS_OPEN_MIN_BUCKETS 1024u /* the reference table at first use */
 #define NS_RECLAIM_BATCH 4096u
 #define NS_INODE_BUF (CODEC_INODE_MAX_FIXED + CODEC_SYMLINK_MAX + 1)
 #define NS_MAX_FILE_BYTES (1ull << 62)
@@ -22,6 +22,16 @@ struct ns_openref {
 	uint64_t count;
 	uint64_t handles; /* of COUNT, open file handles */
 	struct ns_openref *next;
+};
+
+/* The references the kernel and open handles hold, per inode: a chained
+ * hash table that doubles whenever it holds more entries than buckets
+ * (the kernel may know millions of inodes; a fixed table made every
+ * lookup, create and release walk chains of thousands).  ns_open.c. */
+struct ns_openrefs {
+	struct ns_openref **bucket; /* mask + 1 heads, NULL before first use */
+	size_t mask;
+	size_t count;
 };
 
 struct ns {
@@ -37,7 +47,7 @@ struct ns {
 	pthread_mutex_t rename_mu;        /* serialises renames */
 	pthread_rwlock_t locks[NS_NLOCKS];
 	pthread_mutex_t open_mu;
-	struct ns_openref *open[NS_OPEN_BUCKETS]; /* protected by open_mu */
+	struct ns_openrefs open;          /* protected by open_mu */
 	/* A reference could not be recorded (no memory): any inode may be
 	 * open, so none is reclaimed before ns_clear_refs; protected by
 	 * open_mu. */

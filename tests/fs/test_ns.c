@@ -366,6 +366,84 @@ static void test_links_and_orphans(void **state)
 	assert_int_equal(ns_read(f->ns, ino, 0, 8, buf, &got, NULL), -ENOENT);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The reference table holds as many inodes as the kernel knows (it grows
+ * from 1024 buckets): every reference is counted, listed and dropped
+ * right across the growths, and an orphan referenced among 150,000
+ * others lives exactly as long as its reference. */
+static void test_many_refs(void **state)
+{
+	struct fx *f = *state;
+	const uint64_t n = 150000, base = 1ull << 40; /* no records there */
+	uint64_t ino = mk(f, 1, "kept", S_IFREG | 0644);
+	struct ns_attr a;
+	uint64_t *list;
+	size_t got;
+
+	assert_int_equal(ns_write(f->ns, ino, 0, "data", 4, NULL), 0);
+	ns_open_handle(f->ns, ino, NULL);
+	for (uint64_t i = 0; i < n; i++) {
+		ns_open_ref(f->ns, base + i * 7);
+		if (i % 3 == 0)
+			ns_open_ref(f->ns, base + i * 7);
+	}
+	assert_int_equal(ns_unlink(f->ns, 1, "kept", NULL), 0);
+	assert_true(ns_has_handle(f->ns, ino));
+	assert_false(ns_has_handle(f->ns, base));
+
+	list = ns_referenced(f->ns, &got);
+	assert_non_null(list);
+	assert_int_equal(got, n + 1);
+	qsort(list, got, sizeof(*list), cmp_u64);
+	assert_int_equal(list[0], ino);
+	for (uint64_t i = 0; i < n; i++)
+		assert_int_equal(list[i + 1], base + i * 7);
+	free(list);
+
+	/* One drop each: those referenced twice stay. */
+	for (uint64_t i = 0; i < n; i++)
+		assert_int_equal(ns_close_ref(f->ns, base + i * 7, NULL), 0);
+	list = ns_referenced(f->ns, &got);
+	assert_non_null(list);
+	assert_int_equal(got, 1 + (n + 2) / 3);
+	qsort(list, got, sizeof(*list), cmp_u64);
+	for (uint64_t i = 0; i < n; i += 3)
+		assert_int_equal(list[1 + i / 3], base + i * 7);
+	free(list);
+	assert_int_equal(ns_getattr(f->ns, ino, &a, NULL), 0);
+	for (uint64_t i = 0; i < n; i += 3)
+		assert_int_equal(ns_unref(f->ns, base + i * 7, 1, NULL), 0);
+	list = ns_referenced(f->ns, &got);
+	assert_int_equal(got, 1);
+	assert_int_equal(list[0], ino);
+	free(list);
+
+	/* The orphan goes with its last reference. */
+	assert_int_equal(ns_getattr(f->ns, ino, &a, NULL), 0);
+	assert_int_equal(ns_close_handle(f->ns, ino, NULL), 0);
+	assert_false(ns_has_handle(f->ns, ino));
+	assert_int_equal(ns_getattr(f->ns, ino, &a, NULL), -ENOENT);
+	assert_null(ns_referenced(f->ns, &got));
+	assert_int_equal(got, 0);
+
+	/* Cleared, the table works again from nothing. */
+	ns_open_handle(f->ns, base, NULL);
+	ns_clear_refs(f->ns);
+	assert_false(ns_has_handle(f->ns, base));
+	assert_null(ns_referenced(f->ns, &got));
+	ns_open_handle(f->ns, base, NULL);
+	assert_true(ns_has_handle(f->ns, base));
+	assert_int_equal(ns_close_handle(f->ns, base, NULL), 0);
+	assert_false(ns_has_handle(f->ns, base));
+	assert_null(ns_referenced(f->ns, &got));
+}
+
 static void test_xattr_symlink(void **state)
 {
 	struct fx *f = *state;
@@ -669,6 +747,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_readdir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rename, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_links_and_orphans, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_refs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_xattr_symlink, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_ranges, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill_privs, setup, teardown),
