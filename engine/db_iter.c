@@ -115,6 +115,9 @@ struct lsm_iter {
 	enum dir dir;
 	bool valid;
 	struct buf key;   /* REVERSE: current key; FORWARD: skip key */
+	/* lsm_iter_set_upper_bound: keys >= UPPER are past the end */
+	struct buf upper;
+	bool has_upper;
 	struct buf val;   /* REVERSE: current value */
 	/* FORWARD: the value of the current entry when it is a pointer
 	 * (IKEY_VALUE_PTR), read from the log (PVAL_ON) */
@@ -268,6 +271,13 @@ static void find_next(struct lsm_iter *i, bool skipping)
 	for (; iiter_valid(i->it); iiter_next(i->it)) {
 		if (!parse(i, &k, &kl))
 			return;
+		/* At the bound, whatever the entry: deleted keys beyond it
+		 * are not walked (a prefix scan after mass deletes). */
+		if (i->has_upper && ukey_cmp(k, ikey_ulen(kl), i->upper.p,
+					     i->upper.len) >= 0) {
+			i->valid = false;
+			return;
+		}
 		i->steps++;
 		sample(i, k, kl);
 		if (ikey_seq(k, kl) > i->seq)
@@ -365,6 +375,8 @@ int lsm_iter_new_ex(struct lsm_db *db, const struct lsm_snapshot *snap,
 	i->dir = FORWARD;
 	i->valid = false;
 	i->key = (struct buf)BUF_INIT;
+	i->upper = (struct buf)BUF_INIT;
+	i->has_upper = false;
 	i->val = (struct buf)BUF_INIT;
 	i->pval = (struct buf)BUF_INIT;
 	i->pval_on = false;
@@ -406,6 +418,7 @@ void lsm_iter_free(struct lsm_iter *i)
 	iiter_free(i->it);
 	db_super_put(i->db, i->sv);
 	buf_free(&i->key);
+	buf_free(&i->upper);
 	buf_free(&i->val);
 	buf_free(&i->pval);
 	free(i);
@@ -419,32 +432,70 @@ void lsm_iter_seek_first(struct lsm_iter *i)
 	find_next(i, false);
 }
 
-void lsm_iter_seek_last(struct lsm_iter *i)
-{
-	stat_add(&i->db->stats.seeks, 1);
-	i->dir = REVERSE;
-	buf_clear(&i->key);
-	iiter_seek_last(i->it);
-	find_prev(i);
-}
-
-void lsm_iter_seek(struct lsm_iter *i, const void *key, size_t klen)
+/* Positions the internal iterator at the first entry of user key KEY or
+ * above; false (and an error) when out of memory. */
+static bool seek_internal(struct lsm_iter *i, const void *key, size_t klen,
+			  uint64_t seq)
 {
 	uint8_t stackkey[256], *ik = stackkey;
 
 	if (klen + IKEY_TAG_BYTES > sizeof(stackkey))
 		ik = malloc(klen + IKEY_TAG_BYTES);
-	stat_add(&i->db->stats.seeks, 1);
 	if (!ik) {
 		set_error(i, -ENOMEM, "out of memory");
-		return;
+		return false;
 	}
-	i->dir = FORWARD;
-	ikey_encode(ik, key, klen, i->seq, IKEY_TYPE_FOR_SEEK);
+	ikey_encode(ik, key, klen, seq, IKEY_TYPE_FOR_SEEK);
 	iiter_seek(i->it, ik, klen + IKEY_TAG_BYTES);
 	if (ik != stackkey)
 		free(ik);
-	find_next(i, false);
+	return true;
+}
+
+void lsm_iter_seek_last(struct lsm_iter *i)
+{
+	stat_add(&i->db->stats.seeks, 1);
+	i->dir = REVERSE;
+	buf_clear(&i->key);
+	if (!i->has_upper) {
+		iiter_seek_last(i->it);
+	} else {
+		/* The last entry below every version of the bound. */
+		struct lsm_err e;
+
+		if (!seek_internal(i, i->upper.p, i->upper.len, IKEY_MAX_SEQ))
+			return;
+		if (iiter_valid(i->it))
+			iiter_prev(i->it);
+		else if (!iiter_status(i->it, &e)) /* all below the bound */
+			iiter_seek_last(i->it);
+	}
+	find_prev(i);
+}
+
+void lsm_iter_seek(struct lsm_iter *i, const void *key, size_t klen)
+{
+	stat_add(&i->db->stats.seeks, 1);
+	i->dir = FORWARD;
+	if (seek_internal(i, key, klen, i->seq))
+		find_next(i, false);
+}
+
+int lsm_iter_set_upper_bound(struct lsm_iter *i, const void *upper,
+			     size_t ulen)
+{
+	i->valid = false;
+	i->dir = FORWARD;
+	i->has_upper = false;
+	if (!upper)
+		return 0;
+	save(&i->upper, upper, ulen);
+	if (!buf_ok(&i->upper)) {
+		set_error(i, -ENOMEM, "out of memory");
+		return -ENOMEM;
+	}
+	i->has_upper = true;
+	return 0;
 }
 
 bool lsm_iter_valid(const struct lsm_iter *i)

@@ -519,6 +519,16 @@ void lsm_iter_seek_first(struct lsm_iter *it);
 void lsm_iter_seek_last(struct lsm_iter *it);
 /* Positions at the first key >= KEY. */
 void lsm_iter_seek(struct lsm_iter *it, const void *key, size_t klen);
+/* Ends the iterator's range before UPPER (ULEN bytes, copied; NULL: no
+ * end): keys >= UPPER are as if absent, lsm_iter_seek_last lands on the
+ * last key below it, and moving forward stops at the first stored entry
+ * at or above it.  Without a bound, stepping past the last live key of a
+ * range walks every deleted key after it, up to the next live one: a
+ * prefix scan run after mass deletes (rm -rf) pays for all of them.
+ * Leaves the iterator unpositioned (seek next).  0, or -ENOMEM (then the
+ * iterator's status says so too). */
+int lsm_iter_set_upper_bound(struct lsm_iter *it, const void *upper,
+			     size_t ulen);
 bool lsm_iter_valid(const struct lsm_iter *it);
 void lsm_iter_next(struct lsm_iter *it);  /* requires valid */
 void lsm_iter_prev(struct lsm_iter *it);  /* requires valid */
