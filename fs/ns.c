@@ -641,6 +641,39 @@ int ns_setattr(struct ns *ns, uint64_t ino, const struct ns_setattr *s,
 	return ns_err(rc, err);
 }
 
+/* ---- bounded scans ---- */
+
+int ns_iter_below(struct ns *ns, unsigned flags, const uint8_t *upper,
+		  size_t ulen, struct lsm_iter **it, struct lsm_err *err)
+{
+	int rc = lsm_iter_new_ex(ns->db, ns->snap, flags, it, err);
+
+	if (rc < 0)
+		return rc;
+	rc = lsm_iter_set_upper_bound(*it, upper, ulen);
+	if (rc < 0) {
+		lsm_iter_free(*it);
+		*it = NULL;
+		return ns_enomem(err);
+	}
+	return 0;
+}
+
+int ns_iter_ino(struct ns *ns, unsigned flags, char k, uint64_t ino,
+		struct lsm_iter **it, struct lsm_err *err)
+{
+	uint8_t end[9];
+	size_t elen;
+
+	if (ino < UINT64_MAX) {
+		elen = codec_prefix(end, k, ino + 1);
+	} else { /* the last inode: the next kind's first key */
+		end[0] = (uint8_t)(k + 1);
+		elen = 1;
+	}
+	return ns_iter_below(ns, flags, end, elen, it, err);
+}
+
 /* ---- orphans (the references that hold them: ns_open.c) ---- */
 
 int ns_delete_prefix(struct ns *ns, struct lsm_batch *b, char k,
@@ -650,8 +683,7 @@ int ns_delete_prefix(struct ns *ns, struct lsm_batch *b, char k,
 	uint8_t start[CODEC_CHUNK_KEY_LEN];
 	struct lsm_iter *it;
 	size_t slen = codec_prefix(start, k, ino);
-	int rc = lsm_iter_new_ex(ns->db, ns->snap, LSM_ITER_KEYS_ONLY, &it,
-				 err);
+	int rc = ns_iter_ino(ns, LSM_ITER_KEYS_ONLY, k, ino, &it, err);
 
 	if (rc < 0)
 		return rc;
@@ -742,10 +774,11 @@ static int collect_orphans(struct ns *ns, uint64_t **inos, size_t *n,
 			   struct lsm_err *err)
 {
 	uint8_t start[1] = { CODEC_K_ORPHAN };
+	uint8_t end[1] = { CODEC_K_ORPHAN + 1 };
 	struct lsm_iter *it;
 	size_t cap = 0;
-	int rc = lsm_iter_new_ex(ns->db, ns->snap, LSM_ITER_KEYS_ONLY,
-				 &it, err);
+	int rc = ns_iter_below(ns, LSM_ITER_KEYS_ONLY, end, sizeof(end), &it,
+			       err);
 
 	if (rc < 0)
 		return rc;

@@ -157,11 +157,14 @@ static void copy_chunk(struct ns *ns, uint64_t idx, const uint8_t *v,
 static int read_iter(struct ns *ns, uint64_t ino, uint64_t off, size_t len,
 		     uint8_t *buf, struct lsm_err *err)
 {
-	uint8_t key[CODEC_CHUNK_KEY_LEN];
+	uint8_t key[CODEC_CHUNK_KEY_LEN], end[CODEC_CHUNK_KEY_LEN];
 	uint64_t last = (off + len - 1) / ns->cs, kino, idx;
 	struct lsm_iter *it;
-	int rc = lsm_iter_new(ns->db, ns->snap, &it, err);
+	int rc;
 
+	/* last + 1 cannot wrap: files end below NS_MAX_FILE_BYTES. */
+	codec_chunk_key(end, ino, last + 1);
+	rc = ns_iter_below(ns, 0, end, sizeof(end), &it, err);
 	if (rc < 0)
 		return rc;
 	memset(buf, 0, len);

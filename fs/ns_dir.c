@@ -405,8 +405,8 @@ static int dir_empty(struct ns *ns, uint64_t ino, struct lsm_err *err)
 	uint8_t pfx[9];
 	struct lsm_iter *it;
 	size_t klen;
-	int rc = lsm_iter_new_ex(ns->db, ns->snap, LSM_ITER_KEYS_ONLY,
-				 &it, err);
+	int rc = ns_iter_ino(ns, LSM_ITER_KEYS_ONLY, CODEC_K_DENTRY, ino, &it,
+			     err);
 
 	if (rc < 0)
 		return rc;
@@ -586,7 +586,7 @@ int ns_readdir_flags(struct ns *ns, uint64_t dir, const char *after,
 
 	if (alen > CODEC_NAME_MAX)
 		return lsm_err_set(err, -EINVAL, "readdir: bad cursor");
-	rc = lsm_iter_new(ns->db, ns->snap, &it, err);
+	rc = ns_iter_ino(ns, 0, CODEC_K_DENTRY, dir, &it, err);
 	if (rc < 0)
 		return rc;
 	slen = codec_dentry_key(start, dir, after ? after : "", alen);

@@ -74,7 +74,7 @@ static int seek_scan(struct ns *ns, uint64_t ino, struct seek_state *s,
 {
 	uint8_t start[CODEC_CHUNK_KEY_LEN];
 	struct lsm_iter *it;
-	int rc = lsm_iter_new(ns->db, ns->snap, &it, err);
+	int rc = ns_iter_ino(ns, 0, CODEC_K_CHUNK, ino, &it, err);
 
 	if (rc < 0)
 		return rc;
@@ -201,8 +201,8 @@ static int plan(struct shift *sh, struct lsm_batch *b, uint64_t *bytes,
 	uint8_t start[CODEC_CHUNK_KEY_LEN];
 	struct lsm_iter *it;
 	uint64_t j0 = sh->off / sh->ns->cs;
-	int rc = lsm_iter_new_ex(sh->ns->db, sh->ns->snap,
-				 LSM_ITER_KEYS_ONLY, &it, err);
+	int rc = ns_iter_ino(sh->ns, LSM_ITER_KEYS_ONLY, CODEC_K_CHUNK,
+			     sh->ino, &it, err);
 
 	if (rc < 0)
 		return rc;

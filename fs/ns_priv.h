@@ -135,6 +135,15 @@ int ns_kill_caps(struct ns *ns, struct lsm_batch *b, uint64_t ino,
 int ns_commit_frees(struct ns *ns, struct lsm_batch *b, struct lsm_err *err);
 int ns_alloc_ino(struct ns *ns, uint64_t *ino, struct lsm_err *err);
 bool ns_is_open(struct ns *ns, uint64_t ino);
+/* A new iterator (FLAGS: LSM_ITER_*) that ends before UPPER (ULEN bytes):
+ * a scan stepping past its range's last live key stops there instead of
+ * walking the deleted keys beyond it (after rm -rf, thousands). */
+int ns_iter_below(struct ns *ns, unsigned flags, const uint8_t *upper,
+		  size_t ulen, struct lsm_iter **it, struct lsm_err *err);
+/* ns_iter_below the keys of kind K of INO (those with its 9-byte
+ * prefix). */
+int ns_iter_ino(struct ns *ns, unsigned flags, char k, uint64_t ino,
+		struct lsm_iter **it, struct lsm_err *err);
 /* Deletes every key of kind K of INO into batches (committed as they
  * fill, the last left in B); *BYTES sums the deleted value lengths. */
 int ns_delete_prefix(struct ns *ns, struct lsm_batch *b, char k,

@@ -144,7 +144,7 @@ int ns_listxattr(struct ns *ns, uint64_t ino, char *buf, size_t cap,
 	uint8_t pfx[9];
 	struct lsm_iter *it;
 	size_t total = 0;
-	int rc = lsm_iter_new(ns->db, ns->snap, &it, err);
+	int rc = ns_iter_ino(ns, 0, CODEC_K_XATTR, ino, &it, err);
 
 	if (rc < 0)
 		return rc;
