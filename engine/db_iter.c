@@ -463,6 +463,11 @@ void lsm_iter_seek_last(struct lsm_iter *i)
 		/* The last entry below every version of the bound. */
 		struct lsm_err e;
 
+		if (i->upper.len == 0) { /* every key is >= "" */
+			i->valid = false;
+			i->dir = FORWARD;
+			return;
+		}
 		if (!seek_internal(i, i->upper.p, i->upper.len, IKEY_MAX_SEQ))
 			return;
 		if (iiter_valid(i->it))

@@ -187,6 +187,12 @@ static void test_backward_with_bound(void **state)
 	assert_false(lsm_iter_valid(it));
 	lsm_iter_seek_first(it);
 	assert_false(lsm_iter_valid(it));
+	/* The empty key: nothing is below it. */
+	assert_int_equal(lsm_iter_set_upper_bound(it, "", 0), 0);
+	lsm_iter_seek_last(it);
+	assert_false(lsm_iter_valid(it));
+	lsm_iter_seek_first(it);
+	assert_false(lsm_iter_valid(it));
 	assert_int_equal(lsm_iter_status(it, NULL), 0);
 	lsm_iter_free(it);
 	assert_int_equal(lsm_close(db, NULL), 0);
