@@ -107,6 +107,7 @@ struct lsmfs {
 	bool io_uring;
 	bool io_uring_asked;
 	unsigned uring_threads;
+	bool uring_idle;        /* -o io_uring_idle=0|1 [1] */
 	/* The running rings, or NULL: read by the session's writer on any
 	 * thread (tmpfile.c). */
 	struct fs_uring *_Atomic uring;
@@ -271,6 +272,7 @@ struct fs_uring_conf {
 	uint32_t max_write;     /* as INIT granted them (struct fs_init) */
 	uint32_t max_pages;
 	unsigned threads;       /* per CPU, each with one request at a time */
+	bool idle;              /* the threads in SCHED_IDLE (uring.c) */
 	atomic_uint_fast64_t *served; /* counts the requests served */
 };
 /* Starts C->threads threads per CPU, pinned to it, that each register a

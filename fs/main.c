@@ -397,7 +397,8 @@ static int init_exchange(struct lsmfs *fs, struct fuse_session *se)
 	}
 	rc = fs_uring_start(se, &(struct fs_uring_conf){
 				    got.max_write, got.max_pages,
-				    fs->uring_threads, &fs->cnt.uring_requests },
+				    fs->uring_threads, fs->uring_idle,
+				    &fs->cnt.uring_requests },
 			    &fs->uring);
 	if (rc < 0) {
 		fs_log_c(FS_LOG_WARN, "uring",
@@ -406,8 +407,8 @@ static int init_exchange(struct lsmfs *fs, struct fuse_session *se)
 		return 0;
 	}
 	fs_log_c(FS_LOG_INFO, "uring", "requests over io_uring: %u queues "
-		 "served by %u threads each", fs_uring_queues(fs->uring),
-		 fs->uring_threads);
+		 "served by %u threads each%s", fs_uring_queues(fs->uring),
+		 fs->uring_threads, fs->uring_idle ? " (idle class)" : "");
 	return 0;
 }
 

@@ -47,6 +47,7 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("on_full=%s", on_full),
 	OPT("io_uring_threads=%s", io_uring_threads),
 	OPT("io_uring=%s", io_uring_s),
+	OPT("io_uring_idle=%s", io_uring_idle),
 	{ "sync_writes", offsetof(struct lsmfs_conf, sync_writes), 1 },
 	{ "writeback", offsetof(struct lsmfs_conf, writeback), 1 },
 	{ "io_uring", offsetof(struct lsmfs_conf, io_uring), 1 },
@@ -124,7 +125,8 @@ void opts_free(struct lsmfs_conf *c)
 		       &c->wal_archive, &c->wal_archive_age,
 		       &c->test_powercut_seed, &c->tombstone_percent,
 		       &c->idle_compact_ms, &c->default_ttl, &c->max_size,
-		       &c->on_full, &c->io_uring_threads, &c->io_uring_s };
+		       &c->on_full, &c->io_uring_threads, &c->io_uring_s,
+		       &c->io_uring_idle };
 
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
 		free(*f[i]);
@@ -379,6 +381,10 @@ int opts_apply(const struct lsmfs_conf *c, struct lsm_options *lo,
 		return -1;
 	if (c->io_uring_threads)
 		fs->uring_threads = (unsigned)n;
+	n = 1;
+	if (num_opt("io_uring_idle", c->io_uring_idle, 0, 1, &n) < 0)
+		return -1;
+	fs->uring_idle = n != 0;
 	fs->lock_timeout = FS_DEFAULT_LOCK_TIMEOUT;
 	if (secs_opt("attr_timeout", c->attr_timeout, &fs->attr_timeout) < 0 ||
 	    secs_opt("entry_timeout", c->entry_timeout, &fs->entry_timeout) < 0 ||
@@ -416,6 +422,9 @@ void opts_usage(const char *prog)
 	       "                            1 also says so when it does not [on]\n"
 	       "    -o io_uring_threads=N   threads per CPU serving them, each\n"
 	       "                            one request at a time, 1-64 [8]\n"
+	       "    -o io_uring_idle=0|1    those threads in the idle scheduling\n"
+	       "                            class, so a reply does not move the\n"
+	       "                            program to another CPU [1]\n"
 	       "    -o sync_interval_ms=N   [100]\n"
 	       "    -o attr_timeout=SECS    kernel attribute cache [60]\n"
 	       "    -o entry_timeout=SECS   kernel name cache [60]\n"

@@ -15,6 +15,7 @@ struct lsmfs_conf {
 	int ro, sync_writes, writeback, io_uring, help, version;
 	char *io_uring_threads;     /* -o io_uring: threads per CPU */
 	char *io_uring_s;           /* -o io_uring=0|1 (io_uring: the flag) */
+	char *io_uring_idle;        /* -o io_uring_idle=0|1 */
 	char *memtable_size, *cache_size, *block_size, *table_size;
 	char *value_log;
 	char *map_tables;

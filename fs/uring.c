@@ -34,7 +34,18 @@
  * which keeps each ring single-issuer.
  *
  * Each CPU has -o io_uring_threads threads, each with its own ring and
- * one entry (UR_ENTRIES), so a request that blocks holds up no other. */
+ * one entry (UR_ENTRIES), so a request that blocks holds up no other.
+ *
+ * With -o io_uring_idle (the default) those threads run in the idle
+ * scheduling class (SCHED_IDLE).  A reply wakes the program while our
+ * thread still runs on the program's CPU; the scheduler then looks for an
+ * idle CPU and moves the program to the other one, and every round trip
+ * pays for waking a halted vCPU (30-40 us on the machine measured, README
+ * "Ring threads in the idle class").  A CPU that runs only idle-class
+ * threads counts as idle, so the program stays, preempts our thread at
+ * once, and the thread finishes its wait when the program blocks again.
+ * Idle-class threads still get the CPU under load (Linux 6.6+ schedules
+ * them by EEVDF; the kernels that offer FUSE over io_uring are newer). */
 #include <errno.h>
 #include <liburing.h>
 #include <poll.h>
@@ -131,6 +142,7 @@ struct fs_uring {
 	unsigned per;           /* threads (rings) per queue */
 	unsigned nr;            /* nq * per rings, ring i serves queue i / per */
 	unsigned depth;         /* entries per ring: UR_ENTRIES */
+	bool idle;              /* threads in SCHED_IDLE (-o io_uring_idle) */
 	atomic_bool stop;
 	atomic_uint_fast64_t *served;
 	struct ur_ring *q;      /* nr rings */
@@ -378,6 +390,10 @@ static void *ur_main(void *arg)
 	CPU_SET(q->qid, &cpus);
 	/* an offline CPU: the kernel sends that queue nothing anyway */
 	(void)sched_setaffinity(0, sizeof(cpus), &cpus);
+	if (u->idle &&
+	    sched_setscheduler(0, SCHED_IDLE, &(struct sched_param){ 0 }) < 0)
+		fs_log_c(FS_LOG_DEBUG, "uring", "queue %u: SCHED_IDLE: %s",
+			 q->qid, strerror(errno));
 	rc = ur_setup(q);
 	pthread_mutex_lock(&u->mu);
 	if (rc < 0)
@@ -456,6 +472,7 @@ int fs_uring_start(struct fuse_session *se, const struct fs_uring_conf *c,
 	u->fd = fuse_session_fd(se);
 	u->payload = payload;
 	u->depth = UR_ENTRIES;
+	u->idle = c->idle;
 	u->served = c->served;
 	u->nq = possible_cpus();
 	u->per = threads;

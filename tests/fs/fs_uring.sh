@@ -9,7 +9,8 @@
 #  - the daemon ends cleanly at unmount, also a lazy one with readers
 #    still busy, and kill -9 loses nothing that was fsynced;
 #  - it is the default when the kernel offers it, io_uring=0 turns it
-#    off; without the kernel's offer an explicit -o io_uring says so and
+#    off; its threads run in the idle scheduling class unless
+#    io_uring_idle=0; without the kernel's offer an explicit -o io_uring says so and
 #    the mount serves over /dev/fuse;
 #  - then whole test scripts (POSIX against the local filesystem, random
 #    operations, crashes, tools, snapshots, full disks) run with every
@@ -136,8 +137,24 @@ head -n "$lines" "$M/crash" | awk '{ if ($1 + 0 != NR - 1) { exit 1 } }' ||
 umount_fs
 
 # ---- the default is io_uring when offered; io_uring=0 turns it off ----
+# ring threads' scheduling classes, one word per thread: IDL or TS
+ring_classes() {
+	ps -L -o cls=,comm= -p "$LSMFS_PID" |
+		awk '$2 ~ /^lsmfs-u/ { print $1 }' | sort -u | tr '\n' ' '
+}
 mount_fs
 expect_uring "$M"
+# the ring threads in the idle class by default, and only they
+[ "$(ring_classes)" = "IDL " ] || fail "ring threads not all SCHED_IDLE: $(ring_classes)"
+ps -L -o cls=,comm= -p "$LSMFS_PID" | awk '$2 !~ /^lsmfs-u/ && $1 != "TS" { exit 1 }' ||
+	fail "a thread other than the rings left the normal class"
+grep -q "(idle class)" "$T/lsmfs.log" || fail "the log does not say idle class"
+echo z >"$M/idle"
+[ "$(cat "$M/idle")" = z ] || fail "idle-class rings: read back"
+umount_fs
+mount_fs -o io_uring_idle=0
+expect_uring "$M"
+[ "$(ring_classes)" = "TS " ] || fail "io_uring_idle=0: ring threads $(ring_classes)"
 umount_fs
 mount_fs -o io_uring=0
 echo y >"$M/off"
@@ -162,6 +179,11 @@ if "$LSMFS" "$D" "$M" -o io_uring,io_uring_threads=0 2>"$T/depth.err"; then
 	fail "io_uring_depth=0 accepted"
 fi
 grep -q "io_uring_threads" "$T/depth.err" || fail "unclear: $(cat "$T/depth.err")"
+if "$LSMFS" "$D" "$M" -o io_uring_idle=yes 2>"$T/idle.err"; then
+	fusermount3 -u "$M"
+	fail "io_uring_idle=yes accepted"
+fi
+grep -q "io_uring_idle" "$T/idle.err" || fail "unclear: $(cat "$T/idle.err")"
 
 # ---- whole scripts with every mount over io_uring ----
 export LSMFS_MOUNT_OPTS=io_uring LSMFS_EXPECT_URING=1
