@@ -59,36 +59,44 @@ static void open_grow(struct ns *ns)
 	t->mask = mask;
 }
 
-void ns_open_ref(struct ns *ns, uint64_t ino)
+/* One more reference to INO (open_mu held): its entry, or NULL when none
+ * could be recorded (no memory: refs_lost is set, and orphans wait for
+ * the next unmount or mount). */
+static struct ns_openref *ref_locked(struct ns *ns, uint64_t ino)
 {
 	struct ns_openref **p, *r;
 
-	pthread_mutex_lock(&ns->open_mu);
 	if (!ns->open.bucket) {
 		ns->open.bucket = calloc(NS_OPEN_MIN_BUCKETS,
 					 sizeof(*ns->open.bucket));
 		ns->open.mask = NS_OPEN_MIN_BUCKETS - 1;
-		if (!ns->open.bucket) { /* orphans wait for unmount or mount */
+		if (!ns->open.bucket) {
 			ns->refs_lost = true;
-			goto out;
+			return NULL;
 		}
 	}
 	p = open_slot(ns, ino);
 	if (*p) {
 		(*p)->count++;
-		goto out;
+		return *p;
 	}
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		ns->refs_lost = true;
-		goto out;
+		return NULL;
 	}
 	r->ino = ino;
 	r->count = 1;
 	*p = r;
 	ns->open.count++;
 	open_grow(ns);
-out:
+	return r;
+}
+
+void ns_open_ref(struct ns *ns, uint64_t ino)
+{
+	pthread_mutex_lock(&ns->open_mu);
+	(void)ref_locked(ns, ino);
 	pthread_mutex_unlock(&ns->open_mu);
 }
 
@@ -96,9 +104,8 @@ void ns_open_handle(struct ns *ns, uint64_t ino, const struct codec_inode *in)
 {
 	struct ns_openref *r;
 
-	ns_open_ref(ns, ino);
 	pthread_mutex_lock(&ns->open_mu);
-	r = open_find(ns, ino);
+	r = ref_locked(ns, ino); /* the reference and the handle at once */
 	if (r)
 		r->handles++;
 	pthread_mutex_unlock(&ns->open_mu);
@@ -127,6 +134,8 @@ int ns_close_handle(struct ns *ns, uint64_t ino, struct lsm_err *err)
 	if (r && r->handles > 0)
 		last = --r->handles == 0;
 	pthread_mutex_unlock(&ns->open_mu);
+	/* The use is stored while the reference still holds the inode (a
+	 * reclaim cannot run between): only then is it dropped. */
 	if (last && ns->clock)
 		ns_cap_persist_use(ns, ino);
 	return ns_close_ref(ns, ino, err);
