@@ -20,7 +20,8 @@
 # compared (the local one, lsmfs's data directories, passthrough_ll's
 # source) lives on one new ext4 made with mkfs.ext4's defaults (so with a
 # journal) on a sparse image of VOLUME_SIZE (default 16G) under TMPDIR,
-# attached with losetup --direct-io=on, and removed at the end.  The
+# attached with losetup --direct-io=on, and removed at the end; when one
+# cannot be made and VOLUME is unset, the run says so and uses TMPDIR's.  The
 # filesystem TMPDIR is on may have seen anything: ext4 without a journal
 # skips recently freed inodes when it allocates (recently_deleted), and
 # file creation there was measured at 4K to 130K files/s from one run to
@@ -73,32 +74,45 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# make_volume: the fresh ext4 at $tmp/vol; 1 (with a message) if any step
+# fails, leaving nothing attached.
+make_volume() {
+	truncate -s "${VOLUME_SIZE:-16G}" "$tmp/vol.img" &&
+		mkfs.ext4 -q -F "$tmp/vol.img" ||
+		{ echo "fs-compare: mkfs.ext4 failed on $tmp/vol.img" >&2; return 1; }
+	loopdev=$(losetup -f --show --direct-io=on "$tmp/vol.img") ||
+		{ loopdev=""; echo "fs-compare: losetup failed" >&2; return 1; }
+	mkdir "$tmp/vol" && mount "$loopdev" "$tmp/vol" && return 0
+	echo "fs-compare: cannot mount $loopdev" >&2
+	losetup -d "$loopdev" 2>/dev/null || true
+	loopdev=""
+	return 1
+}
+
 volume=${VOLUME:-}
-if [ -z "$volume" ]; then
-	if [ "$(id -u)" = 0 ] && command -v losetup >/dev/null &&
-	   command -v mkfs.ext4 >/dev/null; then
-		volume=fresh
-	else
-		volume=host
-	fi
-fi
 case $volume in
 fresh)
-	truncate -s "${VOLUME_SIZE:-16G}" "$tmp/vol.img"
-	mkfs.ext4 -q -F "$tmp/vol.img" || die "mkfs.ext4 failed on $tmp/vol.img"
-	loopdev=$(losetup -f --show --direct-io=on "$tmp/vol.img") ||
-		die "losetup failed (VOLUME=host runs on $tmp's filesystem)"
-	mkdir "$tmp/vol"
-	mount "$loopdev" "$tmp/vol" || die "cannot mount $loopdev"
-	base=$tmp/vol
+	make_volume || die "no fresh volume (VOLUME=host runs on TMPDIR's filesystem)"
 	;;
-host)
-	base=$tmp
+host) ;;
+"")
+	# the default: a fresh volume where root can make one
+	volume=host
+	if [ "$(id -u)" = 0 ] && command -v losetup >/dev/null &&
+	   command -v mkfs.ext4 >/dev/null; then
+		if make_volume; then
+			volume=fresh
+		else
+			echo "fs-compare: running on TMPDIR's filesystem instead" >&2
+		fi
+	fi
 	;;
 *)
 	die "VOLUME must be fresh or host, not '$volume'"
 	;;
 esac
+base=$tmp
+[ "$volume" = fresh ] && base=$tmp/vol
 
 # wait_mounted DIR PID: until DIR is a mount point (10 s), or PID died.
 wait_mounted() {
