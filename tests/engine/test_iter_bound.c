@@ -77,6 +77,17 @@ static unsigned key_index(struct lsm_iter *it)
 	return (unsigned)strtoul(k + 1, NULL, 10);
 }
 
+/* From the first key, IT yields exactly keys 0..N-1. */
+static void expect_first_n(struct lsm_iter *it, unsigned n)
+{
+	unsigned got = 0;
+
+	for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it))
+		assert_int_equal(key_index(it), got++);
+	assert_int_equal(got, n);
+	assert_int_equal(lsm_iter_status(it, NULL), 0);
+}
+
 /* Keys 0..999 in tables, then 400..899 deleted (some tombstones flushed,
  * some in the memtable). */
 static struct lsm_db *deleted_middle(void **state)
@@ -135,9 +146,7 @@ static void test_stops_at_bound(void **state)
 	assert_int_equal(lsm_iter_new(db, NULL, &it, NULL), 0);
 	key_of(250, k);
 	assert_int_equal(lsm_iter_set_upper_bound(it, k, 6), 0);
-	for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it))
-		assert_int_equal(key_index(it), n++);
-	assert_int_equal(n, 250);
+	expect_first_n(it, 250);
 	/* Seeks at or past the bound find nothing. */
 	lsm_iter_seek(it, k, 6);
 	assert_false(lsm_iter_valid(it));
@@ -204,7 +213,6 @@ static void test_snapshot_with_bound(void **state)
 	const struct lsm_snapshot *snap;
 	struct lsm_iter *it;
 	char k[8];
-	unsigned n = 0;
 
 	for (unsigned i = 0; i < NKEYS; i++)
 		put(db, i, 0);
@@ -216,9 +224,7 @@ static void test_snapshot_with_bound(void **state)
 	assert_int_equal(lsm_iter_new(db, snap, &it, NULL), 0);
 	key_of(300, k);
 	assert_int_equal(lsm_iter_set_upper_bound(it, k, 6), 0);
-	for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it))
-		assert_int_equal(key_index(it), n++);
-	assert_int_equal(n, 300);
+	expect_first_n(it, 300);
 	lsm_iter_free(it);
 	lsm_snapshot_release(db, snap);
 	assert_int_equal(lsm_close(db, NULL), 0);
