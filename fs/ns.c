@@ -712,27 +712,30 @@ int ns_delete_prefix(struct ns *ns, struct lsm_batch *b, char k,
 	return rc;
 }
 
-int ns_reclaim_locked(struct ns *ns, uint64_t ino, struct lsm_err *err)
+/* Deletes INO's data, xattrs, record and orphan key, IN its record (NULL:
+ * it has none, a stale orphan key).  Lock held. */
+static int reclaim_rec(struct ns *ns, uint64_t ino, const struct codec_inode *in,
+		       struct lsm_err *err)
 {
 	struct lsm_batch *b = lsm_batch_new();
 	uint8_t key[CODEC_INO_KEY_LEN];
-	struct codec_inode in = { 0 };
 	uint64_t bytes = 0;
-	int rc;
+	int rc = 0;
 
 	if (!b)
 		return ns_enomem(err);
-	rc = ns_get_inode(ns, ino, &in, NULL, NULL, err);
-	if (rc == 0 && in.nlink > 0) /* relinked or stale orphan key */
+	if (in && in->nlink > 0) /* relinked or stale orphan key */
 		goto drop_orphan;
-	if (rc < 0 && rc != -ENOENT)
+	if (in && in->expire_ns &&
+	    (rc = ns_expiry_batch(b, ino, in->expire_ns, 0)) < 0)
 		goto out;
-	if (rc == 0 && in.expire_ns &&
-	    (rc = ns_expiry_batch(b, ino, in.expire_ns, 0)) < 0)
-		goto out;
-	if (rc == -ENOENT)
-		in.alloc = 0;
-	rc = ns_delete_prefix(ns, b, CODEC_K_CHUNK, ino, 0, &bytes, true, err);
+	/* with its record, a small file's chunks go by key: no scan, which
+	 * after a cold start read the data blocks of every file removed */
+	if (in)
+		rc = ns_delete_chunks(ns, b, ino, in, 0, true, &bytes, err);
+	else
+		rc = ns_delete_prefix(ns, b, CODEC_K_CHUNK, ino, 0, &bytes,
+				      true, err);
 	if (rc == 0)
 		rc = ns_delete_prefix(ns, b, CODEC_K_XATTR, ino, 0, &bytes,
 				      true, err);
@@ -747,11 +750,21 @@ drop_orphan:
 	rc = lsm_batch_delete(b, key, sizeof(key));
 	if (rc == 0)
 		rc = ns_commit_frees(ns, b, err);
-	if (rc == 0 && in.nlink == 0)
-		ns_live_add(ns, -(int64_t)in.alloc);
+	if (rc == 0 && in && in->nlink == 0)
+		ns_live_add(ns, -(int64_t)in->alloc);
 out:
 	lsm_batch_free(b);
 	return rc;
+}
+
+int ns_reclaim_locked(struct ns *ns, uint64_t ino, struct lsm_err *err)
+{
+	struct codec_inode in = { 0 };
+	int rc = ns_get_inode(ns, ino, &in, NULL, NULL, err);
+
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	return reclaim_rec(ns, ino, rc == 0 ? &in : NULL, err);
 }
 
 int ns_reclaim(struct ns *ns, uint64_t ino, struct lsm_err *err)
@@ -763,7 +776,7 @@ int ns_reclaim(struct ns *ns, uint64_t ino, struct lsm_err *err)
 	ns_lock(ns, &ls, &ino, 1, true);
 	rc = ns_get_inode(ns, ino, &in, NULL, NULL, err);
 	if (rc == 0 && in.nlink == 0 && !ns_is_open(ns, ino))
-		rc = ns_reclaim_locked(ns, ino, err);
+		rc = reclaim_rec(ns, ino, &in, err);
 	else if (rc == -ENOENT)
 		rc = 0;
 	ns_unlock(ns, &ls);

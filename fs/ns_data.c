@@ -450,25 +450,25 @@ int ns_write_kill(struct ns *ns, uint64_t ino, uint64_t off, const void *buf,
 	return ns_err(rc, err);
 }
 
-/* Truncating to 0 a file of at most this many chunks deletes them by
- * key (they can only be chunks 0..n-1) instead of scanning for them. */
+/* Deleting every chunk of a file of at most this many chunks (a
+ * truncation to 0, a reclaim) goes by key instead of by a scan. */
 #define NS_TRUNC_BLIND_CHUNKS 64u
 
-/* Adds deletes of every chunk of IN at or past index FROM to B; *BYTES
- * grows by their stored length. */
-static int trunc_delete(struct ns *ns, struct lsm_batch *b, uint64_t ino,
-			const struct codec_inode *in, uint64_t from,
-			uint64_t *bytes, struct lsm_err *err)
+int ns_delete_chunks(struct ns *ns, struct lsm_batch *b, uint64_t ino,
+		     const struct codec_inode *in, uint64_t from,
+		     bool commit_full, uint64_t *bytes, struct lsm_err *err)
 {
 	uint64_t end = codec_chunks_for(in->size, ns->cs);
 	uint8_t key[CODEC_CHUNK_KEY_LEN];
 	int rc = 0;
 
-	if (from >= end)
-		return 0; /* no chunk holds bytes past the size */
+	/* No chunk holds bytes past the size, and alloc counts every byte
+	 * the chunks hold: both are invariants check verifies. */
+	if (from >= end || in->alloc == 0)
+		return 0;
 	if (from > 0 || end > NS_TRUNC_BLIND_CHUNKS)
 		return ns_delete_prefix(ns, b, CODEC_K_CHUNK, ino, from,
-					bytes, false, err);
+					bytes, commit_full, err);
 	for (uint64_t idx = 0; rc == 0 && idx < end; idx++) {
 		codec_chunk_key(key, ino, idx);
 		rc = lsm_batch_delete(b, key, sizeof(key));
@@ -489,8 +489,8 @@ int ns_trunc_chunks(struct ns *ns, struct lsm_batch *b, uint64_t ino,
 		return lsm_err_set(err, -EFBIG, "truncate past the maximum size");
 	if (size >= in->size)
 		return 0;
-	rc = trunc_delete(ns, b, ino, in, codec_chunks_for(size, ns->cs),
-			  &bytes, err);
+	rc = ns_delete_chunks(ns, b, ino, in, codec_chunks_for(size, ns->cs),
+			      false, &bytes, err);
 	if (rc < 0 || keep == 0)
 		goto out;
 	tmp = malloc(ns->cs);

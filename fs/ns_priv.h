@@ -156,6 +156,13 @@ int ns_reclaim(struct ns *ns, uint64_t ino, struct lsm_err *err);
  * threads' go when they end. */
 void ns_write_buffers_release(void);
 
+/* Deletes into B the chunks of INO (record IN) from index FROM on: by
+ * key when FROM is 0 and the file has few chunks, else by
+ * ns_delete_prefix (COMMIT_FULL as there).  *BYTES grows by their stored
+ * length.  Lock held. */
+int ns_delete_chunks(struct ns *ns, struct lsm_batch *b, uint64_t ino,
+		     const struct codec_inode *in, uint64_t from,
+		     bool commit_full, uint64_t *bytes, struct lsm_err *err);
 /* Truncates chunks to SIZE into B, adjusting IN->alloc (lock held). */
 int ns_trunc_chunks(struct ns *ns, struct lsm_batch *b, uint64_t ino,
 		    struct codec_inode *in, uint64_t size, struct lsm_err *err);

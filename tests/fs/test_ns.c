@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "codec.h"
 #include "ns.h"
 #include "support.h"
 
@@ -364,6 +365,83 @@ static void test_links_and_orphans(void **state)
 	assert_int_equal(ns_close_ref(f->ns, ino, NULL), 0);
 	assert_int_equal(ns_getattr(f->ns, ino, &a, NULL), -ENOENT);
 	assert_int_equal(ns_read(f->ns, ino, 0, 8, buf, &got, NULL), -ENOENT);
+}
+
+/* Keys of kind K of INO left in the store. */
+static unsigned keys_of(struct fx *f, char k, uint64_t ino)
+{
+	uint8_t p[16];
+	size_t plen = codec_prefix(p, k, ino), klen;
+	struct lsm_iter *it;
+	unsigned n = 0;
+
+	assert_int_equal(lsm_iter_new(f->db, NULL, &it, NULL), 0);
+	for (lsm_iter_seek(it, p, plen); lsm_iter_valid(it);
+	     lsm_iter_next(it)) {
+		const void *key = lsm_iter_key(it, &klen);
+
+		if (klen < plen || memcmp(key, p, plen) != 0)
+			break;
+		n++;
+	}
+	lsm_iter_free(it);
+	return n;
+}
+
+/* A reclaim deletes every chunk whichever way it goes: by key for a file
+ * of at most 64 chunks (holes included), by a scan past that, nothing
+ * for an empty file; xattrs and the inode record with them, at unlink or
+ * at the last close, and from tables as from the memtable. */
+static void test_reclaim_paths(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t buf[100 * CS];
+	/* offset, length: empty, a byte, 3 chunks and 5 bytes, one chunk at
+	 * index 50 after a hole, exactly 64 chunks, 100 chunks */
+	const uint64_t w[][2] = { { 0, 0 }, { 0, 1 }, { 0, 3 * CS + 5 },
+				  { 50 * CS, CS }, { 0, 64 * CS },
+				  { 0, 100 * CS } };
+	const size_t nw = sizeof(w) / sizeof(w[0]);
+	uint64_t inos[2 * 6];
+	struct ns_attr a;
+
+	memset(buf, 0x5a, sizeof(buf));
+	for (size_t i = 0; i < 2 * nw; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "r%zu", i);
+		inos[i] = mk(f, 1, name, S_IFREG | 0644);
+		if (w[i % nw][1])
+			assert_int_equal(ns_write(f->ns, inos[i], w[i % nw][0],
+						  buf, w[i % nw][1], NULL), 0);
+		assert_int_equal(ns_setxattr(f->ns, inos[i], "user.k", "v", 1,
+					     0, NULL), 0);
+		assert_int_equal(keys_of(f, CODEC_K_CHUNK, inos[i]),
+				 (unsigned)((w[i % nw][1] + CS - 1) / CS));
+	}
+	/* after a reopen, as after a restart */
+	close_all(f);
+	open_all(f);
+	for (size_t i = 0; i < 2 * nw; i++) {
+		char name[16];
+		bool held = i % 2 == 1; /* reclaimed at its last close */
+
+		snprintf(name, sizeof(name), "r%zu", i);
+		if (held)
+			ns_open_ref(f->ns, inos[i]);
+		assert_int_equal(ns_unlink(f->ns, 1, name, NULL), 0);
+		if (held) {
+			assert_int_equal(ns_getattr(f->ns, inos[i], &a, NULL),
+					 0);
+			assert_int_equal(ns_close_ref(f->ns, inos[i], NULL),
+					 0);
+		}
+		assert_int_equal(ns_getattr(f->ns, inos[i], &a, NULL),
+				 -ENOENT);
+		assert_int_equal(keys_of(f, CODEC_K_CHUNK, inos[i]), 0);
+		assert_int_equal(keys_of(f, CODEC_K_XATTR, inos[i]), 0);
+		assert_int_equal(keys_of(f, CODEC_K_ORPHAN, inos[i]), 0);
+	}
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -747,6 +825,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_readdir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rename, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_links_and_orphans, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reclaim_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_refs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_xattr_symlink, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_ranges, setup, teardown),
