@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "lsm.h"
 #include "ns.h"
@@ -78,6 +79,9 @@ struct metrics_http;
 struct fs_counters {
 	atomic_uint_fast64_t ops[FS_OP__COUNT];
 	atomic_uint_fast64_t errors[FS_OP__COUNT];
+	/* nanoseconds from each request's handler to its reply, on the
+	 * thread that received it (fs_count, fs_count_reply) */
+	atomic_uint_fast64_t op_ns[FS_OP__COUNT];
 	atomic_uint_fast64_t bytes_read, bytes_written;
 	atomic_uint_fast64_t corruption; /* EIO from -EBADMSG/-EUCLEAN */
 	atomic_uint_fast64_t orphans_at_mount; /* reclaimed when mounting */
@@ -226,10 +230,32 @@ static inline struct lsmfs *fs_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+/* The request the calling thread serves: what fs_count started, for
+ * fs_count_reply to end (metrics.c). */
+struct fs_req_clock {
+	uint64_t t0;            /* CLOCK_MONOTONIC ns */
+	int op;                 /* enum fs_op + 1; 0: none */
+};
+extern _Thread_local struct fs_req_clock fs_req_clock;
+
+/* Counts a request of OP and starts its clock: every handler calls it
+ * first. */
 static inline void fs_count(struct lsmfs *fs, enum fs_op op)
 {
+	struct timespec ts;
+
 	atomic_fetch_add_explicit(&fs->cnt.ops[op], 1, memory_order_relaxed);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	fs_req_clock.t0 = (uint64_t)ts.tv_sec * 1000000000u +
+			  (uint64_t)ts.tv_nsec;
+	fs_req_clock.op = (int)op + 1;
 }
+
+/* Charges the time since fs_count to its operation: called with each
+ * reply the daemon sends (tmpfile.c's writer), on the thread that sends
+ * it.  A reply made on another thread (a /.lsmfs/ctl job) is not
+ * timed. */
+void fs_count_reply(struct lsmfs *fs);
 
 /* A number of the control directory or of a snapshot: bit 63, which
  * stored inodes never reach (fs/CODEC.md). */

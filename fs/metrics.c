@@ -10,6 +10,25 @@
 
 #include "metrics.h"
 
+_Thread_local struct fs_req_clock fs_req_clock;
+
+void fs_count_reply(struct lsmfs *fs)
+{
+	struct timespec ts;
+	uint64_t now;
+	int op = fs_req_clock.op;
+
+	if (op == 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	fs_req_clock.op = 0;
+	if (now > fs_req_clock.t0)
+		atomic_fetch_add_explicit(&fs->cnt.op_ns[op - 1],
+					  now - fs_req_clock.t0,
+					  memory_order_relaxed);
+}
+
 struct text {
 	char *p;
 	size_t len, cap;
@@ -67,6 +86,18 @@ static void per_op(struct text *t, const char *name, const char *help,
 		    (unsigned long long)v[i]);
 }
 
+static void per_op_seconds(struct text *t, const char *name,
+			   const char *help, atomic_uint_fast64_t *ns)
+{
+	family(t, name, "counter", help);
+	for (int i = 0; i < FS_OP__COUNT; i++) {
+		unsigned long long v = ns[i];
+
+		put(t, "%s{op=\"%s\"} %llu.%09llu\n", name, fs_op_name(i),
+		    v / 1000000000u, v % 1000000000u);
+	}
+}
+
 /* Expiry (-o default_ttl, user.lsmfs.ttl) and capacity (-o max_size). */
 static void cache_families(struct lsmfs *fs, struct text *t)
 {
@@ -99,6 +130,11 @@ static void fs_families(struct lsmfs *fs, struct text *t)
 	       "operation.", fs->cnt.ops);
 	per_op(t, "lsmfs_operation_errors_total", "FUSE requests answered "
 	       "with an error, by operation.", fs->cnt.errors);
+	per_op_seconds(t, "lsmfs_operation_seconds_total", "Time the daemon "
+		       "spent on FUSE requests, from receiving each to "
+		       "sending its reply, by operation (the rest of a "
+		       "round trip is the kernel's and the transport's).",
+		       fs->cnt.op_ns);
 	one(t, "lsmfs_read_bytes_total", "counter", "Bytes of file data "
 	    "read.", (unsigned long long)fs->cnt.bytes_read);
 	one(t, "lsmfs_written_bytes_total", "counter", "Bytes of file data "

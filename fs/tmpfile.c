@@ -40,8 +40,11 @@ static ssize_t tmpfile_writev(int fd, struct iovec *iov, int count,
 	struct lsmfs *fs = userdata;
 	struct fs_uring *u = atomic_load_explicit(&fs->uring,
 						  memory_order_acquire);
+	const struct fuse_out_header *oh = iov[0].iov_base;
 	ssize_t n;
 
+	if (count > 0 && iov[0].iov_len >= sizeof(*oh) && oh->unique != 0)
+		fs_count_reply(fs); /* a reply, not a notification */
 	if (u && (n = fs_uring_reply(u, iov, count)) != -ENOENT) {
 		if (n >= 0)
 			return n;

@@ -33,6 +33,25 @@ grep -q '^lsm_level_tables{level="0"} [0-9]' "$M/.lsmfs/stats" ||
 	fail "no per-level label"
 grep -q '^# TYPE lsmfs_operations_total counter$' "$M/.lsmfs/stats" ||
 	fail "no lsmfs_operations_total family"
+# the daemon's time per operation: the writes above took some, less than
+# the test so far; an operation never made took none
+secs() { awk -v k="lsmfs_operation_seconds_total{op=\"$1\"}" \
+	'$1 == k { print $2 }' "$M/.lsmfs/stats"; }
+w=$(secs write)
+awk -v w="$w" -v lim="$SECONDS" 'BEGIN { exit !(w > 0 && w < lim + 1) }' ||
+	fail "lsmfs_operation_seconds_total{op=\"write\"} is '$w'"
+[ "$(secs fallocate)" = 0.000000000 ] ||
+	fail "fallocate took time without a call: '$(secs fallocate)'"
+# tools/bench/fs-daemon-time.py reads them around a command: ten files
+# read, an open each (more for its own reads of the stats)
+python3 "$(dirname "$0")/../../tools/bench/fs-daemon-time.py" "$M" -- \
+	sh -c "cat '$M'/f2? >/dev/null" >"$T/dtime.txt" ||
+	fail "fs-daemon-time.py failed: $(cat "$T/dtime.txt")"
+grep -Eq '^wall [0-9.]+ s, [0-9]+ requests, daemon [0-9.]+ s, the rest' \
+	"$T/dtime.txt" || fail "fs-daemon-time.py: $(head -1 "$T/dtime.txt")"
+opens=$(awk '$1 == "open" { print $2 }' "$T/dtime.txt")
+[ "${opens:-0}" -ge 10 ] ||
+	fail "fs-daemon-time.py counts ${opens:-no} opens: $(cat "$T/dtime.txt")"
 
 # closes in the middle of a read (the release may reach the daemon while
 # the read's reply is still being written: caught by the ASan run)
