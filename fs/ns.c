@@ -714,8 +714,8 @@ int ns_delete_prefix(struct ns *ns, struct lsm_batch *b, char k,
 
 /* Deletes INO's data, xattrs, record and orphan key, IN its record (NULL:
  * it has none, a stale orphan key).  Lock held. */
-static int reclaim_rec(struct ns *ns, uint64_t ino, const struct codec_inode *in,
-		       struct lsm_err *err)
+static int reclaim_rec(struct ns *ns, uint64_t ino,
+		       const struct codec_inode *in, struct lsm_err *err)
 {
 	struct lsm_batch *b = lsm_batch_new();
 	uint8_t key[CODEC_INO_KEY_LEN];

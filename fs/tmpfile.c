@@ -31,6 +31,7 @@ static ssize_t tmpfile_read(int fd, void *buf, size_t len, void *userdata)
 	(void)userdata;
 	if (n >= (ssize_t)sizeof(struct fuse_in_header))
 		fs_tmpfile_fix(buf);
+	fs_req_clock.op = 0; /* a new request: only its own fs_count times it */
 	return n;
 }
 

@@ -287,6 +287,7 @@ static void ur_handle(struct ur_ent *e)
 	memcpy(msg, &ih, sizeof(ih));
 	memcpy(msg + sizeof(ih), h->op_in, arg0);
 	fs_tmpfile_fix((struct fuse_in_header *)msg);
+	fs_req_clock.op = 0; /* only its own fs_count times this request */
 	atomic_fetch_add_explicit(u->served, 1, memory_order_relaxed);
 	atomic_store_explicit(&e->unique, ih.unique, memory_order_release);
 	ur_cur = e;
