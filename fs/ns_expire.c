@@ -283,7 +283,7 @@ static int drop_last(struct ns *ns, struct lsm_batch *b, uint64_t ino,
 	uint64_t bytes = 0, exp;
 	int rc;
 
-	rc = ns_delete_prefix(ns, b, CODEC_K_CHUNK, ino, 0, &bytes, false, err);
+	rc = ns_delete_chunks(ns, b, ino, in, 0, false, &bytes, err);
 	if (rc == 0)
 		rc = ns_delete_prefix(ns, b, CODEC_K_XATTR, ino, 0, &bytes,
 				      false, err);
