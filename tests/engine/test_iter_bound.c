@@ -77,6 +77,17 @@ static unsigned key_index(struct lsm_iter *it)
 	return (unsigned)strtoul(k + 1, NULL, 10);
 }
 
+/* With UPPER as its bound, IT finds nothing from either end. */
+static void expect_nothing_below(struct lsm_iter *it, const char *upper,
+				 size_t ulen)
+{
+	assert_int_equal(lsm_iter_set_upper_bound(it, upper, ulen), 0);
+	lsm_iter_seek_last(it);
+	assert_false(lsm_iter_valid(it));
+	lsm_iter_seek_first(it);
+	assert_false(lsm_iter_valid(it));
+}
+
 /* From the first key, IT yields exactly keys 0..N-1. */
 static void expect_first_n(struct lsm_iter *it, unsigned n)
 {
@@ -191,17 +202,9 @@ static void test_backward_with_bound(void **state)
 	assert_int_equal(lsm_iter_set_upper_bound(it, "z", 1), 0);
 	lsm_iter_seek_last(it);
 	assert_int_equal(key_index(it), NKEYS - 1);
-	assert_int_equal(lsm_iter_set_upper_bound(it, "a", 1), 0);
-	lsm_iter_seek_last(it);
-	assert_false(lsm_iter_valid(it));
-	lsm_iter_seek_first(it);
-	assert_false(lsm_iter_valid(it));
+	expect_nothing_below(it, "a", 1);
 	/* The empty key: nothing is below it. */
-	assert_int_equal(lsm_iter_set_upper_bound(it, "", 0), 0);
-	lsm_iter_seek_last(it);
-	assert_false(lsm_iter_valid(it));
-	lsm_iter_seek_first(it);
-	assert_false(lsm_iter_valid(it));
+	expect_nothing_below(it, "", 0);
 	assert_int_equal(lsm_iter_status(it, NULL), 0);
 	lsm_iter_free(it);
 	assert_int_equal(lsm_close(db, NULL), 0);
