@@ -135,15 +135,6 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	fuse_reply_write(req, size);
 }
 
-static void op_flush(fuse_req_t req, fuse_ino_t ino,
-		     struct fuse_file_info *fi)
-{
-	(void)ino;
-	(void)fi;
-	fs_count(fs_of(req), FS_OP_FLUSH);
-	fuse_reply_err(req, 0); /* writes are already in the engine */
-}
-
 static void op_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
@@ -245,7 +236,12 @@ void fs_ops_file(struct fuse_lowlevel_ops *ops)
 	ops->create = op_create;
 	ops->read = op_read;
 	ops->write = op_write;
-	ops->flush = op_flush;
+	/* No flush: writes are in the engine when they return and locks are
+	 * the kernel's (no lock operations), so a FLUSH would have nothing
+	 * to do.  Opens say noflush already, but the kernel ignores that
+	 * under -o writeback; left unset, libfuse answers the first FLUSH
+	 * ENOSYS and the kernel sends no more (fc->no_flush), after writing
+	 * the file's dirty pages back at close() as before. */
 	ops->release = op_release;
 	ops->fsync = fs_op_fsync;
 	ops->fallocate = op_fallocate;
