@@ -1,7 +1,10 @@
-/* ops_dir.c - directory listing.  opendir (and a rewind to offset 0)
- * takes one range scan over the directory's direct children into the
- * handle, and plain readdir lists those names as they were then (POSIX
- * allows it; the kernel caches nothing from them).  readdirplus hands the
+/* ops_dir.c - directory listing.  A readdir at offset 0 (the first one,
+ * and a rewind) takes one range scan over the directory's direct
+ * children into the handle, and plain readdir lists those names as they
+ * were then (POSIX allows it; the kernel caches nothing from them).
+ * opendir only checks that the inode is a directory: every listing starts
+ * at offset 0, and a scan there as well would read the directory twice
+ * (rm -rf opens each directory twice and reads it once).  readdirplus hands the
  * kernel entries it caches as lookups, so each name is looked up again
  * when replying (ns_lookup_ref: its entry and its inode record, now): a
  * name removed since opendir is left out, a replaced one gets its new
@@ -25,6 +28,7 @@ struct dirh {
 	uint64_t ino, parent;
 	struct dent *e;
 	size_t n, cap;
+	bool filled;                    /* e holds a scan */
 };
 
 /* References taken for the entries of one readdirplus reply, dropped
@@ -82,6 +86,7 @@ static int dir_fill(struct lsmfs *fs, struct dirh *d, struct lsm_err *err)
 	 * readdirplus looks each entry up then anyway */
 	rc = ns_readdir_flags(fs->ns, d->ino, NULL, NS_READDIR_ALL, collect,
 			      d, err);
+	d->filled = rc == 0;
 	return rc == -ENOMEM ? lsm_err_set(err, rc, "readdir: no memory") : rc;
 }
 
@@ -108,11 +113,6 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 	pthread_mutex_init(&d->mu, NULL);
 	d->ino = ino;
 	d->parent = a.in.parent ? a.in.parent : ino;
-	rc = dir_fill(fs, d, &err);
-	if (rc < 0) {
-		dir_free(d);
-		return fs_reply_fail(req, FS_OP_OPENDIR, rc, &err);
-	}
 	fi->fh = (uintptr_t)d;
 	if (fuse_reply_open(req, fi) != 0)
 		dir_free(d);
@@ -214,8 +214,8 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size,
 	if (!buf)
 		return fs_reply_fail(req, FS_OP_READDIR, -ENOMEM, NULL);
 	pthread_mutex_lock(&d->mu);
-	if (off == 0)
-		rc = dir_fill(fs, d, &err); /* rewinddir sees new entries */
+	if (off == 0 || !d->filled) /* a rewind sees new entries */
+		rc = dir_fill(fs, d, &err);
 	for (; rc == 0 && off >= 0 && (size_t)off < d->n + 2; off++) {
 		n = add_one(req, d, off, buf + used, size - used, plus, &r);
 		if (n > size - used)

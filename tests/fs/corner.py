@@ -200,6 +200,31 @@ def test_many_and_deep():
     assert open(path.replace("/deep/", "/deep2/", 1) + "/leaf").read() == "leaf"
 
 
+def test_listing_starts_at_first_read():
+    """A listing is taken at its first read, not at opendir (ops_dir.c):
+    a name created in between is listed; removing each name as it is read
+    (rm's way) sees every name once and leaves the directory empty; a
+    rewind lists what is there then."""
+    os.mkdir(p("lazy"))
+    for i in range(500):
+        open(p("lazy", "g%03d" % i), "w").close()
+    it = os.scandir(p("lazy"))  # opendir, nothing read yet
+    open(p("lazy", "late"), "w").close()
+    seen = []
+    for e in it:
+        seen.append(e.name)
+        os.unlink(e.path)
+    it.close()
+    assert sorted(seen) == sorted(["g%03d" % i for i in range(500)] +
+                                  ["late"]), len(seen)
+    assert os.listdir(p("lazy")) == []
+    fd = os.open(p("lazy"), os.O_RDONLY | os.O_DIRECTORY)
+    assert os.listdir(fd) == []
+    open(p("lazy", "again"), "w").close()
+    assert os.listdir(fd) == ["again"]  # listdir(fd) rewinds
+    os.close(fd)
+
+
 def test_cached_pages():
     """Pages stay cached across opens and writes (no auto-invalidation):
     every reader, through any descriptor, sees each write once it
