@@ -7,7 +7,7 @@
 static const char *const op_names[FS_OP__COUNT] = {
 	"lookup", "getattr", "setattr", "readlink", "mknod", "mkdir",
 	"unlink", "rmdir", "symlink", "rename", "link", "open", "read",
-	"write", "flush", "release", "fsync", "opendir", "readdir",
+	"write", "release", "fsync", "opendir", "readdir",
 	"releasedir", "statfs", "setxattr", "getxattr", "listxattr",
 	"removexattr", "create", "fallocate", "lseek",
 };
