@@ -2,13 +2,13 @@
  * and a rewind) takes one range scan over the directory's direct
  * children into the handle, and plain readdir lists those names as they
  * were then (POSIX allows it; the kernel caches nothing from them).
- * opendir only checks that the inode is a directory: every listing starts
- * at offset 0, and a scan there as well would read the directory twice
- * (rm -rf opens each directory twice and reads it once).  readdirplus hands the
- * kernel entries it caches as lookups, so each name is looked up again
- * when replying (ns_lookup_ref: its entry and its inode record, now): a
- * name removed since opendir is left out, a replaced one gets its new
- * inode, and `ls -l` needs no further requests.
+ * opendir only checks that the inode is a directory: every listing
+ * starts at offset 0, so a scan at opendir too would read each directory
+ * twice.  readdirplus hands the kernel entries it caches as lookups, so
+ * each name is looked up again when replying (ns_lookup_ref: its entry
+ * and its inode record, now): a name removed since the scan is left out,
+ * a replaced one gets its new inode, and `ls -l` needs no further
+ * requests.
  * Offsets: 1 ".", 2 "..", 3 + i the i-th scanned entry. */
 #include <errno.h>
 #include <pthread.h>
