@@ -44,6 +44,7 @@ void lsm_options_init(struct lsm_options *o)
 	o->idle_compaction_ms = 5000;
 	o->read_sample_bytes = 1u << 20;
 	o->map_tables = true;
+	o->map_log = true;
 	o->reserve_bytes = LSM_RESERVE_AUTO;
 	o->replica = false;
 	o->wal_archive_bytes = 0;
@@ -589,6 +590,14 @@ static int recover_wals(struct lsm_db *db, struct version_edit *edit,
 			       (unsigned long long)info.end);
 			if (!db->read_only)
 				rc = cut_torn_tail(db, path, info.end, err);
+		} else if (rc == 0 && info.zeros && !db->read_only) {
+			/* the unused part of a segment written through a
+			 * mapping when the process stopped */
+			db_log(db, LSM_LOG_DEBUG, "%s: cut %llu zero bytes "
+			       "after its records at offset %llu", path,
+			       (unsigned long long)info.zeros,
+			       (unsigned long long)info.end);
+			rc = cut_torn_tail(db, path, info.end, err);
 		}
 	}
 	free(plan);
@@ -617,7 +626,8 @@ static int open_new_wal(struct lsm_db *db, struct lsm_err *err)
 
 	db->wal_number = vset_new_file_number(&db->vs);
 	filename_path(path, db->dir, FILE_WAL, db->wal_number);
-	rc = wal_create_salted(db->io, path, db->wal_number, &db->wal, err);
+	rc = wal_create_mapped(db->io, path, db->wal_number,
+			       db->opts.map_log, &db->wal, err);
 	if (rc == 0) {
 		db_wal_preallocate(db);
 		rc = db->io->sync_dir(db->io, db->dir);

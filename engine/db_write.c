@@ -70,14 +70,14 @@ static int switch_memtable(struct lsm_db *db, struct lsm_err *err)
 		memtable_unref(fresh);
 		return lsm_err_set(err, -ENOMEM, "out of memory");
 	}
-	rc = wal_sync(old, err);
+	rc = wal_seal(old, err); /* cut to its records, synced */
 	if (rc == 0) {
 		char path[LSM_PATH_MAX];
 
 		db->wal_number = vset_new_file_number(&db->vs);
 		filename_path(path, db->dir, FILE_WAL, db->wal_number);
-		rc = wal_create_salted(db->io, path, db->wal_number,
-				       &db->wal, err);
+		rc = wal_create_mapped(db->io, path, db->wal_number,
+				       db->opts.map_log, &db->wal, err);
 		if (rc == 0)
 			db_wal_preallocate(db);
 		if (rc == 0 && (rc = db->io->sync_dir(db->io, db->dir)) < 0)

@@ -12,14 +12,25 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "coding.h"
 #include "crc.h"
+#include "mapcopy.h"
 #include "writeback.h"
 
 /* Larger frame buffers are released after the append that needed them. */
 #define WAL_KEEP_FRAME_BYTES (4u << 20)
+
+/* Mapped appends (wal_create_mapped): the window of the file mapped at a
+ * time, the largest group framed into it (larger ones are written), and
+ * the longest a reader tailing the log waits to be told of new records
+ * while records keep coming. */
+#define WAL_MAP_BYTES (1u << 20)
+#define WAL_MAP_MAX_GROUP (256u << 10)
+#define WAL_MAP_PAGE 4096u
+#define WAL_NOTIFY_NS 1000000L
 
 struct wal {
 	const struct lsm_io *io;
@@ -38,6 +49,25 @@ struct wal {
 	 * segment otherwise, about 15% of the writer's time in a 1M-key
 	 * fillseq; README) */
 	struct writeback wb;     /* appender */
+
+	/* Mapped appends (engine/doc/wal.md, "Writing through a mapping").
+	 * The window changes under mu (wal_sync tells the io what was
+	 * stored in it); the appender reads map/map_off without it. */
+	bool map_on;             /* appender: try the mapping */
+	bool mapped_ever;        /* appender: the file may have a zero tail */
+	uint8_t *map;            /* the window, or NULL */
+	uint64_t map_off;        /* file offset of map[0] */
+	uint64_t map_told;       /* by mu: stores before it were told (io) */
+	/* The notifier: a thread that raises IN_MODIFY for the records
+	 * stored through the mapping (io->map_notify), at most every
+	 * WAL_NOTIFY_NS while they keep coming. */
+	pthread_t nt_thread;
+	bool nt_started;         /* appender */
+	pthread_mutex_t nt_mu;
+	pthread_cond_t nt_cond;
+	bool nt_stop;            /* by nt_mu */
+	atomic_bool nt_pending;  /* stores not yet told to watchers */
+	uint64_t nt_told;        /* notifier: the end last told */
 };
 
 /* The CRC state a record's checksum starts from: nothing for the legacy
@@ -72,6 +102,13 @@ int wal_create(const struct lsm_io *io, const char *path, struct wal **out,
 int wal_create_salted(const struct lsm_io *io, const char *path,
 		      uint64_t salt, struct wal **out, struct lsm_err *err)
 {
+	return wal_create_mapped(io, path, salt, false, out, err);
+}
+
+int wal_create_mapped(const struct lsm_io *io, const char *path,
+		      uint64_t salt, bool mapped, struct wal **out,
+		      struct lsm_err *err)
+{
 	struct wal *w = calloc(1, sizeof(*w));
 	int rc;
 
@@ -82,17 +119,34 @@ int wal_create_salted(const struct lsm_io *io, const char *path,
 		rc = lsm_err_set(err, -ENOMEM, "%s: out of memory", path);
 		goto out_free;
 	}
-	rc = io->open(io, path, O_WRONLY | O_CREAT | O_TRUNC, 0644, &w->fd);
+	mapped = mapped && io->map && io->unmap && map_copy_init() == 0;
+	/* a shared writable mapping needs a descriptor open for reading */
+	rc = io->open(io, path, (mapped ? O_RDWR : O_WRONLY) | O_CREAT |
+		      O_TRUNC, 0644, &w->fd);
 	if (rc < 0) {
 		lsm_err_set(err, rc, "%s: create: %s", path, strerror(-rc));
 		goto out_free;
 	}
 	rc = pthread_mutex_init(&w->mu, NULL);
+	if (rc == 0) {
+		rc = pthread_mutex_init(&w->nt_mu, NULL);
+		if (rc)
+			pthread_mutex_destroy(&w->mu);
+	}
+	if (rc == 0) {
+		rc = pthread_cond_init(&w->nt_cond, NULL);
+		if (rc) {
+			pthread_mutex_destroy(&w->nt_mu);
+			pthread_mutex_destroy(&w->mu);
+		}
+	}
 	if (rc) {
 		io->close(io, w->fd);
 		rc = lsm_err_set(err, -rc, "%s: mutex: %s", path, strerror(rc));
 		goto out_free;
 	}
+	w->map_on = mapped;
+	atomic_init(&w->nt_pending, false);
 	w->io = io;
 	w->seed = wal_seed(salt);
 	w->frame = (struct buf)BUF_INIT;
@@ -140,21 +194,8 @@ static int wal_break(struct wal *w, struct lsm_err *err, int rc,
 }
 
 static int wal_build_frames(struct wal *w, const struct wal_rec *recs,
-			    size_t n, struct lsm_err *err)
+			    size_t n, size_t total, struct lsm_err *err)
 {
-	size_t total = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (recs[i].len == 0 || recs[i].len > WAL_MAX_RECORD)
-			return lsm_err_set(err, -EINVAL,
-					   "%s: record of %zu bytes (1..%u)",
-					   w->path, recs[i].len,
-					   WAL_MAX_RECORD);
-		if (recs[i].len > SIZE_MAX - WAL_HEADER_BYTES - total)
-			return lsm_err_set(err, -EINVAL, "%s: append too big",
-					   w->path);
-		total += WAL_HEADER_BYTES + recs[i].len;
-	}
 	buf_clear(&w->frame);
 	if (!buf_reserve(&w->frame, total))
 		return lsm_err_set(err, -ENOMEM, "%s: out of memory framing "
@@ -163,6 +204,205 @@ static int wal_build_frames(struct wal *w, const struct wal_rec *recs,
 		wal_frame(w->frame.p + w->frame.len, &recs[i], w->seed);
 		w->frame.len += WAL_HEADER_BYTES + recs[i].len;
 	}
+	return 0;
+}
+
+/* ---- appends through a mapping ---- */
+
+/* Tells the io what was stored in the window up to END (under mu). */
+static int map_tell(struct wal *w, uint64_t end)
+{
+	uint64_t from = w->map_told > w->map_off ? w->map_told : w->map_off;
+	int rc = 0;
+
+	if (!w->map || end <= from)
+		return 0;
+	if (w->io->map_stored)
+		rc = w->io->map_stored(w->io, w->fd, w->map, w->map_off, from,
+				       end);
+	if (rc == 0)
+		w->map_told = end;
+	return rc;
+}
+
+/* Ends the window (appender): what was stored in it is told, and its
+ * pages' writeback starts once they are out of the mapping (while mapped,
+ * each page cleaned would have to be write-protected in every CPU's TLB).
+ * A failure breaks the log. */
+static int map_drop(struct wal *w, struct lsm_err *err)
+{
+	uint64_t size = atomic_load(&w->size);
+	uint8_t *map = w->map;
+	int rc, urc;
+
+	if (!map)
+		return 0;
+	pthread_mutex_lock(&w->mu);
+	rc = map_tell(w, size);
+	w->map = NULL;
+	pthread_mutex_unlock(&w->mu);
+	urc = w->io->unmap(w->io, w->fd, map, WAL_MAP_BYTES);
+	if (rc == 0)
+		rc = urc;
+	if (rc < 0)
+		return wal_break(w, err, rc, "write through the mapping",
+				 size);
+	writeback_note(&w->wb, w->io, w->fd, size);
+	return 0;
+}
+
+static void *notifier_main(void *arg)
+{
+	struct wal *w = arg;
+	const struct timespec gap = { 0, WAL_NOTIFY_NS };
+
+	pthread_mutex_lock(&w->nt_mu);
+	for (;;) {
+		while (!w->nt_stop && !atomic_load(&w->nt_pending))
+			pthread_cond_wait(&w->nt_cond, &w->nt_mu);
+		if (w->nt_stop)
+			break;
+		pthread_mutex_unlock(&w->nt_mu);
+		for (;;) {
+			uint64_t end = atomic_load(&w->size);
+
+			if (end > w->nt_told) {
+				w->io->map_notify(w->io, w->fd, end);
+				w->nt_told = end;
+			}
+			nanosleep(&gap, NULL);
+			/* Dekker with the appender (seq_cst): it stores the
+			 * size, then looks at pending; clear pending, then
+			 * look at the size.  One of the two sees the other. */
+			atomic_store(&w->nt_pending, false);
+			if (atomic_load(&w->size) == w->nt_told)
+				break;
+			atomic_store(&w->nt_pending, true);
+		}
+		pthread_mutex_lock(&w->nt_mu);
+	}
+	pthread_mutex_unlock(&w->nt_mu);
+	return NULL;
+}
+
+/* After a store through the mapping published w->size (appender). */
+static void notify_soon(struct wal *w)
+{
+	if (!w->io->map_notify || atomic_load(&w->nt_pending))
+		return;
+	if (!w->nt_started) {
+		/* Without the thread the readers still catch up on their
+		 * timers (and every write through pwrite tells them). */
+		if (pthread_create(&w->nt_thread, NULL, notifier_main, w))
+			return;
+		w->nt_started = true;
+	}
+	if (atomic_exchange(&w->nt_pending, true))
+		return;
+	pthread_mutex_lock(&w->nt_mu);
+	pthread_cond_signal(&w->nt_cond);
+	pthread_mutex_unlock(&w->nt_mu);
+}
+
+static void notifier_stop(struct wal *w)
+{
+	if (!w->nt_started)
+		return;
+	pthread_mutex_lock(&w->nt_mu);
+	w->nt_stop = true;
+	pthread_cond_signal(&w->nt_cond);
+	pthread_mutex_unlock(&w->nt_mu);
+	pthread_join(w->nt_thread, NULL);
+	w->nt_started = false;
+}
+
+struct frame_job {
+	uint8_t *dst;
+	const struct wal_rec *recs;
+	size_t n;
+	uint32_t seed;
+};
+
+static int frame_into(void *arg)
+{
+	struct frame_job *j = arg;
+	uint8_t *dst = j->dst;
+
+	for (size_t i = 0; i < j->n; i++) {
+		wal_frame(dst, &j->recs[i], j->seed);
+		dst += WAL_HEADER_BYTES + j->recs[i].len;
+	}
+	return 0;
+}
+
+/* Frames the N records (TOTAL bytes in all, validated) straight into the
+ * mapped window at OFF, mapping a new window first when they do not fit
+ * in this one: 1 when done, 0 when the group is to be written instead
+ * (too big, or the file cannot be mapped), or a negative errno (the log
+ * is broken). */
+static int append_mapped(struct wal *w, const struct wal_rec *recs,
+			 size_t n, size_t total, uint64_t off,
+			 struct lsm_err *err)
+{
+	int rc;
+
+	if (!w->map_on || total > WAL_MAP_MAX_GROUP) {
+		rc = map_drop(w, err); /* the write goes after its stores */
+		return rc < 0 ? rc : 0;
+	}
+	if (!w->map || off + total > w->map_off + WAL_MAP_BYTES) {
+		uint64_t at = off & ~(uint64_t)(WAL_MAP_PAGE - 1);
+		void *p;
+
+		rc = map_drop(w, err);
+		if (rc < 0)
+			return rc;
+		rc = w->io->map(w->io, w->fd, at, WAL_MAP_BYTES, &p);
+		if (rc < 0) {
+			/* No space for the window, or a filesystem where
+			 * stores could fail: this segment is written. */
+			w->map_on = false;
+			return 0;
+		}
+		pthread_mutex_lock(&w->mu);
+		w->map = p;
+		w->map_off = at;
+		w->map_told = off;
+		pthread_mutex_unlock(&w->mu);
+		w->mapped_ever = true;
+	}
+	struct frame_job job = { w->map + (off - w->map_off), recs, n,
+				 w->seed };
+
+	/* A store that faults (the device failed the page, or the file was
+	 * cut behind the log) fails the append with -EIO instead of killing
+	 * the process; nothing of it was acknowledged. */
+	rc = map_guard(job.dst, total, frame_into, &job);
+	if (rc < 0)
+		return wal_break(w, err, rc, "store into the mapping", off);
+	atomic_store(&w->size, off + total);
+	notify_soon(w);
+	return 1;
+}
+
+/* *TOTAL: the bytes the N records take framed; -EINVAL when one is empty
+ * or too big. */
+static int frames_bytes(struct wal *w, const struct wal_rec *recs,
+			size_t n, size_t *total, struct lsm_err *err)
+{
+	size_t t = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (recs[i].len == 0 || recs[i].len > WAL_MAX_RECORD)
+			return lsm_err_set(err, -EINVAL, "%s: record of %zu "
+					   "bytes (1..%u)", w->path,
+					   recs[i].len, WAL_MAX_RECORD);
+		if (recs[i].len > SIZE_MAX - WAL_HEADER_BYTES - t)
+			return lsm_err_set(err, -EINVAL, "%s: append too big",
+					   w->path);
+		t += WAL_HEADER_BYTES + recs[i].len;
+	}
+	*total = t;
 	return 0;
 }
 
@@ -180,10 +420,18 @@ int wal_append_at(struct wal *w, const struct wal_rec *recs, size_t n,
 
 	if (at)
 		*at = off;
+	size_t total = 0;
+
 	rc = wal_check_broken(w, err);
 	if (rc || n == 0)
 		return rc;
-	rc = wal_build_frames(w, recs, n, err); /* nothing written: not sticky */
+	rc = frames_bytes(w, recs, n, &total, err); /* not sticky */
+	if (rc < 0)
+		return rc;
+	rc = append_mapped(w, recs, n, total, off, err);
+	if (rc)
+		return rc < 0 ? rc : 0;
+	rc = wal_build_frames(w, recs, n, total, err);
 	if (rc < 0)
 		return rc;
 	rc = lsm_io_write_full(w->io, w->fd, w->frame.p, w->frame.len, off);
@@ -218,7 +466,12 @@ int wal_sync(struct wal *w, struct lsm_err *err)
 		*err = w->broken;
 	target = atomic_load(&w->size);
 	clean = w->synced_once && target <= w->synced;
+	if (!rc && !clean)
+		rc = map_tell(w, target);
 	pthread_mutex_unlock(&w->mu);
+	if (rc < 0 && !w->broken.code)
+		return wal_break(w, err, rc, "write through the mapping",
+				 target);
 	if (rc || clean)
 		return rc;
 	rc = w->io->fsync(w->io, w->fd);
@@ -249,19 +502,52 @@ uint64_t wal_size(const struct wal *w)
 	return atomic_load(&w->size);
 }
 
+/* Ends mapped appends: the notifier stops, the window goes and the file
+ * is cut back to its records (appender).  Nothing is synced. */
+static int map_end(struct wal *w, struct lsm_err *err)
+{
+	uint64_t size = atomic_load(&w->size);
+	int rc;
+
+	notifier_stop(w);
+	rc = map_drop(w, err);
+	w->map_on = false;
+	if (rc < 0 || !w->mapped_ever || wal_is_broken(w))
+		return rc;
+	rc = w->io->ftruncate(w->io, w->fd, size);
+	if (rc < 0)
+		return wal_break(w, err, rc, "cut of the mapped tail", size);
+	w->mapped_ever = false;
+	/* the cut size has to be durable too */
+	pthread_mutex_lock(&w->mu);
+	w->synced_once = false;
+	pthread_mutex_unlock(&w->mu);
+	return 0;
+}
+
+int wal_seal(struct wal *w, struct lsm_err *err)
+{
+	int rc = map_end(w, err);
+
+	return rc < 0 ? rc : wal_sync(w, err);
+}
+
 int wal_close(struct wal *w, bool sync, struct lsm_err *err)
 {
 	int rc = 0, crc;
 
 	if (!w)
 		return 0;
-	if (sync)
+	rc = map_end(w, err);
+	if (sync && rc == 0)
 		rc = wal_sync(w, err);
 	crc = w->io->close(w->io, w->fd);
 	if (crc < 0 && rc == 0)
 		rc = lsm_err_set(err, crc, "%s: close: %s", w->path,
 				 strerror(-crc));
 	pthread_mutex_destroy(&w->mu);
+	pthread_mutex_destroy(&w->nt_mu);
+	pthread_cond_destroy(&w->nt_cond);
 	buf_free(&w->frame);
 	free(w->path);
 	free(w);
@@ -280,6 +566,7 @@ struct wal_reader {
 	const char *path;
 	uint32_t seed;  /* see wal_seed */
 	wal_successor_fn successor;
+	bool tail_ok;   /* the log may still be written (zeros may end it) */
 	uint8_t prev[WAL_PREV_BYTES]; /* head of the last record delivered */
 	size_t prevlen;
 	uint64_t size;
@@ -334,9 +621,37 @@ static bool rec_len_ok(const struct wal_reader *r, uint64_t off,
 	       len <= r->size - off - WAL_HEADER_BYTES;
 }
 
+/* 1 when every byte of the file from OFF on is zero, 0 when one is not,
+ * or a negative errno. */
+static int rd_zeros_to_end(struct wal_reader *r, uint64_t off,
+			   struct lsm_err *err)
+{
+	static const uint8_t zero[4096];
+
+	while (off < r->size) {
+		size_t n = r->size - off > WAL_READ_CHUNK ? WAL_READ_CHUNK :
+			   (size_t)(r->size - off);
+		const uint8_t *p;
+		int rc = rd_get(r, off, n, &p, err);
+
+		if (rc < 0)
+			return rc;
+		for (size_t i = 0; i < n; i += sizeof(zero)) {
+			size_t k = n - i < sizeof(zero) ? n - i : sizeof(zero);
+
+			if (memcmp(p + i, zero, k))
+				return 0;
+		}
+		off += n;
+	}
+	return 1;
+}
+
 /* Reads the record at OFF: 0 and (*PAYLOAD, *LEN) when valid, 1 and *WHY
- * when damaged, 2 and *WHY when cut short by the end of the file, or a
- * negative errno on I/O failure. */
+ * when damaged, 2 and *WHY when cut short by the end of the file, 3 when
+ * nothing but zeros lies from OFF to the end of the file (the unused part
+ * of a segment written through a mapping), or a negative errno on I/O
+ * failure. */
 static int rd_record(struct wal_reader *r, uint64_t off,
 		     const uint8_t **payload, uint32_t *len, const char **why,
 		     struct lsm_err *err)
@@ -354,6 +669,11 @@ static int rd_record(struct wal_reader *r, uint64_t off,
 		return rc;
 	n = get_u32le(p + 4);
 	if (n == 0) {
+		if (r->tail_ok && get_u32le(p) == 0) {
+			rc = rd_zeros_to_end(r, off, err);
+			if (rc)
+				return rc < 0 ? rc : 3;
+		}
 		*why = "zero length";
 		return 1;
 	}
@@ -657,6 +977,10 @@ static int wal_replay_loop(struct wal_reader *r, uint64_t off, bool tail_ok,
 
 		if (rc < 0)
 			return rc;
+		if (rc == 3) {
+			info->zeros = r->size - off;
+			return 0;
+		}
 		if (rc > 0)
 			return wal_damaged(r, off, why, rc == 2, tail_ok, info,
 					   err);
@@ -702,7 +1026,8 @@ int wal_replay_ex(const struct lsm_io *io, const char *path,
 {
 	struct wal_reader r = { .io = io, .path = path,
 				.seed = wal_seed(o->salt),
-				.successor = o->successor };
+				.successor = o->successor,
+				.tail_ok = o->tail_ok };
 	uint64_t from = o->from;
 	bool tail_ok = o->tail_ok;
 	struct wal_replay_info inf = { 0 };

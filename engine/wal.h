@@ -39,6 +39,15 @@ int wal_create(const struct lsm_io *io, const char *path, struct wal **out,
 int wal_create_salted(const struct lsm_io *io, const char *path,
 		      uint64_t salt, struct wal **out, struct lsm_err *err);
 
+/* The same, and when MAPPED (and IO can map) small groups are framed
+ * straight into a mapped window of the file instead of written: the file
+ * is then longer than its records, zeros after them, until wal_seal or
+ * wal_close cut it back (engine/doc/wal.md, "Writing through a
+ * mapping"); its readers treat the zeros as the end. */
+int wal_create_mapped(const struct lsm_io *io, const char *path,
+		      uint64_t salt, bool mapped, struct wal **out,
+		      struct lsm_err *err);
+
 /* Frames the N records and writes them with one write at the end of the
  * log.  Not durable until wal_sync() returns 0.  Calls are serialized by
  * the caller.  A write that runs out of space (-ENOSPC, -EDQUOT) is cut
@@ -55,6 +64,11 @@ int wal_append_at(struct wal *w, const struct wal_rec *recs, size_t n,
 /* Makes every record appended before the call durable.  May run in another
  * thread concurrently with wal_append. */
 int wal_sync(struct wal *w, struct lsm_err *err);
+
+/* Ends the log's appends for good: cuts a mapped file back to its
+ * records, then syncs as wal_sync.  Only wal_size, wal_sync and wal_close
+ * may follow. */
+int wal_seal(struct wal *w, struct lsm_err *err);
 
 /* Allocates disk blocks for the next BYTES bytes of the log without
  * changing its size, so appends there cannot run out of space, neither at
@@ -99,9 +113,17 @@ struct wal_replay_info {
 	uint64_t end;     /* offset just past the last valid record */
 	uint64_t size;    /* file size */
 	bool torn;        /* a damaged tail was ignored (end < size) */
+	uint64_t zeros;   /* the file ends in this many zero bytes after its
+	                   * records: the unused part of a segment written
+	                   * through a mapping (not torn, not damage; only
+	                   * when tail_ok) */
 };
 
 /* Replays the records of PATH through FN, reading with bounded memory.
+ * When TAIL_OK, zeros from a record boundary to the end of the file end
+ * the records cleanly (info->zeros): a segment written through a mapping
+ * is longer than its records until it is sealed (wal_create_mapped);
+ * a sealed one never is.
  * A damaged record (short header, short payload, bad length, CRC mismatch)
  * after which no valid record follows anywhere in the file is a torn tail:
  * when TAIL_OK it ends the replay silently (info->torn), otherwise it is

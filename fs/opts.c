@@ -20,6 +20,7 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("cache_size=%s", cache_size),
 	OPT("value_log=%s", value_log),
 	OPT("map_tables=%s", map_tables),
+	OPT("map_log=%s", map_log),
 	OPT("block_size=%s", block_size),
 	OPT("table_size=%s", table_size),
 	OPT("chunk_size=%s", chunk_size),
@@ -115,7 +116,7 @@ int opts_parse(struct fuse_args *args, struct lsmfs_conf *c)
 void opts_free(struct lsmfs_conf *c)
 {
 	char **f[] = { &c->datadir, &c->mountpoint, &c->memtable_size, &c->cache_size,
-		       &c->value_log, &c->map_tables,
+		       &c->value_log, &c->map_tables, &c->map_log,
 		       &c->block_size, &c->table_size, &c->chunk_size,
 		       &c->compression, &c->zlib_level, &c->sync,
 		       &c->sync_interval_ms, &c->bloom_bits,
@@ -312,6 +313,7 @@ int opts_apply(const struct lsmfs_conf *c, struct lsm_options *lo,
 	SIZE(cache_size, "cache_size", 0, 64ull << 30, lo->cache_bytes);
 	SIZE(value_log, "value_log", 0, 1ull << 30, lo->value_log_min_bytes);
 	NUM(map_tables, "map_tables", 0, 1, lo->map_tables);
+	NUM(map_log, "map_log", 0, 1, lo->map_log);
 	SIZE(block_size, "block_size", 512, 1ull << 20, lo->block_bytes);
 	SIZE(table_size, "table_size", 64ull << 10, 1ull << 30,
 	     lo->table_bytes);
@@ -462,6 +464,8 @@ void opts_usage(const char *prog)
 	       "                            off [4k: every whole chunk]\n"
 	       "    -o map_tables=0|1       read table blocks through a mapping\n"
 	       "                            instead of pread [0]\n"
+	       "    -o map_log=0|1          log small writes through a mapping\n"
+	       "                            instead of pwrite [1]\n"
 	       "    -o block_size=SIZE      table data block [4k]\n"
 	       "    -o table_size=SIZE      compaction output table [16M]\n"
 	       "    -o compression=none|zlib [none]\n"

@@ -19,6 +19,7 @@ struct lsmfs_conf {
 	char *memtable_size, *cache_size, *block_size, *table_size;
 	char *value_log;
 	char *map_tables;
+	char *map_log;
 	char *chunk_size, *compression, *zlib_level, *sync;
 	char *sync_interval_ms, *bloom_bits, *max_open_tables, *reserve;
 	char *tombstone_percent, *idle_compact_ms;

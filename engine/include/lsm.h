@@ -304,6 +304,22 @@ struct lsm_options {
 	 * kernel's page cache, shared and reclaimable).  Default true;
 	 * mmap_reads takes precedence for iterators. */
 	bool map_tables;
+
+	/* Small log appends (groups of batches up to 256 KiB) are framed
+	 * straight into a shared, writable mapping of the log segment, 1 MiB
+	 * of it at a time, instead of written with pwrite(2): a store costs
+	 * a memcpy where a write cost a system call (engine/doc/wal.md,
+	 * "Writing through a mapping").  The guarantees are the same: the
+	 * stores are in the page cache at once, so a crash of the process
+	 * loses nothing acknowledged, and fsync makes them durable.  While
+	 * a segment is written through a mapping its file is longer than
+	 * its records (zeros after them, cut off when the segment is
+	 * sealed); readers, followers and lsmfs-replicate take the zeros as
+	 * the end.  Only where the I/O layer can map and the filesystem
+	 * takes stores into allocated blocks without allocating again
+	 * (ext4, xfs, tmpfs); elsewhere, or when the window's blocks cannot
+	 * be allocated, the segment is written.  Default true. */
+	bool map_log;
 };
 
 #define LSM_MAX_LEVELS 12

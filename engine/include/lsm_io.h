@@ -56,6 +56,33 @@ struct lsm_io {
 	 * valid.) */
 	void (*start_writeback)(const struct lsm_io *io, int fd, uint64_t off,
 				uint64_t len);
+
+	/* Writing a file through a shared mapping (the log's small appends,
+	 * engine/doc/wal.md).  All four may be NULL: without map the engine
+	 * writes with pwrite only.
+	 *
+	 * map: makes FD's file at least OFF + LEN bytes long with blocks
+	 * allocated for [OFF, OFF + LEN) (fallocate without KEEP_SIZE), so
+	 * stores into the mapping cannot fail for lack of space, and maps
+	 * that range shared and writable at *ADDR.  OFF is a multiple of
+	 * 4096; FD was opened O_RDWR.  -EOPNOTSUPP where a store into a
+	 * mapping could still fail (copy-on-write and network filesystems):
+	 * the caller then writes with pwrite. */
+	int (*map)(const struct lsm_io *io, int fd, uint64_t off, size_t len,
+		   void **addr);
+	/* The bytes [FROM, TO) of the file were stored through the mapping
+	 * ADDR (made by map at OFF): called before an fsync that must cover
+	 * them and before unmap.  posix has nothing to do (the stores are in
+	 * the page cache already); a wrapper that emulates the mapping
+	 * writes them to the file here. */
+	int (*map_stored)(const struct lsm_io *io, int fd, void *addr,
+			  uint64_t off, uint64_t from, uint64_t to);
+	/* Ends a mapping made by map. */
+	int (*unmap)(const struct lsm_io *io, int fd, void *addr, size_t len);
+	/* Tells whoever watches the file (inotify IN_MODIFY) that its bytes
+	 * before END changed, as a write would: stores into a mapping tell
+	 * no one.  A hint; NULL where nothing watches. */
+	void (*map_notify)(const struct lsm_io *io, int fd, uint64_t end);
 };
 
 const struct lsm_io *lsm_io_posix(void);

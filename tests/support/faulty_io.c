@@ -665,6 +665,52 @@ struct faulty_io *faulty_io_new(const struct lsm_io *base)
 	return fio;
 }
 
+/* The mapping, emulated: the window is a buffer of the wrapper's, and
+ * what the engine says it stored there reaches the file as a pwrite
+ * through this io (counted, failed and lost at a cut like any other).
+ * The file is first extended to the window's end, as fallocate does. */
+static int fio_map(const struct lsm_io *io, int fd, uint64_t off,
+		   size_t len, void **addr)
+{
+	uint64_t size;
+	void *p;
+	int rc = fio_fsize(io, fd, &size);
+
+	if (rc == 0 && size < off + len)
+		rc = fio_ftruncate(io, fd, off + len);
+	if (rc < 0)
+		return rc;
+	p = calloc(1, len);
+	if (!p)
+		return -ENOMEM;
+	*addr = p;
+	return 0;
+}
+
+static int fio_map_stored(const struct lsm_io *io, int fd, void *addr,
+			  uint64_t off, uint64_t from, uint64_t to)
+{
+	return lsm_io_write_full(io, fd, (uint8_t *)addr + (from - off),
+				 (size_t)(to - from), from);
+}
+
+static int fio_unmap(const struct lsm_io *io, int fd, void *addr,
+		     size_t len)
+{
+	(void)io;
+	(void)fd;
+	(void)len;
+	free(addr);
+	return 0;
+}
+
+void faulty_io_allow_map(struct faulty_io *fio)
+{
+	fio->io.map = fio_map;
+	fio->io.map_stored = fio_map_stored;
+	fio->io.unmap = fio_unmap;
+}
+
 void faulty_io_allow_preallocate(struct faulty_io *fio)
 {
 	if (fio->st->base->preallocate)

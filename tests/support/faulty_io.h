@@ -58,6 +58,15 @@ void faulty_io_short_writes(struct faulty_io *fio, bool on);
  * after a power cut). */
 void faulty_io_allow_preallocate(struct faulty_io *fio);
 
+/* Hands the engine a mapping to write its log through (lsm_io.map),
+ * emulated: the engine's stores go into a buffer, and reach the file as
+ * pwrites (FIO_WRITE: counted, failed and lost at a power cut like any)
+ * when the engine says they were made (map_stored: before an fsync and
+ * when it leaves the window).  Mapping extends the file to the window's
+ * end through ftruncate (FIO_TRUNCATE), as fallocate would.  Off by
+ * default: with it a log append makes no call at all. */
+void faulty_io_allow_map(struct faulty_io *fio);
+
 /* Calls of kind OP seen since faulty_io_new, failed ones included. */
 unsigned long faulty_io_count(struct faulty_io *fio, enum fio_op op);
 
