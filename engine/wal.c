@@ -924,6 +924,34 @@ out:
 	return rc;
 }
 
+/* 1 when the damaged record at OFF, of a log that may still be written,
+ * is a record being stored through a mapping: its CRC field still zero
+ * (the CRC is stored last), its length in range, and only zeros from
+ * where it ends to the end of the file.  Then it is a torn tail without
+ * the scan for a later valid record, which would read and checksum the
+ * rest of the mapped window at every look of a reader that tails the
+ * log.  A damaged length alone does not pass (its CRC field is not
+ * zero): that must be scanned, since the records it swallowed follow
+ * inside its claimed extent (the corruption matrix flips such bits).
+ * 0 otherwise, or a negative errno. */
+static int damaged_last(struct wal_reader *r, uint64_t off,
+			struct lsm_err *err)
+{
+	const uint8_t *p;
+	uint32_t n;
+	int rc;
+
+	if (!r->tail_ok || r->size - off < WAL_HEADER_BYTES)
+		return 0;
+	rc = rd_get(r, off, WAL_HEADER_BYTES, &p, err);
+	if (rc < 0)
+		return rc;
+	n = get_u32le(p + 4);
+	if (get_u32le(p) != 0 || n == 0 || !rec_len_ok(r, off, p))
+		return 0;
+	return rd_zeros_to_end(r, off + WAL_HEADER_BYTES + n, err);
+}
+
 /* A damaged record at OFF: torn tail or corruption in the middle.  A
  * record cut by the end of the file (CUT) is scanned as well: its length
  * field may be the damage.  Frames that cannot follow what was delivered
@@ -933,9 +961,13 @@ static int wal_damaged(struct wal_reader *r, uint64_t off, const char *why,
 		       struct lsm_err *err)
 {
 	uint64_t found = 0;
-	int rc = wal_scan_valid(r, off + 1, &found, err);
+	int rc = damaged_last(r, off, err);
 
 	(void)cut;
+	if (rc == 0)
+		rc = wal_scan_valid(r, off + 1, &found, err);
+	else if (rc > 0)
+		rc = 0; /* nothing valid follows: torn */
 	if (rc < 0)
 		return rc;
 	if (rc > 0)
@@ -965,10 +997,29 @@ static int wal_deliver(struct wal_reader *r, wal_rec_fn fn, void *ctx,
 	return rc < 0 ? rc : 0;
 }
 
+/* Looks again at a damaged record that a valid one follows, in a log that
+ * may still be written: a reader racing a writer that stores through a
+ * mapping can read a record's bytes (or the zeros where it goes) before
+ * it is stored and a later record's after.  Records are stored in order,
+ * so once the later one is there the earlier one soon is too.  Damage
+ * that is still there after the pauses (about 11 ms in all) is real. */
+#define WAL_RACE_TRIES 3
+
+static void race_pause(unsigned try)
+{
+	struct timespec ts = { 0, 100000L };
+
+	for (unsigned i = 0; i < try; i++)
+		ts.tv_nsec *= 10;
+	nanosleep(&ts, NULL);
+}
+
 static int wal_replay_loop(struct wal_reader *r, uint64_t off, bool tail_ok,
 			   wal_rec_fn fn, void *ctx,
 			   struct wal_replay_info *info, struct lsm_err *err)
 {
+	unsigned tries = 0;
+
 	while (off < r->size) {
 		const uint8_t *p;
 		const char *why;
@@ -981,9 +1032,17 @@ static int wal_replay_loop(struct wal_reader *r, uint64_t off, bool tail_ok,
 			info->zeros = r->size - off;
 			return 0;
 		}
-		if (rc > 0)
-			return wal_damaged(r, off, why, rc == 2, tail_ok, info,
-					   err);
+		if (rc > 0) {
+			rc = wal_damaged(r, off, why, rc == 2, tail_ok, info,
+					 err);
+			if (rc != -EBADMSG || !tail_ok ||
+			    tries >= WAL_RACE_TRIES)
+				return rc;
+			race_pause(tries++);
+			r->len = 0; /* read it all again */
+			continue;
+		}
+		tries = 0;
 		rc = wal_deliver(r, fn, ctx, p, len, off, err);
 		if (rc < 0)
 			return rc;

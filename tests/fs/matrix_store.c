@@ -187,6 +187,27 @@ static void b_compact(struct bld *b)
 	assert_int_equal(rc, 0);
 }
 
+/* Where the records of log PATH end: its size, or where the zeros begin
+ * that end a segment written through a mapping while it is live. */
+static uint64_t records_end(const char *path)
+{
+	size_t len, off = 0;
+	uint8_t *b = file_read_all(path, &len);
+
+	assert_non_null(b);
+	while (off + 8 <= len) {
+		uint32_t n = (uint32_t)b[off + 4] | (uint32_t)b[off + 5] << 8 |
+			     (uint32_t)b[off + 6] << 16 |
+			     (uint32_t)b[off + 7] << 24;
+
+		if (n == 0)
+			break;
+		off += 8 + (size_t)n;
+	}
+	free(b);
+	return off < len ? off : len;
+}
+
 static void b_do(struct bld *b, struct mx_op *op)
 {
 	struct mx_store *s = b->s;
@@ -207,7 +228,7 @@ static void b_do(struct bld *b, struct mx_op *op)
 	assert_non_null(s->tail);
 	assert_non_null(s->tail_end);
 	s->tail[s->ntail] = *op;
-	s->tail_end[s->ntail++] = (uint64_t)file_size(b->wal);
+	s->tail_end[s->ntail++] = records_end(b->wal);
 }
 
 /* ---- random operations ---- */
@@ -574,13 +595,24 @@ static void log_records(const char *path, struct mx_pfile *f)
 		uint32_t n = (uint32_t)b[off + 4] | (uint32_t)b[off + 5] << 8 |
 			     (uint32_t)b[off + 6] << 16 |
 			     (uint32_t)b[off + 7] << 24;
+		size_t z = off;
+
+		/* A segment written through a mapping (map_log) ends in
+		 * zeros while it is live, as the crashed store's newest
+		 * does: its records, which the cases damage, end there. */
+		while (z < len && b[z] == 0)
+			z++;
+		if (z == len) {
+			f->size = off;
+			break;
+		}
 
 		f->rec = realloc(f->rec, (f->nrec + 1) * sizeof(*f->rec));
 		assert_non_null(f->rec);
 		f->rec[f->nrec++] = off;
 		off += 8 + (size_t)n;
 	}
-	assert_int_equal(off, len);
+	assert_int_equal(off, f->size);
 	free(b);
 }
 

@@ -687,11 +687,26 @@ static int fio_map(const struct lsm_io *io, int fd, uint64_t off,
 	return 0;
 }
 
+/* Stores land inside the size the mapping made (and an fsync may have
+ * made durable, zeros and all): an overwrite in place, which the
+ * append-only model of a cut does not see.  So the bytes from FROM on
+ * stop counting as durable until the next fsync; a cut may then leave
+ * the file anywhere from FROM on, shorter than the window (which reads as
+ * the zeros would). */
 static int fio_map_stored(const struct lsm_io *io, int fd, void *addr,
 			  uint64_t off, uint64_t from, uint64_t to)
 {
-	return lsm_io_write_full(io, fd, (uint8_t *)addr + (from - off),
-				 (size_t)(to - from), from);
+	struct faulty_io_state *st = st_of(io);
+	struct fio_file *f;
+	int rc = lsm_io_write_full(io, fd, (uint8_t *)addr + (from - off),
+				   (size_t)(to - from), from);
+
+	pthread_mutex_lock(&st->mu);
+	f = file_of_fd(st, fd);
+	if (f && f->durable > from)
+		f->durable = from;
+	pthread_mutex_unlock(&st->mu);
+	return rc;
 }
 
 static int fio_unmap(const struct lsm_io *io, int fd, void *addr,

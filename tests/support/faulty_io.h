@@ -62,7 +62,9 @@ void faulty_io_allow_preallocate(struct faulty_io *fio);
  * emulated: the engine's stores go into a buffer, and reach the file as
  * pwrites (FIO_WRITE: counted, failed and lost at a power cut like any)
  * when the engine says they were made (map_stored: before an fsync and
- * when it leaves the window).  Mapping extends the file to the window's
+ * when it leaves the window).  They overwrite bytes inside the file's
+ * size, so the power-cut model counts the file as durable only up to
+ * where they begin, until the next fsync.  Mapping extends the file to the window's
  * end through ftruncate (FIO_TRUNCATE), as fallocate would.  Off by
  * default: with it a log append makes no call at all. */
 void faulty_io_allow_map(struct faulty_io *fio);
