@@ -134,7 +134,14 @@ int wal_create_mapped(const struct lsm_io *io, const char *path,
 			pthread_mutex_destroy(&w->mu);
 	}
 	if (rc == 0) {
-		rc = pthread_cond_init(&w->nt_cond, NULL);
+		pthread_condattr_t ca;
+
+		rc = pthread_condattr_init(&ca);
+		if (rc == 0) {
+			pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+			rc = pthread_cond_init(&w->nt_cond, &ca);
+			pthread_condattr_destroy(&ca);
+		}
 		if (rc) {
 			pthread_mutex_destroy(&w->nt_mu);
 			pthread_mutex_destroy(&w->mu);
@@ -251,35 +258,51 @@ static int map_drop(struct wal *w, struct lsm_err *err)
 	return 0;
 }
 
+/* Waits (nt_mu held) until WAL_NOTIFY_NS have passed or the notifier is
+ * told to stop: true when it is. */
+static bool notifier_pause(struct wal *w)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_nsec += WAL_NOTIFY_NS;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	while (!w->nt_stop &&
+	       pthread_cond_timedwait(&w->nt_cond, &w->nt_mu, &t) == 0)
+		;
+	return w->nt_stop;
+}
+
 static void *notifier_main(void *arg)
 {
 	struct wal *w = arg;
-	const struct timespec gap = { 0, WAL_NOTIFY_NS };
 
 	pthread_mutex_lock(&w->nt_mu);
-	for (;;) {
-		while (!w->nt_stop && !atomic_load(&w->nt_pending))
-			pthread_cond_wait(&w->nt_cond, &w->nt_mu);
-		if (w->nt_stop)
-			break;
-		pthread_mutex_unlock(&w->nt_mu);
-		for (;;) {
-			uint64_t end = atomic_load(&w->size);
+	while (!w->nt_stop) {
+		uint64_t end;
 
-			if (end > w->nt_told) {
-				w->io->map_notify(w->io, w->fd, end);
-				w->nt_told = end;
-			}
-			nanosleep(&gap, NULL);
-			/* Dekker with the appender (seq_cst): it stores the
-			 * size, then looks at pending; clear pending, then
-			 * look at the size.  One of the two sees the other. */
-			atomic_store(&w->nt_pending, false);
-			if (atomic_load(&w->size) == w->nt_told)
-				break;
-			atomic_store(&w->nt_pending, true);
+		if (!atomic_load(&w->nt_pending)) {
+			pthread_cond_wait(&w->nt_cond, &w->nt_mu);
+			continue;
+		}
+		pthread_mutex_unlock(&w->nt_mu);
+		end = atomic_load(&w->size);
+		if (end > w->nt_told) {
+			w->io->map_notify(w->io, w->fd, end);
+			w->nt_told = end;
 		}
 		pthread_mutex_lock(&w->nt_mu);
+		if (notifier_pause(w))
+			break;
+		/* Dekker with the appender (seq_cst): it stores the size,
+		 * then looks at pending; clear pending, then look at the
+		 * size.  One of the two sees the other's store. */
+		atomic_store(&w->nt_pending, false);
+		if (atomic_load(&w->size) != w->nt_told)
+			atomic_store(&w->nt_pending, true);
 	}
 	pthread_mutex_unlock(&w->nt_mu);
 	return NULL;
