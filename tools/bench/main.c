@@ -563,8 +563,10 @@ static int report_all(struct run *r)
 		printf("\n%s/x: ops/s of %s divided by this row's (above 1: "
 		       "%s is faster).\nw-amp: engine "
 		       "counters (lsm_stats); io-amp: bytes the\nprocess "
-		       "passed to write(2) / user bytes; both cumulative since "
-		       "the db was opened.\ns-amp: du of the db dir / live "
+		       "passed to write(2) / user bytes (bytes stored through "
+		       "a mapping, as\nlsm's log (map_log) and LMDB store "
+		       "theirs, do not count); both cumulative\nsince "
+		       "the db was opened.  s-amp: du of the db dir / live "
 		       "key+value bytes.  rss: peak RSS of the engine's own "
 		       "process.\n", r->labels[0], r->labels[0],
 		       r->labels[0]);
