@@ -465,7 +465,7 @@ void opts_usage(const char *prog)
 	       "    -o map_tables=0|1       read table blocks through a mapping\n"
 	       "                            instead of pread [0]\n"
 	       "    -o map_log=0|1          log small writes through a mapping\n"
-	       "                            instead of pwrite [1]\n"
+	       "                            instead of pwrite [0]\n"
 	       "    -o block_size=SIZE      table data block [4k]\n"
 	       "    -o table_size=SIZE      compaction output table [16M]\n"
 	       "    -o compression=none|zlib [none]\n"
