@@ -27,52 +27,11 @@
 
 /* ---- helpers ---- */
 
-struct got {
-	uint8_t **rec;
-	size_t *len;
-	uint64_t *off;
-	size_t n, cap;
-	size_t stop_at; /* return -ECANCELED on this record (0: never) */
-};
-
-static int collect(void *ctx, const uint8_t *rec, size_t len, uint64_t off,
-		   struct lsm_err *err)
-{
-	struct got *g = ctx;
-
-	(void)err;
-	if (g->stop_at && g->n + 1 == g->stop_at)
-		return -ECANCELED;
-	if (g->n == g->cap) {
-		g->cap = g->cap ? g->cap * 2 : 64;
-		g->rec = realloc(g->rec, g->cap * sizeof(*g->rec));
-		g->len = realloc(g->len, g->cap * sizeof(*g->len));
-		g->off = realloc(g->off, g->cap * sizeof(*g->off));
-		assert_true(g->rec && g->len && g->off);
-	}
-	g->rec[g->n] = malloc(len);
-	assert_non_null(g->rec[g->n]);
-	memcpy(g->rec[g->n], rec, len);
-	g->len[g->n] = len;
-	g->off[g->n++] = off;
-	return 0;
-}
-
-static void got_free(struct got *g)
-{
-	for (size_t i = 0; i < g->n; i++)
-		free(g->rec[i]);
-	free(g->rec);
-	free(g->len);
-	free(g->off);
-	memset(g, 0, sizeof(*g));
-}
-
-static int replay(const char *path, bool tail_ok, struct got *g,
+static int replay(const char *path, bool tail_ok, struct rec_got *g,
 		  struct wal_replay_info *info, struct lsm_err *err)
 {
-	got_free(g);
-	return wal_replay(lsm_io_posix(), path, tail_ok, collect, g, info,
+	rec_got_free(g);
+	return wal_replay(lsm_io_posix(), path, tail_ok, rec_got_collect, g, info,
 			  err);
 }
 
@@ -149,7 +108,7 @@ static void write_log(const struct lsm_io *io, const char *path,
 }
 
 /* Checks that G holds exactly the first N records of RS. */
-static void expect_prefix(const struct got *g, const struct recs *rs,
+static void expect_prefix(const struct rec_got *g, const struct recs *rs,
 			  size_t n)
 {
 	assert_int_equal(g->n, n);
@@ -172,7 +131,7 @@ static void test_empty_log(void **state)
 	struct tdir *d = *state;
 	const char *path = tdir_path(d, "000001.wal");
 	struct wal_replay_info info = { .torn = true, .size = 9 };
-	struct got g = { 0 };
+	struct rec_got g = { 0 };
 	struct wal *w;
 
 	assert_int_equal(wal_create(lsm_io_posix(), path, &w, NULL), 0);
@@ -186,7 +145,7 @@ static void test_empty_log(void **state)
 	assert_false(info.torn);
 	assert_true(info.records == 0 && info.end == 0 && info.size == 0);
 	assert_int_equal(wal_close(NULL, true, NULL), 0);
-	got_free(&g);
+	rec_got_free(&g);
 }
 
 static void test_round_trip(void **state)
@@ -194,7 +153,7 @@ static void test_round_trip(void **state)
 	struct tdir *d = *state;
 	const char *path = tdir_path(d, "000002.wal");
 	struct wal_replay_info info;
-	struct got g = { 0 };
+	struct rec_got g = { 0 };
 	struct recs rs;
 	struct rng r;
 	size_t n;
@@ -214,7 +173,7 @@ static void test_round_trip(void **state)
 	assert_true(info.size == info.end);
 	assert_int_equal(file_size(path), (long long)info.end);
 	assert_false(info.torn);
-	got_free(&g);
+	rec_got_free(&g);
 	recs_free(&rs);
 }
 
@@ -265,7 +224,7 @@ static void test_callback_stops(void **state)
 	const char *path = tdir_path(d, "000005.wal");
 	struct wal_replay_info info;
 	struct lsm_err err = { 0 };
-	struct got g = { 0 };
+	struct rec_got g = { 0 };
 	struct recs rs;
 	struct rng r;
 
@@ -273,13 +232,13 @@ static void test_callback_stops(void **state)
 	recs_make(&rs, &r, 10, 100);
 	write_log(lsm_io_posix(), path, &rs, &r);
 	g.stop_at = 4;
-	assert_int_equal(wal_replay(lsm_io_posix(), path, true, collect, &g,
+	assert_int_equal(wal_replay(lsm_io_posix(), path, true, rec_got_collect, &g,
 				    &info, &err), -ECANCELED);
 	assert_int_equal(err.code, -ECANCELED);
 	assert_non_null(strstr(err.msg, "000005.wal"));
 	expect_prefix(&g, &rs, 3);
 	assert_true(info.records == 3);
-	got_free(&g);
+	rec_got_free(&g);
 	recs_free(&rs);
 }
 
@@ -287,7 +246,7 @@ static void test_missing_file(void **state)
 {
 	struct tdir *d = *state;
 	struct lsm_err err = { 0 };
-	struct got g = { 0 };
+	struct rec_got g = { 0 };
 
 	assert_int_equal(replay(tdir_path(d, "nope.wal"), true, &g, NULL,
 				&err), -ENOENT);
@@ -308,7 +267,7 @@ static void test_torn_every_offset(void **state)
 	const char *full = tdir_path(d, "full.wal");
 	const char *cut = tdir_path(d, "cut.wal");
 	struct wal_replay_info info;
-	struct got g = { 0 };
+	struct rec_got g = { 0 };
 	struct recs rs;
 	struct rng r;
 	uint8_t *img;
@@ -336,7 +295,7 @@ static void test_torn_every_offset(void **state)
 		assert_int_equal(info.torn, c != start);
 	}
 	free(img);
-	got_free(&g);
+	rec_got_free(&g);
 	recs_free(&rs);
 }
 
@@ -347,7 +306,7 @@ static void test_torn_big_record(void **state)
 	const char *full = tdir_path(d, "bigfull.wal");
 	const char *cut = tdir_path(d, "bigcut.wal");
 	struct wal_replay_info info;
-	struct got g = { 0 };
+	struct rec_got g = { 0 };
 	struct recs rs;
 	struct rng r;
 	uint8_t *img;
@@ -368,7 +327,7 @@ static void test_torn_big_record(void **state)
 		assert_true(info.torn);
 	}
 	free(img);
-	got_free(&g);
+	rec_got_free(&g);
 	recs_free(&rs);
 }
 
@@ -376,7 +335,7 @@ static void expect_corrupt(const char *path, uint64_t at)
 {
 	struct wal_replay_info info;
 	struct lsm_err err = { 0 };
-	struct got g = { 0 };
+	struct rec_got g = { 0 };
 	char want[64];
 
 	/* tail_ok does not excuse damage in the middle */
@@ -386,7 +345,7 @@ static void expect_corrupt(const char *path, uint64_t at)
 	if (!strstr(err.msg, want) || !strstr(err.msg, path))
 		fail_msg("message \"%s\" lacks \"%s\"", err.msg, want);
 	assert_true(info.end == at);
-	got_free(&g);
+	rec_got_free(&g);
 }
 
 static void test_corrupt_middle(void **state)
@@ -440,7 +399,7 @@ static void test_flip_last_is_torn(void **state)
 	const char *bad = tdir_path(d, "flipbad.wal");
 	struct wal_replay_info info;
 	struct lsm_err err = { 0 };
-	struct got g = { 0 };
+	struct rec_got g = { 0 };
 	struct recs rs;
 	struct rng r;
 	uint8_t *img;
@@ -464,7 +423,7 @@ static void test_flip_last_is_torn(void **state)
 		expect_prefix(&g, &rs, 19);
 	}
 	free(img);
-	got_free(&g);
+	rec_got_free(&g);
 	recs_free(&rs);
 }
 
@@ -474,7 +433,7 @@ static void test_zero_tail(void **state)
 	const char *path = tdir_path(d, "zero.wal");
 	struct wal_replay_info info;
 	struct lsm_err err = { 0 };
-	struct got g = { 0 };
+	struct rec_got g = { 0 };
 	struct recs rs;
 	struct rng r;
 	long long size;
@@ -509,7 +468,7 @@ static void test_zero_tail(void **state)
 	assert_int_equal(replay(path, true, &g, &info, NULL), 0);
 	expect_prefix(&g, &rs, 27);
 	assert_true(info.torn && info.zeros == 0);
-	got_free(&g);
+	rec_got_free(&g);
 	recs_free(&rs);
 }
 
@@ -521,7 +480,7 @@ static void test_scan_finds_planted(void **state)
 	struct tdir *d = *state;
 	const char *path = tdir_path(d, "plant.wal");
 	struct lsm_err err = { 0 };
-	struct got g = { 0 };
+	struct rec_got g = { 0 };
 	struct rng r;
 	size_t size = 300000;
 	uint8_t *img = malloc(size);
@@ -550,7 +509,7 @@ static void test_scan_finds_planted(void **state)
 		assert_int_equal(replay(path, true, &g, NULL, &err), 0);
 	}
 	free(img);
-	got_free(&g);
+	rec_got_free(&g);
 }
 
 /* ---- faults ---- */
@@ -562,7 +521,7 @@ static void fault_case(struct tdir *d, enum fio_op op, int code)
 	struct wal_rec rec = { "record", 6 };
 	struct wal_replay_info info;
 	struct lsm_err err = { 0 };
-	struct got g = { 0 };
+	struct rec_got g = { 0 };
 	struct wal *w;
 
 	assert_non_null(fio);
@@ -587,7 +546,7 @@ static void fault_case(struct tdir *d, enum fio_op op, int code)
 	/* what reached the file is still a valid log */
 	assert_int_equal(replay(path, false, &g, &info, NULL), 0);
 	assert_int_equal(g.n, op == FIO_WRITE ? 1 : 2);
-	got_free(&g);
+	rec_got_free(&g);
 	faulty_io_free(fio);
 }
 
@@ -607,7 +566,7 @@ static void test_fault_write_enospc(void **state)
 	struct wal_rec rec = { "record", 6 }, big = { "bigger-record", 13 };
 	struct wal_replay_info info;
 	struct lsm_err err = { 0 };
-	struct got g = { 0 };
+	struct rec_got g = { 0 };
 	struct wal *w;
 
 	assert_int_equal(wal_create(&fio->io, path, &w, NULL), 0);
@@ -624,7 +583,7 @@ static void test_fault_write_enospc(void **state)
 	assert_int_equal(replay(path, false, &g, &info, NULL), 0);
 	assert_int_equal(g.n, 2);
 	assert_false(info.torn);
-	got_free(&g);
+	rec_got_free(&g);
 	faulty_io_free(fio);
 }
 
@@ -665,7 +624,7 @@ static void test_fault_partial_group(void **state)
 				  { "bbbbbbbbbbbbbbbbbbbbbbbb", 24 },
 				  { "cc", 2 } };
 	struct wal_replay_info info;
-	struct got g = { 0 };
+	struct rec_got g = { 0 };
 	struct wal *w;
 
 	assert_int_equal(wal_create(&fio->io, path, &w, NULL), 0);
@@ -680,7 +639,7 @@ static void test_fault_partial_group(void **state)
 	assert_true(info.torn);
 	assert_true(info.end == 24);
 	assert_memory_equal(g.rec[0], "aaaa", 4);
-	got_free(&g);
+	rec_got_free(&g);
 	faulty_io_free(fio);
 }
 
@@ -690,7 +649,7 @@ static void test_short_writes(void **state)
 	const char *path = tdir_path(d, "short.wal");
 	struct faulty_io *fio = faulty_io_new(lsm_io_posix());
 	struct wal_replay_info info;
-	struct got g = { 0 };
+	struct rec_got g = { 0 };
 	struct recs rs;
 	struct rng r;
 
@@ -703,7 +662,7 @@ static void test_short_writes(void **state)
 	assert_int_equal(replay(path, false, &g, &info, NULL), 0);
 	expect_prefix(&g, &rs, rs.n);
 	assert_false(info.torn);
-	got_free(&g);
+	rec_got_free(&g);
 	recs_free(&rs);
 	faulty_io_free(fio);
 }
@@ -737,7 +696,7 @@ static void test_concurrent_sync(void **state)
 	const char *path = tdir_path(d, "conc.wal");
 	struct faulty_io *fio = faulty_io_new(lsm_io_posix());
 	struct sync_ctx c = { 0 };
-	struct got g = { 0 };
+	struct rec_got g = { 0 };
 	struct recs rs;
 	struct rng r;
 	pthread_t th;
@@ -767,7 +726,7 @@ static void test_concurrent_sync(void **state)
 	assert_int_equal(wal_close(c.w, true, NULL), 0);
 	assert_int_equal(replay(path, false, &g, NULL, NULL), 0);
 	expect_prefix(&g, &rs, rs.n);
-	got_free(&g);
+	rec_got_free(&g);
 	recs_free(&rs);
 	faulty_io_free(fio);
 }
@@ -808,7 +767,7 @@ static void test_power_cut_unsynced(void **state)
 	const char *path = tdir_path(d, "000010.wal");
 	struct faulty_io *fio = faulty_io_new(lsm_io_posix());
 	struct wal_replay_info info;
-	struct got g = { 0 };
+	struct rec_got g = { 0 };
 	struct recs rs;
 	struct rng r;
 	struct wal *w;
@@ -832,7 +791,7 @@ static void test_power_cut_unsynced(void **state)
 	expect_prefix(&g, &rs, 6);
 	assert_false(info.torn);
 	faulty_io_reset(fio);
-	got_free(&g);
+	rec_got_free(&g);
 	recs_free(&rs);
 	faulty_io_free(fio);
 }
@@ -998,7 +957,7 @@ static void test_replay_read_error(void **state)
 	const char *path = tdir_path(d, "rderr.wal");
 	struct faulty_io *fio = faulty_io_new(lsm_io_posix());
 	struct lsm_err err = { 0 };
-	struct got g = { 0 };
+	struct rec_got g = { 0 };
 	struct recs rs;
 	struct rng r;
 
@@ -1006,10 +965,10 @@ static void test_replay_read_error(void **state)
 	recs_make(&rs, &r, 100, 3000);
 	write_log(lsm_io_posix(), path, &rs, &r);
 	faulty_io_fail_nth(fio, FIO_READ, 2, -EIO, false);
-	assert_int_equal(wal_replay(&fio->io, path, true, collect, &g, NULL,
+	assert_int_equal(wal_replay(&fio->io, path, true, rec_got_collect, &g, NULL,
 				    &err), -EIO);
 	assert_non_null(strstr(err.msg, "rderr.wal"));
-	got_free(&g);
+	rec_got_free(&g);
 	recs_free(&rs);
 	faulty_io_free(fio);
 }
@@ -1036,25 +995,25 @@ static void test_salt_separates_segments(void **state)
 	struct wal_rec recs[2] = { { "first", 5 }, { "second", 6 } };
 	struct wal_replay_info info;
 	struct lsm_err err = { 0 };
-	struct got g = { 0 };
+	struct rec_got g = { 0 };
 
 	write_salted(path, 7, recs, 2);
 	assert_int_equal(wal_replay_salted(lsm_io_posix(), path, 7, false,
-					   collect, &g, &info, NULL), 0);
+					   rec_got_collect, &g, &info, NULL), 0);
 	assert_int_equal(g.n, 2);
 	assert_memory_equal(g.rec[1], "second", 6);
-	got_free(&g);
+	rec_got_free(&g);
 	/* read as segment 8, or unsalted, nothing is valid */
 	assert_int_equal(wal_replay_salted(lsm_io_posix(), path, 8, false,
-					   collect, &g, &info, &err), -EBADMSG);
+					   rec_got_collect, &g, &info, &err), -EBADMSG);
 	assert_int_equal(g.n, 0);
 	assert_int_equal(wal_replay_salted(lsm_io_posix(), path, 8, true,
-					   collect, &g, &info, NULL), 0);
+					   rec_got_collect, &g, &info, NULL), 0);
 	assert_int_equal(g.n, 0);
 	assert_true(info.torn);
 	assert_int_equal(replay(path, true, &g, &info, NULL), 0);
 	assert_int_equal(g.n, 0);
-	got_free(&g);
+	rec_got_free(&g);
 }
 
 /* A batch-shaped payload: sequence SEQ, COUNT operations (the header is
@@ -1068,14 +1027,14 @@ static size_t fake_batch(uint8_t *p, uint64_t seq, uint32_t count,
 	return 12 + fill;
 }
 
-static int replay_batches(const char *path, uint64_t salt, struct got *g,
+static int replay_batches(const char *path, uint64_t salt, struct rec_got *g,
 			  struct wal_replay_info *info, struct lsm_err *err)
 {
 	struct wal_replay_opts o = { .salt = salt, .tail_ok = true,
 				     .successor = batch_follows };
 
-	got_free(g);
-	return wal_replay_ex(lsm_io_posix(), path, &o, collect, g, info, err);
+	rec_got_free(g);
+	return wal_replay_ex(lsm_io_posix(), path, &o, rec_got_collect, g, info, err);
 }
 
 /* A record being appended when the writer died is a torn tail even when
@@ -1088,7 +1047,7 @@ static void test_torn_record_with_embedded_frames(void **state)
 	const char *inner = tdir_path(d, "inner.wal");
 	const char *path = tdir_path(d, "000009.wal");
 	struct wal_replay_info info;
-	struct got g = { 0 };
+	struct rec_got g = { 0 };
 	uint8_t b1[32], b2[32], b3[32], head[32], *img, *payload;
 	size_t ilen, len;
 
@@ -1120,7 +1079,7 @@ static void test_torn_record_with_embedded_frames(void **state)
 		assert_int_equal(g.n, 1);
 		assert_true(info.torn);
 		assert_int_equal(info.end, WAL_HEADER_BYTES + outer[0].len);
-		got_free(&g);
+		rec_got_free(&g);
 		free(img);
 		free(payload);
 	}
@@ -1137,7 +1096,7 @@ static void test_length_flip_is_not_a_torn_tail(void **state)
 	struct wal_rec recs[4];
 	struct wal_replay_info info;
 	struct lsm_err err = { 0 };
-	struct got g = { 0 };
+	struct rec_got g = { 0 };
 
 	for (int i = 0; i < 4; i++)
 		recs[i] = (struct wal_rec){ b[i], fake_batch(b[i],
@@ -1150,7 +1109,7 @@ static void test_length_flip_is_not_a_torn_tail(void **state)
 	assert_int_equal(replay_batches(path, 11, &g, &info, &err), -EBADMSG);
 	assert_non_null(strstr(err.msg, "a valid record follows"));
 	assert_int_equal(g.n, 1);
-	got_free(&g);
+	rec_got_free(&g);
 }
 
 int main(void)

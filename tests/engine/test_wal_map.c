@@ -39,51 +39,13 @@
 
 /* ---- helpers ---- */
 
-struct got {
-	uint8_t **rec;
-	size_t *len;
-	uint64_t *off;
-	size_t n, cap;
-};
-
-static int collect(void *ctx, const uint8_t *rec, size_t len, uint64_t off,
-		   struct lsm_err *err)
-{
-	struct got *g = ctx;
-
-	(void)err;
-	if (g->n == g->cap) {
-		g->cap = g->cap ? g->cap * 2 : 64;
-		g->rec = realloc(g->rec, g->cap * sizeof(*g->rec));
-		g->len = realloc(g->len, g->cap * sizeof(*g->len));
-		g->off = realloc(g->off, g->cap * sizeof(*g->off));
-		assert_true(g->rec && g->len && g->off);
-	}
-	g->rec[g->n] = malloc(len);
-	assert_non_null(g->rec[g->n]);
-	memcpy(g->rec[g->n], rec, len);
-	g->len[g->n] = len;
-	g->off[g->n++] = off;
-	return 0;
-}
-
-static void got_free(struct got *g)
-{
-	for (size_t i = 0; i < g->n; i++)
-		free(g->rec[i]);
-	free(g->rec);
-	free(g->len);
-	free(g->off);
-	memset(g, 0, sizeof(*g));
-}
-
 /* Replays PATH (salted with SALT) with the POSIX io into G. */
 static int replay(const char *path, uint64_t salt, bool tail_ok,
-		  struct got *g, struct wal_replay_info *info,
+		  struct rec_got *g, struct wal_replay_info *info,
 		  struct lsm_err *err)
 {
-	got_free(g);
-	return wal_replay_salted(lsm_io_posix(), path, salt, tail_ok, collect,
+	rec_got_free(g);
+	return wal_replay_salted(lsm_io_posix(), path, salt, tail_ok, rec_got_collect,
 				 g, info, err);
 }
 
@@ -190,7 +152,7 @@ static uint64_t log_end(const struct log *l)
 
 /* G holds the first G->N records of L, with MIN <= G->N <= MAX, each
  * intact and at its offset. */
-static void expect_between(const struct got *g, const struct log *l,
+static void expect_between(const struct rec_got *g, const struct log *l,
 			   size_t min, size_t max)
 {
 	if (g->n < min || g->n > max)
@@ -207,7 +169,7 @@ static void expect_between(const struct got *g, const struct log *l,
 	}
 }
 
-static void expect_all(const struct got *g, const struct log *l)
+static void expect_all(const struct rec_got *g, const struct log *l)
 {
 	expect_between(g, l, l->n, l->n);
 }
@@ -343,7 +305,7 @@ static void test_round_trip_posix(void **state)
 	char path[4096];
 	struct wal_replay_info info;
 	struct lsm_err err = { 0 };
-	struct got g = { 0 };
+	struct rec_got g = { 0 };
 	struct log l = { 0 };
 	size_t groups = 0, bigs = 0, len;
 	long long size;
@@ -403,7 +365,7 @@ static void test_round_trip_posix(void **state)
 	assert_int_equal(replay(path, 0, false, &g, &info, NULL), 0);
 	expect_all(&g, &l);
 	assert_true(info.zeros == 0 && !info.torn);
-	got_free(&g);
+	rec_got_free(&g);
 	log_free(&l);
 }
 
@@ -412,7 +374,7 @@ static void test_close_cuts(void **state)
 {
 	char path[4096];
 	struct wal_replay_info info;
-	struct got g = { 0 };
+	struct rec_got g = { 0 };
 	struct log l = { 0 };
 	struct rng r;
 	struct wal *w;
@@ -431,7 +393,7 @@ static void test_close_cuts(void **state)
 	/* the salt is part of the records */
 	assert_int_equal(replay(path, 8, true, &g, &info, NULL), 0);
 	assert_true(g.n == 0 && info.torn);
-	got_free(&g);
+	rec_got_free(&g);
 	log_free(&l);
 }
 
@@ -442,7 +404,7 @@ static void test_group_size_threshold(void **state)
 {
 	struct faulty_io *fio = faulty_io_new(lsm_io_posix());
 	struct wal_replay_info info;
-	struct got g = { 0 };
+	struct rec_got g = { 0 };
 	struct log l = { 0 };
 	char path[4096];
 	struct rng r;
@@ -475,7 +437,7 @@ static void test_group_size_threshold(void **state)
 	assert_true(file_size(path) == (long long)log_end(&l));
 	assert_int_equal(replay(path, 2, false, &g, &info, NULL), 0);
 	expect_all(&g, &l);
-	got_free(&g);
+	rec_got_free(&g);
 	log_free(&l);
 	faulty_io_free(fio);
 }
@@ -606,7 +568,7 @@ static void test_power_cut_random(void **state)
 		size_t groups = 20 + (size_t)rng_below(&r, 1200), synced = 0;
 		struct wal_replay_info info;
 		struct lsm_err err = { 0 };
-		struct got g = { 0 };
+		struct rec_got g = { 0 };
 		struct log l = { 0 };
 		struct wal *w;
 		int rc;
@@ -644,7 +606,7 @@ static void test_power_cut_random(void **state)
 		more += g.n > synced;
 		exact += g.n == synced;
 		zeros += info.zeros > 0;
-		got_free(&g);
+		rec_got_free(&g);
 		log_free(&l);
 		faulty_io_free(fio);
 		unlink(path);
@@ -667,7 +629,7 @@ static void power_cut_after_sync(void **state, const char *name,
 	struct faulty_io *fio = faulty_io_new(lsm_io_posix());
 	struct wal_replay_info info;
 	unsigned long writes;
-	struct got g = { 0 };
+	struct rec_got g = { 0 };
 	struct log l = { 0 };
 	char path[4096];
 	size_t synced;
@@ -707,7 +669,7 @@ static void power_cut_after_sync(void **state, const char *name,
 		assert_true(info.zeros == MAP_BYTES - info.end);
 	}
 	expect_clean_end(&info);
-	got_free(&g);
+	rec_got_free(&g);
 	log_free(&l);
 	faulty_io_free(fio);
 }
@@ -724,16 +686,35 @@ static void test_power_cut_after_window_change(void **state)
 
 /* ---- 4. a failed store reaching the file (map_stored) ---- */
 
+/* After a store failed to reach the file: W is broken for good (appends
+ * and syncs fail with -EIO although the fault is gone; close too), and
+ * what reached PATH is a valid log, a prefix of L's records, then zeros.
+ * Frees L. */
+static void expect_broken(struct wal *w, const char *path, struct log *l)
+{
+	struct wal_rec rec = { "record", 6 };
+	struct wal_replay_info info;
+	struct lsm_err err = { 0 };
+	struct rec_got g = { 0 };
+
+	assert_true(wal_is_broken(w));
+	assert_int_equal(wal_append(w, &rec, 1, &err), -EIO);
+	assert_int_equal(err.code, -EIO);
+	assert_int_equal(wal_sync(w, NULL), -EIO);
+	assert_int_equal(wal_close(w, true, NULL), -EIO);
+	assert_int_equal(replay(path, 0, true, &g, &info, NULL), 0);
+	expect_between(&g, l, 0, l->n);
+	rec_got_free(&g);
+	log_free(l);
+}
+
 /* At a sync: the sync fails without an fsync, and the log is broken. */
 static void test_map_stored_fails_at_sync(void **state)
 {
 	struct tdir *d = *state;
 	struct faulty_io *fio = faulty_io_new(lsm_io_posix());
-	struct wal_rec rec = { "record", 6 };
-	struct wal_replay_info info;
 	struct lsm_err err = { 0 };
 	unsigned long fsyncs;
-	struct got g = { 0 };
 	struct log l = { 0 };
 	char path[4096];
 	struct rng r;
@@ -756,19 +737,9 @@ static void test_map_stored_fails_at_sync(void **state)
 	assert_int_equal(faulty_io_count(fio, FIO_WRITE), 1);
 	/* no fsync could vouch for stores that did not reach the file */
 	assert_int_equal(faulty_io_count(fio, FIO_FSYNC), fsyncs);
-	assert_true(wal_is_broken(w));
-	/* sticky, though the fault is gone */
-	memset(&err, 0, sizeof(err));
-	assert_int_equal(wal_append(w, &rec, 1, &err), -EIO);
-	assert_int_equal(err.code, -EIO);
-	assert_int_equal(wal_sync(w, NULL), -EIO);
+	expect_broken(w, path, &l);
+	/* the sticky error made no fsync either */
 	assert_int_equal(faulty_io_count(fio, FIO_FSYNC), fsyncs);
-	assert_int_equal(wal_close(w, true, NULL), -EIO);
-	/* what reached the file is a valid log: records, then zeros */
-	assert_int_equal(replay(path, 0, true, &g, &info, NULL), 0);
-	expect_between(&g, &l, 0, l.n);
-	got_free(&g);
-	log_free(&l);
 	faulty_io_free(fio);
 }
 
@@ -778,10 +749,7 @@ static void test_map_stored_fails_at_window_change(void **state)
 {
 	struct tdir *d = *state;
 	struct faulty_io *fio = faulty_io_new(lsm_io_posix());
-	struct wal_rec rec = { "record", 6 };
-	struct wal_replay_info info;
 	struct lsm_err err = { 0 };
-	struct got g = { 0 };
 	struct log l = { 0 };
 	size_t lens[4], k;
 	char path[4096];
@@ -807,15 +775,8 @@ static void test_map_stored_fails_at_window_change(void **state)
 	faulty_io_fail_nth(fio, FIO_WRITE, 1, -EIO, false);
 	assert_int_equal(append_lens(w, &l, &r, lens, k, &err), -EIO);
 	assert_non_null(strstr(err.msg, "fault2.wal"));
-	assert_true(wal_is_broken(w));
 	assert_true(wal_size(w) == size);
-	assert_int_equal(wal_append(w, &rec, 1, NULL), -EIO);
-	assert_int_equal(wal_sync(w, NULL), -EIO);
-	assert_int_equal(wal_close(w, true, NULL), -EIO);
-	assert_int_equal(replay(path, 0, true, &g, &info, NULL), 0);
-	expect_between(&g, &l, 0, l.n);
-	got_free(&g);
-	log_free(&l);
+	expect_broken(w, path, &l);
 	faulty_io_free(fio);
 }
 
@@ -826,7 +787,7 @@ static void test_map_fails_falls_back(void **state)
 	struct tdir *d = *state;
 	struct faulty_io *fio = faulty_io_new(lsm_io_posix());
 	struct wal_replay_info info;
-	struct got g = { 0 };
+	struct rec_got g = { 0 };
 	struct log l = { 0 };
 	char path[4096];
 	size_t groups = 0;
@@ -858,7 +819,7 @@ static void test_map_fails_falls_back(void **state)
 	assert_int_equal(replay(path, 5, false, &g, &info, NULL), 0);
 	expect_all(&g, &l);
 	assert_true(info.zeros == 0 && !info.torn);
-	got_free(&g);
+	rec_got_free(&g);
 	log_free(&l);
 	faulty_io_free(fio);
 }
@@ -1127,7 +1088,7 @@ static void conc_case(struct tdir *d, enum conc_kind kind)
 	struct sync_ctx c = { 0 };
 	struct wal_replay_info info;
 	struct lsm_err err = { 0 };
-	struct got g = { 0 };
+	struct rec_got g = { 0 };
 	struct log l = { 0 };
 	char path[4096];
 	struct rng r;
@@ -1192,7 +1153,7 @@ static void conc_case(struct tdir *d, enum conc_kind kind)
 		expect_all(&g, &l);
 		assert_true(info.zeros == 0 && !info.torn);
 	}
-	got_free(&g);
+	rec_got_free(&g);
 	log_free(&l);
 	faulty_io_free(fio);
 }

@@ -66,4 +66,19 @@ void check_levels(struct lsm_db *db);
  * holds are the same number before and after a run. */
 void dircache_fill(const char *root);
 
+/* The records a log replay delivered (recgot.c): pass rec_got_collect
+ * and a zeroed struct rec_got to wal_replay*.  Each record is copied. */
+struct lsm_err;
+struct rec_got {
+	uint8_t **rec;
+	size_t *len;
+	uint64_t *off;
+	size_t n, cap;
+	size_t stop_at; /* return -ECANCELED on this record (0: never) */
+};
+int rec_got_collect(void *ctx, const uint8_t *rec, size_t len, uint64_t off,
+		    struct lsm_err *err);
+/* Frees the copies and zeroes G for the next replay. */
+void rec_got_free(struct rec_got *g);
+
 #endif /* LSM_TEST_SUPPORT_H */
