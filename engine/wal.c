@@ -380,6 +380,9 @@ static int append_mapped(struct wal *w, const struct wal_rec *recs,
 		rc = map_drop(w, err);
 		if (rc < 0)
 			return rc;
+		/* even a map that fails may have extended the file: the
+		 * seal cuts it back either way */
+		w->mapped_ever = true;
 		rc = w->io->map(w->io, w->fd, at, WAL_MAP_BYTES, &p);
 		if (rc < 0) {
 			/* No space for the window, or a filesystem where
@@ -392,7 +395,6 @@ static int append_mapped(struct wal *w, const struct wal_rec *recs,
 		w->map_off = at;
 		w->map_told = off;
 		pthread_mutex_unlock(&w->mu);
-		w->mapped_ever = true;
 	}
 	struct frame_job job = { w->map + (off - w->map_off), recs, n,
 				 w->seed };

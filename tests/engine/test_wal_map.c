@@ -782,6 +782,53 @@ static void test_map_stored_fails_at_window_change(void **state)
 
 /* ---- 5. no mapping: the segment is written ---- */
 
+/* A map that fails after it extended the file (posix: fallocate went
+ * through, mmap did not): the segment is written from there on, and the
+ * seal still cuts the zeros the failed map left. */
+static int map_then_fail(const struct lsm_io *io, int fd, uint64_t off,
+			 size_t len, void **addr)
+{
+	const struct lsm_io *px = lsm_io_posix();
+	int rc = px->map(px, fd, off, len, addr);
+
+	(void)io;
+	if (rc == 0)
+		px->unmap(px, fd, *addr, len);
+	return -ENOMEM;
+}
+
+static void test_map_fails_after_extending(void **state)
+{
+	struct tdir *d = *state;
+	struct lsm_io io = *lsm_io_posix();
+	struct wal_replay_info info;
+	struct rec_got g = { 0 };
+	struct log l = { 0 };
+	char path[4096];
+	struct rng r;
+	struct wal *w;
+
+	io.map = map_then_fail;
+	path_in(path, sizeof(path), d, "000301.wal");
+	rng_init(&r, "wal_map_fails_after_extending", 0);
+	assert_int_equal(wal_create_mapped(&io, path, 6, true, &w, NULL), 0);
+	for (int i = 0; i < 40; i++)
+		append_small(w, &l, &r, 1000);
+	/* the failed map left the file a window long, zeros after the
+	 * records, which a live reader takes as the end */
+	assert_true((uint64_t)file_size(path) == MAP_BYTES);
+	assert_int_equal(replay(path, 6, true, &g, &info, NULL), 0);
+	expect_between(&g, &l, l.n, l.n);
+	assert_true(info.zeros == MAP_BYTES - wal_size(w));
+	assert_int_equal(wal_seal(w, NULL), 0);
+	assert_true((uint64_t)file_size(path) == wal_size(w));
+	assert_int_equal(replay(path, 6, false, &g, &info, NULL), 0);
+	expect_between(&g, &l, l.n, l.n);
+	assert_int_equal(wal_close(w, true, NULL), 0);
+	rec_got_free(&g);
+	log_free(&l);
+}
+
 static void test_map_fails_falls_back(void **state)
 {
 	struct tdir *d = *state;
@@ -1315,6 +1362,7 @@ int main(void)
 		T(test_map_stored_fails_at_sync),
 		T(test_map_stored_fails_at_window_change),
 		T(test_map_fails_falls_back),
+		T(test_map_fails_after_extending),
 		T(test_notifier),
 		T(test_concurrent_sync_posix),
 		T(test_concurrent_sync_fio),
