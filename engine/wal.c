@@ -1022,28 +1022,44 @@ static int wal_deliver(struct wal_reader *r, wal_rec_fn fn, void *ctx,
 	return rc < 0 ? rc : 0;
 }
 
-/* Looks again at a damaged record that a valid one follows, in a log that
- * may still be written: a reader racing a writer that stores through a
- * mapping can read a record's bytes (or the zeros where it goes) before
- * it is stored and a later record's after.  Records are stored in order,
- * so once the later one is there the earlier one soon is too.  Damage
- * that is still there after the pauses (about 11 ms in all) is real. */
-#define WAL_RACE_TRIES 3
+/* A damaged record that a valid one follows, in a log that may still be
+ * written, is read again before it counts: a reader racing a writer that
+ * stores through a mapping can read a record's bytes (or the zeros where
+ * it goes) before they are stored and a later record's after.  Records
+ * are stored in order, so by the time the later one was found the earlier
+ * one is there too (or within a moment, where stores become visible out
+ * of order).  So the record is read afresh at once and, if still damaged,
+ * once more after WAL_RACE_PAUSE_NS: valid then, the replay goes on; still
+ * damaged, the damage is real (a file nobody writes costs one pause).
+ * 1 when it is valid now, 0 when not, or a negative errno. */
+#define WAL_RACE_PAUSE_NS 100000L
 
-static void race_pause(unsigned try)
+static int damage_was_race(struct wal_reader *r, uint64_t off,
+			   struct lsm_err *err)
 {
-	struct timespec ts = { 0, 100000L };
+	const struct timespec pause = { 0, WAL_RACE_PAUSE_NS };
 
-	for (unsigned i = 0; i < try; i++)
-		ts.tv_nsec *= 10;
-	nanosleep(&ts, NULL);
+	for (int k = 0; k < 2; k++) {
+		const uint8_t *p;
+		const char *why;
+		uint32_t len;
+		int rc;
+
+		if (k)
+			nanosleep(&pause, NULL);
+		r->len = 0; /* read it from the file again */
+		rc = rd_record(r, off, &p, &len, &why, err);
+		if (rc <= 0)
+			return rc < 0 ? rc : 1;
+	}
+	return 0;
 }
 
 static int wal_replay_loop(struct wal_reader *r, uint64_t off, bool tail_ok,
 			   wal_rec_fn fn, void *ctx,
 			   struct wal_replay_info *info, struct lsm_err *err)
 {
-	unsigned tries = 0;
+	unsigned races = 0; /* bounds the looks again (a writer racing) */
 
 	while (off < r->size) {
 		const uint8_t *p;
@@ -1058,16 +1074,22 @@ static int wal_replay_loop(struct wal_reader *r, uint64_t off, bool tail_ok,
 			return 0;
 		}
 		if (rc > 0) {
+			struct lsm_err e = { 0 };
+			int race;
+
 			rc = wal_damaged(r, off, why, rc == 2, tail_ok, info,
 					 err);
-			if (rc != -EBADMSG || !tail_ok ||
-			    tries >= WAL_RACE_TRIES)
+			if (rc != -EBADMSG || !tail_ok || ++races > 64)
 				return rc;
-			race_pause(tries++);
-			r->len = 0; /* read it all again */
-			continue;
+			race = damage_was_race(r, off, &e);
+			if (race <= 0) {
+				if (race < 0 && err)
+					*err = e;
+				return race < 0 ? race : rc;
+			}
+			r->len = 0;
+			continue; /* stored meanwhile: read it anew */
 		}
-		tries = 0;
 		rc = wal_deliver(r, fn, ctx, p, len, off, err);
 		if (rc < 0)
 			return rc;
