@@ -297,6 +297,19 @@ static int idx_check_rec(void *ctx, const uint8_t *rec, size_t len,
 
 /* ---- 1. round trip across windows ---- */
 
+/* A log at PATH salted with SALT, mapped through FIO's emulation. */
+static struct wal *mapped_on_fio(struct faulty_io *fio, const char *path,
+				 uint64_t salt)
+{
+	struct wal *w = NULL;
+
+	assert_non_null(fio);
+	faulty_io_allow_map(fio);
+	assert_int_equal(wal_create_mapped(&fio->io, path, salt, true, &w,
+					   NULL), 0);
+	return w;
+}
+
 /* Small groups framed into the mapping and big ones written, through
  * six windows: a reader of the live segment sees every record and the
  * zeros after them as a clean end; sealing and closing cut the zeros. */
@@ -413,10 +426,7 @@ static void test_group_size_threshold(void **state)
 
 	path_in(path, sizeof(path), *state, "000003.wal");
 	rng_init(&r, "wal_map_threshold", 0);
-	assert_non_null(fio);
-	faulty_io_allow_map(fio);
-	assert_int_equal(wal_create_mapped(&fio->io, path, 2, true, &w, NULL),
-			 0);
+	w = mapped_on_fio(fio, path, 2);
 	append_small(w, &l, &r, 100);
 	assert_int_equal(faulty_io_count(fio, FIO_TRUNCATE), 1); /* mapped */
 	len = MAP_MAX_GROUP - WAL_HEADER_BYTES;
@@ -638,10 +648,7 @@ static void power_cut_after_sync(void **state, const char *name,
 
 	path_in(path, sizeof(path), d, name);
 	rng_init(&r, name, 0);
-	assert_non_null(fio);
-	faulty_io_allow_map(fio);
-	assert_int_equal(wal_create_mapped(&fio->io, path, salt, true, &w,
-					   NULL), 0);
+	w = mapped_on_fio(fio, path, salt);
 	assert_int_equal(fio->io.sync_dir(&fio->io, tdir_root(d)), 0);
 	while (wal_size(w) < 300000)
 		append_small(w, &l, &r, 2000);
@@ -722,10 +729,7 @@ static void test_map_stored_fails_at_sync(void **state)
 
 	path_in(path, sizeof(path), d, "fault.wal");
 	rng_init(&r, "wal_map_stored_sync", 0);
-	assert_non_null(fio);
-	faulty_io_allow_map(fio);
-	assert_int_equal(wal_create_mapped(&fio->io, path, 0, true, &w, NULL),
-			 0);
+	w = mapped_on_fio(fio, path, 0);
 	faulty_io_fail_nth(fio, FIO_WRITE, 1, -EIO, false);
 	for (int i = 0; i < 20; i++)
 		append_small(w, &l, &r, 1000);
@@ -759,10 +763,7 @@ static void test_map_stored_fails_at_window_change(void **state)
 
 	path_in(path, sizeof(path), d, "fault2.wal");
 	rng_init(&r, "wal_map_stored_window", 0);
-	assert_non_null(fio);
-	faulty_io_allow_map(fio);
-	assert_int_equal(wal_create_mapped(&fio->io, path, 0, true, &w, NULL),
-			 0);
+	w = mapped_on_fio(fio, path, 0);
 	for (;;) {
 		size_t total = pick_small(&r, 2000, lens, &k);
 
@@ -843,10 +844,7 @@ static void test_map_fails_falls_back(void **state)
 
 	path_in(path, sizeof(path), d, "full.wal");
 	rng_init(&r, "wal_map_fallback", 0);
-	assert_non_null(fio);
-	faulty_io_allow_map(fio);
-	assert_int_equal(wal_create_mapped(&fio->io, path, 5, true, &w, NULL),
-			 0);
+	w = mapped_on_fio(fio, path, 5);
 	/* the emulated map extends the file with ftruncate: no space */
 	faulty_io_fail_nth(fio, FIO_TRUNCATE, 1, -ENOSPC, false);
 	while (wal_size(w) < 5 * MAP_BYTES / 2) {
