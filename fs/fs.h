@@ -62,6 +62,8 @@
  * from one CPU (a request that waits, for an fsync say, holds up no
  * other; group commit needs several). */
 #define FS_URING_THREADS 8
+/* -o forget_wait_us: the pause after FORGETs (tmpfile.c's reader) */
+#define FS_FORGET_WAIT_US 1000
 
 enum fs_op {
 	FS_OP_LOOKUP, FS_OP_GETATTR, FS_OP_SETATTR, FS_OP_READLINK,
@@ -86,6 +88,9 @@ struct fs_counters {
 	atomic_uint_fast64_t corruption; /* EIO from -EBADMSG/-EUCLEAN */
 	atomic_uint_fast64_t orphans_at_mount; /* reclaimed when mounting */
 	atomic_uint_fast64_t uring_requests; /* served over io_uring */
+	/* FORGET and BATCH_FORGET messages read, and the inodes they
+	 * named (tmpfile.c's reader, ops_node.c) */
+	atomic_uint_fast64_t forget_msgs, forget_inodes;
 };
 
 struct lsmfs {
@@ -112,6 +117,7 @@ struct lsmfs {
 	bool io_uring_asked;
 	unsigned uring_threads;
 	bool uring_idle;        /* -o io_uring_idle=0|1 [1] */
+	unsigned forget_wait_us; /* -o forget_wait_us=N [FS_FORGET_WAIT_US] */
 	/* The running rings, or NULL: read by the session's writer on any
 	 * thread (tmpfile.c). */
 	struct fs_uring *_Atomic uring;

@@ -153,6 +153,12 @@ static void fs_families(struct lsmfs *fs, struct text *t)
 	one(t, "lsmfs_io_uring_requests_total", "counter", "FUSE requests "
 	    "served over io_uring (-o io_uring) rather than /dev/fuse.",
 	    (unsigned long long)fs->cnt.uring_requests);
+	one(t, "lsmfs_forget_messages_total", "counter", "FORGET and "
+	    "BATCH_FORGET messages read from the kernel.",
+	    (unsigned long long)fs->cnt.forget_msgs);
+	one(t, "lsmfs_forgotten_inodes_total", "counter", "Inodes those "
+	    "messages named (the kernel dropped them from its cache).",
+	    (unsigned long long)fs->cnt.forget_inodes);
 	cache_families(fs, t);
 }
 

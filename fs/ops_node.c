@@ -133,6 +133,8 @@ static void forget_one(struct lsmfs *fs, fuse_ino_t ino, uint64_t n)
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
+	atomic_fetch_add_explicit(&fs_of(req)->cnt.forget_inodes, 1,
+				  memory_order_relaxed);
 	forget_one(fs_of(req), ino, nlookup);
 	fuse_reply_none(req);
 }
@@ -140,6 +142,8 @@ static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 static void op_forget_multi(fuse_req_t req, size_t count,
 			    struct fuse_forget_data *forgets)
 {
+	atomic_fetch_add_explicit(&fs_of(req)->cnt.forget_inodes, count,
+				  memory_order_relaxed);
 	for (size_t i = 0; i < count; i++)
 		forget_one(fs_of(req), forgets[i].ino, forgets[i].nlookup);
 	fuse_reply_none(req);

@@ -49,6 +49,7 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("io_uring_threads=%s", io_uring_threads),
 	OPT("io_uring=%s", io_uring_s),
 	OPT("io_uring_idle=%s", io_uring_idle),
+	OPT("forget_wait_us=%s", forget_wait_us),
 	{ "sync_writes", offsetof(struct lsmfs_conf, sync_writes), 1 },
 	{ "writeback", offsetof(struct lsmfs_conf, writeback), 1 },
 	{ "io_uring", offsetof(struct lsmfs_conf, io_uring), 1 },
@@ -127,7 +128,7 @@ void opts_free(struct lsmfs_conf *c)
 		       &c->test_powercut_seed, &c->tombstone_percent,
 		       &c->idle_compact_ms, &c->default_ttl, &c->max_size,
 		       &c->on_full, &c->io_uring_threads, &c->io_uring_s,
-		       &c->io_uring_idle };
+		       &c->io_uring_idle, &c->forget_wait_us };
 
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
 		free(*f[i]);
@@ -387,6 +388,10 @@ int opts_apply(const struct lsmfs_conf *c, struct lsm_options *lo,
 	if (num_opt("io_uring_idle", c->io_uring_idle, 0, 1, &n) < 0)
 		return -1;
 	fs->uring_idle = n != 0;
+	n = FS_FORGET_WAIT_US;
+	if (num_opt("forget_wait_us", c->forget_wait_us, 0, 100000, &n) < 0)
+		return -1;
+	fs->forget_wait_us = (unsigned)n;
 	fs->lock_timeout = FS_DEFAULT_LOCK_TIMEOUT;
 	if (secs_opt("attr_timeout", c->attr_timeout, &fs->attr_timeout) < 0 ||
 	    secs_opt("entry_timeout", c->entry_timeout, &fs->entry_timeout) < 0 ||
@@ -427,6 +432,11 @@ void opts_usage(const char *prog)
 	       "    -o io_uring_idle=0|1    those threads in the idle scheduling\n"
 	       "                            class, so a reply does not move the\n"
 	       "                            program to another CPU [1]\n"
+	       "    -o forget_wait_us=N     with those rings, wait N us after\n"
+	       "                            the kernel's FORGETs before reading\n"
+	       "                            more, so that it gathers the next\n"
+	       "                            ones into one message; 0 at once\n"
+	       "                            [1000]\n"
 	       "    -o sync_interval_ms=N   [100]\n"
 	       "    -o attr_timeout=SECS    kernel attribute cache [60]\n"
 	       "    -o entry_timeout=SECS   kernel name cache [60]\n"

@@ -16,6 +16,7 @@ struct lsmfs_conf {
 	char *io_uring_threads;     /* -o io_uring: threads per CPU */
 	char *io_uring_s;           /* -o io_uring=0|1 (io_uring: the flag) */
 	char *io_uring_idle;        /* -o io_uring_idle=0|1 */
+	char *forget_wait_us;       /* -o forget_wait_us=N */
 	char *memtable_size, *cache_size, *block_size, *table_size;
 	char *value_log;
 	char *map_tables;

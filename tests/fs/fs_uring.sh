@@ -8,6 +8,10 @@
 #    its ring;
 #  - the daemon ends cleanly at unmount, also a lazy one with readers
 #    still busy, and kill -9 loses nothing that was fsynced;
+#  - the kernel's FORGETs, which still come over /dev/fuse, are read
+#    after a pause (-o forget_wait_us), so they arrive in batches; every
+#    file removed is still reclaimed while mounted, and forget_wait_us=0
+#    reads them at once;
 #  - it is the default when the kernel offers it, io_uring=0 turns it
 #    off; its threads run in the idle scheduling class unless
 #    io_uring_idle=0; without the kernel's offer an explicit -o io_uring says so and
@@ -161,6 +165,50 @@ echo y >"$M/off"
 [ "$(uring_count)" -eq 0 ] || fail "io_uring=0 served over io_uring"
 umount_fs
 
+# ---- FORGETs: read after a pause, so the kernel batches them ----
+stat_of() {
+	awk -v k="$1" '$1 == k { print $2 }' "$M/.lsmfs/stats"
+}
+# forgets_after N: removes N small files and waits for the kernel to
+# forget them all; prints "messages inodes live" read meanwhile, live
+# the bytes of file data still held after them
+forgets_after() {
+	local m0 i0 i1 l0
+	l0=$(stat_of lsmfs_live_bytes)
+	mkdir "$M/fg"
+	(cd "$M/fg" && for i in $(seq 1 "$1"); do echo "file $i" >"f$i"; done)
+	m0=$(stat_of lsmfs_forget_messages_total)
+	i0=$(stat_of lsmfs_forgotten_inodes_total)
+	rm -rf "$M/fg"
+	for _ in $(seq 1 200); do
+		i1=$(stat_of lsmfs_forgotten_inodes_total)
+		[ $((i1 - i0)) -ge "$1" ] && break
+		sleep 0.05
+	done
+	echo "$(($(stat_of lsmfs_forget_messages_total) - m0)) $((i1 - i0))" \
+	     "$(($(stat_of lsmfs_live_bytes) - l0))"
+}
+mount_fs
+expect_uring "$M"
+read -r msgs inodes live < <(forgets_after 3000)
+[ "$inodes" -ge 3000 ] || fail "only $inodes of 3,000 removed files forgotten"
+# one message per inode when read at once; paced, the kernel gathers
+# tens of them into each (about 40 under rm -rf on the 2-CPU machine)
+[ $((msgs * 4)) -le "$inodes" ] ||
+	fail "FORGETs not batched: $msgs messages for $inodes inodes"
+# each forgotten file was reclaimed then, not left for the unmount
+[ "$live" -eq 0 ] || fail "$live bytes of removed files still held"
+: >"$T/lsmfs.log"
+umount_fs
+grep -q "reclaimed [0-9]* unlinked" "$T/lsmfs.log" &&
+	fail "removed files were left to the unmount: $(cat "$T/lsmfs.log")"
+mount_fs -o forget_wait_us=0
+read -r msgs inodes live < <(forgets_after 1000)
+[ "$inodes" -ge 1000 ] || fail "forget_wait_us=0: $inodes of 1,000 forgotten"
+[ "$msgs" -ge 1 ] || fail "forget_wait_us=0: no FORGET messages counted"
+[ "$live" -eq 0 ] || fail "forget_wait_us=0: $live bytes still held"
+umount_fs
+
 # ---- the kernel does not offer it: /dev/fuse, and the log says why ----
 echo N >"$PARAM"
 : >"$T/lsmfs.log"
@@ -184,6 +232,11 @@ if "$LSMFS" "$D" "$M" -o io_uring_idle=yes 2>"$T/idle.err"; then
 	fail "io_uring_idle=yes accepted"
 fi
 grep -q "io_uring_idle" "$T/idle.err" || fail "unclear: $(cat "$T/idle.err")"
+if "$LSMFS" "$D" "$M" -o forget_wait_us=200000 2>"$T/fw.err"; then
+	fusermount3 -u "$M"
+	fail "forget_wait_us=200000 accepted"
+fi
+grep -q "forget_wait_us" "$T/fw.err" || fail "unclear: $(cat "$T/fw.err")"
 
 # ---- whole scripts with every mount over io_uring ----
 export LSMFS_MOUNT_OPTS=io_uring LSMFS_EXPECT_URING=1
