@@ -286,6 +286,106 @@ static void test_iterate(void **state)
 	memtable_unref(mt);
 }
 
+/* Keys inserted in runs, each run in order but the runs in random order
+ * and some of them backwards: a key that sorts right after the one
+ * inserted before it links next to it without a search (a file's chunks
+ * in one batch), and every level must still be in order.  Seeks descend
+ * through every level, and stepping back (find_lt) too, so a link out of
+ * order at any level shows. */
+#define RUN_KEYS 6000
+static void test_runs_in_order(void **state)
+{
+	struct memtable *mt = memtable_new(4u << 20);
+	uint32_t *order = malloc(RUN_KEYS * sizeof(*order));
+	uint32_t *start = malloc(RUN_KEYS * sizeof(*start));
+	size_t nruns = 0, n = 0;
+	struct iiter *it;
+	struct rng r;
+	char k[16], v[16];
+
+	(void)state;
+	assert_non_null(mt);
+	assert_non_null(order);
+	assert_non_null(start);
+	rng_init(&r, "memtable_runs", 0);
+	/* cut 0..RUN_KEYS-1 into runs of 1 to 64 keys */
+	for (uint32_t i = 0; i < RUN_KEYS; i += 1 + (uint32_t)rng_below(&r, 64))
+		start[nruns++] = i;
+	/* shuffle the runs, then insert each, one in four backwards */
+	for (size_t i = nruns - 1; i > 0; i--) {
+		size_t j = rng_below(&r, i + 1);
+		uint32_t t = start[i];
+
+		start[i] = start[j];
+		start[j] = t;
+	}
+	for (size_t i = 0; i < nruns; i++) {
+		uint32_t a = start[i], b = a + 1;
+		bool back = rng_below(&r, 4) == 0;
+
+		while (b < RUN_KEYS) { /* the run ends where the next begins */
+			bool is_start = false;
+
+			for (size_t j = 0; j < nruns && !is_start; j++)
+				is_start = start[j] == b;
+			if (is_start)
+				break;
+			b++;
+		}
+		for (uint32_t x = a; x < b; x++)
+			order[n++] = back ? a + (b - 1 - x) : x;
+	}
+	assert_int_equal(n, RUN_KEYS);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(k, sizeof(k), "k%07u", order[i]);
+		snprintf(v, sizeof(v), "v%u", order[i]);
+		assert_int_equal(memtable_add(mt, i + 1, IKEY_VALUE, k, 8, v,
+					      strlen(v)), 0);
+	}
+	it = memtable_iter(mt);
+	assert_non_null(it);
+	iiter_seek_first(it);
+	for (uint32_t x = 0; x < RUN_KEYS; x++, iiter_next(it)) {
+		const uint8_t *got;
+		size_t gl;
+
+		assert_true(iiter_valid(it));
+		snprintf(k, sizeof(k), "k%07u", x);
+		got = iiter_key(it, &gl);
+		assert_int_equal(gl, 8 + IKEY_TAG_BYTES);
+		assert_memory_equal(got, k, 8);
+	}
+	assert_false(iiter_valid(it));
+	for (uint32_t x = 0; x < RUN_KEYS; x++) {
+		uint8_t ik[8 + IKEY_TAG_BYTES];
+		const uint8_t *got;
+		size_t gl;
+
+		snprintf(k, sizeof(k), "k%07u", x);
+		snprintf(v, sizeof(v), "v%u", x);
+		assert_int_equal(memtable_get(mt, k, 8, UINT64_MAX, &got, &gl),
+				 LOOKUP_FOUND);
+		assert_int_equal(gl, strlen(v));
+		assert_memory_equal(got, v, gl);
+		ikey_encode(ik, k, 8, IKEY_MAX_SEQ, IKEY_VALUE);
+		iiter_seek(it, ik, sizeof(ik));
+		assert_true(iiter_valid(it));
+		assert_memory_equal(iiter_key(it, &gl), k, 8);
+		iiter_prev(it);
+		if (x == 0) {
+			assert_false(iiter_valid(it));
+		} else {
+			snprintf(k, sizeof(k), "k%07u", x - 1);
+			assert_true(iiter_valid(it));
+			assert_memory_equal(iiter_key(it, &gl), k, 8);
+		}
+	}
+	iiter_free(it);
+	memtable_unref(mt);
+	free(order);
+	free(start);
+}
+
 static void test_big_entries(void **state)
 {
 	struct memtable *mt = memtable_new(1u << 20);
@@ -673,6 +773,7 @@ int main(void)
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_get_snapshots),
 		cmocka_unit_test(test_iterate),
+		cmocka_unit_test(test_runs_in_order),
 		cmocka_unit_test(test_big_entries),
 		cmocka_unit_test(test_duplicate_ikey),
 		cmocka_unit_test(test_ref_keeps_alive),
