@@ -102,6 +102,20 @@ static ssize_t posix_pwrite(const struct lsm_io *io, int fd, const void *buf,
 	return r < 0 ? -errno : r;
 }
 
+static ssize_t posix_pwritev(const struct lsm_io *io, int fd,
+			     const struct iovec *iov, int cnt, uint64_t off)
+{
+	ssize_t r;
+
+	(void)io;
+	if (off > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	do
+		r = pwritev(fd, iov, cnt, (off_t)off);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : r;
+}
+
 static int posix_fsync(const struct lsm_io *io, int fd)
 {
 	int r;
@@ -411,6 +425,7 @@ static const struct lsm_io posix_io = {
 	.map_stored = NULL,
 	.unmap = posix_unmap,
 	.map_notify = posix_map_notify,
+	.pwritev = posix_pwritev,
 };
 
 const struct lsm_io *lsm_io_posix(void)
@@ -442,6 +457,31 @@ int lsm_io_write_full(const struct lsm_io *io, int fd, const void *buf,
 		p += r;
 		n -= (size_t)r;
 		off += (uint64_t)r;
+	}
+	return 0;
+}
+
+int lsm_io_writev_full(const struct lsm_io *io, int fd, struct iovec *iov,
+		       size_t cnt, uint64_t off)
+{
+	while (cnt > 0) {
+		ssize_t r = io->pwritev(io, fd, iov,
+					cnt > IOV_MAX ? IOV_MAX : (int)cnt, off);
+
+		if (r < 0)
+			return (int)r;
+		if (r == 0 && iov->iov_len > 0) /* no progress, no error */
+			return -EIO;
+		off += (uint64_t)r;
+		while (cnt > 0 && (size_t)r >= iov->iov_len) {
+			r -= (ssize_t)iov->iov_len;
+			iov++;
+			cnt--;
+		}
+		if (cnt > 0) { /* a short write inside this buffer */
+			iov->iov_base = (uint8_t *)iov->iov_base + r;
+			iov->iov_len -= (size_t)r;
+		}
 	}
 	return 0;
 }

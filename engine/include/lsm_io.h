@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 struct lsm_io {
 	/* open(2) with FLAGS/MODE; *FD receives the descriptor. */
@@ -83,6 +84,15 @@ struct lsm_io {
 	 * before END changed, as a write would: stores into a mapping tell
 	 * no one.  A hint; NULL where nothing watches. */
 	void (*map_notify)(const struct lsm_io *io, int fd, uint64_t end);
+
+	/* Writes the CNT buffers of IOV (CNT <= IOV_MAX), one after the
+	 * other, at OFF, as pwritev(2): returns bytes written or -errno, and
+	 * may be short (callers loop, lsm_io_writev_full).  May be NULL: the
+	 * engine then copies the buffers into one and calls pwrite.  The log
+	 * writes large groups of records this way, each record where its
+	 * batch holds it, instead of copying them next to their headers. */
+	ssize_t (*pwritev)(const struct lsm_io *io, int fd,
+			   const struct iovec *iov, int cnt, uint64_t off);
 };
 
 const struct lsm_io *lsm_io_posix(void);
@@ -92,6 +102,10 @@ void lsm_io_free_names(char **names, size_t count);
  * -errno otherwise; lsm_io_read_full returns -EUCLEAN on early EOF. */
 int lsm_io_write_full(const struct lsm_io *io, int fd, const void *buf,
 		      size_t n, uint64_t off);
+/* lsm_io_write_full of the CNT buffers of IOV (any number) with
+ * io->pwritev, which must be set; IOV is consumed (its entries change). */
+int lsm_io_writev_full(const struct lsm_io *io, int fd, struct iovec *iov,
+		       size_t cnt, uint64_t off);
 int lsm_io_read_full(const struct lsm_io *io, int fd, void *buf, size_t n,
 		     uint64_t off);
 /* The size of file PATH: 0 or -errno (-ENOENT when it is gone). */

@@ -397,6 +397,30 @@ static ssize_t fio_pwrite(const struct lsm_io *io, int fd, const void *buf,
 	return r;
 }
 
+/* A gathered write is one write here, as the model sees it: the buffers
+ * are copied into one and written with fio_pwrite (counted, failed, cut
+ * short and lost at a cut like any other). */
+static ssize_t fio_pwritev(const struct lsm_io *io, int fd,
+			   const struct iovec *iov, int cnt, uint64_t off)
+{
+	size_t n = 0, at = 0;
+	uint8_t *buf;
+	ssize_t r;
+
+	for (int i = 0; i < cnt; i++)
+		n += iov[i].iov_len;
+	buf = malloc(n ? n : 1);
+	if (!buf)
+		return -ENOMEM;
+	for (int i = 0; i < cnt; i++) {
+		memcpy(buf + at, iov[i].iov_base, iov[i].iov_len);
+		at += iov[i].iov_len;
+	}
+	r = fio_pwrite(io, fd, buf, n, off);
+	free(buf);
+	return r;
+}
+
 static int fio_fsync(const struct lsm_io *io, int fd)
 {
 	struct faulty_io_state *st = st_of(io);
@@ -656,7 +680,7 @@ struct faulty_io *faulty_io_new(const struct lsm_io *base)
 	fio->st = st;
 	fio->io = (struct lsm_io){
 		.open = fio_open, .close = fio_close, .pread = fio_pread,
-		.pwrite = fio_pwrite, .fsync = fio_fsync,
+		.pwrite = fio_pwrite, .pwritev = fio_pwritev, .fsync = fio_fsync,
 		.ftruncate = fio_ftruncate, .fsize = fio_fsize,
 		.rename = fio_rename, .unlink = fio_unlink,
 		.mkdir = fio_mkdir, .sync_dir = fio_sync_dir,
