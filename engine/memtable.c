@@ -131,9 +131,13 @@ struct memtable {
 	struct mt_node *tail[MT_MAX_HEIGHT]; /* last node per level; writer */
 	/* The node inserted last (NULL before the first) and, per level, the
 	 * node a key just after it links behind: a batch of keys in order
-	 * (a file's chunks) inserts each next to the one before (writer). */
+	 * (a file's chunks) inserts each next to the one before (writer).
+	 * IN_RUN: the last node went right after the one before it; only
+	 * then is the next key tried there, so that random inserts do not
+	 * pay for a look at the last node's successor (a cache miss). */
 	struct mt_node *last;
 	struct mt_node *after_last[MT_MAX_HEIGHT];
+	bool in_run;
 	struct arena arena;
 	struct bloom_live filter;       /* user keys of every entry */
 };
@@ -414,7 +418,7 @@ static bool prev_after_last(struct memtable *m, const struct mt_target *t,
 	int max = atomic_load_explicit(&m->max_height, memory_order_relaxed);
 	struct mt_node *nx;
 
-	if (!m->last || node_cmp(m->last, t) >= 0)
+	if (!m->in_run || node_cmp(m->last, t) >= 0)
 		return false;
 	nx = atomic_load_explicit(&m->last->next[0], memory_order_relaxed);
 	if (nx && node_cmp(nx, t) < 0)
@@ -481,6 +485,7 @@ int memtable_add_at(struct memtable *m, uint64_t seq, enum ikey_type t,
 						   memory_order_relaxed);
 	     i < max; i++)
 		m->after_last[i] = i < height ? n : prev[i];
+	m->in_run = m->last && prev[0] == m->last;
 	m->last = n;
 	atomic_fetch_add_explicit(&m->count, 1, memory_order_relaxed);
 	if (t == IKEY_DELETE)
