@@ -394,7 +394,8 @@ static int commit_group(struct lsm_db *db, struct writer *lead,
 		return lsm_err_set(err, -ENOMEM, "out of memory");
 	group_stamp(lead, last, recs, &t);
 	if (nrec)
-		rc = wal_append_at(db->wal, recs, nrec, &where, err);
+		rc = (sync ? wal_append_synced_at : wal_append_at)(
+			db->wal, recs, nrec, &where, err);
 	if (db_space_error(rc) && !wal_is_broken(db->wal)) {
 		/* Nothing of the group reached the log.  Release the reserve
 		 * (the group was admitted before the disk filled) and try
@@ -406,7 +407,8 @@ static int commit_group(struct lsm_db *db, struct writer *lead,
 		db_space_exhausted(db, "log write");
 		pthread_mutex_unlock(&db->mu);
 		if (!was_full)
-			rc = wal_append_at(db->wal, recs, nrec, &where, err);
+			rc = (sync ? wal_append_synced_at : wal_append_at)(
+				db->wal, recs, nrec, &where, err);
 	}
 	if (recs != stackrecs)
 		free(recs);

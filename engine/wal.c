@@ -393,8 +393,37 @@ static int frame_into(void *arg)
  * in this one: 1 when done, 0 when the group is to be written instead
  * (too big, or the file cannot be mapped), or a negative errno (the log
  * is broken). */
+/* The group (TOTAL bytes framed, at OFF, inside the window) written
+ * with pwrite (wal_append_synced_at): the stores before it are told
+ * first, and later tellings start after it, so that an io emulating the
+ * mapping never writes its copy of the window over these bytes. */
+static int write_in_window(struct wal *w, const struct wal_rec *recs,
+			   size_t n, size_t total, uint64_t off,
+			   struct lsm_err *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&w->mu);
+	rc = map_tell(w, off);
+	pthread_mutex_unlock(&w->mu);
+	if (rc < 0)
+		return wal_break(w, err, rc, "write through the mapping", off);
+	rc = wal_build_frames(w, recs, n, total, err);
+	if (rc < 0)
+		return rc; /* nothing written: the log goes on */
+	rc = lsm_io_write_full(w->io, w->fd, w->frame.p, w->frame.len, off);
+	if (rc < 0) /* the window's blocks are allocated: no -ENOSPC cut */
+		return wal_break(w, err, rc, "write", off);
+	pthread_mutex_lock(&w->mu);
+	if (w->map_told < off + total)
+		w->map_told = off + total;
+	pthread_mutex_unlock(&w->mu);
+	atomic_store(&w->size, off + total);
+	return 1;
+}
+
 static int append_mapped(struct wal *w, const struct wal_rec *recs,
-			 size_t n, size_t total, uint64_t off,
+			 size_t n, size_t total, uint64_t off, bool synced,
 			 struct lsm_err *err)
 {
 	int rc;
@@ -426,6 +455,8 @@ static int append_mapped(struct wal *w, const struct wal_rec *recs,
 		w->map_told = off;
 		pthread_mutex_unlock(&w->mu);
 	}
+	if (synced)
+		return write_in_window(w, recs, n, total, off, err);
 	struct frame_job job = { w->map + (off - w->map_off), recs, n,
 				 w->seed };
 
@@ -467,8 +498,8 @@ int wal_append(struct wal *w, const struct wal_rec *recs, size_t n,
 	return wal_append_at(w, recs, n, NULL, err);
 }
 
-int wal_append_at(struct wal *w, const struct wal_rec *recs, size_t n,
-		  uint64_t *at, struct lsm_err *err)
+static int append_at(struct wal *w, const struct wal_rec *recs, size_t n,
+		     uint64_t *at, bool synced, struct lsm_err *err)
 {
 	uint64_t off = atomic_load(&w->size);
 	int rc;
@@ -483,7 +514,7 @@ int wal_append_at(struct wal *w, const struct wal_rec *recs, size_t n,
 	rc = frames_bytes(w, recs, n, &total, err); /* not sticky */
 	if (rc < 0)
 		return rc;
-	rc = append_mapped(w, recs, n, total, off, err);
+	rc = append_mapped(w, recs, n, total, off, synced, err);
 	if (rc)
 		return rc < 0 ? rc : 0;
 	if (w->io->pwritev && total >= WAL_GATHER_MIN &&
@@ -516,6 +547,18 @@ int wal_append_at(struct wal *w, const struct wal_rec *recs, size_t n,
 	if (w->frame.cap > WAL_KEEP_FRAME_BYTES)
 		buf_free(&w->frame);
 	return rc;
+}
+
+int wal_append_at(struct wal *w, const struct wal_rec *recs, size_t n,
+		  uint64_t *at, struct lsm_err *err)
+{
+	return append_at(w, recs, n, at, false, err);
+}
+
+int wal_append_synced_at(struct wal *w, const struct wal_rec *recs, size_t n,
+			 uint64_t *at, struct lsm_err *err)
+{
+	return append_at(w, recs, n, at, true, err);
 }
 
 int wal_sync(struct wal *w, struct lsm_err *err)

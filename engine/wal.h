@@ -60,6 +60,14 @@ int wal_append(struct wal *w, const struct wal_rec *recs, size_t n,
  * follow it back to back, each WAL_HEADER_BYTES + its length. */
 int wal_append_at(struct wal *w, const struct wal_rec *recs, size_t n,
 		  uint64_t *at, struct lsm_err *err);
+/* wal_append_at for a group the caller syncs right after (a sync
+ * write's group commit).  With a mapping the group is written with pwrite
+ * into the window's range, inside the file's size, rather than stored
+ * through the mapping: the fsync still commits no new size, and it finds
+ * no page dirtied through the mapping to write-protect, which costs a TLB
+ * flush on every other CPU running the process. */
+int wal_append_synced_at(struct wal *w, const struct wal_rec *recs, size_t n,
+			 uint64_t *at, struct lsm_err *err);
 
 /* Makes every record appended before the call durable.  May run in another
  * thread concurrently with wal_append. */

@@ -84,6 +84,10 @@ static void log_free(struct log *l)
 	memset(l, 0, sizeof(*l));
 }
 
+/* Set: append_lens appends with wal_append_synced_at (a group its caller
+ * syncs at once, written into the window with pwrite). */
+static bool append_synced;
+
 /* Appends K new records of LENS[] bytes to W as one group and to L:
  * wal_append_at's result.  A failed group is taken out of L again. */
 static int append_lens(struct wal *w, struct log *l, struct rng *r,
@@ -100,7 +104,8 @@ static int append_lens(struct wal *w, struct log *l, struct rng *r,
 		grp[j].p = l->p[first + j];
 		grp[j].len = lens[j];
 	}
-	rc = wal_append_at(w, grp, k, &at, err);
+	rc = (append_synced ? wal_append_synced_at : wal_append_at)(w, grp, k,
+								      &at, err);
 	if (rc < 0) {
 		while (l->n > first)
 			free(l->p[--l->n]);
@@ -679,6 +684,81 @@ static void power_cut_after_sync(void **state, const char *name,
 	rec_got_free(&g);
 	log_free(&l);
 	faulty_io_free(fio);
+}
+
+/* Groups its caller syncs (wal_append_synced_at) are written into the
+ * window with pwrite between groups stored through it, across windows,
+ * on posix and on the emulated mapping, whose copy of the window must
+ * never be written over them: a strict replay after close gives every
+ * record; a cut after the last sync keeps every synced record intact,
+ * whatever unsynced stores followed in the same window. */
+static void synced_in_window(void **state, bool emulated, bool cut)
+{
+	struct tdir *d = *state;
+	struct faulty_io *fio = faulty_io_new(lsm_io_posix());
+	struct wal_replay_info info;
+	struct rec_got g = { 0 };
+	struct log l = { 0 };
+	char path[4096];
+	size_t synced = 0;
+	struct rng r;
+	struct wal *w = NULL;
+
+	path_in(path, sizeof(path), d, "000210.wal");
+	rng_init(&r, "wal_map_synced_in_window", (uint64_t)emulated * 2 + cut);
+	if (emulated) {
+		w = mapped_on_fio(fio, path, 7);
+	} else {
+		assert_int_equal(wal_create_mapped(lsm_io_posix(), path, 7,
+						   true, &w, NULL), 0);
+	}
+	assert_int_equal(fio->io.sync_dir(&fio->io, tdir_root(d)), 0);
+	while (wal_size(w) < 3 * MAP_BYTES + MAP_BYTES / 3) {
+		append_synced = rng_below(&r, 3) == 0;
+		append_small(w, &l, &r, 3000);
+		if (append_synced) {
+			assert_int_equal(wal_sync(w, NULL), 0);
+			synced = l.n;
+		}
+	}
+	append_synced = true; /* end on a synced group mid-window */
+	append_small(w, &l, &r, 3000);
+	append_synced = false;
+	assert_int_equal(wal_sync(w, NULL), 0);
+	synced = l.n;
+	for (int i = 0; i < 20; i++) /* stores after it, never synced */
+		append_small(w, &l, &r, 500);
+	if (cut) {
+		assert_int_equal(faulty_io_power_cut(fio), 0);
+		assert_int_equal(wal_close(w, false, NULL), -EIO);
+		faulty_io_reset(fio);
+		assert_int_equal(replay(path, 7, true, &g, &info, NULL), 0);
+		expect_between(&g, &l, synced, l.n);
+	} else {
+		assert_int_equal(wal_close(w, true, NULL), 0);
+		assert_int_equal(replay(path, 7, false, &g, &info, NULL), 0);
+		expect_between(&g, &l, l.n, l.n);
+		assert_false(info.torn);
+	}
+	rec_got_free(&g);
+	log_free(&l);
+	faulty_io_free(fio);
+	unlink(path);
+}
+
+static void test_synced_in_window_posix(void **state)
+{
+	synced_in_window(state, false, false);
+}
+
+static void test_synced_in_window_emulated(void **state)
+{
+	synced_in_window(state, true, false);
+}
+
+static void test_synced_in_window_cut(void **state)
+{
+	synced_in_window(state, true, true);
 }
 
 static void test_power_cut_exact(void **state)
@@ -1356,6 +1436,9 @@ int main(void)
 		T(test_writer_killed),
 		T(test_power_cut_random),
 		T(test_power_cut_exact),
+		T(test_synced_in_window_posix),
+		T(test_synced_in_window_emulated),
+		T(test_synced_in_window_cut),
 		T(test_power_cut_after_window_change),
 		T(test_map_stored_fails_at_sync),
 		T(test_map_stored_fails_at_window_change),
