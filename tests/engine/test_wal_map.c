@@ -49,39 +49,11 @@ static int replay(const char *path, uint64_t salt, bool tail_ok,
 				 g, info, err);
 }
 
-/* The records appended so far, with random contents, and where each
- * starts in the log (from wal_append_at). */
-struct log {
-	uint8_t **p;
-	size_t *len;
-	uint64_t *off;
-	size_t n, cap;
-};
-
-static void log_add(struct log *l, struct rng *r, size_t len)
+/* Adds a record of LEN random bytes to L, the records appended so far;
+ * append_lens notes where each starts in the log (from wal_append_at). */
+static void log_add(struct rec_got *l, struct rng *r, size_t len)
 {
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 256;
-		l->p = realloc(l->p, l->cap * sizeof(*l->p));
-		l->len = realloc(l->len, l->cap * sizeof(*l->len));
-		l->off = realloc(l->off, l->cap * sizeof(*l->off));
-		assert_true(l->p && l->len && l->off);
-	}
-	l->p[l->n] = malloc(len);
-	assert_non_null(l->p[l->n]);
-	rng_bytes(r, l->p[l->n], len);
-	l->len[l->n] = len;
-	l->off[l->n++] = UINT64_MAX;
-}
-
-static void log_free(struct log *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->p[i]);
-	free(l->p);
-	free(l->len);
-	free(l->off);
-	memset(l, 0, sizeof(*l));
+	rng_bytes(r, rec_got_add(l, len, UINT64_MAX), len);
 }
 
 /* Set: append_lens appends with wal_append_synced_at (a group its caller
@@ -90,7 +62,7 @@ static bool append_synced;
 
 /* Appends K new records of LENS[] bytes to W as one group and to L:
  * wal_append_at's result.  A failed group is taken out of L again. */
-static int append_lens(struct wal *w, struct log *l, struct rng *r,
+static int append_lens(struct wal *w, struct rec_got *l, struct rng *r,
 		       const size_t *lens, size_t k, struct lsm_err *err)
 {
 	struct wal_rec grp[8];
@@ -101,14 +73,14 @@ static int append_lens(struct wal *w, struct log *l, struct rng *r,
 	assert_true(k >= 1 && k <= 8);
 	for (size_t j = 0; j < k; j++) {
 		log_add(l, r, lens[j]);
-		grp[j].p = l->p[first + j];
+		grp[j].p = l->rec[first + j];
 		grp[j].len = lens[j];
 	}
 	rc = (append_synced ? wal_append_synced_at : wal_append_at)(w, grp, k,
 								      &at, err);
 	if (rc < 0) {
 		while (l->n > first)
-			free(l->p[--l->n]);
+			free(l->rec[--l->n]);
 		return rc;
 	}
 	for (size_t j = 0; j < k; j++)
@@ -133,7 +105,7 @@ static size_t pick_small(struct rng *r, size_t max_len, size_t *lens,
 	return total;
 }
 
-static void append_small(struct wal *w, struct log *l, struct rng *r,
+static void append_small(struct wal *w, struct rec_got *l, struct rng *r,
 			 size_t max_len)
 {
 	size_t lens[4], k;
@@ -142,14 +114,14 @@ static void append_small(struct wal *w, struct log *l, struct rng *r,
 	assert_int_equal(append_lens(w, l, r, lens, k, NULL), 0);
 }
 
-static void append_big(struct wal *w, struct log *l, struct rng *r)
+static void append_big(struct wal *w, struct rec_got *l, struct rng *r)
 {
 	size_t len = BIG_LEN;
 
 	assert_int_equal(append_lens(w, l, r, &len, 1, NULL), 0);
 }
 
-static uint64_t log_end(const struct log *l)
+static uint64_t log_end(const struct rec_got *l)
 {
 	return l->n ? l->off[l->n - 1] + WAL_HEADER_BYTES + l->len[l->n - 1]
 		    : 0;
@@ -157,7 +129,7 @@ static uint64_t log_end(const struct log *l)
 
 /* G holds the first G->N records of L, with MIN <= G->N <= MAX, each
  * intact and at its offset. */
-static void expect_between(const struct rec_got *g, const struct log *l,
+static void expect_between(const struct rec_got *g, const struct rec_got *l,
 			   size_t min, size_t max)
 {
 	if (g->n < min || g->n > max)
@@ -165,7 +137,7 @@ static void expect_between(const struct rec_got *g, const struct log *l,
 			 min, max);
 	for (size_t i = 0; i < g->n; i++) {
 		if (g->len[i] != l->len[i] || g->off[i] != l->off[i] ||
-		    memcmp(g->rec[i], l->p[i], l->len[i]))
+		    memcmp(g->rec[i], l->rec[i], l->len[i]))
 			fail_msg("record %zu: %zu bytes at %llu, appended %zu "
 				 "at %llu%s", i, g->len[i],
 				 (unsigned long long)g->off[i], l->len[i],
@@ -174,7 +146,7 @@ static void expect_between(const struct rec_got *g, const struct log *l,
 	}
 }
 
-static void expect_all(const struct rec_got *g, const struct log *l)
+static void expect_all(const struct rec_got *g, const struct rec_got *l)
 {
 	expect_between(g, l, l->n, l->n);
 }
@@ -216,7 +188,7 @@ static void sleep_ms(unsigned ms)
 }
 
 /* ---- records derived from their index (for readers that cannot share
- * the writer's struct log: another process, another thread) ---- */
+ * the writer's record list: another process, another thread) ---- */
 
 static uint64_t mix64(uint64_t x)
 {
@@ -324,7 +296,7 @@ static void test_round_trip_posix(void **state)
 	struct wal_replay_info info;
 	struct lsm_err err = { 0 };
 	struct rec_got g = { 0 };
-	struct log l = { 0 };
+	struct rec_got l = { 0 };
 	size_t groups = 0, bigs = 0, len;
 	long long size;
 	struct rng r;
@@ -384,7 +356,7 @@ static void test_round_trip_posix(void **state)
 	expect_all(&g, &l);
 	assert_true(info.zeros == 0 && !info.torn);
 	rec_got_free(&g);
-	log_free(&l);
+	rec_got_free(&l);
 }
 
 /* Closed without a seal: wal_close cuts the zeros as well. */
@@ -393,7 +365,7 @@ static void test_close_cuts(void **state)
 	char path[4096];
 	struct wal_replay_info info;
 	struct rec_got g = { 0 };
-	struct log l = { 0 };
+	struct rec_got l = { 0 };
 	struct rng r;
 	struct wal *w;
 
@@ -412,7 +384,7 @@ static void test_close_cuts(void **state)
 	assert_int_equal(replay(path, 8, true, &g, &info, NULL), 0);
 	assert_true(g.n == 0 && info.torn);
 	rec_got_free(&g);
-	log_free(&l);
+	rec_got_free(&l);
 }
 
 /* Which groups go through the mapping: up to WAL_MAP_MAX_GROUP framed
@@ -423,7 +395,7 @@ static void test_group_size_threshold(void **state)
 	struct faulty_io *fio = faulty_io_new(lsm_io_posix());
 	struct wal_replay_info info;
 	struct rec_got g = { 0 };
-	struct log l = { 0 };
+	struct rec_got l = { 0 };
 	char path[4096];
 	struct rng r;
 	struct wal *w;
@@ -453,7 +425,7 @@ static void test_group_size_threshold(void **state)
 	assert_int_equal(replay(path, 2, false, &g, &info, NULL), 0);
 	expect_all(&g, &l);
 	rec_got_free(&g);
-	log_free(&l);
+	rec_got_free(&l);
 	faulty_io_free(fio);
 }
 
@@ -584,7 +556,7 @@ static void test_power_cut_random(void **state)
 		struct wal_replay_info info;
 		struct lsm_err err = { 0 };
 		struct rec_got g = { 0 };
-		struct log l = { 0 };
+		struct rec_got l = { 0 };
 		struct wal *w;
 		int rc;
 
@@ -622,7 +594,7 @@ static void test_power_cut_random(void **state)
 		exact += g.n == synced;
 		zeros += info.zeros > 0;
 		rec_got_free(&g);
-		log_free(&l);
+		rec_got_free(&l);
 		faulty_io_free(fio);
 		unlink(path);
 	}
@@ -645,7 +617,7 @@ static void power_cut_after_sync(void **state, const char *name,
 	struct wal_replay_info info;
 	unsigned long writes;
 	struct rec_got g = { 0 };
-	struct log l = { 0 };
+	struct rec_got l = { 0 };
 	char path[4096];
 	size_t synced;
 	struct rng r;
@@ -682,7 +654,7 @@ static void power_cut_after_sync(void **state, const char *name,
 	}
 	expect_clean_end(&info);
 	rec_got_free(&g);
-	log_free(&l);
+	rec_got_free(&l);
 	faulty_io_free(fio);
 }
 
@@ -698,7 +670,7 @@ static void synced_in_window(void **state, bool emulated, bool cut)
 	struct faulty_io *fio = faulty_io_new(lsm_io_posix());
 	struct wal_replay_info info;
 	struct rec_got g = { 0 };
-	struct log l = { 0 };
+	struct rec_got l = { 0 };
 	char path[4096];
 	size_t synced = 0;
 	struct rng r;
@@ -741,7 +713,7 @@ static void synced_in_window(void **state, bool emulated, bool cut)
 		assert_false(info.torn);
 	}
 	rec_got_free(&g);
-	log_free(&l);
+	rec_got_free(&l);
 	faulty_io_free(fio);
 	unlink(path);
 }
@@ -777,7 +749,7 @@ static void test_power_cut_after_window_change(void **state)
  * and syncs fail with -EIO although the fault is gone; close too), and
  * what reached PATH is a valid log, a prefix of L's records, then zeros.
  * Frees L. */
-static void expect_broken(struct wal *w, const char *path, struct log *l)
+static void expect_broken(struct wal *w, const char *path, struct rec_got *l)
 {
 	struct wal_rec rec = { "record", 6 };
 	struct wal_replay_info info;
@@ -792,7 +764,7 @@ static void expect_broken(struct wal *w, const char *path, struct log *l)
 	assert_int_equal(replay(path, 0, true, &g, &info, NULL), 0);
 	expect_between(&g, l, 0, l->n);
 	rec_got_free(&g);
-	log_free(l);
+	rec_got_free(l);
 }
 
 /* At a sync: the sync fails without an fsync, and the log is broken. */
@@ -802,7 +774,7 @@ static void test_map_stored_fails_at_sync(void **state)
 	struct faulty_io *fio = faulty_io_new(lsm_io_posix());
 	struct lsm_err err = { 0 };
 	unsigned long fsyncs;
-	struct log l = { 0 };
+	struct rec_got l = { 0 };
 	char path[4096];
 	struct rng r;
 	struct wal *w;
@@ -834,7 +806,7 @@ static void test_map_stored_fails_at_window_change(void **state)
 	struct tdir *d = *state;
 	struct faulty_io *fio = faulty_io_new(lsm_io_posix());
 	struct lsm_err err = { 0 };
-	struct log l = { 0 };
+	struct rec_got l = { 0 };
 	size_t lens[4], k;
 	char path[4096];
 	uint64_t size;
@@ -884,7 +856,7 @@ static void test_map_fails_after_extending(void **state)
 	struct lsm_io io = *lsm_io_posix();
 	struct wal_replay_info info;
 	struct rec_got g = { 0 };
-	struct log l = { 0 };
+	struct rec_got l = { 0 };
 	char path[4096];
 	struct rng r;
 	struct wal *w;
@@ -907,7 +879,7 @@ static void test_map_fails_after_extending(void **state)
 	expect_between(&g, &l, l.n, l.n);
 	assert_int_equal(wal_close(w, true, NULL), 0);
 	rec_got_free(&g);
-	log_free(&l);
+	rec_got_free(&l);
 }
 
 static void test_map_fails_falls_back(void **state)
@@ -916,7 +888,7 @@ static void test_map_fails_falls_back(void **state)
 	struct faulty_io *fio = faulty_io_new(lsm_io_posix());
 	struct wal_replay_info info;
 	struct rec_got g = { 0 };
-	struct log l = { 0 };
+	struct rec_got l = { 0 };
 	char path[4096];
 	size_t groups = 0;
 	struct rng r;
@@ -945,7 +917,7 @@ static void test_map_fails_falls_back(void **state)
 	expect_all(&g, &l);
 	assert_true(info.zeros == 0 && !info.torn);
 	rec_got_free(&g);
-	log_free(&l);
+	rec_got_free(&l);
 	faulty_io_free(fio);
 }
 
@@ -1214,7 +1186,7 @@ static void conc_case(struct tdir *d, enum conc_kind kind)
 	struct wal_replay_info info;
 	struct lsm_err err = { 0 };
 	struct rec_got g = { 0 };
-	struct log l = { 0 };
+	struct rec_got l = { 0 };
 	char path[4096];
 	struct rng r;
 	pthread_t th;
@@ -1279,7 +1251,7 @@ static void conc_case(struct tdir *d, enum conc_kind kind)
 		assert_true(info.zeros == 0 && !info.torn);
 	}
 	rec_got_free(&g);
-	log_free(&l);
+	rec_got_free(&l);
 	faulty_io_free(fio);
 }
 

@@ -12,6 +12,22 @@
 
 #include "support.h"
 
+uint8_t *rec_got_add(struct rec_got *g, size_t len, uint64_t off)
+{
+	if (g->n == g->cap) {
+		g->cap = g->cap ? g->cap * 2 : 64;
+		g->rec = realloc(g->rec, g->cap * sizeof(*g->rec));
+		g->len = realloc(g->len, g->cap * sizeof(*g->len));
+		g->off = realloc(g->off, g->cap * sizeof(*g->off));
+		assert_true(g->rec && g->len && g->off);
+	}
+	g->rec[g->n] = malloc(len ? len : 1);
+	assert_non_null(g->rec[g->n]);
+	g->len[g->n] = len;
+	g->off[g->n] = off;
+	return g->rec[g->n++];
+}
+
 int rec_got_collect(void *ctx, const uint8_t *rec, size_t len, uint64_t off,
 		    struct lsm_err *err)
 {
@@ -20,18 +36,7 @@ int rec_got_collect(void *ctx, const uint8_t *rec, size_t len, uint64_t off,
 	(void)err;
 	if (g->stop_at && g->n + 1 == g->stop_at)
 		return -ECANCELED;
-	if (g->n == g->cap) {
-		g->cap = g->cap ? g->cap * 2 : 64;
-		g->rec = realloc(g->rec, g->cap * sizeof(*g->rec));
-		g->len = realloc(g->len, g->cap * sizeof(*g->len));
-		g->off = realloc(g->off, g->cap * sizeof(*g->off));
-		assert_true(g->rec && g->len && g->off);
-	}
-	g->rec[g->n] = malloc(len);
-	assert_non_null(g->rec[g->n]);
-	memcpy(g->rec[g->n], rec, len);
-	g->len[g->n] = len;
-	g->off[g->n++] = off;
+	memcpy(rec_got_add(g, len, off), rec, len);
 	return 0;
 }
 

@@ -80,5 +80,8 @@ int rec_got_collect(void *ctx, const uint8_t *rec, size_t len, uint64_t off,
 		    struct lsm_err *err);
 /* Frees the copies and zeroes G for the next replay. */
 void rec_got_free(struct rec_got *g);
+/* Appends a record of LEN bytes at OFF to G and returns its buffer, for
+ * the caller to fill (it asserts on ENOMEM). */
+uint8_t *rec_got_add(struct rec_got *g, size_t len, uint64_t off);
 
 #endif /* LSM_TEST_SUPPORT_H */
