@@ -244,6 +244,32 @@ static int wal_write_gathered(struct wal *w, const struct wal_rec *recs,
 	return lsm_io_writev_full(w->io, w->fd, iov, 2 * n, off);
 }
 
+/* Writes the group RECS (N records, TOTAL bytes framed) at OFF: a large
+ * one as its records lie (wal_write_gathered), a small one framed into
+ * the frame buffer first.  -ENOMEM when it could not be framed (nothing
+ * written); else 0 with the write's result in *WRC. */
+static int write_group(struct wal *w, const struct wal_rec *recs, size_t n,
+		       size_t total, uint64_t off, int *wrc,
+		       struct lsm_err *err)
+{
+	int rc;
+
+	if (w->io->pwritev && total >= WAL_GATHER_MIN &&
+	    n <= WAL_GATHER_RECS) {
+		buf_clear(&w->frame);
+		if (!buf_reserve(&w->frame, n * WAL_HEADER_BYTES))
+			return lsm_err_set(err, -ENOMEM, "%s: out of memory "
+					   "framing %zu records", w->path, n);
+		*wrc = wal_write_gathered(w, recs, n, off);
+		return 0;
+	}
+	rc = wal_build_frames(w, recs, n, total, err);
+	if (rc < 0)
+		return rc;
+	*wrc = lsm_io_write_full(w->io, w->fd, w->frame.p, w->frame.len, off);
+	return 0;
+}
+
 /* ---- appends through a mapping ---- */
 
 /* Tells the io what was stored in the window up to END (under mu). */
@@ -388,32 +414,28 @@ static int frame_into(void *arg)
 	return 0;
 }
 
-/* Frames the N records (TOTAL bytes in all, validated) straight into the
- * mapped window at OFF, mapping a new window first when they do not fit
- * in this one: 1 when done, 0 when the group is to be written instead
- * (too big, or the file cannot be mapped), or a negative errno (the log
- * is broken). */
 /* The group (TOTAL bytes framed, at OFF, inside the window) written
  * with pwrite (wal_append_synced_at): the stores before it are told
  * first, and later tellings start after it, so that an io emulating the
- * mapping never writes its copy of the window over these bytes. */
+ * mapping never writes its copy of the window over these bytes.  A
+ * failed write breaks the log: the window's blocks are allocated, so it
+ * is not a lack of space to cut back from. */
 static int write_in_window(struct wal *w, const struct wal_rec *recs,
 			   size_t n, size_t total, uint64_t off,
 			   struct lsm_err *err)
 {
-	int rc;
+	int rc, wrc;
 
 	pthread_mutex_lock(&w->mu);
 	rc = map_tell(w, off);
 	pthread_mutex_unlock(&w->mu);
 	if (rc < 0)
 		return wal_break(w, err, rc, "write through the mapping", off);
-	rc = wal_build_frames(w, recs, n, total, err);
+	rc = write_group(w, recs, n, total, off, &wrc, err);
 	if (rc < 0)
 		return rc; /* nothing written: the log goes on */
-	rc = lsm_io_write_full(w->io, w->fd, w->frame.p, w->frame.len, off);
-	if (rc < 0) /* the window's blocks are allocated: no -ENOSPC cut */
-		return wal_break(w, err, rc, "write", off);
+	if (wrc < 0)
+		return wal_break(w, err, wrc, "write", off);
 	pthread_mutex_lock(&w->mu);
 	if (w->map_told < off + total)
 		w->map_told = off + total;
@@ -422,6 +444,11 @@ static int write_in_window(struct wal *w, const struct wal_rec *recs,
 	return 1;
 }
 
+/* Frames the N records (TOTAL bytes in all, validated) straight into the
+ * mapped window at OFF, mapping a new window first when they do not fit
+ * in this one: 1 when done, 0 when the group is to be written instead
+ * (too big, or the file cannot be mapped), or a negative errno (the log
+ * is broken). */
 static int append_mapped(struct wal *w, const struct wal_rec *recs,
 			 size_t n, size_t total, uint64_t off, bool synced,
 			 struct lsm_err *err)
@@ -502,7 +529,7 @@ static int append_at(struct wal *w, const struct wal_rec *recs, size_t n,
 		     uint64_t *at, bool synced, struct lsm_err *err)
 {
 	uint64_t off = atomic_load(&w->size);
-	int rc;
+	int rc, wrc;
 
 	if (at)
 		*at = off;
@@ -517,20 +544,10 @@ static int append_at(struct wal *w, const struct wal_rec *recs, size_t n,
 	rc = append_mapped(w, recs, n, total, off, synced, err);
 	if (rc)
 		return rc < 0 ? rc : 0;
-	if (w->io->pwritev && total >= WAL_GATHER_MIN &&
-	    n <= WAL_GATHER_RECS) {
-		buf_clear(&w->frame);
-		if (!buf_reserve(&w->frame, n * WAL_HEADER_BYTES))
-			return lsm_err_set(err, -ENOMEM, "%s: out of memory "
-					   "framing %zu records", w->path, n);
-		rc = wal_write_gathered(w, recs, n, off);
-	} else {
-		rc = wal_build_frames(w, recs, n, total, err);
-		if (rc < 0)
-			return rc;
-		rc = lsm_io_write_full(w->io, w->fd, w->frame.p, w->frame.len,
-				       off);
-	}
+	rc = write_group(w, recs, n, total, off, &wrc, err);
+	if (rc < 0)
+		return rc;
+	rc = wrc;
 	if ((rc == -ENOSPC || rc == -EDQUOT) &&
 	    w->io->ftruncate(w->io, w->fd, off) == 0) {
 		/* Out of space before anything was made durable: cut what part
