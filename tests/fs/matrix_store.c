@@ -618,7 +618,10 @@ static void log_records(const char *path, struct mx_pfile *f)
 
 	assert_non_null(b);
 	f->size = walk_records(b, len, add_record, f);
+	/* the records end at the file's end, or where only zeros follow */
 	assert_true(f->size <= len);
+	for (size_t i = f->size; i < len; i++)
+		assert_int_equal(b[i], 0);
 	free(b);
 }
 
