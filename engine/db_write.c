@@ -366,6 +366,10 @@ static int commit_group(struct lsm_db *db, struct writer *lead,
 			uint64_t *sync_us, struct lsm_err *err)
 {
 	struct wal_rec stackrecs[16], *recs = stackrecs;
+	/* a group that syncs at once is written, not stored in a mapping */
+	int (*append)(struct wal *, const struct wal_rec *, size_t,
+		      uint64_t *, struct lsm_err *) =
+		sync ? wal_append_synced_at : wal_append_at;
 	struct group_tally t = { .seq = atomic_load(&db->last_seq) };
 	uint64_t where = 0;
 	int rc = 0;
@@ -394,8 +398,7 @@ static int commit_group(struct lsm_db *db, struct writer *lead,
 		return lsm_err_set(err, -ENOMEM, "out of memory");
 	group_stamp(lead, last, recs, &t);
 	if (nrec)
-		rc = (sync ? wal_append_synced_at : wal_append_at)(
-			db->wal, recs, nrec, &where, err);
+		rc = append(db->wal, recs, nrec, &where, err);
 	if (db_space_error(rc) && !wal_is_broken(db->wal)) {
 		/* Nothing of the group reached the log.  Release the reserve
 		 * (the group was admitted before the disk filled) and try
@@ -407,8 +410,7 @@ static int commit_group(struct lsm_db *db, struct writer *lead,
 		db_space_exhausted(db, "log write");
 		pthread_mutex_unlock(&db->mu);
 		if (!was_full)
-			rc = (sync ? wal_append_synced_at : wal_append_at)(
-				db->wal, recs, nrec, &where, err);
+			rc = append(db->wal, recs, nrec, &where, err);
 	}
 	if (recs != stackrecs)
 		free(recs);
